@@ -1,0 +1,146 @@
+/*
+ * The per-invocation record: what leakwatch knows about one invocation of the function,
+ * assembled from two boundary snapshots of /proc (start and end) and, when the Telemetry API
+ * delivers it, the platform's own report. Plain data: no pointers, safe to copy by value
+ * between threads.
+ */
+#ifndef LEAKWATCH_RECORD_H
+#define LEAKWATCH_RECORD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define LW_NAME_MAX 64        /* process or extension name, NUL included */
+#define LW_REQUEST_ID_MAX 64  /* request ids are UUIDs (36 chars); longer ones are truncated */
+#define LW_ENV_ID_MAX 40      /* environment id made by leakwatch at init */
+#define LW_MAX_PROCS 32       /* processes tracked per snapshot; more are counted as dropped */
+#define LW_STATUS_MAX 16      /* "success", "failure", "error", "timeout" */
+#define LW_ERROR_TYPE_MAX 64
+
+/* What a process is to the function's environment. */
+enum lw_proc_role {
+    LW_ROLE_RUNTIME = 0,   /* the runtime started by Lambda's init (the function's bootstrap) */
+    LW_ROLE_RUNTIME_CHILD, /* a descendant of the runtime: counted as the function */
+    LW_ROLE_EXTENSION,     /* another external extension, by its file name */
+    LW_ROLE_SELF,          /* leakwatch itself */
+    LW_ROLE_COUNT
+};
+
+/* "runtime", "runtime-child", "extension", "self". */
+const char *lw_proc_role_name(enum lw_proc_role role);
+
+/* One process's memory from /proc/PID/status, converted to bytes. */
+struct lw_proc_mem {
+    uint64_t rss_bytes;       /* VmRSS */
+    uint64_t rss_anon_bytes;  /* RssAnon */
+    uint64_t rss_file_bytes;  /* RssFile */
+    uint64_t rss_shmem_bytes; /* RssShmem */
+    uint64_t hwm_bytes;       /* VmHWM: peak RSS since start or since the last clear_refs "5" */
+};
+
+/* One process at one boundary. A process is identified by (pid, start_ticks): pids are reused. */
+struct lw_proc_reading {
+    int32_t pid;
+    int32_t ppid;
+    uint64_t start_ticks; /* field 22 of /proc/PID/stat */
+    enum lw_proc_role role;
+    char name[LW_NAME_MAX];
+    struct lw_proc_mem mem;
+    bool hwm_reset; /* the kernel accepted "5" in clear_refs after this reading */
+};
+
+/* Every process of the environment at one boundary (INVOKE or SHUTDOWN). */
+struct lw_snapshot {
+    uint64_t time_ms; /* wall clock, Unix epoch milliseconds */
+    uint32_t n_procs;
+    uint32_t n_procs_dropped; /* processes beyond LW_MAX_PROCS, not read */
+    struct lw_proc_reading procs[LW_MAX_PROCS];
+    uint64_t self_cpu_us; /* leakwatch's own CPU time (user + system) since it started */
+};
+
+/* How the per-invocation peak was obtained. */
+enum lw_peak_method {
+    LW_PEAK_NONE = 0, /* no peak: the end reading is missing */
+    LW_PEAK_HWM,      /* kernel high-water mark after clear_refs: exact */
+    LW_PEAK_SAMPLED,  /* fallback sampler thread: a lower bound */
+};
+
+/* "none", "hwm", "sampled". */
+const char *lw_peak_method_name(enum lw_peak_method method);
+
+/* Sums over a set of processes, in bytes. */
+struct lw_mem_totals {
+    uint64_t rss_bytes;
+    uint64_t rss_anon_bytes;
+    uint64_t rss_file_bytes;
+    uint64_t rss_shmem_bytes;
+};
+
+/* One process over one invocation. */
+struct lw_record_proc {
+    int32_t pid;
+    uint64_t start_ticks;
+    enum lw_proc_role role;
+    char name[LW_NAME_MAX];
+    bool have_start; /* false: the process appeared during the invocation */
+    bool have_end;   /* false: the process exited during the invocation */
+    struct lw_proc_mem start;
+    struct lw_proc_mem end;
+    uint64_t peak_bytes; /* this process's peak RSS during the invocation */
+};
+
+/* The platform's half, from the Telemetry API (platform.start / runtimeDone / report). */
+struct lw_platform {
+    bool have_start;
+    bool have_runtime_done;
+    bool have_report;
+    char status[LW_STATUS_MAX];         /* from report, else runtimeDone; "" when unknown */
+    char error_type[LW_ERROR_TYPE_MAX]; /* "" when none */
+    double runtime_duration_ms;         /* runtimeDone.metrics.durationMs */
+    double produced_bytes;              /* runtimeDone.metrics.producedBytes */
+    double duration_ms;                 /* report.metrics.durationMs */
+    double billed_duration_ms;          /* report.metrics.billedDurationMs */
+    double extension_overhead_ms;       /* report span "extensionOverhead", 0 when absent */
+    uint64_t memory_size_mb;            /* report.metrics.memorySizeMB */
+    uint64_t max_memory_used_mb;        /* report.metrics.maxMemoryUsedMB: environment-wide HWM */
+    bool have_init_duration;
+    double init_duration_ms; /* report.metrics.initDurationMs (cold start only) */
+};
+
+/* Why a record was emitted without some part. Bit flags. */
+enum lw_record_gap {
+    LW_GAP_NONE = 0,
+    LW_GAP_END_READING = 1u << 0, /* no end reading: the runtime was gone at SHUTDOWN */
+    LW_GAP_TELEMETRY = 1u << 1,   /* platform report never arrived within the bounded wait */
+    LW_GAP_PROCS = 1u << 2,       /* more processes than LW_MAX_PROCS: some not read */
+};
+
+struct lw_record {
+    char request_id[LW_REQUEST_ID_MAX];
+    char env_id[LW_ENV_ID_MAX];
+    uint64_t seq; /* 1 for the first invocation of this environment */
+    bool cold_start;
+    uint64_t start_time_ms; /* wall clock at the INVOKE boundary, epoch ms */
+    uint64_t end_time_ms;   /* wall clock at the next boundary; 0 while open */
+    uint64_t deadline_ms;   /* the INVOKE event's deadlineMs */
+
+    bool have_end;
+    enum lw_peak_method peak_method;
+    struct lw_mem_totals fn_start; /* the function: runtime and its descendants */
+    struct lw_mem_totals fn_end;
+    uint64_t fn_peak_bytes;        /* sum over the function's processes of each one's peak */
+    struct lw_mem_totals env_end;  /* every process of the environment, at the end */
+    uint64_t memory_limit_bytes;   /* AWS_LAMBDA_FUNCTION_MEMORY_SIZE in bytes, 0 when unknown */
+
+    uint32_t n_procs;
+    struct lw_record_proc procs[LW_MAX_PROCS];
+
+    uint64_t self_rss_bytes;    /* leakwatch's own RSS at the end */
+    uint64_t self_cpu_us;       /* leakwatch's CPU time spent over this invocation */
+    uint64_t self_cpu_total_us; /* leakwatch's CPU time since it started */
+
+    struct lw_platform platform;
+    uint32_t gaps; /* enum lw_record_gap bits */
+};
+
+#endif

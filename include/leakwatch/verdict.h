@@ -1,0 +1,43 @@
+/*
+ * The leak verdict for one environment: what the trend engine concludes after each completed
+ * record. Plain data.
+ */
+#ifndef LEAKWATCH_VERDICT_H
+#define LEAKWATCH_VERDICT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <leakwatch/record.h>
+
+enum lw_verdict_kind {
+    LW_VERDICT_LEARNING = 0,  /* not enough invocations yet to say anything */
+    LW_VERDICT_STEADY,        /* no retained growth */
+    LW_VERDICT_WARMING,       /* growing toward a plateau (cache warm-up, heap sizing) */
+    LW_VERDICT_LEAK,          /* growing; memory will not run out before the recycle horizon */
+    LW_VERDICT_LEAK_CRITICAL, /* growing; memory runs out before the recycle horizon */
+    LW_VERDICT_COUNT
+};
+
+struct lw_verdict {
+    enum lw_verdict_kind kind;
+    enum lw_verdict_kind previous; /* the kind before this assessment */
+    bool changed;                  /* kind != previous after hysteresis: one alert is due */
+    double growth_bytes_per_invocation;
+    double growth_bytes_per_hour;
+    double confidence; /* 0..1 */
+    bool have_projection;
+    double projected_invocations_to_oom;
+    double projected_minutes_to_oom;
+    char culprit[LW_NAME_MAX]; /* the process that grows, "" when none */
+    enum lw_proc_role culprit_role;
+    char reason[256]; /* one sentence a person can read */
+};
+
+/* "learning", "steady", "warming", "leak", "leak-critical". */
+const char *lw_verdict_name(enum lw_verdict_kind kind);
+
+/* The level a CloudWatch alarm watches: learning/steady 0, warming 1, leak 2, leak-critical 3. */
+int lw_verdict_level(enum lw_verdict_kind kind);
+
+#endif

@@ -1,0 +1,52 @@
+# The whole test suite is registered with ctest: unit tests (CMocka), the emulator's own tests,
+# the integration tests of the real daemon in the emulator, the fuzz run and the sanitizer run.
+find_package(Python3 REQUIRED COMPONENTS Interpreter)
+pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
+
+# --- unit tests: tests/unit/test_<module>.c, one executable each --------------------------------
+file(GLOB LW_UNIT_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/unit/test_*.c)
+foreach(src ${LW_UNIT_TESTS})
+    get_filename_component(name ${src} NAME_WE)
+    add_executable(${name} ${src})
+    target_compile_options(${name} PRIVATE ${LW_WARNINGS} -Wno-missing-prototypes)
+    target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/src ${CMAKE_SOURCE_DIR}/tests/unit)
+    target_compile_definitions(${name} PRIVATE
+        LW_FIXTURES_DIR="${CMAKE_SOURCE_DIR}/tests/fixtures")
+    target_link_libraries(${name} PRIVATE leakwatch_core PkgConfig::CMOCKA)
+    add_test(NAME unit.${name} COMMAND ${name})
+    set_tests_properties(unit.${name} PROPERTIES LABELS unit TIMEOUT 120)
+endforeach()
+
+# --- sample functions: tests/functions/<name>.c -> build/functions/<name> ------------------------
+file(GLOB LW_SAMPLE_FUNCTIONS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/functions/*.c)
+foreach(src ${LW_SAMPLE_FUNCTIONS})
+    get_filename_component(name ${src} NAME_WE)
+    add_executable(fn_${name} ${src})
+    set_target_properties(fn_${name} PROPERTIES OUTPUT_NAME ${name}
+        RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/functions)
+    target_compile_options(fn_${name} PRIVATE -Wall -Wextra)
+endforeach()
+
+# --- Python tests (standard library only): emulator and integration -----------------------------
+set(LW_PY_ENV
+    LW_SOURCE_DIR=${CMAKE_SOURCE_DIR}
+    LW_BUILD_DIR=${CMAKE_BINARY_DIR}
+    LW_EXTENSION_BIN=$<TARGET_FILE:leakwatch>
+    PYTHONDONTWRITEBYTECODE=1)
+foreach(kind emulator integration)
+    file(GLOB tests CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/${kind}/test_*.py)
+    foreach(py ${tests})
+        get_filename_component(name ${py} NAME_WE)
+        add_test(NAME ${kind}.${name}
+                 COMMAND ${Python3_EXECUTABLE} -m unittest -v ${name}
+                 WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/tests/${kind})
+        set_tests_properties(${kind}.${name} PROPERTIES LABELS ${kind} TIMEOUT 900
+            ENVIRONMENT "${LW_PY_ENV}")
+    endforeach()
+endforeach()
+
+# --- other suites (fuzz, sanitizers, layer) register themselves in tests/<suite>/suite.cmake ------
+file(GLOB LW_SUITES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/*/suite.cmake)
+foreach(suite ${LW_SUITES})
+    include(${suite})
+endforeach()
