@@ -46,7 +46,7 @@ void lw_log(enum lw_log_level level, const char *fmt, ...)
 {
     static const char *const tags[] = {"DEBUG", "INFO", "WARN", "ERROR"};
     char line[1024];
-    if ((int)level < lw_log_get_level() || level >= LW_LOG_OFF)
+    if ((int)level < (int)lw_log_get_level() || level >= LW_LOG_OFF)
         return;
     int head = snprintf(line, sizeof(line), "[leakwatch] %s ", tags[level]);
     va_list ap;
