@@ -220,9 +220,17 @@ enum lw_err lw_verdict_alert_line(const struct lw_verdict *v, const char *functi
     reason[sizeof(reason) - 1] = '\0';
     put_json_str(&o, reason);
     double growth = isfinite(v->growth_bytes_per_invocation) ? v->growth_bytes_per_invocation : 0;
-    put_fmt(&o, ",\"GrowthPerInvocationBytes\":%.0f", growth);
-    if (v->have_projection && isfinite(v->projected_minutes_to_oom))
-        put_fmt(&o, ",\"ProjectedMinutesToOom\":%.1f", v->projected_minutes_to_oom);
+    if (fabs(growth) < 1e15)
+        put_fmt(&o, ",\"GrowthPerInvocationBytes\":%.0f", growth);
+    else
+        put_fmt(&o, ",\"GrowthPerInvocationBytes\":%.3e", growth);
+    if (v->have_projection && isfinite(v->projected_minutes_to_oom)) {
+        /* a tiny leak projects millions of minutes: keep the number short either way */
+        if (fabs(v->projected_minutes_to_oom) < 1e9)
+            put_fmt(&o, ",\"ProjectedMinutesToOom\":%.1f", v->projected_minutes_to_oom);
+        else
+            put_fmt(&o, ",\"ProjectedMinutesToOom\":%.3e", v->projected_minutes_to_oom);
+    }
     char culprit[sizeof(v->culprit)];
     memcpy(culprit, v->culprit, sizeof(culprit));
     culprit[sizeof(culprit) - 1] = '\0';
