@@ -423,6 +423,43 @@ static void test_basename_edges(void **state)
     assert_string_equal(name, "ab??cde");
 }
 
+/*
+ * Every single-byte corruption of every fixture, into an exactly-sized block (ASan checks the
+ * bounds): the parsers never crash, and whatever they accept is internally consistent.
+ */
+static void test_every_byte_corrupted(void **state)
+{
+    (void)state;
+    static const char *const files[] = {"self.status",  "python3.status", "zombie.status",
+                                        "paren.stat",   "newline.stat",   "python3.stat",
+                                        "paren.cmdline"};
+    static const char subst[] = {'x', '\n', '\0', ')', '(', ' ', '9', '\xff'};
+    char buf[8192];
+    for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
+        size_t n = load(files[f], buf, sizeof(buf));
+        char *p = malloc(n);
+        assert_non_null(p);
+        for (size_t i = 0; i < n; i++) {
+            for (size_t k = 0; k < sizeof(subst); k++) {
+                memcpy(p, buf, n);
+                p[i] = subst[k];
+                struct lw_status_info st;
+                if (lw_procfs_parse_status(p, n, &st) == LW_OK)
+                    assert_true(st.present & LW_STATUS_NAME);
+                else
+                    assert_int_equal(st.present, 0);
+                struct lw_stat_info sa;
+                if (lw_procfs_parse_stat(p, n, &sa) != LW_OK)
+                    assert_int_equal(sa.start_ticks, 0);
+                struct lw_cmdline_info ci;
+                if (lw_procfs_parse_cmdline(p, n, &ci) == LW_OK)
+                    assert_true(ci.argv0_len > 0 && ci.argv0_len <= n && ci.argc >= 1);
+            }
+        }
+        free(p);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -431,7 +468,7 @@ int main(void)
         cmocka_unit_test(test_status_garbage),    cmocka_unit_test(test_stat_fixtures),
         cmocka_unit_test(test_stat_every_prefix), cmocka_unit_test(test_stat_corrupted),
         cmocka_unit_test(test_cmdline_fixtures),  cmocka_unit_test(test_cmdline_every_prefix),
-        cmocka_unit_test(test_basename_edges),
+        cmocka_unit_test(test_basename_edges),    cmocka_unit_test(test_every_byte_corrupted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
