@@ -8,7 +8,8 @@
  * next event arrives, is exactly the memory invocation N left behind. When the runtime has
  * already exited at SHUTDOWN, lw_record_close_missing() closes the record without an end reading.
  *
- * Processes are matched between the two snapshots by (pid, start_ticks): pids are reused.
+ * Processes are matched between the two snapshots by (pid, start_ticks): pids are reused. When
+ * the start snapshot dropped processes (LW_GAP_PROCS), one missing from it is taken as new.
  *
  * Between open and close, the record's per-process peak_bytes holds private bookkeeping (the
  * HWM baseline described in record.c); read it only after a close.

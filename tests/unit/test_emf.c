@@ -215,7 +215,7 @@ out:
     return res;
 }
 
-/* ---- helpers ---------------------------------------------------------------------------- */
+/* ---- utilities -------------------------------------------------------------------------- */
 
 static const struct lw_emf_options opts = {
     .namespace_ = "Leakwatch",
@@ -507,9 +507,9 @@ static void test_largest(void **state)
     e.time_ms = s.time_ms + 900000;
     char name[LW_NAME_MAX];
     for (int i = 0; i < LW_MAX_PROCS; i++) {
-        memset(name, 'a' + i % 26, sizeof(name) - 1);
+        /* control characters: each is written as a 6-byte \u escape, the worst case */
+        memset(name, 1 + i % 31, sizeof(name) - 1);
         name[sizeof(name) - 1] = '\0';
-        name[0] = '"'; /* escaped: longer on the wire */
         enum lw_proc_role role = i == 0 ? LW_ROLE_RUNTIME : (enum lw_proc_role)(1 + i % 3);
         snap_add(&s, 1000000 + i, 123456789ull, role, name, 3000 * MIB, 2000 * MIB, 4000 * MIB,
                  true);
@@ -531,7 +531,7 @@ static void test_largest(void **state)
     v.kind = LW_VERDICT_LEAK;
     v.have_projection = true;
     v.growth_bytes_per_invocation = 123456.789;
-    memset(v.reason, '\\', sizeof(v.reason) - 1);
+    memset(v.reason, '\x02', sizeof(v.reason) - 1);
     memset(v.culprit, 'c', sizeof(v.culprit) - 1);
     struct lw_health h;
     for (int i = 0; i < LW_H_COUNT; i++)
