@@ -413,11 +413,14 @@ class _Subscription:
         cat = "platform" if event_type.startswith("platform.") else event_type
         return cat in self.types
 
-    def offer(self, encoded):
+    def offer(self, encoded, is_log=True):
         with self.cond:
             if self.closed:
                 return
-            if self.queued_bytes + len(encoded) > self.queue_cap_bytes:
+            # Log records (function, extension) are dropped first; platform events are few per
+            # invocation and get a larger bound so that a slow consumer still sees every report.
+            cap = self.queue_cap_bytes if is_log else 4 * self.queue_cap_bytes
+            if self.queued_bytes + len(encoded) > cap:
                 # Lambda bounds what it buffers for a slow consumer, drops, and says so later.
                 self.drop_records += 1
                 self.drop_bytes += len(encoded)
@@ -635,7 +638,7 @@ class _Environment:
                 self.backlog.append((event_type, encoded))
             for sub in self.subscriptions:
                 if sub.wants(event_type):
-                    sub.offer(encoded)
+                    sub.offer(encoded, not event_type.startswith("platform."))
 
     def on_output(self, proc, line):
         self.emu.log.write(line)
@@ -1575,7 +1578,7 @@ class Emulator:
             env.subscriptions.append(sub)
             for event_type, encoded in env.backlog:
                 if sub.wants(event_type):
-                    sub.offer(encoded)
+                    sub.offer(encoded, not event_type.startswith("platform."))
         if old is not None:
             threading.Thread(target=old.close, daemon=True).start()
         env.emit("platform.telemetrySubscription", {"name": ext.name, "state": "Subscribed",
