@@ -176,6 +176,11 @@ static enum lw_err parse_at(const char *line, size_t len, struct lw_report_line 
     size_t n = len - (size_t)(brace - line);
     while (n > 0 && is_space(brace[n - 1]))
         n--;
+    if (memchr(brace, '\0', n)) {
+        /* a NUL byte is never part of a JSON text; cJSON would stop reading strings there */
+        *why = LW_REPORT_SKIP_BAD_JSON;
+        return LW_ERR_INVALID;
+    }
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(brace, n, &end, 0);
     if (!root) {
@@ -1365,7 +1370,7 @@ static void write_chart(const struct lw_report_env *env, const struct window *w,
                 lx, lx + 18, ser->color, ser->dash ? " stroke-dasharray=\"" : "",
                 ser->dash ? ser->dash : "", ser->dash ? "\"" : "");
         fprintf(out, "<text x=\"%.1f\" y=\"42\" font-size=\"11\">%s</text>\n", lx + 22, ser->label);
-        lx += 22 + 7.0 * (double)strlen(ser->label) + 18;
+        lx += 22 + 6.0 * (double)strlen(ser->label) + 18; /* ~6 px per character at 11 px */
     }
     fprintf(out,
             "<line x1=\"%.1f\" y1=\"32\" x2=\"%.1f\" y2=\"44\" stroke=\"#7f7f7f\" "
