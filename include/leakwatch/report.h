@@ -34,8 +34,11 @@
 
 /* Lines longer than this are skipped and counted (an EMF document is kept under 256 KB). */
 #define LW_REPORT_LINE_MAX_BYTES (1024u * 1024u)
-/* Hard cap on stored lines of each kind; more are counted as dropped. ~350 bytes each. */
-#define LW_REPORT_MAX_ENTRIES (8u * 1024u * 1024u)
+/*
+ * Hard cap on stored lines of each kind (~360 bytes each, so at most ~1.5 GB for invocations: a
+ * day of a function at 45 invocations per second); more are counted as dropped.
+ */
+#define LW_REPORT_MAX_ENTRIES (4u * 1024u * 1024u)
 
 #define LW_REPORT_FUNCTION_NAME_MAX 256 /* Lambda allows 64 (140 for an ARN); keep some room */
 #define LW_REPORT_VERSION_MAX 64

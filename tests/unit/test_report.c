@@ -356,6 +356,45 @@ static void test_parse_every_prefix(void **state)
     free(line);
 }
 
+/*
+ * Every single-byte corruption of a real line parses to one of the documented outcomes, and a
+ * line still accepted keeps its required fields (run under the sanitizers by the ASan build).
+ */
+static void test_parse_corruptions(void **state)
+{
+    (void)state;
+    static const char bytes[] = {'"', '{', '}', '[', ',', ':', '\\', '\0', (char)0xFF, 'x', '9'};
+    char *line = nth_line_with(FIXTURE("small.log"), "\"LeakwatchRecord\":\"invocation\"", 4);
+    size_t len = strlen(line);
+    char *copy = malloc(len);
+    assert_non_null(copy);
+    size_t ok = 0, rejected = 0;
+    for (size_t i = 0; i < len; i++) {
+        for (size_t b = 0; b < sizeof(bytes); b++) {
+            memcpy(copy, line, len);
+            copy[i] = bytes[b];
+            struct lw_report_line out;
+            enum lw_report_skip why = LW_REPORT_SKIP_NONE;
+            enum lw_err err = lw_report_parse_line(copy, len, &out, &why);
+            if (err == LW_OK) {
+                assert_int_equal(why, LW_REPORT_SKIP_NONE);
+                assert_true(out.env_id[0] != '\0');
+                assert_true(strlen(out.env_id) < sizeof(out.env_id));
+                ok++;
+            } else {
+                assert_int_equal(err, LW_ERR_INVALID);
+                assert_true(why >= LW_REPORT_SKIP_TEXT && why <= LW_REPORT_SKIP_INVALID);
+                rejected++;
+            }
+        }
+    }
+    /* corrupting a digit or a letter inside a string keeps the line; most others break it */
+    assert_true(ok > 0);
+    assert_true(rejected > 0);
+    free(copy);
+    free(line);
+}
+
 /* A string longer than its field is cut at a character boundary, never mid-character. */
 static void test_parse_truncates_utf8(void **state)
 {
@@ -954,6 +993,7 @@ int main(void)
         cmocka_unit_test(test_parse_fields),
         cmocka_unit_test(test_parse_line_kinds),
         cmocka_unit_test(test_parse_every_prefix),
+        cmocka_unit_test(test_parse_corruptions),
         cmocka_unit_test(test_parse_truncates_utf8),
         cmocka_unit_test(test_duplicates_and_order),
         cmocka_unit_test(test_empty_input),
