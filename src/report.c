@@ -661,7 +661,7 @@ const struct lw_report_env *lw_report_env_at(const struct lw_report *r, size_t i
 /* ---------------------------------------------------------------------------------------- */
 /* selection: --env and --last                                                               */
 
-/* The environment opt selects, or NULL for all; *ambiguous when a prefix matches several. */
+/* The environment with this id or unique id prefix; NULL and *none when there is none. */
 static const struct lw_report_env *find_env(const struct lw_report *r, const char *id, bool *none)
 {
     *none = false;
@@ -682,7 +682,7 @@ static const struct lw_report_env *find_env(const struct lw_report *r, const cha
     return match;
 }
 
-/* Calls the environments opt selects, in order, as an array (first, n). */
+/* The environments opt selects, in order, as an array (first, n). */
 static void selected_envs(const struct lw_report *r, const struct lw_report_options *opt,
                           const struct lw_report_env **first, size_t *n)
 {
@@ -1580,8 +1580,8 @@ int lw_report_run(int argc, char **argv, FILE *in, FILE *out, FILE *err)
         goto out;
     }
     if (lw_report_selected_count(r, &opt) == 0) {
-        fprintf(err, "leakwatch report: no environment matches '%s' (of %zu)\n", opt.env_id,
-                lw_report_env_count(r));
+        fprintf(err, "leakwatch report: --env '%s' matches no single environment (of %zu)\n",
+                opt.env_id, lw_report_env_count(r));
         status = 1;
         goto out;
     }

@@ -18,7 +18,7 @@
 #define FIXTURE(name) LW_FIXTURES_DIR "/report/" name
 
 /* ---------------------------------------------------------------------------------------- */
-/* helpers                                                                                   */
+/* utilities                                                                                 */
 
 static char *read_file(const char *path, size_t *len)
 {
@@ -931,7 +931,7 @@ static void test_run(void **state)
     const char *nomatch[] = {"report", "--env", "zzz", FIXTURE("aws-logs-tail.log")};
     res = run(NULL, 4, nomatch);
     assert_int_equal(res.status, 1);
-    assert_non_null(strstr(res.err, "no environment matches 'zzz'"));
+    assert_non_null(strstr(res.err, "--env 'zzz' matches no single environment (of 2)"));
     run_free(&res);
 
     /* a missing file among good ones: the rest is reported, the status says so */
