@@ -27,6 +27,7 @@
 #include <leakwatch/otlp_config.h>
 #include <leakwatch/pipeline.h>
 #include <leakwatch/record_build.h>
+#include <leakwatch/report.h>
 #include <leakwatch/sampler.h>
 #include <leakwatch/snapshot.h>
 #include <leakwatch/telemetry_listener.h>
@@ -359,6 +360,8 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     if (argc > 1) {
+        if (strcmp(argv[1], "report") == 0)
+            return lw_report_main(argc - 1, argv + 1);
         if (strcmp(argv[1], "--version") == 0) {
             printf("leakwatch %s\n", LW_VERSION);
             return 0;
