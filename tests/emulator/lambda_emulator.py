@@ -884,6 +884,7 @@ class _Environment:
                 e.queue.append(event)
                 e.ready = False
             self.rt_queue.append(inv)
+            self.rt_ready = False
             self.cond.notify_all()
             while True:
                 if self.oom:
@@ -897,7 +898,9 @@ class _Environment:
                 if crashed:
                     inv.status, inv.error_type, reset = "failure", "Extension.Crash", "failure"
                     break
-                if inv.answered and all(e.ready for e in invoke_exts):
+                # The invoke phase ends when the runtime has answered and called next again and
+                # every extension given the INVOKE has called next again.
+                if inv.answered and self.rt_ready and all(e.ready for e in invoke_exts):
                     break
                 if time.monotonic() >= inv.deadline_mono:
                     inv.status, inv.error_type, reset = "timeout", "Sandbox.Timedout", "timeout"
