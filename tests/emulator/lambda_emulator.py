@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import collections
 import datetime
-import errno
 import json
 import math
 import os
@@ -75,11 +74,7 @@ class ApiError(Exception):
 
 
 # --------------------------------------------------------------------------------------------
-# small helpers
-
-
-def _now_ms():
-    return time.time() * 1000.0
+# small utilities
 
 
 def _iso(ts=None):
