@@ -1,5 +1,5 @@
 """Shared scaffolding for the emulator's own tests: a temporary /opt with the fixture extension
-installed under chosen names, probe files, and helpers to read what the fixtures recorded."""
+installed under chosen names, probe files, and functions to read what the fixtures recorded."""
 import json
 import os
 import shutil

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import collections
 import datetime
-import errno
 import json
 import math
 import os
@@ -75,11 +74,7 @@ class ApiError(Exception):
 
 
 # --------------------------------------------------------------------------------------------
-# small helpers
-
-
-def _now_ms():
-    return time.time() * 1000.0
+# small utilities
 
 
 def _iso(ts=None):
@@ -884,6 +879,7 @@ class _Environment:
                 e.queue.append(event)
                 e.ready = False
             self.rt_queue.append(inv)
+            self.rt_ready = False
             self.cond.notify_all()
             while True:
                 if self.oom:
@@ -897,7 +893,9 @@ class _Environment:
                 if crashed:
                     inv.status, inv.error_type, reset = "failure", "Extension.Crash", "failure"
                     break
-                if inv.answered and all(e.ready for e in invoke_exts):
+                # The invoke phase ends when the runtime has answered and called next again and
+                # every extension given the INVOKE has called next again.
+                if inv.answered and self.rt_ready and all(e.ready for e in invoke_exts):
                     break
                 if time.monotonic() >= inv.deadline_mono:
                     inv.status, inv.error_type, reset = "timeout", "Sandbox.Timedout", "timeout"
