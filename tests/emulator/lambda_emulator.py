@@ -878,6 +878,14 @@ class _Environment:
             for e in invoke_exts:
                 e.queue.append(event)
                 e.ready = False
+            self.cond.notify_all()
+            # Lambda releases the extensions waiting in event/next first and the runtime after
+            # them (the RIE's doInvoke: every agent.Release() before runtime.Release()). Here
+            # the runtime's event waits until each waiting extension's handler has taken its
+            # own, bounded so that an extension that is not in event/next delays nothing.
+            release_by = time.monotonic() + 0.005
+            while any(e.queue for e in invoke_exts) and time.monotonic() < release_by:
+                self.cond.wait(0.0005)
             self.rt_queue.append(inv)
             self.rt_ready = False
             self.cond.notify_all()
@@ -1062,6 +1070,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format, *args):  # noqa: A002 - silence the default access log
         pass
+
+    def setup(self):
+        super().setup()
+        # Lambda's API server answers at once. http.server writes the head and the body in two
+        # sends; without TCP_NODELAY, Nagle's algorithm holds the body back until the client's
+        # delayed ACK (40 ms on Linux), which would be charged to every keep-alive client.
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def do_GET(self):
         self.server.emulator._serve(self, "GET")

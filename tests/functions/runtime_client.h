@@ -89,7 +89,7 @@ static struct {
     struct rc_child children[RC_MAX_CHILDREN];
     size_t child_count;
     /* defaults of the common knobs, from the environment */
-    uint64_t sleep_ms, fail, crash, children_target, child_bytes;
+    uint64_t delay_ms, sleep_ms, fail, crash, children_target, child_bytes;
 } rc;
 
 /* Keeps the allocations of the handlers observable so the compiler cannot elide them. */
@@ -869,7 +869,8 @@ RC_API int rc_run(int argc, char **argv, const char *name, int (*setup)(char *ms
         rc_log("%s", msg);
         return 1;
     }
-    if (rc_env_u64("SLEEP_MS", 0, RC_MAX_SLEEP_MS, &rc.sleep_ms, msg, sizeof msg) != 0 ||
+    if (rc_env_u64("DELAY_MS", 0, RC_MAX_SLEEP_MS, &rc.delay_ms, msg, sizeof msg) != 0 ||
+        rc_env_u64("SLEEP_MS", 0, RC_MAX_SLEEP_MS, &rc.sleep_ms, msg, sizeof msg) != 0 ||
         rc_env_u64("FAIL", 0, 1, &rc.fail, msg, sizeof msg) != 0 ||
         rc_env_u64("CRASH", 0, 255, &rc.crash, msg, sizeof msg) != 0 ||
         rc_env_u64("CHILDREN", 0, RC_MAX_CHILDREN, &rc.children_target, msg, sizeof msg) != 0 ||
@@ -899,12 +900,17 @@ RC_API int rc_run(int argc, char **argv, const char *name, int (*setup)(char *ms
         ev.payload = rc.event;
         ev.invocation = ++rc.invocation;
 
-        uint64_t sleep_ms = 0, fail = 0, crash = 0, children = 0, child_bytes = 0;
-        if (rc_knob(&ev, "sleep_ms", rc.sleep_ms, RC_MAX_SLEEP_MS, &sleep_ms, &res) == 0 &&
+        uint64_t delay_ms = 0, sleep_ms = 0, fail = 0, crash = 0, children = 0, child_bytes = 0;
+        if (rc_knob(&ev, "delay_ms", rc.delay_ms, RC_MAX_SLEEP_MS, &delay_ms, &res) == 0 &&
+            rc_knob(&ev, "sleep_ms", rc.sleep_ms, RC_MAX_SLEEP_MS, &sleep_ms, &res) == 0 &&
             rc_knob(&ev, "fail", rc.fail, 1, &fail, &res) == 0 &&
             rc_knob(&ev, "crash", rc.crash, 255, &crash, &res) == 0 &&
             rc_knob(&ev, "children", rc.children_target, RC_MAX_CHILDREN, &children, &res) == 0 &&
             rc_knob(&ev, "child_bytes", rc.child_bytes, RC_MAX_BYTES, &child_bytes, &res) == 0) {
+            /* A real runtime spends time dispatching an event before the handler touches any
+             * memory; delay_ms models that, so that what a test measures is not blurred by
+             * the boundary reading racing the first microseconds of the invocation. */
+            rc_sleep_ms(delay_ms);
             handle(&ev, &res);
             children_reap();
             while (!res.error_type[0] && rc.child_count < children)
