@@ -14,40 +14,40 @@
 #include <leakwatch/verdict.h>
 
 #define LW_METRICS(X)                                                                              \
-    /* the function: runtime and its descendants (leakwatch's /proc readings) */                  \
-    X(FN_RSS_START, "FunctionRssStartBytes", "Bytes", "leakwatch.function.rss.start", "By")       \
-    X(FN_RSS_END, "FunctionRssEndBytes", "Bytes", "leakwatch.function.rss.end", "By")             \
-    X(FN_RSS_PEAK, "FunctionRssPeakBytes", "Bytes", "leakwatch.function.rss.peak", "By")          \
-    X(FN_ANON_START, "FunctionAnonStartBytes", "Bytes", "leakwatch.function.anon.start", "By")    \
-    X(FN_ANON_END, "FunctionAnonEndBytes", "Bytes", "leakwatch.function.anon.end", "By")          \
-    X(FN_FILE_END, "FunctionFileEndBytes", "Bytes", "leakwatch.function.file.end", "By")          \
-    X(FN_SHMEM_END, "FunctionShmemEndBytes", "Bytes", "leakwatch.function.shmem.end", "By")       \
-    X(FN_GROWTH, "FunctionGrowthBytes", "Bytes", "leakwatch.function.growth", "By")               \
-    /* the whole environment: every process, extensions and leakwatch included */                \
-    X(ENV_RSS, "EnvironmentRssBytes", "Bytes", "leakwatch.environment.rss", "By")                 \
-    X(MEM_LIMIT, "MemoryLimitBytes", "Bytes", "leakwatch.memory.limit", "By")                     \
-    X(HEADROOM, "HeadroomBytes", "Bytes", "leakwatch.memory.headroom", "By")                      \
-    X(UTILIZATION, "MemoryUtilizationPercent", "Percent", "leakwatch.memory.utilization", "%")    \
-    X(EXTENSIONS_RSS, "ExtensionsRssBytes", "Bytes", "leakwatch.extensions.rss", "By")            \
-    X(SELF_RSS, "LeakwatchRssBytes", "Bytes", "leakwatch.self.rss", "By")                         \
-    X(SELF_CPU, "LeakwatchCpuMicroseconds", "Microseconds", "leakwatch.self.cpu", "us")           \
-    /* the platform's report (Telemetry API) */                                                   \
-    X(DURATION, "DurationMilliseconds", "Milliseconds", "leakwatch.platform.duration", "ms")      \
-    X(BILLED, "BilledDurationMilliseconds", "Milliseconds", "leakwatch.platform.billed_duration", \
+    /* the function: runtime and its descendants (leakwatch's /proc readings) */                   \
+    X(FN_RSS_START, "FunctionRssStartBytes", "Bytes", "leakwatch.function.rss.start", "By")        \
+    X(FN_RSS_END, "FunctionRssEndBytes", "Bytes", "leakwatch.function.rss.end", "By")              \
+    X(FN_RSS_PEAK, "FunctionRssPeakBytes", "Bytes", "leakwatch.function.rss.peak", "By")           \
+    X(FN_ANON_START, "FunctionAnonStartBytes", "Bytes", "leakwatch.function.anon.start", "By")     \
+    X(FN_ANON_END, "FunctionAnonEndBytes", "Bytes", "leakwatch.function.anon.end", "By")           \
+    X(FN_FILE_END, "FunctionFileEndBytes", "Bytes", "leakwatch.function.file.end", "By")           \
+    X(FN_SHMEM_END, "FunctionShmemEndBytes", "Bytes", "leakwatch.function.shmem.end", "By")        \
+    X(FN_GROWTH, "FunctionGrowthBytes", "Bytes", "leakwatch.function.growth", "By")                \
+    /* the whole environment: every process, extensions and leakwatch included */                  \
+    X(ENV_RSS, "EnvironmentRssBytes", "Bytes", "leakwatch.environment.rss", "By")                  \
+    X(MEM_LIMIT, "MemoryLimitBytes", "Bytes", "leakwatch.memory.limit", "By")                      \
+    X(HEADROOM, "HeadroomBytes", "Bytes", "leakwatch.memory.headroom", "By")                       \
+    X(UTILIZATION, "MemoryUtilizationPercent", "Percent", "leakwatch.memory.utilization", "%")     \
+    X(EXTENSIONS_RSS, "ExtensionsRssBytes", "Bytes", "leakwatch.extensions.rss", "By")             \
+    X(SELF_RSS, "LeakwatchRssBytes", "Bytes", "leakwatch.self.rss", "By")                          \
+    X(SELF_CPU, "LeakwatchCpuMicroseconds", "Microseconds", "leakwatch.self.cpu", "us")            \
+    /* the platform's report (Telemetry API) */                                                    \
+    X(DURATION, "DurationMilliseconds", "Milliseconds", "leakwatch.platform.duration", "ms")       \
+    X(BILLED, "BilledDurationMilliseconds", "Milliseconds", "leakwatch.platform.billed_duration",  \
       "ms")                                                                                        \
-    X(RUNTIME_DURATION, "RuntimeDurationMilliseconds", "Milliseconds",                            \
+    X(RUNTIME_DURATION, "RuntimeDurationMilliseconds", "Milliseconds",                             \
       "leakwatch.platform.runtime_duration", "ms")                                                 \
-    X(INIT_DURATION, "InitDurationMilliseconds", "Milliseconds",                                  \
+    X(INIT_DURATION, "InitDurationMilliseconds", "Milliseconds",                                   \
       "leakwatch.platform.init_duration", "ms")                                                    \
-    X(MAX_MEMORY_USED, "LambdaMaxMemoryUsedMegabytes", "Megabytes",                               \
+    X(MAX_MEMORY_USED, "LambdaMaxMemoryUsedMegabytes", "Megabytes",                                \
       "leakwatch.platform.max_memory_used", "MBy")                                                 \
-    /* the leak verdict (trend engine) */                                                         \
-    X(GROWTH_PER_INVOCATION, "GrowthPerInvocationBytes", "Bytes",                                 \
+    /* the leak verdict (trend engine) */                                                          \
+    X(GROWTH_PER_INVOCATION, "GrowthPerInvocationBytes", "Bytes",                                  \
       "leakwatch.leak.growth_per_invocation", "By")                                                \
-    X(GROWTH_PER_HOUR, "GrowthPerHourBytes", "Bytes", "leakwatch.leak.growth_per_hour", "By")     \
-    X(INVOCATIONS_TO_OOM, "ProjectedInvocationsToOom", "Count",                                   \
+    X(GROWTH_PER_HOUR, "GrowthPerHourBytes", "Bytes", "leakwatch.leak.growth_per_hour", "By")      \
+    X(INVOCATIONS_TO_OOM, "ProjectedInvocationsToOom", "Count",                                    \
       "leakwatch.leak.invocations_to_oom", "1")                                                    \
-    X(MINUTES_TO_OOM, "ProjectedMinutesToOom", "None", "leakwatch.leak.minutes_to_oom", "min")    \
+    X(MINUTES_TO_OOM, "ProjectedMinutesToOom", "None", "leakwatch.leak.minutes_to_oom", "min")     \
     X(VERDICT_LEVEL, "LeakVerdictLevel", "None", "leakwatch.leak.verdict_level", "1")
 
 enum lw_metric_id {

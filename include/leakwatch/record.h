@@ -10,11 +10,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define LW_NAME_MAX 64        /* process or extension name, NUL included */
-#define LW_REQUEST_ID_MAX 64  /* request ids are UUIDs (36 chars); longer ones are truncated */
-#define LW_ENV_ID_MAX 40      /* environment id made by leakwatch at init */
-#define LW_MAX_PROCS 32       /* processes tracked per snapshot; more are counted as dropped */
-#define LW_STATUS_MAX 16      /* "success", "failure", "error", "timeout" */
+#define LW_NAME_MAX 64       /* process or extension name, NUL included */
+#define LW_REQUEST_ID_MAX 64 /* request ids are UUIDs (36 chars); longer ones are truncated */
+#define LW_ENV_ID_MAX 40     /* environment id made by leakwatch at init */
+#define LW_MAX_PROCS 32      /* processes tracked per snapshot; more are counted as dropped */
+#define LW_STATUS_MAX 16     /* "success", "failure", "error", "timeout" */
 #define LW_ERROR_TYPE_MAX 64
 
 /* What a process is to the function's environment. */
@@ -128,9 +128,9 @@ struct lw_record {
     enum lw_peak_method peak_method;
     struct lw_mem_totals fn_start; /* the function: runtime and its descendants */
     struct lw_mem_totals fn_end;
-    uint64_t fn_peak_bytes;        /* sum over the function's processes of each one's peak */
-    struct lw_mem_totals env_end;  /* every process of the environment, at the end */
-    uint64_t memory_limit_bytes;   /* AWS_LAMBDA_FUNCTION_MEMORY_SIZE in bytes, 0 when unknown */
+    uint64_t fn_peak_bytes;       /* sum over the function's processes of each one's peak */
+    struct lw_mem_totals env_end; /* every process of the environment, at the end */
+    uint64_t memory_limit_bytes;  /* AWS_LAMBDA_FUNCTION_MEMORY_SIZE in bytes, 0 when unknown */
 
     uint32_t n_procs;
     struct lw_record_proc procs[LW_MAX_PROCS];

@@ -1,0 +1,109 @@
+/*
+ * CloudWatch Embedded Metric Format encoder: one JSON document per line, written by the caller
+ * to stdout, where Lambda carries it to CloudWatch Logs (which extracts the metrics) and, as an
+ * "extension" record, to every Telemetry API subscriber.
+ *
+ * Pure: the caller passes the record, the verdict, the health counters' increase since the
+ * previous line, and a buffer; the encoder builds a cJSON tree, prints it into the buffer and
+ * frees the tree before returning. Nothing else is allocated and nothing escapes.
+ *
+ * Numbers: byte counts and timestamps are printed from the integers themselves, so every 64-bit
+ * value is exact (cJSON's own number printer goes through a double, exact only up to 2^53).
+ * Metric values come from lw_metric_value() as doubles: an integral double is printed as an
+ * integer (exact, since byte counts below 2^53 = 8 PiB convert to double exactly), any other
+ * with the shortest of %.15g / %.17g that reads back to the same double.
+ *
+ * Strings taken from processes and the platform (names, request id, error type, reason) are
+ * made valid UTF-8 (an invalid byte becomes '?') so the document is valid JSON; cJSON escapes
+ * quotes and control characters.
+ */
+#ifndef LEAKWATCH_EMF_H
+#define LEAKWATCH_EMF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <leakwatch/err.h>
+#include <leakwatch/health.h>
+#include <leakwatch/record.h>
+#include <leakwatch/verdict.h>
+
+/*
+ * The hard cap of one document, '\n' included. A CloudWatch Logs event is at most 256 KB (the
+ * older limit; the current one is 1 MB): a bigger document would be cut and lost. A record with
+ * LW_MAX_PROCS processes and long names stays near 12 KiB, so this is never reached in practice.
+ */
+#define LW_EMF_MAX_BYTES (256u * 1024u)
+/* A buffer of this size always suffices for one record or shutdown line. */
+#define LW_EMF_BUFFER_BYTES (64u * 1024u)
+
+#define LW_EMF_DEFAULT_NAMESPACE "Leakwatch"
+#define LW_EMF_NAMESPACE_MAX 256
+#define LW_EMF_DIMENSION_VALUE_MAX 1024
+
+struct lw_emf_options {
+    const char *namespace_;       /* see lw_emf_namespace_valid() */
+    const char *function_name;    /* AWS_LAMBDA_FUNCTION_NAME: the FunctionName dimension */
+    const char *function_version; /* AWS_LAMBDA_FUNCTION_VERSION; may be NULL when not wanted */
+    bool version_dimension;       /* also publish under [FunctionName, FunctionVersion] */
+};
+
+/*
+ * Whether ns is a namespace the EMF client libraries and CloudWatch accept: 1 to 256 characters
+ * of [a-zA-Z0-9._#:/-], and not starting with "AWS/" (reserved for AWS's own namespaces).
+ */
+bool lw_emf_namespace_valid(const char *ns);
+
+/*
+ * Validates options before use, so that configuration can fall back to defaults: LW_OK, or
+ * LW_ERR_INVALID when the namespace is invalid, the function name is missing, longer than
+ * LW_EMF_DIMENSION_VALUE_MAX bytes or not valid UTF-8 without control characters, or when the
+ * version dimension is on without a valid version. Logs nothing: the caller says which setting
+ * was bad.
+ */
+enum lw_err lw_emf_options_check(const struct lw_emf_options *opt);
+
+/*
+ * Encodes the "invocation" document of a completed record as one line ending in '\n' into
+ * (buf, cap); *len is its length without the terminating NUL that follows it. verdict and
+ * health_delta may be NULL (their fields are then left out). Every metric of metrics.h that
+ * lw_metric_value() gives is written, the health counters' increases as Count metrics.
+ * Returns LW_OK, LW_ERR_INVALID (bad options), LW_ERR_TOO_LARGE (the line does not fit in cap,
+ * or would exceed LW_EMF_MAX_BYTES; buf then holds no line) or LW_ERR_NOMEM.
+ */
+enum lw_err lw_emf_encode_record(const struct lw_emf_options *opt, const struct lw_record *rec,
+                                 const struct lw_verdict *verdict_or_null,
+                                 const struct lw_health *health_delta_or_null, char *buf,
+                                 size_t cap, size_t *len);
+
+/* The last line of an environment's life, written at SHUTDOWN. */
+struct lw_emf_shutdown {
+    uint64_t time_ms; /* wall clock at SHUTDOWN, epoch ms */
+    const char *env_id;
+    const char *reason; /* the SHUTDOWN event's shutdownReason: "spindown", "timeout", "failure" */
+    double lifetime_seconds; /* since leakwatch's init */
+    uint64_t invocations;    /* invocations seen in this environment */
+};
+
+/*
+ * Encodes the "shutdown" document: metrics EnvironmentLifetimeSeconds and
+ * EnvironmentInvocations (and the health increases when given), properties ShutdownReason and
+ * EnvironmentId. Same contract as lw_emf_encode_record().
+ */
+enum lw_err lw_emf_encode_shutdown(const struct lw_emf_options *opt,
+                                   const struct lw_emf_shutdown *s,
+                                   const struct lw_health *health_delta_or_null, char *buf,
+                                   size_t cap, size_t *len);
+
+/*
+ * Encodes the alert line written when the verdict changes (a plain JSON log line with
+ * "level":"WARN", not an EMF document): LeakwatchAlert "verdict-change", FunctionName,
+ * EnvironmentId, Sequence, From, To, Reason, GrowthPerInvocationBytes, ProjectedMinutesToOom
+ * (with a projection), Culprit (when known). Same buffer contract as lw_emf_encode_record().
+ */
+enum lw_err lw_emf_encode_alert(const struct lw_emf_options *opt, const struct lw_record *rec,
+                                const struct lw_verdict *verdict, char *buf, size_t cap,
+                                size_t *len);
+
+#endif

@@ -1,0 +1,85 @@
+/*
+ * The Extensions API and the Telemetry API subscription, as values: pure functions build each
+ * request (method, URL, headers, body) and parse each response; one transport executes them
+ * (<leakwatch/http.h>). Nothing here touches a socket.
+ */
+#ifndef LEAKWATCH_LAMBDA_API_H
+#define LEAKWATCH_LAMBDA_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <leakwatch/err.h>
+#include <leakwatch/http.h>
+#include <leakwatch/record.h>
+
+/* The name sent at register. It must equal the file name in /opt/extensions, so it is compiled
+ * in: under the layer's loader, argv[0] and /proc/self/exe name the loader, not the extension. */
+#define LW_EXTENSION_NAME "leakwatch"
+
+#define LW_URL_MAX 512
+#define LW_EXTENSION_ID_MAX 128
+#define LW_SUBSCRIBE_BODY_MAX 512
+
+/* Storage a request value points into; lives as long as the request. */
+struct lw_lambda_request {
+    struct lw_http_request http;
+    char url[LW_URL_MAX];
+    char body[LW_SUBSCRIBE_BODY_MAX];
+};
+
+/* POST /2020-01-01/extension/register for INVOKE and SHUTDOWN. */
+enum lw_err lw_lambda_register_request(struct lw_lambda_request *r, const char *runtime_api);
+
+/* GET /2020-01-01/extension/event/next: a long poll with no total timeout (the environment
+ * freezes inside it). */
+enum lw_err lw_lambda_next_request(struct lw_lambda_request *r, const char *runtime_api,
+                                   const char *extension_id);
+
+/* POST /2020-01-01/extension/{init,exit}/error with Lambda-Extension-Function-Error-Type. */
+enum lw_err lw_lambda_error_request(struct lw_lambda_request *r, const char *runtime_api,
+                                    const char *extension_id, bool at_init, const char *error_type,
+                                    const char *message);
+
+/* Telemetry API subscription: PUT /2022-07-01/telemetry, schema 2022-12-13, platform events. */
+struct lw_subscription {
+    uint16_t port; /* where the listener accepts: http://sandbox.localdomain:<port>/ */
+    uint32_t max_items;
+    uint32_t max_bytes;
+    uint32_t timeout_ms;
+};
+enum lw_err lw_lambda_subscribe_request(struct lw_lambda_request *r, const char *runtime_api,
+                                        const char *extension_id,
+                                        const struct lw_subscription *sub);
+
+/* The register response body. */
+struct lw_register_info {
+    char function_name[128];
+    char function_version[64];
+    char handler[128];
+};
+enum lw_err lw_lambda_parse_register(const char *body, size_t len, struct lw_register_info *out);
+
+enum lw_event_kind { LW_EVENT_INVOKE = 1, LW_EVENT_SHUTDOWN };
+
+enum lw_shutdown_reason {
+    LW_SHUTDOWN_SPINDOWN = 0,
+    LW_SHUTDOWN_TIMEOUT,
+    LW_SHUTDOWN_FAILURE, /* also any reason leakwatch does not know */
+};
+
+/* "spindown", "timeout", "failure". */
+const char *lw_shutdown_reason_name(enum lw_shutdown_reason reason);
+
+/* An event/next response body. */
+struct lw_lambda_event {
+    enum lw_event_kind kind;
+    uint64_t deadline_ms; /* Unix epoch ms */
+    char request_id[LW_REQUEST_ID_MAX];
+    char invoked_function_arn[256];
+    enum lw_shutdown_reason shutdown_reason;
+};
+enum lw_err lw_lambda_parse_event(const char *body, size_t len, struct lw_lambda_event *out);
+
+#endif

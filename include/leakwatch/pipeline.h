@@ -1,0 +1,53 @@
+/*
+ * From closed records to shipped metrics. The pipeline owns the one shared structure (the
+ * ledger, behind one mutex) and the emitter thread. The main thread hands it each record whose
+ * memory half is closed and returns at once; the telemetry thread hands it platform events; the
+ * emitter thread takes completed records in sequence order, runs the trend engine, writes the
+ * EMF and alert lines and queues OTLP. Nothing here blocks the main thread: it only takes the
+ * mutex for a copy and signals.
+ */
+#ifndef LEAKWATCH_PIPELINE_H
+#define LEAKWATCH_PIPELINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <leakwatch/health.h>
+#include <leakwatch/record.h>
+
+struct lw_config;
+struct lw_exporter;
+
+struct lw_pipeline_config {
+    const struct lw_config *config;
+    bool telemetry_expected;      /* the Telemetry API subscription succeeded */
+    struct lw_exporter *exporter; /* NULL unless OTLP export is on; not owned */
+    int out_fd;                   /* where EMF and alert lines go (stdout) */
+    const char *env_id;
+    uint64_t process_start_ms;
+};
+
+struct lw_pipeline;
+
+struct lw_pipeline *lw_pipeline_new(const struct lw_pipeline_config *cfg, struct lw_health *health);
+
+/* Main thread: the memory half of rec is closed (at the next boundary). Never blocks. */
+void lw_pipeline_add_record(struct lw_pipeline *p, const struct lw_record *rec);
+
+/* Telemetry thread: one batch body as delivered by the Telemetry API. */
+void lw_pipeline_add_telemetry(struct lw_pipeline *p, const char *body, size_t len);
+
+/*
+ * SHUTDOWN: everything pending is emitted (incomplete records say so), then the shutdown line
+ * with the environment's age, invocation count and reason. Returns when done or at
+ * deadline_ms (epoch), whichever comes first; the emitter thread is stopped and joined when it
+ * finished in time.
+ */
+void lw_pipeline_shutdown(struct lw_pipeline *p, const char *reason, uint64_t invocations,
+                          uint64_t now_ms, uint64_t deadline_ms);
+
+/* Frees everything; call after lw_pipeline_shutdown. */
+void lw_pipeline_free(struct lw_pipeline *p);
+
+#endif

@@ -1,0 +1,254 @@
+#include <leakwatch/config.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Defaults, documented in the README's configuration table. */
+#define DEFAULT_NAMESPACE "Leakwatch"
+#define DEFAULT_SAMPLER_INTERVAL_MS 10
+#define DEFAULT_TELEMETRY_PORT 4279
+/* Telemetry API buffering: the documented ranges, and the smallest timeout so that the
+ * platform.start/runtimeDone of an invocation arrive while it is still running. */
+#define MIN_MAX_ITEMS 1000
+#define MAX_MAX_ITEMS 10000
+#define MIN_MAX_BYTES 262144
+#define MAX_MAX_BYTES 1048576
+#define MIN_TIMEOUT_MS 25
+#define MAX_TIMEOUT_MS 30000
+#define DEFAULT_RECYCLE_HORIZON_MINUTES 120.0
+#define DEFAULT_WARMUP_INVOCATIONS 5
+
+static void warn(struct lw_config *cfg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void warn(struct lw_config *cfg, const char *fmt, ...)
+{
+    if (cfg->n_warnings >= LW_CONFIG_MAX_WARNINGS)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cfg->warnings[cfg->n_warnings], LW_CONFIG_WARNING_MAX, fmt, ap);
+    va_end(ap);
+    cfg->n_warnings++;
+}
+
+/* Copies at most cap-1 bytes; a value that does not fit is refused with a warning. */
+static void load_str(struct lw_config *cfg, lw_getenv_fn get, void *ctx, const char *name,
+                     char *dst, size_t cap, const char *def)
+{
+    const char *v = get(ctx, name);
+    if (v == NULL || *v == '\0') {
+        snprintf(dst, cap, "%s", def);
+        return;
+    }
+    size_t len = strlen(v);
+    if (len >= cap) {
+        warn(cfg, "%s is longer than %zu characters; using the default \"%s\"", name, cap - 1, def);
+        snprintf(dst, cap, "%s", def);
+        return;
+    }
+    memcpy(dst, v, len + 1);
+}
+
+/* Parses a whole decimal number in [min, max]; anything else keeps the default with a warning. */
+static uint64_t load_uint(struct lw_config *cfg, lw_getenv_fn get, void *ctx, const char *name,
+                          uint64_t min, uint64_t max, uint64_t def)
+{
+    const char *v = get(ctx, name);
+    if (v == NULL || *v == '\0')
+        return def;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (errno != 0 || end == v || *end != '\0' || v[0] == '-' || n < min || n > max) {
+        warn(cfg, "%s=\"%.64s\" is not a whole number from %llu to %llu; using the default %llu",
+             name, v, (unsigned long long)min, (unsigned long long)max, (unsigned long long)def);
+        return def;
+    }
+    return n;
+}
+
+static double load_double(struct lw_config *cfg, lw_getenv_fn get, void *ctx, const char *name,
+                          double min, double max, double def)
+{
+    const char *v = get(ctx, name);
+    if (v == NULL || *v == '\0')
+        return def;
+    char *end = NULL;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (errno != 0 || end == v || *end != '\0' || !(d >= min && d <= max)) {
+        warn(cfg, "%s=\"%.64s\" is not a number from %g to %g; using the default %g", name, v, min,
+             max, def);
+        return def;
+    }
+    return d;
+}
+
+static bool load_bool(struct lw_config *cfg, lw_getenv_fn get, void *ctx, const char *name,
+                      bool def)
+{
+    static const char *const yes[] = {"1", "true", "yes", "on"};
+    static const char *const no[] = {"0", "false", "no", "off"};
+    const char *v = get(ctx, name);
+    if (v == NULL || *v == '\0')
+        return def;
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        if (strcasecmp(v, yes[i]) == 0)
+            return true;
+        if (strcasecmp(v, no[i]) == 0)
+            return false;
+    }
+    warn(cfg, "%s=\"%.64s\" is not true/false; using the default %s", name, v,
+         def ? "true" : "false");
+    return def;
+}
+
+static unsigned parse_exports(const char *v, bool *ok)
+{
+    *ok = true;
+    if (strcasecmp(v, "emf") == 0)
+        return LW_EXPORT_EMF;
+    if (strcasecmp(v, "otlp") == 0)
+        return LW_EXPORT_OTLP;
+    if (strcasecmp(v, "both") == 0 || strcasecmp(v, "emf,otlp") == 0 ||
+        strcasecmp(v, "otlp,emf") == 0)
+        return LW_EXPORT_EMF | LW_EXPORT_OTLP;
+    if (strcasecmp(v, "none") == 0)
+        return 0;
+    *ok = false;
+    return 0;
+}
+
+static void load_exports(struct lw_config *cfg, lw_getenv_fn get, void *ctx)
+{
+    /* Zero config means EMF. Setting an OTLP endpoint without LEAKWATCH_EXPORT is read as
+     * "also send there": nobody configures an endpoint to have it ignored. */
+    const char *ep = get(ctx, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT");
+    if (ep == NULL || *ep == '\0')
+        ep = get(ctx, "OTEL_EXPORTER_OTLP_ENDPOINT");
+    unsigned def = LW_EXPORT_EMF | ((ep != NULL && *ep != '\0') ? LW_EXPORT_OTLP : 0);
+    const char *v = get(ctx, "LEAKWATCH_EXPORT");
+    cfg->exports = def;
+    if (v == NULL || *v == '\0')
+        return;
+    bool ok;
+    unsigned e = parse_exports(v, &ok);
+    if (!ok) {
+        warn(cfg,
+             "LEAKWATCH_EXPORT=\"%.64s\" is not one of emf, otlp, both, none; using the "
+             "default %s",
+             v, def == LW_EXPORT_EMF ? "emf" : "both");
+        return;
+    }
+    cfg->exports = e;
+}
+
+/* CloudWatch namespaces: 1-256 characters of [a-zA-Z0-9._#:/-] (EMF client libraries' rule). */
+static bool namespace_ok(const char *ns)
+{
+    size_t len = strlen(ns);
+    if (len == 0 || len > 256)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = ns[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (!alnum && strchr("._#:/-", c) == NULL)
+            return false;
+    }
+    return true;
+}
+
+static void load_peak_mode(struct lw_config *cfg, lw_getenv_fn get, void *ctx)
+{
+    const char *v = get(ctx, "LEAKWATCH_PEAK_METHOD");
+    cfg->peak_mode = LW_PEAK_MODE_AUTO;
+    if (v == NULL || *v == '\0' || strcasecmp(v, "auto") == 0)
+        return;
+    if (strcasecmp(v, "hwm") == 0)
+        cfg->peak_mode = LW_PEAK_MODE_HWM;
+    else if (strcasecmp(v, "sampled") == 0 || strcasecmp(v, "sampler") == 0)
+        cfg->peak_mode = LW_PEAK_MODE_SAMPLED;
+    else
+        warn(cfg,
+             "LEAKWATCH_PEAK_METHOD=\"%.64s\" is not one of auto, hwm, sampled; using the "
+             "default auto",
+             v);
+}
+
+void lw_config_load(struct lw_config *cfg, lw_getenv_fn get, void *ctx)
+{
+    memset(cfg, 0, sizeof(*cfg));
+
+    load_exports(cfg, get, ctx);
+    load_str(cfg, get, ctx, "LEAKWATCH_NAMESPACE", cfg->emf_namespace, sizeof(cfg->emf_namespace),
+             DEFAULT_NAMESPACE);
+    if (!namespace_ok(cfg->emf_namespace)) {
+        warn(cfg,
+             "LEAKWATCH_NAMESPACE=\"%.64s\" is not a valid CloudWatch namespace (1-256 of "
+             "A-Z a-z 0-9 . _ # : / -); using the default \"" DEFAULT_NAMESPACE "\"",
+             cfg->emf_namespace);
+        snprintf(cfg->emf_namespace, sizeof(cfg->emf_namespace), "%s", DEFAULT_NAMESPACE);
+    }
+    cfg->version_dimension = load_bool(cfg, get, ctx, "LEAKWATCH_VERSION_DIMENSION", false);
+    cfg->process_details = load_bool(cfg, get, ctx, "LEAKWATCH_PROCESS_DETAILS", true);
+    load_peak_mode(cfg, get, ctx);
+    cfg->sampler_interval_ms = (uint32_t)load_uint(cfg, get, ctx, "LEAKWATCH_SAMPLER_INTERVAL_MS",
+                                                   1, 1000, DEFAULT_SAMPLER_INTERVAL_MS);
+
+    cfg->log_level = LW_LOG_INFO;
+    const char *lv = get(ctx, "LEAKWATCH_LOG_LEVEL");
+    if (lv != NULL && *lv != '\0' && lw_log_parse_level(lv, &cfg->log_level) != 0) {
+        warn(cfg,
+             "LEAKWATCH_LOG_LEVEL=\"%.64s\" is not one of debug, info, warn, error, off; using "
+             "the default info",
+             lv);
+        cfg->log_level = LW_LOG_INFO;
+    }
+
+    cfg->telemetry = load_bool(cfg, get, ctx, "LEAKWATCH_TELEMETRY", true);
+    cfg->telemetry_port = (uint16_t)load_uint(cfg, get, ctx, "LEAKWATCH_TELEMETRY_PORT", 1024,
+                                              65535, DEFAULT_TELEMETRY_PORT);
+    if (cfg->telemetry_port == 9001) {
+        /* 9001 is reserved by Lambda for its own APIs. */
+        warn(cfg, "LEAKWATCH_TELEMETRY_PORT=9001 is reserved by Lambda; using the default %d",
+             DEFAULT_TELEMETRY_PORT);
+        cfg->telemetry_port = DEFAULT_TELEMETRY_PORT;
+    }
+    cfg->telemetry_max_items = (uint32_t)load_uint(cfg, get, ctx, "LEAKWATCH_TELEMETRY_MAX_ITEMS",
+                                                   MIN_MAX_ITEMS, MAX_MAX_ITEMS, MIN_MAX_ITEMS);
+    cfg->telemetry_max_bytes = (uint32_t)load_uint(cfg, get, ctx, "LEAKWATCH_TELEMETRY_MAX_BYTES",
+                                                   MIN_MAX_BYTES, MAX_MAX_BYTES, MIN_MAX_BYTES);
+    cfg->telemetry_timeout_ms = (uint32_t)load_uint(cfg, get, ctx, "LEAKWATCH_TELEMETRY_TIMEOUT_MS",
+                                                    MIN_TIMEOUT_MS, MAX_TIMEOUT_MS, MIN_TIMEOUT_MS);
+    cfg->report_wait_invocations =
+        (uint32_t)load_uint(cfg, get, ctx, "LEAKWATCH_REPORT_WAIT_INVOCATIONS", 1, 10, 1);
+    cfg->recycle_horizon_minutes = load_double(cfg, get, ctx, "LEAKWATCH_RECYCLE_HORIZON_MINUTES",
+                                               1.0, 7.0 * 24 * 60, DEFAULT_RECYCLE_HORIZON_MINUTES);
+    cfg->warmup_invocations = (uint32_t)load_uint(cfg, get, ctx, "LEAKWATCH_WARMUP_INVOCATIONS", 0,
+                                                  1000, DEFAULT_WARMUP_INVOCATIONS);
+    load_str(cfg, get, ctx, "LEAKWATCH_EXTENSIONS_DIR", cfg->extensions_dir,
+             sizeof(cfg->extensions_dir), "");
+
+    load_str(cfg, get, ctx, "AWS_LAMBDA_RUNTIME_API", cfg->runtime_api, sizeof(cfg->runtime_api),
+             "");
+    load_str(cfg, get, ctx, "AWS_LAMBDA_FUNCTION_NAME", cfg->function_name,
+             sizeof(cfg->function_name), "unknown");
+    load_str(cfg, get, ctx, "AWS_LAMBDA_FUNCTION_VERSION", cfg->function_version,
+             sizeof(cfg->function_version), "$LATEST");
+    load_str(cfg, get, ctx, "AWS_REGION", cfg->region, sizeof(cfg->region), "");
+    load_str(cfg, get, ctx, "AWS_LAMBDA_INITIALIZATION_TYPE", cfg->initialization_type,
+             sizeof(cfg->initialization_type), "on-demand");
+    /* Lambda's limits are 128..10240 MB; accept a little beyond for local runs. 0 = unknown. */
+    cfg->memory_limit_bytes =
+        load_uint(cfg, get, ctx, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 1, 1024 * 1024, 0) * 1048576u;
+}
+
+const char *lw_config_process_env(void *ctx, const char *name)
+{
+    (void)ctx;
+    return getenv(name);
+}

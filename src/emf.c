@@ -1,0 +1,436 @@
+/*
+ * EMF documents (see emf.h). The tree is built with constant keys where the key is a static
+ * string (no copy), numbers are emitted as raw text formatted here, and the whole tree is
+ * printed into the caller's buffer with cJSON_PrintPreallocated: the only allocations are the
+ * tree's nodes, all freed before returning.
+ */
+#include <leakwatch/emf.h>
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include <leakwatch/metrics.h>
+
+/* ---- validation ------------------------------------------------------------------------- */
+
+bool lw_emf_namespace_valid(const char *ns)
+{
+    if (!ns)
+        return false;
+    size_t n = strnlen(ns, LW_EMF_NAMESPACE_MAX + 1);
+    if (n == 0 || n > LW_EMF_NAMESPACE_MAX)
+        return false;
+    if (strncmp(ns, "AWS/", 4) == 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = ns[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_' || c == '#' || c == ':' || c == '/' || c == '-';
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+/* The length of the valid UTF-8 sequence at s (n bytes available), 0 when invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    if (c < 0x80)
+        return 1;
+    size_t len;
+    unsigned char lo = 0x80, hi = 0xbf; /* range of the second byte */
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        if (c == 0xe0)
+            lo = 0xa0;
+        else if (c == 0xed)
+            hi = 0x9f; /* no UTF-16 surrogates */
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        if (c == 0xf0)
+            lo = 0x90;
+        else if (c == 0xf4)
+            hi = 0x8f;
+    } else {
+        return 0;
+    }
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if (s[i] < 0x80 || s[i] > 0xbf)
+            return 0;
+    return len;
+}
+
+/* Copies the C string src into dst (capacity cap > 0) as valid UTF-8, truncating whole chars. */
+static void utf8_clean(char *dst, size_t cap, const char *src)
+{
+    const unsigned char *s = (const unsigned char *)(src ? src : "");
+    size_t n = strlen((const char *)s);
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        size_t l = utf8_seq(s + i, n - i);
+        if (l == 0) {
+            if (o + 1 >= cap)
+                break;
+            dst[o++] = '?';
+            i++;
+            continue;
+        }
+        if (o + l >= cap)
+            break;
+        memcpy(dst + o, s + i, l);
+        o += l;
+        i += l;
+    }
+    dst[o] = '\0';
+}
+
+/* A dimension value: 1..1024 bytes of valid UTF-8 without control characters. */
+static bool dimension_value_valid(const char *v)
+{
+    if (!v)
+        return false;
+    size_t n = strnlen(v, LW_EMF_DIMENSION_VALUE_MAX + 1);
+    if (n == 0 || n > LW_EMF_DIMENSION_VALUE_MAX)
+        return false;
+    const unsigned char *s = (const unsigned char *)v;
+    for (size_t i = 0; i < n;) {
+        if (s[i] < 0x20 || s[i] == 0x7f)
+            return false;
+        size_t l = utf8_seq(s + i, n - i);
+        if (l == 0)
+            return false;
+        i += l;
+    }
+    return true;
+}
+
+enum lw_err lw_emf_options_check(const struct lw_emf_options *opt)
+{
+    if (!opt || !lw_emf_namespace_valid(opt->namespace_))
+        return LW_ERR_INVALID;
+    if (!dimension_value_valid(opt->function_name))
+        return LW_ERR_INVALID;
+    if (opt->version_dimension && !dimension_value_valid(opt->function_version))
+        return LW_ERR_INVALID;
+    if (opt->function_version && opt->function_version[0] &&
+        !dimension_value_valid(opt->function_version))
+        return LW_ERR_INVALID;
+    return LW_OK;
+}
+
+/* ---- building ---------------------------------------------------------------------------- */
+
+/* A builder: the first allocation failure is remembered and every later call is a no-op. */
+struct doc {
+    cJSON *root;
+    cJSON *metrics; /* the directive's "Metrics" array */
+    bool oom;
+};
+
+static cJSON *check(struct doc *d, cJSON *item)
+{
+    if (!item)
+        d->oom = true;
+    return item;
+}
+
+/* Adds item under a static key (not copied); takes ownership of item in every case. */
+static void add(struct doc *d, cJSON *obj, const char *static_key, cJSON *item)
+{
+    if (!item || !obj) {
+        d->oom = true;
+        cJSON_Delete(item);
+        return;
+    }
+    if (!cJSON_AddItemToObjectCS(obj, static_key, item)) {
+        d->oom = true;
+        cJSON_Delete(item);
+    }
+}
+
+static void append(struct doc *d, cJSON *array, cJSON *item)
+{
+    if (!item || !array) {
+        d->oom = true;
+        cJSON_Delete(item);
+        return;
+    }
+    if (!cJSON_AddItemToArray(array, item)) {
+        d->oom = true;
+        cJSON_Delete(item);
+    }
+}
+
+static cJSON *raw_u64(uint64_t v)
+{
+    char b[24];
+    snprintf(b, sizeof(b), "%" PRIu64, v);
+    return cJSON_CreateRaw(b);
+}
+
+/* A finite double as JSON: integral values as integers, others in the shortest exact form. */
+static cJSON *raw_double(double v)
+{
+    char b[40];
+    if (!isfinite(v))
+        return NULL;
+    if (v == floor(v) && fabs(v) < 9.2e18) {
+        snprintf(b, sizeof(b), "%" PRId64, (int64_t)v);
+    } else {
+        snprintf(b, sizeof(b), "%.15g", v);
+        if (strtod(b, NULL) != v)
+            snprintf(b, sizeof(b), "%.17g", v);
+    }
+    return cJSON_CreateRaw(b);
+}
+
+static void add_u64(struct doc *d, cJSON *obj, const char *key, uint64_t v)
+{
+    add(d, obj, key, raw_u64(v));
+}
+
+static void add_str(struct doc *d, cJSON *obj, const char *key, const char *v)
+{
+    char clean[LW_EMF_DIMENSION_VALUE_MAX + 1];
+    utf8_clean(clean, sizeof(clean), v);
+    add(d, obj, key, cJSON_CreateString(clean));
+}
+
+/* A metric: its definition in the directive and its value at the top level. */
+static void add_metric(struct doc *d, const char *name, const char *unit, double v)
+{
+    cJSON *value = raw_double(v);
+    if (!value)
+        return; /* not finite: left out */
+    cJSON *def = check(d, cJSON_CreateObject());
+    add(d, def, "Name", cJSON_CreateStringReference(name));
+    add(d, def, "Unit", cJSON_CreateStringReference(unit));
+    append(d, d->metrics, def);
+    add(d, d->root, name, value);
+}
+
+/*
+ * The root with its "_aws" metadata (Timestamp, one directive with the dimension sets and an
+ * empty Metrics array that add_metric fills) and the dimension values.
+ */
+static void begin(struct doc *d, const struct lw_emf_options *opt, uint64_t timestamp_ms)
+{
+    d->root = check(d, cJSON_CreateObject());
+    cJSON *aws = check(d, cJSON_CreateObject());
+    add(d, d->root, "_aws", aws);
+    add_u64(d, aws, "Timestamp", timestamp_ms);
+    cJSON *directives = check(d, cJSON_CreateArray());
+    add(d, aws, "CloudWatchMetrics", directives);
+    cJSON *dir = check(d, cJSON_CreateObject());
+    append(d, directives, dir);
+    /* options are validated and outlive the tree: referenced, not copied */
+    add(d, dir, "Namespace", cJSON_CreateStringReference(opt->namespace_));
+    cJSON *dims = check(d, cJSON_CreateArray());
+    add(d, dir, "Dimensions", dims);
+    cJSON *set = check(d, cJSON_CreateArray());
+    append(d, dims, set);
+    append(d, set, cJSON_CreateStringReference("FunctionName"));
+    if (opt->version_dimension) {
+        set = check(d, cJSON_CreateArray());
+        append(d, dims, set);
+        append(d, set, cJSON_CreateStringReference("FunctionName"));
+        append(d, set, cJSON_CreateStringReference("FunctionVersion"));
+    }
+    d->metrics = check(d, cJSON_CreateArray());
+    add(d, dir, "Metrics", d->metrics);
+
+    add(d, d->root, "FunctionName", cJSON_CreateStringReference(opt->function_name));
+    if (opt->function_version && opt->function_version[0])
+        add(d, d->root, "FunctionVersion", cJSON_CreateStringReference(opt->function_version));
+}
+
+static void add_health(struct doc *d, const struct lw_health *h)
+{
+    if (!h)
+        return;
+    for (int i = 0; i < LW_H_COUNT; i++)
+        add_metric(d, lw_health_name((enum lw_health_counter)i), "Count", (double)h->c[i]);
+}
+
+/*
+ * Prints the document as one line into (buf, cap) and frees the tree. cJSON_PrintPreallocated
+ * writes nothing beyond the length it is given and reports a document that does not fit.
+ */
+static enum lw_err finish(struct doc *d, char *buf, size_t cap, size_t *len)
+{
+    enum lw_err err = LW_OK;
+    *len = 0;
+    if (d->oom) {
+        err = LW_ERR_NOMEM;
+        goto out;
+    }
+    /* room for the '\n' and the NUL; cJSON takes an int length */
+    size_t room = cap < LW_EMF_MAX_BYTES + 1 ? cap : LW_EMF_MAX_BYTES + 1;
+    if (room < 2 || !cJSON_PrintPreallocated(d->root, buf, (int)(room - 1), false)) {
+        err = LW_ERR_TOO_LARGE;
+        goto out;
+    }
+    size_t n = strnlen(buf, room - 1);
+    if (n + 2 > room) {
+        err = LW_ERR_TOO_LARGE;
+        goto out;
+    }
+    buf[n] = '\n';
+    buf[n + 1] = '\0';
+    *len = n + 1;
+out:
+    if (err != LW_OK && cap > 0)
+        buf[0] = '\0';
+    cJSON_Delete(d->root);
+    d->root = NULL;
+    return err;
+}
+
+static void add_processes(struct doc *d, const struct lw_record *rec)
+{
+    cJSON *procs = check(d, cJSON_CreateArray());
+    add(d, d->root, "Processes", procs);
+    uint32_t n = rec->n_procs < LW_MAX_PROCS ? rec->n_procs : LW_MAX_PROCS;
+    for (uint32_t i = 0; i < n && !d->oom; i++) {
+        const struct lw_record_proc *p = &rec->procs[i];
+        cJSON *o = check(d, cJSON_CreateObject());
+        append(d, procs, o);
+        add_str(d, o, "Name", p->name);
+        add(d, o, "Role", cJSON_CreateStringReference(lw_proc_role_name(p->role)));
+        add(d, o, "Pid", raw_double((double)p->pid));
+        if (p->have_start) {
+            add_u64(d, o, "RssStartBytes", p->start.rss_bytes);
+            add_u64(d, o, "AnonStartBytes", p->start.rss_anon_bytes);
+        }
+        if (p->have_end) {
+            add_u64(d, o, "RssEndBytes", p->end.rss_bytes);
+            add_u64(d, o, "AnonEndBytes", p->end.rss_anon_bytes);
+            add_u64(d, o, "FileEndBytes", p->end.rss_file_bytes);
+            add_u64(d, o, "ShmemEndBytes", p->end.rss_shmem_bytes);
+            add_u64(d, o, "PeakBytes", p->peak_bytes);
+        }
+    }
+}
+
+enum lw_err lw_emf_encode_record(const struct lw_emf_options *opt, const struct lw_record *rec,
+                                 const struct lw_verdict *verdict_or_null,
+                                 const struct lw_health *health_delta_or_null, char *buf,
+                                 size_t cap, size_t *len)
+{
+    *len = 0;
+    if (lw_emf_options_check(opt) != LW_OK || !rec)
+        return LW_ERR_INVALID;
+    const struct lw_verdict *v = verdict_or_null;
+    if (v && v->kind >= LW_VERDICT_COUNT)
+        v = NULL;
+
+    struct doc d = {0};
+    begin(&d, opt, rec->end_time_ms ? rec->end_time_ms : rec->start_time_ms);
+    for (int i = 0; i < LW_M_COUNT; i++) {
+        double value;
+        if (!lw_metric_value((enum lw_metric_id)i, rec, v, &value))
+            continue;
+        const struct lw_metric_desc *desc = lw_metric_desc((enum lw_metric_id)i);
+        add_metric(&d, desc->emf_name, desc->emf_unit, value);
+    }
+    add_health(&d, health_delta_or_null);
+
+    cJSON *root = d.root;
+    add(&d, root, "LeakwatchRecord", cJSON_CreateStringReference("invocation"));
+    add(&d, root, "LeakwatchVersion", cJSON_CreateStringReference(LW_VERSION));
+    add_str(&d, root, "RequestId", rec->request_id);
+    add_str(&d, root, "EnvironmentId", rec->env_id);
+    add_u64(&d, root, "Sequence", rec->seq);
+    add(&d, root, "ColdStart", cJSON_CreateBool(rec->cold_start));
+    add(&d, root, "PeakMethod", cJSON_CreateStringReference(lw_peak_method_name(rec->peak_method)));
+    if (rec->platform.status[0])
+        add_str(&d, root, "Status", rec->platform.status);
+    if (rec->platform.error_type[0])
+        add_str(&d, root, "ErrorType", rec->platform.error_type);
+    if (rec->gaps) {
+        cJSON *inc = check(&d, cJSON_CreateArray());
+        add(&d, root, "Incomplete", inc);
+        if (rec->gaps & LW_GAP_END_READING)
+            append(&d, inc, cJSON_CreateStringReference("end-reading"));
+        if (rec->gaps & LW_GAP_TELEMETRY)
+            append(&d, inc, cJSON_CreateStringReference("telemetry"));
+        if (rec->gaps & LW_GAP_PROCS)
+            append(&d, inc, cJSON_CreateStringReference("processes"));
+    }
+    if (v) {
+        add(&d, root, "Verdict", cJSON_CreateStringReference(lw_verdict_name(v->kind)));
+        if (v->reason[0])
+            add_str(&d, root, "VerdictReason", v->reason);
+        if (v->culprit[0])
+            add_str(&d, root, "Culprit", v->culprit);
+    }
+    add_processes(&d, rec);
+    add_u64(&d, root, "StartTimeMs", rec->start_time_ms);
+    if (rec->end_time_ms)
+        add_u64(&d, root, "EndTimeMs", rec->end_time_ms);
+    return finish(&d, buf, cap, len);
+}
+
+enum lw_err lw_emf_encode_shutdown(const struct lw_emf_options *opt,
+                                   const struct lw_emf_shutdown *s,
+                                   const struct lw_health *health_delta_or_null, char *buf,
+                                   size_t cap, size_t *len)
+{
+    *len = 0;
+    if (lw_emf_options_check(opt) != LW_OK || !s)
+        return LW_ERR_INVALID;
+    struct doc d = {0};
+    begin(&d, opt, s->time_ms);
+    add_metric(&d, "EnvironmentLifetimeSeconds", "Seconds",
+               isfinite(s->lifetime_seconds) && s->lifetime_seconds > 0 ? s->lifetime_seconds : 0);
+    add_metric(&d, "EnvironmentInvocations", "Count", (double)s->invocations);
+    add_health(&d, health_delta_or_null);
+    add(&d, d.root, "LeakwatchRecord", cJSON_CreateStringReference("shutdown"));
+    add(&d, d.root, "LeakwatchVersion", cJSON_CreateStringReference(LW_VERSION));
+    add_str(&d, d.root, "EnvironmentId", s->env_id);
+    add_str(&d, d.root, "ShutdownReason", s->reason);
+    return finish(&d, buf, cap, len);
+}
+
+enum lw_err lw_emf_encode_alert(const struct lw_emf_options *opt, const struct lw_record *rec,
+                                const struct lw_verdict *verdict, char *buf, size_t cap,
+                                size_t *len)
+{
+    *len = 0;
+    if (lw_emf_options_check(opt) != LW_OK || !rec || !verdict ||
+        verdict->kind >= LW_VERDICT_COUNT || verdict->previous >= LW_VERDICT_COUNT)
+        return LW_ERR_INVALID;
+    struct doc d = {0};
+    d.root = check(&d, cJSON_CreateObject());
+    cJSON *root = d.root;
+    /* "level" lets Lambda's JSON log-level filtering keep the line above INFO */
+    add(&d, root, "level", cJSON_CreateStringReference("WARN"));
+    add(&d, root, "LeakwatchAlert", cJSON_CreateStringReference("verdict-change"));
+    add_str(&d, root, "FunctionName", opt->function_name);
+    add_str(&d, root, "EnvironmentId", rec->env_id);
+    add_u64(&d, root, "Sequence", rec->seq);
+    add(&d, root, "From", cJSON_CreateStringReference(lw_verdict_name(verdict->previous)));
+    add(&d, root, "To", cJSON_CreateStringReference(lw_verdict_name(verdict->kind)));
+    add_str(&d, root, "Reason", verdict->reason);
+    cJSON *growth = raw_double(verdict->growth_bytes_per_invocation);
+    if (growth)
+        add(&d, root, "GrowthPerInvocationBytes", growth);
+    if (verdict->have_projection) {
+        cJSON *minutes = raw_double(verdict->projected_minutes_to_oom);
+        if (minutes)
+            add(&d, root, "ProjectedMinutesToOom", minutes);
+    }
+    if (verdict->culprit[0])
+        add_str(&d, root, "Culprit", verdict->culprit);
+    return finish(&d, buf, cap, len);
+}

@@ -1,0 +1,212 @@
+#include <leakwatch/lambda_api.h>
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#define CONNECT_TIMEOUT_MS 1000
+/* Calls other than the long poll answer at once; a stuck one must not outlive the phase. */
+#define SHORT_TIMEOUT_MS 2000
+#define MAX_RESPONSE_BYTES (64 * 1024)
+
+static const char register_body[] = "{\"events\":[\"INVOKE\",\"SHUTDOWN\"]}";
+
+static enum lw_err base(struct lw_lambda_request *r, const char *method, const char *runtime_api,
+                        const char *path)
+{
+    memset(r, 0, sizeof(*r));
+    if (runtime_api == NULL || *runtime_api == '\0')
+        return LW_ERR_INVALID;
+    int n = snprintf(r->url, sizeof(r->url), "http://%s%s", runtime_api, path);
+    if (n < 0 || (size_t)n >= sizeof(r->url))
+        return LW_ERR_TOO_LARGE;
+    r->http.method = method;
+    r->http.url = r->url;
+    r->http.connect_timeout_ms = CONNECT_TIMEOUT_MS;
+    r->http.total_timeout_ms = SHORT_TIMEOUT_MS;
+    r->http.no_proxy = true; /* a proxy configured for the function must not see local calls */
+    r->http.max_response_bytes = MAX_RESPONSE_BYTES;
+    return LW_OK;
+}
+
+enum lw_err lw_lambda_register_request(struct lw_lambda_request *r, const char *runtime_api)
+{
+    enum lw_err err = base(r, "POST", runtime_api, "/2020-01-01/extension/register");
+    if (err != LW_OK)
+        return err;
+    lw_http_request_add_header(&r->http, "Lambda-Extension-Name", LW_EXTENSION_NAME);
+    lw_http_request_add_header(&r->http, "Content-Type", "application/json");
+    r->http.body = register_body;
+    r->http.body_len = sizeof(register_body) - 1;
+    r->http.want_headers[0] = "Lambda-Extension-Identifier";
+    r->http.n_want_headers = 1;
+    return LW_OK;
+}
+
+enum lw_err lw_lambda_next_request(struct lw_lambda_request *r, const char *runtime_api,
+                                   const char *extension_id)
+{
+    enum lw_err err = base(r, "GET", runtime_api, "/2020-01-01/extension/event/next");
+    if (err != LW_OK)
+        return err;
+    r->http.total_timeout_ms = 0; /* never time out the long poll: we are frozen inside it */
+    lw_http_request_add_header(&r->http, "Lambda-Extension-Identifier", extension_id);
+    return LW_OK;
+}
+
+/* JSON string escaping for the few bytes that need it; output is always NUL-terminated. */
+static void json_escape(char *dst, size_t cap, const char *src)
+{
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)src; *p != '\0' && o + 7 < cap; p++) {
+        if (*p == '"' || *p == '\\') {
+            dst[o++] = '\\';
+            dst[o++] = (char)*p;
+        } else if (*p < 0x20) {
+            o += (size_t)snprintf(dst + o, cap - o, "\\u%04x", *p);
+        } else {
+            dst[o++] = (char)*p;
+        }
+    }
+    dst[o] = '\0';
+}
+
+enum lw_err lw_lambda_error_request(struct lw_lambda_request *r, const char *runtime_api,
+                                    const char *extension_id, bool at_init, const char *error_type,
+                                    const char *message)
+{
+    enum lw_err err =
+        base(r, "POST", runtime_api,
+             at_init ? "/2020-01-01/extension/init/error" : "/2020-01-01/extension/exit/error");
+    if (err != LW_OK)
+        return err;
+    lw_http_request_add_header(&r->http, "Lambda-Extension-Identifier", extension_id);
+    lw_http_request_add_header(&r->http, "Lambda-Extension-Function-Error-Type", error_type);
+    lw_http_request_add_header(&r->http, "Content-Type", "application/json");
+    char msg[200], type[100];
+    json_escape(msg, sizeof(msg), message);
+    json_escape(type, sizeof(type), error_type);
+    int n = snprintf(r->body, sizeof(r->body),
+                     "{\"errorMessage\":\"%s\",\"errorType\":\"%s\",\"stackTrace\":[]}", msg, type);
+    if (n < 0 || (size_t)n >= sizeof(r->body))
+        return LW_ERR_TOO_LARGE;
+    r->http.body = r->body;
+    r->http.body_len = (size_t)n;
+    return LW_OK;
+}
+
+enum lw_err lw_lambda_subscribe_request(struct lw_lambda_request *r, const char *runtime_api,
+                                        const char *extension_id, const struct lw_subscription *sub)
+{
+    /* The documented ranges; the subscription is refused outside them. */
+    if (sub->port == 0 || sub->max_items < 1000 || sub->max_items > 10000 ||
+        sub->max_bytes < 262144 || sub->max_bytes > 1048576 || sub->timeout_ms < 25 ||
+        sub->timeout_ms > 30000)
+        return LW_ERR_INVALID;
+    enum lw_err err = base(r, "PUT", runtime_api, "/2022-07-01/telemetry");
+    if (err != LW_OK)
+        return err;
+    lw_http_request_add_header(&r->http, "Lambda-Extension-Identifier", extension_id);
+    lw_http_request_add_header(&r->http, "Content-Type", "application/json");
+    /* sandbox.localdomain, not "sandbox": in a VPC with its own DNS the short name may resolve
+     * elsewhere. Lambda delivers only inside the environment, over plain HTTP. */
+    int n = snprintf(r->body, sizeof(r->body),
+                     "{\"schemaVersion\":\"2022-12-13\",\"types\":[\"platform\"],"
+                     "\"buffering\":{\"maxItems\":%u,\"maxBytes\":%u,\"timeoutMs\":%u},"
+                     "\"destination\":{\"protocol\":\"HTTP\","
+                     "\"URI\":\"http://sandbox.localdomain:%u/\"}}",
+                     sub->max_items, sub->max_bytes, sub->timeout_ms, (unsigned)sub->port);
+    if (n < 0 || (size_t)n >= sizeof(r->body))
+        return LW_ERR_TOO_LARGE;
+    r->http.body = r->body;
+    r->http.body_len = (size_t)n;
+    return LW_OK;
+}
+
+static void copy_json_string(const cJSON *obj, const char *key, char *dst, size_t cap)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    dst[0] = '\0';
+    if (cJSON_IsString(it) && it->valuestring != NULL)
+        snprintf(dst, cap, "%s", it->valuestring);
+}
+
+enum lw_err lw_lambda_parse_register(const char *body, size_t len, struct lw_register_info *out)
+{
+    memset(out, 0, sizeof(*out));
+    cJSON *root = cJSON_ParseWithLength(body, len);
+    if (root == NULL)
+        return LW_ERR_INVALID;
+    enum lw_err err = LW_OK;
+    if (!cJSON_IsObject(root)) {
+        err = LW_ERR_INVALID;
+        goto out;
+    }
+    copy_json_string(root, "functionName", out->function_name, sizeof(out->function_name));
+    copy_json_string(root, "functionVersion", out->function_version, sizeof(out->function_version));
+    copy_json_string(root, "handler", out->handler, sizeof(out->handler));
+out:
+    cJSON_Delete(root);
+    return err;
+}
+
+const char *lw_shutdown_reason_name(enum lw_shutdown_reason reason)
+{
+    switch (reason) {
+    case LW_SHUTDOWN_SPINDOWN:
+        return "spindown";
+    case LW_SHUTDOWN_TIMEOUT:
+        return "timeout";
+    case LW_SHUTDOWN_FAILURE:
+        break;
+    }
+    return "failure";
+}
+
+enum lw_err lw_lambda_parse_event(const char *body, size_t len, struct lw_lambda_event *out)
+{
+    memset(out, 0, sizeof(*out));
+    cJSON *root = cJSON_ParseWithLength(body, len);
+    if (root == NULL)
+        return LW_ERR_INVALID;
+    enum lw_err err = LW_OK;
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "eventType");
+    if (!cJSON_IsString(type)) {
+        err = LW_ERR_INVALID;
+        goto out;
+    }
+    if (strcmp(type->valuestring, "INVOKE") == 0) {
+        out->kind = LW_EVENT_INVOKE;
+    } else if (strcmp(type->valuestring, "SHUTDOWN") == 0) {
+        out->kind = LW_EVENT_SHUTDOWN;
+    } else {
+        err = LW_ERR_UNSUPPORTED;
+        goto out;
+    }
+    const cJSON *deadline = cJSON_GetObjectItemCaseSensitive(root, "deadlineMs");
+    if (cJSON_IsNumber(deadline) && deadline->valuedouble > 0)
+        out->deadline_ms = (uint64_t)deadline->valuedouble;
+    copy_json_string(root, "requestId", out->request_id, sizeof(out->request_id));
+    copy_json_string(root, "invokedFunctionArn", out->invoked_function_arn,
+                     sizeof(out->invoked_function_arn));
+    if (out->kind == LW_EVENT_INVOKE && out->request_id[0] == '\0') {
+        err = LW_ERR_INVALID;
+        goto out;
+    }
+    if (out->kind == LW_EVENT_SHUTDOWN) {
+        /* The documentation writes SPINDOWN/TIMEOUT/FAILURE, the platform sends lowercase:
+         * compare without case, and read anything unknown as a failure. */
+        char reason[32];
+        copy_json_string(root, "shutdownReason", reason, sizeof(reason));
+        if (strcasecmp(reason, "spindown") == 0)
+            out->shutdown_reason = LW_SHUTDOWN_SPINDOWN;
+        else if (strcasecmp(reason, "timeout") == 0)
+            out->shutdown_reason = LW_SHUTDOWN_TIMEOUT;
+        else
+            out->shutdown_reason = LW_SHUTDOWN_FAILURE;
+    }
+out:
+    cJSON_Delete(root);
+    return err;
+}

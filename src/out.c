@@ -1,0 +1,68 @@
+#include <leakwatch/out.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+void lw_out_init(struct lw_out *out, int fd, uint32_t budget_ms)
+{
+    out->fd = fd;
+    out->owned = 0;
+    out->budget_ms = budget_ms;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode))
+        return; /* a file or a terminal never blocks for long */
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    int nfd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (nfd >= 0) {
+        out->fd = nfd;
+        out->owned = 1;
+    }
+}
+
+void lw_out_clean_up(struct lw_out *out)
+{
+    if (out->owned)
+        close(out->fd);
+    out->owned = 0;
+}
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+enum lw_err lw_out_write(struct lw_out *out, const char *line, size_t len)
+{
+    uint64_t start = mono_ms();
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = write(out->fd, line + done, len - done);
+        if (n > 0) {
+            done += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+            return LW_ERR_IO;
+        uint64_t waited = mono_ms() - start;
+        if (waited >= out->budget_ms) {
+            /* Give up on this line. If part of it went out, end it so that the next line
+             * starts on a line of its own and stays parseable. */
+            if (done > 0)
+                (void)!write(out->fd, "\n", 1);
+            return LW_ERR_TIMEOUT;
+        }
+        struct pollfd pfd = {.fd = out->fd, .events = POLLOUT};
+        poll(&pfd, 1, (int)(out->budget_ms - waited));
+    }
+    return LW_OK;
+}

@@ -1,0 +1,384 @@
+#include <leakwatch/snapshot.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <leakwatch/procfs.h>
+
+/* Bounds: a Lambda environment has a handful of processes (at most 1,024 processes and threads
+ * per function); the tables below are fixed so that a snapshot never allocates. */
+#define MAX_KNOWN 64
+#define MAX_TASKS 256
+#define READ_CAP 4096
+#define PATH_CAP 128
+
+struct known {
+    int32_t pid;
+    int32_t parent; /* the pid this one was found under */
+    uint64_t start_ticks;
+    enum lw_proc_role role;
+    char name[LW_NAME_MAX];
+    bool seen; /* found in the current discovery pass */
+};
+
+struct lw_processes {
+    char proc_root[64];
+    int32_t init_pid;
+    int32_t self_pid;
+    char ext_dir[256];
+    size_t ext_dir_len;
+    bool have_children_files; /* the kernel offers /proc/PID/task/TID/children */
+    struct known known[MAX_KNOWN];
+    size_t n_known;
+    char buf[READ_CAP];
+};
+
+/* Reads a small /proc file whole into buf (NUL-terminated). -1 when it cannot be read
+ * (typically ENOENT/ESRCH: the process is gone, which is normal). */
+static ssize_t read_small(const char *path, char *buf, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t used = 0;
+    while (used + 1 < cap) {
+        ssize_t n = read(fd, buf + used, cap - 1 - used);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        used += (size_t)n;
+    }
+    close(fd);
+    buf[used] = '\0';
+    return (ssize_t)used;
+}
+
+struct lw_processes *lw_processes_new(const struct lw_processes_config *cfg)
+{
+    struct lw_processes *ps = calloc(1, sizeof(*ps));
+    if (ps == NULL)
+        return NULL;
+    snprintf(ps->proc_root, sizeof(ps->proc_root), "%s", cfg->proc_root);
+    ps->init_pid = cfg->init_pid;
+    ps->self_pid = cfg->self_pid;
+    if (cfg->extensions_dir != NULL && cfg->extensions_dir[0] != '\0') {
+        snprintf(ps->ext_dir, sizeof(ps->ext_dir), "%s", cfg->extensions_dir);
+    } else {
+        /* Running as the real binary in the extensions folder (no launcher): our own file. */
+        char exe[PATH_CAP];
+        char path[PATH_CAP];
+        snprintf(path, sizeof(path), "%s/self/exe", ps->proc_root);
+        ssize_t n = readlink(path, exe, sizeof(exe) - 1);
+        if (n > 0) {
+            exe[n] = '\0';
+            char *slash = strrchr(exe, '/');
+            if (slash != NULL) {
+                *slash = '\0';
+                snprintf(ps->ext_dir, sizeof(ps->ext_dir), "%s", exe);
+            }
+        }
+    }
+    ps->ext_dir_len = strlen(ps->ext_dir);
+    char path[PATH_CAP];
+    snprintf(path, sizeof(path), "%s/%d/task/%d/children", ps->proc_root, (int)ps->init_pid,
+             (int)ps->init_pid);
+    ps->have_children_files = access(path, R_OK) == 0;
+    return ps;
+}
+
+void lw_processes_free(struct lw_processes *ps)
+{
+    free(ps);
+}
+
+static struct known *find_known(struct lw_processes *ps, int32_t pid)
+{
+    for (size_t i = 0; i < ps->n_known; i++)
+        if (ps->known[i].pid == pid)
+            return &ps->known[i];
+    return NULL;
+}
+
+/* Is path inside the extensions folder? Then it names the extension by its file name. */
+static bool extension_name(const struct lw_processes *ps, const char *path, size_t len, char *name,
+                           size_t cap)
+{
+    if (ps->ext_dir_len == 0 || len <= ps->ext_dir_len + 1)
+        return false;
+    if (memcmp(path, ps->ext_dir, ps->ext_dir_len) != 0 || path[ps->ext_dir_len] != '/')
+        return false;
+    const char *base = path + ps->ext_dir_len + 1;
+    size_t blen = len - ps->ext_dir_len - 1;
+    if (memchr(base, '/', blen) != NULL)
+        return false;
+    snprintf(name, cap, "%.*s", (int)blen, base);
+    return true;
+}
+
+/* Classifies a new child of init: leakwatch, an extension, or the runtime. */
+static void classify_top(struct lw_processes *ps, struct known *k, const char *comm)
+{
+    if (k->pid == ps->self_pid) {
+        k->role = LW_ROLE_SELF;
+        snprintf(k->name, sizeof(k->name), "leakwatch");
+        return;
+    }
+    char path[PATH_CAP];
+    snprintf(path, sizeof(path), "%s/%d/cmdline", ps->proc_root, (int)k->pid);
+    ssize_t n = read_small(path, ps->buf, sizeof(ps->buf));
+    /* argv[0] for a binary; argv[1] when an interpreter runs a script from the folder. */
+    const char *arg = ps->buf;
+    size_t left = n > 0 ? (size_t)n : 0;
+    for (int i = 0; i < 2 && left > 0; i++) {
+        const char *nul = memchr(arg, '\0', left);
+        size_t alen = nul != NULL ? (size_t)(nul - arg) : left;
+        if (extension_name(ps, arg, alen, k->name, sizeof(k->name))) {
+            k->role = LW_ROLE_EXTENSION;
+            return;
+        }
+        if (nul == NULL)
+            break;
+        left -= alen + 1;
+        arg = nul + 1;
+    }
+    char exe[PATH_CAP];
+    snprintf(path, sizeof(path), "%s/%d/exe", ps->proc_root, (int)k->pid);
+    ssize_t e = readlink(path, exe, sizeof(exe) - 1);
+    if (e > 0 && extension_name(ps, exe, (size_t)e, k->name, sizeof(k->name))) {
+        k->role = LW_ROLE_EXTENSION;
+        return;
+    }
+    k->role = LW_ROLE_RUNTIME;
+    snprintf(k->name, sizeof(k->name), "%s", comm);
+}
+
+/* Notes pid as found under parent; new pids are read once (stat, cmdline) and classified. */
+static void note(struct lw_processes *ps, int32_t pid, int32_t parent)
+{
+    struct known *k = find_known(ps, pid);
+    if (k != NULL) {
+        k->seen = true;
+        return;
+    }
+    if (ps->n_known >= MAX_KNOWN)
+        return;
+    char path[PATH_CAP];
+    snprintf(path, sizeof(path), "%s/%d/stat", ps->proc_root, (int)pid);
+    ssize_t n = read_small(path, ps->buf, sizeof(ps->buf));
+    struct lw_stat_info st;
+    if (n <= 0 || lw_procfs_parse_stat(ps->buf, (size_t)n, &st) != LW_OK)
+        return; /* gone already */
+    k = &ps->known[ps->n_known++];
+    memset(k, 0, sizeof(*k));
+    k->pid = pid;
+    k->parent = parent;
+    k->start_ticks = st.start_ticks;
+    k->seen = true;
+    if (parent == ps->init_pid) {
+        classify_top(ps, k, st.comm);
+    } else {
+        struct known *p = find_known(ps, parent);
+        if (p != NULL && p->role == LW_ROLE_EXTENSION) {
+            char parent_name[LW_NAME_MAX];
+            memcpy(parent_name, p->name, sizeof(parent_name));
+            k->role = LW_ROLE_EXTENSION;
+            snprintf(k->name, sizeof(k->name), "%.31s/%.30s", parent_name, st.comm);
+        } else {
+            k->role = LW_ROLE_RUNTIME_CHILD;
+            snprintf(k->name, sizeof(k->name), "%s", st.comm);
+        }
+    }
+}
+
+/* Children of pid over all its threads: a child belongs to the thread that forked it, and
+ * Lambda's init (like any multi-threaded parent) forks from several. */
+static void children_of(struct lw_processes *ps, int32_t pid, int32_t *out, size_t cap, size_t *n)
+{
+    char path[PATH_CAP];
+    snprintf(path, sizeof(path), "%s/%d/task", ps->proc_root, (int)pid);
+    DIR *dir = opendir(path);
+    if (dir == NULL)
+        return;
+    struct dirent *de;
+    size_t tasks = 0;
+    while ((de = readdir(dir)) != NULL && tasks < MAX_TASKS) {
+        if (de->d_name[0] < '0' || de->d_name[0] > '9')
+            continue;
+        tasks++;
+        snprintf(path, sizeof(path), "%s/%d/task/%.16s/children", ps->proc_root, (int)pid,
+                 de->d_name);
+        ssize_t len = read_small(path, ps->buf, sizeof(ps->buf));
+        char *p = ps->buf;
+        while (len > 0 && *p != '\0') {
+            char *end;
+            long c = strtol(p, &end, 10);
+            if (end == p)
+                break;
+            if (c > 0 && *n < cap)
+                out[(*n)++] = (int32_t)c;
+            p = end;
+            while (*p == ' ' || *p == '\n')
+                p++;
+        }
+    }
+    closedir(dir);
+}
+
+/* Without children files (CONFIG_PROC_CHILDREN off): one scan of /proc for parents. */
+static void children_by_scan(struct lw_processes *ps, const int32_t *parents, size_t n_parents,
+                             int32_t *out, int32_t *out_parent, size_t cap, size_t *n)
+{
+    DIR *dir = opendir(ps->proc_root);
+    if (dir == NULL)
+        return;
+    struct dirent *de;
+    while ((de = readdir(dir)) != NULL && *n < cap) {
+        if (de->d_name[0] < '0' || de->d_name[0] > '9')
+            continue;
+        char path[PATH_CAP];
+        snprintf(path, sizeof(path), "%s/%.16s/stat", ps->proc_root, de->d_name);
+        ssize_t len = read_small(path, ps->buf, sizeof(ps->buf));
+        struct lw_stat_info st;
+        if (len <= 0 || lw_procfs_parse_stat(ps->buf, (size_t)len, &st) != LW_OK)
+            continue;
+        for (size_t i = 0; i < n_parents; i++) {
+            if (st.ppid == parents[i]) {
+                out[*n] = (int32_t)strtol(de->d_name, NULL, 10);
+                out_parent[*n] = st.ppid;
+                (*n)++;
+                break;
+            }
+        }
+    }
+    closedir(dir);
+}
+
+/* Finds every process of the environment, breadth first from init, into ps->known. */
+static void discover(struct lw_processes *ps)
+{
+    for (size_t i = 0; i < ps->n_known; i++)
+        ps->known[i].seen = false;
+    int32_t frontier[MAX_KNOWN], next[MAX_KNOWN], next_parent[MAX_KNOWN];
+    size_t n_frontier = 1;
+    frontier[0] = ps->init_pid;
+    /* Bounded depth: runtimes rarely nest more than a few levels. */
+    for (int depth = 0; depth < 8 && n_frontier > 0; depth++) {
+        size_t n_next = 0;
+        if (ps->have_children_files) {
+            for (size_t i = 0; i < n_frontier; i++) {
+                size_t before = n_next;
+                children_of(ps, frontier[i], next, MAX_KNOWN, &n_next);
+                for (size_t j = before; j < n_next; j++)
+                    next_parent[j] = frontier[i];
+            }
+        } else {
+            children_by_scan(ps, frontier, n_frontier, next, next_parent, MAX_KNOWN, &n_next);
+        }
+        size_t kept = 0;
+        for (size_t j = 0; j < n_next; j++) {
+            note(ps, next[j], next_parent[j]);
+            /* Descend into the function's and the extensions' trees; not into our own. */
+            struct known *k = find_known(ps, next[j]);
+            if (k != NULL && k->role != LW_ROLE_SELF)
+                frontier[kept++] = next[j];
+        }
+        n_frontier = kept;
+    }
+    /* Forget processes that are gone so their slots can be reused. */
+    size_t w = 0;
+    for (size_t i = 0; i < ps->n_known; i++)
+        if (ps->known[i].seen || ps->known[i].pid == ps->self_pid)
+            ps->known[w++] = ps->known[i];
+    ps->n_known = w;
+    if (find_known(ps, ps->self_pid) == NULL && ps->n_known < MAX_KNOWN) {
+        /* leakwatch always reports itself, even when its parent is not Lambda's init. */
+        struct known *k = &ps->known[ps->n_known++];
+        memset(k, 0, sizeof(*k));
+        k->pid = ps->self_pid;
+        k->role = LW_ROLE_SELF;
+        k->seen = true;
+        snprintf(k->name, sizeof(k->name), "leakwatch");
+    }
+}
+
+static bool resets(enum lw_proc_role role)
+{
+    return role == LW_ROLE_RUNTIME || role == LW_ROLE_RUNTIME_CHILD || role == LW_ROLE_SELF;
+}
+
+enum lw_hwm_state lw_snapshot_take(struct lw_processes *ps, bool reset_hwm, uint64_t now_ms,
+                                   uint64_t self_cpu_us, struct lw_snapshot *out)
+{
+    discover(ps);
+    out->time_ms = now_ms;
+    out->self_cpu_us = self_cpu_us;
+    out->n_procs = 0;
+    out->n_procs_dropped = 0;
+    enum lw_hwm_state state = LW_HWM_UNTRIED;
+    for (size_t i = 0; i < ps->n_known; i++) {
+        const struct known *k = &ps->known[i];
+        if (out->n_procs >= LW_MAX_PROCS) {
+            out->n_procs_dropped++;
+            continue;
+        }
+        char path[PATH_CAP];
+        snprintf(path, sizeof(path), "%s/%d/status", ps->proc_root, (int)k->pid);
+        ssize_t n = read_small(path, ps->buf, sizeof(ps->buf));
+        struct lw_status_info st;
+        /* Vanished between discovery and reading, or a zombie without memory: normal. */
+        if (n <= 0 || lw_procfs_parse_status(ps->buf, (size_t)n, &st) != LW_OK ||
+            (st.present & LW_STATUS_VMRSS) == 0)
+            continue;
+        struct lw_proc_reading *r = &out->procs[out->n_procs++];
+        memset(r, 0, sizeof(*r));
+        r->pid = k->pid;
+        r->ppid = k->parent;
+        r->start_ticks = k->start_ticks;
+        r->role = k->role;
+        memcpy(r->name, k->name, sizeof(r->name));
+        r->mem = st.mem;
+        if (reset_hwm && resets(k->role)) {
+            /* "5" resets the peak RSS to the current RSS (Linux >= 4.0). Written right after
+             * the reading, so the next VmHWM is this invocation's own peak. */
+            snprintf(path, sizeof(path), "%s/%d/clear_refs", ps->proc_root, (int)k->pid);
+            int fd = open(path, O_WRONLY | O_CLOEXEC);
+            bool ok = fd >= 0 && write(fd, "5", 1) == 1;
+            int saved = errno;
+            if (fd >= 0)
+                close(fd);
+            r->hwm_reset = ok;
+            if (ok && state == LW_HWM_UNTRIED)
+                state = LW_HWM_OK;
+            else if (!ok && saved != ENOENT && saved != ESRCH)
+                state = LW_HWM_REFUSED;
+        }
+    }
+    return state;
+}
+
+bool lw_snapshot_has_runtime(const struct lw_snapshot *s)
+{
+    for (uint32_t i = 0; i < s->n_procs; i++)
+        if (s->procs[i].role == LW_ROLE_RUNTIME)
+            return true;
+    return false;
+}
+
+bool lw_processes_read_rss(const struct lw_processes *ps, int32_t pid, uint64_t *rss_bytes)
+{
+    char path[PATH_CAP];
+    char buf[READ_CAP];
+    snprintf(path, sizeof(path), "%s/%d/status", ps->proc_root, (int)pid);
+    ssize_t n = read_small(path, buf, sizeof(buf));
+    struct lw_status_info st;
+    if (n <= 0 || lw_procfs_parse_status(buf, (size_t)n, &st) != LW_OK)
+        return false;
+    *rss_bytes = st.mem.rss_bytes;
+    return true;
+}

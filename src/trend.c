@@ -1,0 +1,695 @@
+/*
+ * The leak trend engine (see include/leakwatch/trend.h for the contract and the rules).
+ *
+ * Why these estimators: per-invocation end readings of a real function are not a clean line.
+ * Allocators hand memory back in page-sized or arena-sized steps, garbage collectors release
+ * in saw-teeth, a single large request leaves one reading far above the others. Least squares
+ * follows every one of those; the Theil-Sen slope (median of the pairwise slopes) ignores up to
+ * 29% of wild points, and Kendall's tau over the same pairs says how consistent the growth is.
+ * Both cost O(n^2) pairs, so the windows are small and fixed (64 points: 2016 pairs), which
+ * also keeps the engine's memory constant. The median is found with a selection, not a sort.
+ */
+#include <leakwatch/trend.h>
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RAW_N LW_TREND_RAW_POINTS
+#define FLOOR_N LW_TREND_FLOOR_POINTS
+#define MAX_N (RAW_N > FLOOR_N ? RAW_N : FLOOR_N)
+#define MAX_PAIRS ((size_t)MAX_N * (MAX_N - 1) / 2)
+#define RATE_N 64 /* recent invocation times kept for the rate */
+
+/* Significance rules (trend.h). Fixed, not configuration: they are what the accuracy goals
+ * were tuned against. */
+#define Z_MIN 4.0             /* Mann-Kendall z: about 3e-5 for a trendless series */
+#define TAU_MIN 0.4           /* Kendall's tau */
+#define NOISE_RISE_FACTOR 4.0 /* rise over the window, in noise scales */
+#define RELEASE_SHARE 0.25    /* a drop of this share of the window's range is a release */
+#define DECEL_RATIO 0.5       /* recent/older slope below this: decelerating, warming */
+#define RECENT_Z_MIN 2.0      /* the recent half still grows significantly */
+#define CRITICAL_EXIT 1.25    /* leak-critical -> leak once OOM is beyond this x horizon */
+#define MAD_TO_SIGMA 1.4826
+#define SLOPE_PRECISION 0.05 /* standard error of the slope, relative */
+
+struct point {
+    double x; /* sequence number */
+    double y; /* bytes */
+};
+
+/* One series: a ring of recent readings and a ring of block minima (the retained floor). */
+struct series {
+    struct point raw[RAW_N];
+    uint32_t raw_head; /* next slot to write */
+    uint32_t raw_n;
+    struct point floor[FLOOR_N];
+    uint32_t floor_head;
+    uint32_t floor_n;
+    struct point block_min; /* minimum of the block being filled */
+    uint32_t block_n;
+};
+
+struct proc_series {
+    bool used;
+    char name[LW_NAME_MAX];
+    enum lw_proc_role role;
+    uint64_t last_seq; /* last record it was seen in: the least recent slot is reused */
+    struct series s;
+};
+
+enum growth_class { GROWTH_NONE = 0, GROWTH_WARMING, GROWTH_LEAK };
+
+struct estimate {
+    bool valid;      /* enough points to say anything */
+    bool floor_mode; /* taken over the retained floor (a release was seen) */
+    uint32_t n;
+    double slope_bytes; /* per invocation */
+    double tau;
+    double z;
+    double noise_bytes;
+    double slope_old_bytes;
+    double slope_recent_bytes;
+    enum growth_class cls;
+};
+
+struct fit {
+    double slope;
+    double tau;
+    double z;
+    double noise;
+    double span;
+};
+
+struct lw_trend {
+    struct lw_trend_config cfg;
+    bool started;
+    char env_id[LW_ENV_ID_MAX];
+    uint64_t last_seq;
+    uint32_t n_readings; /* function readings after warm-up */
+
+    struct series fn;
+    struct proc_series procs[LW_MAX_PROCS];
+
+    uint64_t times_ms[RATE_N];
+    uint32_t times_head;
+    uint32_t times_n;
+
+    bool have_env;
+    double env_rss_bytes;
+    uint64_t limit_bytes;
+
+    struct lw_verdict current;
+    struct lw_verdict_hold hold;
+
+    /* scratch for the estimators: allocated once with the engine */
+    struct point pts[MAX_N];
+    double pairs[MAX_PAIRS];
+    double resid[MAX_N];
+};
+
+struct lw_trend_config lw_trend_config_default(void)
+{
+    struct lw_trend_config c = {
+        .warmup_invocations = 5,
+        .recycle_horizon_minutes = 120.0,
+        .min_points = 12,
+        .floor_block_invocations = 8,
+        .hold_assessments = 3,
+        .min_growth_bytes_per_invocation = 256.0,
+    };
+    return c;
+}
+
+static bool config_valid(const struct lw_trend_config *c)
+{
+    return isfinite(c->recycle_horizon_minutes) && c->recycle_horizon_minutes > 0 &&
+           c->min_points >= 4 && c->min_points <= RAW_N && c->floor_block_invocations >= 1 &&
+           c->floor_block_invocations <= 64 && c->hold_assessments >= 1 &&
+           isfinite(c->min_growth_bytes_per_invocation) && c->min_growth_bytes_per_invocation >= 0;
+}
+
+/* ---- statistics on small arrays ---------------------------------------------------------------
+ */
+
+static void swap_d(double *a, double *b)
+{
+    double t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/* Rearranges a[0..n) so that a[k] is the k-th smallest; returns it. n > 0, k < n. */
+static double select_kth(double *a, size_t n, size_t k)
+{
+    size_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        /* median of three as pivot: sorted or reversed input stays linear */
+        size_t mid = lo + (hi - lo) / 2;
+        if (a[mid] < a[lo])
+            swap_d(&a[mid], &a[lo]);
+        if (a[hi] < a[lo])
+            swap_d(&a[hi], &a[lo]);
+        if (a[hi] < a[mid])
+            swap_d(&a[hi], &a[mid]);
+        double pivot = a[mid];
+        size_t i = lo, j = hi;
+        while (i <= j) {
+            while (a[i] < pivot)
+                i++;
+            while (a[j] > pivot)
+                j--;
+            if (i <= j) {
+                swap_d(&a[i], &a[j]);
+                i++;
+                if (j == 0)
+                    break;
+                j--;
+            }
+        }
+        if (k <= j)
+            hi = j;
+        else if (k >= i)
+            lo = i;
+        else
+            break;
+    }
+    return a[k];
+}
+
+/* Median of a[0..n), n > 0; reorders a. */
+static double median(double *a, size_t n)
+{
+    double upper = select_kth(a, n, n / 2);
+    if (n % 2)
+        return upper;
+    /* after the selection every element below n/2 is <= upper: the lower middle is their max */
+    double lower = a[0];
+    for (size_t i = 1; i < n / 2; i++)
+        if (a[i] > lower)
+            lower = a[i];
+    return (lower + upper) / 2;
+}
+
+/*
+ * Theil-Sen slope, Kendall's tau, Mann-Kendall z and the noise scale of p[0..n), x strictly
+ * increasing, n >= 2. pairs and resid are scratch of at least n(n-1)/2 and n entries.
+ */
+static void fit_points(const struct point *p, uint32_t n, double *pairs, double *resid,
+                       struct fit *f)
+{
+    size_t np = 0;
+    long s = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        for (uint32_t j = i + 1; j < n; j++) {
+            double dy = p[j].y - p[i].y;
+            pairs[np++] = dy / (p[j].x - p[i].x);
+            s += (dy > 0) - (dy < 0);
+        }
+    }
+    f->slope = median(pairs, np);
+    f->tau = (double)s / (double)np;
+    /* variance of S without tie correction: ties only make the test more conservative */
+    double var = (double)n * (n - 1) * (2.0 * n + 5) / 18.0;
+    double sc = s > 0 ? (double)s - 1 : s < 0 ? (double)s + 1 : 0;
+    f->z = sc / sqrt(var);
+    for (uint32_t i = 0; i < n; i++)
+        resid[i] = p[i].y - f->slope * p[i].x;
+    double intercept = median(resid, n);
+    for (uint32_t i = 0; i < n; i++)
+        resid[i] = fabs(p[i].y - f->slope * p[i].x - intercept);
+    f->noise = MAD_TO_SIGMA * median(resid, n);
+    f->span = p[n - 1].x - p[0].x;
+}
+
+/* ---- series ------------------------------------------------------------------------------- */
+
+static void series_push(struct series *s, double x, double y, uint32_t block)
+{
+    s->raw[s->raw_head] = (struct point){x, y};
+    s->raw_head = (s->raw_head + 1) % RAW_N;
+    if (s->raw_n < RAW_N)
+        s->raw_n++;
+
+    if (s->block_n == 0 || y < s->block_min.y)
+        s->block_min = (struct point){x, y};
+    if (++s->block_n >= block) {
+        s->floor[s->floor_head] = s->block_min;
+        s->floor_head = (s->floor_head + 1) % FLOOR_N;
+        if (s->floor_n < FLOOR_N)
+            s->floor_n++;
+        s->block_n = 0;
+    }
+}
+
+/* Copies a ring into out[], oldest first; returns the count. */
+static uint32_t ring_copy(const struct point *ring, uint32_t head, uint32_t n, uint32_t cap,
+                          struct point *out)
+{
+    uint32_t start = (head + cap - n) % cap;
+    for (uint32_t i = 0; i < n; i++)
+        out[i] = ring[(start + i) % cap];
+    return n;
+}
+
+/* Whether the points hold a release: one drop of at least RELEASE_SHARE of their range. */
+static bool has_release(const struct point *p, uint32_t n)
+{
+    double lo = p[0].y, hi = p[0].y, drop = 0;
+    for (uint32_t i = 1; i < n; i++) {
+        if (p[i].y < lo)
+            lo = p[i].y;
+        if (p[i].y > hi)
+            hi = p[i].y;
+        if (p[i - 1].y - p[i].y > drop)
+            drop = p[i - 1].y - p[i].y;
+    }
+    return hi > lo && drop >= RELEASE_SHARE * (hi - lo);
+}
+
+/*
+ * Replaces each inner reading by the median of it and its neighbours: one reading far off its
+ * neighbours (a request that left a large buffer for one invocation) is no release and no growth,
+ * while a step that lasts two readings or more is kept.
+ */
+static void median3(struct point *p, uint32_t n)
+{
+    if (n < 3)
+        return;
+    double prev = p[0].y;
+    for (uint32_t i = 1; i + 1 < n; i++) {
+        double a = prev, b = p[i].y, c = p[i + 1].y;
+        prev = b;
+        double m = a > b ? (b > c ? b : (a > c ? c : a)) : (a > c ? a : (b > c ? c : b));
+        p[i].y = m;
+    }
+}
+
+static bool significant(const struct fit *f, double min_growth, double z_min)
+{
+    return f->slope > 0 && f->slope >= min_growth && f->z >= z_min && f->tau >= TAU_MIN &&
+           f->slope * f->span >= NOISE_RISE_FACTOR * f->noise;
+}
+
+static void estimate_series(struct lw_trend *t, const struct series *s, struct estimate *e)
+{
+    memset(e, 0, sizeof(*e));
+    uint32_t n = ring_copy(s->raw, s->raw_head, s->raw_n, RAW_N, t->pts);
+    if (n < t->cfg.min_points)
+        return;
+    median3(t->pts, n);
+    e->valid = true;
+    if (has_release(t->pts, n)) {
+        /* Memory was given back (a saw-tooth, a collection): follow the block minima, what
+         * the function keeps. Until there are enough of them there is no evidence of retained
+         * growth, which is what steady means. */
+        e->floor_mode = true;
+        n = ring_copy(s->floor, s->floor_head, s->floor_n, FLOOR_N, t->pts);
+        if (n < t->cfg.min_points) {
+            e->n = n;
+            e->cls = GROWTH_NONE;
+            return;
+        }
+    }
+    e->n = n;
+    struct fit f;
+    fit_points(t->pts, n, t->pairs, t->resid, &f);
+    e->slope_bytes = f.slope;
+    e->tau = f.tau;
+    e->z = f.z;
+    e->noise_bytes = f.noise;
+    if (!significant(&f, t->cfg.min_growth_bytes_per_invocation, Z_MIN)) {
+        e->cls = GROWTH_NONE;
+        return;
+    }
+    /* Growth is real. Does it slow down? Compare the older and the recent half. */
+    uint32_t half = n / 2;
+    struct fit old, recent;
+    fit_points(t->pts, half, t->pairs, t->resid, &old);
+    fit_points(t->pts + half, n - half, t->pairs, t->resid, &recent);
+    e->slope_old_bytes = old.slope;
+    e->slope_recent_bytes = recent.slope;
+    bool recent_grows = significant(&recent, t->cfg.min_growth_bytes_per_invocation, RECENT_Z_MIN);
+    /* A leak also needs a slope precise enough to project from: its standard error (as for
+     * evenly spaced least squares) within SLOPE_PRECISION of the slope. Noisy series are
+     * flagged a few invocations later, but with a projection that holds. */
+    double se = f.span > 0 ? f.noise * sqrt(12.0 / n) / f.span : INFINITY;
+    if (!recent_grows || recent.slope < DECEL_RATIO * old.slope)
+        e->cls = GROWTH_WARMING;
+    else if (se <= SLOPE_PRECISION * f.slope)
+        e->cls = GROWTH_LEAK;
+    else
+        e->cls = GROWTH_NONE;
+}
+
+/* ---- the engine --------------------------------------------------------------------------- */
+
+static void reset_state(struct lw_trend *t)
+{
+    struct lw_trend_config cfg = t->cfg;
+    memset(t, 0, sizeof(*t));
+    t->cfg = cfg;
+    t->current.kind = LW_VERDICT_LEARNING;
+    t->current.previous = LW_VERDICT_LEARNING;
+    snprintf(t->current.reason, sizeof(t->current.reason), "learning: no invocation assessed yet");
+    lw_verdict_hold_init(&t->hold, cfg.hold_assessments);
+}
+
+struct lw_trend *lw_trend_new(const struct lw_trend_config *cfg)
+{
+    struct lw_trend_config c = cfg ? *cfg : lw_trend_config_default();
+    if (!config_valid(&c))
+        return NULL;
+    struct lw_trend *t = calloc(1, sizeof(*t));
+    if (!t)
+        return NULL;
+    t->cfg = c;
+    reset_state(t);
+    return t;
+}
+
+void lw_trend_free(struct lw_trend *t)
+{
+    free(t);
+}
+
+void lw_trend_current(const struct lw_trend *t, struct lw_verdict *out)
+{
+    *out = t->current;
+    out->changed = false;
+}
+
+static struct proc_series *proc_slot(struct lw_trend *t, const char *name, enum lw_proc_role role,
+                                     uint64_t seq)
+{
+    struct proc_series *free_slot = NULL, *oldest = NULL;
+    for (size_t i = 0; i < LW_MAX_PROCS; i++) {
+        struct proc_series *p = &t->procs[i];
+        if (!p->used) {
+            if (!free_slot)
+                free_slot = p;
+            continue;
+        }
+        if (p->role == role && strncmp(p->name, name, LW_NAME_MAX) == 0)
+            return p;
+        if (!oldest || p->last_seq < oldest->last_seq)
+            oldest = p;
+    }
+    struct proc_series *slot = free_slot;
+    if (!slot) {
+        /* Every slot is taken: the process seen least recently gives its slot up. */
+        if (!oldest || oldest->last_seq >= seq)
+            return NULL;
+        slot = oldest;
+    }
+    memset(slot, 0, sizeof(*slot));
+    slot->used = true;
+    slot->role = role;
+    snprintf(slot->name, sizeof(slot->name), "%.*s", LW_NAME_MAX - 1, name);
+    return slot;
+}
+
+static bool same_key(const struct lw_record_proc *a, const struct lw_record_proc *b)
+{
+    return a->role == b->role && strncmp(a->name, b->name, LW_NAME_MAX) == 0;
+}
+
+/* Per-process readings: processes of one name and role (worker children) are summed. */
+static void push_procs(struct lw_trend *t, const struct lw_record *rec)
+{
+    uint32_t n = rec->n_procs < LW_MAX_PROCS ? rec->n_procs : LW_MAX_PROCS;
+    for (uint32_t i = 0; i < n; i++) {
+        const struct lw_record_proc *p = &rec->procs[i];
+        if (!p->have_end || (unsigned)p->role >= LW_ROLE_COUNT)
+            continue;
+        bool seen = false;
+        for (uint32_t j = 0; j < i && !seen; j++)
+            seen = rec->procs[j].have_end && same_key(&rec->procs[j], p);
+        if (seen)
+            continue;
+        double anon = 0;
+        for (uint32_t j = i; j < n; j++)
+            if (rec->procs[j].have_end && same_key(&rec->procs[j], p))
+                anon += (double)rec->procs[j].end.rss_anon_bytes;
+        struct proc_series *slot = proc_slot(t, p->name, p->role, rec->seq);
+        if (!slot)
+            continue;
+        slot->last_seq = rec->seq;
+        series_push(&slot->s, (double)rec->seq, anon, t->cfg.floor_block_invocations);
+    }
+}
+
+static double rate_per_minute(const struct lw_trend *t)
+{
+    if (t->times_n < 2)
+        return 0;
+    uint32_t first = (t->times_head + RATE_N - t->times_n) % RATE_N;
+    uint32_t last = (t->times_head + RATE_N - 1) % RATE_N;
+    if (t->times_ms[last] <= t->times_ms[first])
+        return 0;
+    double minutes = (double)(t->times_ms[last] - t->times_ms[first]) / 60000.0;
+    return (double)(t->times_n - 1) / minutes;
+}
+
+/* A reason sentence. Reasons are capped by the verdict's array: a long process name may cut the
+ * end of the sentence, which is acceptable, so truncation is intended here. */
+__attribute__((format(printf, 3, 4))) static void say(char *buf, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, cap, fmt, ap);
+    va_end(ap);
+}
+
+static const char *role_word(enum lw_proc_role role)
+{
+    switch (role) {
+    case LW_ROLE_RUNTIME:
+        return "runtime";
+    case LW_ROLE_RUNTIME_CHILD:
+        return "runtime child";
+    case LW_ROLE_EXTENSION:
+        return "extension";
+    case LW_ROLE_SELF:
+        return "leakwatch's own process";
+    case LW_ROLE_COUNT:
+        break;
+    }
+    return "process";
+}
+
+/* "runtime 'bootstrap'", "extension 'otel'", "the function" when no process is named. */
+static void describe(char *buf, size_t cap, const char *name, enum lw_proc_role role)
+{
+    if (name[0])
+        snprintf(buf, cap, "%s '%.*s'", role_word(role), LW_NAME_MAX - 1, name);
+    else
+        snprintf(buf, cap, "the function");
+}
+
+static void fmt_minutes(char *buf, size_t cap, double minutes)
+{
+    if (minutes < 10)
+        snprintf(buf, cap, "%.1f min", minutes);
+    else
+        snprintf(buf, cap, "%.0f min", minutes);
+}
+
+/*
+ * One assessment without hysteresis. Returns false when the engine has no new opinion
+ * (the floor does not hold enough points yet): the current verdict stands.
+ */
+static bool assess(struct lw_trend *t, struct lw_verdict *v)
+{
+    memset(v, 0, sizeof(*v));
+    if (t->n_readings < t->cfg.min_points) {
+        v->kind = LW_VERDICT_LEARNING;
+        say(v->reason, sizeof(v->reason),
+            "learning: %u of %u end readings after a %u-invocation warm-up", t->n_readings,
+            t->cfg.min_points, t->cfg.warmup_invocations);
+        return true;
+    }
+
+    struct estimate fn;
+    estimate_series(t, &t->fn, &fn);
+
+    /* The candidates: the function as a whole, and each process that is not the function. */
+    const struct estimate *driver = NULL;
+    struct estimate driver_est;
+    const struct proc_series *driver_proc = NULL;
+    double leak_sum = 0;
+    bool any_valid = fn.valid;
+    if (fn.valid && fn.cls != GROWTH_NONE) {
+        driver_est = fn;
+        driver = &driver_est;
+        if (fn.cls == GROWTH_LEAK)
+            leak_sum += fn.slope_bytes;
+    }
+    for (size_t i = 0; i < LW_MAX_PROCS; i++) {
+        const struct proc_series *p = &t->procs[i];
+        if (!p->used || p->last_seq != t->last_seq ||
+            (p->role != LW_ROLE_EXTENSION && p->role != LW_ROLE_SELF))
+            continue;
+        struct estimate e;
+        estimate_series(t, &p->s, &e);
+        any_valid = any_valid || e.valid;
+        if (!e.valid || e.cls == GROWTH_NONE)
+            continue;
+        if (e.cls == GROWTH_LEAK)
+            leak_sum += e.slope_bytes;
+        /* a leak outranks warming; among equals, the faster grower */
+        if (!driver || e.cls > driver->cls ||
+            (e.cls == driver->cls && e.slope_bytes > driver->slope_bytes)) {
+            driver_est = e;
+            driver = &driver_est;
+            driver_proc = p;
+        }
+    }
+    if (!any_valid)
+        return false;
+
+    if (!driver) {
+        v->kind = LW_VERDICT_STEADY;
+        v->growth_bytes_per_invocation = fn.valid ? fn.slope_bytes : 0;
+        v->confidence = fn.valid && fn.tau > 0 ? fn.tau : 0;
+        double rate = rate_per_minute(t);
+        v->growth_bytes_per_hour = v->growth_bytes_per_invocation * rate * 60;
+        say(v->reason, sizeof(v->reason),
+            "no retained growth: anonymous RSS of the function changes %.0f bytes per "
+            "invocation over the last %u %s",
+            v->growth_bytes_per_invocation, fn.n, fn.floor_mode ? "floor points" : "readings");
+        return true;
+    }
+
+    /* Name the culprit. Growth of the function is pinned on its fastest-growing process. */
+    if (driver_proc) {
+        snprintf(v->culprit, sizeof(v->culprit), "%s", driver_proc->name);
+        v->culprit_role = driver_proc->role;
+    } else {
+        /* Rank: a process with an estimate beats one without; then the faster grower; with
+         * no estimate at all (new processes), the runtime itself is the best guess. */
+        int best_rank = -1;
+        double best_slope = 0;
+        for (size_t i = 0; i < LW_MAX_PROCS; i++) {
+            const struct proc_series *p = &t->procs[i];
+            if (!p->used || p->last_seq != t->last_seq ||
+                (p->role != LW_ROLE_RUNTIME && p->role != LW_ROLE_RUNTIME_CHILD))
+                continue;
+            struct estimate e;
+            estimate_series(t, &p->s, &e);
+            int rank = e.valid ? 2 : p->role == LW_ROLE_RUNTIME ? 1 : 0;
+            if (rank > best_rank || (rank == 2 && best_rank == 2 && e.slope_bytes > best_slope)) {
+                best_rank = rank;
+                best_slope = e.slope_bytes;
+                snprintf(v->culprit, sizeof(v->culprit), "%s", p->name);
+                v->culprit_role = p->role;
+            }
+        }
+    }
+
+    double rate = rate_per_minute(t);
+    v->growth_bytes_per_invocation = driver->slope_bytes;
+    v->growth_bytes_per_hour = driver->slope_bytes * rate * 60;
+    v->confidence = driver->tau > 0 ? driver->tau : 0;
+    char who[LW_NAME_MAX + 32];
+    describe(who, sizeof(who), v->culprit, v->culprit_role);
+
+    if (driver->cls == GROWTH_WARMING) {
+        v->kind = LW_VERDICT_WARMING;
+        say(v->reason, sizeof(v->reason),
+            "anonymous RSS of %s grows but slows down (%.0f bytes per invocation recently, "
+            "%.0f before): warming toward a plateau",
+            who, driver->slope_recent_bytes > 0 ? driver->slope_recent_bytes : 0,
+            driver->slope_old_bytes);
+        return true;
+    }
+
+    v->kind = LW_VERDICT_LEAK;
+    char growth[128];
+    snprintf(growth, sizeof(growth), "grows %.0f bytes per invocation (confidence %.2f)",
+             driver->slope_bytes, v->confidence);
+    if (t->limit_bytes == 0 || !t->have_env || leak_sum <= 0) {
+        say(v->reason, sizeof(v->reason),
+            "anonymous RSS of %s %s; the memory limit is unknown, no projection", who, growth);
+        return true;
+    }
+    double headroom = (double)t->limit_bytes - t->env_rss_bytes;
+    if (headroom < 0)
+        headroom = 0;
+    v->projected_invocations_to_oom = headroom / leak_sum;
+    if (rate <= 0) {
+        say(v->reason, sizeof(v->reason),
+            "anonymous RSS of %s %s; memory runs out in %.0f invocations (rate unknown)", who,
+            growth, v->projected_invocations_to_oom);
+        return true;
+    }
+    v->have_projection = true;
+    v->projected_minutes_to_oom = v->projected_invocations_to_oom / rate;
+    /* A band around the horizon: once critical, stay critical until clearly beyond it. */
+    double horizon = t->cfg.recycle_horizon_minutes;
+    double limit_min =
+        t->current.kind == LW_VERDICT_LEAK_CRITICAL ? horizon * CRITICAL_EXIT : horizon;
+    bool critical = v->projected_minutes_to_oom < limit_min;
+    if (critical)
+        v->kind = LW_VERDICT_LEAK_CRITICAL;
+    char mins[32];
+    fmt_minutes(mins, sizeof(mins), v->projected_minutes_to_oom);
+    say(v->reason, sizeof(v->reason),
+        "anonymous RSS of %s %s; at %.1f invocations/min memory runs out in %s, %s the "
+        "%.0f min recycle horizon",
+        who, growth, rate, mins, critical ? "before" : "after", horizon);
+    return true;
+}
+
+void lw_trend_add(struct lw_trend *t, const struct lw_record *rec, struct lw_verdict *out)
+{
+    /* A new environment id, or a sequence that does not move forward (the runtime and
+     * leakwatch were restarted after a failure): what was learnt no longer applies. */
+    if (!t->started || strncmp(t->env_id, rec->env_id, LW_ENV_ID_MAX) != 0 ||
+        rec->seq <= t->last_seq) {
+        reset_state(t);
+        t->started = true;
+        snprintf(t->env_id, sizeof(t->env_id), "%.*s", LW_ENV_ID_MAX - 1, rec->env_id);
+    }
+    t->last_seq = rec->seq;
+
+    uint64_t when_ms = rec->end_time_ms ? rec->end_time_ms : rec->start_time_ms;
+    if (when_ms) {
+        t->times_ms[t->times_head] = when_ms;
+        t->times_head = (t->times_head + 1) % RATE_N;
+        if (t->times_n < RATE_N)
+            t->times_n++;
+    }
+    if (rec->memory_limit_bytes)
+        t->limit_bytes = rec->memory_limit_bytes;
+
+    if (rec->have_end && rec->seq > t->cfg.warmup_invocations) {
+        series_push(&t->fn, (double)rec->seq, (double)rec->fn_end.rss_anon_bytes,
+                    t->cfg.floor_block_invocations);
+        push_procs(t, rec);
+        t->env_rss_bytes = (double)rec->env_end.rss_bytes;
+        t->have_env = true;
+        t->n_readings++;
+    }
+
+    enum lw_verdict_kind prev = t->current.kind;
+    struct lw_verdict cand;
+    if (!assess(t, &cand)) {
+        lw_trend_current(t, out);
+        out->previous = prev;
+        return;
+    }
+
+    if (prev == LW_VERDICT_LEARNING && cand.kind != LW_VERDICT_LEARNING) {
+        /* While the first verdict is being confirmed, say so rather than repeat the count. */
+        snprintf(t->current.reason, sizeof(t->current.reason),
+                 "learning: a first verdict (%s) needs %u consistent assessments",
+                 lw_verdict_name(cand.kind), t->cfg.hold_assessments);
+    }
+    lw_verdict_hold_apply(&t->hold, &t->current, &cand);
+    *out = t->current;
+    t->current.changed = false;
+}

@@ -1,0 +1,249 @@
+/*
+ * Verdict names and levels, the hysteresis between assessments and the alert line written on
+ * a verdict change. Pure: the caller writes the line where it wants (stdout, serialised with
+ * the EMF lines).
+ */
+#include <leakwatch/trend.h>
+#include <leakwatch/verdict.h>
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+const char *lw_verdict_name(enum lw_verdict_kind kind)
+{
+    switch (kind) {
+    case LW_VERDICT_LEARNING:
+        return "learning";
+    case LW_VERDICT_STEADY:
+        return "steady";
+    case LW_VERDICT_WARMING:
+        return "warming";
+    case LW_VERDICT_LEAK:
+        return "leak";
+    case LW_VERDICT_LEAK_CRITICAL:
+        return "leak-critical";
+    case LW_VERDICT_COUNT:
+        break;
+    }
+    return "unknown";
+}
+
+int lw_verdict_level(enum lw_verdict_kind kind)
+{
+    switch (kind) {
+    case LW_VERDICT_LEARNING:
+    case LW_VERDICT_STEADY:
+        return 0;
+    case LW_VERDICT_WARMING:
+        return 1;
+    case LW_VERDICT_LEAK:
+        return 2;
+    case LW_VERDICT_LEAK_CRITICAL:
+        return 3;
+    case LW_VERDICT_COUNT:
+        break;
+    }
+    return 0;
+}
+
+/* ---- hysteresis ------------------------------------------------------------------------------ */
+
+static bool leak_family(enum lw_verdict_kind k)
+{
+    return k == LW_VERDICT_LEAK || k == LW_VERDICT_LEAK_CRITICAL;
+}
+
+bool lw_verdict_alert_due(enum lw_verdict_kind from, enum lw_verdict_kind to)
+{
+    return from != to && (leak_family(from) || leak_family(to));
+}
+
+void lw_verdict_hold_init(struct lw_verdict_hold *h, uint32_t hold_assessments)
+{
+    h->hold_assessments = hold_assessments ? hold_assessments : 1;
+    h->pending = LW_VERDICT_LEARNING;
+    h->pending_count = 0;
+}
+
+void lw_verdict_hold_apply(struct lw_verdict_hold *h, struct lw_verdict *current,
+                           const struct lw_verdict *cand)
+{
+    enum lw_verdict_kind prev = current->kind;
+    if (cand->kind == prev) {
+        h->pending_count = 0;
+        *current = *cand;
+    } else {
+        /* Leak and leak-critical proposals are one direction ("it leaks") while the published
+         * verdict is not a leak: a projection near the horizon must not reset the count. */
+        bool same = h->pending_count > 0 &&
+                    (h->pending == cand->kind ||
+                     (!leak_family(prev) && leak_family(h->pending) && leak_family(cand->kind)));
+        h->pending_count = same ? h->pending_count + 1 : 1;
+        h->pending = cand->kind;
+        if (h->pending_count >= h->hold_assessments) {
+            h->pending_count = 0;
+            *current = *cand;
+        }
+    }
+    current->previous = prev;
+    current->changed = lw_verdict_alert_due(prev, current->kind);
+}
+
+/* ---- the alert line -------------------------------------------------------------------------- */
+
+/* A bounded string builder: writes stop at the cap and remember that they did. */
+struct out {
+    char *buf;
+    size_t cap; /* including the NUL */
+    size_t len;
+    bool overflow;
+};
+
+static void put(struct out *o, const char *s, size_t n)
+{
+    if (o->overflow || n >= o->cap - o->len) {
+        o->overflow = true;
+        return;
+    }
+    memcpy(o->buf + o->len, s, n);
+    o->len += n;
+    o->buf[o->len] = '\0';
+}
+
+static void put_str(struct out *o, const char *s)
+{
+    put(o, s, strlen(s));
+}
+
+__attribute__((format(printf, 2, 3))) static void put_fmt(struct out *o, const char *fmt, ...)
+{
+    char tmp[64];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof(tmp)) {
+        o->overflow = true;
+        return;
+    }
+    put(o, tmp, (size_t)n);
+}
+
+/* Length of the valid UTF-8 sequence at s[0..n), 0 when it is not one (overlong, surrogate,
+ * beyond U+10FFFF, truncated). */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t need;
+    uint32_t cp;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF) {
+        need = 2;
+        cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        need = 3;
+        cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        need = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (n < need)
+        return 0;
+    for (size_t i = 1; i < need; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if ((need == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (need == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+        return 0;
+    return need;
+}
+
+/* A JSON string, quotes included. Process and function names are bytes from outside. */
+static void put_json_str(struct out *o, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s);
+    put(o, "\"", 1);
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = p[i];
+        if (c == '"' || c == '\\') {
+            char esc[2] = {'\\', (char)c};
+            put(o, esc, 2);
+            i++;
+        } else if (c < 0x20 || c == 0x7F) {
+            put_fmt(o, "\\u%04x", c);
+            i++;
+        } else {
+            size_t l = utf8_len(p + i, n - i);
+            if (l == 0) {
+                put_str(o, "\\ufffd");
+                i++;
+            } else {
+                put(o, s + i, l);
+                i += l;
+            }
+        }
+    }
+    put(o, "\"", 1);
+}
+
+enum lw_err lw_verdict_alert_line(const struct lw_verdict *v, const char *function_name,
+                                  const char *env_id, uint64_t seq, char *buf, size_t cap,
+                                  size_t *len)
+{
+    if (!v || !function_name || !env_id || !buf || !len || cap == 0)
+        return LW_ERR_INVALID;
+    struct out o = {.buf = buf, .cap = cap, .len = 0, .overflow = false};
+    buf[0] = '\0';
+    put_str(&o, "{\"level\":\"WARN\",\"LeakwatchAlert\":\"verdict-change\",\"FunctionName\":");
+    put_json_str(&o, function_name);
+    put_str(&o, ",\"EnvironmentId\":");
+    put_json_str(&o, env_id);
+    put_fmt(&o, ",\"Sequence\":%" PRIu64, seq);
+    put_str(&o, ",\"From\":");
+    put_json_str(&o, lw_verdict_name(v->previous));
+    put_str(&o, ",\"To\":");
+    put_json_str(&o, lw_verdict_name(v->kind));
+    put_str(&o, ",\"Reason\":");
+    /* the reason is a fixed array: never read past it even if it lacks a NUL */
+    char reason[sizeof(v->reason)];
+    memcpy(reason, v->reason, sizeof(reason));
+    reason[sizeof(reason) - 1] = '\0';
+    put_json_str(&o, reason);
+    double growth = isfinite(v->growth_bytes_per_invocation) ? v->growth_bytes_per_invocation : 0;
+    if (fabs(growth) < 1e15)
+        put_fmt(&o, ",\"GrowthPerInvocationBytes\":%.0f", growth);
+    else
+        put_fmt(&o, ",\"GrowthPerInvocationBytes\":%.3e", growth);
+    if (v->have_projection && isfinite(v->projected_minutes_to_oom)) {
+        /* a tiny leak projects millions of minutes: keep the number short either way */
+        if (fabs(v->projected_minutes_to_oom) < 1e9)
+            put_fmt(&o, ",\"ProjectedMinutesToOom\":%.1f", v->projected_minutes_to_oom);
+        else
+            put_fmt(&o, ",\"ProjectedMinutesToOom\":%.3e", v->projected_minutes_to_oom);
+    }
+    char culprit[sizeof(v->culprit)];
+    memcpy(culprit, v->culprit, sizeof(culprit));
+    culprit[sizeof(culprit) - 1] = '\0';
+    if (culprit[0]) {
+        put_str(&o, ",\"Culprit\":");
+        put_json_str(&o, culprit);
+    }
+    put_str(&o, "}\n");
+    if (o.overflow) {
+        buf[0] = '\0';
+        *len = 0;
+        return LW_ERR_TOO_LARGE;
+    }
+    *len = o.len;
+    return LW_OK;
+}

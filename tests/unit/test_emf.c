@@ -1,0 +1,872 @@
+/*
+ * The EMF encoder, checked against the rules of the CloudWatch Embedded Metric Format
+ * specification by a validator written here from the specification (and itself tested on
+ * documents that break each rule), for records of every shape.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <math.h>
+
+#include <cmocka.h>
+
+#include <cjson/cJSON.h>
+
+#include <leakwatch/emf.h>
+#include <leakwatch/metrics.h>
+
+#include "test_records.h"
+
+/* ---- the validator ---------------------------------------------------------------------- */
+
+static const char *const units[] = {
+    "Seconds",
+    "Microseconds",
+    "Milliseconds",
+    "Bytes",
+    "Kilobytes",
+    "Megabytes",
+    "Gigabytes",
+    "Terabytes",
+    "Bits",
+    "Kilobits",
+    "Megabits",
+    "Gigabits",
+    "Terabits",
+    "Percent",
+    "Count",
+    "Bytes/Second",
+    "Kilobytes/Second",
+    "Megabytes/Second",
+    "Gigabytes/Second",
+    "Terabytes/Second",
+    "Bits/Second",
+    "Kilobits/Second",
+    "Megabits/Second",
+    "Gigabits/Second",
+    "Terabits/Second",
+    "Count/Second",
+    "None",
+};
+
+static bool unit_allowed(const char *u)
+{
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+        if (strcmp(u, units[i]) == 0)
+            return true;
+    return false;
+}
+
+static bool namespace_ok(const char *ns)
+{
+    size_t n = strlen(ns);
+    if (n < 1 || n > 256)
+        return false;
+    return strspn(ns, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._#:/-") == n;
+}
+
+/* The text right after "key": in the line is a plain integer (no fraction, no exponent). */
+static bool integer_text(const char *line, const char *key)
+{
+    char pat[128];
+    snprintf(pat, sizeof(pat), "\"%s\":", key);
+    const char *p = strstr(line, pat);
+    if (!p)
+        return false;
+    p += strlen(pat);
+    size_t digits = strspn(p, "0123456789");
+    return digits > 0 && (p[digits] == ',' || p[digits] == '}');
+}
+
+/*
+ * NULL when (line, len) is a valid EMF log event written as one line, else the broken rule.
+ * Rules: CloudWatch EMF specification (root "_aws" with integer Timestamp in ms and
+ * CloudWatchMetrics directives; Namespace 1-256 chars of [a-zA-Z0-9._#:/-] as the client
+ * libraries require; DimensionSets of <= 30 keys, each key <= 250 chars with a top-level string
+ * value <= 1024 chars; <= 100 MetricDefinitions with a Name <= 1024 whose top-level member is a
+ * number or an array of <= 100 numbers, Unit in the allowed list, StorageResolution 1 or 60;
+ * the event under 256 KB).
+ */
+static const char *emf_violation(const char *line, size_t len)
+{
+    static char why[256];
+    const char *res = NULL;
+    cJSON *root = NULL;
+    if (len == 0 || line[len - 1] != '\n')
+        return "not terminated by a newline";
+    if (memchr(line, '\n', len - 1))
+        return "more than one line";
+    if (len >= 256 * 1024)
+        return "256 KB or more";
+    if (memchr(line, '\0', len))
+        return "NUL inside the line";
+    const char *end = NULL;
+    root = cJSON_ParseWithLengthOpts(line, len - 1, &end, false);
+    if (!root || end != line + len - 1) {
+        res = "not one JSON document";
+        goto out;
+    }
+    if (!cJSON_IsObject(root)) {
+        res = "root is not an object";
+        goto out;
+    }
+    cJSON *aws = cJSON_GetObjectItemCaseSensitive(root, "_aws");
+    if (!cJSON_IsObject(aws)) {
+        res = "no _aws object";
+        goto out;
+    }
+    cJSON *ts = cJSON_GetObjectItemCaseSensitive(aws, "Timestamp");
+    if (!cJSON_IsNumber(ts) || ts->valuedouble < 0 || ts->valuedouble != floor(ts->valuedouble) ||
+        !integer_text(line, "Timestamp")) {
+        res = "Timestamp is not an integer";
+        goto out;
+    }
+    cJSON *cwm = cJSON_GetObjectItemCaseSensitive(aws, "CloudWatchMetrics");
+    if (!cJSON_IsArray(cwm) || cJSON_GetArraySize(cwm) < 1) {
+        res = "CloudWatchMetrics is not a non-empty array";
+        goto out;
+    }
+    cJSON *dir;
+    cJSON_ArrayForEach(dir, cwm)
+    {
+        cJSON *ns = cJSON_GetObjectItemCaseSensitive(dir, "Namespace");
+        if (!cJSON_IsString(ns) || !namespace_ok(ns->valuestring)) {
+            res = "bad Namespace";
+            goto out;
+        }
+        cJSON *dims = cJSON_GetObjectItemCaseSensitive(dir, "Dimensions");
+        if (!cJSON_IsArray(dims)) {
+            res = "Dimensions is not an array";
+            goto out;
+        }
+        cJSON *set;
+        cJSON_ArrayForEach(set, dims)
+        {
+            if (!cJSON_IsArray(set) || cJSON_GetArraySize(set) > 30) {
+                res = "a DimensionSet is not an array of at most 30 keys";
+                goto out;
+            }
+            cJSON *key;
+            cJSON_ArrayForEach(key, set)
+            {
+                if (!cJSON_IsString(key) || strlen(key->valuestring) < 1 ||
+                    strlen(key->valuestring) > 250) {
+                    res = "bad dimension key";
+                    goto out;
+                }
+                cJSON *val = cJSON_GetObjectItemCaseSensitive(root, key->valuestring);
+                if (!cJSON_IsString(val) || strlen(val->valuestring) > 1024) {
+                    snprintf(why, sizeof(why), "dimension %s has no string value <= 1024",
+                             key->valuestring);
+                    res = why;
+                    goto out;
+                }
+            }
+        }
+        cJSON *metrics = cJSON_GetObjectItemCaseSensitive(dir, "Metrics");
+        if (!cJSON_IsArray(metrics) || cJSON_GetArraySize(metrics) > 100) {
+            res = "Metrics is not an array of at most 100";
+            goto out;
+        }
+        cJSON *m;
+        cJSON_ArrayForEach(m, metrics)
+        {
+            cJSON *name = cJSON_GetObjectItemCaseSensitive(m, "Name");
+            if (!cJSON_IsString(name) || strlen(name->valuestring) < 1 ||
+                strlen(name->valuestring) > 1024) {
+                res = "bad metric Name";
+                goto out;
+            }
+            for (cJSON *o = metrics->child; o != m; o = o->next) {
+                if (strcmp(cJSON_GetObjectItemCaseSensitive(o, "Name")->valuestring,
+                           name->valuestring) == 0) {
+                    res = "metric defined twice";
+                    goto out;
+                }
+            }
+            cJSON *unit = cJSON_GetObjectItemCaseSensitive(m, "Unit");
+            if (unit && (!cJSON_IsString(unit) || !unit_allowed(unit->valuestring))) {
+                res = "Unit not allowed";
+                goto out;
+            }
+            cJSON *sr = cJSON_GetObjectItemCaseSensitive(m, "StorageResolution");
+            if (sr && (!cJSON_IsNumber(sr) || (sr->valuedouble != 1 && sr->valuedouble != 60))) {
+                res = "bad StorageResolution";
+                goto out;
+            }
+            cJSON *val = cJSON_GetObjectItemCaseSensitive(root, name->valuestring);
+            bool ok = cJSON_IsNumber(val);
+            if (cJSON_IsArray(val)) {
+                ok = cJSON_GetArraySize(val) >= 1 && cJSON_GetArraySize(val) <= 100;
+                cJSON *x;
+                cJSON_ArrayForEach(x, val) ok = ok && cJSON_IsNumber(x);
+            }
+            if (!ok) {
+                snprintf(why, sizeof(why), "metric %s has no numeric value", name->valuestring);
+                res = why;
+                goto out;
+            }
+        }
+    }
+out:
+    cJSON_Delete(root);
+    return res;
+}
+
+/* ---- utilities -------------------------------------------------------------------------- */
+
+static const struct lw_emf_options opts = {
+    .namespace_ = "Leakwatch",
+    .function_name = "orders-api",
+    .function_version = "$LATEST",
+    .version_dimension = false,
+};
+
+static char line[LW_EMF_BUFFER_BYTES];
+
+static size_t encode_valid(const struct lw_emf_options *o, const struct lw_record *r,
+                           const struct lw_verdict *v, const struct lw_health *h)
+{
+    size_t len = 0;
+    assert_int_equal(lw_emf_encode_record(o, r, v, h, line, sizeof(line), &len), LW_OK);
+    assert_int_equal(len, strlen(line));
+    const char *why = emf_violation(line, len);
+    if (why)
+        fail_msg("invalid EMF (%s): %s", why, line);
+    return len;
+}
+
+static cJSON *parse(void)
+{
+    cJSON *doc = cJSON_Parse(line);
+    assert_non_null(doc);
+    return doc;
+}
+
+static const cJSON *get(const cJSON *o, const char *key)
+{
+    return cJSON_GetObjectItemCaseSensitive(o, key);
+}
+
+static double num(const cJSON *o, const char *key)
+{
+    const cJSON *x = get(o, key);
+    if (!cJSON_IsNumber(x))
+        fail_msg("%s is not a number", key);
+    return x->valuedouble;
+}
+
+static const char *str(const cJSON *o, const char *key)
+{
+    const cJSON *x = get(o, key);
+    if (!cJSON_IsString(x))
+        fail_msg("%s is not a string", key);
+    return x->valuestring;
+}
+
+/* The directive's metric names equal the metrics lw_metric_value() gives, in table order. */
+static void check_metric_set(const cJSON *doc, const struct lw_record *r,
+                             const struct lw_verdict *v, bool health)
+{
+    const cJSON *metrics =
+        get(cJSON_GetArrayItem(get(get(doc, "_aws"), "CloudWatchMetrics"), 0), "Metrics");
+    const cJSON *m = metrics->child;
+    for (int i = 0; i < LW_M_COUNT; i++) {
+        double x;
+        if (!lw_metric_value((enum lw_metric_id)i, r, v, &x)) {
+            assert_null(get(doc, lw_metric_desc((enum lw_metric_id)i)->emf_name));
+            continue;
+        }
+        assert_non_null(m);
+        assert_string_equal(str(m, "Name"), lw_metric_desc((enum lw_metric_id)i)->emf_name);
+        assert_string_equal(str(m, "Unit"), lw_metric_desc((enum lw_metric_id)i)->emf_unit);
+        assert_true(num(doc, str(m, "Name")) == x);
+        m = m->next;
+    }
+    if (health) {
+        for (int i = 0; i < LW_H_COUNT; i++) {
+            assert_non_null(m);
+            assert_string_equal(str(m, "Name"), lw_health_name((enum lw_health_counter)i));
+            assert_string_equal(str(m, "Unit"), "Count");
+            m = m->next;
+        }
+    }
+    assert_null(m);
+}
+
+/* ---- tests ------------------------------------------------------------------------------ */
+
+static void test_typical(void **state)
+{
+    (void)state;
+    struct lw_record r;
+    make_typical_record(&r);
+    size_t len = encode_valid(&opts, &r, NULL, NULL);
+    print_message("typical record, no verdict, no health: %zu bytes\n", len);
+
+    /* exact integers in the text */
+    assert_non_null(strstr(line, "\"Timestamp\":1767607200250,"));
+    assert_non_null(strstr(line, "\"FunctionRssEndBytes\":67108864,"));
+    assert_non_null(strstr(line, "\"MemoryUtilizationPercent\":19.140625,"));
+    assert_non_null(strstr(line, "\"DurationMilliseconds\":243.25,"));
+    assert_non_null(strstr(line, "\"Sequence\":5,"));
+    assert_non_null(strstr(line, "\"ColdStart\":false,"));
+
+    cJSON *doc = parse();
+    const cJSON *dir = cJSON_GetArrayItem(get(get(doc, "_aws"), "CloudWatchMetrics"), 0);
+    assert_string_equal(str(dir, "Namespace"), "Leakwatch");
+    const cJSON *dims = get(dir, "Dimensions");
+    assert_int_equal(cJSON_GetArraySize(dims), 1);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetArrayItem(dims, 0)), 1);
+    assert_string_equal(cJSON_GetArrayItem(cJSON_GetArrayItem(dims, 0), 0)->valuestring,
+                        "FunctionName");
+    assert_string_equal(str(doc, "FunctionName"), "orders-api");
+    assert_string_equal(str(doc, "FunctionVersion"), "$LATEST");
+    check_metric_set(doc, &r, NULL, false);
+
+    assert_string_equal(str(doc, "LeakwatchRecord"), "invocation");
+    assert_string_equal(str(doc, "LeakwatchVersion"), LW_VERSION);
+    assert_string_equal(str(doc, "RequestId"), "6d68ca91-49c9-448d-89b8-7ca3e6dc66aa");
+    assert_string_equal(str(doc, "EnvironmentId"), "env-3f2a9c");
+    assert_string_equal(str(doc, "PeakMethod"), "hwm");
+    assert_string_equal(str(doc, "Status"), "success");
+    assert_null(get(doc, "ErrorType"));
+    assert_null(get(doc, "Incomplete"));
+    assert_null(get(doc, "Verdict"));
+    assert_null(get(doc, "Culprit"));
+    assert_true(num(doc, "StartTimeMs") == 1767607200000.0);
+    assert_true(num(doc, "EndTimeMs") == 1767607200250.0);
+
+    const cJSON *procs = get(doc, "Processes");
+    assert_int_equal(cJSON_GetArraySize(procs), 3);
+    const cJSON *rt = cJSON_GetArrayItem(procs, 0);
+    assert_string_equal(str(rt, "Name"), "bootstrap");
+    assert_string_equal(str(rt, "Role"), "runtime");
+    assert_true(num(rt, "Pid") == 7);
+    assert_true(num(rt, "RssStartBytes") == 60.0 * MIB);
+    assert_true(num(rt, "AnonStartBytes") == 50.0 * MIB);
+    assert_true(num(rt, "RssEndBytes") == 64.0 * MIB);
+    assert_true(num(rt, "AnonEndBytes") == 54.0 * MIB);
+    assert_true(num(rt, "FileEndBytes") == 10.0 * MIB);
+    assert_true(num(rt, "ShmemEndBytes") == 0);
+    assert_true(num(rt, "PeakBytes") == 90.0 * MIB);
+    assert_string_equal(str(cJSON_GetArrayItem(procs, 1), "Role"), "extension");
+    assert_string_equal(str(cJSON_GetArrayItem(procs, 2), "Role"), "self");
+    cJSON_Delete(doc);
+}
+
+static void test_version_dimension_and_health(void **state)
+{
+    (void)state;
+    struct lw_record r;
+    make_typical_record(&r);
+    struct lw_emf_options o = opts;
+    o.version_dimension = true;
+    o.function_version = "42";
+    o.namespace_ = "Team.A/leakwatch#1:x-y_z";
+    struct lw_health h = {0};
+    for (int i = 0; i < LW_H_COUNT; i++)
+        h.c[i] = (uint64_t)i * 3;
+    size_t len = encode_valid(&o, &r, NULL, &h);
+    print_message("typical record with health counters: %zu bytes\n", len);
+    cJSON *doc = parse();
+    const cJSON *dir = cJSON_GetArrayItem(get(get(doc, "_aws"), "CloudWatchMetrics"), 0);
+    assert_string_equal(str(dir, "Namespace"), "Team.A/leakwatch#1:x-y_z");
+    const cJSON *dims = get(dir, "Dimensions");
+    assert_int_equal(cJSON_GetArraySize(dims), 2);
+    const cJSON *set = cJSON_GetArrayItem(dims, 1);
+    assert_int_equal(cJSON_GetArraySize(set), 2);
+    assert_string_equal(cJSON_GetArrayItem(set, 0)->valuestring, "FunctionName");
+    assert_string_equal(cJSON_GetArrayItem(set, 1)->valuestring, "FunctionVersion");
+    assert_string_equal(str(doc, "FunctionVersion"), "42");
+    check_metric_set(doc, &r, NULL, true);
+    for (int i = 0; i < LW_H_COUNT; i++)
+        assert_true(num(doc, lw_health_name((enum lw_health_counter)i)) == i * 3);
+    cJSON_Delete(doc);
+
+    /* a version that is not wanted is left out */
+    o.version_dimension = false;
+    o.function_version = NULL;
+    encode_valid(&o, &r, NULL, NULL);
+    doc = parse();
+    assert_null(get(doc, "FunctionVersion"));
+    cJSON_Delete(doc);
+}
+
+static void test_incomplete(void **state)
+{
+    (void)state;
+    struct lw_snapshot s = {0}, e = {0};
+    s.time_ms = 1767607200000ull;
+    snap_add(&s, 7, 1, LW_ROLE_RUNTIME, "bootstrap", 60 * MIB, 50 * MIB, 60 * MIB, true);
+    snap_add(&s, 8, 3, LW_ROLE_SELF, "leakwatch", 3 * MIB, 1 * MIB, 3 * MIB, false);
+    snap_add(&e, 8, 3, LW_ROLE_SELF, "leakwatch", 4 * MIB, 1 * MIB, 4 * MIB, false);
+    struct lw_record r;
+    lw_record_open(&r, &s, "req", "env", 12, false, 0, 128 * MIB);
+    lw_record_close_missing(&r, &e, 1767607260000ull);
+    r.gaps |= LW_GAP_TELEMETRY;
+    encode_valid(&opts, &r, NULL, NULL);
+    cJSON *doc = parse();
+    assert_true(num(get(doc, "_aws"), "Timestamp") == 1767607260000.0);
+    const cJSON *inc = get(doc, "Incomplete");
+    assert_int_equal(cJSON_GetArraySize(inc), 2);
+    assert_string_equal(cJSON_GetArrayItem(inc, 0)->valuestring, "end-reading");
+    assert_string_equal(cJSON_GetArrayItem(inc, 1)->valuestring, "telemetry");
+    assert_string_equal(str(doc, "PeakMethod"), "none");
+    assert_null(get(doc, "FunctionRssEndBytes"));
+    assert_null(get(doc, "FunctionRssPeakBytes"));
+    assert_null(get(doc, "Status"));
+    assert_null(get(doc, "DurationMilliseconds"));
+    assert_true(num(doc, "LeakwatchRssBytes") == 4.0 * MIB);
+    check_metric_set(doc, &r, NULL, false);
+    const cJSON *rt = cJSON_GetArrayItem(get(doc, "Processes"), 0);
+    assert_non_null(get(rt, "RssStartBytes"));
+    assert_null(get(rt, "RssEndBytes"));
+    assert_null(get(rt, "PeakBytes"));
+    cJSON_Delete(doc);
+
+    /* a record that was never closed: stamped with its start */
+    lw_record_open(&r, &s, "req", "env", 12, true, 0, 0);
+    encode_valid(&opts, &r, NULL, NULL);
+    doc = parse();
+    assert_true(num(get(doc, "_aws"), "Timestamp") == 1767607200000.0);
+    assert_null(get(doc, "EndTimeMs"));
+    assert_true(get(doc, "ColdStart")->type == cJSON_True);
+    cJSON_Delete(doc);
+}
+
+static void test_verdict_and_hostile_strings(void **state)
+{
+    (void)state;
+    struct lw_record r;
+    make_typical_record(&r);
+    snprintf(r.platform.status, sizeof(r.platform.status), "error");
+    snprintf(r.platform.error_type, sizeof(r.platform.error_type), "Runtime.ExitError");
+    /* a process name with a quote, a backslash, a newline and bytes that are not UTF-8 */
+    snprintf(r.procs[1].name, sizeof(r.procs[1].name), "ev\"il\\\n\xff\xc3(\xe2\x82\xac)");
+    struct lw_verdict v = {0};
+    v.kind = LW_VERDICT_LEAK_CRITICAL;
+    v.previous = LW_VERDICT_STEADY;
+    v.changed = true;
+    v.growth_bytes_per_invocation = 1048576;
+    v.growth_bytes_per_hour = 1.5e9;
+    v.have_projection = true;
+    v.projected_invocations_to_oom = 414;
+    v.projected_minutes_to_oom = 37.25;
+    snprintf(v.culprit, sizeof(v.culprit), "bootstrap");
+    snprintf(v.reason, sizeof(v.reason), "anon grows 1.0 MiB/invocation\nover 40 \"invocations\"");
+    encode_valid(&opts, &r, &v, NULL);
+    cJSON *doc = parse();
+    check_metric_set(doc, &r, &v, false);
+    assert_string_equal(str(doc, "Verdict"), "leak-critical");
+    assert_string_equal(str(doc, "VerdictReason"),
+                        "anon grows 1.0 MiB/invocation\nover 40 \"invocations\"");
+    assert_string_equal(str(doc, "Culprit"), "bootstrap");
+    assert_string_equal(str(doc, "Status"), "error");
+    assert_string_equal(str(doc, "ErrorType"), "Runtime.ExitError");
+    assert_true(num(doc, "LeakVerdictLevel") == 3);
+    assert_true(num(doc, "ProjectedMinutesToOom") == 37.25);
+    /* invalid bytes became '?', the valid euro sign stayed */
+    assert_string_equal(str(cJSON_GetArrayItem(get(doc, "Processes"), 1), "Name"),
+                        "ev\"il\\\n??"
+                        "(\xe2\x82\xac)");
+    cJSON_Delete(doc);
+
+    /* learning: the level, no growth figures */
+    v.kind = LW_VERDICT_LEARNING;
+    v.culprit[0] = '\0';
+    v.reason[0] = '\0';
+    encode_valid(&opts, &r, &v, NULL);
+    doc = parse();
+    assert_string_equal(str(doc, "Verdict"), "learning");
+    assert_null(get(doc, "GrowthPerInvocationBytes"));
+    assert_null(get(doc, "VerdictReason"));
+    assert_null(get(doc, "Culprit"));
+    assert_true(num(doc, "LeakVerdictLevel") == 0);
+    cJSON_Delete(doc);
+
+    /* a corrupt kind is treated as no verdict */
+    v.kind = LW_VERDICT_COUNT;
+    encode_valid(&opts, &r, &v, NULL);
+    doc = parse();
+    assert_null(get(doc, "Verdict"));
+    assert_null(get(doc, "LeakVerdictLevel"));
+    cJSON_Delete(doc);
+}
+
+/* The biggest record there can be: every process, long names, every part, every gap. */
+static void test_largest(void **state)
+{
+    (void)state;
+    static struct lw_snapshot s, e;
+    memset(&s, 0, sizeof(s));
+    memset(&e, 0, sizeof(e));
+    s.time_ms = 1767607200000ull;
+    e.time_ms = s.time_ms + 900000;
+    char name[LW_NAME_MAX];
+    for (int i = 0; i < LW_MAX_PROCS; i++) {
+        /* control characters: each is written as a 6-byte \u escape, the worst case */
+        memset(name, 1 + i % 31, sizeof(name) - 1);
+        name[sizeof(name) - 1] = '\0';
+        enum lw_proc_role role = i == 0 ? LW_ROLE_RUNTIME : (enum lw_proc_role)(1 + i % 3);
+        snap_add(&s, 1000000 + i, 123456789ull, role, name, 3000 * MIB, 2000 * MIB, 4000 * MIB,
+                 true);
+        snap_add(&e, 1000000 + i, 123456789ull, role, name, 3100 * MIB, 2100 * MIB, 4100 * MIB,
+                 false);
+    }
+    s.n_procs_dropped = 7;
+    struct lw_record r;
+    lw_record_open(&r, &s, "ffffffff-ffff-ffff-ffff-ffffffffffff", "env-ffffffffffffffffffffffff",
+                   UINT32_MAX, true, e.time_ms, 10240 * MIB);
+    lw_record_close(&r, &e, LW_PEAK_SAMPLED, NULL);
+    r.gaps |= LW_GAP_TELEMETRY;
+    r.platform.have_report = r.platform.have_runtime_done = r.platform.have_init_duration = true;
+    r.platform.init_duration_ms = 1234.567;
+    r.platform.duration_ms = 899999.999;
+    snprintf(r.platform.status, sizeof(r.platform.status), "timeout");
+    memset(r.platform.error_type, 'E', sizeof(r.platform.error_type) - 1);
+    struct lw_verdict v = {0};
+    v.kind = LW_VERDICT_LEAK;
+    v.have_projection = true;
+    v.growth_bytes_per_invocation = 123456.789;
+    memset(v.reason, '\x02', sizeof(v.reason) - 1);
+    memset(v.culprit, 'c', sizeof(v.culprit) - 1);
+    struct lw_health h;
+    for (int i = 0; i < LW_H_COUNT; i++)
+        h.c[i] = UINT32_MAX;
+    struct lw_emf_options o = opts;
+    o.version_dimension = true;
+    size_t len = encode_valid(&o, &r, &v, &h);
+    print_message("largest record (%d processes, long names): %zu bytes\n", LW_MAX_PROCS, len);
+    assert_true(len < LW_EMF_BUFFER_BYTES / 2);
+    cJSON *doc = parse();
+    assert_int_equal(cJSON_GetArraySize(get(doc, "Processes")), LW_MAX_PROCS);
+    assert_int_equal(cJSON_GetArraySize(get(doc, "Incomplete")), 2);
+    check_metric_set(doc, &r, &v, true);
+    cJSON_Delete(doc);
+}
+
+/* 64-bit byte counts are printed exactly, beyond what a double holds. */
+static void test_exact_integers(void **state)
+{
+    (void)state;
+    struct lw_record r;
+    make_typical_record(&r);
+    r.procs[0].end.rss_bytes = UINT64_MAX;
+    r.procs[0].end.rss_anon_bytes = (1ull << 53) + 1;
+    r.procs[0].peak_bytes = 9007199254740993ull;
+    r.fn_end.rss_bytes = 1ull << 52; /* a metric: goes through a double, exact below 2^53 */
+    r.seq = UINT64_MAX - 1;
+    encode_valid(&opts, &r, NULL, NULL);
+    assert_non_null(strstr(line, "\"RssEndBytes\":18446744073709551615,"));
+    assert_non_null(strstr(line, "\"AnonEndBytes\":9007199254740993,"));
+    assert_non_null(strstr(line, "\"PeakBytes\":9007199254740993}"));
+    assert_non_null(strstr(line, "\"FunctionRssEndBytes\":4503599627370496,"));
+    assert_non_null(strstr(line, "\"Sequence\":18446744073709551614,"));
+    /* negative growth stays a plain integer */
+    r.fn_end.rss_anon_bytes = r.fn_start.rss_anon_bytes - 4096;
+    encode_valid(&opts, &r, NULL, NULL);
+    assert_non_null(strstr(line, "\"FunctionGrowthBytes\":-4096,"));
+}
+
+/* Every capacity: TOO_LARGE with an empty buffer, or the same line; never a partial line. */
+static void test_buffer_caps(void **state)
+{
+    (void)state;
+    struct lw_record r;
+    make_typical_record(&r);
+    size_t full = encode_valid(&opts, &r, NULL, NULL);
+    char *want = strdup(line);
+    assert_non_null(want);
+    size_t min_ok = 0;
+    for (size_t cap = 0; cap <= full + 64; cap++) {
+        char *buf = malloc(cap ? cap : 1);
+        assert_non_null(buf);
+        memset(buf, 'Z', cap ? cap : 1);
+        size_t len = 99;
+        enum lw_err err = lw_emf_encode_record(&opts, &r, NULL, NULL, buf, cap, &len);
+        if (err == LW_OK) {
+            if (!min_ok)
+                min_ok = cap;
+            assert_int_equal(len, full);
+            assert_memory_equal(buf, want, full + 1);
+        } else {
+            assert_int_equal(err, LW_ERR_TOO_LARGE);
+            assert_int_equal(len, 0);
+            assert_int_equal(min_ok, 0); /* a larger buffer never fails once one succeeded */
+            if (cap)
+                assert_int_equal(buf[0], '\0');
+        }
+        free(buf);
+    }
+    assert_true(min_ok >= full + 1); /* the line and its NUL */
+    assert_true(min_ok <= full + 64);
+    print_message("smallest buffer for a %zu-byte line: %zu\n", full, min_ok);
+    free(want);
+}
+
+static void test_options(void **state)
+{
+    (void)state;
+    char ns256[257], ns257[258], fn1025[1026];
+    memset(ns256, 'n', 256);
+    ns256[256] = '\0';
+    memset(ns257, 'n', 257);
+    ns257[257] = '\0';
+    memset(fn1025, 'f', 1025);
+    fn1025[1025] = '\0';
+
+    static const char *const good_ns[] = {"Leakwatch", "a", "A.b_c#d:e/f-g0", "Custom/AWS"};
+    for (size_t i = 0; i < sizeof(good_ns) / sizeof(good_ns[0]); i++)
+        assert_true(lw_emf_namespace_valid(good_ns[i]));
+    assert_true(lw_emf_namespace_valid(ns256));
+    static const char *const bad_ns[] = {"", "Leak watch", "AWS/Lambda", "ns$", "ns\n", "é"};
+    for (size_t i = 0; i < sizeof(bad_ns) / sizeof(bad_ns[0]); i++)
+        assert_false(lw_emf_namespace_valid(bad_ns[i]));
+    assert_false(lw_emf_namespace_valid(ns257));
+    assert_false(lw_emf_namespace_valid(NULL));
+
+    struct lw_emf_options o = opts;
+    assert_int_equal(lw_emf_options_check(&o), LW_OK);
+    assert_int_equal(lw_emf_options_check(NULL), LW_ERR_INVALID);
+    o.namespace_ = "AWS/Lambda";
+    assert_int_equal(lw_emf_options_check(&o), LW_ERR_INVALID);
+    /* an encoder refuses invalid options rather than writing a document CloudWatch drops */
+    struct lw_record r;
+    make_typical_record(&r);
+    size_t len = 1;
+    assert_int_equal(lw_emf_encode_record(&o, &r, NULL, NULL, line, sizeof(line), &len),
+                     LW_ERR_INVALID);
+    assert_int_equal(len, 0);
+
+    static const char *const bad_fn[] = {"", "a\tb", "bad\xff", "x\x7f"};
+    for (size_t i = 0; i < sizeof(bad_fn) / sizeof(bad_fn[0]); i++) {
+        o = opts;
+        o.function_name = bad_fn[i];
+        assert_int_equal(lw_emf_options_check(&o), LW_ERR_INVALID);
+    }
+    o = opts;
+    o.function_name = NULL;
+    assert_int_equal(lw_emf_options_check(&o), LW_ERR_INVALID);
+    o.function_name = fn1025;
+    assert_int_equal(lw_emf_options_check(&o), LW_ERR_INVALID);
+    fn1025[1024] = '\0';
+    assert_int_equal(lw_emf_options_check(&o), LW_OK);
+    o.function_name = "f\xc3\xa9"; /* UTF-8 is fine */
+    assert_int_equal(lw_emf_options_check(&o), LW_OK);
+
+    o = opts;
+    o.version_dimension = true;
+    o.function_version = NULL;
+    assert_int_equal(lw_emf_options_check(&o), LW_ERR_INVALID);
+    o.function_version = "";
+    assert_int_equal(lw_emf_options_check(&o), LW_ERR_INVALID);
+    o.function_version = "7";
+    assert_int_equal(lw_emf_options_check(&o), LW_OK);
+}
+
+static void test_shutdown(void **state)
+{
+    (void)state;
+    struct lw_emf_shutdown s = {
+        .time_ms = 1767610000123ull,
+        .env_id = "env-3f2a9c",
+        .reason = "spindown",
+        .lifetime_seconds = 2799.5,
+        .invocations = 1201,
+    };
+    struct lw_health h = {0};
+    h.c[LW_H_EMF_DROPPED] = 2;
+    size_t len = 0;
+    assert_int_equal(lw_emf_encode_shutdown(&opts, &s, &h, line, sizeof(line), &len), LW_OK);
+    const char *why = emf_violation(line, len);
+    if (why)
+        fail_msg("invalid EMF (%s): %s", why, line);
+    assert_non_null(strstr(line, "\"Timestamp\":1767610000123,"));
+    cJSON *doc = parse();
+    assert_string_equal(str(doc, "LeakwatchRecord"), "shutdown");
+    assert_string_equal(str(doc, "EnvironmentId"), "env-3f2a9c");
+    assert_string_equal(str(doc, "ShutdownReason"), "spindown");
+    assert_string_equal(str(doc, "FunctionName"), "orders-api");
+    assert_true(num(doc, "EnvironmentLifetimeSeconds") == 2799.5);
+    assert_true(num(doc, "EnvironmentInvocations") == 1201);
+    assert_true(num(doc, "EmfLinesDropped") == 2);
+    const cJSON *metrics =
+        get(cJSON_GetArrayItem(get(get(doc, "_aws"), "CloudWatchMetrics"), 0), "Metrics");
+    assert_int_equal(cJSON_GetArraySize(metrics), 2 + LW_H_COUNT);
+    assert_string_equal(str(cJSON_GetArrayItem(metrics, 0), "Unit"), "Seconds");
+    assert_string_equal(str(cJSON_GetArrayItem(metrics, 1), "Unit"), "Count");
+    cJSON_Delete(doc);
+
+    s.reason = NULL;
+    s.lifetime_seconds = NAN;
+    assert_int_equal(lw_emf_encode_shutdown(&opts, &s, NULL, line, sizeof(line), &len), LW_OK);
+    assert_null(emf_violation(line, len));
+    doc = parse();
+    assert_string_equal(str(doc, "ShutdownReason"), "");
+    assert_true(num(doc, "EnvironmentLifetimeSeconds") == 0);
+    cJSON_Delete(doc);
+    assert_int_equal(lw_emf_encode_shutdown(&opts, NULL, NULL, line, sizeof(line), &len),
+                     LW_ERR_INVALID);
+}
+
+static void test_alert(void **state)
+{
+    (void)state;
+    struct lw_record r;
+    make_typical_record(&r);
+    struct lw_verdict v = {0};
+    v.kind = LW_VERDICT_LEAK;
+    v.previous = LW_VERDICT_STEADY;
+    v.changed = true;
+    v.growth_bytes_per_invocation = 1048576;
+    v.have_projection = true;
+    v.projected_minutes_to_oom = 95.5;
+    snprintf(v.culprit, sizeof(v.culprit), "datadog-agent");
+    snprintf(v.reason, sizeof(v.reason), "grows 1 MiB per invocation");
+    size_t len = 0;
+    assert_int_equal(lw_emf_encode_alert(&opts, &r, &v, line, sizeof(line), &len), LW_OK);
+    assert_int_equal(line[len - 1], '\n');
+    assert_null(memchr(line, '\n', len - 1));
+    assert_int_equal(strncmp(line, "{\"level\":\"WARN\",", 16), 0);
+    cJSON *doc = parse();
+    assert_string_equal(str(doc, "LeakwatchAlert"), "verdict-change");
+    assert_string_equal(str(doc, "FunctionName"), "orders-api");
+    assert_string_equal(str(doc, "EnvironmentId"), "env-3f2a9c");
+    assert_true(num(doc, "Sequence") == 5);
+    assert_string_equal(str(doc, "From"), "steady");
+    assert_string_equal(str(doc, "To"), "leak");
+    assert_string_equal(str(doc, "Reason"), "grows 1 MiB per invocation");
+    assert_true(num(doc, "GrowthPerInvocationBytes") == 1048576);
+    assert_true(num(doc, "ProjectedMinutesToOom") == 95.5);
+    assert_string_equal(str(doc, "Culprit"), "datadog-agent");
+    assert_null(get(doc, "_aws"));
+    cJSON_Delete(doc);
+
+    v.have_projection = false;
+    v.culprit[0] = '\0';
+    assert_int_equal(lw_emf_encode_alert(&opts, &r, &v, line, sizeof(line), &len), LW_OK);
+    doc = parse();
+    assert_null(get(doc, "ProjectedMinutesToOom"));
+    assert_null(get(doc, "Culprit"));
+    cJSON_Delete(doc);
+    assert_int_equal(lw_emf_encode_alert(&opts, &r, NULL, line, sizeof(line), &len),
+                     LW_ERR_INVALID);
+}
+
+/* The validator catches each rule broken on its own. */
+static void test_validator_rejects(void **state)
+{
+    (void)state;
+    static const char ok[] =
+        "{\"_aws\":{\"Timestamp\":1,\"CloudWatchMetrics\":[{\"Namespace\":\"N\",\"Dimensions\":"
+        "[[\"D\"]],\"Metrics\":[{\"Name\":\"M\",\"Unit\":\"Bytes\"}]}]},\"D\":\"d\",\"M\":1}\n";
+    assert_null(emf_violation(ok, strlen(ok)));
+    static const char *const bad[] = {
+        /* not one line */
+        "{\"_aws\":{\"Timestamp\":1,\"CloudWatchMetrics\":[{\"Namespace\":\"N\",\"Dimensions\":"
+        "[[\"D\"]],\"Metrics\":[{\"Name\":\"M\",\"Unit\":\"Bytes\"}]}]},\"D\":\"d\",\"M\":1}",
+        "{\"_aws\":{\"Timestamp\":1,\"CloudWatchMetrics\":[{\"Namespace\":\"N\",\"Dimensions\":\n"
+        "[[\"D\"]],\"Metrics\":[{\"Name\":\"M\",\"Unit\":\"Bytes\"}]}]},\"D\":\"d\",\"M\":1}\n",
+        /* trailing junk */
+        "{\"_aws\":{\"Timestamp\":1,\"CloudWatchMetrics\":[{\"Namespace\":\"N\",\"Dimensions\":"
+        "[[\"D\"]],\"Metrics\":[{\"Name\":\"M\",\"Unit\":\"Bytes\"}]}]},\"D\":\"d\",\"M\":1}x\n",
+        /* no _aws */
+        "{\"D\":\"d\",\"M\":1}\n",
+        /* Timestamp not an integer: fraction, exponent, string */
+        "{\"_aws\":{\"Timestamp\":1.5,\"CloudWatchMetrics\":[{\"Namespace\":\"N\",\"Dimensions\":"
+        "[[\"D\"]],\"Metrics\":[{\"Name\":\"M\",\"Unit\":\"Bytes\"}]}]},\"D\":\"d\",\"M\":1}\n",
+        "{\"_aws\":{\"Timestamp\":1e3,\"CloudWatchMetrics\":[{\"Namespace\":\"N\",\"Dimensions\":"
+        "[[\"D\"]],\"Metrics\":[{\"Name\":\"M\",\"Unit\":\"Bytes\"}]}]},\"D\":\"d\",\"M\":1}\n",
+        "{\"_aws\":{\"Timestamp\":\"1\",\"CloudWatchMetrics\":[{\"Namespace\":\"N\",\"Dimensions\":"
+        "[[\"D\"]],\"Metrics\":[{\"Name\":\"M\",\"Unit\":\"Bytes\"}]}]},\"D\":\"d\",\"M\":1}\n",
+        /* bad namespace */
+        "{\"_aws\":{\"Timestamp\":1,\"CloudWatchMetrics\":[{\"Namespace\":\"N N\",\"Dimensions\":"
+        "[[\"D\"]],\"Metrics\":[{\"Name\":\"M\",\"Unit\":\"Bytes\"}]}]},\"D\":\"d\",\"M\":1}\n",
+        "{\"_aws\":{\"Timestamp\":1,\"CloudWatchMetrics\":[{\"Namespace\":\"\",\"Dimensions\":"
+        "[[\"D\"]],\"Metrics\":[{\"Name\":\"M\",\"Unit\":\"Bytes\"}]}]},\"D\":\"d\",\"M\":1}\n",
+        /* dimension without a value, or with a number */
+        "{\"_aws\":{\"Timestamp\":1,\"CloudWatchMetrics\":[{\"Namespace\":\"N\",\"Dimensions\":"
+        "[[\"D\"]],\"Metrics\":[{\"Name\":\"M\",\"Unit\":\"Bytes\"}]}]},\"M\":1}\n",
+        "{\"_aws\":{\"Timestamp\":1,\"CloudWatchMetrics\":[{\"Namespace\":\"N\",\"Dimensions\":"
+        "[[\"D\"]],\"Metrics\":[{\"Name\":\"M\",\"Unit\":\"Bytes\"}]}]},\"D\":1,\"M\":1}\n",
+        /* metric without a value, or with a string */
+        "{\"_aws\":{\"Timestamp\":1,\"CloudWatchMetrics\":[{\"Namespace\":\"N\",\"Dimensions\":"
+        "[[\"D\"]],\"Metrics\":[{\"Name\":\"M\",\"Unit\":\"Bytes\"}]}]},\"D\":\"d\"}\n",
+        "{\"_aws\":{\"Timestamp\":1,\"CloudWatchMetrics\":[{\"Namespace\":\"N\",\"Dimensions\":"
+        "[[\"D\"]],\"Metrics\":[{\"Name\":\"M\",\"Unit\":\"Bytes\"}]}]},\"D\":\"d\",\"M\":\"1\"}\n",
+        /* unit not allowed */
+        "{\"_aws\":{\"Timestamp\":1,\"CloudWatchMetrics\":[{\"Namespace\":\"N\",\"Dimensions\":"
+        "[[\"D\"]],\"Metrics\":[{\"Name\":\"M\",\"Unit\":\"Byte\"}]}]},\"D\":\"d\",\"M\":1}\n",
+        /* StorageResolution */
+        "{\"_aws\":{\"Timestamp\":1,\"CloudWatchMetrics\":[{\"Namespace\":\"N\",\"Dimensions\":"
+        "[[\"D\"]],\"Metrics\":[{\"Name\":\"M\",\"StorageResolution\":5}]}]},\"D\":\"d\",\"M\":1}"
+        "\n",
+        /* metric defined twice */
+        "{\"_aws\":{\"Timestamp\":1,\"CloudWatchMetrics\":[{\"Namespace\":\"N\",\"Dimensions\":"
+        "[[\"D\"]],\"Metrics\":[{\"Name\":\"M\"},{\"Name\":\"M\"}]}]},\"D\":\"d\",\"M\":1}\n",
+        /* no directives */
+        "{\"_aws\":{\"Timestamp\":1,\"CloudWatchMetrics\":[]},\"D\":\"d\",\"M\":1}\n",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (!emf_violation(bad[i], strlen(bad[i])))
+            fail_msg("validator accepted bad document %zu: %s", i, bad[i]);
+
+    /* the count rules: 31 dimension keys, 101 metrics, a 1025-char dimension value, 256 KB */
+    static char big[300 * 1024];
+    int n = snprintf(big, sizeof(big),
+                     "{\"_aws\":{\"Timestamp\":1,\"CloudWatchMetrics\":[{\"Namespace\":\"N\","
+                     "\"Dimensions\":[[");
+    for (int i = 0; i < 31; i++)
+        n += snprintf(big + n, sizeof(big) - (size_t)n, "%s\"D%d\"", i ? "," : "", i);
+    n += snprintf(big + n, sizeof(big) - (size_t)n, "]],\"Metrics\":[]}]}");
+    for (int i = 0; i < 31; i++)
+        n += snprintf(big + n, sizeof(big) - (size_t)n, ",\"D%d\":\"d\"", i);
+    n += snprintf(big + n, sizeof(big) - (size_t)n, "}\n");
+    assert_non_null(emf_violation(big, (size_t)n));
+
+    n = snprintf(big, sizeof(big),
+                 "{\"_aws\":{\"Timestamp\":1,\"CloudWatchMetrics\":[{\"Namespace\":\"N\","
+                 "\"Dimensions\":[],\"Metrics\":[");
+    for (int i = 0; i < 101; i++)
+        n += snprintf(big + n, sizeof(big) - (size_t)n, "%s{\"Name\":\"M%d\"}", i ? "," : "", i);
+    n += snprintf(big + n, sizeof(big) - (size_t)n, "]}]}");
+    for (int i = 0; i < 101; i++)
+        n += snprintf(big + n, sizeof(big) - (size_t)n, ",\"M%d\":1", i);
+    n += snprintf(big + n, sizeof(big) - (size_t)n, "}\n");
+    assert_non_null(emf_violation(big, (size_t)n));
+
+    n = snprintf(big, sizeof(big),
+                 "{\"_aws\":{\"Timestamp\":1,\"CloudWatchMetrics\":[{\"Namespace\":\"N\","
+                 "\"Dimensions\":[[\"D\"]],\"Metrics\":[]}]},\"D\":\"%01025d\"}\n",
+                 0);
+    assert_non_null(emf_violation(big, (size_t)n));
+
+    n = snprintf(big, sizeof(big),
+                 "{\"_aws\":{\"Timestamp\":1,\"CloudWatchMetrics\":[{\"Namespace\":\"N\","
+                 "\"Dimensions\":[],\"Metrics\":[]}]},\"P\":\"");
+    memset(big + n, 'p', 260 * 1024);
+    n += 260 * 1024;
+    n += snprintf(big + n, sizeof(big) - (size_t)n, "\"}\n");
+    assert_non_null(emf_violation(big, (size_t)n));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_validator_rejects),
+        cmocka_unit_test(test_typical),
+        cmocka_unit_test(test_version_dimension_and_health),
+        cmocka_unit_test(test_incomplete),
+        cmocka_unit_test(test_verdict_and_hostile_strings),
+        cmocka_unit_test(test_largest),
+        cmocka_unit_test(test_exact_integers),
+        cmocka_unit_test(test_buffer_caps),
+        cmocka_unit_test(test_options),
+        cmocka_unit_test(test_shutdown),
+        cmocka_unit_test(test_alert),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

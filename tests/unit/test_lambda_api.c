@@ -1,0 +1,190 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <cjson/cJSON.h>
+
+#include <leakwatch/lambda_api.h>
+
+static const char *header(const struct lw_http_request *req, const char *name)
+{
+    for (size_t i = 0; i < req->n_headers; i++)
+        if (strcmp(req->headers[i].name, name) == 0)
+            return req->headers[i].value;
+    return NULL;
+}
+
+static void test_register_request(void **state)
+{
+    (void)state;
+    struct lw_lambda_request r;
+    assert_int_equal(lw_lambda_register_request(&r, "127.0.0.1:9001"), LW_OK);
+    assert_string_equal(r.http.method, "POST");
+    assert_string_equal(r.http.url, "http://127.0.0.1:9001/2020-01-01/extension/register");
+    assert_string_equal(header(&r.http, "Lambda-Extension-Name"), "leakwatch");
+    assert_string_equal(header(&r.http, "Content-Type"), "application/json");
+    assert_true(r.http.no_proxy);
+    assert_int_equal(r.http.n_want_headers, 1);
+    assert_string_equal(r.http.want_headers[0], "Lambda-Extension-Identifier");
+    cJSON *body = cJSON_ParseWithLength(r.http.body, r.http.body_len);
+    assert_non_null(body);
+    const cJSON *events = cJSON_GetObjectItemCaseSensitive(body, "events");
+    assert_int_equal(cJSON_GetArraySize(events), 2);
+    assert_string_equal(cJSON_GetArrayItem(events, 0)->valuestring, "INVOKE");
+    assert_string_equal(cJSON_GetArrayItem(events, 1)->valuestring, "SHUTDOWN");
+    cJSON_Delete(body);
+    assert_int_equal(lw_lambda_register_request(&r, ""), LW_ERR_INVALID);
+}
+
+static void test_next_request_has_no_total_timeout(void **state)
+{
+    (void)state;
+    struct lw_lambda_request r;
+    assert_int_equal(lw_lambda_next_request(&r, "127.0.0.1:9001", "ext-id"), LW_OK);
+    assert_string_equal(r.http.method, "GET");
+    assert_string_equal(r.http.url, "http://127.0.0.1:9001/2020-01-01/extension/event/next");
+    assert_string_equal(header(&r.http, "Lambda-Extension-Identifier"), "ext-id");
+    assert_int_equal(r.http.total_timeout_ms, 0);
+    assert_true(r.http.connect_timeout_ms > 0);
+}
+
+static void test_error_requests(void **state)
+{
+    (void)state;
+    struct lw_lambda_request r;
+    assert_int_equal(lw_lambda_error_request(&r, "h:1", "id", true, "Extension.ConfigInvalid",
+                                             "bad \"value\"\n"),
+                     LW_OK);
+    assert_string_equal(r.http.url, "http://h:1/2020-01-01/extension/init/error");
+    assert_string_equal(header(&r.http, "Lambda-Extension-Function-Error-Type"),
+                        "Extension.ConfigInvalid");
+    cJSON *body = cJSON_ParseWithLength(r.http.body, r.http.body_len);
+    assert_non_null(body);
+    assert_string_equal(cJSON_GetObjectItem(body, "errorMessage")->valuestring, "bad \"value\"\n");
+    assert_string_equal(cJSON_GetObjectItem(body, "errorType")->valuestring,
+                        "Extension.ConfigInvalid");
+    cJSON_Delete(body);
+    assert_int_equal(lw_lambda_error_request(&r, "h:1", "id", false, "Extension.Crash", "x"),
+                     LW_OK);
+    assert_string_equal(r.http.url, "http://h:1/2020-01-01/extension/exit/error");
+}
+
+static void test_subscribe_request(void **state)
+{
+    (void)state;
+    struct lw_lambda_request r;
+    struct lw_subscription sub = {
+        .port = 4279, .max_items = 1000, .max_bytes = 262144, .timeout_ms = 25};
+    assert_int_equal(lw_lambda_subscribe_request(&r, "h:1", "id", &sub), LW_OK);
+    assert_string_equal(r.http.method, "PUT");
+    assert_string_equal(r.http.url, "http://h:1/2022-07-01/telemetry");
+    cJSON *body = cJSON_ParseWithLength(r.http.body, r.http.body_len);
+    assert_non_null(body);
+    assert_string_equal(cJSON_GetObjectItem(body, "schemaVersion")->valuestring, "2022-12-13");
+    const cJSON *types = cJSON_GetObjectItem(body, "types");
+    assert_int_equal(cJSON_GetArraySize(types), 1);
+    assert_string_equal(cJSON_GetArrayItem(types, 0)->valuestring, "platform");
+    const cJSON *buf = cJSON_GetObjectItem(body, "buffering");
+    assert_int_equal(cJSON_GetObjectItem(buf, "maxItems")->valueint, 1000);
+    assert_int_equal(cJSON_GetObjectItem(buf, "maxBytes")->valueint, 262144);
+    assert_int_equal(cJSON_GetObjectItem(buf, "timeoutMs")->valueint, 25);
+    const cJSON *dest = cJSON_GetObjectItem(body, "destination");
+    assert_string_equal(cJSON_GetObjectItem(dest, "protocol")->valuestring, "HTTP");
+    assert_string_equal(cJSON_GetObjectItem(dest, "URI")->valuestring,
+                        "http://sandbox.localdomain:4279/");
+    cJSON_Delete(body);
+
+    /* Outside the documented ranges the request is not built. */
+    static const struct lw_subscription bad[] = {
+        {0, 1000, 262144, 25},       {4279, 999, 262144, 25},   {4279, 10001, 262144, 25},
+        {4279, 1000, 262143, 25},    {4279, 1000, 1048577, 25}, {4279, 1000, 262144, 24},
+        {4279, 1000, 262144, 30001},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(lw_lambda_subscribe_request(&r, "h:1", "id", &bad[i]), LW_ERR_INVALID);
+}
+
+static void test_parse_events(void **state)
+{
+    (void)state;
+    static const char invoke[] =
+        "{\"eventType\":\"INVOKE\",\"deadlineMs\":1767225600123,"
+        "\"requestId\":\"3da1f2dc-3222-475e-9205-e2e6c6318895\","
+        "\"invokedFunctionArn\":\"arn:aws:lambda:us-east-1:123456789012:function:my-fn\","
+        "\"tracing\":{\"type\":\"X-Amzn-Trace-Id\",\"value\":\"Root=1\"}}";
+    struct lw_lambda_event ev;
+    assert_int_equal(lw_lambda_parse_event(invoke, sizeof(invoke) - 1, &ev), LW_OK);
+    assert_int_equal(ev.kind, LW_EVENT_INVOKE);
+    assert_int_equal(ev.deadline_ms, 1767225600123ull);
+    assert_string_equal(ev.request_id, "3da1f2dc-3222-475e-9205-e2e6c6318895");
+    assert_string_equal(ev.invoked_function_arn,
+                        "arn:aws:lambda:us-east-1:123456789012:function:my-fn");
+
+    static const struct {
+        const char *json;
+        enum lw_shutdown_reason reason;
+    } shutdowns[] = {
+        {"{\"eventType\":\"SHUTDOWN\",\"shutdownReason\":\"spindown\",\"deadlineMs\":5}",
+         LW_SHUTDOWN_SPINDOWN},
+        {"{\"eventType\":\"SHUTDOWN\",\"shutdownReason\":\"SPINDOWN\",\"deadlineMs\":5}",
+         LW_SHUTDOWN_SPINDOWN},
+        {"{\"eventType\":\"SHUTDOWN\",\"shutdownReason\":\"timeout\",\"deadlineMs\":5}",
+         LW_SHUTDOWN_TIMEOUT},
+        {"{\"eventType\":\"SHUTDOWN\",\"shutdownReason\":\"failure\",\"deadlineMs\":5}",
+         LW_SHUTDOWN_FAILURE},
+        {"{\"eventType\":\"SHUTDOWN\",\"shutdownReason\":\"meteor\",\"deadlineMs\":5}",
+         LW_SHUTDOWN_FAILURE},
+        {"{\"eventType\":\"SHUTDOWN\",\"deadlineMs\":5}", LW_SHUTDOWN_FAILURE},
+    };
+    for (size_t i = 0; i < sizeof(shutdowns) / sizeof(shutdowns[0]); i++) {
+        assert_int_equal(lw_lambda_parse_event(shutdowns[i].json, strlen(shutdowns[i].json), &ev),
+                         LW_OK);
+        assert_int_equal(ev.kind, LW_EVENT_SHUTDOWN);
+        assert_int_equal(ev.shutdown_reason, shutdowns[i].reason);
+        assert_int_equal(ev.deadline_ms, 5);
+    }
+    assert_string_equal(lw_shutdown_reason_name(LW_SHUTDOWN_TIMEOUT), "timeout");
+
+    static const char *const bad[] = {
+        "",
+        "{",
+        "[]",
+        "{\"eventType\":3}",
+        "{\"eventType\":\"INVOKE\"}",
+        "{\"eventType\":\"RESTORE\"}",
+        "null",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_not_equal(lw_lambda_parse_event(bad[i], strlen(bad[i]), &ev), LW_OK);
+}
+
+static void test_parse_register(void **state)
+{
+    (void)state;
+    static const char body[] = "{\"functionName\":\"my-fn\",\"functionVersion\":\"$LATEST\","
+                               "\"handler\":\"bootstrap\",\"accountId\":\"123456789012\"}";
+    struct lw_register_info info;
+    assert_int_equal(lw_lambda_parse_register(body, sizeof(body) - 1, &info), LW_OK);
+    assert_string_equal(info.function_name, "my-fn");
+    assert_string_equal(info.function_version, "$LATEST");
+    assert_string_equal(info.handler, "bootstrap");
+    assert_int_equal(lw_lambda_parse_register("{}", 2, &info), LW_OK);
+    assert_string_equal(info.function_name, "");
+    assert_int_equal(lw_lambda_parse_register("nope", 4, &info), LW_ERR_INVALID);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_register_request),
+        cmocka_unit_test(test_next_request_has_no_total_timeout),
+        cmocka_unit_test(test_error_requests),
+        cmocka_unit_test(test_subscribe_request),
+        cmocka_unit_test(test_parse_events),
+        cmocka_unit_test(test_parse_register),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

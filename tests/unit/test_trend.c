@@ -1,0 +1,709 @@
+/*
+ * The trend engine on synthetic series with a known truth: linear leaks of several sizes
+ * against several limits, saw-teeth with and without a leak under them, a warming plateau,
+ * noise, a single spike, resets, leaks in other processes, missing end readings. Each case
+ * states the verdict it must give; the figures the goals are about (invocations until the
+ * verdict, projection error) are printed so the README table can quote them.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <leakwatch/trend.h>
+
+#define MB (1024.0 * 1024.0)
+#define KB 1024.0
+#define PAGE 4096.0
+
+/* ---- a tiny deterministic PRNG: xorshift64*, Box-Muller for normal noise -------------------- */
+
+struct rng {
+    uint64_t s;
+};
+
+static double rng_uniform(struct rng *r)
+{
+    r->s ^= r->s >> 12;
+    r->s ^= r->s << 25;
+    r->s ^= r->s >> 27;
+    uint64_t v = r->s * 2685821657736338717ULL;
+    return ((double)(v >> 11) + 0.5) / 9007199254740992.0;
+}
+
+static double rng_normal(struct rng *r)
+{
+    double u1 = rng_uniform(r), u2 = rng_uniform(r);
+    return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+}
+
+/* ---- the synthetic environment ------------------------------------------------------------- */
+
+struct gen {
+    const char *name;
+    double limit_mb;
+    double base_bytes;     /* the runtime's anonymous RSS before growth */
+    double leak_bytes;     /* retained per invocation by the runtime */
+    uint32_t saw_period;   /* 0: no saw-tooth */
+    double saw_step_bytes; /* grows this much per invocation, released every saw_period */
+    double plateau_bytes;  /* warming cache: plateau * (1 - exp(-n / plateau_tau)) */
+    double plateau_tau;    /* invocations */
+    double noise_bytes;    /* normal, standard deviation */
+    uint32_t spike_at;     /* one reading this much higher at this seq; 0: none */
+    double spike_bytes;
+    double ext_leak_bytes;   /* retained per invocation by the extension */
+    double self_leak_bytes;  /* retained per invocation by leakwatch */
+    double child_leak_bytes; /* retained per invocation by a runtime child */
+    uint32_t missing_every;  /* every k-th record has no end reading; 0: none */
+    double interval_ms;      /* between invocations; 0: 5000 (12 per minute) */
+    uint64_t seed;
+};
+
+#define EXT_BASE (12 * MB)
+#define SELF_BASE (3 * MB)
+#define CHILD_BASE (20 * MB)
+#define FILE_BYTES (18 * MB)
+
+static double interval_of(const struct gen *g)
+{
+    return g->interval_ms > 0 ? g->interval_ms : 5000.0;
+}
+
+static double quantize(double b)
+{
+    return floor(b / PAGE) * PAGE;
+}
+
+/* The environment's RSS at the end of invocation n without noise: the truth for OOM. */
+static double env_truth(const struct gen *g, uint64_t n)
+{
+    double d = (double)n;
+    double fn = g->base_bytes + g->leak_bytes * d;
+    double ext = EXT_BASE + g->ext_leak_bytes * d;
+    double self = SELF_BASE + g->self_leak_bytes * d;
+    double child = g->child_leak_bytes > 0 ? CHILD_BASE + g->child_leak_bytes * d : 0;
+    return fn + ext + self + child + FILE_BYTES;
+}
+
+/* The first invocation whose end the environment does not survive. */
+static uint64_t oom_truth(const struct gen *g)
+{
+    double limit = g->limit_mb * MB;
+    double growth = g->leak_bytes + g->ext_leak_bytes + g->self_leak_bytes + g->child_leak_bytes;
+    double at0 = env_truth(g, 0);
+    return (uint64_t)ceil((limit - at0) / growth);
+}
+
+static void make_record(const struct gen *g, const char *env_id, uint64_t seq, struct rng *r,
+                        struct lw_record *rec)
+{
+    memset(rec, 0, sizeof(*rec));
+    snprintf(rec->env_id, sizeof(rec->env_id), "%s", env_id);
+    snprintf(rec->request_id, sizeof(rec->request_id), "req-%llu", (unsigned long long)seq);
+    rec->seq = seq;
+    rec->cold_start = seq == 1;
+    uint64_t t0 = 1767225600000ULL;
+    rec->start_time_ms = t0 + (uint64_t)((double)(seq - 1) * interval_of(g));
+    rec->end_time_ms = rec->start_time_ms + 50;
+    rec->memory_limit_bytes = (uint64_t)(g->limit_mb * MB);
+    double n = (double)seq;
+
+    double fn = g->base_bytes + g->leak_bytes * n;
+    if (g->saw_period)
+        fn += g->saw_step_bytes * (double)(seq % g->saw_period);
+    if (g->plateau_tau > 0)
+        fn += g->plateau_bytes * (1.0 - exp(-n / g->plateau_tau));
+    double noise = g->noise_bytes > 0 ? g->noise_bytes * rng_normal(r) : 0;
+    fn += noise;
+    if (g->spike_at && seq == g->spike_at)
+        fn += g->spike_bytes;
+    if (fn < 0)
+        fn = 0;
+    fn = quantize(fn);
+    double child = g->child_leak_bytes > 0 ? quantize(CHILD_BASE + g->child_leak_bytes * n) : 0;
+    double ext = quantize(EXT_BASE + g->ext_leak_bytes * n);
+    double self = quantize(SELF_BASE + g->self_leak_bytes * n);
+
+    if (g->missing_every && seq % g->missing_every == 0) {
+        rec->gaps = LW_GAP_END_READING;
+        return;
+    }
+    rec->have_end = true;
+    rec->peak_method = LW_PEAK_HWM;
+    rec->fn_end.rss_anon_bytes = (uint64_t)(fn + child);
+    rec->fn_end.rss_file_bytes = (uint64_t)(FILE_BYTES / 2);
+    rec->fn_end.rss_bytes = rec->fn_end.rss_anon_bytes + rec->fn_end.rss_file_bytes;
+    rec->env_end.rss_anon_bytes = (uint64_t)(fn + child + ext + self);
+    rec->env_end.rss_file_bytes = (uint64_t)FILE_BYTES;
+    rec->env_end.rss_bytes = rec->env_end.rss_anon_bytes + rec->env_end.rss_file_bytes;
+
+    struct {
+        const char *name;
+        enum lw_proc_role role;
+        double anon;
+    } procs[] = {
+        {"bootstrap", LW_ROLE_RUNTIME, fn},
+        {"worker", LW_ROLE_RUNTIME_CHILD, child},
+        {"otel-collector", LW_ROLE_EXTENSION, ext},
+        {"leakwatch", LW_ROLE_SELF, self},
+    };
+    for (size_t i = 0; i < sizeof(procs) / sizeof(procs[0]); i++) {
+        if (procs[i].role == LW_ROLE_RUNTIME_CHILD && g->child_leak_bytes <= 0)
+            continue;
+        struct lw_record_proc *p = &rec->procs[rec->n_procs++];
+        p->pid = (int32_t)(10 + i);
+        p->role = procs[i].role;
+        snprintf(p->name, sizeof(p->name), "%s", procs[i].name);
+        p->have_start = p->have_end = true;
+        p->end.rss_anon_bytes = (uint64_t)procs[i].anon;
+        p->end.rss_bytes = (uint64_t)procs[i].anon + 4 * (uint64_t)MB;
+    }
+}
+
+/* What happened over a run. */
+struct outcome {
+    uint64_t first_leak_seq;    /* first published leak or leak-critical; 0: never */
+    uint64_t first_warming_seq; /* first published warming; 0: never */
+    uint64_t leak_published;    /* assessments published as leak or leak-critical */
+    uint64_t last_leak_seq;
+    uint32_t alerts;           /* changed == true */
+    struct lw_verdict at_flag; /* the verdict when first flagged */
+    struct lw_verdict last;
+    uint64_t last_seq;
+};
+
+static void run(const struct gen *g, const struct lw_trend_config *cfg, uint64_t n,
+                struct outcome *o)
+{
+    struct lw_trend *t = lw_trend_new(cfg);
+    assert_non_null(t);
+    struct rng r = {g->seed ? g->seed : 0x9E3779B97F4A7C15ULL};
+    memset(o, 0, sizeof(*o));
+    uint64_t oom =
+        (g->leak_bytes + g->ext_leak_bytes + g->self_leak_bytes + g->child_leak_bytes) > 0
+            ? oom_truth(g)
+            : UINT64_MAX;
+    static struct lw_record rec;
+    for (uint64_t seq = 1; seq <= n && seq < oom; seq++) {
+        make_record(g, "2026-01-01-env-a", seq, &r, &rec);
+        struct lw_verdict v;
+        lw_trend_add(t, &rec, &v);
+        bool leaky = v.kind == LW_VERDICT_LEAK || v.kind == LW_VERDICT_LEAK_CRITICAL;
+        if (leaky) {
+            o->leak_published++;
+            o->last_leak_seq = seq;
+            if (!o->first_leak_seq) {
+                o->first_leak_seq = seq;
+                o->at_flag = v;
+            }
+        }
+        if (v.kind == LW_VERDICT_WARMING && !o->first_warming_seq)
+            o->first_warming_seq = seq;
+        if (v.changed)
+            o->alerts++;
+        o->last = v;
+        o->last_seq = seq;
+    }
+    lw_trend_free(t);
+}
+
+/* ---- linear leaks: verdict, speed, projection ------------------------------------------------ */
+
+struct leak_case {
+    double leak_bytes;
+    double limit_mb;
+    double noise_bytes;
+    enum lw_verdict_kind expect;
+    uint64_t flag_within; /* invocations since the environment started */
+};
+
+static void test_linear_leaks(void **state)
+{
+    (void)state;
+    static const struct leak_case cases[] = {
+        /* 0.1% of the limit per invocation: the goal is a flag within 30 invocations */
+        {0.001 * 128 * MB, 128, 0, LW_VERDICT_LEAK_CRITICAL, 30},
+        {0.001 * 512 * MB, 512, 0, LW_VERDICT_LEAK_CRITICAL, 30},
+        {0.001 * 1024 * MB, 1024, 0, LW_VERDICT_LEAK_CRITICAL, 30},
+        {0.001 * 1024 * MB, 1024, 64 * KB, LW_VERDICT_LEAK_CRITICAL, 30},
+        /* 1 KB .. 1 MB against 128 .. 1024 MB */
+        {1 * KB, 128, 0, LW_VERDICT_LEAK, 60},
+        {1 * KB, 1024, 0, LW_VERDICT_LEAK, 60},
+        {10 * KB, 128, 0, LW_VERDICT_LEAK, 30},
+        {10 * KB, 1024, 0, LW_VERDICT_LEAK, 30},
+        {100 * KB, 128, 0, LW_VERDICT_LEAK_CRITICAL, 30},
+        {100 * KB, 1024, 0, LW_VERDICT_LEAK, 30},
+        {1 * MB, 128, 0, LW_VERDICT_LEAK_CRITICAL, 30},
+        {1 * MB, 1024, 0, LW_VERDICT_LEAK_CRITICAL, 30},
+        {100 * KB, 512, 256 * KB, LW_VERDICT_LEAK, 80},
+    };
+    struct lw_trend_config cfg = lw_trend_config_default();
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const struct leak_case *c = &cases[i];
+        struct gen g = {.limit_mb = c->limit_mb,
+                        .base_bytes = 30 * MB,
+                        .leak_bytes = c->leak_bytes,
+                        .noise_bytes = c->noise_bytes,
+                        .seed = 1000 + i};
+        struct outcome o;
+        run(&g, &cfg, 5000, &o);
+        uint64_t oom = oom_truth(&g);
+        double proj_oom = (double)o.first_leak_seq + o.at_flag.projected_invocations_to_oom;
+        double remaining = (double)oom - (double)o.first_leak_seq;
+        double err = fabs(proj_oom - (double)oom) / remaining;
+        print_message("leak %8.0f B/inv limit %4.0f MB noise %6.0f B: flagged at invocation %3llu "
+                      "as %s, confidence %.2f, OOM projected at %.0f, actual %llu (error %.1f%% "
+                      "of the remaining %.0f)\n",
+                      c->leak_bytes, c->limit_mb, c->noise_bytes,
+                      (unsigned long long)o.first_leak_seq, lw_verdict_name(o.at_flag.kind),
+                      o.at_flag.confidence, proj_oom, (unsigned long long)oom, 100 * err,
+                      remaining);
+        assert_true(o.first_leak_seq > 0);
+        assert_true(o.first_leak_seq <= c->flag_within);
+        assert_int_equal(o.at_flag.kind, c->expect);
+        assert_true(o.at_flag.have_projection);
+        assert_true(err <= 0.10);
+        assert_string_equal(o.at_flag.culprit, "bootstrap");
+        assert_int_equal(o.at_flag.culprit_role, LW_ROLE_RUNTIME);
+        assert_true(o.at_flag.confidence > 0.5);
+        /* a slow leak may first be published as steady, never as anything leaky */
+        assert_true(o.at_flag.previous == LW_VERDICT_LEARNING ||
+                    o.at_flag.previous == LW_VERDICT_STEADY);
+        assert_true(o.at_flag.changed);
+        /* one alert for the flag, at most one more for leak -> leak-critical near the end */
+        assert_true(o.alerts >= 1 && o.alerts <= 2);
+        /* once flagged, it stays flagged */
+        assert_int_equal(o.leak_published, o.last_seq - o.first_leak_seq + 1);
+    }
+}
+
+/* The growth estimate itself and the minutes: 12 invocations a minute. */
+static void test_projection_figures(void **state)
+{
+    (void)state;
+    struct gen g = {.limit_mb = 256, .base_bytes = 40 * MB, .leak_bytes = 200 * KB};
+    struct lw_trend_config cfg = lw_trend_config_default();
+    struct outcome o;
+    run(&g, &cfg, 200, &o);
+    assert_int_equal(o.last.kind, LW_VERDICT_LEAK_CRITICAL);
+    assert_true(fabs(o.last.growth_bytes_per_invocation - 200 * KB) < 0.02 * 200 * KB);
+    assert_true(fabs(o.last.growth_bytes_per_hour - 200 * KB * 720) < 0.05 * 200 * KB * 720);
+    double remaining = (double)oom_truth(&g) - 200;
+    assert_true(fabs(o.last.projected_invocations_to_oom - remaining) < 0.05 * remaining);
+    assert_true(fabs(o.last.projected_minutes_to_oom - remaining / 12.0) < 0.05 * remaining / 12.0);
+    assert_non_null(strstr(o.last.reason, "runtime 'bootstrap'"));
+    assert_non_null(strstr(o.last.reason, "before the 120 min recycle horizon"));
+    print_message("reason: %s\n", o.last.reason);
+}
+
+/* The horizon decides leak vs leak-critical: same leak, different horizons. */
+static void test_horizon(void **state)
+{
+    (void)state;
+    /* 10 KB/inv at 12/min with about 430 MB of headroom: about 3700 minutes to OOM */
+    struct gen g = {.limit_mb = 512, .base_bytes = 40 * MB, .leak_bytes = 10 * KB};
+    struct lw_trend_config cfg = lw_trend_config_default();
+    struct outcome o;
+    run(&g, &cfg, 300, &o);
+    assert_int_equal(o.last.kind, LW_VERDICT_LEAK);
+    assert_non_null(strstr(o.last.reason, "after the 120 min recycle horizon"));
+    cfg.recycle_horizon_minutes = 6000;
+    run(&g, &cfg, 300, &o);
+    assert_int_equal(o.last.kind, LW_VERDICT_LEAK_CRITICAL);
+}
+
+/* ---- no false alarms ------------------------------------------------------------------------ */
+
+struct quiet_case {
+    struct gen g;
+    enum lw_verdict_kind final_kind;
+    bool expect_warming;
+    /* A saw-tooth whose first rise lasts longer than warm-up + min_points + hold is a straight
+     * line until its first release: nothing can tell it from a leak. Flags are allowed before
+     * this invocation only, and must be withdrawn after it. */
+    uint64_t flag_allowed_until;
+};
+
+static void test_no_false_alarm(void **state)
+{
+    (void)state;
+    static const struct quiet_case cases[] = {
+        {{.name = "steady", .limit_mb = 128, .base_bytes = 30 * MB}, LW_VERDICT_STEADY, false, 0},
+        {{.name = "sawtooth/10",
+          .limit_mb = 512,
+          .base_bytes = 60 * MB,
+          .saw_period = 10,
+          .saw_step_bytes = 2 * MB},
+         LW_VERDICT_STEADY,
+         false,
+         0},
+        {{.name = "sawtooth/7 noisy",
+          .limit_mb = 256,
+          .base_bytes = 60 * MB,
+          .saw_period = 7,
+          .saw_step_bytes = 3 * MB,
+          .noise_bytes = 512 * KB,
+          .seed = 7},
+         LW_VERDICT_STEADY,
+         false,
+         0},
+        {{.name = "sawtooth/40",
+          .limit_mb = 1024,
+          .base_bytes = 80 * MB,
+          .saw_period = 40,
+          .saw_step_bytes = 1 * MB},
+         LW_VERDICT_STEADY,
+         false,
+         40 + 3 + 1},
+        {{.name = "plateau",
+          .limit_mb = 256,
+          .base_bytes = 40 * MB,
+          .plateau_bytes = 40 * MB,
+          .plateau_tau = 8},
+         LW_VERDICT_STEADY,
+         true,
+         0},
+        {{.name = "noise",
+          .limit_mb = 128,
+          .base_bytes = 50 * MB,
+          .noise_bytes = 1 * MB,
+          .seed = 42},
+         LW_VERDICT_STEADY,
+         false,
+         0},
+        {{.name = "noise small",
+          .limit_mb = 1024,
+          .base_bytes = 50 * MB,
+          .noise_bytes = 8 * KB,
+          .seed = 43},
+         LW_VERDICT_STEADY,
+         false,
+         0},
+        {{.name = "spike",
+          .limit_mb = 256,
+          .base_bytes = 50 * MB,
+          .spike_at = 40,
+          .spike_bytes = 100 * MB},
+         LW_VERDICT_STEADY,
+         false,
+         0},
+        {{.name = "spike in noise",
+          .limit_mb = 256,
+          .base_bytes = 50 * MB,
+          .spike_at = 3000,
+          .spike_bytes = 100 * MB,
+          .noise_bytes = 256 * KB,
+          .seed = 44},
+         LW_VERDICT_STEADY,
+         false,
+         0},
+    };
+    struct lw_trend_config cfg = lw_trend_config_default();
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const struct quiet_case *c = &cases[i];
+        struct outcome o;
+        run(&c->g, &cfg, 10000, &o);
+        print_message("%-16s 10000 invocations: leak verdicts %llu, alerts %u, first warming %llu, "
+                      "final %s\n",
+                      c->g.name, (unsigned long long)o.leak_published, o.alerts,
+                      (unsigned long long)o.first_warming_seq, lw_verdict_name(o.last.kind));
+        assert_int_equal(o.last_seq, 10000);
+        if (c->flag_allowed_until) {
+            assert_true(o.last_leak_seq < c->flag_allowed_until);
+            assert_true(o.alerts <= 2);
+        } else {
+            assert_int_equal(o.leak_published, 0);
+            assert_int_equal(o.alerts, 0);
+        }
+        assert_int_equal(o.last.kind, c->final_kind);
+        if (c->expect_warming)
+            assert_true(o.first_warming_seq > 0);
+    }
+}
+
+/* ---- saw-tooth with a leak under it -------------------------------------------------------- */
+
+static void test_sawtooth_with_leak(void **state)
+{
+    (void)state;
+    struct gen cases[] = {
+        {.limit_mb = 512,
+         .base_bytes = 60 * MB,
+         .saw_period = 10,
+         .saw_step_bytes = 2 * MB,
+         .leak_bytes = 100 * KB},
+        {.limit_mb = 1024,
+         .base_bytes = 60 * MB,
+         .saw_period = 25,
+         .saw_step_bytes = 1 * MB,
+         .leak_bytes = 64 * KB,
+         .noise_bytes = 64 * KB,
+         .seed = 5},
+    };
+    struct lw_trend_config cfg = lw_trend_config_default();
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct outcome o;
+        run(&cases[i], &cfg, 3000, &o);
+        print_message("sawtooth/%u + leak %.0f B/inv: flagged at invocation %llu as %s, growth "
+                      "%.0f B/inv\n",
+                      cases[i].saw_period, cases[i].leak_bytes,
+                      (unsigned long long)o.first_leak_seq, lw_verdict_name(o.at_flag.kind),
+                      o.at_flag.growth_bytes_per_invocation);
+        assert_true(o.first_leak_seq > 0);
+        assert_true(o.first_leak_seq <= 400);
+        /* the floor's slope, not the saw-tooth's */
+        assert_true(fabs(o.last.growth_bytes_per_invocation - cases[i].leak_bytes) <
+                    0.25 * cases[i].leak_bytes);
+    }
+}
+
+/* ---- attribution ------------------------------------------------------------------------- */
+
+struct culprit_case {
+    struct gen g;
+    const char *culprit;
+    enum lw_proc_role role;
+};
+
+static void test_attribution(void **state)
+{
+    (void)state;
+    static const struct culprit_case cases[] = {
+        {{.limit_mb = 256, .base_bytes = 30 * MB, .ext_leak_bytes = 200 * KB},
+         "otel-collector",
+         LW_ROLE_EXTENSION},
+        {{.limit_mb = 256, .base_bytes = 30 * MB, .self_leak_bytes = 50 * KB},
+         "leakwatch",
+         LW_ROLE_SELF},
+        {{.limit_mb = 256, .base_bytes = 30 * MB, .child_leak_bytes = 100 * KB},
+         "worker",
+         LW_ROLE_RUNTIME_CHILD},
+        {{.limit_mb = 256,
+          .base_bytes = 30 * MB,
+          .leak_bytes = 100 * KB,
+          .noise_bytes = 16 * KB,
+          .seed = 9},
+         "bootstrap",
+         LW_ROLE_RUNTIME},
+    };
+    struct lw_trend_config cfg = lw_trend_config_default();
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct outcome o;
+        run(&cases[i].g, &cfg, 400, &o);
+        print_message("culprit %-14s flagged at invocation %llu: %s\n", cases[i].culprit,
+                      (unsigned long long)o.first_leak_seq, o.at_flag.reason);
+        assert_true(o.first_leak_seq > 0 && o.first_leak_seq <= 40);
+        assert_string_equal(o.at_flag.culprit, cases[i].culprit);
+        assert_int_equal(o.at_flag.culprit_role, cases[i].role);
+        assert_non_null(strstr(o.at_flag.reason, cases[i].culprit));
+    }
+}
+
+/* ---- missing end readings ------------------------------------------------------------------ */
+
+static void test_missing_end_readings(void **state)
+{
+    (void)state;
+    /* every third record lacks its end reading: the series has gaps, the rate does not */
+    struct gen g = {
+        .limit_mb = 512, .base_bytes = 40 * MB, .leak_bytes = 100 * KB, .missing_every = 3};
+    struct lw_trend_config cfg = lw_trend_config_default();
+    struct outcome o;
+    run(&g, &cfg, 300, &o);
+    print_message("missing every 3rd end reading: flagged at invocation %llu\n",
+                  (unsigned long long)o.first_leak_seq);
+    assert_true(o.first_leak_seq > 0 && o.first_leak_seq <= 40);
+    /* growth is per invocation (by sequence number), not per reading */
+    assert_true(fabs(o.last.growth_bytes_per_invocation - 100 * KB) < 0.05 * 100 * KB);
+    /* 12 invocations a minute, every one counted */
+    double per_min = o.last.projected_invocations_to_oom / o.last.projected_minutes_to_oom;
+    assert_true(fabs(per_min - 12.0) < 0.1);
+
+    /* only records without end readings: learning forever, never an opinion */
+    struct lw_trend *t = lw_trend_new(NULL);
+    assert_non_null(t);
+    struct gen none = {.limit_mb = 128, .base_bytes = 30 * MB, .missing_every = 1};
+    struct rng r = {1};
+    static struct lw_record rec;
+    struct lw_verdict v;
+    for (uint64_t seq = 1; seq <= 100; seq++) {
+        make_record(&none, "env-x", seq, &r, &rec);
+        lw_trend_add(t, &rec, &v);
+        assert_int_equal(v.kind, LW_VERDICT_LEARNING);
+        assert_false(v.changed);
+    }
+    lw_trend_free(t);
+}
+
+/* ---- resets -------------------------------------------------------------------------------- */
+
+static void test_cold_start_reset(void **state)
+{
+    (void)state;
+    struct gen leak = {.limit_mb = 256, .base_bytes = 30 * MB, .leak_bytes = 200 * KB};
+    struct gen steady = {.limit_mb = 256, .base_bytes = 30 * MB};
+    struct lw_trend *t = lw_trend_new(NULL);
+    assert_non_null(t);
+    struct rng r = {3};
+    static struct lw_record rec;
+    struct lw_verdict v;
+    for (uint64_t seq = 1; seq <= 100; seq++) {
+        make_record(&leak, "env-a", seq, &r, &rec);
+        lw_trend_add(t, &rec, &v);
+    }
+    assert_int_equal(v.kind, LW_VERDICT_LEAK_CRITICAL);
+
+    /* a new environment: learning again, no alert, nothing carried over */
+    const char *envs[] = {"env-b", "env-b"};
+    for (size_t k = 0; k < 2; k++) {
+        /* k == 0: a new environment id; k == 1: the same id, sequence back to 1 */
+        for (uint64_t seq = 1; seq <= 60; seq++) {
+            make_record(&steady, envs[k], seq, &r, &rec);
+            lw_trend_add(t, &rec, &v);
+            if (seq == 1) {
+                assert_int_equal(v.kind, LW_VERDICT_LEARNING);
+                assert_int_equal(v.previous, LW_VERDICT_LEARNING);
+                assert_false(v.changed);
+            }
+            assert_int_not_equal(v.kind, LW_VERDICT_LEAK);
+            assert_int_not_equal(v.kind, LW_VERDICT_LEAK_CRITICAL);
+            assert_false(v.changed);
+        }
+        assert_int_equal(v.kind, LW_VERDICT_STEADY);
+        /* back to a leak in the same state: detected again from scratch */
+        for (uint64_t seq = 61; seq <= 140; seq++) {
+            make_record(&leak, envs[k], seq, &r, &rec);
+            lw_trend_add(t, &rec, &v);
+        }
+        assert_int_equal(v.kind, LW_VERDICT_LEAK_CRITICAL);
+    }
+    lw_trend_free(t);
+}
+
+/* ---- hysteresis: a leak that stops, and no alert storm ----------------------------------------
+ */
+
+static void test_leak_that_stops(void **state)
+{
+    (void)state;
+    struct lw_trend *t = lw_trend_new(NULL);
+    assert_non_null(t);
+    static struct lw_record rec;
+    struct rng r = {11};
+    struct gen g = {.limit_mb = 1024, .base_bytes = 30 * MB, .leak_bytes = 100 * KB};
+    struct lw_verdict v;
+    uint32_t alerts = 0;
+    enum lw_verdict_kind seen[8];
+    for (uint64_t seq = 1; seq <= 1000; seq++) {
+        make_record(&g, "env-s", seq, &r, &rec);
+        if (seq > 200) {
+            /* the leak stops: memory stays where it got to */
+            struct gen flat = g;
+            flat.leak_bytes = 0;
+            flat.base_bytes = g.base_bytes + g.leak_bytes * 200;
+            make_record(&flat, "env-s", seq, &r, &rec);
+        }
+        lw_trend_add(t, &rec, &v);
+        if (v.changed) {
+            assert_true(alerts < 8);
+            seen[alerts++] = v.kind;
+            assert_int_not_equal(v.kind, v.previous);
+        }
+    }
+    /* flagged once, then (after the window forgot the growth) back to steady or warming */
+    assert_true(alerts == 2);
+    assert_true(seen[0] == LW_VERDICT_LEAK || seen[0] == LW_VERDICT_LEAK_CRITICAL);
+    assert_true(seen[1] == LW_VERDICT_STEADY || seen[1] == LW_VERDICT_WARMING);
+    assert_true(v.kind == LW_VERDICT_STEADY);
+    lw_trend_free(t);
+}
+
+static void test_current_and_config(void **state)
+{
+    (void)state;
+    struct lw_trend_config d = lw_trend_config_default();
+    assert_int_equal(d.warmup_invocations, 5);
+    assert_true(d.recycle_horizon_minutes == 120.0);
+    assert_int_equal(d.hold_assessments, 3);
+
+    struct lw_trend_config bad = d;
+    bad.recycle_horizon_minutes = 0;
+    assert_null(lw_trend_new(&bad));
+    bad = d;
+    bad.min_points = 2;
+    assert_null(lw_trend_new(&bad));
+    bad = d;
+    bad.hold_assessments = 0;
+    assert_null(lw_trend_new(&bad));
+    bad = d;
+    bad.floor_block_invocations = 0;
+    assert_null(lw_trend_new(&bad));
+    lw_trend_free(NULL);
+
+    struct lw_trend *t = lw_trend_new(&d);
+    assert_non_null(t);
+    struct lw_verdict v;
+    lw_trend_current(t, &v);
+    assert_int_equal(v.kind, LW_VERDICT_LEARNING);
+    struct gen g = {.limit_mb = 128, .base_bytes = 30 * MB, .leak_bytes = 128 * KB};
+    struct rng r = {1};
+    static struct lw_record rec;
+    struct lw_verdict added = {0};
+    for (uint64_t seq = 1; seq <= 40; seq++) {
+        make_record(&g, "env-c", seq, &r, &rec);
+        lw_trend_add(t, &rec, &added);
+        lw_trend_current(t, &v);
+        assert_int_equal(v.kind, added.kind);
+        assert_false(v.changed);
+        assert_string_equal(v.reason, added.reason);
+    }
+    assert_int_equal(v.kind, LW_VERDICT_LEAK_CRITICAL);
+    lw_trend_free(t);
+}
+
+/* Warm-up readings are ignored: a huge jump inside the warm-up is not growth. */
+static void test_warmup_ignored(void **state)
+{
+    (void)state;
+    struct lw_trend *t = lw_trend_new(NULL);
+    assert_non_null(t);
+    struct gen g = {.limit_mb = 256, .base_bytes = 30 * MB};
+    struct rng r = {1};
+    static struct lw_record rec;
+    struct lw_verdict v;
+    for (uint64_t seq = 1; seq <= 300; seq++) {
+        make_record(&g, "env-w", seq, &r, &rec);
+        if (seq <= 5) /* the runtime loads its code: 2 MB per invocation */
+            rec.fn_end.rss_anon_bytes = (uint64_t)(10 * MB + 4 * MB * (double)seq);
+        lw_trend_add(t, &rec, &v);
+        assert_false(v.changed);
+        if (seq < 5 + 12)
+            assert_int_equal(v.kind, LW_VERDICT_LEARNING);
+    }
+    assert_int_equal(v.kind, LW_VERDICT_STEADY);
+    lw_trend_free(t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_linear_leaks),
+        cmocka_unit_test(test_projection_figures),
+        cmocka_unit_test(test_horizon),
+        cmocka_unit_test(test_no_false_alarm),
+        cmocka_unit_test(test_sawtooth_with_leak),
+        cmocka_unit_test(test_attribution),
+        cmocka_unit_test(test_missing_end_readings),
+        cmocka_unit_test(test_cold_start_reset),
+        cmocka_unit_test(test_leak_that_stops),
+        cmocka_unit_test(test_current_and_config),
+        cmocka_unit_test(test_warmup_ignored),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

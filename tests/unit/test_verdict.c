@@ -1,0 +1,254 @@
+/*
+ * Verdict names and levels, the hysteresis rule and the alert line: the exact bytes, the
+ * escaping of names from outside, and the hard cap.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <leakwatch/trend.h>
+#include <leakwatch/verdict.h>
+
+static void test_names_and_levels(void **state)
+{
+    (void)state;
+    static const struct {
+        enum lw_verdict_kind kind;
+        const char *name;
+        int level;
+    } cases[] = {
+        {LW_VERDICT_LEARNING, "learning", 0},
+        {LW_VERDICT_STEADY, "steady", 0},
+        {LW_VERDICT_WARMING, "warming", 1},
+        {LW_VERDICT_LEAK, "leak", 2},
+        {LW_VERDICT_LEAK_CRITICAL, "leak-critical", 3},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_string_equal(lw_verdict_name(cases[i].kind), cases[i].name);
+        assert_int_equal(lw_verdict_level(cases[i].kind), cases[i].level);
+    }
+    assert_string_equal(lw_verdict_name(LW_VERDICT_COUNT), "unknown");
+    assert_int_equal(lw_verdict_level(LW_VERDICT_COUNT), 0);
+}
+
+static void test_alert_due(void **state)
+{
+    (void)state;
+    static const struct {
+        enum lw_verdict_kind from, to;
+        bool due;
+    } cases[] = {
+        {LW_VERDICT_LEARNING, LW_VERDICT_STEADY, false},
+        {LW_VERDICT_LEARNING, LW_VERDICT_WARMING, false},
+        {LW_VERDICT_STEADY, LW_VERDICT_WARMING, false},
+        {LW_VERDICT_WARMING, LW_VERDICT_STEADY, false},
+        {LW_VERDICT_STEADY, LW_VERDICT_STEADY, false},
+        {LW_VERDICT_LEAK, LW_VERDICT_LEAK, false},
+        {LW_VERDICT_LEARNING, LW_VERDICT_LEAK, true},
+        {LW_VERDICT_STEADY, LW_VERDICT_LEAK, true},
+        {LW_VERDICT_WARMING, LW_VERDICT_LEAK_CRITICAL, true},
+        {LW_VERDICT_LEAK, LW_VERDICT_LEAK_CRITICAL, true},
+        {LW_VERDICT_LEAK_CRITICAL, LW_VERDICT_LEAK, true},
+        {LW_VERDICT_LEAK, LW_VERDICT_STEADY, true},
+        {LW_VERDICT_LEAK_CRITICAL, LW_VERDICT_WARMING, true},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        assert_int_equal(lw_verdict_alert_due(cases[i].from, cases[i].to), cases[i].due);
+}
+
+/* A sequence of candidate kinds through the hold, with the kind published after each. */
+static void test_hold(void **state)
+{
+    (void)state;
+    enum {
+        L = LW_VERDICT_LEARNING,
+        S = LW_VERDICT_STEADY,
+        W = LW_VERDICT_WARMING,
+        K = LW_VERDICT_LEAK,
+        C = LW_VERDICT_LEAK_CRITICAL,
+        END = -1
+    };
+    static const struct {
+        uint32_t hold;
+        int cand[16];
+        int published[16];
+        int alert_at; /* index of the one alert, -1 for none */
+    } cases[] = {
+        /* the first verdict needs three assessments; learning -> steady is silent */
+        {3, {L, S, S, S, S, END}, {L, L, L, S, S}, -1},
+        /* a single leaky assessment (a spike) changes nothing */
+        {3, {S, S, S, S, K, S, S, END}, {L, L, S, S, S, S, S}, -1},
+        /* a leak must be proposed three times in a row; one alert */
+        {3, {S, S, S, K, K, K, K, END}, {L, L, S, S, S, K, K}, 5},
+        /* alternating proposals never settle: no storm */
+        {3, {S, S, S, K, S, K, S, K, S, END}, {L, L, S, S, S, S, S, S, S}, -1},
+        /* leak and leak-critical count together toward leaving steady */
+        {3, {S, S, S, K, C, C, C, END}, {L, L, S, S, S, C, C}, 5},
+        /* hold 1: every change is immediate */
+        {1, {S, W, K, END}, {S, W, K}, 2},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct lw_verdict_hold h;
+        lw_verdict_hold_init(&h, cases[i].hold);
+        struct lw_verdict cur = {.kind = LW_VERDICT_LEARNING};
+        int alerts = 0;
+        for (size_t k = 0; cases[i].cand[k] != END; k++) {
+            struct lw_verdict cand = {.kind = (enum lw_verdict_kind)cases[i].cand[k]};
+            enum lw_verdict_kind before = cur.kind;
+            lw_verdict_hold_apply(&h, &cur, &cand);
+            assert_int_equal(cur.kind, cases[i].published[k]);
+            assert_int_equal(cur.previous, before);
+            if (cur.changed) {
+                alerts++;
+                assert_int_equal((int)k, cases[i].alert_at);
+            }
+        }
+        assert_int_equal(alerts, cases[i].alert_at >= 0 ? 1 : 0);
+    }
+}
+
+static struct lw_verdict sample_verdict(void)
+{
+    struct lw_verdict v = {
+        .kind = LW_VERDICT_LEAK_CRITICAL,
+        .previous = LW_VERDICT_STEADY,
+        .changed = true,
+        .growth_bytes_per_invocation = 102400.4,
+        .growth_bytes_per_hour = 73728288,
+        .confidence = 0.97,
+        .have_projection = true,
+        .projected_invocations_to_oom = 444,
+        .projected_minutes_to_oom = 37.04,
+        .culprit_role = LW_ROLE_RUNTIME,
+    };
+    snprintf(v.culprit, sizeof(v.culprit), "%s", "bootstrap");
+    snprintf(v.reason, sizeof(v.reason), "%s",
+             "anonymous RSS of runtime 'bootstrap' grows 102400 bytes per invocation");
+    return v;
+}
+
+static void test_alert_line_exact(void **state)
+{
+    (void)state;
+    struct lw_verdict v = sample_verdict();
+    char buf[LW_VERDICT_ALERT_LINE_MAX];
+    size_t len = 0;
+    assert_int_equal(
+        lw_verdict_alert_line(&v, "orders-api", "2026-01-01-env-a", 42, buf, sizeof(buf), &len),
+        LW_OK);
+    const char *want =
+        "{\"level\":\"WARN\",\"LeakwatchAlert\":\"verdict-change\",\"FunctionName\":\"orders-api\","
+        "\"EnvironmentId\":\"2026-01-01-env-a\",\"Sequence\":42,\"From\":\"steady\","
+        "\"To\":\"leak-critical\",\"Reason\":\"anonymous RSS of runtime 'bootstrap' grows 102400 "
+        "bytes per invocation\",\"GrowthPerInvocationBytes\":102400,"
+        "\"ProjectedMinutesToOom\":37.0,\"Culprit\":\"bootstrap\"}\n";
+    assert_string_equal(buf, want);
+    assert_int_equal(len, strlen(want));
+
+    /* no projection, no culprit: both keys left out */
+    v.kind = LW_VERDICT_STEADY;
+    v.previous = LW_VERDICT_LEAK;
+    v.have_projection = false;
+    v.culprit[0] = '\0';
+    v.growth_bytes_per_invocation = 12;
+    snprintf(v.reason, sizeof(v.reason), "%s", "no retained growth");
+    assert_int_equal(lw_verdict_alert_line(&v, "f", "e", 7, buf, sizeof(buf), &len), LW_OK);
+    assert_string_equal(buf, "{\"level\":\"WARN\",\"LeakwatchAlert\":\"verdict-change\","
+                             "\"FunctionName\":\"f\",\"EnvironmentId\":\"e\",\"Sequence\":7,"
+                             "\"From\":\"leak\",\"To\":\"steady\",\"Reason\":\"no retained "
+                             "growth\",\"GrowthPerInvocationBytes\":12}\n");
+}
+
+/* Names come from outside (process comm, function name): the line stays one valid JSON line. */
+static void test_alert_line_escaping(void **state)
+{
+    (void)state;
+    struct lw_verdict v = sample_verdict();
+    /* quote, backslash, newline, tab, DEL, valid UTF-8 (é, €), an invalid byte, a lone
+     * continuation byte, an overlong encoding */
+    snprintf(v.culprit, sizeof(v.culprit), "%s",
+             "we\"ird\\na\nme\t\x7f\xc3\xa9\xe2\x82\xac\xff\x80\xc0\xaf");
+    char buf[LW_VERDICT_ALERT_LINE_MAX];
+    size_t len = 0;
+    assert_int_equal(lw_verdict_alert_line(&v, "fn\"x", "env\n", 1, buf, sizeof(buf), &len), LW_OK);
+    assert_non_null(strstr(buf, "\"Culprit\":\"we\\\"ird\\\\na\\u000ame\\u0009\\u007f\xc3\xa9"
+                                "\xe2\x82\xac\\ufffd\\ufffd\\ufffd\\ufffd\"}"));
+    /* exactly one newline, the last byte */
+    assert_ptr_equal(strchr(buf, '\n'), buf + len - 1);
+    cJSON *root = cJSON_Parse(buf);
+    assert_non_null(root);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(root, "FunctionName")->valuestring,
+                        "fn\"x");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(root, "EnvironmentId")->valuestring,
+                        "env\n");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(root, "To")->valuestring, "leak-critical");
+    assert_true(cJSON_GetObjectItemCaseSensitive(root, "Sequence")->valuedouble == 1);
+    cJSON_Delete(root);
+}
+
+/* Every cap below the line's size fails cleanly; the exact size works. */
+static void test_alert_line_cap(void **state)
+{
+    (void)state;
+    struct lw_verdict v = sample_verdict();
+    char full[LW_VERDICT_ALERT_LINE_MAX];
+    size_t full_len = 0;
+    assert_int_equal(
+        lw_verdict_alert_line(&v, "orders-api", "env", 3, full, sizeof(full), &full_len), LW_OK);
+    char buf[LW_VERDICT_ALERT_LINE_MAX];
+    for (size_t cap = 1; cap <= full_len; cap++) {
+        size_t len = 99;
+        memset(buf, 'x', sizeof(buf));
+        assert_int_equal(lw_verdict_alert_line(&v, "orders-api", "env", 3, buf, cap, &len),
+                         LW_ERR_TOO_LARGE);
+        assert_int_equal(len, 0);
+        assert_int_equal(buf[0], '\0');
+    }
+    size_t len = 0;
+    assert_int_equal(lw_verdict_alert_line(&v, "orders-api", "env", 3, buf, full_len + 1, &len),
+                     LW_OK);
+    assert_int_equal(len, full_len);
+    assert_string_equal(buf, full);
+
+    assert_int_equal(lw_verdict_alert_line(NULL, "f", "e", 1, buf, sizeof(buf), &len),
+                     LW_ERR_INVALID);
+    assert_int_equal(lw_verdict_alert_line(&v, NULL, "e", 1, buf, sizeof(buf), &len),
+                     LW_ERR_INVALID);
+    assert_int_equal(lw_verdict_alert_line(&v, "f", "e", 1, buf, 0, &len), LW_ERR_INVALID);
+
+    /* the documented maximum holds the worst case: every byte of every name escaped */
+    struct lw_verdict worst = sample_verdict();
+    memset(worst.reason, 0x01, sizeof(worst.reason) - 1);
+    worst.reason[sizeof(worst.reason) - 1] = '\0';
+    memset(worst.culprit, 0x01, sizeof(worst.culprit) - 1);
+    worst.culprit[sizeof(worst.culprit) - 1] = '\0';
+    char env[LW_ENV_ID_MAX];
+    memset(env, 0x01, sizeof(env) - 1);
+    env[sizeof(env) - 1] = '\0';
+    char fn[141];
+    memset(fn, 0x01, sizeof(fn) - 1);
+    fn[sizeof(fn) - 1] = '\0';
+    worst.projected_minutes_to_oom = 1e300;
+    assert_int_equal(lw_verdict_alert_line(&worst, fn, env, UINT64_MAX, buf, sizeof(buf), &len),
+                     LW_OK);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_names_and_levels),
+        cmocka_unit_test(test_alert_due),
+        cmocka_unit_test(test_hold),
+        cmocka_unit_test(test_alert_line_exact),
+        cmocka_unit_test(test_alert_line_escaping),
+        cmocka_unit_test(test_alert_line_cap),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
