@@ -36,7 +36,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#if defined(__x86_64__)
+#if defined(LW_LAUNCHER_LOADER)
+#define LOADER_NAME LW_LAUNCHER_LOADER
+#elif defined(__x86_64__)
 #define LOADER_NAME "ld-linux-x86-64.so.2"
 #elif defined(__aarch64__)
 #define LOADER_NAME "ld-linux-aarch64.so.1"
@@ -54,7 +56,8 @@
 
 /*
  * Under an emulator (tests only): when built with -DLW_LAUNCHER_EMULATOR='"/usr/bin/qemu-aarch64"'
- * the loader is started through that program, because a foreign-architecture execve() needs
+ * and -DLW_LAUNCHER_LOADER='"ld-linux-aarch64.so.1"' for this machine, the foreign loader is
+ * started through that program, because a foreign-architecture execve() needs
  * binfmt_misc, a root-only kernel setting. Never defined for a layer build.
  */
 #ifdef LW_LAUNCHER_EMULATOR
