@@ -1,0 +1,491 @@
+#include <leakwatch/exporter.h>
+
+#include <leakwatch/log.h>
+#include <leakwatch/otlp.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ENCODE_BUF_BYTES (512u * 1024) /* a batch that does not fit is split */
+#define CONNECT_TIMEOUT_MS 2000u
+#define FAILURE_LOG_EVERY 64 /* after the first, one warning per this many failed requests */
+
+/* ------------------------------------------------------------------------------------------ */
+/* the retry policy (pure) */
+
+static bool retryable(long status)
+{
+    /* OTLP/HTTP: only these, and failures without a response, are transient */
+    return status == 0 || status == 429 || status == 502 || status == 503 || status == 504;
+}
+
+static int month_index(const char *m)
+{
+    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    for (int i = 0; i < 12; i++) {
+        if (strncmp(m, months + 3 * i, 3) == 0)
+            return i;
+    }
+    return -1;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static bool parse_digits(const char *s, size_t n, unsigned *out)
+{
+    unsigned v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (unsigned)(s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+enum lw_err lw_exporter_parse_http_date(const char *s, uint64_t *epoch_ms)
+{
+    /* "Sun, 06 Nov 1994 08:49:37 GMT": fixed width, 29 characters */
+    unsigned day, year, hh, mm, ss;
+    if (s == NULL || strlen(s) != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' ||
+        s[16] != ' ' || s[19] != ':' || s[22] != ':' || strcmp(s + 25, " GMT") != 0)
+        return LW_ERR_INVALID;
+    int month = month_index(s + 8);
+    if (month < 0 || !parse_digits(s + 5, 2, &day) || !parse_digits(s + 12, 4, &year) ||
+        !parse_digits(s + 17, 2, &hh) || !parse_digits(s + 20, 2, &mm) ||
+        !parse_digits(s + 23, 2, &ss) || day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60 ||
+        year < 1970)
+        return LW_ERR_INVALID;
+    int64_t days = days_from_civil(year, (unsigned)month + 1, day);
+    *epoch_ms = ((uint64_t)days * 86400 + hh * 3600 + mm * 60 + ss) * 1000;
+    return LW_OK;
+}
+
+/* The server's wish in ms from now; false when absent or unreadable. */
+static bool retry_after_ms(const char *value, uint64_t now_ms, uint64_t *out)
+{
+    if (value == NULL || value[0] == '\0')
+        return false;
+    if (value[0] >= '0' && value[0] <= '9') {
+        char *end = NULL;
+        errno = 0;
+        unsigned long long secs = strtoull(value, &end, 10);
+        if (errno != 0 || *end != '\0' || secs > 86400ull * 365)
+            return false;
+        *out = secs * 1000;
+        return true;
+    }
+    uint64_t at_ms;
+    if (lw_exporter_parse_http_date(value, &at_ms) != LW_OK)
+        return false;
+    *out = at_ms > now_ms ? at_ms - now_ms : 0;
+    return true;
+}
+
+struct lw_retry_decision lw_exporter_retry_decision(long status, const char *retry_after,
+                                                    uint32_t attempt, uint64_t now_ms,
+                                                    uint64_t deadline_ms,
+                                                    const struct lw_retry_policy *policy,
+                                                    uint32_t random)
+{
+    struct lw_retry_decision d = {LW_RETRY_GIVE_UP, 0};
+    if (status >= 200 && status < 300) {
+        d.action = LW_RETRY_DONE;
+        return d;
+    }
+    if (!retryable(status) || attempt >= policy->max_attempts || now_ms >= deadline_ms)
+        return d;
+    uint64_t delay;
+    if (!retry_after_ms(retry_after, now_ms, &delay)) {
+        /* exponential backoff with "equal jitter": half fixed, half random */
+        uint64_t backoff = policy->backoff_base_ms;
+        for (uint32_t i = 1; i < attempt && backoff < policy->backoff_max_ms; i++)
+            backoff *= 2;
+        if (backoff > policy->backoff_max_ms)
+            backoff = policy->backoff_max_ms;
+        delay = backoff / 2 + random % (backoff / 2 + 1);
+    }
+    /* a retry that cannot start before the deadline is not worth waiting for */
+    if (delay >= deadline_ms - now_ms)
+        return d;
+    d.action = LW_RETRY_AGAIN;
+    d.delay_ms = delay;
+    return d;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* the thread */
+
+struct entry {
+    struct lw_record rec;
+    struct lw_verdict verdict;
+    bool have_verdict;
+};
+
+struct lw_exporter {
+    struct lw_exporter_config cfg;
+    struct lw_retry_policy policy;
+    struct lw_http_transport transport;
+    struct lw_health *health;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* CLOCK_MONOTONIC */
+
+    /* guarded by mu */
+    struct entry *ring;
+    size_t head, count;
+    size_t in_flight;
+    bool stop;                    /* lw_exporter_free: leave after the current attempt */
+    bool abort;                   /* the flush deadline passed: give up what is in flight */
+    uint64_t flush_deadline_mono; /* 0: not flushing */
+
+    /* the exporter thread's own */
+    struct entry *batch;
+    uint8_t *buf;
+    uint32_t rand_state;
+    uint64_t failures;
+    bool partial_logged;
+};
+
+static uint64_t clock_ms(clockid_t clock)
+{
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint32_t next_random(struct lw_exporter *ex)
+{
+    /* xorshift32: jitter needs spread, not secrecy */
+    uint32_t x = ex->rand_state;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    ex->rand_state = x;
+    return x;
+}
+
+/* Waits on cv until mono_deadline_ms (monotonic), a signal, or a spurious wake-up. */
+static void wait_until(struct lw_exporter *ex, uint64_t mono_deadline_ms)
+{
+    struct timespec ts = {.tv_sec = (time_t)(mono_deadline_ms / 1000),
+                          .tv_nsec = (long)(mono_deadline_ms % 1000) * 1000000};
+    pthread_cond_timedwait(&ex->cv, &ex->mu, &ts);
+}
+
+static void count_drop(struct lw_exporter *ex, size_t n, const char *why, long status)
+{
+    lw_health_add(ex->health, LW_H_OTLP_EXPORTS_FAILED, 1);
+    lw_health_add(ex->health, LW_H_OTLP_DROPPED, n);
+    /* a collector that is down would otherwise write a line per invocation */
+    if (ex->failures++ % FAILURE_LOG_EVERY == 0)
+        lw_warn("OTLP export failed (%s, HTTP status %ld): %zu records dropped; %llu failed "
+                "requests so far",
+                why, status, n, (unsigned long long)ex->failures);
+}
+
+static void handle_success(struct lw_exporter *ex, const struct lw_http_response *resp)
+{
+    int64_t rejected = 0;
+    char msg[160];
+    if (resp->body_truncated ||
+        lw_otlp_decode_response(resp->body, resp->body_len, &rejected, msg, sizeof(msg)) != LW_OK) {
+        /* 2xx means accepted; an unreadable body cannot change that */
+        lw_debug("OTLP collector answered %ld with a body that is not an export response",
+                 resp->status);
+        return;
+    }
+    if (rejected <= 0)
+        return;
+    lw_health_add(ex->health, LW_H_OTLP_REJECTED_POINTS, (uint64_t)rejected);
+    if (!ex->partial_logged) {
+        ex->partial_logged = true;
+        lw_warn("OTLP collector rejected %lld data points: %s (logged once; counted in "
+                "OtlpPointsRejected)",
+                (long long)rejected, msg);
+    }
+}
+
+/* The monotonic deadline of one export: the export timeout, or the flush deadline if sooner. */
+static uint64_t export_deadline(struct lw_exporter *ex, uint64_t now_mono)
+{
+    uint64_t deadline = now_mono + ex->cfg.otlp.timeout_ms;
+    pthread_mutex_lock(&ex->mu);
+    if (ex->flush_deadline_mono != 0 && ex->flush_deadline_mono < deadline)
+        deadline = ex->flush_deadline_mono;
+    pthread_mutex_unlock(&ex->mu);
+    return deadline;
+}
+
+static bool aborted(struct lw_exporter *ex)
+{
+    pthread_mutex_lock(&ex->mu);
+    bool a = ex->abort || ex->stop;
+    pthread_mutex_unlock(&ex->mu);
+    return a;
+}
+
+static void send_batch(struct lw_exporter *ex, const struct entry *batch, size_t n)
+{
+    struct lw_otlp_item items[LW_EXPORTER_DEFAULT_BATCH_MAX * 8];
+    size_t len = 0;
+    if (n == 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        items[i].rec = &batch[i].rec;
+        items[i].verdict = batch[i].have_verdict ? &batch[i].verdict : NULL;
+    }
+    enum lw_err err =
+        lw_otlp_encode(&ex->cfg.otlp.resource, items, n, ex->health, ex->cfg.process_start_ms,
+                       clock_ms(CLOCK_REALTIME), ex->buf, ENCODE_BUF_BYTES, &len);
+    if (err == LW_ERR_TOO_LARGE && n > 1) {
+        send_batch(ex, batch, n / 2);
+        send_batch(ex, batch + n / 2, n - n / 2);
+        return;
+    }
+    if (err != LW_OK) {
+        count_drop(ex, n, lw_err_str(err), 0);
+        return;
+    }
+
+    uint64_t deadline = export_deadline(ex, clock_ms(CLOCK_MONOTONIC));
+    for (uint32_t attempt = 1;; attempt++) {
+        uint64_t now = clock_ms(CLOCK_MONOTONIC);
+        if (now >= deadline || aborted(ex)) {
+            count_drop(ex, n, "out of time", 0);
+            return;
+        }
+        uint64_t remaining = deadline - now;
+        struct lw_http_request req = {
+            .method = "POST",
+            .url = ex->cfg.otlp.url,
+            .body = ex->buf,
+            .body_len = len,
+            .connect_timeout_ms =
+                (uint32_t)(remaining < CONNECT_TIMEOUT_MS ? remaining : CONNECT_TIMEOUT_MS),
+            .total_timeout_ms = (uint32_t)remaining,
+            .gzip_body = ex->cfg.otlp.gzip,
+            .want_headers = {"Retry-After"},
+            .n_want_headers = 1,
+            .max_response_bytes = LW_EXPORTER_MAX_RESPONSE_BYTES,
+        };
+        lw_http_request_add_header(&req, "Content-Type", "application/x-protobuf");
+        for (size_t i = 0; i < ex->cfg.otlp.n_headers; i++)
+            lw_http_request_add_header(&req, ex->cfg.otlp.headers[i].name,
+                                       ex->cfg.otlp.headers[i].value);
+        struct lw_http_response resp;
+        memset(&resp, 0, sizeof(resp));
+        err = ex->transport.perform(ex->transport.ctx, &req, &resp);
+        long status = err == LW_OK ? resp.status : 0;
+        if (err != LW_OK)
+            lw_debug("OTLP attempt %u: %s (%s)", attempt, lw_err_str(err), resp.error);
+
+        uint64_t now_epoch = clock_ms(CLOCK_REALTIME);
+        now = clock_ms(CLOCK_MONOTONIC);
+        uint64_t deadline_epoch = now_epoch + (deadline > now ? deadline - now : 0);
+        struct lw_retry_decision d =
+            lw_exporter_retry_decision(status, resp.header_values[0], attempt, now_epoch,
+                                       deadline_epoch, &ex->policy, next_random(ex));
+        if (d.action == LW_RETRY_DONE)
+            handle_success(ex, &resp);
+        lw_http_response_clean_up(&resp);
+        if (d.action == LW_RETRY_DONE)
+            return;
+        if (d.action == LW_RETRY_GIVE_UP) {
+            count_drop(ex, n,
+                       err == LW_ERR_TIMEOUT ? "timed out"
+                       : status == 0         ? "no response"
+                       : retryable(status)   ? "retries exhausted"
+                                             : "not retryable",
+                       status);
+            return;
+        }
+        /* backoff: interrupted only by the exporter being stopped or the flush giving up */
+        uint64_t until = clock_ms(CLOCK_MONOTONIC) + d.delay_ms;
+        pthread_mutex_lock(&ex->mu);
+        while (!ex->abort && !ex->stop && clock_ms(CLOCK_MONOTONIC) < until)
+            wait_until(ex, until);
+        pthread_mutex_unlock(&ex->mu);
+    }
+}
+
+static void *exporter_main(void *arg)
+{
+    struct lw_exporter *ex = arg;
+    pthread_mutex_lock(&ex->mu);
+    for (;;) {
+        while (ex->count == 0 && !ex->stop)
+            pthread_cond_wait(&ex->cv, &ex->mu);
+        if (ex->stop || ex->abort)
+            break;
+        size_t n = ex->count < ex->cfg.batch_max ? ex->count : ex->cfg.batch_max;
+        for (size_t i = 0; i < n; i++)
+            ex->batch[i] = ex->ring[(ex->head + i) % ex->cfg.queue_cap];
+        ex->head = (ex->head + n) % ex->cfg.queue_cap;
+        ex->count -= n;
+        ex->in_flight = n;
+        pthread_mutex_unlock(&ex->mu);
+
+        send_batch(ex, ex->batch, n);
+
+        pthread_mutex_lock(&ex->mu);
+        ex->in_flight = 0;
+        pthread_cond_broadcast(&ex->cv);
+    }
+    pthread_mutex_unlock(&ex->mu);
+    return NULL;
+}
+
+struct lw_exporter *lw_exporter_new(const struct lw_exporter_config *cfg,
+                                    struct lw_http_transport transport, struct lw_health *health)
+{
+    struct lw_exporter *ex = calloc(1, sizeof(*ex));
+    pthread_condattr_t attr;
+    bool cv_ok = false, mu_ok = false;
+    if (ex == NULL)
+        goto fail;
+    ex->cfg = *cfg;
+    if (ex->cfg.queue_cap == 0)
+        ex->cfg.queue_cap = LW_EXPORTER_DEFAULT_QUEUE_CAP;
+    if (ex->cfg.batch_max == 0)
+        ex->cfg.batch_max = LW_EXPORTER_DEFAULT_BATCH_MAX;
+    if (ex->cfg.batch_max > LW_EXPORTER_DEFAULT_BATCH_MAX * 8)
+        ex->cfg.batch_max = LW_EXPORTER_DEFAULT_BATCH_MAX * 8;
+    if (ex->cfg.otlp.timeout_ms == 0)
+        ex->cfg.otlp.timeout_ms = LW_OTLP_DEFAULT_TIMEOUT_MS;
+    ex->policy.max_attempts =
+        cfg->max_attempts > 0 ? cfg->max_attempts : LW_EXPORTER_DEFAULT_MAX_ATTEMPTS;
+    ex->policy.backoff_base_ms =
+        cfg->backoff_base_ms > 0 ? cfg->backoff_base_ms : LW_EXPORTER_DEFAULT_BACKOFF_BASE_MS;
+    ex->policy.backoff_max_ms =
+        cfg->backoff_max_ms > 0 ? cfg->backoff_max_ms : LW_EXPORTER_DEFAULT_BACKOFF_MAX_MS;
+    ex->transport = transport;
+    ex->health = health;
+    ex->rand_state = (uint32_t)clock_ms(CLOCK_MONOTONIC) ^ ((uint32_t)getpid() << 16) ^ 0x9e3779b9u;
+    if (ex->rand_state == 0)
+        ex->rand_state = 1;
+    ex->ring = calloc(ex->cfg.queue_cap, sizeof(*ex->ring));
+    ex->batch = calloc(ex->cfg.batch_max, sizeof(*ex->batch));
+    ex->buf = malloc(ENCODE_BUF_BYTES);
+    if (ex->ring == NULL || ex->batch == NULL || ex->buf == NULL)
+        goto fail;
+    if (pthread_mutex_init(&ex->mu, NULL) != 0)
+        goto fail;
+    mu_ok = true;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    cv_ok = pthread_cond_init(&ex->cv, &attr) == 0;
+    pthread_condattr_destroy(&attr);
+    if (!cv_ok || pthread_create(&ex->thread, NULL, exporter_main, ex) != 0)
+        goto fail;
+    return ex;
+
+fail:
+    lw_error("OTLP exporter cannot start; OTLP export is off");
+    if (transport.destroy != NULL)
+        transport.destroy(transport.ctx);
+    if (ex != NULL) {
+        if (cv_ok)
+            pthread_cond_destroy(&ex->cv);
+        if (mu_ok)
+            pthread_mutex_destroy(&ex->mu);
+        free(ex->buf);
+        free(ex->batch);
+        free(ex->ring);
+        free(ex);
+    }
+    return NULL;
+}
+
+enum lw_err lw_exporter_enqueue(struct lw_exporter *ex, const struct lw_record *rec,
+                                const struct lw_verdict *verdict)
+{
+    pthread_mutex_lock(&ex->mu);
+    if (ex->count >= ex->cfg.queue_cap || ex->stop || ex->abort) {
+        pthread_mutex_unlock(&ex->mu);
+        lw_health_add(ex->health, LW_H_OTLP_DROPPED, 1);
+        return LW_ERR_FULL;
+    }
+    struct entry *e = &ex->ring[(ex->head + ex->count) % ex->cfg.queue_cap];
+    e->rec = *rec;
+    e->have_verdict = verdict != NULL;
+    if (verdict != NULL)
+        e->verdict = *verdict;
+    ex->count++;
+    pthread_cond_broadcast(&ex->cv);
+    pthread_mutex_unlock(&ex->mu);
+    return LW_OK;
+}
+
+void lw_exporter_notify(struct lw_exporter *ex)
+{
+    pthread_mutex_lock(&ex->mu);
+    pthread_cond_broadcast(&ex->cv);
+    pthread_mutex_unlock(&ex->mu);
+}
+
+/* Drops what is still queued (mu held). */
+static void drop_queued(struct lw_exporter *ex)
+{
+    if (ex->count > 0) {
+        lw_health_add(ex->health, LW_H_OTLP_DROPPED, ex->count);
+        lw_warn("OTLP: %zu records not sent before the deadline; dropped", ex->count);
+    }
+    ex->count = 0;
+}
+
+void lw_exporter_flush(struct lw_exporter *ex, uint64_t deadline_epoch_ms)
+{
+    uint64_t now_epoch = clock_ms(CLOCK_REALTIME);
+    uint64_t now_mono = clock_ms(CLOCK_MONOTONIC);
+    uint64_t deadline_mono =
+        now_mono + (deadline_epoch_ms > now_epoch ? deadline_epoch_ms - now_epoch : 0);
+    pthread_mutex_lock(&ex->mu);
+    ex->flush_deadline_mono = deadline_mono > 0 ? deadline_mono : 1;
+    pthread_cond_broadcast(&ex->cv);
+    while ((ex->count > 0 || ex->in_flight > 0) && clock_ms(CLOCK_MONOTONIC) < deadline_mono)
+        wait_until(ex, deadline_mono);
+    if (ex->count > 0 || ex->in_flight > 0) {
+        ex->abort = true; /* the in-flight batch is counted by the thread when it gives up */
+        drop_queued(ex);
+        pthread_cond_broadcast(&ex->cv);
+    } else {
+        ex->flush_deadline_mono = 0; /* all delivered: later records get the full timeout */
+    }
+    pthread_mutex_unlock(&ex->mu);
+}
+
+void lw_exporter_free(struct lw_exporter *ex)
+{
+    if (ex == NULL)
+        return;
+    pthread_mutex_lock(&ex->mu);
+    ex->stop = true;
+    pthread_cond_broadcast(&ex->cv);
+    pthread_mutex_unlock(&ex->mu);
+    pthread_join(ex->thread, NULL);
+    drop_queued(ex);
+    if (ex->transport.destroy != NULL)
+        ex->transport.destroy(ex->transport.ctx);
+    pthread_cond_destroy(&ex->cv);
+    pthread_mutex_destroy(&ex->mu);
+    free(ex->buf);
+    free(ex->batch);
+    free(ex->ring);
+    free(ex);
+}

@@ -1,0 +1,425 @@
+#include <leakwatch/otlp_config.h>
+
+#include <leakwatch/log.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static void warn(struct lw_otlp_config *cfg, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void warn(struct lw_otlp_config *cfg, const char *fmt, ...)
+{
+    if (cfg->n_warnings >= LW_OTLP_MAX_WARNINGS)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cfg->warnings[cfg->n_warnings++], LW_OTLP_WARNING_MAX, fmt, ap);
+    va_end(ap);
+}
+
+/* The value of the metrics-specific variable when set and not empty, else the generic one. */
+static const char *lookup2(lw_otlp_getenv_fn getenv_fn, void *ctx, const char *specific,
+                           const char *generic, const char **name)
+{
+    const char *v = getenv_fn(ctx, specific);
+    if (v != NULL && v[0] != '\0') {
+        *name = specific;
+        return v;
+    }
+    v = getenv_fn(ctx, generic);
+    *name = generic;
+    return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
+static bool is_ows(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* Trims optional white space around s[0..*len). */
+static const char *trim(const char *s, size_t *len)
+{
+    while (*len > 0 && is_ows(s[0])) {
+        s++;
+        (*len)--;
+    }
+    while (*len > 0 && is_ows(s[*len - 1]))
+        (*len)--;
+    return s;
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+enum lw_err lw_otlp_percent_decode(const char *in, size_t len, char *out, size_t cap)
+{
+    size_t o = 0;
+    if (cap == 0)
+        return LW_ERR_TOO_LARGE;
+    for (size_t i = 0; i < len; i++) {
+        char c = in[i];
+        if (c == '%') {
+            if (i + 2 >= len)
+                return LW_ERR_INVALID;
+            int hi = hex_value(in[i + 1]);
+            int lo = hex_value(in[i + 2]);
+            if (hi < 0 || lo < 0)
+                return LW_ERR_INVALID;
+            c = (char)(hi * 16 + lo);
+            i += 2;
+        }
+        /* A decoded control line break or NUL would let a value inject HTTP header lines. */
+        if (c == '\0' || c == '\r' || c == '\n')
+            return LW_ERR_INVALID;
+        if (o + 1 >= cap)
+            return LW_ERR_TOO_LARGE;
+        out[o++] = c;
+    }
+    out[o] = '\0';
+    return LW_OK;
+}
+
+/* RFC 9110 token characters: what a header name may hold. */
+static bool is_tchar(char c)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+        return true;
+    return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+static bool is_token(const char *s, size_t len)
+{
+    if (len == 0)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        if (!is_tchar(s[i]))
+            return false;
+    }
+    return true;
+}
+
+void lw_otlp_redact_headers(const char *raw, char *out, size_t cap)
+{
+    size_t o = 0;
+    if (cap == 0)
+        return;
+    out[0] = '\0';
+    if (raw == NULL)
+        return;
+    const char *p = raw;
+    bool first = true;
+    while (*p != '\0') {
+        const char *comma = strchr(p, ',');
+        size_t entry_len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+        const char *eq = memchr(p, '=', entry_len);
+        size_t key_len = eq != NULL ? (size_t)(eq - p) : entry_len;
+        const char *key = trim(p, &key_len);
+        if (entry_len > 0) {
+            /* Only a plausible header name is shown; anything else might be a secret. */
+            bool show = eq != NULL && key_len <= 64 && is_token(key, key_len);
+            int n = snprintf(out + o, cap - o, "%s%.*s=<redacted>", first ? "" : ",",
+                             show ? (int)key_len : 1, show ? key : "?");
+            if (n < 0 || (size_t)n >= cap - o) {
+                out[o] = '\0';
+                return;
+            }
+            o += (size_t)n;
+            first = false;
+        }
+        if (comma == NULL)
+            break;
+        p = comma + 1;
+    }
+}
+
+static bool reserved_header(const char *name)
+{
+    static const char *const reserved[] = {
+        "content-type", "content-length", "content-encoding", "transfer-encoding",
+        "host",         "expect",         "connection"};
+    for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
+        if (strcasecmp(name, reserved[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void parse_headers(struct lw_otlp_config *cfg, const char *var, const char *raw)
+{
+    const char *p = raw;
+    size_t index = 0;
+    while (*p != '\0') {
+        const char *comma = strchr(p, ',');
+        size_t entry_len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+        size_t trimmed_len = entry_len;
+        const char *entry = trim(p, &trimmed_len);
+        if (trimmed_len > 0) {
+            index++;
+            const char *eq = memchr(entry, '=', trimmed_len);
+            size_t key_len = eq != NULL ? (size_t)(eq - entry) : 0;
+            const char *key = trim(entry, &key_len);
+            size_t value_len = eq != NULL ? trimmed_len - (size_t)(eq + 1 - entry) : 0;
+            const char *value = eq != NULL ? trim(eq + 1, &value_len) : NULL;
+            struct lw_otlp_header h;
+            bool name_ok = eq != NULL && is_token(key, key_len) && key_len < sizeof(h.name);
+            if (name_ok) {
+                memcpy(h.name, key, key_len);
+                h.name[key_len] = '\0';
+            }
+            if (!name_ok) {
+                warn(cfg, "%s: entry %zu is not a valid name=value pair; ignored", var, index);
+            } else if (reserved_header(h.name)) {
+                warn(cfg, "%s: header %s is set by leakwatch itself; ignored", var, h.name);
+            } else if (lw_otlp_percent_decode(value, value_len, h.value, sizeof(h.value)) !=
+                       LW_OK) {
+                warn(cfg,
+                     "%s: the value of header %s is not valid (bad percent-encoding or "
+                     "longer than %d bytes); ignored",
+                     var, h.name, LW_OTLP_HEADER_VALUE_MAX - 1);
+            } else if (cfg->n_headers >= LW_OTLP_MAX_HEADERS) {
+                warn(cfg, "%s: more than %d headers; header %s ignored", var, LW_OTLP_MAX_HEADERS,
+                     h.name);
+            } else {
+                /* a repeated name replaces the earlier value */
+                size_t i = 0;
+                while (i < cfg->n_headers && strcasecmp(cfg->headers[i].name, h.name) != 0)
+                    i++;
+                cfg->headers[i] = h;
+                if (i == cfg->n_headers)
+                    cfg->n_headers++;
+            }
+        }
+        if (comma == NULL)
+            break;
+        p = comma + 1;
+    }
+}
+
+/* scheme://host[:port][/path]: http or https, a host, nothing that could break a request. */
+static bool valid_url(const char *url, size_t *path_at)
+{
+    size_t skip;
+    if (strncasecmp(url, "http://", 7) == 0)
+        skip = 7;
+    else if (strncasecmp(url, "https://", 8) == 0)
+        skip = 8;
+    else
+        return false;
+    for (const char *c = url; *c != '\0'; c++) {
+        if ((unsigned char)*c <= ' ' || *c == 0x7f)
+            return false;
+    }
+    const char *host = url + skip;
+    size_t host_len = strcspn(host, "/?#");
+    if (host_len == 0 || host[0] == ':')
+        return false;
+    *path_at = skip + host_len;
+    return true;
+}
+
+static void load_endpoint(struct lw_otlp_config *cfg, lw_otlp_getenv_fn getenv_fn, void *ctx)
+{
+    size_t path_at;
+    const char *specific = getenv_fn(ctx, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT");
+    if (specific != NULL && specific[0] != '\0') {
+        size_t len = strlen(specific);
+        if (!valid_url(specific, &path_at) || len + 2 > sizeof(cfg->url)) {
+            warn(cfg, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=%.120s is not an http(s) URL; ignored",
+                 specific);
+        } else {
+            /* used as-is: only a bare host gets the root path */
+            snprintf(cfg->url, sizeof(cfg->url), "%s%s", specific,
+                     specific[path_at] == '\0' ? "/" : "");
+            cfg->endpoint_configured = true;
+            return;
+        }
+    }
+    const char *generic = getenv_fn(ctx, "OTEL_EXPORTER_OTLP_ENDPOINT");
+    if (generic != NULL && generic[0] != '\0') {
+        size_t len = strlen(generic);
+        if (!valid_url(generic, &path_at) || strpbrk(generic + path_at, "?#") != NULL ||
+            len + sizeof("/v1/metrics") > sizeof(cfg->url)) {
+            warn(cfg, "OTEL_EXPORTER_OTLP_ENDPOINT=%.120s is not an http(s) base URL; using %s",
+                 generic, LW_OTLP_DEFAULT_URL);
+        } else {
+            snprintf(cfg->url, sizeof(cfg->url), "%s%s", generic,
+                     generic[len - 1] == '/' ? "v1/metrics" : "/v1/metrics");
+            cfg->endpoint_configured = true;
+            return;
+        }
+    }
+    snprintf(cfg->url, sizeof(cfg->url), "%s", LW_OTLP_DEFAULT_URL);
+}
+
+static void load_transport(struct lw_otlp_config *cfg, lw_otlp_getenv_fn getenv_fn, void *ctx)
+{
+    const char *name;
+    const char *v = lookup2(getenv_fn, ctx, "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+                            "OTEL_EXPORTER_OTLP_HEADERS", &name);
+    if (v != NULL)
+        parse_headers(cfg, name, v);
+
+    cfg->gzip = false;
+    v = lookup2(getenv_fn, ctx, "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION",
+                "OTEL_EXPORTER_OTLP_COMPRESSION", &name);
+    if (v != NULL) {
+        if (strcasecmp(v, "gzip") == 0)
+            cfg->gzip = true;
+        else if (strcasecmp(v, "none") != 0)
+            warn(cfg, "%s=%.60s is not gzip or none; using none", name, v);
+    }
+
+    cfg->timeout_ms = LW_OTLP_DEFAULT_TIMEOUT_MS;
+    v = lookup2(getenv_fn, ctx, "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT",
+                &name);
+    if (v != NULL) {
+        char *end = NULL;
+        errno = 0;
+        unsigned long long ms = strtoull(v, &end, 10);
+        /* 0 would mean "wait forever": never acceptable for an exporter inside a function */
+        if (errno != 0 || end == v || *end != '\0' || v[0] == '-' || v[0] == '+' || ms == 0 ||
+            ms > LW_OTLP_MAX_TIMEOUT_MS)
+            warn(cfg, "%s=%.60s is not a timeout in milliseconds (1..%u); using %u", name, v,
+                 LW_OTLP_MAX_TIMEOUT_MS, LW_OTLP_DEFAULT_TIMEOUT_MS);
+        else
+            cfg->timeout_ms = (uint32_t)ms;
+    }
+
+    v = lookup2(getenv_fn, ctx, "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
+                "OTEL_EXPORTER_OTLP_PROTOCOL", &name);
+    if (v != NULL && strcmp(v, "http/protobuf") != 0)
+        warn(cfg, "%s=%.60s is not supported; using http/protobuf", name, v);
+}
+
+/*
+ * OTEL_RESOURCE_ATTRIBUTES into res. The specification says to discard the whole variable on
+ * any decoding error, so everything is decoded into a scratch resource first.
+ */
+static void load_resource_attributes(struct lw_otlp_config *cfg, const char *raw,
+                                     struct lw_otlp_resource *user)
+{
+    const char *p = raw;
+    memset(user, 0, sizeof(*user));
+    while (*p != '\0') {
+        const char *comma = strchr(p, ',');
+        size_t entry_len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+        const char *entry = trim(p, &entry_len);
+        if (entry_len > 0) {
+            const char *eq = memchr(entry, '=', entry_len);
+            size_t key_len = eq != NULL ? (size_t)(eq - entry) : 0;
+            const char *key = trim(entry, &key_len);
+            size_t value_len = eq != NULL ? entry_len - (size_t)(eq + 1 - entry) : 0;
+            const char *value = eq != NULL ? trim(eq + 1, &value_len) : NULL;
+            char k[LW_OTLP_ATTR_KEY_MAX];
+            char v[LW_OTLP_ATTR_VALUE_MAX];
+            enum lw_err err = LW_ERR_INVALID;
+            if (eq != NULL && key_len > 0 &&
+                lw_otlp_percent_decode(key, key_len, k, sizeof(k)) == LW_OK &&
+                lw_otlp_percent_decode(value, value_len, v, sizeof(v)) == LW_OK)
+                err = lw_otlp_resource_set_str(user, k, v);
+            if (err != LW_OK) {
+                warn(cfg, "OTEL_RESOURCE_ATTRIBUTES=%.120s cannot be decoded; ignored", raw);
+                memset(user, 0, sizeof(*user));
+                return;
+            }
+        }
+        if (comma == NULL)
+            break;
+        p = comma + 1;
+    }
+}
+
+static void load_resource(struct lw_otlp_config *cfg, lw_otlp_getenv_fn getenv_fn, void *ctx,
+                          const char *env_id)
+{
+    struct lw_otlp_resource *res = &cfg->resource;
+    const char *fn = getenv_fn(ctx, "AWS_LAMBDA_FUNCTION_NAME");
+    const char *v;
+    memset(res, 0, sizeof(*res));
+    lw_otlp_resource_set_str(res, "cloud.provider", "aws");
+    lw_otlp_resource_set_str(res, "cloud.platform", "aws_lambda");
+    if ((v = getenv_fn(ctx, "AWS_REGION")) != NULL && v[0] != '\0')
+        lw_otlp_resource_set_str(res, "cloud.region", v);
+    if (fn != NULL && fn[0] != '\0')
+        lw_otlp_resource_set_str(res, "faas.name", fn);
+    if ((v = getenv_fn(ctx, "AWS_LAMBDA_FUNCTION_VERSION")) != NULL && v[0] != '\0')
+        lw_otlp_resource_set_str(res, "faas.version", v);
+    if (env_id != NULL && env_id[0] != '\0')
+        lw_otlp_resource_set_str(res, "faas.instance", env_id);
+    if ((v = getenv_fn(ctx, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE")) != NULL && v[0] != '\0') {
+        char *end = NULL;
+        errno = 0;
+        unsigned long long mb = strtoull(v, &end, 10);
+        if (errno == 0 && end != v && *end == '\0' && v[0] != '-' && mb > 0 && mb <= 1u << 20)
+            lw_otlp_resource_set_int(res, "faas.max_memory", (int64_t)(mb * 1048576ull));
+    }
+
+    /* The user's attributes win, except service.name, which has its own precedence. */
+    struct lw_otlp_resource user;
+    v = getenv_fn(ctx, "OTEL_RESOURCE_ATTRIBUTES");
+    memset(&user, 0, sizeof(user));
+    if (v != NULL && v[0] != '\0')
+        load_resource_attributes(cfg, v, &user);
+    for (size_t i = 0; i < user.n_attrs; i++)
+        lw_otlp_resource_set_str(res, user.attrs[i].key, user.attrs[i].str);
+    res->dropped_attrs += user.dropped_attrs;
+
+    /* service.name: OTEL_SERVICE_NAME > OTEL_RESOURCE_ATTRIBUTES > the function's name */
+    const char *service = getenv_fn(ctx, "OTEL_SERVICE_NAME");
+    if (service != NULL && service[0] != '\0') {
+        if (lw_otlp_resource_set_str(res, "service.name", service) != LW_OK)
+            warn(cfg, "OTEL_SERVICE_NAME is longer than %d bytes; ignored",
+                 LW_OTLP_ATTR_VALUE_MAX - 1);
+    }
+    if (lw_otlp_resource_get(res, "service.name") == NULL) {
+        if (fn != NULL && fn[0] != '\0')
+            lw_otlp_resource_set_str(res, "service.name", fn);
+        else
+            lw_otlp_resource_set_str(res, "service.name", "unknown_service:leakwatch");
+    }
+}
+
+void lw_otlp_config_load(struct lw_otlp_config *cfg, lw_otlp_getenv_fn getenv_fn, void *ctx,
+                         const char *env_id)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    load_endpoint(cfg, getenv_fn, ctx);
+    load_transport(cfg, getenv_fn, ctx);
+    load_resource(cfg, getenv_fn, ctx, env_id);
+}
+
+void lw_otlp_config_log(const struct lw_otlp_config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_warnings; i++)
+        lw_warn("%s", cfg->warnings[i]);
+    char names[LW_OTLP_MAX_HEADERS * (LW_OTLP_HEADER_NAME_MAX + 2)] = "";
+    size_t o = 0;
+    for (size_t i = 0; i < cfg->n_headers && o < sizeof(names); i++) {
+        int n =
+            snprintf(names + o, sizeof(names) - o, "%s%s", i > 0 ? "," : "", cfg->headers[i].name);
+        if (n < 0)
+            break;
+        o += (size_t)n;
+    }
+    /* a URL may carry user:password@ */
+    const char *url = cfg->url;
+    const char *host = strstr(url, "://");
+    host = host != NULL ? host + 3 : url;
+    const char *at = memchr(host, '@', strcspn(host, "/?#"));
+    lw_info("OTLP export to %.*s%s%s (headers: %s; compression: %s; timeout %u ms)",
+            (int)(host - url), url, at != NULL ? "<redacted>@" : "", at != NULL ? at + 1 : host,
+            cfg->n_headers > 0 ? names : "none", cfg->gzip ? "gzip" : "none", cfg->timeout_ms);
+}

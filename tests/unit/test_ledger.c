@@ -1,0 +1,488 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <leakwatch/ledger.h>
+
+/*
+ * Each scenario is a script of arrivals and expectations, run against a fresh ledger. Request
+ * ids are "req-<n>"; a record's seq equals n.
+ */
+enum op {
+    END = 0,
+    REC,       /* add record n (cold start when n == 1) */
+    START,     /* platform.start for n */
+    RTDONE,    /* platform.runtimeDone for n, status s */
+    REPORT,    /* platform.report for n, status s */
+    INIT,      /* platform.initReport, durationMs 171.2 */
+    TAKE,      /* take: expect record n, complete when flag, else with LW_GAP_TELEMETRY */
+    TAKE_NONE, /* take: nothing ready */
+    FLUSH,
+};
+
+struct step {
+    enum op op;
+    int n;
+    const char *s; /* status for RTDONE/REPORT */
+    int flag;      /* TAKE: 1 complete, 0 incomplete */
+};
+
+struct scenario {
+    const char *name;
+    size_t max_pending;
+    bool telemetry_expected;
+    unsigned wait_invocations;
+    struct step steps[24];
+    uint64_t late, evicted, incomplete;
+};
+
+#define W 1 /* default wait */
+
+#define R(n)                                                                                       \
+    {                                                                                              \
+        REC, n, NULL, 0                                                                            \
+    }
+#define ST(n)                                                                                      \
+    {                                                                                              \
+        START, n, NULL, 0                                                                          \
+    }
+#define RD(n, s)                                                                                   \
+    {                                                                                              \
+        RTDONE, n, s, 0                                                                            \
+    }
+#define RP(n, s)                                                                                   \
+    {                                                                                              \
+        REPORT, n, s, 0                                                                            \
+    }
+#define TK(n, complete)                                                                            \
+    {                                                                                              \
+        TAKE, n, NULL, complete                                                                    \
+    }
+#define NONE                                                                                       \
+    {                                                                                              \
+        TAKE_NONE, 0, NULL, 0                                                                      \
+    }
+#define FL                                                                                         \
+    {                                                                                              \
+        FLUSH, 0, NULL, 0                                                                          \
+    }
+
+static const struct scenario scenarios[] = {
+    {"in order: start, runtimeDone, record, then report at the next thaw",
+     16,
+     true,
+     W,
+     {ST(1), RD(1, "success"), R(1), NONE, RP(1, "success"), TK(1, 1), NONE},
+     0,
+     0,
+     0},
+    {"report before the record is closed",
+     16,
+     true,
+     W,
+     {ST(1), RD(1, "success"), RP(1, "success"), R(1), TK(1, 1)},
+     0,
+     0,
+     0},
+    {"report before start",
+     16,
+     true,
+     W,
+     {RP(1, "success"), ST(1), RD(1, "success"), R(1), TK(1, 1)},
+     0,
+     0,
+     0},
+    {"report after the next invocation began",
+     16,
+     true,
+     W,
+     {ST(1), R(1), ST(2), RD(2, "success"), NONE, RP(1, "success"), TK(1, 1), R(2), NONE,
+      RP(2, "success"), TK(2, 1)},
+     0,
+     0,
+     0},
+    {"report after the next record closed: the wait expired, the report is late",
+     16,
+     true,
+     W,
+     {ST(1), R(1), ST(2), R(2), TK(1, 0), NONE, RP(1, "success"), RP(2, "success"), TK(2, 1)},
+     1,
+     0,
+     1},
+    {"a request id never reported",
+     16,
+     true,
+     W,
+     {R(1), R(2), RP(2, "success"), TK(1, 0), TK(2, 1), NONE},
+     0,
+     0,
+     1},
+    {"duplicates before and after the take",
+     16,
+     true,
+     W,
+     {ST(1), ST(1), RP(1, "success"), R(1), RP(1, "success"), TK(1, 1), NONE, RP(1, "success"),
+      ST(1), NONE},
+     2,
+     0,
+     0},
+    {"strict seq order: a later complete record waits for an earlier one",
+     16,
+     true,
+     2,
+     {R(1), R(2), RP(2, "success"), NONE, RP(1, "success"), TK(1, 1), TK(2, 1), NONE},
+     0,
+     0,
+     0},
+    {"wait of two invocations", 16, true, 2, {R(1), R(2), NONE, R(3), TK(1, 0), NONE}, 0, 0, 1},
+    {"events for ids never seen are held, then evicted oldest first",
+     3,
+     true,
+     W,
+     {RP(91, "success"), RP(92, "success"), RP(93, "success"), RP(94, "success"), RP(95, "success"),
+      R(93), TK(93, 1), R(94), TK(94, 1)},
+     0,
+     2,
+     0},
+    {"flush at SHUTDOWN makes everything ready, later records too",
+     16,
+     true,
+     W,
+     {R(1), RP(1, "success"), R(2), R(3), FL, TK(1, 1), TK(2, 0), TK(3, 0), R(4), TK(4, 0), NONE},
+     0,
+     0,
+     3},
+    {"telemetry merged into a held record after flush, until taken",
+     16,
+     true,
+     W,
+     {R(1), FL, RP(1, "success"), TK(1, 1)},
+     0,
+     0,
+     0},
+    {"no subscription: a record is complete with its memory half",
+     16,
+     false,
+     W,
+     {R(1), TK(1, 1), R(2), TK(2, 1), RP(2, "success")},
+     1,
+     0,
+     0},
+    {"a full table forces its oldest record out even without draining",
+     3,
+     true,
+     1,
+     {R(1), R(2), R(3), TK(1, 0), TK(2, 0), NONE},
+     0,
+     0,
+     2},
+    {"timed out invocation: the report's status wins over runtimeDone's",
+     16,
+     true,
+     W,
+     {ST(1), RD(1, "error"), R(1), RP(1, "timeout"), TK(1, 1)},
+     0,
+     0,
+     0},
+};
+
+static void make_id(char *buf, size_t cap, int n)
+{
+    snprintf(buf, cap, "req-%d", n);
+}
+
+static void add_event(struct lw_ledger *l, enum lw_platform_event_type type, int n,
+                      const char *status)
+{
+    struct lw_platform_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.type = type;
+    if (n > 0)
+        make_id(ev.request_id, sizeof(ev.request_id), n);
+    if (status)
+        snprintf(ev.status, sizeof(ev.status), "%s", status);
+    switch (type) {
+    case LW_EV_RUNTIME_DONE:
+        ev.fields = LW_EVF_DURATION | LW_EVF_PRODUCED_BYTES;
+        ev.duration_ms = 140.0 + n;
+        ev.produced_bytes = 16;
+        if (strcmp(status, "success") != 0)
+            snprintf(ev.error_type, sizeof(ev.error_type), "Runtime.Error");
+        break;
+    case LW_EV_REPORT:
+        ev.fields = LW_EVF_DURATION | LW_EVF_BILLED_DURATION | LW_EVF_MEMORY_SIZE |
+                    LW_EVF_MAX_MEMORY_USED | LW_EVF_EXTENSION_OVERHEAD;
+        ev.duration_ms = 150.5 + n;
+        ev.billed_duration_ms = 151 + n;
+        ev.memory_size_mb = 512;
+        ev.max_memory_used_mb = 80 + n;
+        ev.extension_overhead_ms = 1.5;
+        if (strcmp(status, "timeout") == 0)
+            snprintf(ev.error_type, sizeof(ev.error_type), "Sandbox.Timedout");
+        break;
+    case LW_EV_INIT_REPORT:
+        ev.fields = LW_EVF_DURATION;
+        ev.duration_ms = 171.2;
+        snprintf(ev.phase, sizeof(ev.phase), "init");
+        break;
+    default:
+        break;
+    }
+    lw_ledger_add_event(l, &ev);
+}
+
+static struct lw_record *make_record(int n)
+{
+    struct lw_record *r = calloc(1, sizeof(*r));
+    assert_non_null(r);
+    make_id(r->request_id, sizeof(r->request_id), n);
+    r->seq = (uint64_t)n;
+    r->cold_start = n == 1;
+    r->fn_peak_bytes = 1000u * (unsigned)n;
+    r->gaps = LW_GAP_PROCS; /* the memory half's own gaps survive the join */
+    /* Whatever the caller left in the platform half is replaced by telemetry. */
+    r->platform.have_report = true;
+    return r;
+}
+
+static void run_scenario(const struct scenario *sc)
+{
+    struct lw_health h = {0};
+    struct lw_ledger_config cfg;
+    lw_ledger_config_init(&cfg);
+    cfg.max_pending = sc->max_pending;
+    cfg.telemetry_expected = sc->telemetry_expected;
+    cfg.wait_invocations = sc->wait_invocations;
+    struct lw_ledger *l = lw_ledger_new(&cfg, &h);
+    assert_non_null(l);
+    struct lw_record *out = calloc(1, sizeof(*out));
+    assert_non_null(out);
+    bool seen[128] = {0};
+
+    print_message("%s\n", sc->name);
+    for (const struct step *st = sc->steps; st->op != END; st++) {
+        switch (st->op) {
+        case REC: {
+            struct lw_record *r = make_record(st->n);
+            lw_ledger_add_record(l, r);
+            free(r);
+            break;
+        }
+        case START:
+            add_event(l, LW_EV_START, st->n, NULL);
+            break;
+        case RTDONE:
+            add_event(l, LW_EV_RUNTIME_DONE, st->n, st->s);
+            break;
+        case REPORT:
+            add_event(l, LW_EV_REPORT, st->n, st->s);
+            break;
+        case INIT:
+            add_event(l, LW_EV_INIT_REPORT, 0, NULL);
+            break;
+        case TAKE: {
+            assert_true(lw_ledger_take(l, out));
+            assert_int_equal(out->seq, st->n);
+            assert_false(seen[st->n]); /* never twice */
+            seen[st->n] = true;
+            char id[32];
+            make_id(id, sizeof(id), st->n);
+            assert_string_equal(out->request_id, id);
+            assert_int_equal(out->fn_peak_bytes, 1000u * (unsigned)st->n);
+            assert_true(out->gaps & LW_GAP_PROCS);
+            if (st->flag) {
+                assert_false(out->gaps & LW_GAP_TELEMETRY);
+                if (sc->telemetry_expected) {
+                    assert_true(out->platform.have_report);
+                    assert_true(out->platform.duration_ms == 150.5 + st->n);
+                    assert_true(out->platform.billed_duration_ms == 151 + st->n);
+                    assert_int_equal(out->platform.memory_size_mb, 512);
+                    assert_int_equal(out->platform.max_memory_used_mb, 80 + st->n);
+                }
+            } else {
+                assert_true(out->gaps & LW_GAP_TELEMETRY);
+                assert_false(out->platform.have_report);
+            }
+            break;
+        }
+        case TAKE_NONE:
+            assert_false(lw_ledger_take(l, out));
+            break;
+        case FLUSH:
+            lw_ledger_flush(l);
+            break;
+        case END:
+            break;
+        }
+    }
+    assert_int_equal(h.c[LW_H_TELEMETRY_LATE], sc->late);
+    assert_int_equal(h.c[LW_H_LEDGER_EVICTED], sc->evicted);
+    assert_int_equal(h.c[LW_H_RECORDS_INCOMPLETE], sc->incomplete);
+    free(out);
+    lw_ledger_free(l);
+}
+
+static void test_arrival_orders(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
+        run_scenario(&scenarios[i]);
+}
+
+/* The platform half is merged field by field from the three events. */
+static void test_merged_fields(void **state)
+{
+    (void)state;
+    struct lw_health h = {0};
+    struct lw_ledger_config cfg;
+    lw_ledger_config_init(&cfg);
+    struct lw_ledger *l = lw_ledger_new(&cfg, &h);
+    struct lw_record *r = make_record(1);
+    struct lw_record *out = calloc(1, sizeof(*out));
+    assert_non_null(out);
+
+    add_event(l, LW_EV_START, 1, NULL);
+    add_event(l, LW_EV_RUNTIME_DONE, 1, "error");
+    lw_ledger_add_record(l, r);
+    assert_true(lw_ledger_has_pending(l));
+    add_event(l, LW_EV_REPORT, 1, "timeout");
+    assert_true(lw_ledger_take(l, out));
+    assert_false(lw_ledger_has_pending(l));
+    assert_true(out->platform.have_start);
+    assert_true(out->platform.have_runtime_done);
+    assert_true(out->platform.have_report);
+    assert_string_equal(out->platform.status, "timeout");
+    assert_string_equal(out->platform.error_type, "Sandbox.Timedout");
+    assert_true(out->platform.runtime_duration_ms == 141.0);
+    assert_true(out->platform.produced_bytes == 16);
+    assert_true(out->platform.extension_overhead_ms == 1.5);
+    assert_false(out->platform.have_init_duration);
+
+    /* runtimeDone alone gives the status of a record emitted without its report. */
+    r->seq = 2;
+    r->cold_start = false;
+    make_id(r->request_id, sizeof(r->request_id), 2);
+    add_event(l, LW_EV_RUNTIME_DONE, 2, "failure");
+    lw_ledger_add_record(l, r);
+    lw_ledger_flush(l);
+    assert_true(lw_ledger_take(l, out));
+    assert_string_equal(out->platform.status, "failure");
+    assert_string_equal(out->platform.error_type, "Runtime.Error");
+    assert_true(out->gaps & LW_GAP_TELEMETRY);
+    free(r);
+    free(out);
+    lw_ledger_free(l);
+}
+
+/* A cold start's init duration: from the report, else from platform.initReport. */
+static void test_init_duration(void **state)
+{
+    (void)state;
+    struct lw_health h = {0};
+    struct lw_ledger_config cfg;
+    lw_ledger_config_init(&cfg);
+    struct lw_record *out = calloc(1, sizeof(*out));
+    assert_non_null(out);
+
+    for (int from_report = 0; from_report <= 1; from_report++) {
+        struct lw_ledger *l = lw_ledger_new(&cfg, &h);
+        add_event(l, LW_EV_INIT_REPORT, 0, NULL);
+        struct lw_record *r = make_record(1);
+        lw_ledger_add_record(l, r);
+        struct lw_platform_event ev;
+        memset(&ev, 0, sizeof(ev));
+        ev.type = LW_EV_REPORT;
+        make_id(ev.request_id, sizeof(ev.request_id), 1);
+        if (from_report) {
+            ev.fields = LW_EVF_INIT_DURATION;
+            ev.init_duration_ms = 180.5;
+        }
+        lw_ledger_add_event(l, &ev);
+        assert_true(lw_ledger_take(l, out));
+        assert_true(out->platform.have_init_duration);
+        assert_true(out->platform.init_duration_ms == (from_report ? 180.5 : 171.2));
+
+        /* A warm record gets none. */
+        r->seq = 2;
+        r->cold_start = false;
+        make_id(r->request_id, sizeof(r->request_id), 2);
+        lw_ledger_add_record(l, r);
+        lw_ledger_flush(l);
+        assert_true(lw_ledger_take(l, out));
+        assert_false(out->platform.have_init_duration);
+        free(r);
+        lw_ledger_free(l);
+    }
+    free(out);
+}
+
+/* Events without a request id, and other types, change nothing. */
+static void test_ignored_events(void **state)
+{
+    (void)state;
+    struct lw_health h = {0};
+    struct lw_ledger_config cfg;
+    lw_ledger_config_init(&cfg);
+    cfg.max_pending = 3;
+    struct lw_ledger *l = lw_ledger_new(&cfg, &h);
+    for (int i = 0; i < 10; i++) {
+        add_event(l, LW_EV_REPORT, 0, "success");
+        add_event(l, LW_EV_EXTENSION, 5, NULL);
+        add_event(l, LW_EV_FUNCTION_LOG, 6, NULL);
+    }
+    assert_int_equal(h.c[LW_H_LEDGER_EVICTED], 0);
+    assert_false(lw_ledger_has_pending(l));
+    lw_ledger_free(l);
+}
+
+/* Many invocations in the usual order: every record out once, complete, in order. */
+static void test_long_run(void **state)
+{
+    (void)state;
+    struct lw_health h = {0};
+    struct lw_ledger_config cfg;
+    lw_ledger_config_init(&cfg);
+    struct lw_ledger *l = lw_ledger_new(&cfg, &h);
+    struct lw_record *out = calloc(1, sizeof(*out));
+    assert_non_null(out);
+    uint64_t next = 1;
+    for (int n = 1; n <= 1000; n++) {
+        add_event(l, LW_EV_START, n, NULL);
+        add_event(l, LW_EV_RUNTIME_DONE, n, "success");
+        if (n > 1) {
+            struct lw_record *r = make_record(n - 1);
+            lw_ledger_add_record(l, r);
+            free(r);
+            /* the report of n-1 arrives before or after its record, alternately */
+            if (n % 2)
+                add_event(l, LW_EV_REPORT, n - 1, "success");
+        }
+        if (n > 2 && n % 2 == 0)
+            add_event(l, LW_EV_REPORT, n - 1, "success");
+        while (lw_ledger_take(l, out))
+            assert_int_equal(out->seq, next++);
+    }
+    lw_ledger_flush(l);
+    while (lw_ledger_take(l, out))
+        assert_int_equal(out->seq, next++);
+    assert_int_equal(next, 1000);
+    assert_int_equal(h.c[LW_H_LEDGER_EVICTED], 0);
+    free(out);
+    lw_ledger_free(l);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_arrival_orders), cmocka_unit_test(test_merged_fields),
+        cmocka_unit_test(test_init_duration),  cmocka_unit_test(test_ignored_events),
+        cmocka_unit_test(test_long_run),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

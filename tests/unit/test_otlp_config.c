@@ -1,0 +1,363 @@
+/* OTLP settings from the standard variables: endpoints, headers, redaction, resource. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <leakwatch/otlp_config.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#define MAX_VARS 12
+
+struct env {
+    const char *vars[MAX_VARS][2];
+};
+
+static const char *fake_getenv(void *ctx, const char *name)
+{
+    const struct env *e = ctx;
+    for (size_t i = 0; i < MAX_VARS && e->vars[i][0] != NULL; i++) {
+        if (strcmp(e->vars[i][0], name) == 0)
+            return e->vars[i][1];
+    }
+    return NULL;
+}
+
+static struct lw_otlp_config cfg; /* large: not on the stack */
+
+static void load(const struct env *e)
+{
+    lw_otlp_config_load(&cfg, fake_getenv, (void *)(uintptr_t)e, "env-42");
+}
+
+static bool warned_about(const char *needle)
+{
+    for (size_t i = 0; i < cfg.n_warnings; i++) {
+        if (strstr(cfg.warnings[i], needle) != NULL)
+            return true;
+    }
+    return false;
+}
+
+static void test_endpoints(void **state)
+{
+    (void)state;
+    static const struct {
+        struct env env;
+        const char *url;
+        bool configured;
+        size_t warnings;
+    } cases[] = {
+        {{{{NULL}}}, "http://localhost:4318/v1/metrics", false, 0},
+        {{{{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"}}},
+         "http://collector:4318/v1/metrics",
+         true,
+         0},
+        {{{{"OTEL_EXPORTER_OTLP_ENDPOINT", "https://otlp.example.com/otlp/"}}},
+         "https://otlp.example.com/otlp/v1/metrics",
+         true,
+         0},
+        {{{{"OTEL_EXPORTER_OTLP_ENDPOINT", "https://otlp.example.com/otlp"}}},
+         "https://otlp.example.com/otlp/v1/metrics",
+         true,
+         0},
+        /* the metrics-specific one is used as-is and wins */
+        {{{{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://a:4318"},
+           {"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://b:9000/custom/path"}}},
+         "http://b:9000/custom/path",
+         true,
+         0},
+        {{{{"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://b:9000"}}}, "http://b:9000/", true, 0},
+        /* bad values: a warning and the next rule */
+        {{{{"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "b:9000"},
+           {"OTEL_EXPORTER_OTLP_ENDPOINT", "http://a:4318/"}}},
+         "http://a:4318/v1/metrics",
+         true,
+         1},
+        {{{{"OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://a"}}},
+         "http://localhost:4318/v1/metrics",
+         false,
+         1},
+        {{{{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://a b"}}},
+         "http://localhost:4318/v1/metrics",
+         false,
+         1},
+        {{{{"OTEL_EXPORTER_OTLP_ENDPOINT", "http:///path"}}},
+         "http://localhost:4318/v1/metrics",
+         false,
+         1},
+        {{{{"OTEL_EXPORTER_OTLP_ENDPOINT", ""}}}, "http://localhost:4318/v1/metrics", false, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        print_message("case %zu\n", i);
+        load(&cases[i].env);
+        assert_string_equal(cfg.url, cases[i].url);
+        assert_int_equal(cfg.endpoint_configured, cases[i].configured);
+        assert_int_equal(cfg.n_warnings, cases[i].warnings);
+    }
+}
+
+static void test_headers(void **state)
+{
+    (void)state;
+    static const struct {
+        struct env env;
+        size_t n;
+        const char *names[3];
+        const char *values[3];
+        const char *warning; /* a substring of the one warning, NULL for none */
+    } cases[] = {
+        {{{{"OTEL_EXPORTER_OTLP_HEADERS", "api-key=s3cr3t"}}}, 1, {"api-key"}, {"s3cr3t"}, NULL},
+        {{{{"OTEL_EXPORTER_OTLP_HEADERS", " a = 1 , b=x%20y%2Cz ,, "}}},
+         2,
+         {"a", "b"},
+         {"1", "x y,z"},
+         NULL},
+        /* values may contain '=' (base64 keys) */
+        {{{{"OTEL_EXPORTER_OTLP_HEADERS", "Authorization=Basic dXNlcjpwYXNz=="}}},
+         1,
+         {"Authorization"},
+         {"Basic dXNlcjpwYXNz=="},
+         NULL},
+        /* the metrics-specific list replaces the generic one */
+        {{{{"OTEL_EXPORTER_OTLP_HEADERS", "a=1"}, {"OTEL_EXPORTER_OTLP_METRICS_HEADERS", "b=2"}}},
+         1,
+         {"b"},
+         {"2"},
+         NULL},
+        {{{{"OTEL_EXPORTER_OTLP_HEADERS", "a=1,a=2"}}}, 1, {"a"}, {"2"}, NULL},
+        {{{{"OTEL_EXPORTER_OTLP_HEADERS", "novalue,k=v"}}},
+         1,
+         {"k"},
+         {"v"},
+         "entry 1 is not a valid name=value pair"},
+        {{{{"OTEL_EXPORTER_OTLP_HEADERS", "bad name=secret"}}}, 0, {NULL}, {NULL}, "entry 1"},
+        {{{{"OTEL_EXPORTER_OTLP_HEADERS", "k=%zzsecret"}}}, 0, {NULL}, {NULL}, "header k"},
+        /* a decoded line break would inject a header line */
+        {{{{"OTEL_EXPORTER_OTLP_HEADERS", "k=a%0d%0aX-Evil: 1"}}}, 0, {NULL}, {NULL}, "header k"},
+        {{{{"OTEL_EXPORTER_OTLP_HEADERS", "Content-Type=text/plain"}}},
+         0,
+         {NULL},
+         {NULL},
+         "set by leakwatch"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        print_message("case %zu\n", i);
+        load(&cases[i].env);
+        assert_int_equal(cfg.n_headers, cases[i].n);
+        for (size_t h = 0; h < cases[i].n; h++) {
+            assert_string_equal(cfg.headers[h].name, cases[i].names[h]);
+            assert_string_equal(cfg.headers[h].value, cases[i].values[h]);
+        }
+        assert_int_equal(cfg.n_warnings, cases[i].warning != NULL ? 1 : 0);
+        if (cases[i].warning != NULL)
+            assert_true(warned_about(cases[i].warning));
+        /* no warning ever shows a secret */
+        assert_false(warned_about("secret"));
+        assert_false(warned_about("s3cr3t"));
+    }
+}
+
+static void test_too_many_headers(void **state)
+{
+    (void)state;
+    char raw[512] = "";
+    size_t o = 0;
+    for (int i = 0; i < LW_OTLP_MAX_HEADERS + 2; i++)
+        o += (size_t)snprintf(raw + o, sizeof(raw) - o, "h%d=v%d,", i, i);
+    struct env e = {{{"OTEL_EXPORTER_OTLP_HEADERS", raw}}};
+    load(&e);
+    assert_int_equal(cfg.n_headers, LW_OTLP_MAX_HEADERS);
+    assert_int_equal(cfg.n_warnings, 2);
+}
+
+static void test_redact_headers(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *raw;
+        const char *out;
+    } cases[] = {
+        {"api-key=s3cr3t", "api-key=<redacted>"},
+        {"a=1, b = 2", "a=<redacted>,b=<redacted>"},
+        {"justasecretwithoutequals", "?=<redacted>"},
+        {"x y=1", "?=<redacted>"},
+        {"", ""},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char out[128];
+        lw_otlp_redact_headers(cases[i].raw, out, sizeof(out));
+        assert_string_equal(out, cases[i].out);
+    }
+    char small[12];
+    lw_otlp_redact_headers("abcdef=1,ghijkl=2", small, sizeof(small));
+    assert_true(strlen(small) < sizeof(small));
+    assert_null(strstr(small, "1"));
+}
+
+static void test_compression_timeout_protocol(void **state)
+{
+    (void)state;
+    static const struct {
+        struct env env;
+        bool gzip;
+        uint32_t timeout_ms;
+        const char *warning;
+    } cases[] = {
+        {{{{NULL}}}, false, 10000, NULL},
+        {{{{"OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"}}}, true, 10000, NULL},
+        {{{{"OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"},
+           {"OTEL_EXPORTER_OTLP_METRICS_COMPRESSION", "none"}}},
+         false,
+         10000,
+         NULL},
+        {{{{"OTEL_EXPORTER_OTLP_COMPRESSION", "zstd"}}},
+         false,
+         10000,
+         "OTEL_EXPORTER_OTLP_COMPRESSION=zstd"},
+        {{{{"OTEL_EXPORTER_OTLP_TIMEOUT", "2500"}}}, false, 2500, NULL},
+        {{{{"OTEL_EXPORTER_OTLP_TIMEOUT", "2500"}, {"OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "700"}}},
+         false,
+         700,
+         NULL},
+        {{{{"OTEL_EXPORTER_OTLP_TIMEOUT", "0"}}}, false, 10000, "OTEL_EXPORTER_OTLP_TIMEOUT=0"},
+        {{{{"OTEL_EXPORTER_OTLP_TIMEOUT", "10s"}}}, false, 10000, "using 10000"},
+        {{{{"OTEL_EXPORTER_OTLP_TIMEOUT", "-5"}}}, false, 10000, "=-5"},
+        {{{{"OTEL_EXPORTER_OTLP_TIMEOUT", "99999999999999999999999"}}}, false, 10000, "using"},
+        {{{{"OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"}}}, false, 10000, NULL},
+        {{{{"OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"}}},
+         false,
+         10000,
+         "OTEL_EXPORTER_OTLP_PROTOCOL=grpc is not supported; using http/protobuf"},
+        {{{{"OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "http/json"}}},
+         false,
+         10000,
+         "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL=http/json"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        print_message("case %zu\n", i);
+        load(&cases[i].env);
+        assert_int_equal(cfg.gzip, cases[i].gzip);
+        assert_int_equal(cfg.timeout_ms, cases[i].timeout_ms);
+        assert_int_equal(cfg.n_warnings, cases[i].warning != NULL ? 1 : 0);
+        if (cases[i].warning != NULL)
+            assert_true(warned_about(cases[i].warning));
+    }
+}
+
+static const char *attr_str(const char *key)
+{
+    const struct lw_otlp_attr *a = lw_otlp_resource_get(&cfg.resource, key);
+    return a != NULL && a->type == LW_OTLP_STRING ? a->str : NULL;
+}
+
+static void test_resource(void **state)
+{
+    (void)state;
+    static const struct env lambda = {{{"AWS_REGION", "eu-west-1"},
+                                       {"AWS_LAMBDA_FUNCTION_NAME", "orders"},
+                                       {"AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"},
+                                       {"AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512"}}};
+    load(&lambda);
+    assert_string_equal(attr_str("cloud.provider"), "aws");
+    assert_string_equal(attr_str("cloud.platform"), "aws_lambda");
+    assert_string_equal(attr_str("cloud.region"), "eu-west-1");
+    assert_string_equal(attr_str("faas.name"), "orders");
+    assert_string_equal(attr_str("faas.version"), "$LATEST");
+    assert_string_equal(attr_str("faas.instance"), "env-42");
+    assert_string_equal(attr_str("service.name"), "orders");
+    const struct lw_otlp_attr *mem = lw_otlp_resource_get(&cfg.resource, "faas.max_memory");
+    assert_non_null(mem);
+    assert_int_equal(mem->type, LW_OTLP_INT);
+    assert_int_equal(mem->i, 512ll * 1048576);
+    assert_int_equal(cfg.n_warnings, 0);
+
+    static const struct {
+        struct env env;
+        const char *service;
+        const char *team;     /* deployment.team from OTEL_RESOURCE_ATTRIBUTES */
+        const char *provider; /* cloud.provider after merging */
+        size_t warnings;
+    } cases[] = {
+        {{{{"AWS_LAMBDA_FUNCTION_NAME", "fn"},
+           {"OTEL_RESOURCE_ATTRIBUTES", "service.name=from-attrs,deployment.team=a%2Cb"}}},
+         "from-attrs",
+         "a,b",
+         "aws",
+         0},
+        {{{{"AWS_LAMBDA_FUNCTION_NAME", "fn"},
+           {"OTEL_SERVICE_NAME", "from-var"},
+           {"OTEL_RESOURCE_ATTRIBUTES", "service.name=from-attrs"}}},
+         "from-var",
+         NULL,
+         "aws",
+         0},
+        /* the user's values win over leakwatch's own */
+        {{{{"OTEL_RESOURCE_ATTRIBUTES", "cloud.provider=mine, deployment.team = x "}}},
+         "unknown_service:leakwatch",
+         "x",
+         "mine",
+         0},
+        /* a decode error discards the whole variable */
+        {{{{"AWS_LAMBDA_FUNCTION_NAME", "fn"},
+           {"OTEL_RESOURCE_ATTRIBUTES", "deployment.team=x,service.name=%G0"}}},
+         "fn",
+         NULL,
+         "aws",
+         1},
+        {{{{"AWS_LAMBDA_FUNCTION_NAME", "fn"}, {"OTEL_RESOURCE_ATTRIBUTES", "deployment.team"}}},
+         "fn",
+         NULL,
+         "aws",
+         1},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        print_message("case %zu\n", i);
+        load(&cases[i].env);
+        assert_string_equal(attr_str("service.name"), cases[i].service);
+        if (cases[i].team != NULL)
+            assert_string_equal(attr_str("deployment.team"), cases[i].team);
+        else
+            assert_null(attr_str("deployment.team"));
+        assert_string_equal(attr_str("cloud.provider"), cases[i].provider);
+        assert_int_equal(cfg.n_warnings, cases[i].warnings);
+    }
+}
+
+static void test_percent_decode(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        enum lw_err err;
+        const char *out;
+    } cases[] = {
+        {"plain", LW_OK, "plain"},   {"a%20b", LW_OK, "a b"},
+        {"%3d%3D", LW_OK, "=="},     {"%", LW_ERR_INVALID, ""},
+        {"%4", LW_ERR_INVALID, ""},  {"%00", LW_ERR_INVALID, ""},
+        {"%0A", LW_ERR_INVALID, ""}, {"0123456789", LW_ERR_TOO_LARGE, ""},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char out[8] = "";
+        assert_int_equal(lw_otlp_percent_decode(cases[i].in, strlen(cases[i].in), out, sizeof(out)),
+                         cases[i].err);
+        if (cases[i].err == LW_OK)
+            assert_string_equal(out, cases[i].out);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_endpoints),
+        cmocka_unit_test(test_headers),
+        cmocka_unit_test(test_too_many_headers),
+        cmocka_unit_test(test_redact_headers),
+        cmocka_unit_test(test_compression_timeout_protocol),
+        cmocka_unit_test(test_resource),
+        cmocka_unit_test(test_percent_decode),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

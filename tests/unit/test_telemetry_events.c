@@ -1,0 +1,247 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <leakwatch/telemetry_events.h>
+
+#define MAX_EVENTS 16
+
+struct collected {
+    size_t n;
+    struct lw_platform_event ev[MAX_EVENTS];
+};
+
+static void collect(void *ctx, const struct lw_platform_event *ev)
+{
+    struct collected *c = ctx;
+    assert_true(c->n < MAX_EVENTS);
+    c->ev[c->n++] = *ev;
+}
+
+static char *read_fixture(const char *name, size_t *len)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/telemetry/%s", LW_FIXTURES_DIR, name);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    char *buf = malloc(1 << 16);
+    assert_non_null(buf);
+    *len = fread(buf, 1, 1 << 16, f);
+    fclose(f);
+    return buf;
+}
+
+struct parse_case {
+    const char *file;
+    enum lw_err err;
+    size_t n_events; /* delivered */
+    enum lw_platform_event_type first_type;
+    uint64_t received, unparseable, unknown, dropped;
+};
+
+static const struct parse_case parse_cases[] = {
+    {"init_start.json", LW_OK, 1, LW_EV_INIT_START, 1, 0, 0, 0},
+    {"init_runtime_done.json", LW_OK, 1, LW_EV_INIT_RUNTIME_DONE, 1, 0, 0, 0},
+    {"init_report.json", LW_OK, 1, LW_EV_INIT_REPORT, 1, 0, 0, 0},
+    {"start.json", LW_OK, 1, LW_EV_START, 1, 0, 0, 0},
+    {"runtime_done.json", LW_OK, 1, LW_EV_RUNTIME_DONE, 1, 0, 0, 0},
+    {"report.json", LW_OK, 1, LW_EV_REPORT, 1, 0, 0, 0},
+    {"report_timeout.json", LW_OK, 1, LW_EV_REPORT, 1, 0, 0, 0},
+    {"restore_start.json", LW_OK, 1, LW_EV_RESTORE_START, 1, 0, 0, 0},
+    {"restore_runtime_done.json", LW_OK, 1, LW_EV_RESTORE_RUNTIME_DONE, 1, 0, 0, 0},
+    {"restore_report.json", LW_OK, 1, LW_EV_RESTORE_REPORT, 1, 0, 0, 0},
+    {"extension.json", LW_OK, 1, LW_EV_EXTENSION, 1, 0, 0, 0},
+    {"telemetry_subscription.json", LW_OK, 1, LW_EV_TELEMETRY_SUBSCRIPTION, 1, 0, 0, 0},
+    {"logs_dropped.json", LW_OK, 1, LW_EV_LOGS_DROPPED, 1, 0, 0, 12},
+    {"function.json", LW_OK, 2, LW_EV_FUNCTION_LOG, 2, 0, 0, 0},
+    {"extension_log.json", LW_OK, 1, LW_EV_EXTENSION_LOG, 1, 0, 0, 0},
+    {"invocation_sequence.json", LW_OK, 6, LW_EV_INIT_START, 6, 0, 0, 0},
+    {"unknown_type.json", LW_OK, 1, LW_EV_START, 2, 0, 1, 0},
+    {"missing_fields.json", LW_OK, 2, LW_EV_REPORT, 2, 0, 0, 0},
+    {"malformed_elements.json", LW_OK, 1, LW_EV_START, 7, 6, 0, 0},
+    {"malformed_truncated.json", LW_ERR_INVALID, 0, LW_EV_UNKNOWN, 0, 1, 0, 0},
+    {"malformed_not_array.json", LW_ERR_INVALID, 0, LW_EV_UNKNOWN, 0, 1, 0, 0},
+};
+
+static void test_parse_table(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(parse_cases) / sizeof(parse_cases[0]); i++) {
+        const struct parse_case *pc = &parse_cases[i];
+        size_t len;
+        char *body = read_fixture(pc->file, &len);
+        struct collected c = {0};
+        struct lw_health h = {0};
+        print_message("%s\n", pc->file);
+        assert_int_equal(lw_telemetry_events_parse(body, len, collect, &c, &h), pc->err);
+        assert_int_equal(c.n, pc->n_events);
+        if (pc->n_events > 0)
+            assert_int_equal(c.ev[0].type, pc->first_type);
+        assert_int_equal(h.c[LW_H_TELEMETRY_RECEIVED], pc->received);
+        assert_int_equal(h.c[LW_H_TELEMETRY_UNPARSEABLE], pc->unparseable);
+        assert_int_equal(h.c[LW_H_TELEMETRY_UNKNOWN], pc->unknown);
+        assert_int_equal(h.c[LW_H_TELEMETRY_DROPPED], pc->dropped);
+        free(body);
+    }
+}
+
+static struct collected parse_file(const char *file)
+{
+    size_t len;
+    char *body = read_fixture(file, &len);
+    struct collected c = {0};
+    struct lw_health h = {0};
+    assert_int_equal(lw_telemetry_events_parse(body, len, collect, &c, &h), LW_OK);
+    free(body);
+    return c;
+}
+
+static void test_report_fields(void **state)
+{
+    (void)state;
+    struct collected c = parse_file("report.json");
+    const struct lw_platform_event *ev = &c.ev[0];
+    assert_string_equal(ev->request_id, "6d68ca91-49c9-448d-89b8-7ca3e6dc66aa");
+    assert_string_equal(ev->status, "success");
+    assert_string_equal(ev->error_type, "");
+    assert_true(ev->fields & LW_EVF_TIME);
+    assert_int_equal(ev->time_ms, 1767607207001ULL);
+    uint32_t want = LW_EVF_DURATION | LW_EVF_BILLED_DURATION | LW_EVF_MEMORY_SIZE |
+                    LW_EVF_MAX_MEMORY_USED | LW_EVF_INIT_DURATION | LW_EVF_EXTENSION_OVERHEAD;
+    assert_int_equal(ev->fields & want, want);
+    assert_false(ev->fields & LW_EVF_RESTORE_DURATION);
+    assert_true(ev->duration_ms == 152.3);
+    assert_true(ev->billed_duration_ms == 153);
+    assert_true(ev->memory_size_mb == 512);
+    assert_true(ev->max_memory_used_mb == 84);
+    assert_true(ev->init_duration_ms == 171.2);
+    assert_true(ev->extension_overhead_ms == 11.9);
+}
+
+static void test_runtime_done_fields(void **state)
+{
+    (void)state;
+    struct collected c = parse_file("runtime_done.json");
+    const struct lw_platform_event *ev = &c.ev[0];
+    assert_int_equal(ev->type, LW_EV_RUNTIME_DONE);
+    assert_string_equal(ev->request_id, "6d68ca91-49c9-448d-89b8-7ca3e6dc66aa");
+    assert_true(ev->duration_ms == 140.0);
+    assert_true(ev->produced_bytes == 16);
+    assert_true(ev->response_latency_ms == 139.1);
+    assert_true(ev->response_duration_ms == 0.4);
+    assert_true(ev->fields & LW_EVF_RESPONSE_LATENCY);
+    assert_true(ev->fields & LW_EVF_RESPONSE_DURATION);
+    assert_false(ev->fields & LW_EVF_EXTENSION_OVERHEAD);
+}
+
+static void test_other_fields(void **state)
+{
+    (void)state;
+    struct collected c = parse_file("report_timeout.json");
+    assert_string_equal(c.ev[0].status, "timeout");
+    assert_string_equal(c.ev[0].error_type, "Sandbox.Timedout");
+    assert_false(c.ev[0].fields & LW_EVF_INIT_DURATION);
+
+    c = parse_file("init_report.json");
+    assert_string_equal(c.ev[0].initialization_type, "on-demand");
+    assert_string_equal(c.ev[0].phase, "init");
+    assert_true(c.ev[0].duration_ms == 171.2);
+
+    c = parse_file("init_start.json");
+    assert_string_equal(c.ev[0].initialization_type, "on-demand");
+    assert_string_equal(c.ev[0].request_id, "");
+
+    c = parse_file("extension.json");
+    assert_string_equal(c.ev[0].name, "leakwatch");
+    assert_string_equal(c.ev[0].state, "Ready");
+
+    c = parse_file("telemetry_subscription.json");
+    assert_string_equal(c.ev[0].state, "Subscribed");
+
+    c = parse_file("logs_dropped.json");
+    assert_true(c.ev[0].dropped_records == 12);
+    assert_true(c.ev[0].dropped_bytes == 32768);
+    /* "reason" is long: truncated to its buffer, still terminated */
+    assert_int_equal(strlen(c.ev[0].reason), LW_EV_WORD_MAX - 1);
+
+    c = parse_file("restore_report.json");
+    assert_true(c.ev[0].duration_ms == 240.6);
+
+    c = parse_file("function.json");
+    assert_true(c.ev[0].log_bytes > 0);
+    assert_int_equal(c.ev[1].log_bytes, 0);
+
+    c = parse_file("missing_fields.json");
+    assert_int_equal(c.ev[0].fields, 0);
+    assert_string_equal(c.ev[1].status, "error");
+    assert_false(c.ev[1].fields & LW_EVF_DURATION); /* "12" is a string, not a number */
+}
+
+struct time_case {
+    const char *text;
+    enum lw_err err;
+    uint64_t ms;
+};
+
+static const struct time_case time_cases[] = {
+    {"1970-01-01T00:00:00Z", LW_OK, 0},
+    {"2026-01-05T10:00:00.010Z", LW_OK, 1767607200010ULL},
+    {"2026-01-05T10:00:00.1Z", LW_OK, 1767607200100ULL},
+    {"2026-01-05T10:00:00.123456789Z", LW_OK, 1767607200123ULL},
+    {"2026-01-05T12:00:00+02:00", LW_OK, 1767607200000ULL},
+    {"2026-01-05T08:00:00-02:00", LW_OK, 1767607200000ULL},
+    {"2024-02-29T00:00:00Z", LW_OK, 1709164800000ULL},
+    {"2026-01-05T10:00:00", LW_ERR_INVALID, 0},
+    {"2026-01-05T10:00:00.Z", LW_ERR_INVALID, 0},
+    {"2026-13-05T10:00:00Z", LW_ERR_INVALID, 0},
+    {"2026-01-05T10:00:00Zjunk", LW_ERR_INVALID, 0},
+    {"1969-12-31T23:59:59Z", LW_ERR_INVALID, 0},
+    {"", LW_ERR_INVALID, 0},
+};
+
+static void test_time_table(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(time_cases) / sizeof(time_cases[0]); i++) {
+        uint64_t ms = 12345;
+        print_message("%s\n", time_cases[i].text);
+        assert_int_equal(
+            lw_telemetry_parse_time(time_cases[i].text, strlen(time_cases[i].text), &ms),
+            time_cases[i].err);
+        if (time_cases[i].err == LW_OK)
+            assert_int_equal(ms, time_cases[i].ms);
+    }
+}
+
+/* The body is (pointer, length): bytes past len are never read, even without a NUL. */
+static void test_length_bounded(void **state)
+{
+    (void)state;
+    const char text[] = "[{\"type\":\"platform.start\",\"record\":{\"requestId\":\"a\"}}]GARBAGE";
+    size_t len = strlen(text) - strlen("GARBAGE");
+    char *exact = malloc(len);
+    assert_non_null(exact);
+    memcpy(exact, text, len);
+    struct collected c = {0};
+    struct lw_health h = {0};
+    assert_int_equal(lw_telemetry_events_parse(exact, len, collect, &c, &h), LW_OK);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.ev[0].request_id, "a");
+    free(exact);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_table),         cmocka_unit_test(test_report_fields),
+        cmocka_unit_test(test_runtime_done_fields), cmocka_unit_test(test_other_fields),
+        cmocka_unit_test(test_time_table),          cmocka_unit_test(test_length_bounded),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
