@@ -24,6 +24,19 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE BOTH)
 # pkg-config must describe the arm64 packages, not the host's: only the arm64 .pc directory and
 # the architecture-independent one are searched. (Debian ships no <triplet>-pkg-config wrapper
 # with crossbuild-essential, so the search path is set here.)
-set(ENV{PKG_CONFIG_LIBDIR} "/usr/lib/${LW_CROSS_TRIPLET}/pkgconfig:/usr/share/pkgconfig")
+set(LW_CROSS_PC_DIRS "/usr/lib/${LW_CROSS_TRIPLET}/pkgconfig:/usr/share/pkgconfig")
+
+# zlib: the arm64 runtime (zlib1g:arm64) comes with libcurl, the -dev package (zlib1g-dev:arm64,
+# in tests/install-deps) may be missing. Then describe the runtime library in a .pc of the build
+# tree; zlib.h/zconf.h are the same for every architecture on Debian (zlib1g-dev of the host).
+if(NOT EXISTS /usr/lib/${LW_CROSS_TRIPLET}/pkgconfig/zlib.pc
+   AND EXISTS /usr/lib/${LW_CROSS_TRIPLET}/libz.so.1 AND EXISTS /usr/include/zlib.h)
+    set(LW_CROSS_PC_FALLBACK ${CMAKE_BINARY_DIR}/cross-pkgconfig)
+    file(WRITE ${LW_CROSS_PC_FALLBACK}/zlib.pc
+        "Name: zlib\nDescription: zlib (arm64 runtime library, no -dev package)\nVersion: 1.2.13\n"
+        "Libs: /usr/lib/${LW_CROSS_TRIPLET}/libz.so.1\nCflags:\n")
+    string(APPEND LW_CROSS_PC_DIRS ":${LW_CROSS_PC_FALLBACK}")
+endif()
+set(ENV{PKG_CONFIG_LIBDIR} "${LW_CROSS_PC_DIRS}")
 set(ENV{PKG_CONFIG_PATH} "")
 set(ENV{PKG_CONFIG_SYSROOT_DIR} "")
