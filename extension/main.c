@@ -1,4 +1,379 @@
-int main(void)
+/*
+ * leakwatch: a Lambda external extension that measures the function's memory per invocation.
+ *
+ * This file is wiring only: it reads the configuration, registers with the Extensions API,
+ * starts the telemetry listener and the pipeline, and runs the event loop. The rule it keeps:
+ * between taking an INVOKE and calling event/next again it does no network I/O and never waits,
+ * so the extension never adds latency to an invocation. Everything that needs the invocation to
+ * be over happens at the next boundary, when the environment has been frozen in between and the
+ * reading is exact.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <leakwatch/config.h>
+#include <leakwatch/exporter.h>
+#include <leakwatch/health.h>
+#include <leakwatch/http.h>
+#include <leakwatch/lambda_api.h>
+#include <leakwatch/log.h>
+#include <leakwatch/otlp_config.h>
+#include <leakwatch/pipeline.h>
+#include <leakwatch/record_build.h>
+#include <leakwatch/report.h>
+#include <leakwatch/sampler.h>
+#include <leakwatch/snapshot.h>
+#include <leakwatch/telemetry_listener.h>
+
+/* Leave this much of the SHUTDOWN budget unused: exiting late means SIGKILL. */
+#define SHUTDOWN_MARGIN_MS 100
+
+static uint64_t now_ms(void)
 {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint64_t self_cpu_us(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return (uint64_t)ru.ru_utime.tv_sec * 1000000u + (uint64_t)ru.ru_utime.tv_usec +
+           (uint64_t)ru.ru_stime.tv_sec * 1000000u + (uint64_t)ru.ru_stime.tv_usec;
+}
+
+/* Extensions are not told the log stream name, so leakwatch names the environment itself. */
+static void make_env_id(char *out, size_t cap)
+{
+    unsigned char rnd[8];
+    if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd)) {
+        uint64_t x = now_ms() ^ ((uint64_t)getpid() << 32);
+        memcpy(rnd, &x, sizeof(rnd));
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < sizeof(rnd) && o + 3 <= cap; i++)
+        o += (size_t)snprintf(out + o, cap - o, "%02x", rnd[i]);
+}
+
+struct daemon {
+    struct lw_config cfg;
+    struct lw_otlp_config otlp;
+    struct lw_health health;
+    struct lw_http_transport api; /* main thread only */
+    char extension_id[LW_EXTENSION_ID_MAX];
+    char env_id[LW_ENV_ID_MAX];
+    uint64_t start_ms;
+    struct lw_processes *procs;
+    struct lw_sampler *sampler;
+    struct lw_telemetry_listener *listener;
+    struct lw_exporter *exporter;
+    struct lw_pipeline *pipeline;
+    bool use_hwm;
+    /* the open record: started at the last INVOKE, closed at the next boundary */
+    bool have_open;
+    struct lw_record open;
+    struct lw_record closing;
+    struct lw_snapshot snap;
+    uint64_t invocations;
+};
+
+static enum lw_err api_call(struct daemon *d, const struct lw_lambda_request *r,
+                            struct lw_http_response *resp)
+{
+    memset(resp, 0, sizeof(*resp));
+    enum lw_err err = d->api.perform(d->api.ctx, &r->http, resp);
+    if (err != LW_OK)
+        return err;
+    if (resp->status < 200 || resp->status > 299)
+        return LW_ERR_HTTP;
+    return LW_OK;
+}
+
+/* Reports a fatal problem to Lambda the documented way, then the caller exits. */
+static void report_error(struct daemon *d, bool at_init, const char *type, const char *message)
+{
+    lw_error("%s: %s", type, message);
+    if (d->extension_id[0] == '\0')
+        return;
+    struct lw_lambda_request r;
+    struct lw_http_response resp;
+    if (lw_lambda_error_request(&r, d->cfg.runtime_api, d->extension_id, at_init, type, message) ==
+        LW_OK) {
+        api_call(d, &r, &resp);
+        lw_http_response_clean_up(&resp);
+    }
+}
+
+static void on_telemetry(void *ctx, const char *body, size_t len)
+{
+    struct daemon *d = ctx;
+    lw_pipeline_add_telemetry(d->pipeline, body, len);
+}
+
+static bool start_telemetry(struct daemon *d)
+{
+    struct lw_telemetry_listener_config lc;
+    lw_telemetry_listener_config_init(&lc);
+    lc.port = d->cfg.telemetry_port;
+    /* Lambda's advice: room for twice maxBytes plus the request's metadata. */
+    lc.max_body_bytes = 2u * (size_t)d->cfg.telemetry_max_bytes + 64u * 1024u;
+    enum lw_err err = LW_OK;
+    d->listener = lw_telemetry_listener_start(&lc, on_telemetry, d, &d->health, &err);
+    if (d->listener == NULL) {
+        lw_warn("telemetry listener not started (%s); going on with /proc figures alone",
+                lw_err_str(err));
+        return false;
+    }
+    struct lw_subscription sub = {
+        .port = lw_telemetry_listener_port(d->listener),
+        .max_items = d->cfg.telemetry_max_items,
+        .max_bytes = d->cfg.telemetry_max_bytes,
+        .timeout_ms = d->cfg.telemetry_timeout_ms,
+    };
+    struct lw_lambda_request r;
+    struct lw_http_response resp;
+    err = lw_lambda_subscribe_request(&r, d->cfg.runtime_api, d->extension_id, &sub);
+    if (err == LW_OK)
+        err = api_call(d, &r, &resp);
+    if (err != LW_OK || resp.status != 200) {
+        lw_warn("Telemetry API subscription refused (HTTP %ld%s%.200s); going on with /proc "
+                "figures alone",
+                resp.status, resp.body != NULL ? ": " : "", resp.body != NULL ? resp.body : "");
+        lw_http_response_clean_up(&resp);
+        lw_telemetry_listener_stop(d->listener);
+        d->listener = NULL;
+        return false;
+    }
+    lw_http_response_clean_up(&resp);
+    lw_info("subscribed to the Telemetry API on port %u", (unsigned)sub.port);
+    return true;
+}
+
+static void start_exporter(struct daemon *d)
+{
+    static struct lw_exporter_config ec; /* large: not on the stack */
+    lw_otlp_config_load(&ec.otlp, lw_config_process_env, NULL, d->env_id);
+    lw_otlp_config_log(&ec.otlp);
+    ec.process_start_ms = d->start_ms;
+    struct lw_http_transport t;
+    if (lw_http_curl_transport_init(&t, NULL) != LW_OK) {
+        lw_warn("OTLP export off: the HTTP client could not be initialised");
+        return;
+    }
+    d->exporter = lw_exporter_new(&ec, t, &d->health);
+}
+
+static enum lw_err do_register(struct daemon *d)
+{
+    struct lw_lambda_request r;
+    struct lw_http_response resp;
+    enum lw_err err = lw_lambda_register_request(&r, d->cfg.runtime_api);
+    if (err != LW_OK)
+        return err;
+    err = api_call(d, &r, &resp);
+    if (err == LW_OK && resp.header_values[0][0] == '\0')
+        err = LW_ERR_INVALID;
+    if (err != LW_OK) {
+        lw_error("register failed (HTTP %ld%s%.200s)", resp.status, resp.body != NULL ? ": " : "",
+                 resp.body != NULL ? resp.body : resp.error);
+        lw_http_response_clean_up(&resp);
+        return err;
+    }
+    snprintf(d->extension_id, sizeof(d->extension_id), "%s", resp.header_values[0]);
+    struct lw_register_info info;
+    if (resp.body != NULL && lw_lambda_parse_register(resp.body, resp.body_len, &info) == LW_OK &&
+        info.function_name[0] != '\0' && strcmp(d->cfg.function_name, "unknown") == 0)
+        snprintf(d->cfg.function_name, sizeof(d->cfg.function_name), "%s", info.function_name);
+    lw_http_response_clean_up(&resp);
+    return LW_OK;
+}
+
+/* The boundary: one snapshot closes the open record and opens the next one. */
+static void boundary(struct daemon *d, const struct lw_lambda_event *ev)
+{
+    bool invoke = ev->kind == LW_EVENT_INVOKE;
+    uint64_t t = now_ms();
+    enum lw_hwm_state hwm =
+        lw_snapshot_take(d->procs, invoke && d->use_hwm, t, self_cpu_us(), &d->snap);
+    if (d->snap.n_procs_dropped > 0)
+        lw_health_add(&d->health, LW_H_PROCS_DROPPED, d->snap.n_procs_dropped);
+
+    if (d->have_open) {
+        d->closing = d->open;
+        if (!invoke && !lw_snapshot_has_runtime(&d->snap)) {
+            /* SHUTDOWN: the runtime got SIGTERM first and may be gone; say so, do not guess. */
+            lw_record_close_missing(&d->closing, &d->snap, t);
+        } else {
+            const uint64_t *sampled = NULL;
+            enum lw_peak_method method = d->use_hwm ? LW_PEAK_HWM : LW_PEAK_SAMPLED;
+            if (d->sampler != NULL)
+                sampled = lw_sampler_swap(d->sampler, &d->snap);
+            lw_record_close(&d->closing, &d->snap, method, sampled);
+        }
+        lw_pipeline_add_record(d->pipeline, &d->closing);
+        d->have_open = false;
+        if (d->exporter != NULL)
+            lw_exporter_notify(d->exporter); /* thawed now: a good moment to send */
+    }
+    if (invoke) {
+        if (hwm == LW_HWM_REFUSED && d->use_hwm && d->cfg.peak_mode == LW_PEAK_MODE_AUTO) {
+            lw_warn("the kernel refused clear_refs; peaks now come from a sampler every %u ms",
+                    d->cfg.sampler_interval_ms);
+            d->use_hwm = false;
+            d->sampler = lw_sampler_start(d->procs, d->cfg.sampler_interval_ms);
+        }
+        d->invocations++;
+        lw_record_open(&d->open, &d->snap, ev->request_id, d->env_id, d->invocations,
+                       d->invocations == 1, ev->deadline_ms, d->cfg.memory_limit_bytes);
+        if (d->sampler != NULL)
+            lw_sampler_track(d->sampler, &d->snap);
+        d->have_open = true;
+    }
+}
+
+static int shutdown_now(struct daemon *d, const struct lw_lambda_event *ev)
+{
+    uint64_t t = now_ms();
+    uint64_t deadline =
+        ev->deadline_ms > SHUTDOWN_MARGIN_MS ? ev->deadline_ms - SHUTDOWN_MARGIN_MS : t + 1000;
+    if (d->sampler != NULL) {
+        lw_sampler_stop(d->sampler);
+        d->sampler = NULL;
+    }
+    lw_pipeline_shutdown(d->pipeline, lw_shutdown_reason_name(ev->shutdown_reason), d->invocations,
+                         t, deadline);
+    if (d->exporter != NULL)
+        lw_exporter_flush(d->exporter, deadline);
+    if (d->listener != NULL)
+        lw_telemetry_listener_stop(d->listener);
+    lw_info("shutdown (%s) after %llu invocations, flushed in %llu ms",
+            lw_shutdown_reason_name(ev->shutdown_reason), (unsigned long long)d->invocations,
+            (unsigned long long)(now_ms() - t));
     return 0;
+}
+
+static int run(struct daemon *d)
+{
+    lw_config_load(&d->cfg, lw_config_process_env, NULL);
+    lw_log_set_level(d->cfg.log_level);
+    for (size_t i = 0; i < d->cfg.n_warnings; i++)
+        lw_warn("%s", d->cfg.warnings[i]);
+    d->start_ms = now_ms();
+    make_env_id(d->env_id, sizeof(d->env_id));
+
+    if (d->cfg.runtime_api[0] == '\0') {
+        lw_error("AWS_LAMBDA_RUNTIME_API is not set: leakwatch runs only as a Lambda extension");
+        return 1;
+    }
+    if (lw_http_global_init() != LW_OK || lw_http_curl_transport_init(&d->api, NULL) != LW_OK) {
+        lw_error("HTTP client could not be initialised");
+        return 1;
+    }
+    /* Register first: Lambda starts the runtime only once every extension has registered. */
+    if (do_register(d) != LW_OK)
+        return 1;
+
+    struct lw_processes_config pc = {
+        .proc_root = "/proc",
+        .init_pid = (int32_t)getppid(),
+        .self_pid = (int32_t)getpid(),
+        .extensions_dir = d->cfg.extensions_dir,
+    };
+    d->procs = lw_processes_new(&pc);
+    if (d->procs == NULL) {
+        report_error(d, true, "Extension.OutOfMemory", "cannot allocate the process table");
+        return 1;
+    }
+    d->use_hwm = d->cfg.peak_mode != LW_PEAK_MODE_SAMPLED;
+    if (!d->use_hwm)
+        d->sampler = lw_sampler_start(d->procs, d->cfg.sampler_interval_ms);
+
+    if (d->cfg.exports & LW_EXPORT_OTLP)
+        start_exporter(d);
+    bool telemetry = false;
+    struct lw_pipeline_config plc = {
+        .config = &d->cfg,
+        .exporter = d->exporter,
+        .out_fd = STDOUT_FILENO,
+        .env_id = d->env_id,
+        .process_start_ms = d->start_ms,
+    };
+    /* The pipeline must exist before the listener can hand it a batch. */
+    plc.telemetry_expected = d->cfg.telemetry;
+    d->pipeline = lw_pipeline_new(&plc, &d->health);
+    if (d->pipeline == NULL) {
+        report_error(d, true, "Extension.OutOfMemory", "cannot start the pipeline");
+        return 1;
+    }
+    if (d->cfg.telemetry) {
+        telemetry = start_telemetry(d);
+        if (!telemetry)
+            lw_pipeline_set_telemetry_expected(d->pipeline, false);
+    }
+    lw_info("ready: environment %s, function %s, memory limit %llu MB, peak by %s%s", d->env_id,
+            d->cfg.function_name, (unsigned long long)(d->cfg.memory_limit_bytes >> 20),
+            d->use_hwm ? "clear_refs+VmHWM" : "sampling", telemetry ? ", telemetry on" : "");
+
+    struct lw_lambda_request next;
+    if (lw_lambda_next_request(&next, d->cfg.runtime_api, d->extension_id) != LW_OK)
+        return 1;
+    for (;;) {
+        struct lw_http_response resp;
+        enum lw_err err = api_call(d, &next, &resp);
+        if (err != LW_OK) {
+            /* 500 means the environment is going away; anything else is unexpected. Either
+             * way leakwatch cannot go on, and exiting is what the API asks for. */
+            lw_error("event/next failed (HTTP %ld%s%.200s)", resp.status,
+                     resp.body != NULL ? ": " : "", resp.body != NULL ? resp.body : resp.error);
+            lw_http_response_clean_up(&resp);
+            return 1;
+        }
+        struct lw_lambda_event ev;
+        err = lw_lambda_parse_event(resp.body, resp.body_len, &ev);
+        lw_http_response_clean_up(&resp);
+        if (err != LW_OK) {
+            lw_warn("unreadable event from event/next ignored (%s)", lw_err_str(err));
+            continue;
+        }
+        boundary(d, &ev);
+        if (ev.kind == LW_EVENT_SHUTDOWN)
+            return shutdown_now(d, &ev);
+    }
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: leakwatch                 run as a Lambda extension (from /opt/extensions)\n"
+               "       leakwatch report [...]    per-invocation table and chart from logs\n"
+               "       leakwatch --version\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1) {
+        if (strcmp(argv[1], "report") == 0)
+            return lw_report_main(argc - 1, argv + 1);
+        if (strcmp(argv[1], "--version") == 0) {
+            printf("leakwatch %s\n", LW_VERSION);
+            return 0;
+        }
+        usage(strcmp(argv[1], "--help") == 0 ? stdout : stderr);
+        return strcmp(argv[1], "--help") == 0 ? 0 : 2;
+    }
+    /* A closed pipe must not kill the extension (and with it the environment). */
+    signal(SIGPIPE, SIG_IGN);
+    static struct daemon d;
+    int rc = run(&d);
+    /* Exit without tearing down threads that may be blocked on a frozen peer. */
+    fflush(stdout);
+    _exit(rc);
 }

@@ -153,6 +153,7 @@ struct lw_exporter {
     bool stop;                    /* lw_exporter_free: leave after the current attempt */
     bool abort;                   /* the flush deadline passed: give up what is in flight */
     uint64_t flush_deadline_mono; /* 0: not flushing */
+    bool in_flight_counted;       /* the flush gave up on the batch in flight and counted it */
 
     /* the exporter thread's own */
     struct entry *batch;
@@ -190,8 +191,12 @@ static void wait_until(struct lw_exporter *ex, uint64_t mono_deadline_ms)
 
 static void count_drop(struct lw_exporter *ex, size_t n, const char *why, long status)
 {
+    pthread_mutex_lock(&ex->mu);
+    bool counted = ex->in_flight_counted; /* the flush deadline already counted this batch */
+    pthread_mutex_unlock(&ex->mu);
     lw_health_add(ex->health, LW_H_OTLP_EXPORTS_FAILED, 1);
-    lw_health_add(ex->health, LW_H_OTLP_DROPPED, n);
+    if (!counted)
+        lw_health_add(ex->health, LW_H_OTLP_DROPPED, n);
     /* a collector that is down would otherwise write a line per invocation */
     if (ex->failures++ % FAILURE_LOG_EVERY == 0)
         lw_warn("OTLP export failed (%s, HTTP status %ld): %zu records dropped; %llu failed "
@@ -345,6 +350,7 @@ static void *exporter_main(void *arg)
 
         pthread_mutex_lock(&ex->mu);
         ex->in_flight = 0;
+        ex->in_flight_counted = false;
         pthread_cond_broadcast(&ex->cv);
     }
     pthread_mutex_unlock(&ex->mu);
@@ -461,7 +467,14 @@ void lw_exporter_flush(struct lw_exporter *ex, uint64_t deadline_epoch_ms)
     while ((ex->count > 0 || ex->in_flight > 0) && clock_ms(CLOCK_MONOTONIC) < deadline_mono)
         wait_until(ex, deadline_mono);
     if (ex->count > 0 || ex->in_flight > 0) {
-        ex->abort = true; /* the in-flight batch is counted by the thread when it gives up */
+        /* The request in flight cannot be interrupted (it ends at its own timeout, which may
+         * have started before the flush): its records are counted as dropped now, so the
+         * counters are final when this returns and the extension may exit. */
+        ex->abort = true;
+        if (ex->in_flight > 0 && !ex->in_flight_counted) {
+            lw_health_add(ex->health, LW_H_OTLP_DROPPED, ex->in_flight);
+            ex->in_flight_counted = true;
+        }
         drop_queued(ex);
         pthread_cond_broadcast(&ex->cv);
     } else {

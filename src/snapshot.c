@@ -23,7 +23,10 @@ struct known {
     uint64_t start_ticks;
     enum lw_proc_role role;
     char name[LW_NAME_MAX];
-    bool seen; /* found in the current discovery pass */
+    bool seen;     /* found in the current discovery pass */
+    bool read;     /* already read in the current snapshot */
+    int status_fd; /* /proc/PID/status, kept open: one pread per boundary */
+    int clear_fd;  /* /proc/PID/clear_refs for the function and leakwatch, else -1 */
 };
 
 struct lw_processes {
@@ -45,18 +48,40 @@ static ssize_t read_small(const char *path, char *buf, size_t cap)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -1;
-    size_t used = 0;
-    while (used + 1 < cap) {
-        ssize_t n = read(fd, buf + used, cap - 1 - used);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        used += (size_t)n;
-    }
+    ssize_t n;
+    do {
+        n = read(fd, buf, cap - 1);
+    } while (n < 0 && errno == EINTR);
     close(fd);
-    buf[used] = '\0';
-    return (ssize_t)used;
+    if (n < 0)
+        return -1;
+    /* One read is enough: these files are generated whole, and a file larger than the buffer
+     * is cut at a line boundary the parsers tolerate. */
+    buf[n] = '\0';
+    return n;
+}
+
+/* Re-reads an open /proc file from its start. -1 when the process is gone (ESRCH). */
+static ssize_t reread(int fd, char *buf, size_t cap)
+{
+    ssize_t n;
+    do {
+        n = pread(fd, buf, cap - 1, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    return n;
+}
+
+static void close_fds(struct known *k)
+{
+    if (k->status_fd >= 0)
+        close(k->status_fd);
+    if (k->clear_fd >= 0)
+        close(k->clear_fd);
+    k->status_fd = -1;
+    k->clear_fd = -1;
 }
 
 struct lw_processes *lw_processes_new(const struct lw_processes_config *cfg)
@@ -94,6 +119,10 @@ struct lw_processes *lw_processes_new(const struct lw_processes_config *cfg)
 
 void lw_processes_free(struct lw_processes *ps)
 {
+    if (ps == NULL)
+        return;
+    for (size_t i = 0; i < ps->n_known; i++)
+        close_fds(&ps->known[i]);
     free(ps);
 }
 
@@ -174,12 +203,18 @@ static void note(struct lw_processes *ps, int32_t pid, int32_t parent)
     struct lw_stat_info st;
     if (n <= 0 || lw_procfs_parse_stat(ps->buf, (size_t)n, &st) != LW_OK)
         return; /* gone already */
+    snprintf(path, sizeof(path), "%s/%d/status", ps->proc_root, (int)pid);
+    int status_fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (status_fd < 0)
+        return; /* gone already */
     k = &ps->known[ps->n_known++];
     memset(k, 0, sizeof(*k));
     k->pid = pid;
     k->parent = parent;
     k->start_ticks = st.start_ticks;
     k->seen = true;
+    k->status_fd = status_fd;
+    k->clear_fd = -1;
     if (parent == ps->init_pid) {
         classify_top(ps, k, st.comm);
     } else {
@@ -292,9 +327,12 @@ static void discover(struct lw_processes *ps)
     }
     /* Forget processes that are gone so their slots can be reused. */
     size_t w = 0;
-    for (size_t i = 0; i < ps->n_known; i++)
+    for (size_t i = 0; i < ps->n_known; i++) {
         if (ps->known[i].seen || ps->known[i].pid == ps->self_pid)
             ps->known[w++] = ps->known[i];
+        else
+            close_fds(&ps->known[i]);
+    }
     ps->n_known = w;
     if (find_known(ps, ps->self_pid) == NULL && ps->n_known < MAX_KNOWN) {
         /* leakwatch always reports itself, even when its parent is not Lambda's init. */
@@ -303,6 +341,10 @@ static void discover(struct lw_processes *ps)
         k->pid = ps->self_pid;
         k->role = LW_ROLE_SELF;
         k->seen = true;
+        char path[PATH_CAP];
+        snprintf(path, sizeof(path), "%s/%d/status", ps->proc_root, (int)k->pid);
+        k->status_fd = open(path, O_RDONLY | O_CLOEXEC);
+        k->clear_fd = -1;
         snprintf(k->name, sizeof(k->name), "leakwatch");
     }
 }
@@ -312,53 +354,103 @@ static bool resets(enum lw_proc_role role)
     return role == LW_ROLE_RUNTIME || role == LW_ROLE_RUNTIME_CHILD || role == LW_ROLE_SELF;
 }
 
+/* Reads one process into the next slot of out and, when asked, resets its high-water mark
+ * right after the reading. Returns false when the process is gone. */
+static bool read_one(struct lw_processes *ps, struct known *k, bool reset_hwm,
+                     struct lw_snapshot *out, enum lw_hwm_state *state)
+{
+    if (k->status_fd < 0)
+        return false;
+    ssize_t n = reread(k->status_fd, ps->buf, sizeof(ps->buf));
+    struct lw_status_info st;
+    /* Gone (ESRCH on the open file: a reused pid can never be mistaken for it), or a zombie
+     * without memory: normal, not an error. */
+    if (n <= 0 || lw_procfs_parse_status(ps->buf, (size_t)n, &st) != LW_OK ||
+        (st.present & LW_STATUS_VMRSS) == 0)
+        return false;
+    k->read = true;
+    if (out->n_procs >= LW_MAX_PROCS) {
+        out->n_procs_dropped++;
+        return true;
+    }
+    struct lw_proc_reading *r = &out->procs[out->n_procs++];
+    memset(r, 0, sizeof(*r));
+    r->pid = k->pid;
+    r->ppid = k->parent;
+    r->start_ticks = k->start_ticks;
+    r->role = k->role;
+    memcpy(r->name, k->name, sizeof(r->name));
+    r->mem = st.mem;
+    if (!reset_hwm || !resets(k->role))
+        return true;
+    /* "5" resets the peak RSS to the current RSS (Linux >= 4.0). Written right after the
+     * reading, so the VmHWM read at the next boundary is this invocation's own peak. The file
+     * stays open: the write handler ignores the offset. */
+    if (k->clear_fd < 0) {
+        char path[PATH_CAP];
+        snprintf(path, sizeof(path), "%s/%d/clear_refs", ps->proc_root, (int)k->pid);
+        k->clear_fd = open(path, O_WRONLY | O_CLOEXEC);
+    }
+    ssize_t w = -1;
+    if (k->clear_fd >= 0) {
+        do {
+            w = write(k->clear_fd, "5", 1);
+        } while (w < 0 && errno == EINTR);
+    }
+    int saved = errno;
+    r->hwm_reset = w == 1;
+    if (r->hwm_reset && *state == LW_HWM_UNTRIED)
+        *state = LW_HWM_OK;
+    else if (!r->hwm_reset && saved != ENOENT && saved != ESRCH)
+        *state = LW_HWM_REFUSED;
+    return true;
+}
+
+static bool is_function(enum lw_proc_role role)
+{
+    return role == LW_ROLE_RUNTIME || role == LW_ROLE_RUNTIME_CHILD;
+}
+
 enum lw_hwm_state lw_snapshot_take(struct lw_processes *ps, bool reset_hwm, uint64_t now_ms,
                                    uint64_t self_cpu_us, struct lw_snapshot *out)
 {
-    discover(ps);
     out->time_ms = now_ms;
     out->self_cpu_us = self_cpu_us;
     out->n_procs = 0;
     out->n_procs_dropped = 0;
     enum lw_hwm_state state = LW_HWM_UNTRIED;
-    for (size_t i = 0; i < ps->n_known; i++) {
-        const struct known *k = &ps->known[i];
-        if (out->n_procs >= LW_MAX_PROCS) {
-            out->n_procs_dropped++;
-            continue;
+
+    /* The runtime was released at the same moment as this INVOKE and is already running the
+     * next invocation: the processes known from the last boundary are read first, the
+     * function's before anything else, with one pread each on files kept open, so that the
+     * "end" reading of the previous invocation is taken within microseconds of the thaw.
+     * Only then is /proc searched for processes that appeared. */
+    for (int pass = 0; pass < 2; pass++) {
+        size_t w = 0;
+        for (size_t i = 0; i < ps->n_known; i++) {
+            struct known *k = &ps->known[i];
+            bool first = is_function(k->role);
+            if ((pass == 0) != first) {
+                ps->known[w++] = *k;
+                continue;
+            }
+            k->read = false;
+            if (read_one(ps, k, reset_hwm, out, &state)) {
+                ps->known[w++] = *k;
+            } else {
+                close_fds(k); /* gone: its pid may be reused by a process found later */
+            }
         }
-        char path[PATH_CAP];
-        snprintf(path, sizeof(path), "%s/%d/status", ps->proc_root, (int)k->pid);
-        ssize_t n = read_small(path, ps->buf, sizeof(ps->buf));
-        struct lw_status_info st;
-        /* Vanished between discovery and reading, or a zombie without memory: normal. */
-        if (n <= 0 || lw_procfs_parse_status(ps->buf, (size_t)n, &st) != LW_OK ||
-            (st.present & LW_STATUS_VMRSS) == 0)
-            continue;
-        struct lw_proc_reading *r = &out->procs[out->n_procs++];
-        memset(r, 0, sizeof(*r));
-        r->pid = k->pid;
-        r->ppid = k->parent;
-        r->start_ticks = k->start_ticks;
-        r->role = k->role;
-        memcpy(r->name, k->name, sizeof(r->name));
-        r->mem = st.mem;
-        if (reset_hwm && resets(k->role)) {
-            /* "5" resets the peak RSS to the current RSS (Linux >= 4.0). Written right after
-             * the reading, so the next VmHWM is this invocation's own peak. */
-            snprintf(path, sizeof(path), "%s/%d/clear_refs", ps->proc_root, (int)k->pid);
-            int fd = open(path, O_WRONLY | O_CLOEXEC);
-            bool ok = fd >= 0 && write(fd, "5", 1) == 1;
-            int saved = errno;
-            if (fd >= 0)
-                close(fd);
-            r->hwm_reset = ok;
-            if (ok && state == LW_HWM_UNTRIED)
-                state = LW_HWM_OK;
-            else if (!ok && saved != ENOENT && saved != ESRCH)
-                state = LW_HWM_REFUSED;
-        }
+        ps->n_known = w;
     }
+    discover(ps);
+    for (size_t i = 0; i < ps->n_known; i++) {
+        struct known *k = &ps->known[i];
+        if (!k->read)
+            read_one(ps, k, reset_hwm, out, &state);
+    }
+    for (size_t i = 0; i < ps->n_known; i++)
+        ps->known[i].read = false;
     return state;
 }
 

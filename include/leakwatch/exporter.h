@@ -68,12 +68,16 @@ void lw_exporter_notify(struct lw_exporter *ex);
 /*
  * SHUTDOWN: sends what is queued and returns when everything is delivered or at
  * deadline_epoch_ms (wall clock, the SHUTDOWN event's deadline minus a margin), whichever
- * comes first. Records still queued at the deadline are dropped and counted; a request still
- * in flight is given up at the deadline and its records counted by the thread.
+ * comes first. At the deadline the records still queued and those of the request in flight are
+ * counted as dropped, so the counters are final when it returns and the extension can exit
+ * (a request in flight cannot be interrupted: do not call lw_exporter_free at SHUTDOWN).
  */
 void lw_exporter_flush(struct lw_exporter *ex, uint64_t deadline_epoch_ms);
 
-/* Stops the thread (after its current attempt), counts what is left as dropped, frees. */
+/*
+ * Stops the thread and frees. Blocks until the thread's current attempt ends (at most the export
+ * timeout); what is still queued is counted as dropped.
+ */
 void lw_exporter_free(struct lw_exporter *ex);
 
 /* --- the retry policy, pure (exposed for tests) -------------------------------------------- */

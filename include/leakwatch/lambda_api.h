@@ -19,7 +19,7 @@
 #define LW_EXTENSION_NAME "leakwatch"
 
 #define LW_URL_MAX 512
-#define LW_EXTENSION_ID_MAX 128
+#define LW_EXTENSION_ID_MAX LW_HTTP_HEADER_VALUE_MAX
 #define LW_SUBSCRIBE_BODY_MAX 512
 
 /* Storage a request value points into; lives as long as the request. */

@@ -38,6 +38,9 @@ void lw_pipeline_add_record(struct lw_pipeline *p, const struct lw_record *rec);
 /* Telemetry thread: one batch body as delivered by the Telemetry API. */
 void lw_pipeline_add_telemetry(struct lw_pipeline *p, const char *body, size_t len);
 
+/* At init, when the Telemetry API subscription failed: records complete without waiting. */
+void lw_pipeline_set_telemetry_expected(struct lw_pipeline *p, bool expected);
+
 /*
  * SHUTDOWN: everything pending is emitted (incomplete records say so), then the shutdown line
  * with the environment's age, invocation count and reason. Returns when done or at

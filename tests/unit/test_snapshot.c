@@ -77,6 +77,19 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     return remove(path);
 }
 
+static void rm_tree(const char *rel);
+
+/* A process that exits: its /proc files read as empty through descriptors opened before (the
+ * kernel answers ESRCH there), and its directory is gone for everyone else. */
+static void vanish(int pid)
+{
+    char rel[64];
+    snprintf(rel, sizeof(rel), "%d/status", pid);
+    put(rel, "", 0);
+    snprintf(rel, sizeof(rel), "%d", pid);
+    rm_tree(rel);
+}
+
 static void rm_tree(const char *rel)
 {
     char path[512];
@@ -240,8 +253,8 @@ static void test_vanished_processes(void **state)
     lw_snapshot_take(ps, false, 1, 0, &s);
     assert_int_equal(s.n_procs, 5);
     /* The runtime and its child exit (SHUTDOWN: the runtime is stopped first). */
-    rm_tree("201");
-    rm_tree("300");
+    vanish(201);
+    vanish(300);
     putf("100/task/100/children", "200 202");
     lw_snapshot_take(ps, false, 2, 0, &s);
     assert_int_equal(s.n_procs, 3);
@@ -260,8 +273,8 @@ static void test_new_runtime_after_reset(void **state)
     struct lw_processes *ps = make();
     static struct lw_snapshot s;
     lw_snapshot_take(ps, false, 1, 0, &s);
-    rm_tree("201");
-    rm_tree("300");
+    vanish(201);
+    vanish(300);
     proc(250, 100, "bootstrap", CMD("/var/runtime/bootstrap\0"), 6000, 5000, "");
     putf("100/task/100/children", "200 202 250");
     lw_snapshot_take(ps, false, 2, 0, &s);

@@ -1,0 +1,282 @@
+#include <leakwatch/pipeline.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <leakwatch/config.h>
+#include <leakwatch/emf.h>
+#include <leakwatch/exporter.h>
+#include <leakwatch/ledger.h>
+#include <leakwatch/log.h>
+#include <leakwatch/out.h>
+#include <leakwatch/telemetry_events.h>
+#include <leakwatch/trend.h>
+#include <leakwatch/verdict.h>
+
+/* One EMF line: ~35 metrics and LW_MAX_PROCS process objects stay far below this. */
+#define LINE_CAP (64 * 1024)
+/* How long one stdout line may wait for the platform to drain the pipe. */
+#define OUT_BUDGET_MS 200
+#define PENDING_RECORDS 16
+
+struct lw_pipeline {
+    const struct lw_config *config;
+    struct lw_health *health;
+    struct lw_exporter *exporter;
+    struct lw_emf_options emf;
+    const char *env_id;
+    uint64_t process_start_ms;
+    struct lw_ledger_config ledger_config;
+
+    pthread_mutex_t lock; /* guards ledger, stop, busy */
+    pthread_cond_t wake;  /* emitter: something to do */
+    pthread_cond_t idle;  /* shutdown: the emitter has drained the ledger */
+    struct lw_ledger *ledger;
+    bool stop;
+    bool busy;
+    bool thread_started;
+    pthread_t thread;
+
+    /* emitter thread only */
+    struct lw_trend *trend;
+    struct lw_out out;
+    struct lw_health last_health; /* counters at the previous line: lines carry increases */
+    char *line;
+    struct lw_record rec; /* the record being emitted: too large for the stack of a thread */
+};
+
+static void emit_line(struct lw_pipeline *p, const char *line, size_t len)
+{
+    if (lw_out_write(&p->out, line, len) != LW_OK)
+        lw_health_add(p->health, LW_H_EMF_DROPPED, 1);
+}
+
+/* Emitter thread: trend, EMF line, alert line, OTLP queue. Runs outside the lock. */
+static void emit_record(struct lw_pipeline *p, const struct lw_record *rec)
+{
+    struct lw_verdict verdict;
+    lw_trend_add(p->trend, rec, &verdict);
+
+    struct lw_health now, delta;
+    lw_health_read(p->health, &now);
+    for (int i = 0; i < LW_H_COUNT; i++)
+        delta.c[i] = now.c[i] - p->last_health.c[i];
+    p->last_health = now;
+
+    size_t len = 0;
+    if (p->config->exports & LW_EXPORT_EMF) {
+        enum lw_err err =
+            lw_emf_encode_record(&p->emf, rec, &verdict, &delta, p->line, LINE_CAP, &len);
+        if (err == LW_OK)
+            emit_line(p, p->line, len);
+        else {
+            lw_health_add(p->health, LW_H_EMF_DROPPED, 1);
+            lw_warn("EMF record %llu not written: %s", (unsigned long long)rec->seq,
+                    lw_err_str(err));
+        }
+    }
+    if (verdict.changed && (p->config->exports & LW_EXPORT_EMF) &&
+        lw_verdict_alert_line(&verdict, p->config->function_name, p->env_id, rec->seq, p->line,
+                              LINE_CAP, &len) == LW_OK)
+        emit_line(p, p->line, len);
+    if (p->exporter != NULL)
+        lw_exporter_enqueue(p->exporter, rec, &verdict);
+}
+
+static void *emitter_main(void *arg)
+{
+    struct lw_pipeline *p = arg;
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        if (lw_ledger_take(p->ledger, &p->rec)) {
+            p->busy = true;
+            pthread_mutex_unlock(&p->lock);
+            emit_record(p, &p->rec);
+            pthread_mutex_lock(&p->lock);
+            p->busy = false;
+            continue;
+        }
+        pthread_cond_broadcast(&p->idle);
+        if (p->stop)
+            break;
+        pthread_cond_wait(&p->wake, &p->lock);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+struct lw_pipeline *lw_pipeline_new(const struct lw_pipeline_config *cfg, struct lw_health *health)
+{
+    struct lw_pipeline *p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return NULL;
+    p->config = cfg->config;
+    p->health = health;
+    p->exporter = cfg->exporter;
+    p->env_id = cfg->env_id;
+    p->process_start_ms = cfg->process_start_ms;
+    p->emf.namespace_ = cfg->config->emf_namespace;
+    p->emf.function_name = cfg->config->function_name;
+    p->emf.function_version = cfg->config->function_version;
+    p->emf.version_dimension = cfg->config->version_dimension;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->wake, NULL);
+    pthread_cond_init(&p->idle, NULL);
+
+    lw_ledger_config_init(&p->ledger_config);
+    p->ledger_config.max_pending = PENDING_RECORDS;
+    p->ledger_config.telemetry_expected = cfg->telemetry_expected;
+    p->ledger_config.wait_invocations = cfg->config->report_wait_invocations;
+    p->ledger = lw_ledger_new(&p->ledger_config, health);
+    struct lw_trend_config tc = lw_trend_config_default();
+    tc.warmup_invocations = cfg->config->warmup_invocations;
+    tc.recycle_horizon_minutes = cfg->config->recycle_horizon_minutes;
+    p->trend = lw_trend_new(&tc);
+    p->line = malloc(LINE_CAP);
+    lw_out_init(&p->out, cfg->out_fd, OUT_BUDGET_MS);
+    if (p->ledger == NULL || p->trend == NULL || p->line == NULL)
+        goto fail;
+    if (pthread_create(&p->thread, NULL, emitter_main, p) != 0)
+        goto fail;
+    p->thread_started = true;
+    return p;
+fail:
+    lw_pipeline_free(p);
+    return NULL;
+}
+
+void lw_pipeline_add_record(struct lw_pipeline *p, const struct lw_record *rec)
+{
+    pthread_mutex_lock(&p->lock);
+    lw_ledger_add_record(p->ledger, rec);
+    pthread_cond_signal(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void on_event(void *ctx, const struct lw_platform_event *ev)
+{
+    struct lw_pipeline *p = ctx;
+    pthread_mutex_lock(&p->lock);
+    lw_ledger_add_event(p->ledger, ev);
+    pthread_mutex_unlock(&p->lock);
+}
+
+void lw_pipeline_add_telemetry(struct lw_pipeline *p, const char *body, size_t len)
+{
+    lw_telemetry_events_parse(body, len, on_event, p, p->health);
+    pthread_mutex_lock(&p->lock);
+    pthread_cond_signal(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void abs_deadline(struct timespec *ts, uint64_t now_ms, uint64_t deadline_ms)
+{
+    uint64_t wait_ms = deadline_ms > now_ms ? deadline_ms - now_ms : 0;
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += (time_t)(wait_ms / 1000);
+    ts->tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+void lw_pipeline_set_telemetry_expected(struct lw_pipeline *p, bool expected)
+{
+    pthread_mutex_lock(&p->lock);
+    if (p->ledger_config.telemetry_expected != expected && !lw_ledger_has_pending(p->ledger)) {
+        /* Only at init, while the ledger is still empty: a new one with the new rule. */
+        struct lw_ledger_config lc = p->ledger_config;
+        lc.telemetry_expected = expected;
+        struct lw_ledger *l = lw_ledger_new(&lc, p->health);
+        if (l != NULL) {
+            lw_ledger_free(p->ledger);
+            p->ledger = l;
+            p->ledger_config = lc;
+        }
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+static bool wait_idle(struct lw_pipeline *p, const struct timespec *until)
+{
+    while (p->busy || lw_ledger_has_pending(p->ledger)) {
+        if (pthread_cond_timedwait(&p->idle, &p->lock, until) == ETIMEDOUT)
+            return false;
+    }
+    return true;
+}
+
+void lw_pipeline_shutdown(struct lw_pipeline *p, const char *reason, uint64_t invocations,
+                          uint64_t now_ms, uint64_t deadline_ms)
+{
+    /* The platform.report of the last invocation is produced only after every extension has
+     * called event/next, so it arrives during SHUTDOWN: give it part of the budget (at most
+     * half of what is left, and never more than a second), then emit whatever is still
+     * waiting, marked incomplete. */
+    uint64_t left = deadline_ms > now_ms ? deadline_ms - now_ms : 0;
+    uint64_t report_wait = left / 2 < 1000 ? left / 2 : 1000;
+    struct timespec until;
+    pthread_mutex_lock(&p->lock);
+    if (p->ledger_config.telemetry_expected) {
+        abs_deadline(&until, now_ms, now_ms + report_wait);
+        wait_idle(p, &until);
+    }
+    abs_deadline(&until, now_ms, deadline_ms);
+    lw_ledger_flush(p->ledger);
+    p->stop = true;
+    pthread_cond_signal(&p->wake);
+    bool drained = wait_idle(p, &until);
+    pthread_mutex_unlock(&p->lock);
+    if (!drained) {
+        lw_warn("shutdown deadline reached with records still pending");
+        return; /* the emitter may be stuck on stdout: do not join it */
+    }
+    pthread_join(p->thread, NULL);
+    p->thread_started = false;
+
+    if (p->config->exports & LW_EXPORT_EMF) {
+        struct lw_health now, delta;
+        lw_health_read(p->health, &now);
+        for (int i = 0; i < LW_H_COUNT; i++)
+            delta.c[i] = now.c[i] - p->last_health.c[i];
+        p->last_health = now;
+        struct lw_emf_shutdown s = {
+            .time_ms = now_ms,
+            .env_id = p->env_id,
+            .reason = reason,
+            .lifetime_seconds =
+                now_ms > p->process_start_ms ? (double)(now_ms - p->process_start_ms) / 1000.0 : 0,
+            .invocations = invocations,
+        };
+        size_t len = 0;
+        if (lw_emf_encode_shutdown(&p->emf, &s, &delta, p->line, LINE_CAP, &len) == LW_OK)
+            emit_line(p, p->line, len);
+    }
+}
+
+void lw_pipeline_free(struct lw_pipeline *p)
+{
+    if (p == NULL)
+        return;
+    if (p->thread_started && !p->stop) {
+        pthread_mutex_lock(&p->lock);
+        p->stop = true;
+        pthread_cond_signal(&p->wake);
+        pthread_mutex_unlock(&p->lock);
+        pthread_join(p->thread, NULL);
+    }
+    lw_ledger_free(p->ledger);
+    lw_trend_free(p->trend);
+    lw_out_clean_up(&p->out);
+    free(p->line);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->wake);
+    pthread_cond_destroy(&p->idle);
+    free(p);
+}
