@@ -31,10 +31,20 @@ set(LW_CROSS_PC_DIRS "/usr/lib/${LW_CROSS_TRIPLET}/pkgconfig:/usr/share/pkgconfi
 # tree; zlib.h/zconf.h are the same for every architecture on Debian (zlib1g-dev of the host).
 if(NOT EXISTS /usr/lib/${LW_CROSS_TRIPLET}/pkgconfig/zlib.pc
    AND EXISTS /usr/lib/${LW_CROSS_TRIPLET}/libz.so.1 AND EXISTS /usr/include/zlib.h)
-    set(LW_CROSS_PC_FALLBACK ${CMAKE_BINARY_DIR}/cross-pkgconfig)
+    # The first load (the project's own) picks the folder; later loads inside try_compile()
+    # projects, whose CMAKE_BINARY_DIR is temporary, reuse it.
+    if(NOT DEFINED ENV{LW_CROSS_PC_FALLBACK})
+        set(ENV{LW_CROSS_PC_FALLBACK} ${CMAKE_BINARY_DIR}/cross-pkgconfig)
+    endif()
+    set(LW_CROSS_PC_FALLBACK $ENV{LW_CROSS_PC_FALLBACK})
+    # pkg_check_modules(IMPORTED_TARGET) resolves -L/-l pairs: give it the link a -dev package
+    # would have installed.
+    file(MAKE_DIRECTORY ${LW_CROSS_PC_FALLBACK}/lib)
+    file(CREATE_LINK /usr/lib/${LW_CROSS_TRIPLET}/libz.so.1 ${LW_CROSS_PC_FALLBACK}/lib/libz.so
+         SYMBOLIC)
     file(WRITE ${LW_CROSS_PC_FALLBACK}/zlib.pc
         "Name: zlib\nDescription: zlib (arm64 runtime library, no -dev package)\nVersion: 1.2.13\n"
-        "Libs: /usr/lib/${LW_CROSS_TRIPLET}/libz.so.1\nCflags:\n")
+        "Libs: -L${LW_CROSS_PC_FALLBACK}/lib -lz\nCflags:\n")
     string(APPEND LW_CROSS_PC_DIRS ":${LW_CROSS_PC_FALLBACK}")
 endif()
 set(ENV{PKG_CONFIG_LIBDIR} "${LW_CROSS_PC_DIRS}")
