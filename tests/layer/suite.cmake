@@ -1,0 +1,36 @@
+# The layer suite (label `layer`): build each architecture's layer zip the way a release does, then
+# prove with layer/check-layer that it is self-contained and runs the lifecycle in the emulator.
+# The layer builds live in <build>/layer and are reused, so a second run is incremental.
+# check-layer exits 77 (ctest: skipped) when the lifecycle cannot run yet (no emulator, no sample
+# function or a daemon without the Extensions API); every other check still has to pass.
+set(LW_LAYER_WORK ${CMAKE_BINARY_DIR}/layer)
+set(LW_LAYER_DIST ${LW_LAYER_WORK}/dist)
+
+set(LW_LAYER_ARCHES x86_64)
+find_program(LW_AARCH64_CC aarch64-linux-gnu-gcc)
+find_program(LW_QEMU_AARCH64 qemu-aarch64)
+if(LW_AARCH64_CC AND LW_QEMU_AARCH64 AND EXISTS /usr/lib/aarch64-linux-gnu/pkgconfig/libcurl.pc)
+    list(APPEND LW_LAYER_ARCHES arm64)
+else()
+    message(STATUS "layer: no arm64 cross toolchain or qemu-aarch64; only the x86_64 layer is tested")
+endif()
+
+foreach(arch ${LW_LAYER_ARCHES})
+    add_test(NAME layer.build.${arch}
+             COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/layer/build-layer --arch ${arch}
+                     --out ${LW_LAYER_DIST} --build-root ${LW_LAYER_WORK})
+    set_tests_properties(layer.build.${arch} PROPERTIES LABELS layer TIMEOUT 900
+        FIXTURES_SETUP layer_zip_${arch} RESOURCE_LOCK layer_build)
+    add_test(NAME layer.check.${arch}
+             COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/layer/check-layer
+                     ${LW_LAYER_DIST}/leakwatch-${PROJECT_VERSION}-${arch}.zip
+                     --function ${CMAKE_BINARY_DIR}/functions/steady)
+    set_tests_properties(layer.check.${arch} PROPERTIES LABELS layer TIMEOUT 900
+        FIXTURES_REQUIRED layer_zip_${arch} SKIP_RETURN_CODE 77)
+endforeach()
+
+add_test(NAME layer.test_layer
+         COMMAND ${Python3_EXECUTABLE} -m unittest -v test_layer
+         WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/tests/layer)
+set_tests_properties(layer.test_layer PROPERTIES LABELS layer TIMEOUT 900
+    ENVIRONMENT "LW_SOURCE_DIR=${CMAKE_SOURCE_DIR};PYTHONDONTWRITEBYTECODE=1")
