@@ -22,9 +22,9 @@ class ExtensionTest(LeakwatchCase):
 
     def test_spike_peak_is_the_allocation_plus_the_baseline(self):
         spike = 32 * MIB
-        # delay_ms: the handler starts its work 20 ms into the invocation, as a real runtime
+        # delay_ms: the handler starts its work 100 ms into the invocation, as a real runtime
         # does after dispatching, so the boundary reading is not racing the spike itself.
-        results, report, lines = self.run_function("spike", [{"bytes": spike, "delay_ms": 20}] * 8)
+        results, report, lines = self.run_function("spike", [{"bytes": spike, "delay_ms": 100}] * 8)
         self.assertTrue(all(r["status"] == "success" for r in results))
         recs = [r for r in invocation_records(lines) if "FunctionRssPeakBytes" in r]
         self.assertEqual(len(recs), 7)  # the last one has no end reading (runtime stopped first)
@@ -40,7 +40,7 @@ class ExtensionTest(LeakwatchCase):
     def test_leak_growth_per_invocation_is_the_leaked_size(self):
         leak = MIB
         n = 12
-        results, report, lines = self.run_function("leak", [{"bytes": leak, "delay_ms": 20}] * n)
+        results, report, lines = self.run_function("leak", [{"bytes": leak, "delay_ms": 100}] * n)
         anon = [r["FunctionAnonEndBytes"] for r in invocation_records(lines)
                 if "FunctionAnonEndBytes" in r]
         self.assertEqual(len(anon), n - 1)
@@ -148,7 +148,7 @@ class ExtensionTest(LeakwatchCase):
         spike = 16 * MIB
         env = {"LEAKWATCH_PEAK_METHOD": "sampled", "LEAKWATCH_SAMPLER_INTERVAL_MS": "5"}
         results, report, lines = self.run_function(
-            "spike", [{"bytes": spike, "hold_ms": 100, "delay_ms": 20}] * 4, env=env)
+            "spike", [{"bytes": spike, "hold_ms": 100, "delay_ms": 100}] * 4, env=env)
         recs = [r for r in invocation_records(lines) if "FunctionRssPeakBytes" in r]
         self.assertEqual(len(recs), 3)
         for r in recs:

@@ -41,6 +41,11 @@ static void make_record(struct lw_record *rec, unsigned i)
     rec->fn_peak_bytes = 3000000ull + i;
     rec->env_end.rss_bytes = 4000000ull + i;
     rec->memory_limit_bytes = 134217728ull;
+    /* the runtime was read at both boundaries: start figures exist */
+    rec->n_procs = 1;
+    rec->procs[0].role = LW_ROLE_RUNTIME;
+    rec->procs[0].have_start = true;
+    rec->procs[0].have_end = true;
 }
 
 int main(int argc, char **argv)
