@@ -401,36 +401,3 @@ enum lw_err lw_emf_encode_shutdown(const struct lw_emf_options *opt,
     add_str(&d, d.root, "ShutdownReason", s->reason);
     return finish(&d, buf, cap, len);
 }
-
-enum lw_err lw_emf_encode_alert(const struct lw_emf_options *opt, const struct lw_record *rec,
-                                const struct lw_verdict *verdict, char *buf, size_t cap,
-                                size_t *len)
-{
-    *len = 0;
-    if (lw_emf_options_check(opt) != LW_OK || !rec || !verdict ||
-        verdict->kind >= LW_VERDICT_COUNT || verdict->previous >= LW_VERDICT_COUNT)
-        return LW_ERR_INVALID;
-    struct doc d = {0};
-    d.root = check(&d, cJSON_CreateObject());
-    cJSON *root = d.root;
-    /* "level" lets Lambda's JSON log-level filtering keep the line above INFO */
-    add(&d, root, "level", cJSON_CreateStringReference("WARN"));
-    add(&d, root, "LeakwatchAlert", cJSON_CreateStringReference("verdict-change"));
-    add_str(&d, root, "FunctionName", opt->function_name);
-    add_str(&d, root, "EnvironmentId", rec->env_id);
-    add_u64(&d, root, "Sequence", rec->seq);
-    add(&d, root, "From", cJSON_CreateStringReference(lw_verdict_name(verdict->previous)));
-    add(&d, root, "To", cJSON_CreateStringReference(lw_verdict_name(verdict->kind)));
-    add_str(&d, root, "Reason", verdict->reason);
-    cJSON *growth = raw_double(verdict->growth_bytes_per_invocation);
-    if (growth)
-        add(&d, root, "GrowthPerInvocationBytes", growth);
-    if (verdict->have_projection) {
-        cJSON *minutes = raw_double(verdict->projected_minutes_to_oom);
-        if (minutes)
-            add(&d, root, "ProjectedMinutesToOom", minutes);
-    }
-    if (verdict->culprit[0])
-        add_str(&d, root, "Culprit", verdict->culprit);
-    return finish(&d, buf, cap, len);
-}

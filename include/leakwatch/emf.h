@@ -96,14 +96,5 @@ enum lw_err lw_emf_encode_shutdown(const struct lw_emf_options *opt,
                                    const struct lw_health *health_delta_or_null, char *buf,
                                    size_t cap, size_t *len);
 
-/*
- * Encodes the alert line written when the verdict changes (a plain JSON log line with
- * "level":"WARN", not an EMF document): LeakwatchAlert "verdict-change", FunctionName,
- * EnvironmentId, Sequence, From, To, Reason, GrowthPerInvocationBytes, ProjectedMinutesToOom
- * (with a projection), Culprit (when known). Same buffer contract as lw_emf_encode_record().
- */
-enum lw_err lw_emf_encode_alert(const struct lw_emf_options *opt, const struct lw_record *rec,
-                                const struct lw_verdict *verdict, char *buf, size_t cap,
-                                size_t *len);
 
 #endif

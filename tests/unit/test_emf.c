@@ -712,50 +712,6 @@ static void test_shutdown(void **state)
                      LW_ERR_INVALID);
 }
 
-static void test_alert(void **state)
-{
-    (void)state;
-    struct lw_record r;
-    make_typical_record(&r);
-    struct lw_verdict v = {0};
-    v.kind = LW_VERDICT_LEAK;
-    v.previous = LW_VERDICT_STEADY;
-    v.changed = true;
-    v.growth_bytes_per_invocation = 1048576;
-    v.have_projection = true;
-    v.projected_minutes_to_oom = 95.5;
-    snprintf(v.culprit, sizeof(v.culprit), "datadog-agent");
-    snprintf(v.reason, sizeof(v.reason), "grows 1 MiB per invocation");
-    size_t len = 0;
-    assert_int_equal(lw_emf_encode_alert(&opts, &r, &v, line, sizeof(line), &len), LW_OK);
-    assert_int_equal(line[len - 1], '\n');
-    assert_null(memchr(line, '\n', len - 1));
-    assert_int_equal(strncmp(line, "{\"level\":\"WARN\",", 16), 0);
-    cJSON *doc = parse();
-    assert_string_equal(str(doc, "LeakwatchAlert"), "verdict-change");
-    assert_string_equal(str(doc, "FunctionName"), "orders-api");
-    assert_string_equal(str(doc, "EnvironmentId"), "env-3f2a9c");
-    assert_true(num(doc, "Sequence") == 5);
-    assert_string_equal(str(doc, "From"), "steady");
-    assert_string_equal(str(doc, "To"), "leak");
-    assert_string_equal(str(doc, "Reason"), "grows 1 MiB per invocation");
-    assert_true(num(doc, "GrowthPerInvocationBytes") == 1048576);
-    assert_true(num(doc, "ProjectedMinutesToOom") == 95.5);
-    assert_string_equal(str(doc, "Culprit"), "datadog-agent");
-    assert_null(get(doc, "_aws"));
-    cJSON_Delete(doc);
-
-    v.have_projection = false;
-    v.culprit[0] = '\0';
-    assert_int_equal(lw_emf_encode_alert(&opts, &r, &v, line, sizeof(line), &len), LW_OK);
-    doc = parse();
-    assert_null(get(doc, "ProjectedMinutesToOom"));
-    assert_null(get(doc, "Culprit"));
-    cJSON_Delete(doc);
-    assert_int_equal(lw_emf_encode_alert(&opts, &r, NULL, line, sizeof(line), &len),
-                     LW_ERR_INVALID);
-}
-
 /* The validator catches each rule broken on its own. */
 static void test_validator_rejects(void **state)
 {
@@ -866,7 +822,6 @@ int main(void)
         cmocka_unit_test(test_buffer_caps),
         cmocka_unit_test(test_options),
         cmocka_unit_test(test_shutdown),
-        cmocka_unit_test(test_alert),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
