@@ -21,40 +21,11 @@
 
 /* ---- the validator ---------------------------------------------------------------------- */
 
-static const char *const units[] = {
-    "Seconds",
-    "Microseconds",
-    "Milliseconds",
-    "Bytes",
-    "Kilobytes",
-    "Megabytes",
-    "Gigabytes",
-    "Terabytes",
-    "Bits",
-    "Kilobits",
-    "Megabits",
-    "Gigabits",
-    "Terabits",
-    "Percent",
-    "Count",
-    "Bytes/Second",
-    "Kilobytes/Second",
-    "Megabytes/Second",
-    "Gigabytes/Second",
-    "Terabytes/Second",
-    "Bits/Second",
-    "Kilobits/Second",
-    "Megabits/Second",
-    "Gigabits/Second",
-    "Terabits/Second",
-    "Count/Second",
-    "None",
-};
 
 static bool unit_allowed(const char *u)
 {
-    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-        if (strcmp(u, units[i]) == 0)
+    for (size_t i = 0; i < sizeof(lw_test_cloudwatch_units) / sizeof(lw_test_cloudwatch_units[0]); i++)
+        if (strcmp(u, lw_test_cloudwatch_units[i]) == 0)
             return true;
     return false;
 }

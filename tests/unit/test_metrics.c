@@ -13,35 +13,6 @@
 
 #include "test_records.h"
 
-static const char *const cloudwatch_units[] = {
-    "Seconds",
-    "Microseconds",
-    "Milliseconds",
-    "Bytes",
-    "Kilobytes",
-    "Megabytes",
-    "Gigabytes",
-    "Terabytes",
-    "Bits",
-    "Kilobits",
-    "Megabits",
-    "Gigabits",
-    "Terabits",
-    "Percent",
-    "Count",
-    "Bytes/Second",
-    "Kilobytes/Second",
-    "Megabytes/Second",
-    "Gigabytes/Second",
-    "Terabytes/Second",
-    "Bits/Second",
-    "Kilobits/Second",
-    "Megabits/Second",
-    "Gigabits/Second",
-    "Terabits/Second",
-    "Count/Second",
-    "None",
-};
 
 static void test_descs(void **state)
 {
@@ -53,8 +24,8 @@ static void test_descs(void **state)
         assert_non_null(d->otlp_name);
         assert_non_null(d->ucum_unit);
         bool unit_ok = false;
-        for (size_t u = 0; u < sizeof(cloudwatch_units) / sizeof(cloudwatch_units[0]); u++)
-            unit_ok |= strcmp(d->emf_unit, cloudwatch_units[u]) == 0;
+        for (size_t u = 0; u < sizeof(lw_test_cloudwatch_units) / sizeof(lw_test_cloudwatch_units[0]); u++)
+            unit_ok |= strcmp(d->emf_unit, lw_test_cloudwatch_units[u]) == 0;
         if (!unit_ok)
             fail_msg("%s: unit %s is not a CloudWatch unit", d->emf_name, d->emf_unit);
         for (int j = 0; j < i; j++) {
