@@ -492,7 +492,9 @@ static void describe(char *buf, size_t cap, const char *name, enum lw_proc_role 
 
 static void fmt_minutes(char *buf, size_t cap, double minutes)
 {
-    if (minutes < 10)
+    if (minutes < 1)
+        snprintf(buf, cap, "%.0f s", minutes * 60.0);
+    else if (minutes < 10)
         snprintf(buf, cap, "%.1f min", minutes);
     else
         snprintf(buf, cap, "%.0f min", minutes);

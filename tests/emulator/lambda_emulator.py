@@ -261,7 +261,9 @@ class _Proc:
         self.popen.returncode = code
         if usage is not None:
             self.cpu_time_ms = (usage.ru_utime + usage.ru_stime) * 1000.0
-            self.peak_rss_bytes = max(self.peak_rss_bytes, usage.ru_maxrss * 1024)
+            # ru_maxrss is not used for the peak: it also counts the high-water mark of the
+            # forked copy of this emulator that existed before exec, so it reports the
+            # emulator's size rather than the extension's. VmHWM samples do not.
         with self._emu.cond:
             self.exit_code = code
             self.exit_mono = time.monotonic()
