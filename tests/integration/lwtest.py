@@ -7,11 +7,15 @@ import shutil
 import sys
 import tempfile
 import unittest
+import zipfile
 
 SOURCE_DIR = os.environ.get("LW_SOURCE_DIR") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD_DIR = os.environ.get("LW_BUILD_DIR") or os.path.join(SOURCE_DIR, "build")
 EXTENSION_BIN = os.environ.get("LW_EXTENSION_BIN") or os.path.join(BUILD_DIR, "leakwatch")
+# When set, the tests install this packaged layer (unzipped as Lambda unzips it at /opt)
+# instead of the bare binary: the same tests then prove the shipped artifact.
+LAYER_ZIP = os.environ.get("LW_LAYER_ZIP")
 sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "emulator"))
 from lambda_emulator import Emulator  # noqa: E402
 
@@ -25,6 +29,16 @@ def function(name):
     if name.endswith(".py"):
         return [sys.executable, os.path.join(SOURCE_DIR, "tests", "functions", name)]
     return [os.path.join(BUILD_DIR, "functions", name)]
+
+
+def unpack_layer(zip_path, dest):
+    """Unzip a layer keeping file modes, as Lambda does (the launcher must stay executable)."""
+    with zipfile.ZipFile(zip_path) as z:
+        for info in z.infolist():
+            path = z.extract(info, dest)
+            mode = info.external_attr >> 16
+            if mode:
+                os.chmod(path, mode & 0o7777)
 
 
 def json_lines(lines, key):
@@ -68,7 +82,10 @@ class LeakwatchCase(unittest.TestCase):
         self.tmp = tempfile.mkdtemp(prefix="leakwatch-it-")
         self.opt = os.path.join(self.tmp, "opt")
         os.makedirs(os.path.join(self.opt, "extensions"))
-        shutil.copy2(EXTENSION_BIN, os.path.join(self.opt, "extensions", "leakwatch"))
+        if LAYER_ZIP:
+            unpack_layer(LAYER_ZIP, self.opt)
+        else:
+            shutil.copy2(EXTENSION_BIN, os.path.join(self.opt, "extensions", "leakwatch"))
         self.log_file = os.path.join(self.tmp, "log")
 
     def tearDown(self):

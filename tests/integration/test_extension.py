@@ -11,11 +11,14 @@ import unittest
 import lwtest
 from lwtest import MIB, PAGE, LeakwatchCase, invocation_records, process, shutdown_records
 
-# The kernel keeps a process's RSS counters per CPU and folds them into VmHWM in batches
-# (Linux >= 6.2: percpu counters, batch max(32, 2 x CPUs) pages; older kernels: per-thread
-# caches of 64 events). A high-water mark can therefore miss the last few dozen pages of a
-# peak. This is the kernel's own slack, not leakwatch's; the README quotes what was measured.
-HWM_SLACK_BYTES = 64 * PAGE
+# The kernel keeps a process's RSS counters per CPU and folds them into the high-water mark
+# from an approximate sum: since Linux 6.2 each of the three RSS counters (anon, file, shmem)
+# may hold up to percpu_counter_batch = max(32, 2 x CPUs) pages per CPU not yet folded
+# (before 6.2: per-thread caches of up to 64 events). A VmHWM can therefore miss that many
+# pages of a peak, always on the low side. This is the kernel's own bound, not leakwatch's;
+# the README quotes the errors actually measured.
+_CPUS = os.cpu_count() or 1
+HWM_SLACK_BYTES = 3 * _CPUS * max(32, 2 * _CPUS) * PAGE
 
 
 class ExtensionTest(LeakwatchCase):
@@ -159,6 +162,7 @@ class ExtensionTest(LeakwatchCase):
             self.assertLessEqual(r["FunctionRssPeakBytes"], expected + HWM_SLACK_BYTES)
 
     @unittest.skipUnless(shutil.which("strace"), "strace is not installed")
+    @unittest.skipIf(lwtest.LAYER_ZIP, "traces the bare daemon, not the layer's launcher")
     def test_no_network_io_and_no_waiting_between_invoke_and_next(self):
         """strace the extension's main thread: between reading an INVOKE event and sending the
         next event/next request it may read /proc, but never touch another socket, sleep, or

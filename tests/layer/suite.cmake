@@ -24,10 +24,18 @@ foreach(arch ${LW_LAYER_ARCHES})
     add_test(NAME layer.check.${arch}
              COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/layer/check-layer
                      ${LW_LAYER_DIST}/leakwatch-${PROJECT_VERSION}-${arch}.zip
-                     --function ${CMAKE_BINARY_DIR}/functions/steady)
+                     --function ${CMAKE_BINARY_DIR}/functions/steady --lifecycle require)
     set_tests_properties(layer.check.${arch} PROPERTIES LABELS layer TIMEOUT 900
         FIXTURES_REQUIRED layer_zip_${arch} SKIP_RETURN_CODE 77)
 endforeach()
+
+# The integration tests once more, against the packaged x86_64 layer instead of the bare binary.
+add_test(NAME layer.integration.x86_64
+         COMMAND ${Python3_EXECUTABLE} -m unittest test_extension test_telemetry_join
+         WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/tests/integration)
+set_tests_properties(layer.integration.x86_64 PROPERTIES LABELS layer TIMEOUT 900
+    FIXTURES_REQUIRED layer_zip_x86_64
+    ENVIRONMENT "LW_SOURCE_DIR=${CMAKE_SOURCE_DIR};LW_BUILD_DIR=${CMAKE_BINARY_DIR};LW_LAYER_ZIP=${LW_LAYER_DIST}/leakwatch-${PROJECT_VERSION}-x86_64.zip;PYTHONDONTWRITEBYTECODE=1")
 
 add_test(NAME layer.test_layer
          COMMAND ${Python3_EXECUTABLE} -m unittest -v test_layer
