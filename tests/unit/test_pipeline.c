@@ -1,0 +1,301 @@
+/* The pipeline: records from the main thread and telemetry from the listener's thread meet in
+ * the ledger; the emitter thread writes one EMF line per record, in order, exactly once, and the
+ * shutdown line last. Lines are read back from a pipe standing in for stdout. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <cjson/cJSON.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <leakwatch/config.h>
+#include <leakwatch/pipeline.h>
+
+#include "test_records.h"
+
+#define N_RECORDS 12
+#define T0 1767607200000ull
+
+static const char *env_lookup(void *ctx, const char *name)
+{
+    const char *const *kv = ctx;
+    for (size_t i = 0; kv[i] != NULL; i += 2)
+        if (strcmp(kv[i], name) == 0)
+            return kv[i + 1];
+    return NULL;
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void request_id(char *out, size_t cap, unsigned seq)
+{
+    snprintf(out, cap, "00000000-0000-4000-8000-%012u", seq);
+}
+
+/* Record seq: the runtime leaks 1 MiB per invocation. */
+static void make_record(struct lw_record *r, unsigned seq)
+{
+    static struct lw_snapshot s, e;
+    memset(&s, 0, sizeof(s));
+    memset(&e, 0, sizeof(e));
+    s.time_ms = T0 + seq * 1000u;
+    e.time_ms = s.time_ms + 100;
+    uint64_t anon = (40 + seq) * MIB;
+    snap_add(&s, 7, 100, LW_ROLE_RUNTIME, "bootstrap", anon + 10 * MIB, anon, anon, true);
+    snap_add(&s, 8, 90, LW_ROLE_SELF, "leakwatch", 3 * MIB, MIB, 3 * MIB, true);
+    snap_add(&e, 7, 100, LW_ROLE_RUNTIME, "bootstrap", anon + 11 * MIB, anon + MIB, anon + 2 * MIB,
+             false);
+    snap_add(&e, 8, 90, LW_ROLE_SELF, "leakwatch", 3 * MIB, MIB, 3 * MIB, false);
+    char id[LW_REQUEST_ID_MAX];
+    request_id(id, sizeof(id), seq);
+    lw_record_open(r, &s, id, "env-test", seq, seq == 1, s.time_ms + 3000, 512 * MIB);
+    lw_record_close(r, &e, LW_PEAK_HWM, NULL);
+}
+
+/* The Telemetry API batch of one invocation: start, runtimeDone and report. */
+static size_t make_batch(char *buf, size_t cap, unsigned seq)
+{
+    char id[LW_REQUEST_ID_MAX];
+    request_id(id, sizeof(id), seq);
+    int n = snprintf(
+        buf, cap,
+        "[{\"time\":\"2026-01-05T10:00:00.000Z\",\"type\":\"platform.start\",\"record\":"
+        "{\"requestId\":\"%s\",\"version\":\"$LATEST\"}},"
+        "{\"time\":\"2026-01-05T10:00:00.050Z\",\"type\":\"platform.runtimeDone\",\"record\":"
+        "{\"requestId\":\"%s\",\"status\":\"success\",\"metrics\":{\"durationMs\":50.0}}},"
+        "{\"time\":\"2026-01-05T10:00:01.000Z\",\"type\":\"platform.report\",\"record\":"
+        "{\"requestId\":\"%s\",\"status\":\"success\",\"metrics\":{\"durationMs\":51.5,"
+        "\"billedDurationMs\":52,\"memorySizeMB\":512,\"maxMemoryUsedMB\":%u}}}]",
+        id, id, id, 60 + seq);
+    return (size_t)n;
+}
+
+struct sender {
+    struct lw_pipeline *p;
+    unsigned first, last;
+};
+
+/* The listener's thread: batches arrive while the main thread adds records. */
+static void *send_batches(void *arg)
+{
+    struct sender *s = arg;
+    char body[2048];
+    for (unsigned seq = s->first; seq <= s->last; seq++) {
+        size_t len = make_batch(body, sizeof(body), seq);
+        lw_pipeline_add_telemetry(s->p, body, len);
+    }
+    return NULL;
+}
+
+struct out {
+    int fds[2];
+    char text[1 << 20];
+    size_t len;
+};
+
+static struct out out;
+
+static void out_open(void)
+{
+    assert_int_equal(pipe(out.fds), 0);
+    /* the reader keeps up while the pipeline writes: make the pipe large enough for all */
+    fcntl(out.fds[1], F_SETPIPE_SZ, 1 << 20);
+    out.len = 0;
+}
+
+static void out_drain(void)
+{
+    close(out.fds[1]);
+    ssize_t n;
+    while ((n = read(out.fds[0], out.text + out.len, sizeof(out.text) - 1 - out.len)) > 0)
+        out.len += (size_t)n;
+    out.text[out.len] = '\0';
+    close(out.fds[0]);
+}
+
+/* Every line parsed; returns how many. */
+static size_t parse_lines(cJSON **docs, size_t cap)
+{
+    size_t n = 0;
+    char *line = out.text;
+    while (*line != '\0' && n < cap) {
+        char *nl = strchr(line, '\n');
+        assert_non_null(nl); /* every line is whole */
+        *nl = '\0';
+        docs[n] = cJSON_Parse(line);
+        assert_non_null(docs[n]);
+        n++;
+        line = nl + 1;
+    }
+    return n;
+}
+
+static const char *str(const cJSON *doc, const char *key)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(doc, key);
+    return cJSON_IsString(it) ? it->valuestring : NULL;
+}
+
+static double num(const cJSON *doc, const char *key)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(doc, key);
+    return cJSON_IsNumber(it) ? it->valuedouble : -1;
+}
+
+static struct lw_config cfg;
+
+static struct lw_pipeline *start(bool telemetry, struct lw_health *health)
+{
+    static const char *env[] = {"AWS_LAMBDA_FUNCTION_NAME", "orders", "LEAKWATCH_EXPORT", "emf",
+                                NULL};
+    lw_config_load(&cfg, env_lookup, env);
+    struct lw_pipeline_config pc = {
+        .config = &cfg,
+        .telemetry_expected = telemetry,
+        .exporter = NULL,
+        .out_fd = out.fds[1],
+        .env_id = "env-test",
+        .process_start_ms = T0,
+    };
+    struct lw_pipeline *p = lw_pipeline_new(&pc, health);
+    assert_non_null(p);
+    return p;
+}
+
+static void test_records_and_telemetry_from_two_threads(void **state)
+{
+    (void)state;
+    static struct lw_health health;
+    memset(&health, 0, sizeof(health));
+    out_open();
+    struct lw_pipeline *p = start(true, &health);
+    /* Telemetry for the first half arrives before its records, the rest concurrently. */
+    struct sender early = {p, 1, N_RECORDS / 2};
+    send_batches(&early);
+    struct sender late = {p, N_RECORDS / 2 + 1, N_RECORDS};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, send_batches, &late), 0);
+    static struct lw_record rec;
+    for (unsigned seq = 1; seq <= N_RECORDS; seq++) {
+        make_record(&rec, seq);
+        lw_pipeline_add_record(p, &rec);
+    }
+    pthread_join(t, NULL);
+    uint64_t t0 = now_ms();
+    lw_pipeline_shutdown(p, "spindown", N_RECORDS, t0, t0 + 2000);
+    lw_pipeline_free(p);
+    out_drain();
+
+    static cJSON *docs[64];
+    size_t n = parse_lines(docs, 64);
+    assert_int_equal(n, N_RECORDS + 1);
+    for (unsigned i = 0; i < N_RECORDS; i++) {
+        assert_string_equal(str(docs[i], "LeakwatchRecord"), "invocation");
+        assert_true(num(docs[i], "Sequence") == i + 1); /* in order, each once */
+        assert_string_equal(str(docs[i], "Status"), "success");
+        assert_true(num(docs[i], "BilledDurationMilliseconds") == 52);
+        assert_true(num(docs[i], "LambdaMaxMemoryUsedMegabytes") == 61 + i);
+        assert_null(cJSON_GetObjectItemCaseSensitive(docs[i], "Incomplete"));
+        assert_true(num(docs[i], "FunctionGrowthBytes") == (double)MIB);
+    }
+    assert_string_equal(str(docs[N_RECORDS], "LeakwatchRecord"), "shutdown");
+    assert_true(num(docs[N_RECORDS], "EnvironmentInvocations") == N_RECORDS);
+    /* the lines carry increases of the health counters: they add up to the total */
+    double received = 0;
+    for (size_t i = 0; i < n; i++)
+        received += num(docs[i], "TelemetryEventsReceived");
+    assert_true(received == 3 * N_RECORDS);
+    for (size_t i = 0; i < n; i++)
+        cJSON_Delete(docs[i]);
+}
+
+static void test_shutdown_emits_what_never_got_its_report(void **state)
+{
+    (void)state;
+    static struct lw_health health;
+    memset(&health, 0, sizeof(health));
+    out_open();
+    struct lw_pipeline *p = start(true, &health);
+    static struct lw_record rec;
+    /* only the first invocation's report ever arrives, in time */
+    make_record(&rec, 1);
+    lw_pipeline_add_record(p, &rec);
+    char body[2048];
+    size_t len = make_batch(body, sizeof(body), 1);
+    lw_pipeline_add_telemetry(p, body, len);
+    for (unsigned seq = 2; seq <= 3; seq++) {
+        make_record(&rec, seq);
+        lw_pipeline_add_record(p, &rec);
+    }
+    uint64_t t0 = now_ms();
+    lw_pipeline_shutdown(p, "timeout", 3, t0, t0 + 400);
+    lw_pipeline_free(p);
+    out_drain();
+
+    static cJSON *docs[16];
+    size_t n = parse_lines(docs, 16);
+    assert_int_equal(n, 4);
+    assert_null(cJSON_GetObjectItemCaseSensitive(docs[0], "Incomplete"));
+    for (size_t i = 1; i < 3; i++) {
+        const cJSON *gaps = cJSON_GetObjectItemCaseSensitive(docs[i], "Incomplete");
+        assert_non_null(gaps);
+        assert_string_equal(cJSON_GetArrayItem(gaps, 0)->valuestring, "telemetry");
+        assert_null(str(docs[i], "Status"));
+    }
+    assert_string_equal(str(docs[3], "ShutdownReason"), "timeout");
+    for (size_t i = 0; i < n; i++)
+        cJSON_Delete(docs[i]);
+}
+
+static void test_without_telemetry_records_go_out_at_once(void **state)
+{
+    (void)state;
+    static struct lw_health health;
+    memset(&health, 0, sizeof(health));
+    out_open();
+    struct lw_pipeline *p = start(false, &health);
+    static struct lw_record rec;
+    make_record(&rec, 1);
+    lw_pipeline_add_record(p, &rec);
+    /* No shutdown yet: the line must appear by itself. Poll the pipe for it. */
+    char buf[16384];
+    size_t got = 0;
+    for (int i = 0; i < 2000 && memchr(buf, '\n', got) == NULL; i++) {
+        fcntl(out.fds[0], F_SETFL, O_NONBLOCK);
+        ssize_t r = read(out.fds[0], buf + got, sizeof(buf) - got);
+        if (r > 0)
+            got += (size_t)r;
+        else
+            usleep(1000);
+    }
+    assert_non_null(memchr(buf, '\n', got));
+    assert_non_null(strstr(buf, "\"Sequence\":1"));
+    assert_null(strstr(buf, "\"Incomplete\""));
+    uint64_t t0 = now_ms();
+    lw_pipeline_shutdown(p, "spindown", 1, t0, t0 + 1000);
+    lw_pipeline_free(p);
+    out_drain();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_records_and_telemetry_from_two_threads),
+        cmocka_unit_test(test_shutdown_emits_what_never_got_its_report),
+        cmocka_unit_test(test_without_telemetry_records_go_out_at_once),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
