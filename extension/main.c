@@ -197,13 +197,23 @@ static enum lw_err do_register(struct daemon *d)
     return LW_OK;
 }
 
+/*
+ * The reading is taken the moment event/next returns, before the event is even parsed: the
+ * runtime has been released too and is already running the next invocation, so every
+ * microsecond here is a microsecond of it that could blur the previous invocation's end
+ * reading. Resetting the high-water mark at a SHUTDOWN as well is harmless.
+ */
+static enum lw_hwm_state take_reading(struct daemon *d, uint64_t *t)
+{
+    *t = now_ms();
+    return lw_snapshot_take(d->procs, d->use_hwm, *t, self_cpu_us(), &d->snap);
+}
+
 /* The boundary: one snapshot closes the open record and opens the next one. */
-static void boundary(struct daemon *d, const struct lw_lambda_event *ev)
+static void boundary(struct daemon *d, const struct lw_lambda_event *ev, enum lw_hwm_state hwm,
+                     uint64_t t)
 {
     bool invoke = ev->kind == LW_EVENT_INVOKE;
-    uint64_t t = now_ms();
-    enum lw_hwm_state hwm =
-        lw_snapshot_take(d->procs, invoke && d->use_hwm, t, self_cpu_us(), &d->snap);
     if (d->snap.n_procs_dropped > 0)
         lw_health_add(&d->health, LW_H_PROCS_DROPPED, d->snap.n_procs_dropped);
 
@@ -337,6 +347,8 @@ static int run(struct daemon *d)
             lw_http_response_clean_up(&resp);
             return 1;
         }
+        uint64_t t;
+        enum lw_hwm_state hwm = take_reading(d, &t);
         struct lw_lambda_event ev;
         err = lw_lambda_parse_event(resp.body, resp.body_len, &ev);
         lw_http_response_clean_up(&resp);
@@ -344,7 +356,7 @@ static int run(struct daemon *d)
             lw_warn("unreadable event from event/next ignored (%s)", lw_err_str(err));
             continue;
         }
-        boundary(d, &ev);
+        boundary(d, &ev, hwm, t);
         if (ev.kind == LW_EVENT_SHUTDOWN)
             return shutdown_now(d, &ev);
     }
