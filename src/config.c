@@ -194,7 +194,6 @@ void lw_config_load(struct lw_config *cfg, lw_getenv_fn get, void *ctx)
         snprintf(cfg->emf_namespace, sizeof(cfg->emf_namespace), "%s", DEFAULT_NAMESPACE);
     }
     cfg->version_dimension = load_bool(cfg, get, ctx, "LEAKWATCH_VERSION_DIMENSION", false);
-    cfg->process_details = load_bool(cfg, get, ctx, "LEAKWATCH_PROCESS_DETAILS", true);
     load_peak_mode(cfg, get, ctx);
     cfg->sampler_interval_ms = (uint32_t)load_uint(cfg, get, ctx, "LEAKWATCH_SAMPLER_INTERVAL_MS",
                                                    1, 1000, DEFAULT_SAMPLER_INTERVAL_MS);

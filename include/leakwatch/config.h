@@ -34,7 +34,6 @@ struct lw_config {
     unsigned exports;                       /* LEAKWATCH_EXPORT: emf | otlp | both | none */
     char emf_namespace[LW_CONFIG_STR_MAX];  /* LEAKWATCH_NAMESPACE, default "Leakwatch" */
     bool version_dimension;                 /* LEAKWATCH_VERSION_DIMENSION, default false */
-    bool process_details;                   /* LEAKWATCH_PROCESS_DETAILS, default true */
     enum lw_peak_mode peak_mode;            /* LEAKWATCH_PEAK_METHOD, default auto */
     uint32_t sampler_interval_ms;           /* LEAKWATCH_SAMPLER_INTERVAL_MS, default 10 */
     enum lw_log_level log_level;            /* LEAKWATCH_LOG_LEVEL, default info */

@@ -36,7 +36,6 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.exports, LW_EXPORT_EMF);
     assert_string_equal(cfg.emf_namespace, "Leakwatch");
     assert_false(cfg.version_dimension);
-    assert_true(cfg.process_details);
     assert_int_equal(cfg.peak_mode, LW_PEAK_MODE_AUTO);
     assert_int_equal(cfg.sampler_interval_ms, 10);
     assert_int_equal(cfg.log_level, LW_LOG_INFO);
