@@ -300,10 +300,30 @@ static void discover(struct lw_processes *ps)
     for (size_t i = 0; i < ps->n_known; i++)
         ps->known[i].seen = false;
     int32_t frontier[MAX_KNOWN], next[MAX_KNOWN], next_parent[MAX_KNOWN];
-    size_t n_frontier = 1;
-    frontier[0] = ps->init_pid;
+    size_t n_frontier = 0;
+    /* Lambda's init starts the extensions and the runtime once; they change only when the
+     * environment is reset, which restarts leakwatch as well. So init's children (one children
+     * file per init thread) are listed only while no live runtime is known: at the first
+     * boundary, or once the runtime has exited at SHUTDOWN. Otherwise the search starts from the
+     * known children of init, and only their descendants are looked for again. */
+    bool runtime_alive = false;
+    for (size_t i = 0; i < ps->n_known; i++)
+        runtime_alive |= ps->known[i].role == LW_ROLE_RUNTIME;
+    int depth = 0;
+    if (runtime_alive) {
+        for (size_t i = 0; i < ps->n_known; i++) {
+            struct known *k = &ps->known[i];
+            if (k->parent == ps->init_pid && k->role != LW_ROLE_SELF) {
+                k->seen = true;
+                frontier[n_frontier++] = k->pid;
+            }
+        }
+        depth = 1;
+    } else {
+        frontier[n_frontier++] = ps->init_pid;
+    }
     /* Bounded depth: runtimes rarely nest more than a few levels. */
-    for (int depth = 0; depth < 8 && n_frontier > 0; depth++) {
+    for (; depth < 8 && n_frontier > 0; depth++) {
         size_t n_next = 0;
         if (ps->have_children_files) {
             for (size_t i = 0; i < n_frontier; i++) {

@@ -285,6 +285,37 @@ static void test_new_runtime_after_reset(void **state)
     lw_processes_free(ps);
 }
 
+/* Processes the function starts are found at the next boundary; init's own children are listed
+ * only while no runtime is alive, since Lambda starts them once per environment. */
+static void test_new_children_of_the_runtime(void **state)
+{
+    (void)state;
+    struct lw_processes *ps = make();
+    static struct lw_snapshot s;
+    lw_snapshot_take(ps, false, 1, 0, &s);
+    assert_int_equal(s.n_procs, 5);
+    proc(301, 201, "helper", CMD("helper\0"), 4000, 3000, "");
+    putf("201/task/201/children", "300 301");
+    /* a child of init appearing now is not looked for while the runtime lives */
+    proc(260, 100, "late", CMD("/opt/extensions/late\0"), 1000, 500, "");
+    putf("100/task/100/children", "200 201 202 260");
+    lw_snapshot_take(ps, false, 2, 0, &s);
+    assert_int_equal(s.n_procs, 6);
+    const struct lw_proc_reading *r = find(&s, 301);
+    assert_non_null(r);
+    assert_int_equal(r->role, LW_ROLE_RUNTIME_CHILD);
+    assert_null(find(&s, 260));
+    /* once the runtime is gone, init is listed again */
+    vanish(201);
+    vanish(300);
+    vanish(301);
+    putf("100/task/100/children", "200 202 260");
+    lw_snapshot_take(ps, false, 3, 0, &s);
+    assert_non_null(find(&s, 260));
+    assert_int_equal(find(&s, 260)->role, LW_ROLE_EXTENSION);
+    lw_processes_free(ps);
+}
+
 static void test_more_processes_than_the_cap(void **state)
 {
     (void)state;
@@ -313,6 +344,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refused_reset_is_reported, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vanished_processes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_new_runtime_after_reset, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_new_children_of_the_runtime, setup, teardown),
         cmocka_unit_test_setup_teardown(test_more_processes_than_the_cap, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
