@@ -14,7 +14,12 @@ foreach(src ${LW_UNIT_TESTS})
         LW_FIXTURES_DIR="${CMAKE_SOURCE_DIR}/tests/fixtures")
     target_link_libraries(${name} PRIVATE leakwatch_core PkgConfig::CMOCKA)
     add_test(NAME unit.${name} COMMAND ${name})
-    set_tests_properties(unit.${name} PROPERTIES LABELS unit TIMEOUT 120)
+    # sanitizer builds (nested) run the same tests several times slower
+    if(LW_NESTED)
+        set_tests_properties(unit.${name} PROPERTIES LABELS unit TIMEOUT 900)
+    else()
+        set_tests_properties(unit.${name} PROPERTIES LABELS unit TIMEOUT 120)
+    endif()
 endforeach()
 
 # --- sample functions: tests/functions/<name>.c -> build/functions/<name> ------------------------

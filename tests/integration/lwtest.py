@@ -16,6 +16,9 @@ EXTENSION_BIN = os.environ.get("LW_EXTENSION_BIN") or os.path.join(BUILD_DIR, "l
 # When set, the tests install this packaged layer (unzipped as Lambda unzips it at /opt)
 # instead of the bare binary: the same tests then prove the shipped artifact.
 LAYER_ZIP = os.environ.get("LW_LAYER_ZIP")
+# With a layer of another architecture: a launcher for this machine that starts the layer's own
+# loader through qemu-user (qemu cannot follow a foreign launcher's execve without binfmt_misc).
+LAYER_LAUNCHER = os.environ.get("LW_LAYER_LAUNCHER")
 sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "emulator"))
 from lambda_emulator import Emulator  # noqa: E402
 
@@ -84,6 +87,8 @@ class LeakwatchCase(unittest.TestCase):
         os.makedirs(os.path.join(self.opt, "extensions"))
         if LAYER_ZIP:
             unpack_layer(LAYER_ZIP, self.opt)
+            if LAYER_LAUNCHER:
+                shutil.copy2(LAYER_LAUNCHER, os.path.join(self.opt, "extensions", "leakwatch"))
         else:
             shutil.copy2(EXTENSION_BIN, os.path.join(self.opt, "extensions", "leakwatch"))
         self.log_file = os.path.join(self.tmp, "log")

@@ -37,6 +37,18 @@ set_tests_properties(layer.integration.x86_64 PROPERTIES LABELS layer TIMEOUT 90
     FIXTURES_REQUIRED layer_zip_x86_64
     ENVIRONMENT "LW_SOURCE_DIR=${CMAKE_SOURCE_DIR};LW_BUILD_DIR=${CMAKE_BINARY_DIR};LW_LAYER_ZIP=${LW_LAYER_DIST}/leakwatch-${PROJECT_VERSION}-x86_64.zip;PYTHONDONTWRITEBYTECODE=1")
 
+if("arm64" IN_LIST LW_LAYER_ARCHES)
+    # The same tests against the arm64 layer: its daemon, libraries and loader run under
+    # qemu-user, started by a launcher built for this machine (check-layer does the same).
+    set(qemu_launcher ${LW_LAYER_WORK}/launcher-qemu-arm64)
+    add_test(NAME layer.integration.arm64
+             COMMAND sh -c "cc -std=c11 -D_GNU_SOURCE -static -Os -DLW_LAUNCHER_EMULATOR='\"${LW_QEMU_AARCH64}\"' -DLW_LAUNCHER_LOADER='\"ld-linux-aarch64.so.1\"' -o ${qemu_launcher} ${CMAKE_SOURCE_DIR}/layer/launcher.c && ${Python3_EXECUTABLE} -m unittest test_extension test_telemetry_join"
+             WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/tests/integration)
+    set_tests_properties(layer.integration.arm64 PROPERTIES LABELS layer TIMEOUT 900
+        FIXTURES_REQUIRED layer_zip_arm64
+        ENVIRONMENT "LW_SOURCE_DIR=${CMAKE_SOURCE_DIR};LW_BUILD_DIR=${CMAKE_BINARY_DIR};LW_LAYER_ZIP=${LW_LAYER_DIST}/leakwatch-${PROJECT_VERSION}-arm64.zip;LW_LAYER_LAUNCHER=${qemu_launcher};PYTHONDONTWRITEBYTECODE=1")
+endif()
+
 add_test(NAME layer.test_layer
          COMMAND ${Python3_EXECUTABLE} -m unittest -v test_layer
          WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/tests/layer)

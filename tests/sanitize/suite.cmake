@@ -18,7 +18,7 @@ if(NOT LW_NESTED)
                 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
                 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
                 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
-                sh -c "( ${CMAKE_COMMAND} -S ${CMAKE_SOURCE_DIR} -B ${dir} -DLW_NESTED=ON -DCMAKE_BUILD_TYPE=Debug ${flags} -DCMAKE_C_COMPILER=${CMAKE_C_COMPILER} && ${CMAKE_COMMAND} --build ${dir} -j2 ) >${dir}.log 2>&1 || { tail -50 ${dir}.log; exit 1; }; ctest --test-dir ${dir} -L unit ${select} --output-on-failure")
+                sh -c "( ${CMAKE_COMMAND} -S ${CMAKE_SOURCE_DIR} -B ${dir} -DLW_NESTED=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo ${flags} -DCMAKE_C_COMPILER=${CMAKE_C_COMPILER} && ${CMAKE_COMMAND} --build ${dir} -j2 ) >${dir}.log 2>&1 || { tail -50 ${dir}.log; exit 1; }; ctest --test-dir ${dir} -L unit ${select} --output-on-failure")
         set_tests_properties(sanitize.${kind} PROPERTIES LABELS sanitize TIMEOUT 1200)
     endforeach()
 endif()
