@@ -1,6 +1,6 @@
 /*
- * procfs parsers on real captured /proc files (tests/fixtures/proc: a shell command, the init
- * process, a kernel thread, a python3 process holding 50 MiB, a zombie, a process whose comm is
+ * procfs parsers on real captured /proc files (tests/fixtures/proc: a shell command, PID 1 (its
+ * name and command line set to those of Lambda's init), a kernel thread, a python3 process holding 50 MiB, a zombie, a process whose comm is
  * "a b) c", one whose comm holds a newline), on every prefix of each, and on corrupted copies.
  */
 #include <setjmp.h>
@@ -46,7 +46,7 @@ struct status_case {
 static const struct status_case status_cases[] = {
     {"self.status", "cat", 'R', 14850, 14847, ID_BITS | LW_STATUS_MEM_ALL, 1764, 116, 1648, 0,
      1764},
-    {"init.status", "process_api", 'S', 1, 0, ID_BITS | LW_STATUS_MEM_ALL, 14160, 7552, 8, 6600,
+    {"init.status", "init", 'S', 1, 0, ID_BITS | LW_STATUS_MEM_ALL, 14160, 7552, 8, 6600,
      17672},
     {"python3.status", "python3", 'S', 19632, 19630, ID_BITS | LW_STATUS_MEM_ALL, 59432, 53972,
      5460, 0, 59432},
@@ -234,7 +234,7 @@ struct stat_case {
 
 static const struct stat_case stat_cases[] = {
     {"self.stat", 14851, "cat", 'R', 14847, 0, 0, 118195},
-    {"init.stat", 1, "process_api", 'S', 0, 157, 337, 20},
+    {"init.stat", 1, "init", 'S', 0, 157, 337, 20},
     {"kthread.stat", 2, "kthreadd", 'S', 0, 0, 0, 20},
     {"python3.stat", 19632, "python3", 'S', 19630, 10, 21, 131186},
     {"zombie.stat", 14951, "python3", 'Z', 14910, 0, 0, 118387},
@@ -357,10 +357,10 @@ static void test_cmdline_fixtures(void **state)
 
     n = load("init.cmdline", buf, sizeof(buf));
     assert_int_equal(lw_procfs_parse_cmdline(buf, n, &ci), LW_OK);
-    assert_int_equal(ci.argc, 15);
+    assert_int_equal(ci.argc, 4);
     lw_procfs_basename(ci.argv0, ci.argv0_len, &base, &base_len);
-    assert_int_equal(base_len, strlen("process_api"));
-    assert_memory_equal(base, "process_api", base_len);
+    assert_int_equal(base_len, strlen("init"));
+    assert_memory_equal(base, "init", base_len);
 
     /* kernel threads and zombies: empty */
     n = load("kthread.cmdline", buf, sizeof(buf));
