@@ -1,7 +1,8 @@
 /*
  * procfs parsers on real captured /proc files (tests/fixtures/proc: a shell command, PID 1 (its
- * name and command line set to those of Lambda's init), a kernel thread, a python3 process holding 50 MiB, a zombie, a process whose comm is
- * "a b) c", one whose comm holds a newline), on every prefix of each, and on corrupted copies.
+ * name and command line set to those of Lambda's init), a kernel thread, a python3 process holding
+ * 50 MiB, a zombie, a process whose comm is "a b) c", one whose comm holds a newline), on every
+ * prefix of each, and on corrupted copies.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -46,8 +47,7 @@ struct status_case {
 static const struct status_case status_cases[] = {
     {"self.status", "cat", 'R', 14850, 14847, ID_BITS | LW_STATUS_MEM_ALL, 1764, 116, 1648, 0,
      1764},
-    {"init.status", "init", 'S', 1, 0, ID_BITS | LW_STATUS_MEM_ALL, 14160, 7552, 8, 6600,
-     17672},
+    {"init.status", "init", 'S', 1, 0, ID_BITS | LW_STATUS_MEM_ALL, 14160, 7552, 8, 6600, 17672},
     {"python3.status", "python3", 'S', 19632, 19630, ID_BITS | LW_STATUS_MEM_ALL, 59432, 53972,
      5460, 0, 59432},
     {"paren.status", "a b) c", 'S', 14905, 14847, ID_BITS | LW_STATUS_MEM_ALL, 1824, 108, 1716, 0,
