@@ -96,5 +96,4 @@ enum lw_err lw_emf_encode_shutdown(const struct lw_emf_options *opt,
                                    const struct lw_health *health_delta_or_null, char *buf,
                                    size_t cap, size_t *len);
 
-
 #endif

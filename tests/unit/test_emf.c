@@ -21,10 +21,10 @@
 
 /* ---- the validator ---------------------------------------------------------------------- */
 
-
 static bool unit_allowed(const char *u)
 {
-    for (size_t i = 0; i < sizeof(lw_test_cloudwatch_units) / sizeof(lw_test_cloudwatch_units[0]); i++)
+    for (size_t i = 0; i < sizeof(lw_test_cloudwatch_units) / sizeof(lw_test_cloudwatch_units[0]);
+         i++)
         if (strcmp(u, lw_test_cloudwatch_units[i]) == 0)
             return true;
     return false;

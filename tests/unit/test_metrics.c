@@ -13,7 +13,6 @@
 
 #include "test_records.h"
 
-
 static void test_descs(void **state)
 {
     (void)state;
@@ -24,7 +23,8 @@ static void test_descs(void **state)
         assert_non_null(d->otlp_name);
         assert_non_null(d->ucum_unit);
         bool unit_ok = false;
-        for (size_t u = 0; u < sizeof(lw_test_cloudwatch_units) / sizeof(lw_test_cloudwatch_units[0]); u++)
+        for (size_t u = 0;
+             u < sizeof(lw_test_cloudwatch_units) / sizeof(lw_test_cloudwatch_units[0]); u++)
             unit_ok |= strcmp(d->emf_unit, lw_test_cloudwatch_units[u]) == 0;
         if (!unit_ok)
             fail_msg("%s: unit %s is not a CloudWatch unit", d->emf_name, d->emf_unit);
