@@ -485,7 +485,10 @@ void lw_exporter_flush(struct lw_exporter *ex, uint64_t deadline_epoch_ms)
     pthread_cond_broadcast(&ex->cv);
     while ((ex->count > 0 || ex->in_flight > 0) && clock_ms(CLOCK_MONOTONIC) < deadline_mono)
         wait_until(ex, deadline_mono);
-    if (ex->count > 0 || ex->in_flight > 0) {
+    /* Past the deadline the exporter is done even when its thread, seeing the deadline first,
+     * has already counted everything as dropped: nothing may be accepted or sent after it. */
+    bool late = clock_ms(CLOCK_MONOTONIC) >= deadline_mono;
+    if (ex->count > 0 || ex->in_flight > 0 || late) {
         /* The request in flight cannot be interrupted (it ends at its own timeout, which may
          * have started before the flush): it is given up now and its records are counted as
          * dropped, so the counters are final when this returns and the extension may exit. */
