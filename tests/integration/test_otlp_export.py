@@ -19,10 +19,14 @@ from otlp_receiver import OtlpReceiver  # noqa: E402
 
 MEMORY_MB = 256
 SECRET = "k3y-9f2c71d0e4b8-do-not-log"
-# leakwatch's post-runtime time per invocation is its boundary reading and one event/next; on a
-# loaded 2-core machine that stays far below this. A collector that delayed the main thread by
-# its timeout (seconds here) would blow it.
-POST_RUNTIME_BOUND_MS = 50.0
+# leakwatch's post-runtime time per invocation is its boundary reading and one event/next: 0 ms
+# when it is back in event/next before the runtime answers, as it nearly always is. A main thread
+# that waited on the collector would wait a timeout (700 ms or more in these tests) or a backoff
+# on most invocations: the median must stay under the first bound, and no single invocation may
+# reach the second. (One invocation in a few hundred was seen at ~55 ms without any cause in
+# leakwatch on a loaded 2-core machine: scheduling, not the collector.)
+POST_RUNTIME_MEDIAN_BOUND_MS = 50.0
+POST_RUNTIME_MAX_BOUND_MS = 500.0
 LEAK = {"bytes": MIB, "delay_ms": 20}
 
 
@@ -131,8 +135,9 @@ class OtlpExportTest(LeakwatchCase):
 
     def assert_not_delayed(self, results, report):
         post = [r["post_runtime_ms"]["leakwatch"] for r in results]
-        for ms in post:
-            self.assertLess(ms, POST_RUNTIME_BOUND_MS, "post-runtime ms per invocation: %s" % post)
+        msg = "post-runtime ms per invocation: %s" % post
+        self.assertLess(statistics.median(post), POST_RUNTIME_MEDIAN_BOUND_MS, msg)
+        self.assertLess(max(post), POST_RUNTIME_MAX_BOUND_MS, msg)
         self.assertTrue(report["extensions"]["leakwatch"]["shutdown"]["in_time"],
                         report["extensions"]["leakwatch"]["shutdown"])
         self.assertEqual(report["extensions"]["leakwatch"]["shutdown"]["exit_code"], 0)
