@@ -149,7 +149,7 @@ struct lw_exporter {
     /* guarded by mu */
     struct entry *ring;
     size_t head, count;
-    size_t in_flight;
+    size_t in_flight;             /* records of the batch being sent whose fate is not counted */
     bool stop;                    /* lw_exporter_free: leave after the current attempt */
     bool abort;                   /* the flush deadline passed: give up what is in flight */
     uint64_t flush_deadline_mono; /* 0: not flushing */
@@ -189,14 +189,31 @@ static void wait_until(struct lw_exporter *ex, uint64_t mono_deadline_ms)
     pthread_cond_timedwait(&ex->cv, &ex->mu, &ts);
 }
 
-static void count_drop(struct lw_exporter *ex, size_t n, const char *why, long status)
+/* n records of the batch in flight are settled (delivered or counted): the flush must not
+ * count them again (mu held). */
+static void settle(struct lw_exporter *ex, size_t n)
+{
+    ex->in_flight -= n < ex->in_flight ? n : ex->in_flight;
+}
+
+static void delivered(struct lw_exporter *ex, size_t n)
 {
     pthread_mutex_lock(&ex->mu);
-    bool counted = ex->in_flight_counted; /* the flush deadline already counted this batch */
+    settle(ex, n);
     pthread_mutex_unlock(&ex->mu);
-    lw_health_add(ex->health, LW_H_OTLP_EXPORTS_FAILED, 1);
-    if (!counted)
+}
+
+static void count_drop(struct lw_exporter *ex, size_t n, const char *why, long status)
+{
+    /* Checked and counted under the lock the flush counts under: either the flush deadline
+     * already gave this request up (and counted it), or it is counted here, never both. */
+    pthread_mutex_lock(&ex->mu);
+    if (!ex->in_flight_counted) {
+        lw_health_add(ex->health, LW_H_OTLP_EXPORTS_FAILED, 1);
         lw_health_add(ex->health, LW_H_OTLP_DROPPED, n);
+        settle(ex, n);
+    }
+    pthread_mutex_unlock(&ex->mu);
     /* a collector that is down would otherwise write a line per invocation */
     if (ex->failures++ % FAILURE_LOG_EVERY == 0)
         lw_warn("OTLP export failed (%s, HTTP status %ld): %zu records dropped; %llu failed "
@@ -306,8 +323,10 @@ static void send_batch(struct lw_exporter *ex, const struct entry *batch, size_t
         struct lw_retry_decision d =
             lw_exporter_retry_decision(status, resp.header_values[0], attempt, now_epoch,
                                        deadline_epoch, &ex->policy, next_random(ex));
-        if (d.action == LW_RETRY_DONE)
+        if (d.action == LW_RETRY_DONE) {
+            delivered(ex, n);
             handle_success(ex, &resp);
+        }
         lw_http_response_clean_up(&resp);
         if (d.action == LW_RETRY_DONE)
             return;
@@ -466,12 +485,16 @@ void lw_exporter_flush(struct lw_exporter *ex, uint64_t deadline_epoch_ms)
     pthread_cond_broadcast(&ex->cv);
     while ((ex->count > 0 || ex->in_flight > 0) && clock_ms(CLOCK_MONOTONIC) < deadline_mono)
         wait_until(ex, deadline_mono);
-    if (ex->count > 0 || ex->in_flight > 0) {
+    /* Past the deadline the exporter is done even when its thread, seeing the deadline first,
+     * has already counted everything as dropped: nothing may be accepted or sent after it. */
+    bool late = clock_ms(CLOCK_MONOTONIC) >= deadline_mono;
+    if (ex->count > 0 || ex->in_flight > 0 || late) {
         /* The request in flight cannot be interrupted (it ends at its own timeout, which may
-         * have started before the flush): its records are counted as dropped now, so the
-         * counters are final when this returns and the extension may exit. */
+         * have started before the flush): it is given up now and its records are counted as
+         * dropped, so the counters are final when this returns and the extension may exit. */
         ex->abort = true;
         if (ex->in_flight > 0 && !ex->in_flight_counted) {
+            lw_health_add(ex->health, LW_H_OTLP_EXPORTS_FAILED, 1);
             lw_health_add(ex->health, LW_H_OTLP_DROPPED, ex->in_flight);
             ex->in_flight_counted = true;
         }

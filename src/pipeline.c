@@ -240,6 +240,13 @@ void lw_pipeline_shutdown(struct lw_pipeline *p, const char *reason, uint64_t in
     pthread_join(p->thread, NULL);
     p->thread_started = false;
 
+    /* Every record is in the OTLP queue now. Deliver it before the shutdown line: that line is
+     * the last place the health counters are shipped, and the drops of this flush (a collector
+     * down or hanging, a batch refused) would otherwise never be reported. Flushing again later
+     * returns at once. */
+    if (p->exporter != NULL)
+        lw_exporter_flush(p->exporter, deadline_ms);
+
     if (p->config->exports & LW_EXPORT_EMF) {
         struct lw_health now, delta;
         lw_health_read(p->health, &now);
