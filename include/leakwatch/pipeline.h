@@ -42,7 +42,8 @@ void lw_pipeline_add_telemetry(struct lw_pipeline *p, const char *body, size_t l
 void lw_pipeline_set_telemetry_expected(struct lw_pipeline *p, bool expected);
 
 /*
- * SHUTDOWN: everything pending is emitted (incomplete records say so), then the shutdown line
+ * SHUTDOWN: everything pending is emitted (incomplete records say so), the OTLP exporter (if
+ * any) is flushed so that its drops are counted in time, then the shutdown line
  * with the environment's age, invocation count and reason. Returns when done or at
  * deadline_ms (epoch), whichever comes first; the emitter thread is stopped and joined when it
  * finished in time.
