@@ -662,6 +662,27 @@ static bool assess(struct lw_trend *t, struct lw_verdict *v)
     return true;
 }
 
+/*
+ * Whether the runtime is listed without an end reading: it exited (killed for memory, crashed)
+ * before the reading was taken. The record's end figures then hold what was left after it died:
+ * no reading of the function. Seen in the emulator on the record before an out-of-memory kill:
+ * function anonymous RSS 0, environment RSS 11 MB instead of 268 MB, and a projection of 975
+ * more invocations for an environment that had just died.
+ */
+static bool runtime_gone(const struct lw_record *rec)
+{
+    uint32_t n = rec->n_procs < LW_MAX_PROCS ? rec->n_procs : LW_MAX_PROCS;
+    bool listed = false;
+    for (uint32_t i = 0; i < n; i++) {
+        if (rec->procs[i].role != LW_ROLE_RUNTIME)
+            continue;
+        if (rec->procs[i].have_end)
+            return false;
+        listed = true;
+    }
+    return listed;
+}
+
 void lw_trend_add(struct lw_trend *t, const struct lw_record *rec, struct lw_verdict *out)
 {
     /* A new environment id, or a sequence that does not move forward (the runtime and
@@ -684,7 +705,7 @@ void lw_trend_add(struct lw_trend *t, const struct lw_record *rec, struct lw_ver
     if (rec->memory_limit_bytes)
         t->limit_bytes = rec->memory_limit_bytes;
 
-    if (rec->have_end && rec->seq > t->cfg.warmup_invocations) {
+    if (rec->have_end && !runtime_gone(rec) && rec->seq > t->cfg.warmup_invocations) {
         series_push(&t->fn, (double)rec->seq, (double)rec->fn_end.rss_anon_bytes,
                     t->cfg.floor_block_invocations);
         push_procs(t, rec);

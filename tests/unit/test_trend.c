@@ -703,6 +703,46 @@ static void test_self_buffers_fill(void **state)
     }
 }
 
+/* The record before an out-of-memory kill: the runtime was killed before its end reading, so the
+ * record lists it without one and the environment's RSS is what was left (leakwatch and the
+ * other extension). Captured in the emulator from a Python leak: without the check, the
+ * projection jumped from 1 to 975 invocations on that record. */
+static void test_runtime_gone(void **state)
+{
+    (void)state;
+    struct gen g = {.limit_mb = 256, .base_bytes = 30 * MB, .leak_bytes = 256 * KB};
+    struct lw_trend *t = lw_trend_new(NULL);
+    assert_non_null(t);
+    static struct lw_record rec;
+    struct rng r = {5};
+    struct lw_verdict v;
+    for (uint64_t seq = 1; seq <= 300; seq++) {
+        make_record(&g, "env-gone", seq, &r, &rec);
+        lw_trend_add(t, &rec, &v);
+    }
+    assert_true(v.kind == LW_VERDICT_LEAK || v.kind == LW_VERDICT_LEAK_CRITICAL);
+    double before = 300 + v.projected_invocations_to_oom;
+    make_record(&g, "env-gone", 301, &r, &rec);
+    for (uint32_t k = 0; k < rec.n_procs; k++) {
+        if (rec.procs[k].role == LW_ROLE_RUNTIME) {
+            rec.procs[k].have_end = false;
+            memset(&rec.procs[k].end, 0, sizeof(rec.procs[k].end));
+        }
+    }
+    rec.fn_end.rss_anon_bytes = 0;
+    rec.fn_end.rss_bytes = 0;
+    rec.env_end.rss_anon_bytes = (uint64_t)(EXT_BASE + SELF_BASE);
+    rec.env_end.rss_bytes = rec.env_end.rss_anon_bytes + (uint64_t)FILE_BYTES;
+    lw_trend_add(t, &rec, &v);
+    double after = 301 + v.projected_invocations_to_oom;
+    print_message("OOM projected at %.1f before the runtime died, %.1f on its last record\n",
+                  before, after);
+    assert_true(v.kind == LW_VERDICT_LEAK || v.kind == LW_VERDICT_LEAK_CRITICAL);
+    assert_true(fabs(after - before) <= 2);
+    assert_false(v.changed);
+    lw_trend_free(t);
+}
+
 static void test_current_and_config(void **state)
 {
     (void)state;
@@ -782,6 +822,7 @@ int main(void)
         cmocka_unit_test(test_cold_start_reset),
         cmocka_unit_test(test_leak_that_stops),
         cmocka_unit_test(test_self_buffers_fill),
+        cmocka_unit_test(test_runtime_gone),
         cmocka_unit_test(test_current_and_config),
         cmocka_unit_test(test_warmup_ignored),
     };
