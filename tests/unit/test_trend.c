@@ -624,6 +624,125 @@ static void test_leak_that_stops(void **state)
     lw_trend_free(t);
 }
 
+/* ---- leakwatch's own buffers becoming resident ----------------------------------------------
+ * Measured in the emulator on a function that allocates nothing: leakwatch's own anonymous RSS
+ * rose 4-8 KB per invocation for its first ~20 invocations (its ring of held records being used
+ * slot by slot, about 6 KB a record), then stayed flat. At 1500 invocations a minute that read as
+ * leak-critical ("leakwatch's own process grows 5734 bytes per invocation") on every function.
+ * Fixed-size buffers that fill are not a leak; leakwatch leaking past them still is. */
+
+struct self_case {
+    double fill_bytes;         /* leakwatch's own rise per invocation */
+    uint64_t fill_invocations; /* for this many invocations, then flat; 0: forever */
+    bool expect_flag;
+};
+
+static void test_self_buffers_fill(void **state)
+{
+    (void)state;
+    static const struct self_case cases[] = {
+        {6 * KB, 22, false}, /* EMF only: the ledger's 16 held records, as measured */
+        {8 * KB, 70, false}, /* with OTLP: the exporter's ring of 64 records as well */
+        {100 * KB, 0, true}, /* a real leak in leakwatch */
+        {12 * KB, 0, true},  /* a slow one: flagged once past its buffers */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const struct self_case *c = &cases[i];
+        /* back to back, as in the emulator: 1500 invocations a minute */
+        struct gen g = {.limit_mb = 128, .base_bytes = 110 * KB, .interval_ms = 40};
+        struct lw_trend *t = lw_trend_new(NULL);
+        assert_non_null(t);
+        static struct lw_record rec;
+        struct rng r = {77};
+        uint64_t first_flag = 0, flags = 0;
+        uint32_t alerts = 0;
+        struct lw_verdict v;
+        for (uint64_t seq = 1; seq <= 2000; seq++) {
+            make_record(&g, "env-self", seq, &r, &rec);
+            uint64_t grown =
+                c->fill_invocations && seq > c->fill_invocations ? c->fill_invocations : seq;
+            double self = quantize(SELF_BASE + c->fill_bytes * (double)grown);
+            for (uint32_t k = 0; k < rec.n_procs; k++) {
+                if (rec.procs[k].role != LW_ROLE_SELF)
+                    continue;
+                double was = (double)rec.procs[k].end.rss_anon_bytes;
+                rec.procs[k].end.rss_anon_bytes = (uint64_t)self;
+                rec.procs[k].end.rss_bytes = (uint64_t)self + 4 * (uint64_t)MB;
+                rec.env_end.rss_anon_bytes =
+                    (uint64_t)((double)rec.env_end.rss_anon_bytes + self - was);
+                rec.env_end.rss_bytes = rec.env_end.rss_anon_bytes + rec.env_end.rss_file_bytes;
+            }
+            if (rec.env_end.rss_bytes >= rec.memory_limit_bytes)
+                break;
+            lw_trend_add(t, &rec, &v);
+            if (v.kind == LW_VERDICT_LEAK || v.kind == LW_VERDICT_LEAK_CRITICAL) {
+                flags++;
+                if (!first_flag) {
+                    first_flag = seq;
+                    assert_string_equal(v.culprit, "leakwatch");
+                    assert_int_equal(v.culprit_role, LW_ROLE_SELF);
+                }
+            }
+            if (v.changed)
+                alerts++;
+        }
+        print_message("leakwatch itself +%5.0f B/inv for %4llu invocations: %s at %llu, %u "
+                      "alerts\n",
+                      c->fill_bytes, (unsigned long long)c->fill_invocations,
+                      first_flag ? "flagged" : "never flagged", (unsigned long long)first_flag,
+                      alerts);
+        if (c->expect_flag) {
+            assert_true(first_flag > 0);
+            /* flagged once it has grown past the fill allowance (1 MiB), and soon after */
+            assert_true((double)first_flag * c->fill_bytes <= 1.0 * MB + 40 * c->fill_bytes);
+        } else {
+            assert_int_equal(flags, 0);
+            assert_int_equal(alerts, 0);
+        }
+        lw_trend_free(t);
+    }
+}
+
+/* The record before an out-of-memory kill: the runtime was killed before its end reading, so the
+ * record lists it without one and the environment's RSS is what was left (leakwatch and the
+ * other extension). Captured in the emulator from a Python leak: without the check, the
+ * projection jumped from 1 to 975 invocations on that record. */
+static void test_runtime_gone(void **state)
+{
+    (void)state;
+    struct gen g = {.limit_mb = 256, .base_bytes = 30 * MB, .leak_bytes = 256 * KB};
+    struct lw_trend *t = lw_trend_new(NULL);
+    assert_non_null(t);
+    static struct lw_record rec;
+    struct rng r = {5};
+    struct lw_verdict v;
+    for (uint64_t seq = 1; seq <= 300; seq++) {
+        make_record(&g, "env-gone", seq, &r, &rec);
+        lw_trend_add(t, &rec, &v);
+    }
+    assert_true(v.kind == LW_VERDICT_LEAK || v.kind == LW_VERDICT_LEAK_CRITICAL);
+    double before = 300 + v.projected_invocations_to_oom;
+    make_record(&g, "env-gone", 301, &r, &rec);
+    for (uint32_t k = 0; k < rec.n_procs; k++) {
+        if (rec.procs[k].role == LW_ROLE_RUNTIME) {
+            rec.procs[k].have_end = false;
+            memset(&rec.procs[k].end, 0, sizeof(rec.procs[k].end));
+        }
+    }
+    rec.fn_end.rss_anon_bytes = 0;
+    rec.fn_end.rss_bytes = 0;
+    rec.env_end.rss_anon_bytes = (uint64_t)(EXT_BASE + SELF_BASE);
+    rec.env_end.rss_bytes = rec.env_end.rss_anon_bytes + (uint64_t)FILE_BYTES;
+    lw_trend_add(t, &rec, &v);
+    double after = 301 + v.projected_invocations_to_oom;
+    print_message("OOM projected at %.1f before the runtime died, %.1f on its last record\n",
+                  before, after);
+    assert_true(v.kind == LW_VERDICT_LEAK || v.kind == LW_VERDICT_LEAK_CRITICAL);
+    assert_true(fabs(after - before) <= 2);
+    assert_false(v.changed);
+    lw_trend_free(t);
+}
+
 static void test_current_and_config(void **state)
 {
     (void)state;
@@ -702,6 +821,8 @@ int main(void)
         cmocka_unit_test(test_missing_end_readings),
         cmocka_unit_test(test_cold_start_reset),
         cmocka_unit_test(test_leak_that_stops),
+        cmocka_unit_test(test_self_buffers_fill),
+        cmocka_unit_test(test_runtime_gone),
         cmocka_unit_test(test_current_and_config),
         cmocka_unit_test(test_warmup_ignored),
     };
