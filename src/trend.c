@@ -108,6 +108,8 @@ struct lw_trend {
     uint64_t times_ms[RATE_N];
     uint32_t times_head;
     uint32_t times_n;
+    uint64_t rate_first_ms; /* the environment's first timestamp: the long-run rate */
+    uint64_t rate_count;    /* timestamps since then */
 
     bool have_env;
     double env_rss_bytes;
@@ -458,8 +460,23 @@ static void push_procs(struct lw_trend *t, const struct lw_record *rec)
     }
 }
 
+/*
+ * Invocations per minute for the projection. The rate over the last RATE_N invocations follows
+ * every swing of the load, and a leak whose projected out-of-memory sits near the recycle
+ * horizon then flips between leak and leak-critical on each swing (seen in the emulator: 18
+ * alerts for one environment). The environment's whole-life average is what decides whether
+ * it will last until it is recycled, and it moves slowly; the short window is used only until
+ * the environment has seen as many invocations as the window holds.
+ */
 static double rate_per_minute(const struct lw_trend *t)
 {
+    if (t->rate_count > RATE_N && t->times_n >= 2) {
+        uint32_t last = (t->times_head + RATE_N - 1) % RATE_N;
+        if (t->times_ms[last] > t->rate_first_ms) {
+            double minutes = (double)(t->times_ms[last] - t->rate_first_ms) / 60000.0;
+            return (double)(t->rate_count - 1) / minutes;
+        }
+    }
     if (t->times_n < 2)
         return 0;
     uint32_t first = (t->times_head + RATE_N - t->times_n) % RATE_N;
@@ -699,6 +716,9 @@ void lw_trend_add(struct lw_trend *t, const struct lw_record *rec, struct lw_ver
 
     uint64_t when_ms = rec->end_time_ms ? rec->end_time_ms : rec->start_time_ms;
     if (when_ms) {
+        if (t->rate_count == 0)
+            t->rate_first_ms = when_ms;
+        t->rate_count++;
         t->times_ms[t->times_head] = when_ms;
         t->times_head = (t->times_head + 1) % RATE_N;
         if (t->times_n < RATE_N)

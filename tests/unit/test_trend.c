@@ -743,6 +743,44 @@ static void test_runtime_gone(void **state)
     lw_trend_free(t);
 }
 
+/* A leak whose out-of-memory sits near the recycle horizon while the load swings: the
+ * projection must follow the environment's rate, not every swing, or each swing is an alert. */
+static void test_rate_swings_near_the_horizon(void **state)
+{
+    (void)state;
+    /* ~460 MB of headroom, 76 KiB per invocation: 100 min to OOM at 60 invocations/min and
+     * 160 min at 37.5/min, on both sides of the 120 min horizon (critical below, back to leak
+     * above 150). The load alternates every 64 invocations. */
+    struct gen g = {.limit_mb = 512, .base_bytes = 30 * MB, .leak_bytes = 76 * KB};
+    struct lw_trend *t = lw_trend_new(NULL);
+    assert_non_null(t);
+    struct rng r = {0x9E3779B97F4A7C15ULL};
+    static struct lw_record rec;
+    uint64_t now = 1767225600000ULL;
+    uint32_t alerts = 0, flips = 0;
+    enum lw_verdict_kind prev = LW_VERDICT_LEARNING;
+    for (uint64_t seq = 1; seq <= 1500; seq++) {
+        make_record(&g, "2026-01-01-env-swing", seq, &r, &rec);
+        now += ((seq / 64) % 2 == 0) ? 1000 : 1600; /* 60/min, then 37.5/min */
+        rec.start_time_ms = now;
+        rec.end_time_ms = now + 50;
+        struct lw_verdict v;
+        lw_trend_add(t, &rec, &v);
+        if (v.changed)
+            alerts++;
+        if ((prev == LW_VERDICT_LEAK && v.kind == LW_VERDICT_LEAK_CRITICAL) ||
+            (prev == LW_VERDICT_LEAK_CRITICAL && v.kind == LW_VERDICT_LEAK))
+            flips++;
+        prev = v.kind;
+    }
+    lw_trend_free(t);
+    print_message("rate swings: %u alerts, %u leak/leak-critical changes\n", alerts, flips);
+    /* flagged once, and at most one change of severity as the headroom shrinks */
+    assert_true(alerts >= 1);
+    assert_true(flips <= 1);
+    assert_true(alerts <= 2);
+}
+
 static void test_current_and_config(void **state)
 {
     (void)state;
@@ -823,6 +861,7 @@ int main(void)
         cmocka_unit_test(test_leak_that_stops),
         cmocka_unit_test(test_self_buffers_fill),
         cmocka_unit_test(test_runtime_gone),
+        cmocka_unit_test(test_rate_swings_near_the_horizon),
         cmocka_unit_test(test_current_and_config),
         cmocka_unit_test(test_warmup_ignored),
     };
