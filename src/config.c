@@ -223,11 +223,12 @@ void lw_config_load(struct lw_config *cfg, lw_getenv_fn get, void *ctx)
                                                    MIN_MAX_BYTES, MAX_MAX_BYTES, MIN_MAX_BYTES);
     cfg->telemetry_timeout_ms = (uint32_t)load_uint(cfg, get, ctx, "LEAKWATCH_TELEMETRY_TIMEOUT_MS",
                                                     MIN_TIMEOUT_MS, MAX_TIMEOUT_MS, MIN_TIMEOUT_MS);
-    /* The platform.report of invocation N is produced after N, delivered at the next thaw
-     * after the buffering timeout: when invocations are shorter than that timeout it can
-     * arrive after N+1 is over. Two boundaries of patience keep such records complete. */
+    /* The platform.report of invocation N is produced after N and delivered at a later thaw,
+     * after the buffering timeout: when invocations are shorter than that timeout it can arrive
+     * several invocations later. Waiting costs nothing when the report comes (the record goes
+     * out as soon as it is joined); it only delays a record whose report never comes. */
     cfg->report_wait_invocations =
-        (uint32_t)load_uint(cfg, get, ctx, "LEAKWATCH_REPORT_WAIT_INVOCATIONS", 1, 10, 2);
+        (uint32_t)load_uint(cfg, get, ctx, "LEAKWATCH_REPORT_WAIT_INVOCATIONS", 1, 10, 4);
     cfg->recycle_horizon_minutes = load_double(cfg, get, ctx, "LEAKWATCH_RECYCLE_HORIZON_MINUTES",
                                                1.0, 7.0 * 24 * 60, DEFAULT_RECYCLE_HORIZON_MINUTES);
     cfg->warmup_invocations = (uint32_t)load_uint(cfg, get, ctx, "LEAKWATCH_WARMUP_INVOCATIONS", 0,

@@ -42,7 +42,7 @@ struct lw_config {
     uint32_t telemetry_max_items;           /* LEAKWATCH_TELEMETRY_MAX_ITEMS 1000..10000 */
     uint32_t telemetry_max_bytes;           /* LEAKWATCH_TELEMETRY_MAX_BYTES 262144..1048576 */
     uint32_t telemetry_timeout_ms;          /* LEAKWATCH_TELEMETRY_TIMEOUT_MS 25..30000 */
-    uint32_t report_wait_invocations;       /* LEAKWATCH_REPORT_WAIT_INVOCATIONS 1..10, default 2 */
+    uint32_t report_wait_invocations;       /* LEAKWATCH_REPORT_WAIT_INVOCATIONS 1..10, default 4 */
     double recycle_horizon_minutes;         /* LEAKWATCH_RECYCLE_HORIZON_MINUTES, default 120 */
     uint32_t warmup_invocations;            /* LEAKWATCH_WARMUP_INVOCATIONS, default 5 */
     char extensions_dir[LW_CONFIG_STR_MAX]; /* LEAKWATCH_EXTENSIONS_DIR (set by the launcher) */

@@ -44,7 +44,7 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.telemetry_max_items, 1000);
     assert_int_equal(cfg.telemetry_max_bytes, 262144);
     assert_int_equal(cfg.telemetry_timeout_ms, 25);
-    assert_int_equal(cfg.report_wait_invocations, 2);
+    assert_int_equal(cfg.report_wait_invocations, 4);
     assert_true(cfg.recycle_horizon_minutes == 120.0);
     assert_string_equal(cfg.function_name, "unknown");
     assert_string_equal(cfg.function_version, "$LATEST");
