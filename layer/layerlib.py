@@ -7,7 +7,10 @@ architecture, so the same tool serves the cross build).
 import os
 import re
 import subprocess
+import shutil
+import stat
 import sys
+import zipfile
 
 SOURCE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -162,3 +165,26 @@ def human(n):
 def fatal(msg):
     print(f"error: {msg}", file=sys.stderr, flush=True)
     sys.exit(1)
+
+
+def unpack(zip_path, root):
+    """Unpacks a layer zip as Lambda unpacks it at /opt: regular files and folders, with their
+    Unix modes (the launcher and the loader must stay executable). Raises ValueError for an
+    entry Lambda would not produce: an absolute or escaping path, or a symbolic link."""
+    with zipfile.ZipFile(zip_path) as z:
+        for zi in z.infolist():
+            name = zi.filename
+            if name.startswith("/") or ".." in name.split("/"):
+                raise ValueError(f"unsafe path in zip: {name}")
+            mode = zi.external_attr >> 16
+            if stat.S_ISLNK(mode):
+                raise ValueError(f"symbolic link in zip: {name} (Lambda layers should hold "
+                                 "plain files)")
+            dst = os.path.join(root, name)
+            if name.endswith("/"):
+                os.makedirs(dst, exist_ok=True)
+                continue
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            with z.open(zi) as src, open(dst, "wb") as out:
+                shutil.copyfileobj(src, out)
+            os.chmod(dst, stat.S_IMODE(mode) if mode else 0o644)

@@ -7,7 +7,6 @@ import shutil
 import sys
 import tempfile
 import unittest
-import zipfile
 
 SOURCE_DIR = os.environ.get("LW_SOURCE_DIR") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -20,7 +19,9 @@ LAYER_ZIP = os.environ.get("LW_LAYER_ZIP")
 # loader through qemu-user (qemu cannot follow a foreign launcher's execve without binfmt_misc).
 LAYER_LAUNCHER = os.environ.get("LW_LAYER_LAUNCHER")
 sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "emulator"))
+sys.path.insert(0, os.path.join(SOURCE_DIR, "layer"))
 from lambda_emulator import Emulator  # noqa: E402
+from layerlib import unpack as unpack_layer  # noqa: E402
 
 MIB = 1024 * 1024
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -33,15 +34,6 @@ def function(name):
         return [sys.executable, os.path.join(SOURCE_DIR, "tests", "functions", name)]
     return [os.path.join(BUILD_DIR, "functions", name)]
 
-
-def unpack_layer(zip_path, dest):
-    """Unzip a layer keeping file modes, as Lambda does (the launcher must stay executable)."""
-    with zipfile.ZipFile(zip_path) as z:
-        for info in z.infolist():
-            path = z.extract(info, dest)
-            mode = info.external_attr >> 16
-            if mode:
-                os.chmod(path, mode & 0o7777)
 
 
 def json_lines(lines, key):

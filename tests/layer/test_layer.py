@@ -106,11 +106,7 @@ def check_layer(zip_path, *extra):
 
 
 def unpack(zip_path, root):
-    with zipfile.ZipFile(zip_path) as z:
-        for zi in z.infolist():
-            z.extract(zi, root)
-            if not zi.filename.endswith("/"):
-                os.chmod(os.path.join(root, zi.filename), (zi.external_attr >> 16) & 0o777)
+    L.unpack(zip_path, root)
 
 
 def rewrite_zip(src, dst, drop=(), add=(), modes=None):
