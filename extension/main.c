@@ -81,7 +81,6 @@ struct daemon {
     /* the open record: started at the last INVOKE, closed at the next boundary */
     bool have_open;
     struct lw_record open;
-    struct lw_record closing;
     struct lw_snapshot snap;
     uint64_t invocations;
 };
@@ -218,18 +217,19 @@ static void boundary(struct daemon *d, const struct lw_lambda_event *ev, enum lw
         lw_health_add(&d->health, LW_H_PROCS_DROPPED, d->snap.n_procs_dropped);
 
     if (d->have_open) {
-        d->closing = d->open;
+        /* Closed in place: the ledger takes its own copy, and the next record is opened over
+         * this one right after. */
         if (!invoke && !lw_snapshot_has_runtime(&d->snap)) {
             /* SHUTDOWN: the runtime got SIGTERM first and may be gone; say so, do not guess. */
-            lw_record_close_missing(&d->closing, &d->snap, t);
+            lw_record_close_missing(&d->open, &d->snap, t);
         } else {
             const uint64_t *sampled = NULL;
             enum lw_peak_method method = d->use_hwm ? LW_PEAK_HWM : LW_PEAK_SAMPLED;
             if (d->sampler != NULL)
                 sampled = lw_sampler_swap(d->sampler, &d->snap);
-            lw_record_close(&d->closing, &d->snap, method, sampled);
+            lw_record_close(&d->open, &d->snap, method, sampled);
         }
-        lw_pipeline_add_record(d->pipeline, &d->closing);
+        lw_pipeline_add_record(d->pipeline, &d->open);
         d->have_open = false;
         if (d->exporter != NULL)
             lw_exporter_notify(d->exporter); /* thawed now: a good moment to send */
