@@ -284,7 +284,7 @@ static int run(struct daemon *d)
         lw_error("AWS_LAMBDA_RUNTIME_API is not set: leakwatch runs only as a Lambda extension");
         return 1;
     }
-    if (lw_http_global_init() != LW_OK || lw_http_curl_transport_init(&d->api, NULL) != LW_OK) {
+    if (lw_http_loopback_transport_init(&d->api) != LW_OK) {
         lw_error("HTTP client could not be initialised");
         return 1;
     }

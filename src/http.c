@@ -1,13 +1,20 @@
 /*
- * The libcurl transport behind <leakwatch/http.h>. One easy handle per transport, reset before
- * each request: curl_easy_reset keeps the connection cache, so keep-alive connections to the
- * Lambda APIs and to a collector are reused across requests.
+ * The libcurl transport behind <leakwatch/http.h>, used for OTLP export. One easy handle per
+ * transport, reset before each request: curl_easy_reset keeps the connection cache, so
+ * keep-alive connections to a collector are reused across requests.
+ *
+ * libcurl is opened with dlopen() on the first request, on the thread that makes it (the
+ * exporter's), not linked: with its ~35 dependencies it would add 20-30 ms to every cold start
+ * and 9 MiB of resident pages to every environment, also where OTLP export is off. The local
+ * Lambda APIs use the loopback transport (http_loopback.c).
  */
 #include <leakwatch/http.h>
 
 #include <leakwatch/log.h>
 
 #include <curl/curl.h>
+#include <dlfcn.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +33,80 @@ static const char *const ca_bundles[] = {
     "/etc/ssl/ca-bundle.pem",                            /* openSUSE */
     "/etc/ssl/cert.pem",                                 /* Alpine, BSDs */
 };
+
+/* The libcurl functions leakwatch calls, resolved once from the shared library. */
+static struct {
+    CURLcode (*global_init)(long flags);
+    const char *(*easy_strerror)(CURLcode);
+    CURL *(*easy_init)(void);
+    void (*easy_reset)(CURL *);
+    CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+    CURLcode (*easy_perform)(CURL *);
+    CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+    CURLHcode (*easy_header)(CURL *, const char *, size_t, unsigned int, int,
+                             struct curl_header **);
+    void (*easy_cleanup)(CURL *);
+    struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+    void (*slist_free_all)(struct curl_slist *);
+    bool ok;
+    char error[200];
+} lc;
+
+static pthread_once_t lc_once = PTHREAD_ONCE_INIT;
+
+#define LIBCURL_SONAME "libcurl.so.4"
+
+static void *sym(void *lib, const char *name, bool *ok)
+{
+    void *f = dlsym(lib, name);
+    if (f == NULL && *ok) {
+        snprintf(lc.error, sizeof(lc.error), "%s has no %s", LIBCURL_SONAME, name);
+        *ok = false;
+    }
+    return f;
+}
+
+/* Function pointers from dlsym: POSIX guarantees the conversion works. */
+#define LOAD(field, name) *(void **)(&lc.field) = sym(lib, name, &ok)
+
+static void load_curl(void)
+{
+    void *lib = dlopen(LIBCURL_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (lib == NULL) {
+        const char *why = dlerror();
+        snprintf(lc.error, sizeof(lc.error), "cannot load %s: %s", LIBCURL_SONAME,
+                 why != NULL ? why : "unknown error");
+        return;
+    }
+    bool ok = true;
+    LOAD(global_init, "curl_global_init");
+    LOAD(easy_strerror, "curl_easy_strerror");
+    LOAD(easy_init, "curl_easy_init");
+    LOAD(easy_reset, "curl_easy_reset");
+    LOAD(easy_setopt, "curl_easy_setopt");
+    LOAD(easy_perform, "curl_easy_perform");
+    LOAD(easy_getinfo, "curl_easy_getinfo");
+    LOAD(easy_header, "curl_easy_header");
+    LOAD(easy_cleanup, "curl_easy_cleanup");
+    LOAD(slist_append, "curl_slist_append");
+    LOAD(slist_free_all, "curl_slist_free_all");
+    if (!ok)
+        return; /* the library stays loaded: unloading OpenSSL's dependents is not safe */
+    CURLcode rc = lc.global_init(CURL_GLOBAL_DEFAULT);
+    if (rc != CURLE_OK) {
+        snprintf(lc.error, sizeof(lc.error), "libcurl initialisation failed: %s",
+                 lc.easy_strerror(rc));
+        return;
+    }
+    lc.ok = true;
+}
+
+/* Loads libcurl once per process; false (and the reason in lc.error) when it cannot be used. */
+static bool curl_ready(void)
+{
+    pthread_once(&lc_once, load_curl);
+    return lc.ok;
+}
 
 struct curl_transport {
     CURL *easy;
@@ -60,9 +141,8 @@ enum lw_err lw_http_request_add_header(struct lw_http_request *req, const char *
 
 enum lw_err lw_http_global_init(void)
 {
-    CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (rc != CURLE_OK) {
-        lw_error("libcurl initialisation failed: %s", curl_easy_strerror(rc));
+    if (!curl_ready()) {
+        lw_error("%s", lc.error);
         return LW_ERR_HTTP;
     }
     return LW_OK;
@@ -133,7 +213,6 @@ static enum lw_err curl_perform(void *ctx, const struct lw_http_request *req,
                                 struct lw_http_response *resp)
 {
     struct curl_transport *t = ctx;
-    CURL *h = t->easy;
     struct curl_slist *headers = NULL;
     unsigned char *gz = NULL;
     size_t gz_len = 0;
@@ -142,38 +221,47 @@ static enum lw_err curl_perform(void *ctx, const struct lw_http_request *req,
     enum lw_err err = LW_OK;
 
     memset(resp, 0, sizeof(*resp));
+    if (!curl_ready()) {
+        snprintf(resp->error, sizeof(resp->error), "%.120s", lc.error);
+        return LW_ERR_HTTP;
+    }
+    if (t->easy == NULL && (t->easy = lc.easy_init()) == NULL) {
+        snprintf(resp->error, sizeof(resp->error), "libcurl: cannot create a handle");
+        return LW_ERR_NOMEM;
+    }
+    CURL *h = t->easy;
     if (req->url == NULL || req->method == NULL || req->n_headers > LW_HTTP_MAX_HEADERS ||
         req->n_want_headers > LW_HTTP_MAX_WANTED_HEADERS || (req->body == NULL && req->body_len)) {
         snprintf(resp->error, sizeof(resp->error), "invalid request");
         return LW_ERR_INVALID;
     }
 
-    curl_easy_reset(h);
+    lc.easy_reset(h);
     t->error[0] = '\0';
-    curl_easy_setopt(h, CURLOPT_URL, req->url);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, t->error);
+    lc.easy_setopt(h, CURLOPT_URL, req->url);
+    lc.easy_setopt(h, CURLOPT_ERRORBUFFER, t->error);
     /* several threads: no SIGALRM-based DNS timeouts */
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+    lc.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    lc.easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
 #if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    lc.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 #endif
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(
+    lc.easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    lc.easy_setopt(
         h, CURLOPT_CONNECTTIMEOUT_MS,
         (long)(req->connect_timeout_ms > 0 ? req->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS));
     /* 0 is no total timeout: the event/next long poll blocks until the next event, and the
      * environment may be frozen inside it for hours. */
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)req->total_timeout_ms);
+    lc.easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)req->total_timeout_ms);
     if (req->no_proxy)
-        curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+        lc.easy_setopt(h, CURLOPT_NOPROXY, "*");
     if (t->ca_file[0] != '\0')
-        curl_easy_setopt(h, CURLOPT_CAINFO, t->ca_file);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "leakwatch/" LW_VERSION);
+        lc.easy_setopt(h, CURLOPT_CAINFO, t->ca_file);
+    lc.easy_setopt(h, CURLOPT_USERAGENT, "leakwatch/" LW_VERSION);
     /* every encoding libcurl can decode; the body cap applies to the decoded bytes */
-    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
+    lc.easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+    lc.easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    lc.easy_setopt(h, CURLOPT_WRITEDATA, &body);
 
     const void *payload = req->body;
     size_t payload_len = req->body_len;
@@ -185,19 +273,19 @@ static enum lw_err curl_perform(void *ctx, const struct lw_http_request *req,
         }
         payload = gz;
         payload_len = gz_len;
-        headers = curl_slist_append(headers, "Content-Encoding: gzip");
+        headers = lc.slist_append(headers, "Content-Encoding: gzip");
     }
 
     if (strcmp(req->method, "GET") == 0) {
-        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+        lc.easy_setopt(h, CURLOPT_HTTPGET, 1L);
     } else {
-        curl_easy_setopt(h, CURLOPT_POST, 1L);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, payload != NULL ? payload : "");
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)payload_len);
+        lc.easy_setopt(h, CURLOPT_POST, 1L);
+        lc.easy_setopt(h, CURLOPT_POSTFIELDS, payload != NULL ? payload : "");
+        lc.easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)payload_len);
         if (strcmp(req->method, "POST") != 0)
-            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
+            lc.easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
         /* no "Expect: 100-continue" round trip for small bodies */
-        headers = curl_slist_append(headers, "Expect:");
+        headers = lc.slist_append(headers, "Expect:");
     }
 
     for (size_t i = 0; i < req->n_headers; i++) {
@@ -216,7 +304,7 @@ static enum lw_err curl_perform(void *ctx, const struct lw_http_request *req,
             err = LW_ERR_TOO_LARGE;
             goto out;
         }
-        struct curl_slist *grown = curl_slist_append(headers, line);
+        struct curl_slist *grown = lc.slist_append(headers, line);
         if (grown == NULL) {
             err = LW_ERR_NOMEM;
             goto out;
@@ -224,11 +312,11 @@ static enum lw_err curl_perform(void *ctx, const struct lw_http_request *req,
         headers = grown;
     }
     if (headers != NULL)
-        curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+        lc.easy_setopt(h, CURLOPT_HTTPHEADER, headers);
 
-    CURLcode rc = curl_easy_perform(h);
+    CURLcode rc = lc.easy_perform(h);
     if (rc != CURLE_OK) {
-        const char *text = t->error[0] != '\0' ? t->error : curl_easy_strerror(rc);
+        const char *text = t->error[0] != '\0' ? t->error : lc.easy_strerror(rc);
         size_t text_len = strnlen(text, sizeof(resp->error) - 1);
         memcpy(resp->error, text, text_len);
         resp->error[text_len] = '\0';
@@ -236,12 +324,12 @@ static enum lw_err curl_perform(void *ctx, const struct lw_http_request *req,
         goto out;
     }
     long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    lc.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     resp->status = status;
     for (size_t i = 0; i < req->n_want_headers; i++) {
         struct curl_header *hv = NULL;
         if (req->want_headers[i] != NULL &&
-            curl_easy_header(h, req->want_headers[i], 0, CURLH_HEADER, -1, &hv) == CURLHE_OK &&
+            lc.easy_header(h, req->want_headers[i], 0, CURLH_HEADER, -1, &hv) == CURLHE_OK &&
             hv != NULL && hv->value != NULL)
             snprintf(resp->header_values[i], LW_HTTP_HEADER_VALUE_MAX, "%s", hv->value);
     }
@@ -253,10 +341,10 @@ static enum lw_err curl_perform(void *ctx, const struct lw_http_request *req,
 out:
     free(body.data);
     free(gz);
-    curl_slist_free_all(headers);
+    lc.slist_free_all(headers);
     /* curl keeps pointers to headers and the body until the next reset: drop them now */
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
+    lc.easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+    lc.easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
     return err;
 }
 
@@ -265,7 +353,8 @@ static void curl_destroy(void *ctx)
     struct curl_transport *t = ctx;
     if (t == NULL)
         return;
-    curl_easy_cleanup(t->easy);
+    if (t->easy != NULL)
+        lc.easy_cleanup(t->easy);
     free(t);
 }
 
@@ -274,12 +363,7 @@ enum lw_err lw_http_curl_transport_init(struct lw_http_transport *tr, const char
     struct curl_transport *t = calloc(1, sizeof(*t));
     if (t == NULL)
         return LW_ERR_NOMEM;
-    t->easy = curl_easy_init();
-    if (t->easy == NULL) {
-        free(t);
-        lw_error("libcurl: cannot create a handle");
-        return LW_ERR_NOMEM;
-    }
+    /* the handle (and libcurl itself) comes with the first request, on the thread making it */
     const char *chosen = ca_file;
     for (size_t i = 0; chosen == NULL && i < sizeof(ca_bundles) / sizeof(ca_bundles[0]); i++) {
         if (access(ca_bundles[i], R_OK) == 0)

@@ -1,7 +1,8 @@
 /*
  * The HTTP client seam. Every request leakwatch makes (Extensions API, Telemetry API subscribe,
- * OTLP export) is built as a plain value and executed by a transport. The libcurl transport is
- * the production one; tests pass a fake with the same vtable.
+ * OTLP export) is built as a plain value and executed by a transport: the loopback transport for
+ * the local Lambda APIs, the libcurl transport for OTLP export; tests pass a fake with the same
+ * vtable.
  */
 #ifndef LEAKWATCH_HTTP_H
 #define LEAKWATCH_HTTP_H
@@ -68,9 +69,18 @@ struct lw_http_transport {
 };
 
 /*
+ * The loopback transport (http_loopback.c): plain HTTP/1.1 to http://host:port URLs over one
+ * keep-alive connection, no TLS, no proxy, no gzip_body. For the Extensions and Telemetry APIs:
+ * it loads no library and makes no allocation per request beyond the response body.
+ */
+enum lw_err lw_http_loopback_transport_init(struct lw_http_transport *t);
+
+/*
  * The libcurl transport: one reusable easy handle (keep-alive), TCP_NODELAY, CA bundle from
  * the first existing file of a list of known paths (Amazon Linux keeps it elsewhere than Debian)
- * unless ca_file is given. Call lw_http_global_init() once before any thread starts.
+ * unless ca_file is given. libcurl itself is loaded (dlopen) at the first request, once per
+ * process; a request made when it cannot be loaded fails with the reason in resp->error.
+ * lw_http_global_init() loads it up front and says whether that worked.
  */
 enum lw_err lw_http_global_init(void);
 enum lw_err lw_http_curl_transport_init(struct lw_http_transport *t, const char *ca_file);

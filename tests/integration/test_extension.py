@@ -203,7 +203,8 @@ class ExtensionTest(LeakwatchCase):
         for call in main:
             if call.startswith("recvfrom(") and "eventType" in call and "INVOKE" in call:
                 current = []
-            elif current is not None and call.startswith("sendto(") and "event/next" in call:
+            elif (current is not None and call.startswith(("sendto(", "sendmsg(")) and
+                  "event/next" in call):
                 windows.append(current)
                 current = None
             elif current is not None:

@@ -10,6 +10,8 @@
 
 #include <leakwatch/http.h>
 
+#include "test_server.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -20,70 +22,11 @@
 #include <unistd.h>
 #include <zlib.h>
 
-struct server {
-    int listen_fd;
-    int port;
-    const char *response; /* NULL: hang until the client gives up */
-    char request[65536];  /* what the server read */
-    size_t request_len;
-    pthread_t thread;
-};
-
-static size_t content_length(const char *head)
+/* One answer on one connection; NULL: hang until the client gives up. */
+static void server_start_one(struct server *s, const char *response)
 {
-    const char *cl = strcasestr(head, "\r\ncontent-length:");
-    return cl != NULL ? strtoul(cl + 17, NULL, 10) : 0;
-}
-
-static void *serve_one(void *arg)
-{
-    struct server *s = arg;
-    int fd = accept(s->listen_fd, NULL, NULL);
-    if (fd < 0)
-        return NULL;
-    s->request_len = 0;
-    for (;;) {
-        ssize_t n = read(fd, s->request + s->request_len, sizeof(s->request) - 1 - s->request_len);
-        if (n <= 0)
-            break;
-        s->request_len += (size_t)n;
-        s->request[s->request_len] = '\0';
-        const char *end = strstr(s->request, "\r\n\r\n");
-        if (end != NULL &&
-            s->request_len >= (size_t)(end + 4 - s->request) + content_length(s->request))
-            break;
-    }
-    if (s->response != NULL) {
-        ssize_t w = write(fd, s->response, strlen(s->response));
-        (void)w;
-    } else {
-        char sink[256];
-        while (read(fd, sink, sizeof(sink)) > 0) {
-        }
-    }
-    close(fd);
-    return NULL;
-}
-
-static void server_start(struct server *s, const char *response)
-{
-    memset(s, 0, sizeof(*s));
-    s->response = response;
-    s->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(s->listen_fd >= 0);
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    assert_int_equal(bind(s->listen_fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
-    socklen_t len = sizeof(addr);
-    assert_int_equal(getsockname(s->listen_fd, (struct sockaddr *)&addr, &len), 0);
-    s->port = ntohs(addr.sin_port);
-    assert_int_equal(listen(s->listen_fd, 4), 0);
-    assert_int_equal(pthread_create(&s->thread, NULL, serve_one, s), 0);
-}
-
-static void server_stop(struct server *s)
-{
-    pthread_join(s->thread, NULL);
-    close(s->listen_fd);
+    const struct step step = {response, response != NULL ? CLOSE : HANG};
+    server_start(s, &step, 1);
 }
 
 static struct lw_http_transport transport;
@@ -111,8 +54,8 @@ static void test_post_headers_body_and_wanted_headers(void **state)
 {
     (void)state;
     static struct server s;
-    server_start(&s, "HTTP/1.1 200 OK\r\nretry-after: 7\r\nContent-Length: 5\r\n"
-                     "Connection: close\r\n\r\nhello");
+    server_start_one(&s, "HTTP/1.1 200 OK\r\nretry-after: 7\r\nContent-Length: 5\r\n"
+                         "Connection: close\r\n\r\nhello");
     char url[64];
     url_for(&s, url, sizeof(url));
     struct lw_http_request req = {.method = "POST",
@@ -138,13 +81,13 @@ static void test_post_headers_body_and_wanted_headers(void **state)
     lw_http_response_clean_up(&resp);
     assert_null(resp.body);
 
-    assert_non_null(strstr(s.request, "POST /v1/metrics HTTP/1.1\r\n"));
-    assert_non_null(strstr(s.request, "\r\nContent-Type: application/x-protobuf\r\n"));
-    assert_non_null(strstr(s.request, "\r\nX-Api-Key: k1\r\n"));
-    assert_non_null(strstr(s.request, "\r\nUser-Agent: leakwatch/"));
-    assert_null(strcasestr(s.request, "Expect:"));
-    const char *body = strstr(s.request, "\r\n\r\n") + 4;
-    assert_int_equal(s.request + s.request_len - body, 4);
+    assert_non_null(strstr(s.requests[0], "POST /v1/metrics HTTP/1.1\r\n"));
+    assert_non_null(strstr(s.requests[0], "\r\nContent-Type: application/x-protobuf\r\n"));
+    assert_non_null(strstr(s.requests[0], "\r\nX-Api-Key: k1\r\n"));
+    assert_non_null(strstr(s.requests[0], "\r\nUser-Agent: leakwatch/"));
+    assert_null(strcasestr(s.requests[0], "Expect:"));
+    const char *body = strstr(s.requests[0], "\r\n\r\n") + 4;
+    assert_int_equal(s.requests[0] + s.request_lens[0] - body, 4);
     assert_memory_equal(body, "\x01\x02\x00\x03", 4);
 }
 
@@ -152,7 +95,7 @@ static void test_gzip_body(void **state)
 {
     (void)state;
     static struct server s;
-    server_start(&s, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    server_start_one(&s, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     char url[64];
     url_for(&s, url, sizeof(url));
     static char payload[20000];
@@ -170,9 +113,9 @@ static void test_gzip_body(void **state)
     server_stop(&s);
     assert_int_equal(resp.status, 200);
     lw_http_response_clean_up(&resp);
-    assert_non_null(strstr(s.request, "\r\nContent-Encoding: gzip\r\n"));
-    const char *body = strstr(s.request, "\r\n\r\n") + 4;
-    size_t body_len = (size_t)(s.request + s.request_len - body);
+    assert_non_null(strstr(s.requests[0], "\r\nContent-Encoding: gzip\r\n"));
+    const char *body = strstr(s.requests[0], "\r\n\r\n") + 4;
+    size_t body_len = (size_t)(s.requests[0] + s.request_lens[0] - body);
     assert_true(body_len < sizeof(payload) / 4);
 
     static char inflated[sizeof(payload) + 16];
@@ -193,7 +136,8 @@ static void test_put_and_body_cap(void **state)
 {
     (void)state;
     static struct server s;
-    server_start(&s, "HTTP/1.1 400 Bad Request\r\nContent-Length: 26\r\nConnection: close\r\n\r\n"
+    server_start_one(&s,
+                     "HTTP/1.1 400 Bad Request\r\nContent-Length: 26\r\nConnection: close\r\n\r\n"
                      "abcdefghijklmnopqrstuvwxyz");
     char url[64];
     url_for(&s, url, sizeof(url));
@@ -207,7 +151,7 @@ static void test_put_and_body_cap(void **state)
     struct lw_http_response resp;
     assert_int_equal(transport.perform(transport.ctx, &req, &resp), LW_OK);
     server_stop(&s);
-    assert_non_null(strstr(s.request, "PUT /v1/metrics HTTP/1.1\r\n"));
+    assert_non_null(strstr(s.requests[0], "PUT /v1/metrics HTTP/1.1\r\n"));
     assert_int_equal(resp.status, 400);
     assert_int_equal(resp.body_len, 10);
     assert_string_equal(resp.body, "abcdefghij");
@@ -219,7 +163,7 @@ static void test_hanging_server_times_out(void **state)
 {
     (void)state;
     static struct server s;
-    server_start(&s, NULL);
+    server_start_one(&s, NULL);
     char url[64];
     url_for(&s, url, sizeof(url));
     struct lw_http_request req = {
@@ -256,7 +200,7 @@ static void test_no_proxy_bypasses_the_configured_proxy(void **state)
 {
     (void)state;
     static struct server s;
-    server_start(&s, "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
+    server_start_one(&s, "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
     char url[64];
     url_for(&s, url, sizeof(url));
     /* a proxy that refuses connections: used unless no_proxy */
