@@ -102,9 +102,16 @@ static void load_curl(void)
 }
 
 /* Loads libcurl once per process; false (and the reason in lc.error) when it cannot be used. */
+static void load_curl_once(void)
+{
+    load_curl();
+    if (!lc.ok) /* said once per process; each request that needs it then fails with the text */
+        lw_error("%s: OTLP export cannot work", lc.error);
+}
+
 static bool curl_ready(void)
 {
-    pthread_once(&lc_once, load_curl);
+    pthread_once(&lc_once, load_curl_once);
     return lc.ok;
 }
 
@@ -141,11 +148,7 @@ enum lw_err lw_http_request_add_header(struct lw_http_request *req, const char *
 
 enum lw_err lw_http_global_init(void)
 {
-    if (!curl_ready()) {
-        lw_error("%s", lc.error);
-        return LW_ERR_HTTP;
-    }
-    return LW_OK;
+    return curl_ready() ? LW_OK : LW_ERR_HTTP;
 }
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
