@@ -128,24 +128,6 @@ struct body_buf {
     bool truncated;
 };
 
-void lw_http_response_clean_up(struct lw_http_response *resp)
-{
-    free(resp->body);
-    resp->body = NULL;
-    resp->body_len = 0;
-}
-
-enum lw_err lw_http_request_add_header(struct lw_http_request *req, const char *name,
-                                       const char *value)
-{
-    if (req->n_headers >= LW_HTTP_MAX_HEADERS)
-        return LW_ERR_FULL;
-    req->headers[req->n_headers].name = name;
-    req->headers[req->n_headers].value = value;
-    req->n_headers++;
-    return LW_OK;
-}
-
 enum lw_err lw_http_global_init(void)
 {
     return curl_ready() ? LW_OK : LW_ERR_HTTP;

@@ -16,6 +16,24 @@
 /* No response leakwatch reads comes near this; a larger Content-Length is refused. */
 #define MAX_DECLARED_BODY_BYTES (UINT64_C(1) << 40)
 
+void lw_http_response_clean_up(struct lw_http_response *resp)
+{
+    free(resp->body);
+    resp->body = NULL;
+    resp->body_len = 0;
+}
+
+enum lw_err lw_http_request_add_header(struct lw_http_request *req, const char *name,
+                                       const char *value)
+{
+    if (req->n_headers >= LW_HTTP_MAX_HEADERS)
+        return LW_ERR_FULL;
+    req->headers[req->n_headers].name = name;
+    req->headers[req->n_headers].value = value;
+    req->n_headers++;
+    return LW_OK;
+}
+
 static bool is_digit(char c)
 {
     return c >= '0' && c <= '9';
