@@ -196,11 +196,23 @@ static enum lw_err do_register(struct daemon *d)
     return LW_OK;
 }
 
+/* Sends event/next without waiting for its answer; false (said) when it cannot be sent. */
+static bool send_next(struct daemon *d, const struct lw_lambda_request *next,
+                      struct lw_http_response *resp)
+{
+    enum lw_err err = lw_http_loopback_send(&d->api, &next->http, resp);
+    if (err != LW_OK) {
+        lw_error("event/next could not be sent (%s: %s)", lw_err_str(err), resp->error);
+        return false;
+    }
+    return true;
+}
+
 /*
- * The reading is taken the moment event/next returns, before the event is even parsed: the
- * runtime has been released too and is already running the next invocation, so every
- * microsecond here is a microsecond of it that could blur the previous invocation's end
- * reading. Resetting the high-water mark at a SHUTDOWN as well is harmless.
+ * The reading is taken right after event/next has gone out again: the runtime has been
+ * released too and is already running the next invocation, so every microsecond here is a
+ * microsecond of it that could blur the previous invocation's end reading. Resetting the
+ * high-water mark at a SHUTDOWN as well is harmless.
  */
 static enum lw_hwm_state take_reading(struct daemon *d, uint64_t *t)
 {
@@ -210,7 +222,7 @@ static enum lw_hwm_state take_reading(struct daemon *d, uint64_t *t)
 
 /* The boundary: one snapshot closes the open record and opens the next one. */
 static void boundary(struct daemon *d, const struct lw_lambda_event *ev, enum lw_hwm_state hwm,
-                     uint64_t t)
+                     uint64_t t, bool late)
 {
     bool invoke = ev->kind == LW_EVENT_INVOKE;
     if (d->snap.n_procs_dropped > 0)
@@ -244,6 +256,8 @@ static void boundary(struct daemon *d, const struct lw_lambda_event *ev, enum lw
         d->invocations++;
         lw_record_open(&d->open, &d->snap, ev->request_id, d->env_id, d->invocations,
                        d->invocations == 1, ev->deadline_ms, d->cfg.memory_limit_bytes);
+        if (late)
+            d->open.gaps |= LW_GAP_START_READING;
         if (d->sampler != NULL)
             lw_sampler_track(d->sampler, &d->snap);
         d->have_open = true;
@@ -333,12 +347,21 @@ static int run(struct daemon *d)
             d->cfg.function_name, (unsigned long long)(d->cfg.memory_limit_bytes >> 20),
             d->use_hwm ? "clear_refs+VmHWM" : "sampling", telemetry ? ", telemetry on" : "");
 
+    /*
+     * event/next goes out again the moment an INVOKE is in hand, before the reading: Lambda
+     * ends an invocation only when every extension waits in event/next, so leakwatch's own
+     * work never lengthens one, however short. The reading follows; if the invocation was
+     * over before it was complete (the next event is already there), the record says so.
+     */
     struct lw_lambda_request next;
-    if (lw_lambda_next_request(&next, d->cfg.runtime_api, d->extension_id) != LW_OK)
+    struct lw_http_response resp;
+    if (lw_lambda_next_request(&next, d->cfg.runtime_api, d->extension_id) != LW_OK ||
+        !send_next(d, &next, &resp))
         return 1;
     for (;;) {
-        struct lw_http_response resp;
-        enum lw_err err = api_call(d, &next, &resp);
+        enum lw_err err = lw_http_loopback_receive(&d->api, &next.http, &resp);
+        if (err == LW_OK && (resp.status < 200 || resp.status > 299))
+            err = LW_ERR_HTTP;
         if (err != LW_OK) {
             /* 500 means the environment is going away; anything else is unexpected. Either
              * way leakwatch cannot go on, and exiting is what the API asks for. */
@@ -347,17 +370,24 @@ static int run(struct daemon *d)
             lw_http_response_clean_up(&resp);
             return 1;
         }
-        uint64_t t;
-        enum lw_hwm_state hwm = take_reading(d, &t);
         struct lw_lambda_event ev;
         err = lw_lambda_parse_event(resp.body, resp.body_len, &ev);
         lw_http_response_clean_up(&resp);
         if (err != LW_OK) {
             lw_warn("unreadable event from event/next ignored (%s)", lw_err_str(err));
+            if (!send_next(d, &next, &resp))
+                return 1;
             continue;
         }
-        boundary(d, &ev, hwm, t);
-        if (ev.kind == LW_EVENT_SHUTDOWN)
+        bool invoke = ev.kind == LW_EVENT_INVOKE;
+        if (invoke && !send_next(d, &next, &resp))
+            return 1;
+        uint64_t t;
+        enum lw_hwm_state hwm = take_reading(d, &t);
+        /* an answer already waiting means the invocation ended during the reading */
+        bool late = invoke && lw_http_loopback_answered(&d->api);
+        boundary(d, &ev, hwm, t, late);
+        if (!invoke)
             return shutdown_now(d, &ev);
     }
 }

@@ -366,6 +366,8 @@ enum lw_err lw_emf_encode_record(const struct lw_emf_options *opt, const struct 
             append(&d, inc, cJSON_CreateStringReference("telemetry"));
         if (rec->gaps & LW_GAP_PROCS)
             append(&d, inc, cJSON_CreateStringReference("processes"));
+        if (rec->gaps & LW_GAP_START_READING)
+            append(&d, inc, cJSON_CreateStringReference("start-reading"));
     }
     if (v) {
         add(&d, root, "Verdict", cJSON_CreateStringReference(lw_verdict_name(v->kind)));

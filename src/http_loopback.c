@@ -39,7 +39,10 @@ struct loopback {
     int fd; /* -1 when not connected */
     char host[LW_HTTP_WIRE_HOST_MAX];
     uint16_t port;
+    struct lw_http_url url; /* of the request being made */
     char head[HEAD_MAX];
+    size_t head_len;
+    bool sent_on_reused; /* the request went out on a connection that had served others */
     char in[READ_CHUNK];
     struct lw_http_wire_parser parser;
 };
@@ -249,64 +252,55 @@ static enum lw_err receive(struct loopback *t, uint64_t deadline, struct lw_http
     }
 }
 
-static enum lw_err attempt(struct loopback *t, const struct lw_http_request *req,
-                           const struct lw_http_url *url, size_t head_len,
-                           struct lw_http_response *resp, bool *retry)
+/* Connects when needed and sends the prepared request; a reused connection that turns out to
+ * be dead is replaced once. */
+static enum lw_err send_request(struct loopback *t, const struct lw_http_request *req,
+                                struct lw_http_response *resp)
 {
-    *retry = false;
-    bool reused = t->fd >= 0;
-    if (!reused) {
-        enum lw_err err = connect_to(t, url, req->connect_timeout_ms, resp);
-        if (err != LW_OK)
+    for (int tries = 0;; tries++) {
+        bool reused = t->fd >= 0;
+        if (!reused) {
+            enum lw_err err = connect_to(t, &t->url, req->connect_timeout_ms, resp);
+            if (err != LW_OK)
+                return err;
+        }
+        uint64_t deadline = req->total_timeout_ms > 0 ? mono_ms() + req->total_timeout_ms : 0;
+        struct iovec iov[2] = {
+            {.iov_base = t->head, .iov_len = t->head_len},
+            {.iov_base = (void *)(uintptr_t)req->body, .iov_len = req->body_len},
+        };
+        enum lw_err err = send_all(t, iov, req->body_len > 0 ? 2 : 1, deadline, resp);
+        if (err == LW_OK) {
+            t->sent_on_reused = reused;
+            return LW_OK;
+        }
+        disconnect(t);
+        if (!reused || err == LW_ERR_TIMEOUT || tries > 0)
             return err;
     }
-    uint64_t deadline = req->total_timeout_ms > 0 ? mono_ms() + req->total_timeout_ms : 0;
-    struct iovec iov[2] = {
-        {.iov_base = t->head, .iov_len = head_len},
-        {.iov_base = (void *)(uintptr_t)req->body, .iov_len = req->body_len},
-    };
-    lw_http_wire_parser_init(&t->parser, req, resp);
-    enum lw_err err = send_all(t, iov, req->body_len > 0 ? 2 : 1, deadline, resp);
-    if (err == LW_OK)
-        err = receive(t, deadline, resp);
-    if (err != LW_OK || t->parser.close)
-        disconnect(t);
-    if (err != LW_OK && err != LW_ERR_TIMEOUT && reused && !t->parser.started) {
-        /* The idle connection was gone (the peer closes idle ones): nothing of this request
-         * was answered, so sending it again on a new connection cannot do it twice. */
-        *retry = true;
-    }
-    return err;
 }
 
-static enum lw_err loopback_perform(void *ctx, const struct lw_http_request *req,
+static enum lw_err receive_response(struct loopback *t, const struct lw_http_request *req,
                                     struct lw_http_response *resp)
 {
-    struct loopback *t = ctx;
-    struct lw_http_url url;
-    memset(resp, 0, sizeof(*resp));
-    if (req->url == NULL || lw_http_url_parse(req->url, &url) != LW_OK) {
-        say(resp, "invalid URL (only http://host:port/path)", 0);
-        return LW_ERR_INVALID;
-    }
-    if (req->gzip_body || req->n_want_headers > LW_HTTP_MAX_WANTED_HEADERS) {
-        say(resp, "invalid request for the loopback transport", 0);
-        return LW_ERR_INVALID;
-    }
-    size_t head_len = 0;
-    enum lw_err err = lw_http_wire_request(req, &url, t->head, sizeof(t->head), &head_len);
-    if (err != LW_OK) {
-        say(resp, err == LW_ERR_TOO_LARGE ? "request head too large" : "invalid header", 0);
-        return err;
-    }
-    if (t->fd >= 0 && (t->port != url.port || strcmp(t->host, url.host) != 0))
-        disconnect(t);
-    bool retry = false;
-    err = attempt(t, req, &url, head_len, resp, &retry);
-    if (retry) {
+    enum lw_err err;
+    for (int tries = 0;; tries++) {
+        uint64_t deadline = req->total_timeout_ms > 0 ? mono_ms() + req->total_timeout_ms : 0;
+        lw_http_wire_parser_init(&t->parser, req, resp);
+        err = receive(t, deadline, resp);
+        if (err != LW_OK || t->parser.close)
+            disconnect(t);
+        /* The idle connection was gone (the peer closes idle ones): nothing of this request
+         * was answered, so sending it again on a new connection cannot do it twice. */
+        bool retry = err != LW_OK && err != LW_ERR_TIMEOUT && t->sent_on_reused &&
+                     !t->parser.started && tries == 0;
+        if (!retry)
+            break;
         lw_http_response_clean_up(resp);
         memset(resp, 0, sizeof(*resp));
-        err = attempt(t, req, &url, head_len, resp, &retry);
+        err = send_request(t, req, resp);
+        if (err != LW_OK)
+            break;
     }
     if (err != LW_OK) {
         /* status 0 says "no response"; the body of a broken one is not handed out */
@@ -315,6 +309,80 @@ static enum lw_err loopback_perform(void *ctx, const struct lw_http_request *req
         resp->body_truncated = false;
     }
     return err;
+}
+
+/* Checks the request and writes its head into t->head. */
+static enum lw_err prepare(struct loopback *t, const struct lw_http_request *req,
+                           struct lw_http_response *resp)
+{
+    memset(resp, 0, sizeof(*resp));
+    if (req->url == NULL || lw_http_url_parse(req->url, &t->url) != LW_OK) {
+        say(resp, "invalid URL (only http://host:port/path)", 0);
+        return LW_ERR_INVALID;
+    }
+    if (req->gzip_body || req->n_want_headers > LW_HTTP_MAX_WANTED_HEADERS) {
+        say(resp, "invalid request for the loopback transport", 0);
+        return LW_ERR_INVALID;
+    }
+    enum lw_err err = lw_http_wire_request(req, &t->url, t->head, sizeof(t->head), &t->head_len);
+    if (err != LW_OK) {
+        say(resp, err == LW_ERR_TOO_LARGE ? "request head too large" : "invalid header", 0);
+        return err;
+    }
+    if (t->fd >= 0 && (t->port != t->url.port || strcmp(t->host, t->url.host) != 0))
+        disconnect(t);
+    return LW_OK;
+}
+
+static enum lw_err loopback_perform(void *ctx, const struct lw_http_request *req,
+                                    struct lw_http_response *resp)
+{
+    struct loopback *t = ctx;
+    enum lw_err err = prepare(t, req, resp);
+    if (err == LW_OK)
+        err = send_request(t, req, resp);
+    if (err == LW_OK)
+        err = receive_response(t, req, resp);
+    return err;
+}
+
+static struct loopback *loopback_of(const struct lw_http_transport *tr)
+{
+    return tr->perform == loopback_perform ? tr->ctx : NULL;
+}
+
+enum lw_err lw_http_loopback_send(struct lw_http_transport *tr, const struct lw_http_request *req,
+                                  struct lw_http_response *resp)
+{
+    struct loopback *t = loopback_of(tr);
+    if (t == NULL)
+        return LW_ERR_INVALID;
+    enum lw_err err = prepare(t, req, resp);
+    return err == LW_OK ? send_request(t, req, resp) : err;
+}
+
+enum lw_err lw_http_loopback_receive(struct lw_http_transport *tr,
+                                     const struct lw_http_request *req,
+                                     struct lw_http_response *resp)
+{
+    struct loopback *t = loopback_of(tr);
+    if (t == NULL)
+        return LW_ERR_INVALID;
+    memset(resp, 0, sizeof(*resp));
+    if (t->fd < 0) {
+        say(resp, "no request in flight", 0);
+        return LW_ERR_INVALID;
+    }
+    return receive_response(t, req, resp);
+}
+
+bool lw_http_loopback_answered(const struct lw_http_transport *tr)
+{
+    const struct loopback *t = loopback_of(tr);
+    if (t == NULL || t->fd < 0)
+        return false;
+    struct pollfd pfd = {.fd = t->fd, .events = POLLIN};
+    return poll(&pfd, 1, 0) > 0;
 }
 
 static void loopback_destroy(void *ctx)

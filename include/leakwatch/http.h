@@ -76,6 +76,19 @@ struct lw_http_transport {
 enum lw_err lw_http_loopback_transport_init(struct lw_http_transport *t);
 
 /*
+ * perform() in two halves, for a request whose answer comes much later (the event/next long
+ * poll): send it now, and receive its response later, on the same loopback transport t, with
+ * the same req (it must stay valid in between). lw_http_loopback_answered() says, without
+ * waiting, whether some of the response has arrived. LW_ERR_INVALID when t is not a loopback
+ * transport or nothing was sent.
+ */
+enum lw_err lw_http_loopback_send(struct lw_http_transport *t, const struct lw_http_request *req,
+                                  struct lw_http_response *resp);
+enum lw_err lw_http_loopback_receive(struct lw_http_transport *t, const struct lw_http_request *req,
+                                     struct lw_http_response *resp);
+bool lw_http_loopback_answered(const struct lw_http_transport *t);
+
+/*
  * The libcurl transport: one reusable easy handle (keep-alive), TCP_NODELAY, CA bundle from
  * the first existing file of a list of known paths (Amazon Linux keeps it elsewhere than Debian)
  * unless ca_file is given. libcurl itself is loaded (dlopen) at the first request, once per

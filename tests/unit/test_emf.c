@@ -377,14 +377,15 @@ static void test_incomplete(void **state)
     struct lw_record r;
     lw_record_open(&r, &s, "req", "env", 12, false, 0, 128 * MIB);
     lw_record_close_missing(&r, &e, 1767607260000ull);
-    r.gaps |= LW_GAP_TELEMETRY;
+    r.gaps |= LW_GAP_TELEMETRY | LW_GAP_START_READING;
     encode_valid(&opts, &r, NULL, NULL);
     cJSON *doc = parse();
     assert_true(num(get(doc, "_aws"), "Timestamp") == 1767607260000.0);
     const cJSON *inc = get(doc, "Incomplete");
-    assert_int_equal(cJSON_GetArraySize(inc), 2);
+    assert_int_equal(cJSON_GetArraySize(inc), 3);
     assert_string_equal(cJSON_GetArrayItem(inc, 0)->valuestring, "end-reading");
     assert_string_equal(cJSON_GetArrayItem(inc, 1)->valuestring, "telemetry");
+    assert_string_equal(cJSON_GetArrayItem(inc, 2)->valuestring, "start-reading");
     assert_string_equal(str(doc, "PeakMethod"), "none");
     assert_null(get(doc, "FunctionRssEndBytes"));
     assert_null(get(doc, "FunctionRssPeakBytes"));

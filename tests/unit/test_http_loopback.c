@@ -249,6 +249,47 @@ static void test_total_timeout(void **state)
     server_stop(&s); /* the transport closed its end, so the server's read ends */
 }
 
+static void test_send_now_receive_later(void **state)
+{
+    (void)state;
+    /* the long poll: sent, nothing answered yet; answered once the server writes */
+    static const struct step steps[] = {
+        {"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nevent1", KEEP},
+        {"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nevent2", KEEP},
+    };
+    static struct server s;
+    struct lw_http_response resp;
+    struct lw_http_request get = {.method = "GET", .url = "http://127.0.0.1:1/"};
+    /* nothing sent yet: nothing to receive, nothing answered */
+    assert_int_equal(lw_http_loopback_receive(&transport, &get, &resp), LW_ERR_INVALID);
+    assert_false(lw_http_loopback_answered(&transport));
+
+    server_start(&s, steps, 2);
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/2020-01-01/extension/event/next", s.port);
+    get.url = url;
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(lw_http_loopback_send(&transport, &get, &resp), LW_OK);
+        for (int waited = 0; !lw_http_loopback_answered(&transport) && waited < 2000; waited++) {
+            struct timespec ms = {0, 1000000};
+            nanosleep(&ms, NULL);
+        }
+        assert_true(lw_http_loopback_answered(&transport));
+        assert_int_equal(lw_http_loopback_receive(&transport, &get, &resp), LW_OK);
+        assert_string_equal(resp.body, i == 0 ? "event1" : "event2");
+        if (i == 0) /* all of it was read (after the last, the server closes: readable) */
+            assert_false(lw_http_loopback_answered(&transport));
+        lw_http_response_clean_up(&resp);
+    }
+    server_stop(&s);
+    assert_int_equal(s.accepted, 1);
+
+    /* only a loopback transport has the two halves */
+    struct lw_http_transport other = {.perform = NULL};
+    assert_int_equal(lw_http_loopback_send(&other, &get, &resp), LW_ERR_INVALID);
+    assert_false(lw_http_loopback_answered(&other));
+}
+
 static void test_refused_and_invalid(void **state)
 {
     (void)state;
@@ -285,6 +326,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fresh_connection_dropped_is_an_error_not_a_retry,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_total_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_send_now_receive_later, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_and_invalid, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
