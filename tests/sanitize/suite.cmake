@@ -12,19 +12,30 @@ if(NOT LW_NESTED)
     # same set as ASan. The sample functions they drive are this (uninstrumented) tree's: they are
     # the ground truth of the memory figures, which a sanitizer's shadow memory would change.
     set(LW_CHECKED_INTEGRATION test_extension test_otlp_export test_telemetry_join)
+    # ASan+UBSan is built with clang: with gcc, UBSan is a second runtime beside ASan's that
+    # ignores log_path and writes its reports to stderr only, where run-checked cannot see them.
+    find_program(LW_SANITIZE_CC NAMES clang-14 clang)
+    if(LW_SANITIZE_CC)
+        set(asan_cc ${LW_SANITIZE_CC})
+    else()
+        message(WARNING "sanitize: no clang; the ASan+UBSan build uses ${CMAKE_C_COMPILER}, whose UBSan reports from the daemon reach only its stderr")
+        set(asan_cc ${CMAKE_C_COMPILER})
+    endif()
     foreach(kind asan tsan)
         if(kind STREQUAL "asan")
             set(flags -DLW_SANITIZE=ON)
+            set(cc ${asan_cc})
             set(select "")
         else()
             # ThreadSanitizer for the modules with threads; the pure modules' long synthetic
             # series gain nothing from it and run 10-20 times slower.
             set(flags -DLW_TSAN=ON)
+            set(cc ${CMAKE_C_COMPILER})
             set(select -R "exporter|telemetry_listener|http|snapshot|sampler|pipeline")
         endif()
         set(dir ${CMAKE_BINARY_DIR}/sanitize-${kind})
         add_test(NAME sanitize.${kind}.build
-            COMMAND sh -c "( ${CMAKE_COMMAND} -S ${CMAKE_SOURCE_DIR} -B ${dir} -DLW_NESTED=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo ${flags} -DCMAKE_C_COMPILER=${CMAKE_C_COMPILER} && ${CMAKE_COMMAND} --build ${dir} -j2 ) >${dir}.log 2>&1 || { tail -50 ${dir}.log; exit 1; }")
+            COMMAND sh -c "( ${CMAKE_COMMAND} -S ${CMAKE_SOURCE_DIR} -B ${dir} -DLW_NESTED=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo ${flags} -DCMAKE_C_COMPILER=${cc} && ${CMAKE_COMMAND} --build ${dir} -j2 ) >${dir}.log 2>&1 || { tail -50 ${dir}.log; exit 1; }")
         # Both nested builds compile at -j2: one at a time keeps a 2-CPU machine responsive for
         # the timing-sensitive tests that run beside them.
         set_tests_properties(sanitize.${kind}.build PROPERTIES LABELS sanitize TIMEOUT 1200
