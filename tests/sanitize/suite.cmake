@@ -59,4 +59,12 @@ if(NOT LW_NESTED)
             FIXTURES_REQUIRED sanitize_${kind}
             ENVIRONMENT "LW_SOURCE_DIR=${CMAKE_SOURCE_DIR};LW_BUILD_DIR=${CMAKE_BINARY_DIR};PYTHONDONTWRITEBYTECODE=1")
     endforeach()
+
+    # valgrind memcheck on the ordinary build's daemon (tests/install-deps installs valgrind;
+    # without it the test fails and says so rather than passing unseen).
+    add_test(NAME sanitize.memcheck
+             COMMAND ${Python3_EXECUTABLE} -m unittest -v test_memcheck
+             WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/tests/sanitize)
+    set_tests_properties(sanitize.memcheck PROPERTIES LABELS sanitize TIMEOUT 600
+        ENVIRONMENT "${LW_PY_ENV}")
 endif()
