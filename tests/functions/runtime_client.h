@@ -1,7 +1,7 @@
 /*
  * A minimal custom runtime for the sample functions: a blocking HTTP/1.1 client of the Lambda
  * Runtime API (2018-06-01) over one TCP socket per request, the event loop, the knobs every
- * function shares (sleep_ms, fail, crash, children, child_bytes) and the memory routines.
+ * function shares (sleep_ms, fail, crash, exec, children, child_bytes) and the memory routines.
  *
  * The functions exist so that tests can compare what leakwatch measures with the truth, so this
  * file must not add memory of its own across invocations:
