@@ -36,17 +36,11 @@ static bool have_end_snapshot(const struct lw_record *rec)
     return false;
 }
 
-/* Whether the end reading found the function at all (0 bytes would otherwise look real). */
+/* Whether the end reading found the function at all: a living function never has 0 bytes
+ * resident, so 0 with processes missing (a hidden /proc) means unknown, not empty. */
 static bool have_fn_end(const struct lw_record *rec)
 {
-    if (!rec->have_end)
-        return false;
-    for (uint32_t i = 0; i < rec->n_procs && i < LW_MAX_PROCS; i++) {
-        const struct lw_record_proc *p = &rec->procs[i];
-        if (p->have_end && lw_record_role_is_function(p->role))
-            return true;
-    }
-    return false;
+    return rec->have_end && !((rec->gaps & LW_GAP_PROCS) && rec->fn_end.rss_bytes == 0);
 }
 
 /* Whether the start snapshot found the function at all (0 bytes would otherwise look real). */
