@@ -36,6 +36,13 @@ static bool have_end_snapshot(const struct lw_record *rec)
     return false;
 }
 
+/* Whether the end reading found the function at all: a living function never has 0 bytes
+ * resident, so 0 with processes missing (a hidden /proc) means unknown, not empty. */
+static bool have_fn_end(const struct lw_record *rec)
+{
+    return rec->have_end && !((rec->gaps & LW_GAP_PROCS) && rec->fn_end.rss_bytes == 0);
+}
+
 /* Whether the start snapshot found the function at all (0 bytes would otherwise look real). */
 static bool have_fn_start(const struct lw_record *rec)
 {
@@ -74,26 +81,26 @@ static bool value(enum lw_metric_id id, const struct lw_record *rec, const struc
         return have_fn_start(rec);
     case LW_M_FN_RSS_END:
         *out = (double)rec->fn_end.rss_bytes;
-        return rec->have_end;
+        return have_fn_end(rec);
     case LW_M_FN_RSS_PEAK:
         *out = (double)rec->fn_peak_bytes;
-        return rec->have_end && rec->peak_method != LW_PEAK_NONE;
+        return have_fn_end(rec) && rec->peak_method != LW_PEAK_NONE;
     case LW_M_FN_ANON_START:
         *out = (double)rec->fn_start.rss_anon_bytes;
         return have_fn_start(rec);
     case LW_M_FN_ANON_END:
         *out = (double)rec->fn_end.rss_anon_bytes;
-        return rec->have_end;
+        return have_fn_end(rec);
     case LW_M_FN_FILE_END:
         *out = (double)rec->fn_end.rss_file_bytes;
-        return rec->have_end;
+        return have_fn_end(rec);
     case LW_M_FN_SHMEM_END:
         *out = (double)rec->fn_end.rss_shmem_bytes;
-        return rec->have_end;
+        return have_fn_end(rec);
     case LW_M_FN_GROWTH:
         /* retained anonymous memory: what a leak grows (file pages come and go with the cache) */
         *out = (double)rec->fn_end.rss_anon_bytes - (double)rec->fn_start.rss_anon_bytes;
-        return rec->have_end && have_fn_start(rec);
+        return have_fn_end(rec) && have_fn_start(rec);
     case LW_M_ENV_RSS:
         *out = (double)rec->env_end.rss_bytes;
         return rec->have_end;

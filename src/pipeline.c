@@ -46,14 +46,31 @@ struct lw_pipeline {
     struct lw_trend *trend;
     struct lw_out out;
     struct lw_health last_health; /* counters at the previous line: lines carry increases */
+    uint64_t lines_dropped;       /* EMF lines dropped since stdout last took one */
     char *line;
     struct lw_record rec; /* the record being emitted: too large for the stack of a thread */
 };
 
+/*
+ * A full or closed stdout costs lines, never the function's time. The counter can only reach
+ * CloudWatch through stdout itself, so the first drop of an episode is also said on stderr (a
+ * separate stream Lambda reads as well), and so is the end of the episode.
+ */
 static void emit_line(struct lw_pipeline *p, const char *line, size_t len)
 {
-    if (lw_out_write(&p->out, line, len) != LW_OK)
-        lw_health_add(p->health, LW_H_EMF_DROPPED, 1);
+    enum lw_err err = lw_out_write(&p->out, line, len);
+    if (err == LW_OK) {
+        if (p->lines_dropped > 0)
+            lw_info("stdout takes EMF lines again after %llu dropped",
+                    (unsigned long long)p->lines_dropped);
+        p->lines_dropped = 0;
+        return;
+    }
+    lw_health_add(p->health, LW_H_EMF_DROPPED, 1);
+    if (p->lines_dropped++ == 0)
+        lw_warn("EMF line dropped: stdout %s; further drops are counted in %s",
+                err == LW_ERR_TIMEOUT ? "is full (nobody reads it)" : "cannot be written",
+                lw_health_name(LW_H_EMF_DROPPED));
 }
 
 /* Emitter thread: trend, EMF line, alert line, OTLP queue. Runs outside the lock. */
@@ -174,10 +191,13 @@ void lw_pipeline_add_telemetry(struct lw_pipeline *p, const char *body, size_t l
     pthread_mutex_unlock(&p->lock);
 }
 
-static void abs_deadline(struct timespec *ts, uint64_t now_ms, uint64_t deadline_ms)
+/* The absolute CLOCK_REALTIME time of deadline_ms (epoch ms), measured from the clock now: the
+ * caller may already have spent part of the budget. */
+static void abs_deadline(struct timespec *ts, uint64_t deadline_ms)
 {
-    uint64_t wait_ms = deadline_ms > now_ms ? deadline_ms - now_ms : 0;
     clock_gettime(CLOCK_REALTIME, ts);
+    uint64_t now_ms = (uint64_t)ts->tv_sec * 1000u + (uint64_t)ts->tv_nsec / 1000000u;
+    uint64_t wait_ms = deadline_ms > now_ms ? deadline_ms - now_ms : 0;
     ts->tv_sec += (time_t)(wait_ms / 1000);
     ts->tv_nsec += (long)(wait_ms % 1000) * 1000000L;
     if (ts->tv_nsec >= 1000000000L) {
@@ -224,10 +244,10 @@ void lw_pipeline_shutdown(struct lw_pipeline *p, const char *reason, uint64_t in
     struct timespec until;
     pthread_mutex_lock(&p->lock);
     if (p->ledger_config.telemetry_expected) {
-        abs_deadline(&until, now_ms, now_ms + report_wait);
+        abs_deadline(&until, now_ms + report_wait);
         wait_idle(p, &until);
     }
-    abs_deadline(&until, now_ms, deadline_ms);
+    abs_deadline(&until, deadline_ms);
     lw_ledger_flush(p->ledger);
     p->stop = true;
     pthread_cond_signal(&p->wake);
@@ -271,7 +291,9 @@ void lw_pipeline_free(struct lw_pipeline *p)
 {
     if (p == NULL)
         return;
-    if (p->thread_started && !p->stop) {
+    if (p->thread_started) {
+        /* Also after a shutdown that gave up on a stuck emitter: each line it still has gives
+         * up after OUT_BUDGET_MS, so this join is bounded. */
         pthread_mutex_lock(&p->lock);
         p->stop = true;
         pthread_cond_signal(&p->wake);

@@ -214,6 +214,14 @@ static void reset_end(struct lw_record *r)
     r->self_rss_bytes = 0;
 }
 
+static bool has_function(const struct lw_record *r)
+{
+    for (uint32_t i = 0; i < r->n_procs && i < LW_MAX_PROCS; i++)
+        if (lw_record_role_is_function(r->procs[i].role))
+            return true;
+    return false;
+}
+
 void lw_record_close(struct lw_record *r, const struct lw_snapshot *end, enum lw_peak_method method,
                      const uint64_t *sampled_peaks)
 {
@@ -224,6 +232,12 @@ void lw_record_close(struct lw_record *r, const struct lw_snapshot *end, enum lw
     r->peak_method = method;
     if (method == LW_PEAK_HWM && used_sample)
         r->peak_method = LW_PEAK_SAMPLED;
+    if (!has_function(r)) {
+        /* Neither reading found the function (a hidden or unreadable /proc): its totals are
+         * not zero, they are unknown. */
+        r->gaps |= LW_GAP_PROCS;
+        r->peak_method = LW_PEAK_NONE;
+    }
 }
 
 void lw_record_close_missing(struct lw_record *r, const struct lw_snapshot *end_or_null,
@@ -234,6 +248,8 @@ void lw_record_close_missing(struct lw_record *r, const struct lw_snapshot *end_
     r->have_end = false;
     r->peak_method = LW_PEAK_NONE;
     r->gaps |= LW_GAP_END_READING;
+    if (!has_function(r))
+        r->gaps |= LW_GAP_PROCS; /* not even its start was seen */
     if (end_or_null) {
         (void)apply_end(r, end_or_null, NULL, false);
     } else {

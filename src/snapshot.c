@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <leakwatch/log.h>
 #include <leakwatch/procfs.h>
 
 /* Bounds: a Lambda environment has a handful of processes (at most 1,024 processes and threads
@@ -36,6 +37,8 @@ struct lw_processes {
     char ext_dir[256];
     size_t ext_dir_len;
     bool have_children_files; /* the kernel offers /proc/PID/task/TID/children */
+    bool function_seen;       /* some boundary found a process of the function */
+    bool warned_no_function;
     struct known known[MAX_KNOWN];
     size_t n_known;
     char buf[READ_CAP];
@@ -471,6 +474,18 @@ enum lw_hwm_state lw_snapshot_take(struct lw_processes *ps, bool reset_hwm, uint
     }
     for (size_t i = 0; i < ps->n_known; i++)
         ps->known[i].read = false;
+    bool found = false;
+    for (uint32_t i = 0; i < out->n_procs && i < LW_MAX_PROCS; i++)
+        found |= is_function(out->procs[i].role);
+    ps->function_seen |= found;
+    /* A runtime that has exited at SHUTDOWN is normal; never having seen one is not: /proc is
+     * hidden (hidepid) or unreadable. Said once; the records say "processes" is incomplete. */
+    if (!found && !ps->function_seen && !ps->warned_no_function) {
+        ps->warned_no_function = true;
+        lw_warn("no process of the function found among the children of pid %d in %s (/proc "
+                "hidden or unreadable?); records go out without the function's figures",
+                (int)ps->init_pid, ps->proc_root);
+    }
     return state;
 }
 

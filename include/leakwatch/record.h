@@ -112,7 +112,8 @@ enum lw_record_gap {
     LW_GAP_NONE = 0,
     LW_GAP_END_READING = 1u << 0, /* no end reading: the runtime was gone at SHUTDOWN */
     LW_GAP_TELEMETRY = 1u << 1,   /* platform report never arrived within the bounded wait */
-    LW_GAP_PROCS = 1u << 2,       /* more processes than LW_MAX_PROCS: some not read */
+    LW_GAP_PROCS = 1u << 2,       /* some processes not read: more than LW_MAX_PROCS, or no
+                                     process of the function found at all */
     /* the invocation was over before its start reading was complete (it ran in less time than
      * the reading takes): its start and peak are not exact */
     LW_GAP_START_READING = 1u << 3,

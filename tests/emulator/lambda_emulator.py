@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections
 import datetime
+import fcntl
 import json
 import math
 import os
@@ -57,6 +58,46 @@ DELIVERY_TIMEOUT_S = 2.0
 
 MEMORY_POLL_S = 0.001  # RSS poll period while the environment is thawed
 TREE_SCAN_S = 0.02  # how often the process tree is re-scanned for new descendants
+
+# Fault injection (Emulator(telemetry_fault=...)): each takes the encoded events of one batch and
+# returns the bodies to POST in its place, in order. With a fault set every body is POSTed once,
+# without retries, and the listener's answers are counted in the report.
+MALFORMED_TELEMETRY_BODIES = (
+    b"this is not JSON",
+    b'[{"time":"2024-01-01T00:00:00.000Z","type":"platform.report","record":{"requestId":',
+    b'{"time":"2024-01-01T00:00:00.000Z","type":"platform.start","record":{}}',
+    b'[1,"two",null,[],{}]',
+    b'[{"time":5,"type":7,"record":"x"}]',
+    b'[{"time":"2024-01-01T00:00:00.000Z","type":"platform.report",'
+    b'"record":{"requestId":42,"status":[],"metrics":"none"}}]',
+    b'[{"time":"2024-01-01T00:00:00.000Z","type":"platform.report",'
+    b'"record":{"requestId":"\xff\xfe","metrics":{"durationMs":-1e309}}}]',
+    b"[" * 10000,
+)
+OVERSIZED_TELEMETRY_BYTES = 8 * MIB  # beyond any listener's bound: 2 x maxBytes (1 MiB) + headers
+
+
+def _batch_body(events):
+    return b"[" + b",".join(events) + b"]"
+
+
+def _oversized_body():
+    line = _encode_event("function", "x" * 1000)
+    return _batch_body([line] * (OVERSIZED_TELEMETRY_BYTES // (len(line) + 1) + 1))
+
+
+TELEMETRY_FAULTS = {
+    # every batch twice
+    "duplicate": lambda events: [_batch_body(events)] * 2,
+    # the events of every batch in reverse order
+    "reverse": lambda events: [_batch_body(events[::-1])],
+    # each malformed body of MALFORMED_TELEMETRY_BODIES, then the batch
+    "malformed": lambda events: list(MALFORMED_TELEMETRY_BODIES) + [_batch_body(events)],
+    # a valid batch of OVERSIZED_TELEMETRY_BYTES of log records, then the batch
+    "oversized": lambda events: [_oversized_body(), _batch_body(events)],
+}
+EXTENSION_STDOUT_MODES = ("read", "stall", "close")
+SIGNAL_MOMENTS = ("init", "invoke", "frozen", "shutdown")
 
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
@@ -227,10 +268,20 @@ class _Proc:
         self.peak_rss_bytes = 0
         self.killed = False
         self._emu = emu
-        self._readers = [
-            threading.Thread(target=self._read_lines, args=(self.popen.stdout,), daemon=True),
-            threading.Thread(target=self._read_lines, args=(self.popen.stderr,), daemon=True),
-        ]
+        streams = [self.popen.stderr]
+        self.stdout_mode = emu.extension_stdout if role == "extension" else "read"
+        if self.stdout_mode == "read":
+            streams.append(self.popen.stdout)
+        elif self.stdout_mode == "stall":
+            # Never read: the pipe shrinks to one page so that it fills after a few lines.
+            try:
+                fcntl.fcntl(self.popen.stdout.fileno(), fcntl.F_SETPIPE_SZ, PAGE_BYTES)
+            except OSError:
+                pass
+        else:  # "close": every write to stdout fails with EPIPE (or SIGPIPE)
+            self.popen.stdout.close()
+        self._readers = [threading.Thread(target=self._read_lines, args=(st,), daemon=True)
+                         for st in streams]
         for t in self._readers:
             t.start()
         self._reaper = threading.Thread(target=self._reap, daemon=True)
@@ -259,6 +310,8 @@ class _Proc:
                 break
         code = os.waitstatus_to_exitcode(status)
         self.popen.returncode = code
+        if self.stdout_mode == "stall":
+            self.popen.stdout.close()
         if usage is not None:
             self.cpu_time_ms = (usage.ru_utime + usage.ru_stime) * 1000.0
             # ru_maxrss is not used for the peak: it also counts the high-water mark of the
@@ -360,7 +413,16 @@ def _http_post(host, port, path, body, thawed, closed, timeout_s):
                 except BlockingIOError:
                     pass
                 except OSError:
-                    return None
+                    # The listener may answer (413) and close before the body is all sent:
+                    # stop sending and read what it said.
+                    out = out[:0]
+                    try:
+                        got += sock.recv(65536)
+                    except OSError:
+                        pass
+                    if b"\r\n" not in got:
+                        return None
+                    break
             if r:
                 try:
                     chunk = sock.recv(65536)
@@ -499,6 +561,10 @@ class _Subscription:
                         self._note_drops()
 
     def _deliver(self, batch):
+        fault = self.emu.telemetry_fault
+        if fault is not None:
+            self._deliver_faulted(fault(list(batch)), len(batch))
+            return
         body = b"[" + b",".join(batch) + b"]"
         for attempt in range(DELIVERY_ATTEMPTS):
             status = _http_post(self.host, self.port, self.path, body, self.env.thawed.is_set,
@@ -516,6 +582,26 @@ class _Subscription:
                     waited += 0.01
                 time.sleep(0.01)
         self.stats["dropped_events"] += len(batch)
+
+
+    def _deliver_faulted(self, bodies, n_events):
+        """POST each body once, no retries; count the answers by status."""
+        ok = False
+        for body in bodies:
+            status = _http_post(self.host, self.port, self.path, body, self.env.thawed.is_set,
+                                lambda: self.closed, DELIVERY_TIMEOUT_S)
+            key = str(status) if status is not None else "none"
+            with self.emu.lock:
+                answers = self.stats.setdefault("fault_posts", {})
+                answers[key] = answers.get(key, 0) + 1
+            ok = ok or (status is not None and 200 <= status < 300)
+            if self.closed:
+                break
+        if ok:
+            self.stats["delivered_events"] += n_events
+            self.stats["delivered_batches"] += 1
+        else:
+            self.stats["dropped_events"] += n_events
 
 
 def _encode_event(event_type, record, ts=None):
@@ -891,6 +977,8 @@ class _Environment:
             self.rt_queue.append(inv)
             self.rt_ready = False
             self.cond.notify_all()
+        emu._fire_signals("invoke", self)
+        with self.cond:
             while True:
                 if self.oom:
                     inv.status, inv.error_type, reset = "error", "Runtime.OutOfMemory", "failure"
@@ -979,6 +1067,7 @@ class _Environment:
             with self.cond:
                 self.phase = "idle"
             self.freeze()
+            emu._fire_signals("frozen", self)
         return result, reset
 
     # ---- shutdown ---------------------------------------------------------------------------
@@ -993,12 +1082,14 @@ class _Environment:
             self.phase = "shutdown"
             self.cond.notify_all()
             externals = [e for e in self.extensions.values() if e.external]
-        budget_ms = SHUTDOWN_BUDGET_MS if externals else 0
+        budget_ms = emu.shutdown_budget_ms if externals else 0
         deadline_mono = t0 + budget_ms / 1000.0
         if self.runtime is not None and self.runtime.alive:
             if budget_ms:
+                # The runtime's share: 300 ms of the 2 s budget, at most 30 % of a smaller one.
+                runtime_ms = min(RUNTIME_SHUTDOWN_MS, 0.3 * budget_ms)
                 _kill(self.runtime.pid, signal.SIGTERM)
-                self._wait_exit([self.runtime], min(deadline_mono, t0 + RUNTIME_SHUTDOWN_MS / 1000.0))
+                self._wait_exit([self.runtime], t0 + runtime_ms / 1000.0)
             if self.runtime.alive:
                 for pid in _descendants([self.runtime.pid]):
                     _kill(pid, signal.SIGKILL)
@@ -1015,6 +1106,7 @@ class _Environment:
                     e.ready = False
                     waiting.append(e.proc)
             self.cond.notify_all()
+        emu._fire_signals("shutdown", self)
         for name, p in self.ext_procs.items():
             if p.alive and p not in waiting:
                 _kill(p.pid, signal.SIGKILL)
@@ -1170,7 +1262,9 @@ class Emulator:
                  runtime_dir=None, execution_env="AWS_Lambda_provided.al2023",
                  runtime_version="provided:al2023.emulator", init_timeout_s=INIT_TIMEOUT_S,
                  recycle_after_invocations=None, recycle_after_s=None,
-                 telemetry_queue_max_bytes=4 * MIB, port=0):
+                 telemetry_queue_max_bytes=4 * MIB, port=0, refuse_subscriptions=None,
+                 telemetry_fault=None, extension_stdout="read",
+                 shutdown_budget_ms=SHUTDOWN_BUDGET_MS):
         if isinstance(function_cmd, str):
             function_cmd = [function_cmd]
         if not function_cmd:
@@ -1200,6 +1294,23 @@ class Emulator:
         self.recycle_after_invocations = recycle_after_invocations
         self.recycle_after_s = recycle_after_s
         self.telemetry_queue_max_bytes = int(telemetry_queue_max_bytes)
+        # Fault injection (README: "Faults"): all off by default.
+        if refuse_subscriptions is not None and not 200 <= int(refuse_subscriptions) <= 599:
+            raise EmulatorError("refuse_subscriptions must be an HTTP status")
+        self.refuse_subscriptions = refuse_subscriptions
+        if isinstance(telemetry_fault, str):
+            if telemetry_fault not in TELEMETRY_FAULTS:
+                raise EmulatorError("telemetry_fault must be one of " + ", ".join(TELEMETRY_FAULTS))
+            telemetry_fault = TELEMETRY_FAULTS[telemetry_fault]
+        self.telemetry_fault = telemetry_fault
+        if extension_stdout not in EXTENSION_STDOUT_MODES:
+            raise EmulatorError("extension_stdout must be one of " + ", ".join(EXTENSION_STDOUT_MODES))
+        self.extension_stdout = extension_stdout
+        if shutdown_budget_ms < 0:
+            raise EmulatorError("shutdown_budget_ms must not be negative")
+        self.shutdown_budget_ms = shutdown_budget_ms
+        self._signals = []  # pending schedule_signal() entries
+        self._signals_sent = []
         self.function_arn = f"arn:aws:lambda:{region}:{account_id}:function:{function_name}"
         self.lock = threading.RLock()
         self.cond = threading.Condition(self.lock)
@@ -1308,6 +1419,41 @@ class Emulator:
                     env.invocations >= self.recycle_after_invocations:
                 self._shutdown_env("spindown")
             return dict(result)
+
+    def schedule_signal(self, name, signum, when, delay_s=0.0):
+        """Send signal signum to extension `name` once, delay_s after the next moment `when`:
+        "init" (it has just registered), "invoke" (the INVOKE has been handed to the extensions
+        and the runtime), "frozen" (the environment has just been frozen after an invocation:
+        the signal is delivered at the thaw) or "shutdown" (SHUTDOWN has been handed to the
+        extensions). What was sent is listed in report()["signals"]."""
+        if when not in SIGNAL_MOMENTS:
+            raise EmulatorError("when must be one of " + ", ".join(SIGNAL_MOMENTS))
+        with self.lock:
+            self._signals.append({"extension": name, "signal": int(signum), "when": when,
+                                  "delay_s": float(delay_s)})
+
+    def _fire_signals(self, when, env):
+        with self.lock:
+            due = [s for s in self._signals if s["when"] == when]
+            self._signals = [s for s in self._signals if s["when"] != when]
+        for s in due:
+            proc = env.ext_procs.get(s["extension"])
+            if proc is None:
+                continue
+
+            def send(s=s, proc=proc):
+                sent = proc.alive
+                if sent:
+                    _kill(proc.pid, s["signal"])
+                with self.lock:
+                    self._signals_sent.append(dict(s, pid=proc.pid, sent=sent))
+
+            if s["delay_s"] > 0:
+                t = threading.Timer(s["delay_s"], send)
+                t.daemon = True
+                t.start()
+            else:
+                send()
 
     def _failed_init_result(self, env, inv, err):
         status, error_type = err
@@ -1421,6 +1567,7 @@ class Emulator:
                 "invocations": invocations,
                 "environments": list(self._environments),
                 "telemetry": {k: dict(v) for k, v in self._tel_stats.items()},
+                "signals": [dict(s) for s in self._signals_sent],
             }
 
     # ---- HTTP dispatch ----------------------------------------------------------------------
@@ -1517,6 +1664,7 @@ class Emulator:
             ext = _Extension(name, external, set(events), env.ext_procs.get(name))
             env.extensions[ext.id] = ext
             self.cond.notify_all()
+        self._fire_signals("init", env)
         resp = {"functionName": self.function_name, "functionVersion": self.function_version,
                 "handler": self.handler}
         if "accountId" in features:
@@ -1579,6 +1727,14 @@ class Emulator:
             env = self.env
             ext = self._ext_by_header(h, env)
         types, buffering, host, port, path = _validate_subscription(body)
+        if self.refuse_subscriptions is not None:
+            status = int(self.refuse_subscriptions)
+            if status == 202:  # what AWS's Runtime Interface Emulator answers
+                h.reply(202, {"errorMessage": "Telemetry API is not supported",
+                              "errorType": "Telemetry.NotSupported"})
+                return
+            raise ApiError(status, "ServiceException" if status >= 500 else "Telemetry.Refused",
+                           "subscription refused (emulator fault injection)")
         with self.cond:
             if not env.subscriptions_open or env.phase != "init":
                 raise ApiError(403, "Telemetry.SubscriptionClosed",

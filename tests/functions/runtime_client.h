@@ -1,7 +1,7 @@
 /*
  * A minimal custom runtime for the sample functions: a blocking HTTP/1.1 client of the Lambda
  * Runtime API (2018-06-01) over one TCP socket per request, the event loop, the knobs every
- * function shares (sleep_ms, fail, crash, children, child_bytes) and the memory routines.
+ * function shares (sleep_ms, fail, crash, exec, children, child_bytes) and the memory routines.
  *
  * The functions exist so that tests can compare what leakwatch measures with the truth, so this
  * file must not add memory of its own across invocations:
@@ -89,7 +89,7 @@ static struct {
     struct rc_child children[RC_MAX_CHILDREN];
     size_t child_count;
     /* defaults of the common knobs, from the environment */
-    uint64_t delay_ms, sleep_ms, fail, crash, children_target, child_bytes;
+    uint64_t delay_ms, sleep_ms, fail, crash, exec_self, children_target, child_bytes;
 } rc;
 
 /* Keeps the allocations of the handlers observable so the compiler cannot elide them. */
@@ -864,6 +864,13 @@ RC_API int rc_run(int argc, char **argv, const char *name, int (*setup)(char *ms
     rc.exe_arg0 = argc > 0 ? argv[0] : name;
     if (argc == 5 && strcmp(argv[1], "--hold-child") == 0)
         return child_main(argv[2], argv[3], argv[4]);
+    /* "--answer-after-exec REQUEST_ID INVOCATION": this image replaced (exec) a runtime in the
+     * middle of that invocation; it answers it first, then goes on with the event loop. */
+    const char *exec_request_id = NULL;
+    if (argc == 4 && strcmp(argv[1], "--answer-after-exec") == 0 &&
+        strlen(argv[2]) < RC_REQUEST_ID_CAP &&
+        parse_u64(argv[3], strlen(argv[3]), UINT32_MAX, &rc.invocation) == 0)
+        exec_request_id = argv[2];
 
     if (resolve_api(msg, sizeof msg) != 0) {
         rc_log("%s", msg);
@@ -873,6 +880,7 @@ RC_API int rc_run(int argc, char **argv, const char *name, int (*setup)(char *ms
         rc_env_u64("SLEEP_MS", 0, RC_MAX_SLEEP_MS, &rc.sleep_ms, msg, sizeof msg) != 0 ||
         rc_env_u64("FAIL", 0, 1, &rc.fail, msg, sizeof msg) != 0 ||
         rc_env_u64("CRASH", 0, 255, &rc.crash, msg, sizeof msg) != 0 ||
+        rc_env_u64("EXEC", 0, 1, &rc.exec_self, msg, sizeof msg) != 0 ||
         rc_env_u64("CHILDREN", 0, RC_MAX_CHILDREN, &rc.children_target, msg, sizeof msg) != 0 ||
         rc_env_u64("CHILD_BYTES", 1048576, RC_MAX_BYTES, &rc.child_bytes, msg, sizeof msg) != 0 ||
         (setup != NULL && setup(msg, sizeof msg) != 0))
@@ -883,6 +891,21 @@ RC_API int rc_run(int argc, char **argv, const char *name, int (*setup)(char *ms
         mmap(NULL, RC_EVENT_CAP_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (rc.event == MAP_FAILED)
         rc_init_error("Runtime.OutOfMemory", "cannot map the event buffer");
+
+    if (exec_request_id != NULL) {
+        char path[96 + RC_REQUEST_ID_CAP];
+        int status = 0;
+        int n = snprintf(rc.out, sizeof rc.out,
+                         "{\"function\":\"%s\",\"invocation\":%llu,\"request_id\":\"%s\","
+                         "\"exec\":true,\"retained_bytes\":0,\"pid\":%d}",
+                         name, (unsigned long long)rc.invocation, exec_request_id, (int)getpid());
+        snprintf(path, sizeof path, "/2018-06-01/runtime/invocation/%s/response", exec_request_id);
+        rc_log("answering request_id=%s after exec", exec_request_id);
+        if (api_request("POST", path, "Content-Type: application/json\r\n", rc.out, (size_t)n,
+                        &status, NULL, 0, NULL, NULL) == 0 &&
+            status != 202)
+            rc_log("POST %s answered %d", path, status);
+    }
 
     for (;;) {
         struct rc_event ev;
@@ -900,11 +923,13 @@ RC_API int rc_run(int argc, char **argv, const char *name, int (*setup)(char *ms
         ev.payload = rc.event;
         ev.invocation = ++rc.invocation;
 
-        uint64_t delay_ms = 0, sleep_ms = 0, fail = 0, crash = 0, children = 0, child_bytes = 0;
+        uint64_t delay_ms = 0, sleep_ms = 0, fail = 0, crash = 0, exec_self = 0, children = 0,
+                 child_bytes = 0;
         if (rc_knob(&ev, "delay_ms", rc.delay_ms, RC_MAX_SLEEP_MS, &delay_ms, &res) == 0 &&
             rc_knob(&ev, "sleep_ms", rc.sleep_ms, RC_MAX_SLEEP_MS, &sleep_ms, &res) == 0 &&
             rc_knob(&ev, "fail", rc.fail, 1, &fail, &res) == 0 &&
             rc_knob(&ev, "crash", rc.crash, 255, &crash, &res) == 0 &&
+            rc_knob(&ev, "exec", rc.exec_self, 1, &exec_self, &res) == 0 &&
             rc_knob(&ev, "children", rc.children_target, RC_MAX_CHILDREN, &children, &res) == 0 &&
             rc_knob(&ev, "child_bytes", rc.child_bytes, RC_MAX_BYTES, &child_bytes, &res) == 0) {
             /* A real runtime spends time dispatching an event before the handler touches any
@@ -933,6 +958,17 @@ RC_API int rc_run(int argc, char **argv, const char *name, int (*setup)(char *ms
         if (!res.error_type[0] && crash != 0) {
             rc_log("crashing on request: exit status %llu", (unsigned long long)crash);
             _exit((int)crash);
+        }
+        if (!res.error_type[0] && exec_self) {
+            /* The process image is replaced in the middle of the invocation (same pid, fresh
+             * memory, children gone with their lifelines): the new image answers. */
+            char inv[24];
+            snprintf(inv, sizeof inv, "%llu", (unsigned long long)ev.invocation);
+            char *args[] = {(char *)(uintptr_t)rc.exe_arg0, "--answer-after-exec", ev.request_id,
+                            inv, NULL};
+            rc_log("replacing the process (exec) before answering request_id=%s", ev.request_id);
+            execv("/proc/self/exe", args);
+            rc_fail(&res, "Function.ExecFailed", "exec: %s", strerror(errno));
         }
         if (!res.error_type[0] && fail)
             rc_fail(&res, "Function.RequestedFailure", "failure requested by the event (%s)", name);

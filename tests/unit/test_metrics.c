@@ -186,9 +186,16 @@ static void test_shutdown_without_end(void **state)
         {LW_M_FN_RSS_START, false, 0},
         {LW_M_FN_ANON_START, false, 0},
         {LW_M_FN_GROWTH, false, 0},
-        {LW_M_FN_RSS_END, true, 0},
+        /* the end reading did not find it either (a hidden /proc): unknown, not 0 bytes */
+        {LW_M_FN_RSS_END, false, 0},
+        {LW_M_FN_ANON_END, false, 0},
+        {LW_M_FN_RSS_PEAK, false, 0},
+        {LW_M_ENV_RSS, true, M(37)},
     };
     check(&r, NULL, no_fn, sizeof(no_fn) / sizeof(no_fn[0]));
+    /* and the record says what is missing */
+    assert_true(r.gaps & LW_GAP_PROCS);
+    assert_int_equal(r.peak_method, LW_PEAK_NONE);
 }
 
 static void test_verdict_metrics(void **state)

@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -300,12 +301,104 @@ static void test_without_telemetry_records_go_out_at_once(void **state)
     out_drain();
 }
 
+/* A pipe nobody reads, already full: every line the emitter writes waits for its whole budget. */
+static void out_open_full(void)
+{
+    assert_int_equal(pipe(out.fds), 0);
+    fcntl(out.fds[1], F_SETPIPE_SZ, 4096);
+    fcntl(out.fds[1], F_SETFL, O_NONBLOCK);
+    static const char junk[4096] = {0};
+    while (write(out.fds[1], junk, sizeof(junk)) > 0)
+        ;
+    fcntl(out.fds[1], F_SETFL, 0);
+    out.len = 0;
+}
+
+static void test_shutdown_returns_by_its_deadline_when_stdout_is_full(void **state)
+{
+    (void)state;
+    static struct lw_health health;
+    memset(&health, 0, sizeof(health));
+    out_open_full();
+    struct lw_pipeline *p = start(true, &health);
+    static struct lw_record rec;
+    for (unsigned seq = 1; seq <= 8; seq++) {
+        make_record(&rec, seq);
+        lw_pipeline_add_record(p, &rec);
+    }
+    /* No report ever comes and no line can be written: the shutdown uses its whole budget,
+     * part of it waiting for reports, and must still return by the deadline it was given
+     * (past it, Lambda kills the extension). 1 s budget; a scheduler's worth of slack. */
+    uint64_t t0 = now_ms();
+    uint64_t deadline = t0 + 1000;
+    lw_pipeline_shutdown(p, "spindown", 8, t0, deadline);
+    uint64_t returned = now_ms();
+    assert_true(returned <= deadline + 250);
+    close(out.fds[0]); /* the emitter's last line fails at once, and free() can join it */
+    lw_pipeline_free(p);
+    close(out.fds[1]);
+    assert_true(health.c[LW_H_EMF_DROPPED] >= 1);
+}
+
+/* Runs fn with stderr going to a pipe; returns what was written there. */
+static size_t capture_stderr(void (*fn)(void), char *buf, size_t cap)
+{
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    fcntl(fds[0], F_SETPIPE_SZ, 1 << 20);
+    int saved = dup(STDERR_FILENO);
+    dup2(fds[1], STDERR_FILENO);
+    close(fds[1]);
+    fn();
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    ssize_t n = read(fds[0], buf, cap - 1);
+    close(fds[0]);
+    buf[n > 0 ? n : 0] = '\0';
+    return n > 0 ? (size_t)n : 0;
+}
+
+static struct lw_health closed_health;
+
+static void run_with_closed_stdout(void)
+{
+    memset(&closed_health, 0, sizeof(closed_health));
+    assert_int_equal(pipe(out.fds), 0);
+    close(out.fds[0]); /* nobody will ever read: every write fails with EPIPE */
+    struct lw_pipeline *p = start(false, &closed_health);
+    static struct lw_record rec;
+    for (unsigned seq = 1; seq <= 5; seq++) {
+        make_record(&rec, seq);
+        lw_pipeline_add_record(p, &rec);
+    }
+    uint64_t t0 = now_ms();
+    lw_pipeline_shutdown(p, "spindown", 5, t0, t0 + 1000);
+    lw_pipeline_free(p);
+    close(out.fds[1]);
+}
+
+static void test_a_closed_stdout_is_said_once_and_counted(void **state)
+{
+    (void)state;
+    static char err[65536];
+    capture_stderr(run_with_closed_stdout, err, sizeof(err));
+    assert_int_equal(closed_health.c[LW_H_EMF_DROPPED], 6); /* 5 records and the shutdown line */
+    const char *first = strstr(err, "stdout");
+    assert_non_null(first);
+    assert_null(strstr(first + 1, "stdout")); /* once, not once per line */
+    assert_non_null(strstr(err, "WARN"));
+    assert_non_null(strstr(err, "EmfLinesDropped"));
+}
+
 int main(void)
 {
+    signal(SIGPIPE, SIG_IGN); /* as the daemon does: a closed stdout is EPIPE, not death */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_records_and_telemetry_from_two_threads),
         cmocka_unit_test(test_shutdown_emits_what_never_got_its_report),
         cmocka_unit_test(test_without_telemetry_records_go_out_at_once),
+        cmocka_unit_test(test_shutdown_returns_by_its_deadline_when_stdout_is_full),
+        cmocka_unit_test(test_a_closed_stdout_is_said_once_and_counted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
