@@ -27,6 +27,7 @@ class FaultInjectionTest(EmulatorCase):
                 with self.emulator({"probe-ext": {"telemetry": tel}}, telemetry_fault=fault) as emu:
                     emu.invoke({})
                     emu.invoke({})
+                    emu.shutdown()  # every batch delivered before counting
                     stats = emu.report()["telemetry"]["probe-ext"]
                 batches = [b["events"] for b in self.kind("probe-ext", "batch")]
                 self.assertGreater(stats["fault_posts"]["200"], 0)
@@ -47,6 +48,7 @@ class FaultInjectionTest(EmulatorCase):
         with self.emulator({"probe-ext": {"telemetry": {"types": ["platform"]}}},
                            telemetry_fault="malformed") as emu:
             emu.invoke({})
+            emu.shutdown()  # every batch delivered (a set of bad bodies is never cut short)
             stats = emu.report()["telemetry"]["probe-ext"]
         got = self.kind("probe-ext", "batch") + self.kind("probe-ext", "batch_refused")
         import lambda_emulator
