@@ -48,6 +48,30 @@
 /* Leave this much of the SHUTDOWN budget unused: exiting late means SIGKILL. */
 #define SHUTDOWN_MARGIN_MS 100
 
+/*
+ * Lambda stops extensions with the SHUTDOWN event (then SIGKILL), never with SIGTERM, which it
+ * sends the runtime. A SIGTERM that reaches leakwatch comes from elsewhere, and dying of it would
+ * fail the invocation in flight (Extension.Crash) and reset the environment: it is noted, said
+ * once, and leakwatch runs on until SHUTDOWN.
+ */
+static volatile sig_atomic_t sigterm_seen;
+
+static void on_sigterm(int sig)
+{
+    (void)sig;
+    sigterm_seen = 1;
+}
+
+static void say_sigterm(void)
+{
+    static bool said;
+    if (sigterm_seen && !said) {
+        said = true;
+        lw_warn("SIGTERM received and ignored: leakwatch runs until the SHUTDOWN event, as "
+                "Lambda extensions do (exiting would fail the invocation in flight)");
+    }
+}
+
 static uint64_t now_ms(void)
 {
     struct timespec ts;
@@ -279,6 +303,7 @@ static void boundary(struct daemon *d, const struct lw_lambda_event *ev, enum lw
 
 static int shutdown_now(struct daemon *d, const struct lw_lambda_event *ev)
 {
+    say_sigterm();
     uint64_t t = now_ms();
     uint64_t deadline =
         ev->deadline_ms > SHUTDOWN_MARGIN_MS ? ev->deadline_ms - SHUTDOWN_MARGIN_MS : t + 1000;
@@ -400,6 +425,7 @@ static int run(struct daemon *d)
         /* an answer already waiting means the invocation ended during the reading */
         bool late = invoke && lw_http_loopback_answered(&d->api);
         boundary(d, &ev, hwm, t, late);
+        say_sigterm();
         if (!invoke)
             return shutdown_now(d, &ev);
     }
@@ -424,8 +450,15 @@ int main(int argc, char **argv)
         usage(strcmp(argv[1], "--help") == 0 ? stdout : stderr);
         return strcmp(argv[1], "--help") == 0 ? 0 : 2;
     }
-    /* A closed pipe must not kill the extension (and with it the environment). */
+    /* A closed pipe must not kill the extension (and with it the environment), nor a SIGTERM.
+     * SA_RESTART: the blocked event/next is not interrupted. */
     signal(SIGPIPE, SIG_IGN);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_sigterm;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
     static struct daemon d;
     int rc = run(&d);
     /* Exit without tearing down threads that may be blocked on a frozen peer. */

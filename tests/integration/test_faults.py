@@ -279,7 +279,7 @@ class FaultTest(FaultCase):
         results, report, lines = self.run_function("steady", [{}] * n, extension_stdout=mode)
         self.assert_unaffected(results, n)
         ext = report["extensions"]["leakwatch"]["shutdown"]
-        self.assertEqual((ext["killed"], ext["exit_code"]), (False, 0))
+        self.assertEqual((ext["killed"], ext["exit_code"]), (False, 0), "\n".join(self.leakwatch_log(lines)))
         self.assertEqual(invocation_records(lines), [])  # stdout was never read
         return self.leakwatch_log(lines)
 
@@ -339,19 +339,15 @@ class SigtermTest(FaultCase):
         self.assertEqual((ext["killed"], ext["exit_code"]), (False, 0))
         return lines
 
-    @unittest.expectedFailure  # extension/main.c does not handle SIGTERM: it dies
     def test_sigterm_mid_invocation(self):
         self.sigterm_at("invoke", 0.05, {"sleep_ms": 200})
 
-    @unittest.expectedFailure  # extension/main.c does not handle SIGTERM: it dies
     def test_sigterm_while_frozen(self):
         self.sigterm_at("frozen")
 
-    @unittest.expectedFailure  # extension/main.c does not handle SIGTERM: it dies
     def test_sigterm_at_shutdown(self):
         self.sigterm_at("shutdown")
 
-    @unittest.expectedFailure  # extension/main.c does not handle SIGTERM: it dies
     def test_sigterm_during_init(self):
         n = 2
         with self.emulator("steady") as emu:
