@@ -461,6 +461,27 @@ static void note_malformed(struct lw_report *r, uint64_t line_no, const char *wh
             (struct lw_report_malformed){.source = r->source, .line_no = line_no, .why = why};
 }
 
+/*
+ * Whether text that is not valid JSON was one of leakwatch's lines: a cut EMF line still has
+ * its "Namespace":"Leakwatch" near the start, an alert its "LeakwatchAlert". Lines that merely
+ * mention leakwatch (its own log messages quoting a telemetry batch) are not.
+ */
+static bool names_leakwatch(const char *text, size_t len)
+{
+    const char *brace = memchr(text, '{', len);
+    if (!brace)
+        return false;
+    size_t n = len - (size_t)(brace - text);
+    static const char emf[] = "{\"_aws\":";
+    static const char ns[] = "\"Namespace\":\"Leakwatch\"";
+    static const char rec[] = "\"LeakwatchRecord\":";
+    static const char alert[] = "\"LeakwatchAlert\":";
+    if (n >= sizeof(emf) - 1 && memcmp(brace, emf, sizeof(emf) - 1) == 0 &&
+        memmem(brace, n, ns, sizeof(ns) - 1))
+        return true;
+    return memmem(brace, n, rec, sizeof(rec) - 1) || memmem(brace, n, alert, sizeof(alert) - 1);
+}
+
 /* One log event's text: kept, or counted by why not. */
 static enum lw_err add_event(struct lw_report *r, const char *text, size_t len, uint64_t line_no)
 {
@@ -479,8 +500,7 @@ static enum lw_err add_event(struct lw_report *r, const char *text, size_t len, 
         break;
     case LW_REPORT_SKIP_BAD_JSON:
         r->stats.skipped_bad_json++;
-        /* a cut line of leakwatch's still names it early on ("Namespace":"Leakwatch") */
-        if (memmem(text, len, "Leakwatch", 9))
+        if (names_leakwatch(text, len))
             note_malformed(r, line_no, "cut or invalid JSON");
         break;
     case LW_REPORT_SKIP_FOREIGN:

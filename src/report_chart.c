@@ -19,11 +19,11 @@
 #include <string.h>
 
 #define PANEL_W 900
-#define PANEL_H 480
+#define PANEL_H 500
 #define PLOT_L 80.0
 #define PLOT_R 870.0
-#define PLOT_T 96.0
-#define PLOT_B 410.0
+#define PLOT_T 112.0
+#define PLOT_B 430.0
 #define MIB LW_REPORT_MIB
 
 static void xml_text(FILE *out, const char *s)
@@ -159,7 +159,7 @@ static void legend_item(FILE *out, double *x, double *y, const char *mark, const
 }
 
 static void write_legend(FILE *out, const struct lw_report_window *w, const struct trend *t,
-                         bool have_limit, bool have_cold, bool have_change)
+                         bool have_limit, bool oom_visible, bool have_cold, bool have_change)
 {
     double x = PLOT_L, y = 62;
     char mark[256];
@@ -182,12 +182,15 @@ static void write_legend(FILE *out, const struct lw_report_window *w, const stru
         legend_item(out, &x, &y,
                     "<line x1=\"0\" y1=\"0\" x2=\"20\" y2=\"0\" stroke=\"" TREND_COLOR
                     "\" stroke-width=\"1.5\" stroke-dasharray=\"2 3\"/>",
-                    "leak trend (verdict's growth per invocation, projected)");
-    if (t->have_oom)
+                    "leak trend of the verdict, projected");
+    if (oom_visible)
         legend_item(out, &x, &y,
                     "<circle cx=\"10\" cy=\"0\" r=\"5\" fill=\"none\" stroke=\"" LIMIT_COLOR
                     "\" stroke-width=\"2\"/>",
                     "projected out of memory");
+    else if (t->have_oom)
+        legend_item(out, &x, &y, "<path d=\"M18,0 L8,-6 L8,6 Z\" fill=\"" LIMIT_COLOR "\"/>",
+                    "out of memory projected beyond the range");
     if (have_cold)
         legend_item(out, &x, &y, "<path d=\"M10,-5 L15,4 L5,4 Z\" fill=\"" COLD_COLOR "\"/>",
                     "cold start");
@@ -228,9 +231,11 @@ static void write_axes(FILE *out, const struct scale *sc, double ystep, double x
 }
 
 /* The trend line, and the projected out-of-memory point or the arrow saying where it is. */
-static void write_trend(FILE *out, const struct scale *sc, const struct trend *t, double limit_mib)
+static void write_trend(FILE *out, const struct scale *sc, const struct trend *t, double limit_mib,
+                        bool limit_visible)
 {
-    double x_end = t->have_oom && t->oom_seq <= sc->xhi ? t->oom_seq : sc->xhi;
+    bool oom_visible = t->have_oom && limit_visible && t->oom_seq <= sc->xhi;
+    double x_end = oom_visible ? t->oom_seq : sc->xhi;
     double x0 = sc->xlo;
     double y0 = t->mib0 + t->slope_mib * (x0 - t->seq0);
     double y1 = t->mib0 + t->slope_mib * (x_end - t->seq0);
@@ -252,7 +257,7 @@ static void write_trend(FILE *out, const struct scale *sc, const struct trend *t
     char when[96] = "";
     if (!isnan(t->oom_minutes))
         snprintf(when, sizeof(when), " (in about %.0f min)", t->oom_minutes);
-    if (t->oom_seq <= sc->xhi) {
+    if (oom_visible) {
         double x = xpos(sc, t->oom_seq), y = ypos(sc, limit_mib);
         fprintf(out,
                 "<circle class=\"oom\" cx=\"%.1f\" cy=\"%.1f\" r=\"6\" fill=\"none\" "
@@ -311,13 +316,20 @@ static void write_panel(const struct lw_report_env *env, const struct lw_report_
     double limit_mib = lim ? lim->value[LW_M_MEM_LIMIT] / MIB : 0;
     struct trend t = find_trend(w, limit_mib);
 
-    /* scales: x = sequence, y = MiB from 0 to the largest value (the limit included) */
-    double ymax = limit_mib;
+    /*
+     * scales: x = sequence, y = MiB from 0 to the largest value, the limit included unless it
+     * is more than four times the largest figure: the lines would then be flat at the bottom,
+     * so the limit is named at the top instead (and the trend leaves through the top edge).
+     */
+    double ymax = 0;
     for (size_t i = 0; i < w->n_inv; i++)
         for (size_t s = 0; s < N_SERIES; s++)
             if (lw_report_entry_has(&w->inv[i], chart_series[s].metric) &&
                 w->inv[i].value[chart_series[s].metric] / MIB > ymax)
                 ymax = w->inv[i].value[chart_series[s].metric] / MIB;
+    bool limit_visible = lim && (ymax == 0 || limit_mib <= 4 * ymax);
+    if (limit_visible && limit_mib > ymax)
+        ymax = limit_mib;
     struct scale sc;
     double ystep = nice_step(ymax > 0 ? ymax : 1, 5);
     sc.ytop = ceil((ymax > 0 ? ymax * 1.05 : 1) / ystep) * ystep;
@@ -328,7 +340,8 @@ static void write_panel(const struct lw_report_env *env, const struct lw_report_
         sc.xhi += 1;
     }
     /* stretch to the projected point when the logged invocations keep at least 2/3 */
-    if (t.have_oom && t.oom_seq > sc.xhi && t.oom_seq - sc.xlo <= 1.5 * (sc.xhi - sc.xlo))
+    if (limit_visible && t.have_oom && t.oom_seq > sc.xhi &&
+        t.oom_seq - sc.xlo <= 1.5 * (sc.xhi - sc.xlo))
         sc.xhi = ceil(t.oom_seq + 0.02 * (t.oom_seq - sc.xlo));
     double xstep = nice_step(sc.xhi - sc.xlo, 8);
     if (xstep < 1)
@@ -357,7 +370,13 @@ static void write_panel(const struct lw_report_env *env, const struct lw_report_
         prev = v;
     }
 
-    if (lim) {
+    if (lim && !limit_visible) {
+        fprintf(out,
+                "<text class=\"limit\" x=\"%.1f\" y=\"%.1f\" font-size=\"11\" "
+                "fill=\"" LIMIT_COLOR
+                "\">\xe2\x86\x91 memory limit %.0f MiB, above this range</text>\n",
+                PLOT_L + 6, PLOT_T + 14, limit_mib);
+    } else if (lim) {
         double y = ypos(&sc, limit_mib);
         fprintf(out,
                 "<line class=\"limit\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
@@ -394,7 +413,7 @@ static void write_panel(const struct lw_report_env *env, const struct lw_report_
     }
 
     if (t.have)
-        write_trend(out, &sc, &t, limit_mib);
+        write_trend(out, &sc, &t, limit_mib, limit_visible);
 
     /* cold starts: a triangle on the x axis and a label */
     bool have_cold = false;
@@ -413,7 +432,8 @@ static void write_panel(const struct lw_report_env *env, const struct lw_report_
                 x + 8, PLOT_B - 4);
     }
 
-    write_legend(out, w, &t, lim != NULL, have_cold, have_change);
+    bool oom_visible = t.have_oom && limit_visible && t.oom_seq <= sc.xhi;
+    write_legend(out, w, &t, limit_visible, oom_visible, have_cold, have_change);
     if (w->n_inv == 0)
         fprintf(out,
                 "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">no invocation records</text>\n",

@@ -445,8 +445,10 @@ static void write_header(const struct lw_report_env *env, const struct lw_report
         if (missing)
             fprintf(out, ", %llu missing", (unsigned long long)missing);
         fprintf(out, ")");
-        if (w->n_inv < env->n_invocations)
-            fprintf(out, ", last %zu shown", w->n_inv);
+        if (w->n_inv < env->n_invocations && w->n_inv > 0)
+            fprintf(out, ", %zu shown (seq %llu to %llu)", w->n_inv,
+                    (unsigned long long)w->inv[0].seq,
+                    (unsigned long long)w->inv[w->n_inv - 1].seq);
         fprintf(out, "\n");
         const struct lw_report_entry *cold = NULL;
         for (size_t i = 0; i < env->n_invocations && !cold; i++)
