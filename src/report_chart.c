@@ -254,9 +254,11 @@ static void write_trend(FILE *out, const struct scale *sc, const struct trend *t
             xpos(sc, x0), ypos(sc, y0), xpos(sc, x_end), ypos(sc, y1));
     if (!t->have_oom)
         return;
-    char when[96] = "";
-    if (!isnan(t->oom_minutes))
-        snprintf(when, sizeof(when), " (in about %.0f min)", t->oom_minutes);
+    char when[96] = "", mins[48];
+    if (!isnan(t->oom_minutes)) {
+        lw_report_fmt_minutes(t->oom_minutes, mins, sizeof(mins));
+        snprintf(when, sizeof(when), " (in about %s)", mins);
+    }
     if (oom_visible) {
         double x = xpos(sc, t->oom_seq), y = ypos(sc, limit_mib);
         fprintf(out,
@@ -339,9 +341,9 @@ static void write_panel(const struct lw_report_env *env, const struct lw_report_
         sc.xlo -= 1;
         sc.xhi += 1;
     }
-    /* stretch to the projected point when the logged invocations keep at least 2/3 */
+    /* stretch to the projected point when the logged invocations keep at least 1/3 */
     if (limit_visible && t.have_oom && t.oom_seq > sc.xhi &&
-        t.oom_seq - sc.xlo <= 1.5 * (sc.xhi - sc.xlo))
+        t.oom_seq - sc.xlo <= 3 * (sc.xhi - sc.xlo))
         sc.xhi = ceil(t.oom_seq + 0.02 * (t.oom_seq - sc.xlo));
     double xstep = nice_step(sc.xhi - sc.xlo, 8);
     if (xstep < 1)
@@ -476,7 +478,7 @@ enum lw_err lw_report_write_svg(const struct lw_report *r, const struct lw_repor
 /* HTML                                                                                      */
 
 static const char html_head[] =
-    "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+    "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n"
     "<title>leakwatch report</title>\n<style>\n"
     "body{font-family:sans-serif;margin:2em;color:#222}\n"
     "section{margin-bottom:3em}\n"

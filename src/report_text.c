@@ -365,6 +365,18 @@ void lw_report_fmt_duration(double seconds, char *dst, size_t cap)
         snprintf(dst, cap, "%llus", (unsigned long long)sec);
 }
 
+void lw_report_fmt_minutes(double minutes, char *dst, size_t cap)
+{
+    if (!(minutes >= 0))
+        snprintf(dst, cap, "?");
+    else if (minutes < 1)
+        snprintf(dst, cap, "%.0f s", minutes * 60);
+    else if (minutes < 10)
+        snprintf(dst, cap, "%.1f min", minutes);
+    else
+        snprintf(dst, cap, "%.0f min", minutes);
+}
+
 /* A growth in bytes as KiB or MiB, with its sign. */
 void lw_report_fmt_bytes(double bytes, char *dst, size_t cap)
 {
@@ -420,9 +432,11 @@ static void write_projection(const struct lw_report_window *w, FILE *out)
     fprintf(out, "projection    out of memory in about");
     if (inv)
         fprintf(out, " %.0f invocations", last->value[LW_M_INVOCATIONS_TO_OOM]);
-    if (min)
-        fprintf(out, "%s%.0f min%s", inv ? " (" : " ", last->value[LW_M_MINUTES_TO_OOM],
-                inv ? ")" : "");
+    if (min) {
+        char m[48];
+        lw_report_fmt_minutes(last->value[LW_M_MINUTES_TO_OOM], m, sizeof(m));
+        fprintf(out, "%s%s%s", inv ? " (" : " ", m, inv ? ")" : "");
+    }
     fprintf(out, ", as of seq %llu\n", (unsigned long long)last->seq);
 }
 
