@@ -515,6 +515,9 @@ static enum lw_err add_event(struct lw_report *r, const char *text, size_t len, 
     return LW_OK;
 }
 
+/* Deeper nesting than any export has: past it, brackets are no longer counted. */
+#define JSON_DEPTH_MAX 1000
+
 static void framing(struct lw_report *r)
 {
     r->stats.lines++;
@@ -773,14 +776,16 @@ enum lw_err lw_report_add_line(struct lw_report *r, const char *line, size_t len
         framing(r);
         return LW_OK;
     }
-    if (r->json_depth > 0) {
+    if (r->json_depth > 0 && !(n > 1 && t[0] == '{' && t[1] == '"')) {
+        /* (a line that is a whole object is never part of a pretty-printed document: it is a
+         * log line after a stray "{" line, read as one) */
         enum lw_err err;
         if (add_message_member(r, t, n, &err))
             return err;
         size_t m = n;
         if (m > 0 && t[m - 1] == ',')
             m--;
-        if (m > 0 && (t[m - 1] == '{' || t[m - 1] == '['))
+        if (m > 0 && (t[m - 1] == '{' || t[m - 1] == '[') && r->json_depth < JSON_DEPTH_MAX)
             r->json_depth++;
         else if (m == 1 && (t[0] == '}' || t[0] == ']'))
             r->json_depth--;

@@ -1185,6 +1185,15 @@ static void test_compact_documents(void **state)
     assert_int_equal(st.lines, 4);
     assert_int_equal(lw_report_env_at(r, 0)->invocations[0].seq, 2);
     lw_report_free(r);
+
+    /* a stray "{" line does not swallow the log lines after it */
+    snprintf(text, cap * 2 + 512, "{\n%s\n  \"message\": \"START\",\n}\n", inv);
+    r = load_text(text);
+    lw_report_stats(r, &st);
+    assert_int_equal(st.invocations, 1);
+    assert_int_equal(st.skipped_text, 1);
+    assert_int_equal(st.framing, 2);
+    lw_report_free(r);
     free(text);
     free(quoted);
     free(inv);
