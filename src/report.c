@@ -8,7 +8,7 @@
  * sorting. Strings are interned (environment ids, function names, verdict reasons repeat on
  * every line) so that a day of logs stays a few hundred bytes per invocation.
  */
-#include <leakwatch/report.h>
+#include "report_internal.h"
 
 #include <errno.h>
 #include <math.h>
@@ -20,7 +20,7 @@
 
 _Static_assert(LW_M_COUNT <= 64, "have_mask holds one bit per metric");
 
-static const char *const metric_names[LW_M_COUNT] = {
+const char *const lw_report_metric_names[LW_M_COUNT] = {
 #define LW_REPORT_METRIC_NAME(id, emf, emf_unit, otlp, ucum) [LW_M_##id] = emf,
     LW_METRICS(LW_REPORT_METRIC_NAME)
 #undef LW_REPORT_METRIC_NAME
@@ -101,23 +101,27 @@ static void parse_metrics(const cJSON *obj, struct lw_report_line *out)
 {
     for (int i = 0; i < LW_M_COUNT; i++) {
         double v;
-        if (get_number(obj, metric_names[i], &v)) {
+        if (get_number(obj, lw_report_metric_names[i], &v)) {
             out->value[i] = v;
             out->have_mask |= UINT64_C(1) << i;
         }
     }
 }
 
-/* Fills out from a leakwatch object of the given kind; false when required fields are bad. */
-static bool parse_leakwatch(const cJSON *root, enum lw_report_kind kind, struct lw_report_line *out)
+/*
+ * Fills out from a leakwatch object of the given kind. Returns NULL, or what is wrong when the
+ * required fields are bad.
+ */
+static const char *parse_leakwatch(const cJSON *root, enum lw_report_kind kind,
+                                   struct lw_report_line *out)
 {
     out->kind = kind;
     copy_str(root, "EnvironmentId", out->env_id, sizeof(out->env_id));
     copy_str(root, "FunctionName", out->function_name, sizeof(out->function_name));
     if (out->env_id[0] == '\0')
-        return false;
+        return "no EnvironmentId";
     if (kind != LW_REPORT_SHUTDOWN && get_count(root, "Sequence", &out->seq) != 1)
-        return false;
+        return "no valid Sequence";
     const cJSON *aws = cJSON_GetObjectItemCaseSensitive(root, "_aws");
     if (get_count(aws, "Timestamp", &out->timestamp_ms) < 0)
         out->timestamp_ms = 0;
@@ -157,7 +161,7 @@ static bool parse_leakwatch(const cJSON *root, enum lw_report_kind kind, struct 
             out->have_mask |= UINT64_C(1) << LW_M_MINUTES_TO_OOM;
         break;
     }
-    return true;
+    return NULL;
 }
 
 static bool is_space(char c)
@@ -166,7 +170,7 @@ static bool is_space(char c)
 }
 
 static enum lw_err parse_at(const char *line, size_t len, struct lw_report_line *out,
-                            enum lw_report_skip *why, int depth)
+                            enum lw_report_skip *why, const char **detail, int depth)
 {
     const char *brace = memchr(line, '{', len);
     if (!brace) {
@@ -217,15 +221,17 @@ static enum lw_err parse_at(const char *line, size_t len, struct lw_report_line 
             if (!inner)
                 inner = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "record"));
             if (inner) {
-                err = parse_at(inner, strlen(inner), out, why, depth + 1);
+                err = parse_at(inner, strlen(inner), out, why, detail, depth + 1);
                 if (err == LW_ERR_INVALID && *why != LW_REPORT_SKIP_INVALID)
                     *why = LW_REPORT_SKIP_FOREIGN;
             }
         }
         goto out;
     }
-    if (!parse_leakwatch(root, kind, out)) {
+    const char *bad = parse_leakwatch(root, kind, out);
+    if (bad) {
         *why = LW_REPORT_SKIP_INVALID;
+        *detail = bad;
         goto out;
     }
     *why = LW_REPORT_SKIP_NONE;
@@ -239,7 +245,8 @@ enum lw_err lw_report_parse_line(const char *line, size_t len, struct lw_report_
                                  enum lw_report_skip *why)
 {
     memset(out, 0, sizeof(*out));
-    return parse_at(line, len, out, why, 0);
+    const char *detail = NULL;
+    return parse_at(line, len, out, why, &detail, 0);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -264,6 +271,20 @@ struct lw_report {
     char *line_buf; /* lw_report_read()'s line buffer, grown up to the line cap */
     size_t line_cap;
     struct lw_report_line parsed; /* lw_report_add_line()'s scratch: ~1.5 KiB, off the stack */
+
+    /* the input being read: line numbers and the state of an export document */
+    const char *source; /* interned; "" until lw_report_set_source() */
+    uint64_t line_no;
+    int json_depth;  /* > 0 inside a pretty-printed JSON export document */
+    long csv_column; /* the @message column of a CSV export's header; -1: not in CSV */
+    char *csv_buf;   /* a CSV record being read, possibly over several lines */
+    size_t csv_len, csv_cap;
+    bool csv_open;        /* csv_buf holds a record whose quoted field is still open */
+    uint64_t csv_line_no; /* the line the open record started on */
+    char *field_buf;      /* the unquoted @message field */
+    size_t field_cap;
+    struct lw_report_malformed malformed[LW_REPORT_MALFORMED_KEPT];
+    size_t n_malformed;
 };
 
 struct lw_report *lw_report_new(void)
@@ -277,6 +298,8 @@ struct lw_report *lw_report_new(void)
         free(r);
         return NULL;
     }
+    r->source = "";
+    r->csv_column = -1;
     return r;
 }
 
@@ -292,6 +315,8 @@ void lw_report_free(struct lw_report *r)
     free(r->alert.items);
     free(r->envs);
     free(r->line_buf);
+    free(r->csv_buf);
+    free(r->field_buf);
     free(r);
 }
 
@@ -428,11 +453,43 @@ enum lw_err lw_report_add(struct lw_report *r, const struct lw_report_line *line
     return LW_OK;
 }
 
-enum lw_err lw_report_add_line(struct lw_report *r, const char *line, size_t len)
+static void note_malformed(struct lw_report *r, uint64_t line_no, const char *why)
+{
+    r->stats.malformed++;
+    if (r->n_malformed < LW_REPORT_MALFORMED_KEPT)
+        r->malformed[r->n_malformed++] =
+            (struct lw_report_malformed){.source = r->source, .line_no = line_no, .why = why};
+}
+
+/*
+ * Whether text that is not valid JSON was one of leakwatch's lines: a cut EMF line still has
+ * its "Namespace":"Leakwatch" near the start, an alert its "LeakwatchAlert". Lines that merely
+ * mention leakwatch (its own log messages quoting a telemetry batch) are not.
+ */
+static bool names_leakwatch(const char *text, size_t len)
+{
+    const char *brace = memchr(text, '{', len);
+    if (!brace)
+        return false;
+    size_t n = len - (size_t)(brace - text);
+    static const char emf[] = "{\"_aws\":";
+    static const char ns[] = "\"Namespace\":\"Leakwatch\"";
+    static const char rec[] = "\"LeakwatchRecord\":";
+    static const char alert[] = "\"LeakwatchAlert\":";
+    if (n >= sizeof(emf) - 1 && memcmp(brace, emf, sizeof(emf) - 1) == 0 &&
+        memmem(brace, n, ns, sizeof(ns) - 1))
+        return true;
+    return memmem(brace, n, rec, sizeof(rec) - 1) || memmem(brace, n, alert, sizeof(alert) - 1);
+}
+
+/* One log event's text: kept, or counted by why not. */
+static enum lw_err add_event(struct lw_report *r, const char *text, size_t len, uint64_t line_no)
 {
     enum lw_report_skip why = LW_REPORT_SKIP_NONE;
+    const char *detail = NULL;
     r->stats.lines++;
-    enum lw_err err = lw_report_parse_line(line, len, &r->parsed, &why);
+    memset(&r->parsed, 0, sizeof(r->parsed));
+    enum lw_err err = parse_at(text, len, &r->parsed, &why, &detail, 0);
     if (err == LW_OK)
         return lw_report_add(r, &r->parsed);
     if (err != LW_ERR_INVALID)
@@ -443,6 +500,8 @@ enum lw_err lw_report_add_line(struct lw_report *r, const char *line, size_t len
         break;
     case LW_REPORT_SKIP_BAD_JSON:
         r->stats.skipped_bad_json++;
+        if (names_leakwatch(text, len))
+            note_malformed(r, line_no, "cut or invalid JSON");
         break;
     case LW_REPORT_SKIP_FOREIGN:
         r->stats.skipped_foreign++;
@@ -450,9 +509,329 @@ enum lw_err lw_report_add_line(struct lw_report *r, const char *line, size_t len
     case LW_REPORT_SKIP_INVALID:
     case LW_REPORT_SKIP_NONE:
         r->stats.skipped_invalid++;
+        note_malformed(r, line_no, detail ? detail : "invalid");
         break;
     }
     return LW_OK;
+}
+
+/* Deeper nesting than any export has: past it, brackets are no longer counted. */
+#define JSON_DEPTH_MAX 1000
+
+static void framing(struct lw_report *r)
+{
+    r->stats.lines++;
+    r->stats.framing++;
+}
+
+/* (text, len) without leading and trailing white space. */
+static void trim(const char **text, size_t *len)
+{
+    while (*len > 0 && is_space(**text)) {
+        (*text)++;
+        (*len)--;
+    }
+    while (*len > 0 && is_space((*text)[*len - 1]))
+        (*len)--;
+}
+
+/*
+ * A JSON document held on one line: an array of events (a Logs Insights JSON export) or an
+ * object with an "events" array (one page of filter-log-events, compacted). Each event's
+ * "message" or "@message" string is read as a log event. Returns false, and adds nothing,
+ * when the text is not such a document.
+ */
+static bool add_document(struct lw_report *r, const char *text, size_t len, enum lw_err *err)
+{
+    *err = LW_OK;
+    if (len == 0 || (text[0] != '[' && !memmem(text, len, "\"events\"", 8)))
+        return false;
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    const cJSON *events =
+        cJSON_IsArray(root) ? root : cJSON_GetObjectItemCaseSensitive(root, "events");
+    if (!cJSON_IsArray(events)) {
+        cJSON_Delete(root);
+        return false;
+    }
+    bool any = false;
+    const cJSON *ev;
+    cJSON_ArrayForEach(ev, events)
+    {
+        const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "message"));
+        if (!msg)
+            msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "@message"));
+        if (!msg)
+            continue;
+        any = true;
+        *err = add_event(r, msg, strlen(msg), r->line_no);
+        if (*err != LW_OK)
+            break;
+    }
+    cJSON_Delete(root);
+    if (!any)
+        framing(r);
+    return true;
+}
+
+/*
+ * A member line of a pretty-printed JSON export ("message": "...", with or without the
+ * trailing comma) whose key is "message" or "@message": the string's value, decoded, as a log
+ * event. Returns false when the line is not such a member.
+ */
+static bool add_message_member(struct lw_report *r, const char *t, size_t n, enum lw_err *err)
+{
+    *err = LW_OK;
+    size_t key;
+    if (n > 10 && memcmp(t, "\"message\"", 9) == 0)
+        key = 9;
+    else if (n > 11 && memcmp(t, "\"@message\"", 10) == 0)
+        key = 10;
+    else
+        return false;
+    const char *v = t + key;
+    size_t vn = n - key;
+    trim(&v, &vn);
+    if (vn == 0 || v[0] != ':')
+        return false;
+    v++;
+    vn--;
+    if (vn > 0 && v[vn - 1] == ',')
+        vn--;
+    trim(&v, &vn);
+    cJSON *str = cJSON_ParseWithLength(v, vn);
+    const char *msg = cJSON_GetStringValue(str);
+    if (!msg) {
+        cJSON_Delete(str);
+        return false;
+    }
+    *err = add_event(r, msg, strlen(msg), r->line_no);
+    cJSON_Delete(str);
+    return true;
+}
+
+/* Whether a quoted CSV text has an odd number of quotes: a field is still open. */
+static bool csv_quote_open(const char *s, size_t n, bool open)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] == '"')
+            open = !open;
+    return open;
+}
+
+/*
+ * Field `col` of one CSV record (RFC 4180: fields may be quoted, "" is a quote inside a quoted
+ * field) into r->field_buf. Returns its length, or -1 when the record has fewer fields.
+ */
+static long csv_field(struct lw_report *r, const char *s, size_t n, long col)
+{
+    long at = 0;
+    size_t i = 0;
+    for (;;) {
+        size_t out = 0;
+        bool quoted = i < n && s[i] == '"';
+        if (quoted)
+            i++;
+        while (i < n) {
+            char c = s[i];
+            if (quoted && c == '"') {
+                if (i + 1 < n && s[i + 1] == '"') {
+                    i++;
+                } else {
+                    quoted = false;
+                    i++;
+                    continue;
+                }
+            } else if (!quoted && c == ',') {
+                break;
+            }
+            if (at == col)
+                r->field_buf[out++] = c; /* field_buf holds the whole record: no overflow */
+            i++;
+        }
+        if (at == col)
+            return (long)out;
+        if (i >= n)
+            return -1;
+        i++; /* the comma */
+        at++;
+    }
+}
+
+/* The @message column of a CSV header line naming one; -1 when the line is not such a header. */
+static long csv_header_column(const char *t, size_t n)
+{
+    if (n == 0 || (t[0] != '@' && !(n > 1 && t[0] == '"' && t[1] == '@')))
+        return -1;
+    long col = 0;
+    size_t i = 0;
+    while (i <= n) {
+        size_t j = i;
+        while (j < n && t[j] != ',')
+            j++;
+        const char *f = t + i;
+        size_t fl = j - i;
+        if (fl >= 2 && f[0] == '"' && f[fl - 1] == '"') {
+            f++;
+            fl -= 2;
+        }
+        if (fl == 8 && memcmp(f, "@message", 8) == 0)
+            return col;
+        col++;
+        i = j + 1;
+    }
+    return -1;
+}
+
+static bool grow_to(char **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return true;
+    size_t c = *cap ? *cap : 4096;
+    while (c < need)
+        c *= 2;
+    char *b = realloc(*buf, c);
+    if (!b)
+        return false;
+    *buf = b;
+    *cap = c;
+    return true;
+}
+
+/* The CSV record in csv_buf is complete: its @message field as a log event. */
+static enum lw_err csv_record_done(struct lw_report *r)
+{
+    r->csv_open = false;
+    if (!grow_to(&r->field_buf, &r->field_cap, r->csv_len + 1))
+        return LW_ERR_NOMEM;
+    long n = csv_field(r, r->csv_buf, r->csv_len, r->csv_column);
+    r->csv_len = 0;
+    if (n < 0) {
+        r->stats.lines++;
+        r->stats.skipped_text++;
+        return LW_OK;
+    }
+    return add_event(r, r->field_buf, (size_t)n, r->csv_line_no);
+}
+
+/* A CSV record cut by the end of the input: its quoted field never closed. */
+static void csv_abandon(struct lw_report *r)
+{
+    if (!r->csv_open)
+        return;
+    r->stats.lines++;
+    r->stats.skipped_bad_json++;
+    if (memmem(r->csv_buf, r->csv_len, "Leakwatch", 9))
+        note_malformed(r, r->csv_line_no, "CSV record cut at the end of the input");
+    r->csv_open = false;
+    r->csv_len = 0;
+}
+
+static enum lw_err csv_line(struct lw_report *r, const char *line, size_t len)
+{
+    bool continuing = r->csv_open;
+    size_t need = r->csv_len + (continuing ? 1 : 0) + len;
+    if (need > LW_REPORT_LINE_MAX_BYTES) {
+        /* a record that never closes its quote must not hold the whole input */
+        if (continuing)
+            framing(r);
+        r->stats.lines++;
+        r->stats.skipped_too_long++;
+        r->csv_open = false;
+        r->csv_len = 0;
+        return LW_OK;
+    }
+    if (!grow_to(&r->csv_buf, &r->csv_cap, need))
+        return LW_ERR_NOMEM;
+    if (continuing) {
+        r->csv_buf[r->csv_len++] = '\n';
+        framing(r); /* the record is counted once, as its first line */
+    } else {
+        r->csv_line_no = r->line_no;
+    }
+    memcpy(r->csv_buf + r->csv_len, line, len);
+    r->csv_len += len;
+    r->csv_open = csv_quote_open(line, len, continuing);
+    if (r->csv_open)
+        return LW_OK;
+    return csv_record_done(r);
+}
+
+enum lw_err lw_report_add_line(struct lw_report *r, const char *line, size_t len)
+{
+    r->line_no++;
+    if (r->csv_open)
+        return csv_line(r, line, len);
+
+    const char *t = line;
+    size_t n = len;
+    if (r->line_no == 1 && n >= 3 && memcmp(t, "\xEF\xBB\xBF", 3) == 0) {
+        t += 3; /* a byte order mark, as spreadsheet-minded exporters write */
+        n -= 3;
+    }
+    trim(&t, &n);
+
+    /* a pretty-printed JSON export: the document's own lines, and its "message" members */
+    if (r->json_depth == 0 && n == 1 && (t[0] == '{' || t[0] == '[')) {
+        r->json_depth = 1;
+        framing(r);
+        return LW_OK;
+    }
+    if (r->json_depth > 0 && !(n > 1 && t[0] == '{' && t[1] == '"')) {
+        /* (a line that is a whole object is never part of a pretty-printed document: it is a
+         * log line after a stray "{" line, read as one) */
+        enum lw_err err;
+        if (add_message_member(r, t, n, &err))
+            return err;
+        size_t m = n;
+        if (m > 0 && t[m - 1] == ',')
+            m--;
+        if (m > 0 && (t[m - 1] == '{' || t[m - 1] == '[') && r->json_depth < JSON_DEPTH_MAX)
+            r->json_depth++;
+        else if (m == 1 && (t[0] == '}' || t[0] == ']'))
+            r->json_depth--;
+        framing(r);
+        return LW_OK;
+    }
+
+    /* a Logs Insights CSV export: its header, then one record per line or more */
+    if (n > 0 && t[0] != '{') {
+        long col = csv_header_column(t, n);
+        if (col >= 0) {
+            r->csv_column = col;
+            framing(r);
+            return LW_OK;
+        }
+        if (r->csv_column >= 0)
+            return csv_line(r, line, len);
+    }
+
+    enum lw_err err;
+    if (add_document(r, t, n, &err))
+        return err;
+    return add_event(r, line, len, r->line_no);
+}
+
+enum lw_err lw_report_set_source(struct lw_report *r, const char *name)
+{
+    csv_abandon(r);
+    const char *s = intern(r, name ? name : "");
+    if (!s)
+        return LW_ERR_NOMEM;
+    r->source = s;
+    r->line_no = 0;
+    r->json_depth = 0;
+    r->csv_column = -1;
+    return LW_OK;
+}
+
+size_t lw_report_malformed_count(const struct lw_report *r)
+{
+    return r->n_malformed;
+}
+
+const struct lw_report_malformed *lw_report_malformed_at(const struct lw_report *r, size_t i)
+{
+    return i < r->n_malformed ? &r->malformed[i] : NULL;
 }
 
 enum lw_err lw_report_read(struct lw_report *r, FILE *in)
@@ -476,8 +855,10 @@ enum lw_err lw_report_read(struct lw_report *r, FILE *in)
                 if (err != LW_OK)
                     return err;
             }
-            if (c == EOF)
+            if (c == EOF) {
+                csv_abandon(r); /* the end of the stream ends an open record */
                 break;
+            }
             len = 0;
             too_long = false;
             continue;
@@ -551,7 +932,7 @@ static void sort_dedupe(struct lw_report *r, struct vec *v)
     v->n = w;
 }
 
-static uint64_t entry_time_ms(const struct lw_report_entry *e)
+uint64_t lw_report_entry_time_ms(const struct lw_report_entry *e)
 {
     if (e->start_time_ms)
         return e->start_time_ms;
@@ -577,6 +958,7 @@ static void note_time(struct lw_report_env *env, uint64_t t)
 
 enum lw_err lw_report_finish(struct lw_report *r)
 {
+    csv_abandon(r);
     sort_dedupe(r, &r->inv);
     sort_dedupe(r, &r->shut);
     sort_dedupe(r, &r->alert);
@@ -608,13 +990,13 @@ enum lw_err lw_report_finish(struct lw_report *r)
         env->function_version = "";
         env->invocations = &r->inv.items[i];
         while (i < r->inv.n && r->inv.items[i].env_id == id) {
-            note_time(env, entry_time_ms(&r->inv.items[i]));
+            note_time(env, lw_report_entry_time_ms(&r->inv.items[i]));
             env->n_invocations++;
             i++;
         }
         if (s < r->shut.n && r->shut.items[s].env_id == id) {
             env->shutdown = &r->shut.items[s];
-            note_time(env, entry_time_ms(env->shutdown));
+            note_time(env, lw_report_entry_time_ms(env->shutdown));
             s++;
         }
         env->alerts = a < r->alert.n ? &r->alert.items[a] : NULL;
@@ -656,977 +1038,4 @@ size_t lw_report_env_count(const struct lw_report *r)
 const struct lw_report_env *lw_report_env_at(const struct lw_report *r, size_t i)
 {
     return i < r->n_envs ? &r->envs[i] : NULL;
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* selection: --env and --last                                                               */
-
-/* The environment with this id or unique id prefix; NULL and *none when there is none. */
-static const struct lw_report_env *find_env(const struct lw_report *r, const char *id, bool *none)
-{
-    *none = false;
-    const struct lw_report_env *match = NULL;
-    size_t n_prefix = 0, len = strlen(id);
-    for (size_t i = 0; i < r->n_envs; i++) {
-        if (strcmp(r->envs[i].env_id, id) == 0)
-            return &r->envs[i];
-        if (strncmp(r->envs[i].env_id, id, len) == 0) {
-            match = &r->envs[i];
-            n_prefix++;
-        }
-    }
-    if (n_prefix != 1) {
-        *none = true;
-        return NULL;
-    }
-    return match;
-}
-
-/* The environments opt selects, in order, as an array (first, n). */
-static void selected_envs(const struct lw_report *r, const struct lw_report_options *opt,
-                          const struct lw_report_env **first, size_t *n)
-{
-    *first = r->envs;
-    *n = r->n_envs;
-    if (opt && opt->env_id) {
-        bool none;
-        *first = find_env(r, opt->env_id, &none);
-        *n = none ? 0 : 1;
-    }
-}
-
-size_t lw_report_selected_count(const struct lw_report *r, const struct lw_report_options *opt)
-{
-    const struct lw_report_env *first;
-    size_t n;
-    selected_envs(r, opt, &first, &n);
-    return n;
-}
-
-/* The invocations and alerts of env that --last keeps. */
-struct window {
-    const struct lw_report_entry *inv;
-    size_t n_inv;
-    const struct lw_report_entry *alerts;
-    size_t n_alerts;
-};
-
-static struct window env_window(const struct lw_report_env *env,
-                                const struct lw_report_options *opt)
-{
-    struct window w = {env->invocations, env->n_invocations, env->alerts, env->n_alerts};
-    if (opt && opt->last && w.n_inv > opt->last) {
-        w.inv += w.n_inv - opt->last;
-        w.n_inv = opt->last;
-        uint64_t from_seq = w.inv[0].seq;
-        while (w.n_alerts > 0 && w.alerts[0].seq < from_seq) {
-            w.alerts++;
-            w.n_alerts--;
-        }
-    }
-    return w;
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* the text report                                                                           */
-
-#define KIB 1024.0
-#define MIB (1024.0 * 1024.0)
-
-enum col {
-    C_SEQ,
-    C_REQUEST,
-    C_RSS_START,
-    C_RSS_PEAK,
-    C_RSS_END,
-    C_ANON_END,
-    C_GROWTH,
-    C_ENV_RSS,
-    C_HEADROOM,
-    C_MAX_USED,
-    C_DURATION,
-    C_BILLED,
-    C_STATUS,
-    C_VERDICT,
-    C_NOTES,
-    N_COLS
-};
-
-#define CELL_MAX 160
-
-struct col_desc {
-    const char *name;
-    const char *unit; /* NULL: the memory unit chosen for the table */
-    enum lw_metric_id metric;
-    bool right;
-};
-
-/* metric is only read for the numeric columns */
-static const struct col_desc cols[N_COLS] = {
-    [C_SEQ] = {"seq", "", 0, true},
-    [C_REQUEST] = {"request", "id", 0, false},
-    [C_RSS_START] = {"start RSS", NULL, LW_M_FN_RSS_START, true},
-    [C_RSS_PEAK] = {"peak RSS", NULL, LW_M_FN_RSS_PEAK, true},
-    [C_RSS_END] = {"end RSS", NULL, LW_M_FN_RSS_END, true},
-    [C_ANON_END] = {"anon end", NULL, LW_M_FN_ANON_END, true},
-    [C_GROWTH] = {"growth", NULL, LW_M_FN_GROWTH, true},
-    [C_ENV_RSS] = {"env RSS", NULL, LW_M_ENV_RSS, true},
-    [C_HEADROOM] = {"headroom", NULL, LW_M_HEADROOM, true},
-    [C_MAX_USED] = {"Lambda max", "used MB", LW_M_MAX_MEMORY_USED, true},
-    [C_DURATION] = {"duration", "ms", LW_M_DURATION, true},
-    [C_BILLED] = {"billed", "ms", LW_M_BILLED, true},
-    [C_STATUS] = {"status", "", 0, false},
-    [C_VERDICT] = {"verdict", "", 0, false},
-    [C_NOTES] = {"notes", "", 0, false},
-};
-
-struct mem_unit {
-    const char *name;
-    double bytes;
-};
-
-/*
- * KiB while the largest figure stays under 10000 KiB, else MiB: one decimal is then always
- * enough to see a change of a few KiB on small functions and stays short on large ones.
- */
-static struct mem_unit pick_unit(double max_abs_bytes)
-{
-    if (max_abs_bytes < 10000.0 * KIB)
-        return (struct mem_unit){"KiB", KIB};
-    return (struct mem_unit){"MiB", MIB};
-}
-
-static double max_abs(const struct window *w, const enum lw_metric_id *ids, size_t n_ids)
-{
-    double m = 0;
-    for (size_t i = 0; i < w->n_inv; i++)
-        for (size_t k = 0; k < n_ids; k++)
-            if (lw_report_entry_has(&w->inv[i], ids[k]) && fabs(w->inv[i].value[ids[k]]) > m)
-                m = fabs(w->inv[i].value[ids[k]]);
-    return m;
-}
-
-static void fmt_mem(char *dst, size_t cap, double bytes, struct mem_unit u)
-{
-    double v = bytes / u.bytes;
-    /* "-0.0" reads as a change that is not there */
-    if (fabs(v) < 0.05)
-        v = 0;
-    snprintf(dst, cap, "%.1f", v);
-}
-
-/* Appends to the cell: "a, b" lists. */
-static void note_add(char *cell, const char *text)
-{
-    size_t n = strlen(cell);
-    snprintf(cell + n, CELL_MAX - n, "%s%s", n ? ", " : "", text);
-}
-
-static void gaps_text(uint32_t gaps, char *dst, size_t cap)
-{
-    snprintf(dst, cap, "incomplete: %s%s%s%s%s", (gaps & LW_GAP_END_READING) ? "end-reading" : "",
-             (gaps & LW_GAP_END_READING) && (gaps & ~LW_GAP_END_READING) ? "+" : "",
-             (gaps & LW_GAP_TELEMETRY) ? "telemetry" : "",
-             (gaps & LW_GAP_TELEMETRY) && (gaps & LW_GAP_PROCS) ? "+" : "",
-             (gaps & LW_GAP_PROCS) ? "processes" : "");
-}
-
-static void fill_row(const struct lw_report_entry *e, struct mem_unit level, struct mem_unit growth,
-                     char cells[N_COLS][CELL_MAX])
-{
-    for (int c = 0; c < N_COLS; c++)
-        snprintf(cells[c], CELL_MAX, "-");
-    snprintf(cells[C_SEQ], CELL_MAX, "%llu", (unsigned long long)e->seq);
-    if (e->request_id[0])
-        snprintf(cells[C_REQUEST], CELL_MAX, "%.8s", e->request_id);
-    for (int c = C_RSS_START; c <= C_HEADROOM; c++) {
-        if (lw_report_entry_has(e, cols[c].metric))
-            fmt_mem(cells[c], CELL_MAX, e->value[cols[c].metric], c == C_GROWTH ? growth : level);
-    }
-    if (lw_report_entry_has(e, LW_M_MAX_MEMORY_USED))
-        snprintf(cells[C_MAX_USED], CELL_MAX, "%.0f", e->value[LW_M_MAX_MEMORY_USED]);
-    if (lw_report_entry_has(e, LW_M_DURATION))
-        snprintf(cells[C_DURATION], CELL_MAX, "%.1f", e->value[LW_M_DURATION]);
-    if (lw_report_entry_has(e, LW_M_BILLED))
-        snprintf(cells[C_BILLED], CELL_MAX, "%.0f", e->value[LW_M_BILLED]);
-    if (e->status[0])
-        snprintf(cells[C_STATUS], CELL_MAX, "%s", e->status);
-    if (e->verdict[0])
-        snprintf(cells[C_VERDICT], CELL_MAX, "%s", e->verdict);
-
-    char *notes = cells[C_NOTES];
-    notes[0] = '\0';
-    if (e->cold_start)
-        note_add(notes, "cold start");
-    if (e->peak_method[0] && strcmp(e->peak_method, "hwm") != 0) {
-        char t[48];
-        snprintf(t, sizeof(t), "peak: %s", e->peak_method);
-        note_add(notes, t);
-    }
-    if (e->incomplete) {
-        char t[64];
-        gaps_text(e->incomplete, t, sizeof(t));
-        note_add(notes, t);
-    }
-    if (e->error_type[0]) {
-        char t[LW_ERROR_TYPE_MAX + 8];
-        snprintf(t, sizeof(t), "error %s", e->error_type);
-        note_add(notes, t);
-    }
-}
-
-/* Writes one row of cells padded to widths, without trailing spaces. */
-static void put_row(FILE *out, char cells[N_COLS][CELL_MAX], const size_t *widths)
-{
-    char line[N_COLS * (CELL_MAX + 2) + 2];
-    size_t n = 0;
-    for (int c = 0; c < N_COLS; c++) {
-        int w = (int)widths[c];
-        int k = cols[c].right ? snprintf(line + n, sizeof(line) - n, "%*s", w, cells[c])
-                              : snprintf(line + n, sizeof(line) - n, "%-*s", w, cells[c]);
-        if (k > 0)
-            n += (size_t)k < sizeof(line) - n ? (size_t)k : sizeof(line) - n - 1;
-        if (c + 1 < N_COLS && n + 2 < sizeof(line)) {
-            line[n++] = ' ';
-            line[n++] = ' ';
-        }
-    }
-    while (n > 0 && line[n - 1] == ' ')
-        n--;
-    line[n++] = '\n';
-    fwrite(line, 1, n, out);
-}
-
-static void fmt_duration(double seconds, char *dst, size_t cap)
-{
-    if (!(seconds >= 0) || seconds > 1e9) {
-        snprintf(dst, cap, "?");
-        return;
-    }
-    uint64_t s = (uint64_t)(seconds + 0.5);
-    uint64_t d = s / 86400, h = s / 3600 % 24, m = s / 60 % 60, sec = s % 60;
-    if (d)
-        snprintf(dst, cap, "%llud %lluh %llum", (unsigned long long)d, (unsigned long long)h,
-                 (unsigned long long)m);
-    else if (h)
-        snprintf(dst, cap, "%lluh %llum %llus", (unsigned long long)h, (unsigned long long)m,
-                 (unsigned long long)sec);
-    else if (m)
-        snprintf(dst, cap, "%llum %llus", (unsigned long long)m, (unsigned long long)sec);
-    else
-        snprintf(dst, cap, "%llus", (unsigned long long)sec);
-}
-
-/* A growth in bytes as KiB or MiB, with its sign. */
-static void fmt_growth(double bytes, char *dst, size_t cap)
-{
-    if (fabs(bytes) < 1024.0 * KIB)
-        snprintf(dst, cap, "%.1f KiB", bytes / KIB);
-    else
-        snprintf(dst, cap, "%.1f MiB", bytes / MIB);
-}
-
-static void write_header(const struct lw_report_env *env, const struct window *w, FILE *out)
-{
-    fprintf(out, "== function %s", env->function_name[0] ? env->function_name : "(unknown)");
-    if (env->function_version[0])
-        fprintf(out, " (version %s)", env->function_version);
-    fprintf(out, ", environment %s\n", env->env_id);
-
-    if (env->n_invocations == 0) {
-        fprintf(out, "invocations   none in this log\n");
-    } else {
-        uint64_t lo = env->invocations[0].seq;
-        uint64_t hi = env->invocations[env->n_invocations - 1].seq;
-        fprintf(out, "invocations   %zu (seq %llu to %llu", env->n_invocations,
-                (unsigned long long)lo, (unsigned long long)hi);
-        uint64_t missing = hi - lo + 1 - env->n_invocations;
-        if (missing)
-            fprintf(out, ", %llu missing", (unsigned long long)missing);
-        fprintf(out, ")");
-        if (w->n_inv < env->n_invocations)
-            fprintf(out, ", last %zu shown", w->n_inv);
-        fprintf(out, "\n");
-        const struct lw_report_entry *cold = NULL;
-        for (size_t i = 0; i < env->n_invocations && !cold; i++)
-            if (env->invocations[i].cold_start)
-                cold = &env->invocations[i];
-        if (cold)
-            fprintf(out, "cold start    seq %llu\n", (unsigned long long)cold->seq);
-        else
-            fprintf(out, "cold start    not in this log\n");
-        const struct lw_report_entry *last = &env->invocations[env->n_invocations - 1];
-        if (lw_report_entry_has(last, LW_M_MEM_LIMIT))
-            fprintf(out, "memory limit  %.1f MiB\n", last->value[LW_M_MEM_LIMIT] / MIB);
-    }
-
-    if (env->shutdown) {
-        const struct lw_report_entry *s = env->shutdown;
-        fprintf(out, "shutdown      %s", s->reason[0] ? s->reason : "(no reason)");
-        if (s->have_lifetime) {
-            char t[64];
-            fmt_duration(s->lifetime_seconds, t, sizeof(t));
-            fprintf(out, ", lifetime %s (%.1f s)", t, s->lifetime_seconds);
-        }
-        if (s->have_invocations)
-            fprintf(out, ", %llu invocations", (unsigned long long)s->invocations);
-        fprintf(out, "\n");
-    } else {
-        fprintf(out, "shutdown      not in this log\n");
-    }
-
-    const struct lw_report_entry *last =
-        env->n_invocations ? &env->invocations[env->n_invocations - 1] : NULL;
-    if (last && last->verdict[0]) {
-        fprintf(out, "verdict       %s", last->verdict);
-        if (last->reason[0])
-            fprintf(out, ": %s", last->reason);
-        if (last->culprit[0])
-            fprintf(out, " (culprit: %s)", last->culprit);
-        fprintf(out, "\n");
-    } else {
-        fprintf(out, "verdict       -\n");
-    }
-}
-
-static void write_alerts(const struct window *w, FILE *out)
-{
-    if (w->n_alerts == 0)
-        return;
-    fprintf(out, "\nalerts\n");
-    for (size_t i = 0; i < w->n_alerts; i++) {
-        const struct lw_report_entry *a = &w->alerts[i];
-        fprintf(out, "  seq %llu: %s -> %s", (unsigned long long)a->seq, a->from[0] ? a->from : "?",
-                a->verdict[0] ? a->verdict : "?");
-        bool open = false;
-        if (lw_report_entry_has(a, LW_M_GROWTH_PER_INVOCATION)) {
-            char g[48];
-            fmt_growth(a->value[LW_M_GROWTH_PER_INVOCATION], g, sizeof(g));
-            fprintf(out, " (growth %s per invocation", g);
-            open = true;
-        }
-        if (lw_report_entry_has(a, LW_M_MINUTES_TO_OOM)) {
-            fprintf(out, "%sout of memory in %.1f min", open ? ", " : " (",
-                    a->value[LW_M_MINUTES_TO_OOM]);
-            open = true;
-        }
-        if (a->culprit[0]) {
-            fprintf(out, "%sculprit %s", open ? ", " : " (", a->culprit);
-            open = true;
-        }
-        if (open)
-            fprintf(out, ")");
-        if (a->reason[0])
-            fprintf(out, ": %s", a->reason);
-        fprintf(out, "\n");
-    }
-}
-
-void lw_report_write_env_text(const struct lw_report_env *env, const struct lw_report_options *opt,
-                              FILE *out)
-{
-    struct window w = env_window(env, opt);
-    write_header(env, &w, out);
-    if (w.n_inv > 0) {
-        static const enum lw_metric_id level_ids[] = {LW_M_FN_RSS_START, LW_M_FN_RSS_PEAK,
-                                                      LW_M_FN_RSS_END,   LW_M_FN_ANON_END,
-                                                      LW_M_ENV_RSS,      LW_M_HEADROOM};
-        static const enum lw_metric_id growth_ids[] = {LW_M_FN_GROWTH};
-        struct mem_unit level = pick_unit(max_abs(&w, level_ids, 6));
-        struct mem_unit growth = pick_unit(max_abs(&w, growth_ids, 1));
-
-        char head[N_COLS][CELL_MAX], units[N_COLS][CELL_MAX], cells[N_COLS][CELL_MAX];
-        size_t widths[N_COLS];
-        for (int c = 0; c < N_COLS; c++) {
-            const char *unit = cols[c].unit;
-            if (!unit)
-                unit = c == C_GROWTH ? growth.name : level.name;
-            snprintf(head[c], CELL_MAX, "%s", cols[c].name);
-            snprintf(units[c], CELL_MAX, "%s", unit);
-            size_t a = strlen(head[c]), b = strlen(unit);
-            widths[c] = a > b ? a : b;
-        }
-        /* first pass: widths; second: the rows */
-        for (size_t i = 0; i < w.n_inv; i++) {
-            fill_row(&w.inv[i], level, growth, cells);
-            for (int c = 0; c < N_COLS; c++) {
-                size_t l = strlen(cells[c]);
-                if (l > widths[c])
-                    widths[c] = l;
-            }
-        }
-        fprintf(out, "\n");
-        put_row(out, head, widths);
-        put_row(out, units, widths);
-        for (size_t i = 0; i < w.n_inv; i++) {
-            fill_row(&w.inv[i], level, growth, cells);
-            put_row(out, cells, widths);
-        }
-    }
-    write_alerts(&w, out);
-}
-
-static void write_stats(const struct lw_report *r, FILE *out)
-{
-    const struct lw_report_stats *s = &r->stats;
-    fprintf(out,
-            "input: %llu lines: %llu invocation, %llu shutdown, %llu alert; skipped %llu text, "
-            "%llu bad JSON, %llu other JSON, %llu invalid, %llu too long",
-            (unsigned long long)s->lines, (unsigned long long)s->invocations,
-            (unsigned long long)s->shutdowns, (unsigned long long)s->alerts,
-            (unsigned long long)s->skipped_text, (unsigned long long)s->skipped_bad_json,
-            (unsigned long long)s->skipped_foreign, (unsigned long long)s->skipped_invalid,
-            (unsigned long long)s->skipped_too_long);
-    if (s->dropped_over_cap)
-        fprintf(out, "; %llu over the cap", (unsigned long long)s->dropped_over_cap);
-    fprintf(out, "; %llu repeated", (unsigned long long)s->duplicates);
-    if (s->duplicates_differ)
-        fprintf(out, " (%llu of them differing)", (unsigned long long)s->duplicates_differ);
-    fprintf(out, "\n");
-}
-
-enum lw_err lw_report_write_text(const struct lw_report *r, const struct lw_report_options *opt,
-                                 FILE *out)
-{
-    const struct lw_report_env *envs;
-    size_t n;
-    selected_envs(r, opt, &envs, &n);
-    for (size_t i = 0; i < n; i++) {
-        lw_report_write_env_text(&envs[i], opt, out);
-        fprintf(out, "\n");
-    }
-    write_stats(r, out);
-    return ferror(out) ? LW_ERR_IO : LW_OK;
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* CSV                                                                                       */
-
-static void csv_str(FILE *out, const char *s)
-{
-    if (strpbrk(s, ",\"\r\n") == NULL) {
-        fputs(s, out);
-        return;
-    }
-    fputc('"', out);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', out);
-        fputc(*s, out);
-    }
-    fputc('"', out);
-}
-
-/* A number as the EMF line had it: integers exactly, others shortest round-trip. */
-static void csv_num(FILE *out, double v)
-{
-    if (floor(v) == v && fabs(v) < 1e15) {
-        fprintf(out, "%.0f", v);
-        return;
-    }
-    char buf[40];
-    snprintf(buf, sizeof(buf), "%.15g", v);
-    if (strtod(buf, NULL) != v)
-        snprintf(buf, sizeof(buf), "%.17g", v);
-    fputs(buf, out);
-}
-
-enum lw_err lw_report_write_csv(const struct lw_report *r, const struct lw_report_options *opt,
-                                FILE *out)
-{
-    fputs("environment_id,function_name,function_version,seq,request_id,start_time_ms,"
-          "end_time_ms,cold_start,status,error_type,peak_method,incomplete,verdict,culprit,"
-          "verdict_reason",
-          out);
-    for (int m = 0; m < LW_M_COUNT; m++)
-        fprintf(out, ",%s", metric_names[m]);
-    fputs("\r\n", out); /* RFC 4180 line breaks */
-
-    const struct lw_report_env *envs;
-    size_t n;
-    selected_envs(r, opt, &envs, &n);
-    for (size_t k = 0; k < n; k++) {
-        struct window w = env_window(&envs[k], opt);
-        for (size_t i = 0; i < w.n_inv; i++) {
-            const struct lw_report_entry *e = &w.inv[i];
-            csv_str(out, e->env_id);
-            fputc(',', out);
-            csv_str(out, e->function_name);
-            fputc(',', out);
-            csv_str(out, e->function_version);
-            fprintf(out, ",%llu,", (unsigned long long)e->seq);
-            csv_str(out, e->request_id);
-            fputc(',', out);
-            if (e->start_time_ms)
-                fprintf(out, "%llu", (unsigned long long)e->start_time_ms);
-            fputc(',', out);
-            if (e->end_time_ms)
-                fprintf(out, "%llu", (unsigned long long)e->end_time_ms);
-            fprintf(out, ",%s,", e->cold_start ? "true" : "false");
-            csv_str(out, e->status);
-            fputc(',', out);
-            csv_str(out, e->error_type);
-            fputc(',', out);
-            csv_str(out, e->peak_method);
-            fputc(',', out);
-            if (e->incomplete) {
-                char t[64];
-                gaps_text(e->incomplete, t, sizeof(t));
-                fputs(t + strlen("incomplete: "), out);
-            }
-            fputc(',', out);
-            csv_str(out, e->verdict);
-            fputc(',', out);
-            csv_str(out, e->culprit);
-            fputc(',', out);
-            csv_str(out, e->reason);
-            for (int m = 0; m < LW_M_COUNT; m++) {
-                fputc(',', out);
-                if (lw_report_entry_has(e, (enum lw_metric_id)m))
-                    csv_num(out, e->value[m]);
-            }
-            fputs("\r\n", out);
-        }
-    }
-    return ferror(out) ? LW_ERR_IO : LW_OK;
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* SVG                                                                                       */
-
-#define SVG_W 800
-#define SVG_H 400
-#define PLOT_L 72.0
-#define PLOT_R 780.0
-#define PLOT_T 56.0
-#define PLOT_B 350.0
-
-static void xml_text(FILE *out, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '&':
-            fputs("&amp;", out);
-            break;
-        case '<':
-            fputs("&lt;", out);
-            break;
-        case '>':
-            fputs("&gt;", out);
-            break;
-        case '"':
-            fputs("&quot;", out);
-            break;
-        case '\'':
-            fputs("&apos;", out);
-            break;
-        default:
-            /* control characters are not allowed in XML 1.0 */
-            if ((unsigned char)*s < 0x20 && *s != '\t')
-                fputc('?', out);
-            else
-                fputc(*s, out);
-        }
-    }
-}
-
-/* A "nice" tick step (1, 2 or 5 times a power of ten) giving about `ticks` intervals. */
-static double nice_step(double range, int ticks)
-{
-    if (!(range > 0))
-        return 1;
-    double raw = range / ticks;
-    double p = pow(10, floor(log10(raw)));
-    double f = raw / p;
-    double nice = f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10;
-    return nice * p;
-}
-
-struct series {
-    const char *label;
-    const char *color;
-    const char *dash; /* NULL: solid */
-    enum lw_metric_id metric;
-};
-
-static const struct series chart_series[] = {
-    {"function anon RSS (end)", "#1f77b4", NULL, LW_M_FN_ANON_END},
-    {"function RSS peak", "#ff7f0e", NULL, LW_M_FN_RSS_PEAK},
-    {"environment RSS", "#2ca02c", NULL, LW_M_ENV_RSS},
-    {"memory limit", "#d62728", "6 4", LW_M_MEM_LIMIT},
-};
-#define N_SERIES (sizeof(chart_series) / sizeof(chart_series[0]))
-
-static void write_chart(const struct lw_report_env *env, const struct window *w, double y0,
-                        FILE *out)
-{
-    fprintf(out, "<g transform=\"translate(0,%.0f)\">\n", y0);
-    fprintf(out, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n", SVG_W,
-            SVG_H);
-    fprintf(out, "<text x=\"%.0f\" y=\"20\" font-size=\"14\" font-weight=\"bold\">", PLOT_L);
-    xml_text(out, env->function_name[0] ? env->function_name : "(unknown function)");
-    fputs(" \xc2\xb7 environment ", out);
-    xml_text(out, env->env_id);
-    fputs("</text>\n", out);
-
-    /* scales: x = sequence, y = MiB from 0 to the largest value (the limit included) */
-    double ymax = 0;
-    for (size_t i = 0; i < w->n_inv; i++)
-        for (size_t s = 0; s < N_SERIES; s++)
-            if (lw_report_entry_has(&w->inv[i], chart_series[s].metric) &&
-                w->inv[i].value[chart_series[s].metric] > ymax)
-                ymax = w->inv[i].value[chart_series[s].metric];
-    ymax /= MIB;
-    double ystep = nice_step(ymax > 0 ? ymax : 1, 5);
-    double ytop = ceil((ymax > 0 ? ymax * 1.05 : 1) / ystep) * ystep;
-    double xlo = w->n_inv ? (double)w->inv[0].seq : 0;
-    double xhi = w->n_inv ? (double)w->inv[w->n_inv - 1].seq : 1;
-    if (xhi <= xlo) {
-        xlo -= 1;
-        xhi += 1;
-    }
-    double xstep = nice_step(xhi - xlo, 8);
-    if (xstep < 1)
-        xstep = 1;
-#define XPOS(seq) (PLOT_L + ((double)(seq)-xlo) / (xhi - xlo) * (PLOT_R - PLOT_L))
-#define YPOS(mib) (PLOT_B - (mib) / ytop * (PLOT_B - PLOT_T))
-
-    /* grid, ticks and axis labels */
-    fputs("<g stroke=\"#dddddd\" stroke-width=\"1\">\n", out);
-    for (double v = 0; v <= ytop + ystep / 2; v += ystep)
-        fprintf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", PLOT_L, YPOS(v),
-                PLOT_R, YPOS(v));
-    fputs("</g>\n<g font-size=\"11\" fill=\"#333333\">\n", out);
-    for (double v = 0; v <= ytop + ystep / 2; v += ystep)
-        fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%g</text>\n", PLOT_L - 6,
-                YPOS(v) + 4, v);
-    for (double v = ceil(xlo / xstep) * xstep; v <= xhi + xstep / 1000; v += xstep)
-        fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.0f</text>\n", XPOS(v),
-                PLOT_B + 16, v);
-    fputs("</g>\n", out);
-    fprintf(out,
-            "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#333333\"/>\n"
-            "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#333333\"/>\n",
-            PLOT_L, PLOT_B, PLOT_R, PLOT_B, PLOT_L, PLOT_T, PLOT_L, PLOT_B);
-    fprintf(out,
-            "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"12\">invocation "
-            "(sequence number in this environment)</text>\n",
-            (PLOT_L + PLOT_R) / 2, PLOT_B + 38);
-    fprintf(out,
-            "<text x=\"16\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"12\" "
-            "transform=\"rotate(-90 16 %.1f)\">memory (MiB)</text>\n",
-            (PLOT_T + PLOT_B) / 2, (PLOT_T + PLOT_B) / 2);
-
-    /* verdict changes: a dashed vertical line and the new verdict */
-    const char *prev = NULL;
-    for (size_t i = 0; i < w->n_inv; i++) {
-        const char *v = w->inv[i].verdict;
-        if (!v[0])
-            continue;
-        if (prev && v != prev) {
-            double x = XPOS(w->inv[i].seq);
-            fprintf(out,
-                    "<line class=\"verdict-change\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
-                    "y2=\"%.1f\" stroke=\"#7f7f7f\" stroke-dasharray=\"3 3\"/>\n",
-                    x, PLOT_T, x, PLOT_B);
-            fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\" fill=\"#555555\">", x + 3,
-                    PLOT_T + 10);
-            xml_text(out, v);
-            fputs("</text>\n", out);
-        }
-        prev = v;
-    }
-
-    /* one polyline per series; a missing figure is skipped, not drawn as zero */
-    for (size_t s = 0; s < N_SERIES; s++) {
-        const struct series *ser = &chart_series[s];
-        size_t points = 0;
-        for (size_t i = 0; i < w->n_inv; i++)
-            points += lw_report_entry_has(&w->inv[i], ser->metric);
-        if (points == 0)
-            continue;
-        fprintf(out, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\"%s%s%s points=\"",
-                ser->color, ser->dash ? " stroke-dasharray=\"" : "", ser->dash ? ser->dash : "",
-                ser->dash ? "\"" : "");
-        bool first = true;
-        for (size_t i = 0; i < w->n_inv; i++) {
-            const struct lw_report_entry *e = &w->inv[i];
-            if (!lw_report_entry_has(e, ser->metric))
-                continue;
-            fprintf(out, "%s%.1f,%.1f", first ? "" : " ", XPOS(e->seq),
-                    YPOS(e->value[ser->metric] / MIB));
-            first = false;
-        }
-        fputs("\"/>\n", out);
-    }
-
-    /* legend, above the plot */
-    double lx = PLOT_L;
-    for (size_t s = 0; s < N_SERIES; s++) {
-        const struct series *ser = &chart_series[s];
-        fprintf(out,
-                "<line x1=\"%.1f\" y1=\"38\" x2=\"%.1f\" y2=\"38\" stroke=\"%s\" "
-                "stroke-width=\"2\"%s%s%s/>\n",
-                lx, lx + 18, ser->color, ser->dash ? " stroke-dasharray=\"" : "",
-                ser->dash ? ser->dash : "", ser->dash ? "\"" : "");
-        fprintf(out, "<text x=\"%.1f\" y=\"42\" font-size=\"11\">%s</text>\n", lx + 22, ser->label);
-        lx += 22 + 6.0 * (double)strlen(ser->label) + 18; /* ~6 px per character at 11 px */
-    }
-    fprintf(out,
-            "<line x1=\"%.1f\" y1=\"32\" x2=\"%.1f\" y2=\"44\" stroke=\"#7f7f7f\" "
-            "stroke-dasharray=\"3 3\"/>\n<text x=\"%.1f\" y=\"42\" font-size=\"11\">verdict "
-            "change</text>\n",
-            lx + 9, lx + 9, lx + 16);
-    if (w->n_inv == 0)
-        fprintf(out,
-                "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">no invocation records</text>\n",
-                (PLOT_L + PLOT_R) / 2, (PLOT_T + PLOT_B) / 2);
-    fputs("</g>\n", out);
-#undef XPOS
-#undef YPOS
-}
-
-enum lw_err lw_report_write_svg(const struct lw_report *r, const struct lw_report_options *opt,
-                                FILE *out)
-{
-    const struct lw_report_env *envs;
-    size_t n;
-    selected_envs(r, opt, &envs, &n);
-    size_t panels = n ? n : 1;
-    fprintf(out,
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%zu\" "
-            "viewBox=\"0 0 %d %zu\" font-family=\"sans-serif\" font-size=\"12\">\n"
-            "<title>leakwatch report</title>\n",
-            SVG_W, panels * SVG_H, SVG_W, panels * SVG_H);
-    for (size_t i = 0; i < n; i++) {
-        struct window w = env_window(&envs[i], opt);
-        write_chart(&envs[i], &w, (double)i * SVG_H, out);
-    }
-    if (n == 0)
-        fputs("<text x=\"400\" y=\"200\" text-anchor=\"middle\">no environments</text>\n", out);
-    fputs("</svg>\n", out);
-    return ferror(out) ? LW_ERR_IO : LW_OK;
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* the command                                                                               */
-
-static void usage(FILE *f)
-{
-    fputs("usage: leakwatch report [--env ID] [--last N] [--csv] [--svg FILE] [FILE...]\n"
-          "\n"
-          "Reads leakwatch's log lines (CloudWatch Logs exports, `aws logs tail` output, the\n"
-          "function's stdout; other lines are skipped and counted) from each FILE, or from\n"
-          "standard input when FILE is - or none is given, and prints per environment a\n"
-          "per-invocation memory table, the leak verdict and its alerts.\n"
-          "\n"
-          "  --env ID     only the environment with this id (or a unique prefix of it)\n"
-          "  --last N     only the last N invocations of each environment\n"
-          "  --csv        CSV with raw values (bytes, ms) instead of the table\n"
-          "  --svg FILE   also write a chart per environment to FILE (- for standard output,\n"
-          "               which then replaces the table)\n"
-          "  -h, --help   this text\n"
-          "\n"
-          "Exit status: 0 ok, 1 an input could not be read or held no records, 2 usage error.\n",
-          f);
-}
-
-static bool parse_size(const char *s, size_t *out)
-{
-    if (!s || *s < '0' || *s > '9')
-        return false;
-    errno = 0;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || v == 0 || v > SIZE_MAX)
-        return false;
-    *out = (size_t)v;
-    return true;
-}
-
-/* The value of option `name` given as "--name VALUE" or "--name=VALUE"; NULL when not it. */
-static const char *opt_value(int argc, char **argv, int *i, const char *name, bool *missing)
-{
-    size_t n = strlen(name);
-    const char *a = argv[*i];
-    if (strncmp(a, name, n) != 0)
-        return NULL;
-    if (a[n] == '=')
-        return a + n + 1;
-    if (a[n] != '\0')
-        return NULL;
-    if (*i + 1 >= argc) {
-        *missing = true;
-        return NULL;
-    }
-    return argv[++*i];
-}
-
-int lw_report_run(int argc, char **argv, FILE *in, FILE *out, FILE *err)
-{
-    struct lw_report_options opt = {0};
-    bool csv = false;
-    const char *svg_path = NULL;
-    const char **files = NULL;
-    size_t n_files = 0;
-    int status = 0;
-    struct lw_report *r = NULL;
-    FILE *svg = NULL;
-
-    files = calloc((size_t)(argc > 0 ? argc : 1), sizeof(*files));
-    if (!files) {
-        fputs("leakwatch report: out of memory\n", err);
-        return 1;
-    }
-    bool only_files = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        bool missing = false;
-        const char *v;
-        if (only_files || a[0] != '-' || strcmp(a, "-") == 0) {
-            files[n_files++] = a;
-        } else if (strcmp(a, "--") == 0) {
-            only_files = true;
-        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage(out);
-            status = 0;
-            goto out;
-        } else if (strcmp(a, "--csv") == 0) {
-            csv = true;
-        } else if ((v = opt_value(argc, argv, &i, "--env", &missing)) != NULL) {
-            if (!*v) {
-                fputs("leakwatch report: --env needs an environment id\n", err);
-                goto usage_error;
-            }
-            opt.env_id = v;
-        } else if ((v = opt_value(argc, argv, &i, "--last", &missing)) != NULL) {
-            if (!parse_size(v, &opt.last)) {
-                fprintf(err, "leakwatch report: --last needs a positive number, not '%s'\n", v);
-                goto usage_error;
-            }
-        } else if ((v = opt_value(argc, argv, &i, "--svg", &missing)) != NULL) {
-            if (!*v) {
-                fputs("leakwatch report: --svg needs a file name\n", err);
-                goto usage_error;
-            }
-            svg_path = v;
-        } else if (missing) {
-            fprintf(err, "leakwatch report: %s needs a value\n", a);
-            goto usage_error;
-        } else {
-            fprintf(err, "leakwatch report: unknown option '%s'\n", a);
-            goto usage_error;
-        }
-    }
-    if (csv && svg_path && strcmp(svg_path, "-") == 0) {
-        fputs("leakwatch report: --csv and --svg - both want standard output\n", err);
-        goto usage_error;
-    }
-    if (n_files == 0) {
-        /* a terminal on stdin means the user forgot the file, not that logs will be typed */
-        if (isatty(fileno(in))) {
-            fputs("leakwatch report: no input (give a FILE, or - to read standard input)\n", err);
-            goto usage_error;
-        }
-        files[n_files++] = "-";
-    }
-
-    r = lw_report_new();
-    if (!r) {
-        fputs("leakwatch report: out of memory\n", err);
-        status = 1;
-        goto out;
-    }
-    bool stdin_done = false;
-    for (size_t i = 0; i < n_files; i++) {
-        bool is_stdin = strcmp(files[i], "-") == 0;
-        if (is_stdin && stdin_done)
-            continue;
-        FILE *f = is_stdin ? in : fopen(files[i], "r");
-        if (!f) {
-            fprintf(err, "leakwatch report: cannot read %s: %s\n", files[i], strerror(errno));
-            status = 1;
-            continue;
-        }
-        enum lw_err e = lw_report_read(r, f);
-        if (e == LW_ERR_IO)
-            fprintf(err, "leakwatch report: error reading %s: %s\n",
-                    is_stdin ? "standard input" : files[i], strerror(errno));
-        if (is_stdin)
-            stdin_done = true;
-        else
-            fclose(f);
-        if (e == LW_ERR_NOMEM) {
-            fputs("leakwatch report: out of memory\n", err);
-            status = 1;
-            goto out;
-        }
-        if (e != LW_OK)
-            status = 1;
-    }
-    if (lw_report_finish(r) != LW_OK) {
-        fputs("leakwatch report: out of memory\n", err);
-        status = 1;
-        goto out;
-    }
-    if (lw_report_env_count(r) == 0) {
-        struct lw_report_stats st;
-        lw_report_stats(r, &st);
-        fprintf(err, "leakwatch report: no leakwatch records in %llu lines\n",
-                (unsigned long long)st.lines);
-        write_stats(r, err);
-        status = 1;
-        goto out;
-    }
-    if (lw_report_selected_count(r, &opt) == 0) {
-        fprintf(err, "leakwatch report: --env '%s' matches no single environment (of %zu)\n",
-                opt.env_id, lw_report_env_count(r));
-        status = 1;
-        goto out;
-    }
-
-    bool svg_to_out = svg_path && strcmp(svg_path, "-") == 0;
-    if (svg_path) {
-        svg = svg_to_out ? out : fopen(svg_path, "w");
-        if (!svg) {
-            fprintf(err, "leakwatch report: cannot write %s: %s\n", svg_path, strerror(errno));
-            status = 1;
-            goto out;
-        }
-        if (lw_report_write_svg(r, &opt, svg) != LW_OK || (!svg_to_out && fflush(svg) != 0)) {
-            fprintf(err, "leakwatch report: error writing %s\n", svg_path);
-            status = 1;
-        }
-    }
-    if (csv) {
-        if (lw_report_write_csv(r, &opt, out) != LW_OK)
-            status = 1;
-        write_stats(r, err);
-    } else if (!svg_to_out) {
-        if (lw_report_write_text(r, &opt, out) != LW_OK)
-            status = 1;
-    } else {
-        write_stats(r, err);
-    }
-    goto out;
-
-usage_error:
-    usage(err);
-    status = 2;
-out:
-    if (svg && svg != out && fclose(svg) != 0 && status == 0) {
-        fprintf(err, "leakwatch report: error writing %s\n", svg_path);
-        status = 1;
-    }
-    lw_report_free(r);
-    free(files);
-    if (fflush(out) != 0 && status == 0)
-        status = 1;
-    return status;
-}
-
-int lw_report_main(int argc, char **argv)
-{
-    return lw_report_run(argc, argv, stdin, stdout, stderr);
 }

@@ -10,8 +10,14 @@
  * JSON) is skipped and counted, never fatal. EMF delivery is at-least-once: repeated lines are
  * dropped and counted.
  *
+ * Exports are read as they come: `aws logs filter-log-events --output json` (one pretty-printed
+ * JSON document per page, pages concatenated), a JSON document held on one line, and a
+ * CloudWatch Logs Insights CSV export (a header naming an `@message` column, the message
+ * CSV-quoted, possibly over several lines). The reader is line by line with bounded memory: it
+ * never holds a whole document.
+ *
  * Pure except for the FILE* streams the caller passes in; lw_report_main() is the shell that
- * opens the files named on the command line.
+ * opens the files named on the command line and reads the clock and the locale.
  *
  * Typical use:
  *     struct lw_report *r = lw_report_new();
@@ -111,9 +117,13 @@ enum lw_report_skip {
 enum lw_err lw_report_parse_line(const char *line, size_t len, struct lw_report_line *out,
                                  enum lw_report_skip *why);
 
-/* What the input held. Every line read is counted in exactly one of the first nine counters. */
+/*
+ * What the input held. Every log event read is counted in exactly one of the first ten
+ * counters. A log event is one line, except in exports: an event of a JSON document (one
+ * "message" member) or one CSV record (which may span several lines).
+ */
 struct lw_report_stats {
-    uint64_t lines;             /* lines read */
+    uint64_t lines;             /* log events read */
     uint64_t invocations;       /* invocation lines kept (before deduplication) */
     uint64_t shutdowns;         /* shutdown lines kept */
     uint64_t alerts;            /* alert lines kept */
@@ -122,9 +132,20 @@ struct lw_report_stats {
     uint64_t skipped_foreign;   /* JSON that is not leakwatch's */
     uint64_t skipped_invalid;   /* leakwatch's line without its required fields */
     uint64_t skipped_too_long;  /* above LW_REPORT_LINE_MAX_BYTES */
+    uint64_t framing;           /* an export's own lines: JSON document structure, CSV header */
     uint64_t dropped_over_cap;  /* leakwatch's lines beyond LW_REPORT_MAX_ENTRIES (among kept) */
     uint64_t duplicates;        /* repeated lines removed by lw_report_finish() */
     uint64_t duplicates_differ; /* of those, repeats whose content differed from the first */
+    uint64_t malformed;         /* leakwatch's lines that could not be read: the invalid ones
+                                   and the bad JSON that names leakwatch (cut lines) */
+};
+
+/* Where a malformed line of leakwatch's was (the first LW_REPORT_MALFORMED_KEPT are kept). */
+#define LW_REPORT_MALFORMED_KEPT 20
+struct lw_report_malformed {
+    const char *source; /* as given to lw_report_set_source(), "" when none */
+    uint64_t line_no;   /* 1-based, in that source; the first line of a multi-line record */
+    const char *why;    /* a static description: "cut or invalid JSON", "no EnvironmentId", ... */
 };
 
 /*
@@ -181,8 +202,24 @@ struct lw_report;
 struct lw_report *lw_report_new(void);
 void lw_report_free(struct lw_report *r);
 
-/* Parses one line (see lw_report_parse_line) and keeps it or counts why not. LW_OK or NOMEM. */
+/*
+ * Takes one line of input (without its newline): a log line, parsed as lw_report_parse_line()
+ * does, or a line of an export document (see the top of this file), and keeps what it holds
+ * or counts why not. Stateful: a CSV header or the start of a JSON document changes how the
+ * next lines are read, until lw_report_set_source(). LW_OK or LW_ERR_NOMEM.
+ */
 enum lw_err lw_report_add_line(struct lw_report *r, const char *line, size_t len);
+
+/*
+ * Starts a new input: line numbers restart at 1 and are reported under name (copied), and the
+ * export state (CSV header, open JSON document, a CSV record left open) is reset; a CSV record
+ * left open is counted as bad JSON. LW_OK or LW_ERR_NOMEM.
+ */
+enum lw_err lw_report_set_source(struct lw_report *r, const char *name);
+
+/* Malformed lines of leakwatch's, in the order read (at most LW_REPORT_MALFORMED_KEPT). */
+size_t lw_report_malformed_count(const struct lw_report *r);
+const struct lw_report_malformed *lw_report_malformed_at(const struct lw_report *r, size_t i);
 
 /* Keeps one parsed line. LW_OK (kept, or counted as dropped at the cap) or LW_ERR_NOMEM. */
 enum lw_err lw_report_add(struct lw_report *r, const struct lw_report_line *line);
@@ -207,9 +244,32 @@ size_t lw_report_env_count(const struct lw_report *r);
 const struct lw_report_env *lw_report_env_at(const struct lw_report *r, size_t i);
 
 struct lw_report_options {
-    const char *env_id; /* only this environment (exact id, or a unique prefix); NULL: all */
-    size_t last;        /* only the last N invocations (and their alerts) of each; 0: all */
+    const char *env_id;        /* only this environment (exact id, or a unique prefix); NULL: all */
+    const char *function_name; /* only environments of this function (exact name); NULL: all */
+    uint64_t since_ms;         /* only invocations starting at or after this time; 0: no bound */
+    uint64_t until_ms;         /* only invocations starting at or before this time; 0: none */
+    size_t last;               /* then only the last N invocations (and their alerts); 0: all */
+    bool ascii;                /* plain ASCII instead of Unicode block characters */
+    bool wide;                 /* every column (anon end, env RSS, headroom, Lambda max used,
+                                  billed) instead of a table that fits 110 columns */
 };
+
+/*
+ * A time given on the command line, as milliseconds since the epoch: ISO 8601 in UTC
+ * ("2026-01-05", "2026-01-05T13:00", "2026-01-05T13:00:00.250Z", a space for the T, "Z" or
+ * "+00:00" or nothing at the end) or relative to now_ms ("90s", "30m", "1h", "2d": that long
+ * before now). Other offsets than UTC are refused rather than guessed. LW_OK or LW_ERR_INVALID.
+ */
+enum lw_err lw_report_parse_time(const char *s, uint64_t now_ms, uint64_t *out_ms);
+
+/*
+ * A sparkline of values[0..n) in dst (NUL-terminated, cut to cap): one character per value,
+ * or per group of ceil(n / width) values (their maximum) when n > width; the eight block
+ * characters U+2581..U+2588 from min to max, or with ascii the eight "_.,-=+*#". A value that
+ * is NaN (absent) is a space. Returns the number of values per character.
+ */
+size_t lw_report_sparkline(const double *values, size_t n, size_t width, bool ascii, char *dst,
+                           size_t cap);
 
 /*
  * The human-readable report: per environment a header and a table with aligned columns and
@@ -230,24 +290,46 @@ enum lw_err lw_report_write_csv(const struct lw_report *r, const struct lw_repor
                                 FILE *out);
 
 /*
- * A standalone SVG document: one 800x400 chart per environment (function anonymous RSS at the
- * end and RSS peak per invocation, environment RSS, the memory limit, verdict changes marked).
- * LW_OK or LW_ERR_IO.
+ * A standalone SVG document: one 900x480 chart per environment: the function's RSS at the
+ * start, peak and end of each invocation, the environment's RSS, the memory limit, the leak
+ * trend of the latest verdict projected to the limit (the projected out-of-memory point marked,
+ * or an arrow at the right edge when it lies beyond it), the cold start and verdict changes
+ * marked; a title, axis labels with units and a legend. LW_OK or LW_ERR_IO.
  */
 enum lw_err lw_report_write_svg(const struct lw_report *r, const struct lw_report_options *opt,
                                 FILE *out);
 
 /*
- * The selected environments' count under opt (how many lw_report_write_* would show).
- * Returns 0 when an --env prefix matches no environment or several.
+ * A self-contained HTML page (no external assets): per environment its summary (function,
+ * invocations, cold start, memory limit, shutdown, verdict, projection) and its chart inline.
+ * LW_OK or LW_ERR_IO.
+ */
+enum lw_err lw_report_write_html(const struct lw_report *r, const struct lw_report_options *opt,
+                                 FILE *out);
+
+/*
+ * The selected environments' count under opt (how many lw_report_write_* would show): those
+ * of the function, with the environment id, having an invocation in the time range. Returns 0
+ * when an --env prefix matches no environment or several.
  */
 size_t lw_report_selected_count(const struct lw_report *r, const struct lw_report_options *opt);
 
+/* What the command runs against: the streams, the clock reading and the terminal's charset. */
+struct lw_report_context {
+    FILE *in, *out, *err;
+    uint64_t now_ms; /* the wall clock, for relative --since/--until */
+    bool utf8;       /* the locale's charset is UTF-8 (else the sparkline is ASCII) */
+};
+
 /*
- * `leakwatch report [options] [FILE...]` with argv[0] = "report", on the given streams
- * (stdin/stdout/stderr for the real command; tests pass memory streams). Returns the process
- * exit status: 0 ok, 1 an input could not be read or no records were found, 2 usage error.
+ * `leakwatch report [options] [FILE...]` with argv[0] = "report", on the given context
+ * (stdin/stdout/stderr and the clock for the real command; tests pass memory streams and a
+ * fixed time). Returns the process exit status: 0 ok, 1 an input could not be read or no
+ * records were found, 2 usage error.
  */
+int lw_report_command(const struct lw_report_context *ctx, int argc, char **argv);
+
+/* lw_report_command() on the given streams, the wall clock and the locale of the process. */
 int lw_report_run(int argc, char **argv, FILE *in, FILE *out, FILE *err);
 
 /* The `leakwatch report` subcommand: lw_report_run() on stdin, stdout and stderr. */

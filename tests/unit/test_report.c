@@ -1,9 +1,11 @@
 /*
- * `leakwatch report`: parsing of every kind of line a real log holds, grouping, ordering and
- * deduplication, and the exact text, CSV and SVG output.
+ * `leakwatch report`: parsing of every kind of line a real log holds and of the export formats,
+ * grouping, ordering and deduplication, the filters, and the exact text and CSV output. The
+ * chart and the HTML page are checked in test_report_chart.c.
  */
 #include <leakwatch/report.h>
 
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -135,19 +137,28 @@ struct fixture_case {
     uint64_t text, bad_json, foreign, invalid, too_long, duplicates;
     size_t envs;
     size_t kept; /* invocations after deduplication, all environments */
+    uint64_t framing, malformed;
 };
 
 static const struct fixture_case fixture_cases[] = {
     /* one environment as the log stream has it; seq 3 delivered twice, 4 and 5 swapped */
-    {"small.log", 43, 8, 1, 2, 32, 0, 0, 0, 0, 1, 1, 7},
+    {"small.log", 43, 8, 1, 2, 32, 0, 0, 0, 0, 1, 1, 7, 0, 0},
     /* `aws logs tail --format detailed`: two environments interleaved, one never shut down */
-    {"aws-logs-tail.log", 511, 99, 1, 3, 408, 0, 0, 0, 0, 0, 2, 99},
+    {"aws-logs-tail.log", 511, 99, 1, 3, 408, 0, 0, 0, 0, 0, 2, 99, 0, 0},
     /* CloudWatch-style "time<TAB>request id<TAB>INFO<TAB>" prefixes */
-    {"timestamp-prefixed.log", 67, 12, 1, 2, 52, 0, 0, 0, 0, 0, 1, 12},
+    {"timestamp-prefixed.log", 67, 12, 1, 2, 52, 0, 0, 0, 0, 0, 1, 12, 0, 0},
     /* JSON exports and Telemetry API events carrying each line as a string */
-    {"json-export.log", 36, 6, 1, 1, 0, 0, 28, 0, 0, 0, 1, 6},
+    {"json-export.log", 36, 6, 1, 1, 0, 0, 28, 0, 0, 0, 1, 6, 0, 0},
     /* nothing but other lines: every kind of junk */
-    {"junk.log", 28, 0, 0, 0, 10, 6, 6, 6, 0, 0, 0, 0},
+    {"junk.log", 28, 0, 0, 0, 10, 6, 6, 6, 0, 0, 0, 0, 0, 10},
+    /* small.log as `aws logs filter-log-events --output json` writes it: two pages (the first
+     * with a nextToken) concatenated, one event cut by a size limit */
+    {"filter-log-events.json", 329, 8, 1, 2, 32, 1, 0, 0, 0, 1, 1, 7, 285, 1},
+    /* small.log as a Logs Insights CSV export, newest first: messages end in a newline, so
+     * every record spans two lines */
+    {"insights-export.csv", 87, 8, 1, 2, 32, 0, 0, 0, 0, 1, 1, 7, 44, 0},
+    /* the same as a Logs Insights JSON export (pretty-printed array) */
+    {"insights-export.json", 260, 8, 1, 2, 32, 0, 0, 0, 0, 1, 1, 7, 217, 0},
 };
 
 static void test_fixtures(void **state)
@@ -175,7 +186,9 @@ static void test_fixtures(void **state)
         /* every line is counted exactly once */
         assert_int_equal(s.lines, s.invocations + s.shutdowns + s.alerts + s.skipped_text +
                                       s.skipped_bad_json + s.skipped_foreign + s.skipped_invalid +
-                                      s.skipped_too_long);
+                                      s.skipped_too_long + s.framing);
+        assert_int_equal(s.framing, c->framing);
+        assert_int_equal(s.malformed, c->malformed);
         assert_int_equal(lw_report_env_count(r), c->envs);
         size_t kept = 0;
         for (size_t e = 0; e < lw_report_env_count(r); e++) {
@@ -622,6 +635,8 @@ static void test_text_golden(void **state)
     check_golden(FIXTURE("small.log"), NULL, false, FIXTURE("small.expected"));
     struct lw_report_options last3 = {.last = 3};
     check_golden(FIXTURE("small.log"), &last3, false, FIXTURE("small-last3.expected"));
+    struct lw_report_options wide = {.wide = true, .ascii = true};
+    check_golden(FIXTURE("small.log"), &wide, false, FIXTURE("small-wide-ascii.expected"));
 }
 
 /* Every table line has the same column positions: the header's, the units' and each row's. */
@@ -789,14 +804,11 @@ static void test_svg(void **state)
     mem_open(&m);
     assert_int_equal(lw_report_write_svg(r, NULL, m.f), LW_OK);
     mem_close(&m);
-    /* two environments, four series each */
+    /* two environments, four series each (the content is checked in test_report_chart.c) */
     assert_int_equal(xml_check(m.data, "polyline"), 8);
     assert_int_equal(xml_check(m.data, "svg"), 1);
-    assert_non_null(strstr(m.data, "height=\"800\""));
-    assert_non_null(strstr(m.data, "memory (MiB)"));
-    assert_non_null(strstr(m.data, "invocation (sequence number"));
-    assert_int_equal(count(m.data, ">function anon RSS (end)</text>"), 2);
-    assert_int_equal(count(m.data, ">memory limit</text>"), 2);
+    assert_non_null(strstr(m.data, "height=\"1000\""));
+    assert_int_equal(count(m.data, "class=\"limit\""), 2);
     /* verdict changes: learning->steady in both, steady->leak in the second */
     assert_int_equal(count(m.data, "class=\"verdict-change\""), 3);
     free(m.data);
@@ -819,9 +831,9 @@ static void test_svg(void **state)
 
     /* hostile names are escaped; a missing figure is skipped, not drawn as 0 */
     r = load_text("{\"LeakwatchRecord\":\"invocation\",\"EnvironmentId\":\"<&>\",\"Sequence\":1,"
-                  "\"FunctionName\":\"a\\\"b'</svg>\",\"FunctionAnonEndBytes\":1048576}\n"
+                  "\"FunctionName\":\"a\\\"b'</svg>\",\"FunctionRssEndBytes\":1048576}\n"
                   "{\"LeakwatchRecord\":\"invocation\",\"EnvironmentId\":\"<&>\",\"Sequence\":2,"
-                  "\"FunctionAnonEndBytes\":2097152,\"EnvironmentRssBytes\":4194304}\n");
+                  "\"FunctionRssEndBytes\":2097152,\"EnvironmentRssBytes\":4194304}\n");
     mem_open(&m);
     assert_int_equal(lw_report_write_svg(r, NULL, m.f), LW_OK);
     mem_close(&m);
@@ -852,7 +864,11 @@ static struct run_result run(const char *stdin_text, int argc, const char **argv
     for (int i = 0; i < argc; i++)
         args[i] = strdup(argv[i]);
     struct run_result res;
-    res.status = lw_report_run(argc, args, in, out.f, err.f);
+    /* a fixed clock (2026-01-05T12:00:00Z) and a UTF-8 terminal: the output must not depend
+     * on when or where the test runs */
+    struct lw_report_context ctx = {
+        .in = in, .out = out.f, .err = err.f, .now_ms = 1767614400000u, .utf8 = true};
+    res.status = lw_report_command(&ctx, argc, args);
     for (int i = 0; i < argc; i++)
         free(args[i]);
     free(args);
@@ -889,6 +905,11 @@ static void test_run(void **state)
         {"report", "--env=", FIXTURE("small.log")},
         {"report", FIXTURE("small.log"), "--env"},
         {"report", "--csv", "--svg=-"},
+        {"report", "--svg=-", "--html=-"},
+        {"report", "--since", "yesterday"},
+        {"report", "--until=2026-13-01", FIXTURE("small.log")},
+        {"report", "--function=", FIXTURE("small.log")},
+        {"report", "--html", ""},
     };
     for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
         res = run(NULL, 3, bad_cases[i]);
@@ -986,6 +1007,358 @@ static void test_run(void **state)
     free(small);
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* export formats                                                                            */
+
+/* The text report without its last "input:" lines. */
+static char *report_body(const char *path)
+{
+    const char *argv[] = {"report", path};
+    struct run_result res = run(NULL, 2, argv);
+    assert_int_equal(res.status, 0);
+    char *in = strstr(res.out, "\ninput: ");
+    assert_non_null(in);
+    in[1] = '\0';
+    free(res.err);
+    return res.out;
+}
+
+/* Every export of the same log gives the same report: only the input counts differ. */
+static void test_exports_same_report(void **state)
+{
+    (void)state;
+    char *expected = report_body(FIXTURE("small.log"));
+    static const char *const exports[] = {"filter-log-events.json", "insights-export.csv",
+                                          "insights-export.json"};
+    for (size_t i = 0; i < sizeof(exports) / sizeof(exports[0]); i++) {
+        char path[512];
+        snprintf(path, sizeof(path), "%s/report/%s", LW_FIXTURES_DIR, exports[i]);
+        print_message("%s\n", exports[i]);
+        char *got = report_body(path);
+        assert_string_equal(got, expected);
+        free(got);
+    }
+    free(expected);
+}
+
+/* Malformed lines of leakwatch's are reported with their file and line number. */
+static void test_malformed_lines(void **state)
+{
+    (void)state;
+    const char *argv[] = {"report", FIXTURE("filter-log-events.json")};
+    struct run_result res = run(NULL, 2, argv);
+    assert_int_equal(res.status, 0);
+    assert_non_null(strstr(res.out, "malformed leakwatch lines: 1\n  " LW_FIXTURES_DIR
+                                    "/report/filter-log-events.json: line 153: cut or invalid "
+                                    "JSON\n"));
+    assert_non_null(strstr(res.out, "; 285 lines of export framing\n"));
+    run_free(&res);
+
+    const char *junk[] = {"report", FIXTURE("junk.log")};
+    res = run(NULL, 2, junk);
+    assert_int_equal(res.status, 1);
+    assert_non_null(strstr(res.err, "malformed leakwatch lines: 10\n"));
+    assert_non_null(strstr(res.err, "junk.log: line 11: cut or invalid JSON\n"));
+    assert_non_null(strstr(res.err, "junk.log: line 25: no valid Sequence\n"));
+    assert_non_null(strstr(res.err, "junk.log: line 28: no EnvironmentId\n"));
+    /* other lines with a '{' (the function's output, leakwatch's own messages) are not */
+    assert_null(strstr(res.err, "line 10:"));
+    run_free(&res);
+
+    /* the cap on kept positions, with the rest counted */
+    struct lw_report *r = lw_report_new();
+    assert_non_null(r);
+    assert_int_equal(lw_report_set_source(r, "many"), LW_OK);
+    const char bad[] = "{\"LeakwatchRecord\":\"invocation\",\"Sequence\":1}";
+    for (int i = 0; i < 25; i++)
+        assert_int_equal(lw_report_add_line(r, bad, sizeof(bad) - 1), LW_OK);
+    struct lw_report_stats st;
+    lw_report_stats(r, &st);
+    assert_int_equal(st.malformed, 25);
+    assert_int_equal(lw_report_malformed_count(r), LW_REPORT_MALFORMED_KEPT);
+    const struct lw_report_malformed *m = lw_report_malformed_at(r, LW_REPORT_MALFORMED_KEPT - 1);
+    assert_string_equal(m->source, "many");
+    assert_int_equal(m->line_no, LW_REPORT_MALFORMED_KEPT);
+    assert_string_equal(m->why, "no EnvironmentId");
+    assert_null(lw_report_malformed_at(r, LW_REPORT_MALFORMED_KEPT));
+    lw_report_free(r);
+}
+
+/* Appends s to a CSV field, quoted as RFC 4180 has it. */
+static void csv_quote(char *dst, size_t cap, const char *s)
+{
+    size_t n = strlen(dst);
+    dst[n++] = '"';
+    for (; *s && n + 3 < cap; s++) {
+        if (*s == '"')
+            dst[n++] = '"';
+        dst[n++] = *s;
+    }
+    dst[n++] = '"';
+    dst[n] = '\0';
+}
+
+static void test_csv_records(void **state)
+{
+    (void)state;
+    char *inv = nth_line_with(FIXTURE("small.log"), "\"LeakwatchRecord\":\"invocation\"", 1);
+    size_t cap = strlen(inv) * 2 + 4096;
+    char *text = calloc(1, cap);
+    assert_non_null(text);
+    /* line 1: header with the message in the second column; lines 2-3: a cut line of
+     * leakwatch's with its newline; lines 4-5: a good one; line 6: START; line 7: a record
+     * whose quote never closes before the end of the input */
+    snprintf(text, cap,
+             "\xEF\xBB\xBF\"@timestamp\",\"@message\",\"@logStream\"\n"
+             "2026-01-05 10:00:00.100,");
+    csv_quote(text, cap, "{\"_aws\":{\"CloudWatchMetrics\":[{\"Namespace\":\"Leakwatch\",\n");
+    size_t n = strlen(text);
+    snprintf(text + n, cap - n, ",s1\n2026-01-05 10:00:00.200,");
+    char *msg = malloc(strlen(inv) + 2);
+    assert_non_null(msg);
+    snprintf(msg, strlen(inv) + 2, "%s\n", inv);
+    csv_quote(text, cap, msg);
+    n = strlen(text);
+    snprintf(text + n, cap - n,
+             ",s1\n2026-01-05 10:00:00.300,START RequestId: 1 Version: $LATEST,s1\n"
+             "2026-01-05 10:00:00.400,\"{\"\"LeakwatchRecord\"\":\"\"invocation\"\", cut");
+    struct lw_report *r = lw_report_new();
+    assert_non_null(r);
+    assert_int_equal(lw_report_set_source(r, "export.csv"), LW_OK);
+    FILE *f = text_stream(text, strlen(text));
+    assert_int_equal(lw_report_read(r, f), LW_OK);
+    fclose(f);
+    assert_int_equal(lw_report_finish(r), LW_OK);
+    struct lw_report_stats st;
+    lw_report_stats(r, &st);
+    assert_int_equal(st.invocations, 1);
+    assert_int_equal(st.skipped_text, 1);
+    assert_int_equal(st.skipped_bad_json, 2);
+    assert_int_equal(st.framing, 3); /* the header and two continuation lines */
+    assert_int_equal(st.lines, 7);
+    assert_int_equal(lw_report_malformed_count(r), 2);
+    assert_int_equal(lw_report_malformed_at(r, 0)->line_no, 2);
+    assert_string_equal(lw_report_malformed_at(r, 0)->why, "cut or invalid JSON");
+    assert_int_equal(lw_report_malformed_at(r, 1)->line_no, 7);
+    assert_string_equal(lw_report_malformed_at(r, 1)->why,
+                        "CSV record cut at the end of the input");
+    assert_int_equal(lw_report_env_count(r), 1);
+    assert_int_equal(lw_report_env_at(r, 0)->invocations[0].seq, 1);
+    lw_report_free(r);
+    free(msg);
+    free(text);
+    free(inv);
+}
+
+/* JSON export documents held on one line: an Insights array, a compacted page of events. */
+static void test_compact_documents(void **state)
+{
+    (void)state;
+    char *inv = nth_line_with(FIXTURE("small.log"), "\"LeakwatchRecord\":\"invocation\"", 2);
+    /* the line as a JSON string */
+    size_t cap = strlen(inv) * 2 + 512;
+    char *quoted = malloc(cap);
+    assert_non_null(quoted);
+    size_t n = 0;
+    quoted[n++] = '"';
+    for (const char *p = inv; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            quoted[n++] = '\\';
+        quoted[n++] = *p;
+    }
+    memcpy(quoted + n, "\\n\"", 4);
+    char *text = malloc(cap * 2 + 512);
+    assert_non_null(text);
+    snprintf(text, cap * 2 + 512,
+             "[{\"@timestamp\":\"2026-01-05 10:00:05.202\",\"@message\":%s},"
+             "{\"@message\":\"START RequestId: 1\"}]\n"
+             "{\"events\":[{\"timestamp\":1,\"message\":%s}],\"searchedLogStreams\":[]}\n"
+             "[]\n",
+             quoted, quoted);
+    struct lw_report *r = load_text(text);
+    struct lw_report_stats st;
+    lw_report_stats(r, &st);
+    assert_int_equal(st.invocations, 2);
+    assert_int_equal(st.duplicates, 1);
+    assert_int_equal(st.skipped_text, 1);
+    assert_int_equal(st.framing, 1); /* the empty array */
+    assert_int_equal(st.lines, 4);
+    assert_int_equal(lw_report_env_at(r, 0)->invocations[0].seq, 2);
+    lw_report_free(r);
+
+    /* a stray "{" line does not swallow the log lines after it */
+    snprintf(text, cap * 2 + 512, "{\n%s\n  \"message\": \"START\",\n}\n", inv);
+    r = load_text(text);
+    lw_report_stats(r, &st);
+    assert_int_equal(st.invocations, 1);
+    assert_int_equal(st.skipped_text, 1);
+    assert_int_equal(st.framing, 2);
+    lw_report_free(r);
+    free(text);
+    free(quoted);
+    free(inv);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* filters, times, sparklines                                                                */
+
+struct time_case {
+    const char *text;
+    enum lw_err err;
+    uint64_t ms;
+};
+
+static void test_parse_time(void **state)
+{
+    (void)state;
+    const uint64_t now = 1767614400000u; /* 2026-01-05T12:00:00Z */
+    static const struct time_case cases[] = {
+        {"2026-01-05T10:00:10Z", LW_OK, 1767607210000u},
+        {"2026-01-05t10:00:10z", LW_OK, 1767607210000u},
+        {"2026-01-05T10:00:10.250Z", LW_OK, 1767607210250u},
+        {"2026-01-05T10:00:10.2509Z", LW_OK, 1767607210250u},
+        {"2026-01-05T10:00:10+00:00", LW_OK, 1767607210000u},
+        {"2026-01-05 10:00", LW_OK, 1767607200000u},
+        {"2026-01-05", LW_OK, 1767571200000u},
+        {"1970-01-01T00:00:00Z", LW_OK, 0},
+        {"2024-02-29", LW_OK, 1709164800000u},
+        {"30m", LW_OK, 1767612600000u},
+        {"90s", LW_OK, 1767614310000u},
+        {"2d", LW_OK, 1767441600000u},
+        {"0h", LW_OK, 1767614400000u},
+        {"2026-01-05T10:00:10+02:00", LW_ERR_INVALID, 0},
+        {"2026-01-05T10:00:10.Z", LW_ERR_INVALID, 0},
+        {"2025-02-29", LW_ERR_INVALID, 0},
+        {"2026-01-32", LW_ERR_INVALID, 0},
+        {"2026-13-01", LW_ERR_INVALID, 0},
+        {"2026-01-05T24:00", LW_ERR_INVALID, 0},
+        {"2026-01-05T10:60", LW_ERR_INVALID, 0},
+        {"2026-1-5", LW_ERR_INVALID, 0},
+        {"1969-12-31", LW_ERR_INVALID, 0},
+        {"2026-01-05T10", LW_ERR_INVALID, 0},
+        {"1x", LW_ERR_INVALID, 0},
+        {"m", LW_ERR_INVALID, 0},
+        {"-1h", LW_ERR_INVALID, 0},
+        {"1.5h", LW_ERR_INVALID, 0},
+        {"99999999999999999999d", LW_ERR_INVALID, 0},
+        {"1000000000d", LW_ERR_INVALID, 0}, /* before the epoch */
+        {"", LW_ERR_INVALID, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        uint64_t ms = 12345;
+        print_message("%s\n", cases[i].text);
+        assert_int_equal(lw_report_parse_time(cases[i].text, now, &ms), cases[i].err);
+        if (cases[i].err == LW_OK)
+            assert_int_equal(ms, cases[i].ms);
+    }
+}
+
+static void test_sparkline(void **state)
+{
+    (void)state;
+    const double up[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    char buf[256];
+    assert_int_equal(lw_report_sparkline(up, 8, 60, false, buf, sizeof(buf)), 1);
+    assert_string_equal(buf, "\xe2\x96\x81\xe2\x96\x82\xe2\x96\x83\xe2\x96\x84\xe2\x96\x85"
+                             "\xe2\x96\x86\xe2\x96\x87\xe2\x96\x88");
+    lw_report_sparkline(up, 8, 60, true, buf, sizeof(buf));
+    assert_string_equal(buf, "_.,-=+*#");
+    const double flat[3] = {5, 5, 5};
+    lw_report_sparkline(flat, 3, 60, true, buf, sizeof(buf));
+    assert_string_equal(buf, "___");
+    const double gap[3] = {1, NAN, 3};
+    lw_report_sparkline(gap, 3, 60, true, buf, sizeof(buf));
+    assert_string_equal(buf, "_ #");
+    /* more values than width: the highest of each group */
+    double many[120];
+    for (int i = 0; i < 120; i++)
+        many[i] = i == 7 ? 1000 : i;
+    assert_int_equal(lw_report_sparkline(many, 120, 60, true, buf, sizeof(buf)), 2);
+    assert_int_equal(strlen(buf), 60);
+    assert_int_equal(buf[3], '#'); /* values 6 and 7: the spike is not averaged away */
+    assert_int_equal(buf[0], '_');
+    /* cut at the buffer, never inside a character */
+    lw_report_sparkline(up, 8, 60, false, buf, 8);
+    assert_int_equal(strlen(buf), 6);
+    lw_report_sparkline(up, 0, 60, false, buf, sizeof(buf));
+    assert_string_equal(buf, "");
+}
+
+static void test_filters(void **state)
+{
+    (void)state;
+    struct run_result res;
+
+    /* two functions: --function keeps one */
+    const char *fn[] = {"report", "--function", "leak-demo", FIXTURE("aws-logs-tail.log"),
+                        FIXTURE("small.log")};
+    res = run(NULL, 5, fn);
+    assert_int_equal(res.status, 0);
+    assert_int_equal(count(res.out, "== function "), 1);
+    assert_non_null(strstr(res.out, "== function leak-demo"));
+    run_free(&res);
+    const char *fn2[] = {"report", "--function=orders-api", FIXTURE("aws-logs-tail.log"),
+                         FIXTURE("small.log")};
+    res = run(NULL, 4, fn2);
+    assert_int_equal(res.status, 0);
+    assert_int_equal(count(res.out, "== function orders-api"), 2);
+    run_free(&res);
+    const char *fn3[] = {"report", "--function", "leak", FIXTURE("small.log")};
+    res = run(NULL, 4, fn3);
+    assert_int_equal(res.status, 1);
+    assert_non_null(strstr(res.err, "no environment matches --function, --env, --since and "
+                                    "--until (of 1)"));
+    run_free(&res);
+
+    /* an absolute range: seq 3 starts at 10:00:10.660, seq 5 at 10:00:20.913 */
+    const char *range[] = {"report", "--since", "2026-01-05T10:00:10Z",
+                           "--until=2026-01-05T10:00:20.913Z", FIXTURE("small.log")};
+    res = run(NULL, 5, range);
+    assert_int_equal(res.status, 0);
+    assert_non_null(strstr(res.out, "invocations   7 (seq 1 to 7), 3 shown (seq 3 to 5)\n"));
+    /* the alerts of the invocations shown only: seq 5's, not seq 6's */
+    assert_non_null(strstr(res.out, "  seq 5: learning -> steady"));
+    assert_null(strstr(res.out, "  seq 6: "));
+    /* the verdict as of the last invocation shown */
+    assert_non_null(strstr(res.out, "verdict       steady"));
+    run_free(&res);
+
+    /* relative to the clock passed in (12:00): 2h covers everything, 1h nothing */
+    const char *rel[] = {"report", "--since", "2h", FIXTURE("small.log")};
+    res = run(NULL, 4, rel);
+    assert_int_equal(res.status, 0);
+    assert_non_null(strstr(res.out, "invocations   7 (seq 1 to 7)\n"));
+    run_free(&res);
+    rel[2] = "1h";
+    res = run(NULL, 4, rel);
+    assert_int_equal(res.status, 1);
+    run_free(&res);
+
+    /* a range and --last: the last 2 of the range */
+    const char *both[] = {"report", "--until", "2026-01-05T10:00:20Z", "--last",
+                          "2",      "--csv",   FIXTURE("small.log")};
+    res = run(NULL, 7, both);
+    assert_int_equal(res.status, 0);
+    assert_int_equal(count(res.out, "\r\n"), 3);
+    assert_non_null(strstr(res.out, ",leak-demo,$LATEST,3,"));
+    assert_non_null(strstr(res.out, ",leak-demo,$LATEST,4,"));
+    run_free(&res);
+
+    /* --since after --until */
+    const char *inverted[] = {"report", "--since", "10m", "--until", "1h", FIXTURE("small.log")};
+    res = run(NULL, 6, inverted);
+    assert_int_equal(res.status, 2);
+    run_free(&res);
+
+    /* --ascii */
+    const char *ascii[] = {"report", "--ascii", FIXTURE("small.log")};
+    res = run(NULL, 3, ascii);
+    assert_int_equal(res.status, 0);
+    assert_non_null(strstr(res.out, "memory        _.,=+*#  function RSS at the end of each "
+                                    "invocation, 14.6 to 15.0 MiB\n"));
+    run_free(&res);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1004,6 +1377,13 @@ int main(void)
         cmocka_unit_test(test_xml_checker),
         cmocka_unit_test(test_svg),
         cmocka_unit_test(test_run),
+        cmocka_unit_test(test_exports_same_report),
+        cmocka_unit_test(test_malformed_lines),
+        cmocka_unit_test(test_csv_records),
+        cmocka_unit_test(test_compact_documents),
+        cmocka_unit_test(test_parse_time),
+        cmocka_unit_test(test_sparkline),
+        cmocka_unit_test(test_filters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

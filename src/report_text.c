@@ -1,0 +1,732 @@
+/*
+ * `leakwatch report`: which environments and invocations are shown (--function, --env,
+ * --since/--until, --last), the text report with its sparkline, and the CSV.
+ *
+ * The table is what a person reads in a terminal, so it keeps one memory unit per table and
+ * says it in a second header row; the CSV is for programs, so it keeps the raw values.
+ */
+#include "report_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------------------------------- */
+/* selection                                                                                 */
+
+/* The environment with this id or unique id prefix; NULL and *none when there is none. */
+static const struct lw_report_env *find_env(const struct lw_report *r, const char *id, bool *none)
+{
+    *none = false;
+    const struct lw_report_env *match = NULL;
+    size_t n_prefix = 0, len = strlen(id);
+    size_t n = lw_report_env_count(r);
+    for (size_t i = 0; i < n; i++) {
+        const struct lw_report_env *env = lw_report_env_at(r, i);
+        if (strcmp(env->env_id, id) == 0)
+            return env;
+        if (strncmp(env->env_id, id, len) == 0) {
+            match = env;
+            n_prefix++;
+        }
+    }
+    if (n_prefix != 1) {
+        *none = true;
+        return NULL;
+    }
+    return match;
+}
+
+void lw_report_select(const struct lw_report *r, const struct lw_report_options *opt,
+                      struct lw_report_selection *out)
+{
+    *out = (struct lw_report_selection){.opt = opt};
+    if (opt && opt->env_id)
+        out->env = find_env(r, opt->env_id, &out->none);
+}
+
+static bool has_time_range(const struct lw_report_options *opt)
+{
+    return opt && (opt->since_ms || opt->until_ms);
+}
+
+static bool in_range(const struct lw_report_options *opt, const struct lw_report_entry *e)
+{
+    uint64_t t = lw_report_entry_time_ms(e);
+    if (t == 0)
+        return false; /* a record without a time cannot be placed in the range */
+    return (!opt->since_ms || t >= opt->since_ms) && (!opt->until_ms || t <= opt->until_ms);
+}
+
+struct lw_report_window lw_report_window_of(const struct lw_report_env *env,
+                                            const struct lw_report_options *opt)
+{
+    struct lw_report_window w = {env->invocations, env->n_invocations, env->alerts, env->n_alerts};
+    if (has_time_range(opt)) {
+        /* times grow with the sequence inside one environment: the range is one slice */
+        size_t lo = 0, hi = w.n_inv;
+        while (lo < hi && !in_range(opt, &w.inv[lo]))
+            lo++;
+        while (hi > lo && !in_range(opt, &w.inv[hi - 1]))
+            hi--;
+        w.inv += lo;
+        w.n_inv = hi - lo;
+    }
+    if (opt && opt->last && w.n_inv > opt->last) {
+        w.inv += w.n_inv - opt->last;
+        w.n_inv = opt->last;
+    }
+    if (w.n_inv < env->n_invocations) {
+        /* the alerts raised by the invocations shown */
+        uint64_t from = w.n_inv ? w.inv[0].seq : UINT64_MAX;
+        uint64_t to = w.n_inv ? w.inv[w.n_inv - 1].seq : 0;
+        while (w.n_alerts > 0 && w.alerts[0].seq < from) {
+            w.alerts++;
+            w.n_alerts--;
+        }
+        while (w.n_alerts > 0 && w.alerts[w.n_alerts - 1].seq > to)
+            w.n_alerts--;
+    }
+    return w;
+}
+
+bool lw_report_selected(const struct lw_report_selection *sel, const struct lw_report_env *env)
+{
+    const struct lw_report_options *opt = sel->opt;
+    if (!opt)
+        return true;
+    if (opt->env_id && (sel->none || sel->env != env))
+        return false;
+    if (opt->function_name && strcmp(env->function_name, opt->function_name) != 0)
+        return false;
+    if (has_time_range(opt) && lw_report_window_of(env, opt).n_inv == 0)
+        return false;
+    return true;
+}
+
+size_t lw_report_selected_count(const struct lw_report *r, const struct lw_report_options *opt)
+{
+    struct lw_report_selection sel;
+    lw_report_select(r, opt, &sel);
+    size_t n = 0;
+    for (size_t i = 0; i < lw_report_env_count(r); i++)
+        n += lw_report_selected(&sel, lw_report_env_at(r, i));
+    return n;
+}
+
+const struct lw_report_entry *lw_report_last_with(const struct lw_report_window *w,
+                                                  enum lw_metric_id id)
+{
+    for (size_t i = w->n_inv; i > 0; i--)
+        if (lw_report_entry_has(&w->inv[i - 1], id))
+            return &w->inv[i - 1];
+    return NULL;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* the sparkline                                                                             */
+
+size_t lw_report_sparkline(const double *values, size_t n, size_t width, bool ascii, char *dst,
+                           size_t cap)
+{
+    static const char *const blocks[8] = {"\xe2\x96\x81", "\xe2\x96\x82", "\xe2\x96\x83",
+                                          "\xe2\x96\x84", "\xe2\x96\x85", "\xe2\x96\x86",
+                                          "\xe2\x96\x87", "\xe2\x96\x88"};
+    static const char ramp[] = "_.,-=+*#";
+    if (cap == 0)
+        return 1;
+    dst[0] = '\0';
+    if (width == 0)
+        width = 1;
+    size_t per = n > width ? (n + width - 1) / width : 1;
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        if (isnan(values[i]))
+            continue;
+        lo = values[i] < lo ? values[i] : lo;
+        hi = values[i] > hi ? values[i] : hi;
+    }
+    size_t len = 0;
+    for (size_t i = 0; i < n; i += per) {
+        double v = NAN;
+        for (size_t k = i; k < i + per && k < n; k++)
+            if (!isnan(values[k]) && (isnan(v) || values[k] > v))
+                v = values[k];
+        char one[2] = " ";
+        const char *c = one;
+        if (!isnan(v)) {
+            /* equal values sit on the lowest level: a flat line reads as flat */
+            int level = hi > lo ? (int)((v - lo) / (hi - lo) * 7.0 + 0.5) : 0;
+            level = level < 0 ? 0 : level > 7 ? 7 : level;
+            one[0] = ramp[level];
+            if (!ascii)
+                c = blocks[level];
+        }
+        size_t cl = strlen(c);
+        if (len + cl >= cap)
+            break;
+        memcpy(dst + len, c, cl);
+        len += cl;
+    }
+    dst[len] = '\0';
+    return per;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* the text report                                                                           */
+
+#define KIB LW_REPORT_KIB
+#define MIB LW_REPORT_MIB
+
+enum col {
+    C_SEQ,
+    C_REQUEST,
+    C_RSS_START,
+    C_RSS_PEAK,
+    C_RSS_END,
+    C_ANON_END,
+    C_GROWTH,
+    C_ENV_RSS,
+    C_HEADROOM,
+    C_MAX_USED,
+    C_DURATION,
+    C_BILLED,
+    C_STATUS,
+    C_VERDICT,
+    C_NOTES,
+    N_COLS
+};
+
+#define CELL_MAX 160
+
+struct col_desc {
+    const char *name;
+    const char *unit; /* NULL: the memory unit chosen for the table */
+    enum lw_metric_id metric;
+    bool right;
+    bool wide; /* only with --wide: the default table fits a 110-column terminal */
+};
+
+/* metric is only read for the numeric columns */
+static const struct col_desc cols[N_COLS] = {
+    [C_SEQ] = {"seq", "", 0, true},
+    [C_REQUEST] = {"request", "id", 0, false},
+    [C_RSS_START] = {"start RSS", NULL, LW_M_FN_RSS_START, true},
+    [C_RSS_PEAK] = {"peak RSS", NULL, LW_M_FN_RSS_PEAK, true},
+    [C_RSS_END] = {"end RSS", NULL, LW_M_FN_RSS_END, true},
+    [C_ANON_END] = {"anon end", NULL, LW_M_FN_ANON_END, true, true},
+    [C_GROWTH] = {"growth", NULL, LW_M_FN_GROWTH, true},
+    [C_ENV_RSS] = {"env RSS", NULL, LW_M_ENV_RSS, true, true},
+    [C_HEADROOM] = {"headroom", NULL, LW_M_HEADROOM, true, true},
+    [C_MAX_USED] = {"Lambda max", "used MB", LW_M_MAX_MEMORY_USED, true, true},
+    [C_DURATION] = {"duration", "ms", LW_M_DURATION, true},
+    [C_BILLED] = {"billed", "ms", LW_M_BILLED, true, true},
+    [C_STATUS] = {"status", "", 0, false},
+    [C_VERDICT] = {"verdict", "", 0, false},
+    [C_NOTES] = {"notes", "", 0, false},
+};
+
+struct mem_unit {
+    const char *name;
+    double bytes;
+};
+
+/*
+ * KiB while the largest figure stays under 10000 KiB, else MiB: one decimal is then always
+ * enough to see a change of a few KiB on small functions and stays short on large ones.
+ */
+static struct mem_unit pick_unit(double max_abs_bytes)
+{
+    if (max_abs_bytes < 10000.0 * KIB)
+        return (struct mem_unit){"KiB", KIB};
+    return (struct mem_unit){"MiB", MIB};
+}
+
+static double max_abs(const struct lw_report_window *w, const enum lw_metric_id *ids, size_t n_ids)
+{
+    double m = 0;
+    for (size_t i = 0; i < w->n_inv; i++)
+        for (size_t k = 0; k < n_ids; k++)
+            if (lw_report_entry_has(&w->inv[i], ids[k]) && fabs(w->inv[i].value[ids[k]]) > m)
+                m = fabs(w->inv[i].value[ids[k]]);
+    return m;
+}
+
+static void fmt_mem(char *dst, size_t cap, double bytes, struct mem_unit u)
+{
+    double v = bytes / u.bytes;
+    /* "-0.0" reads as a change that is not there */
+    if (fabs(v) < 0.05)
+        v = 0;
+    snprintf(dst, cap, "%.1f", v);
+}
+
+/* Appends to the cell: "a, b" lists. */
+static void note_add(char *cell, const char *text)
+{
+    size_t n = strlen(cell);
+    snprintf(cell + n, CELL_MAX - n, "%s%s", n ? ", " : "", text);
+}
+
+static void gaps_text(uint32_t gaps, char *dst, size_t cap)
+{
+    snprintf(dst, cap, "incomplete: %s%s%s%s%s", (gaps & LW_GAP_END_READING) ? "end-reading" : "",
+             (gaps & LW_GAP_END_READING) && (gaps & ~LW_GAP_END_READING) ? "+" : "",
+             (gaps & LW_GAP_TELEMETRY) ? "telemetry" : "",
+             (gaps & LW_GAP_TELEMETRY) && (gaps & LW_GAP_PROCS) ? "+" : "",
+             (gaps & LW_GAP_PROCS) ? "processes" : "");
+}
+
+static void fill_row(const struct lw_report_entry *e, struct mem_unit level, struct mem_unit growth,
+                     char cells[N_COLS][CELL_MAX])
+{
+    for (int c = 0; c < N_COLS; c++)
+        snprintf(cells[c], CELL_MAX, "-");
+    snprintf(cells[C_SEQ], CELL_MAX, "%llu", (unsigned long long)e->seq);
+    if (e->request_id[0])
+        snprintf(cells[C_REQUEST], CELL_MAX, "%.8s", e->request_id);
+    for (int c = C_RSS_START; c <= C_HEADROOM; c++) {
+        if (lw_report_entry_has(e, cols[c].metric))
+            fmt_mem(cells[c], CELL_MAX, e->value[cols[c].metric], c == C_GROWTH ? growth : level);
+    }
+    if (lw_report_entry_has(e, LW_M_MAX_MEMORY_USED))
+        snprintf(cells[C_MAX_USED], CELL_MAX, "%.0f", e->value[LW_M_MAX_MEMORY_USED]);
+    if (lw_report_entry_has(e, LW_M_DURATION))
+        snprintf(cells[C_DURATION], CELL_MAX, "%.1f", e->value[LW_M_DURATION]);
+    if (lw_report_entry_has(e, LW_M_BILLED))
+        snprintf(cells[C_BILLED], CELL_MAX, "%.0f", e->value[LW_M_BILLED]);
+    if (e->status[0])
+        snprintf(cells[C_STATUS], CELL_MAX, "%s", e->status);
+    if (e->verdict[0])
+        snprintf(cells[C_VERDICT], CELL_MAX, "%s", e->verdict);
+
+    char *notes = cells[C_NOTES];
+    notes[0] = '\0';
+    if (e->cold_start)
+        note_add(notes, "cold start");
+    if (e->peak_method[0] && strcmp(e->peak_method, "hwm") != 0) {
+        char t[48];
+        snprintf(t, sizeof(t), "peak: %s", e->peak_method);
+        note_add(notes, t);
+    }
+    if (e->incomplete) {
+        char t[64];
+        gaps_text(e->incomplete, t, sizeof(t));
+        note_add(notes, t);
+    }
+    if (e->error_type[0]) {
+        char t[LW_ERROR_TYPE_MAX + 8];
+        snprintf(t, sizeof(t), "error %s", e->error_type);
+        note_add(notes, t);
+    }
+}
+
+/* Writes one row of cells padded to widths, without trailing spaces. */
+static void put_row(FILE *out, char cells[N_COLS][CELL_MAX], const size_t *widths, bool wide)
+{
+    char line[N_COLS * (CELL_MAX + 2) + 2];
+    size_t n = 0;
+    for (int c = 0; c < N_COLS; c++) {
+        if (cols[c].wide && !wide)
+            continue;
+        int w = (int)widths[c];
+        int k = cols[c].right ? snprintf(line + n, sizeof(line) - n, "%*s", w, cells[c])
+                              : snprintf(line + n, sizeof(line) - n, "%-*s", w, cells[c]);
+        if (k > 0)
+            n += (size_t)k < sizeof(line) - n ? (size_t)k : sizeof(line) - n - 1;
+        if (c + 1 < N_COLS && n + 2 < sizeof(line)) {
+            line[n++] = ' ';
+            line[n++] = ' ';
+        }
+    }
+    while (n > 0 && line[n - 1] == ' ')
+        n--;
+    line[n++] = '\n';
+    fwrite(line, 1, n, out);
+}
+
+void lw_report_fmt_duration(double seconds, char *dst, size_t cap)
+{
+    if (!(seconds >= 0) || seconds > 1e9) {
+        snprintf(dst, cap, "?");
+        return;
+    }
+    uint64_t s = (uint64_t)(seconds + 0.5);
+    uint64_t d = s / 86400, h = s / 3600 % 24, m = s / 60 % 60, sec = s % 60;
+    if (d)
+        snprintf(dst, cap, "%llud %lluh %llum", (unsigned long long)d, (unsigned long long)h,
+                 (unsigned long long)m);
+    else if (h)
+        snprintf(dst, cap, "%lluh %llum %llus", (unsigned long long)h, (unsigned long long)m,
+                 (unsigned long long)sec);
+    else if (m)
+        snprintf(dst, cap, "%llum %llus", (unsigned long long)m, (unsigned long long)sec);
+    else
+        snprintf(dst, cap, "%llus", (unsigned long long)sec);
+}
+
+void lw_report_fmt_minutes(double minutes, char *dst, size_t cap)
+{
+    if (!(minutes >= 0))
+        snprintf(dst, cap, "?");
+    else if (minutes < 1)
+        snprintf(dst, cap, "%.0f s", minutes * 60);
+    else if (minutes < 10)
+        snprintf(dst, cap, "%.1f min", minutes);
+    else
+        snprintf(dst, cap, "%.0f min", minutes);
+}
+
+/* A growth in bytes as KiB or MiB, with its sign. */
+void lw_report_fmt_bytes(double bytes, char *dst, size_t cap)
+{
+    if (fabs(bytes) < 1024.0 * KIB)
+        snprintf(dst, cap, "%.1f KiB", bytes / KIB);
+    else
+        snprintf(dst, cap, "%.1f MiB", bytes / MIB);
+}
+
+#define SPARK_WIDTH 60
+
+/* The sparkline of the function's RSS at the end of each invocation shown, with its range. */
+static void write_sparkline(const struct lw_report_window *w, bool ascii, FILE *out)
+{
+    double *v = malloc(w->n_inv * sizeof(*v));
+    if (!v)
+        return; /* the table below still has every figure */
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < w->n_inv; i++) {
+        v[i] = NAN;
+        if (lw_report_entry_has(&w->inv[i], LW_M_FN_RSS_END)) {
+            v[i] = w->inv[i].value[LW_M_FN_RSS_END];
+            lo = v[i] < lo ? v[i] : lo;
+            hi = v[i] > hi ? v[i] : hi;
+        }
+    }
+    if (hi >= lo) {
+        char line[SPARK_WIDTH * 3 + 1];
+        size_t per = lw_report_sparkline(v, w->n_inv, SPARK_WIDTH, ascii, line, sizeof(line));
+        struct mem_unit u = pick_unit(hi);
+        fprintf(out,
+                "memory        %s  function RSS at the end of each invocation, %.1f to %.1f %s",
+                line, lo / u.bytes, hi / u.bytes, u.name);
+        if (per > 1)
+            fprintf(out, " (highest of every %zu)", per);
+        fprintf(out, "\n");
+    }
+    free(v);
+}
+
+/* The latest projection to out-of-memory among the invocations shown. */
+static void write_projection(const struct lw_report_window *w, FILE *out)
+{
+    const struct lw_report_entry *last = w->n_inv ? &w->inv[w->n_inv - 1] : NULL;
+    if (!last)
+        return;
+    bool inv = lw_report_entry_has(last, LW_M_INVOCATIONS_TO_OOM);
+    bool min = lw_report_entry_has(last, LW_M_MINUTES_TO_OOM);
+    if (!inv && !min) {
+        fprintf(out, "projection    none\n");
+        return;
+    }
+    fprintf(out, "projection    out of memory in about");
+    if (inv)
+        fprintf(out, " %.0f invocations", last->value[LW_M_INVOCATIONS_TO_OOM]);
+    if (min) {
+        char m[48];
+        lw_report_fmt_minutes(last->value[LW_M_MINUTES_TO_OOM], m, sizeof(m));
+        fprintf(out, "%s%s%s", inv ? " (" : " ", m, inv ? ")" : "");
+    }
+    fprintf(out, ", as of seq %llu\n", (unsigned long long)last->seq);
+}
+
+static void write_header(const struct lw_report_env *env, const struct lw_report_window *w,
+                         bool ascii, FILE *out)
+{
+    fprintf(out, "== function %s", env->function_name[0] ? env->function_name : "(unknown)");
+    if (env->function_version[0])
+        fprintf(out, " (version %s)", env->function_version);
+    fprintf(out, ", environment %s\n", env->env_id);
+
+    if (env->n_invocations == 0) {
+        fprintf(out, "invocations   none in this log\n");
+    } else {
+        uint64_t lo = env->invocations[0].seq;
+        uint64_t hi = env->invocations[env->n_invocations - 1].seq;
+        fprintf(out, "invocations   %zu (seq %llu to %llu", env->n_invocations,
+                (unsigned long long)lo, (unsigned long long)hi);
+        uint64_t missing = hi - lo + 1 - env->n_invocations;
+        if (missing)
+            fprintf(out, ", %llu missing", (unsigned long long)missing);
+        fprintf(out, ")");
+        if (w->n_inv < env->n_invocations && w->n_inv > 0)
+            fprintf(out, ", %zu shown (seq %llu to %llu)", w->n_inv,
+                    (unsigned long long)w->inv[0].seq,
+                    (unsigned long long)w->inv[w->n_inv - 1].seq);
+        fprintf(out, "\n");
+        const struct lw_report_entry *cold = NULL;
+        for (size_t i = 0; i < env->n_invocations && !cold; i++)
+            if (env->invocations[i].cold_start)
+                cold = &env->invocations[i];
+        if (cold)
+            fprintf(out, "cold start    seq %llu\n", (unsigned long long)cold->seq);
+        else
+            fprintf(out, "cold start    not in this log\n");
+        const struct lw_report_entry *last = &env->invocations[env->n_invocations - 1];
+        if (lw_report_entry_has(last, LW_M_MEM_LIMIT))
+            fprintf(out, "memory limit  %.1f MiB\n", last->value[LW_M_MEM_LIMIT] / MIB);
+    }
+
+    if (env->shutdown) {
+        const struct lw_report_entry *s = env->shutdown;
+        fprintf(out, "shutdown      %s", s->reason[0] ? s->reason : "(no reason)");
+        if (s->have_lifetime) {
+            char t[64];
+            lw_report_fmt_duration(s->lifetime_seconds, t, sizeof(t));
+            fprintf(out, ", lifetime %s (%.1f s)", t, s->lifetime_seconds);
+        }
+        if (s->have_invocations)
+            fprintf(out, ", %llu invocations", (unsigned long long)s->invocations);
+        fprintf(out, "\n");
+    } else {
+        fprintf(out, "shutdown      not in this log\n");
+    }
+
+    /* the verdict as of the last invocation shown */
+    const struct lw_report_entry *last = w->n_inv ? &w->inv[w->n_inv - 1] : NULL;
+    if (last && last->verdict[0]) {
+        fprintf(out, "verdict       %s", last->verdict);
+        if (last->reason[0])
+            fprintf(out, ": %s", last->reason);
+        if (last->culprit[0])
+            fprintf(out, " (culprit: %s)", last->culprit);
+        fprintf(out, "\n");
+    } else {
+        fprintf(out, "verdict       -\n");
+    }
+    write_projection(w, out);
+    write_sparkline(w, ascii, out);
+}
+
+static void write_alerts(const struct lw_report_window *w, FILE *out)
+{
+    if (w->n_alerts == 0)
+        return;
+    fprintf(out, "\nalerts\n");
+    for (size_t i = 0; i < w->n_alerts; i++) {
+        const struct lw_report_entry *a = &w->alerts[i];
+        fprintf(out, "  seq %llu: %s -> %s", (unsigned long long)a->seq, a->from[0] ? a->from : "?",
+                a->verdict[0] ? a->verdict : "?");
+        bool open = false;
+        if (lw_report_entry_has(a, LW_M_GROWTH_PER_INVOCATION)) {
+            char g[48];
+            lw_report_fmt_bytes(a->value[LW_M_GROWTH_PER_INVOCATION], g, sizeof(g));
+            fprintf(out, " (growth %s per invocation", g);
+            open = true;
+        }
+        if (lw_report_entry_has(a, LW_M_MINUTES_TO_OOM)) {
+            fprintf(out, "%sout of memory in %.1f min", open ? ", " : " (",
+                    a->value[LW_M_MINUTES_TO_OOM]);
+            open = true;
+        }
+        if (a->culprit[0]) {
+            fprintf(out, "%sculprit %s", open ? ", " : " (", a->culprit);
+            open = true;
+        }
+        if (open)
+            fprintf(out, ")");
+        if (a->reason[0])
+            fprintf(out, ": %s", a->reason);
+        fprintf(out, "\n");
+    }
+}
+
+void lw_report_write_env_text(const struct lw_report_env *env, const struct lw_report_options *opt,
+                              FILE *out)
+{
+    struct lw_report_window w = lw_report_window_of(env, opt);
+    write_header(env, &w, opt && opt->ascii, out);
+    bool wide = opt && opt->wide;
+    if (w.n_inv > 0) {
+        static const enum lw_metric_id level_ids[] = {LW_M_FN_RSS_START, LW_M_FN_RSS_PEAK,
+                                                      LW_M_FN_RSS_END,   LW_M_FN_ANON_END,
+                                                      LW_M_ENV_RSS,      LW_M_HEADROOM};
+        static const enum lw_metric_id growth_ids[] = {LW_M_FN_GROWTH};
+        struct mem_unit level = pick_unit(max_abs(&w, level_ids, 6));
+        struct mem_unit growth = pick_unit(max_abs(&w, growth_ids, 1));
+
+        char head[N_COLS][CELL_MAX], units[N_COLS][CELL_MAX], cells[N_COLS][CELL_MAX];
+        size_t widths[N_COLS];
+        for (int c = 0; c < N_COLS; c++) {
+            const char *unit = cols[c].unit;
+            if (!unit)
+                unit = c == C_GROWTH ? growth.name : level.name;
+            snprintf(head[c], CELL_MAX, "%s", cols[c].name);
+            snprintf(units[c], CELL_MAX, "%s", unit);
+            size_t a = strlen(head[c]), b = strlen(unit);
+            widths[c] = a > b ? a : b;
+        }
+        /* first pass: widths; second: the rows */
+        for (size_t i = 0; i < w.n_inv; i++) {
+            fill_row(&w.inv[i], level, growth, cells);
+            for (int c = 0; c < N_COLS; c++) {
+                size_t l = strlen(cells[c]);
+                if (l > widths[c])
+                    widths[c] = l;
+            }
+        }
+        fprintf(out, "\n");
+        put_row(out, head, widths, wide);
+        put_row(out, units, widths, wide);
+        for (size_t i = 0; i < w.n_inv; i++) {
+            fill_row(&w.inv[i], level, growth, cells);
+            put_row(out, cells, widths, wide);
+        }
+    }
+    write_alerts(&w, out);
+}
+
+void lw_report_write_stats(const struct lw_report *r, FILE *out)
+{
+    struct lw_report_stats st;
+    lw_report_stats(r, &st);
+    const struct lw_report_stats *s = &st;
+    fprintf(out,
+            "input: %llu lines: %llu invocation, %llu shutdown, %llu alert; skipped %llu text, "
+            "%llu bad JSON, %llu other JSON, %llu invalid, %llu too long",
+            (unsigned long long)s->lines, (unsigned long long)s->invocations,
+            (unsigned long long)s->shutdowns, (unsigned long long)s->alerts,
+            (unsigned long long)s->skipped_text, (unsigned long long)s->skipped_bad_json,
+            (unsigned long long)s->skipped_foreign, (unsigned long long)s->skipped_invalid,
+            (unsigned long long)s->skipped_too_long);
+    if (s->dropped_over_cap)
+        fprintf(out, "; %llu over the cap", (unsigned long long)s->dropped_over_cap);
+    fprintf(out, "; %llu repeated", (unsigned long long)s->duplicates);
+    if (s->duplicates_differ)
+        fprintf(out, " (%llu of them differing)", (unsigned long long)s->duplicates_differ);
+    if (s->framing)
+        fprintf(out, "; %llu lines of export framing", (unsigned long long)s->framing);
+    fprintf(out, "\n");
+    if (s->malformed) {
+        fprintf(out, "malformed leakwatch lines: %llu", (unsigned long long)s->malformed);
+        size_t n = lw_report_malformed_count(r);
+        for (size_t i = 0; i < n; i++) {
+            const struct lw_report_malformed *m = lw_report_malformed_at(r, i);
+            fprintf(out, "\n  %s%sline %llu: %s", m->source, m->source[0] ? ": " : "",
+                    (unsigned long long)m->line_no, m->why);
+        }
+        if (s->malformed > n)
+            fprintf(out, "\n  (%llu more)", (unsigned long long)(s->malformed - n));
+        fprintf(out, "\n");
+    }
+}
+
+enum lw_err lw_report_write_text(const struct lw_report *r, const struct lw_report_options *opt,
+                                 FILE *out)
+{
+    struct lw_report_selection sel;
+    lw_report_select(r, opt, &sel);
+    for (size_t i = 0; i < lw_report_env_count(r); i++) {
+        const struct lw_report_env *env = lw_report_env_at(r, i);
+        if (!lw_report_selected(&sel, env))
+            continue;
+        lw_report_write_env_text(env, opt, out);
+        fprintf(out, "\n");
+    }
+    lw_report_write_stats(r, out);
+    return ferror(out) ? LW_ERR_IO : LW_OK;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* CSV                                                                                       */
+
+static void csv_str(FILE *out, const char *s)
+{
+    if (strpbrk(s, ",\"\r\n") == NULL) {
+        fputs(s, out);
+        return;
+    }
+    fputc('"', out);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', out);
+        fputc(*s, out);
+    }
+    fputc('"', out);
+}
+
+/* A number as the EMF line had it: integers exactly, others shortest round-trip. */
+static void csv_num(FILE *out, double v)
+{
+    if (floor(v) == v && fabs(v) < 1e15) {
+        fprintf(out, "%.0f", v);
+        return;
+    }
+    char buf[40];
+    snprintf(buf, sizeof(buf), "%.15g", v);
+    if (strtod(buf, NULL) != v)
+        snprintf(buf, sizeof(buf), "%.17g", v);
+    fputs(buf, out);
+}
+
+enum lw_err lw_report_write_csv(const struct lw_report *r, const struct lw_report_options *opt,
+                                FILE *out)
+{
+    fputs("environment_id,function_name,function_version,seq,request_id,start_time_ms,"
+          "end_time_ms,cold_start,status,error_type,peak_method,incomplete,verdict,culprit,"
+          "verdict_reason",
+          out);
+    for (int m = 0; m < LW_M_COUNT; m++)
+        fprintf(out, ",%s", lw_report_metric_names[m]);
+    fputs("\r\n", out); /* RFC 4180 line breaks */
+
+    struct lw_report_selection sel;
+    lw_report_select(r, opt, &sel);
+    for (size_t k = 0; k < lw_report_env_count(r); k++) {
+        const struct lw_report_env *env = lw_report_env_at(r, k);
+        if (!lw_report_selected(&sel, env))
+            continue;
+        struct lw_report_window w = lw_report_window_of(env, opt);
+        for (size_t i = 0; i < w.n_inv; i++) {
+            const struct lw_report_entry *e = &w.inv[i];
+            csv_str(out, e->env_id);
+            fputc(',', out);
+            csv_str(out, e->function_name);
+            fputc(',', out);
+            csv_str(out, e->function_version);
+            fprintf(out, ",%llu,", (unsigned long long)e->seq);
+            csv_str(out, e->request_id);
+            fputc(',', out);
+            if (e->start_time_ms)
+                fprintf(out, "%llu", (unsigned long long)e->start_time_ms);
+            fputc(',', out);
+            if (e->end_time_ms)
+                fprintf(out, "%llu", (unsigned long long)e->end_time_ms);
+            fprintf(out, ",%s,", e->cold_start ? "true" : "false");
+            csv_str(out, e->status);
+            fputc(',', out);
+            csv_str(out, e->error_type);
+            fputc(',', out);
+            csv_str(out, e->peak_method);
+            fputc(',', out);
+            if (e->incomplete) {
+                char t[64];
+                gaps_text(e->incomplete, t, sizeof(t));
+                fputs(t + strlen("incomplete: "), out);
+            }
+            fputc(',', out);
+            csv_str(out, e->verdict);
+            fputc(',', out);
+            csv_str(out, e->culprit);
+            fputc(',', out);
+            csv_str(out, e->reason);
+            for (int m = 0; m < LW_M_COUNT; m++) {
+                fputc(',', out);
+                if (lw_report_entry_has(e, (enum lw_metric_id)m))
+                    csv_num(out, e->value[m]);
+            }
+            fputs("\r\n", out);
+        }
+    }
+    return ferror(out) ? LW_ERR_IO : LW_OK;
+}
