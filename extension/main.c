@@ -72,6 +72,16 @@ static void say_sigterm(void)
     }
 }
 
+/* A boundary reading takes well under a millisecond; one that took this long was interrupted. */
+#define LATE_READING_MS 50
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 static uint64_t now_ms(void)
 {
     struct timespec ts;
@@ -421,9 +431,13 @@ static int run(struct daemon *d)
         if (invoke && !send_next(d, &next, &resp))
             return 1;
         uint64_t t;
+        uint64_t began_ms = mono_ms();
         enum lw_hwm_state hwm = take_reading(d, &t);
-        /* an answer already waiting means the invocation ended during the reading */
-        bool late = invoke && lw_http_loopback_answered(&d->api);
+        /* An answer already waiting means the invocation ended during the reading; a reading
+         * that took far longer than it does (a freeze or a long stall in the middle) may have
+         * finished after the invocation, with the next event still to come. */
+        bool late = invoke && (lw_http_loopback_answered(&d->api) ||
+                               mono_ms() - began_ms > LATE_READING_MS);
         boundary(d, &ev, hwm, t, late);
         say_sigterm();
         if (!invoke)

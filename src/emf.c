@@ -360,14 +360,10 @@ enum lw_err lw_emf_encode_record(const struct lw_emf_options *opt, const struct 
     if (rec->gaps) {
         cJSON *inc = check(&d, cJSON_CreateArray());
         add(&d, root, "Incomplete", inc);
-        if (rec->gaps & LW_GAP_END_READING)
-            append(&d, inc, cJSON_CreateStringReference("end-reading"));
-        if (rec->gaps & LW_GAP_TELEMETRY)
-            append(&d, inc, cJSON_CreateStringReference("telemetry"));
-        if (rec->gaps & LW_GAP_PROCS)
-            append(&d, inc, cJSON_CreateStringReference("processes"));
-        if (rec->gaps & LW_GAP_START_READING)
-            append(&d, inc, cJSON_CreateStringReference("start-reading"));
+        for (uint32_t f = 1; f <= LW_GAP_LAST; f <<= 1) {
+            if (rec->gaps & f)
+                append(&d, inc, cJSON_CreateStringReference(lw_record_gap_name(f)));
+        }
     }
     if (v) {
         add(&d, root, "Verdict", cJSON_CreateStringReference(lw_verdict_name(v->kind)));

@@ -87,12 +87,7 @@ static uint32_t parse_incomplete(const cJSON *obj)
         const char *s = cJSON_GetStringValue(it);
         if (!s)
             continue;
-        if (strcmp(s, "end-reading") == 0)
-            gaps |= LW_GAP_END_READING;
-        else if (strcmp(s, "telemetry") == 0)
-            gaps |= LW_GAP_TELEMETRY;
-        else if (strcmp(s, "processes") == 0)
-            gaps |= LW_GAP_PROCS;
+        gaps |= lw_record_gap_from_name(s);
     }
     return gaps;
 }

@@ -270,11 +270,14 @@ static void note_add(char *cell, const char *text)
 
 static void gaps_text(uint32_t gaps, char *dst, size_t cap)
 {
-    snprintf(dst, cap, "incomplete: %s%s%s%s%s", (gaps & LW_GAP_END_READING) ? "end-reading" : "",
-             (gaps & LW_GAP_END_READING) && (gaps & ~LW_GAP_END_READING) ? "+" : "",
-             (gaps & LW_GAP_TELEMETRY) ? "telemetry" : "",
-             (gaps & LW_GAP_TELEMETRY) && (gaps & LW_GAP_PROCS) ? "+" : "",
-             (gaps & LW_GAP_PROCS) ? "processes" : "");
+    size_t at = (size_t)snprintf(dst, cap, "incomplete: ");
+    const char *sep = "";
+    for (uint32_t f = 1; f <= LW_GAP_LAST && at < cap; f <<= 1) {
+        if (gaps & f) {
+            at += (size_t)snprintf(dst + at, cap - at, "%s%s", sep, lw_record_gap_name(f));
+            sep = "+";
+        }
+    }
 }
 
 static void fill_row(const struct lw_report_entry *e, struct mem_unit level, struct mem_unit growth,

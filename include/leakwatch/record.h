@@ -118,6 +118,12 @@ enum lw_record_gap {
      * the reading takes): its start and peak are not exact */
     LW_GAP_START_READING = 1u << 3,
 };
+#define LW_GAP_LAST LW_GAP_START_READING
+
+/* The name of one gap flag in EMF's "Incomplete" list ("end-reading", "telemetry", "processes",
+ * "start-reading"), NULL for anything else; and back (LW_GAP_NONE for an unknown name). */
+const char *lw_record_gap_name(uint32_t flag);
+uint32_t lw_record_gap_from_name(const char *name);
 
 struct lw_record {
     char request_id[LW_REQUEST_ID_MAX];

@@ -97,7 +97,7 @@ TELEMETRY_FAULTS = {
     "oversized": lambda events: [_oversized_body(), _batch_body(events)],
 }
 EXTENSION_STDOUT_MODES = ("read", "stall", "close")
-SIGNAL_MOMENTS = ("init", "invoke", "frozen", "shutdown")
+SIGNAL_MOMENTS = ("init", "invoke", "next", "frozen", "shutdown")
 
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
@@ -1423,7 +1423,8 @@ class Emulator:
     def schedule_signal(self, name, signum, when, delay_s=0.0):
         """Send signal signum to extension `name` once, delay_s after the next moment `when`:
         "init" (it has just registered), "invoke" (the INVOKE has been handed to the extensions
-        and the runtime), "frozen" (the environment has just been frozen after an invocation:
+        and the runtime), "next" (this extension has just called event/next again during an
+        invocation), "frozen" (the environment has just been frozen after an invocation:
         the signal is delivered at the thaw) or "shutdown" (SHUTDOWN has been handed to the
         extensions). What was sent is listed in report()["signals"]."""
         if when not in SIGNAL_MOMENTS:
@@ -1432,10 +1433,13 @@ class Emulator:
             self._signals.append({"extension": name, "signal": int(signum), "when": when,
                                   "delay_s": float(delay_s)})
 
-    def _fire_signals(self, when, env):
+    def _fire_signals(self, when, env, only=None):
+        def hit(s):
+            return s["when"] == when and (only is None or s["extension"] == only)
+
         with self.lock:
-            due = [s for s in self._signals if s["when"] == when]
-            self._signals = [s for s in self._signals if s["when"] != when]
+            due = [s for s in self._signals if hit(s)]
+            self._signals = [s for s in self._signals if not hit(s)]
         for s in due:
             proc = env.ext_procs.get(s["extension"])
             if proc is None:
@@ -1680,12 +1684,15 @@ class Emulator:
                                f"State transition failed for extension {ext.name}: it reported "
                                f"{ext.errored}")
             now = time.monotonic()
+            in_invocation = ext.ready is False and env.phase == "invoke"
             ext.ready = True
             ext.last_next_mono = now
             first = ext.first_next_mono is None
             if first:
                 ext.first_next_mono = now
             self.cond.notify_all()
+        if in_invocation:
+            self._fire_signals("next", env, ext.name)
         if first:
             events = ", ".join(e for e in ("INVOKE", "SHUTDOWN") if e in ext.events)
             env.platform_log(f"EXTENSION\tName: {ext.name}\tState: Ready\tEvents: [{events}]")

@@ -40,10 +40,13 @@ import shutil
 import signal
 import stat
 import subprocess
+import time
 import unittest
 
 import lwtest
 from lwtest import MIB, LeakwatchCase, invocation_records, process, shutdown_records
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 UNPRIVILEGED_UID = 65534  # nobody
 
@@ -314,6 +317,37 @@ class FaultTest(FaultCase):
 def lwtest_malformed():
     from lambda_emulator import MALFORMED_TELEMETRY_BODIES
     return MALFORMED_TELEMETRY_BODIES
+
+
+@unittest.skipIf(lwtest.LAYER_ZIP, "the layer's launcher drops LD_PRELOAD")
+class LateReadingTest(FaultCase):
+    """leakwatch held up in the middle of a boundary reading (an LD_PRELOAD shim makes each
+    pread sleep 80 ms while a flag file exists) until the invocation is over: the start and
+    peak of that invocation are not exact, and its record must say so; the others not."""
+
+    def test_a_start_reading_after_the_invocation_is_marked(self):
+        shim = os.path.join(self.tmp, "slow_status_read.so")
+        r = subprocess.run(["cc", "-shared", "-fPIC", "-O1", "-o", shim,
+                            os.path.join(HERE, "slow_status_read.c"), "-ldl"],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        flag = os.path.join(self.tmp, "slow")
+        self.wrap_extension(f"LW_SLOW_READ_FLAG={flag} LD_PRELOAD={shim} exec LEAKWATCH")
+        with self.emulator("steady") as emu:
+            emu.init()
+            results = [emu.invoke({})]
+            open(flag, "w").close()
+            results.append(emu.invoke({}))  # its start reading is held up...
+            os.unlink(flag)
+            time.sleep(0.2)  # ...through the freeze after it
+            results += [emu.invoke({}) for _ in range(2)]
+            emu.shutdown("spindown")
+            lines = emu.log_lines
+        self.assert_unaffected(results, 4)
+        recs = invocation_records(lines)
+        self.assertEqual([r["RequestId"] for r in recs], [r["request_id"] for r in results])
+        late = [r["Sequence"] for r in recs if "start-reading" in r.get("Incomplete", [])]
+        self.assertEqual(late, [2], [(r["Sequence"], r.get("Incomplete")) for r in recs])
 
 
 class SigtermTest(FaultCase):

@@ -294,6 +294,22 @@ static void test_close_missing(void **state)
     }
 }
 
+/* Every gap flag has a distinct name in EMF's "Incomplete" list, and the name reads back. */
+static void test_gap_names(void **state)
+{
+    (void)state;
+    static const char *const want[] = {"end-reading", "telemetry", "processes", "start-reading"};
+    size_t n = 0;
+    for (uint32_t f = 1; f <= LW_GAP_LAST; f <<= 1, n++) {
+        assert_true(n < sizeof(want) / sizeof(want[0]));
+        assert_string_equal(lw_record_gap_name(f), want[n]);
+        assert_int_equal(lw_record_gap_from_name(want[n]), f);
+    }
+    assert_int_equal(n, sizeof(want) / sizeof(want[0]));
+    assert_null(lw_record_gap_name(LW_GAP_LAST << 1));
+    assert_int_equal(lw_record_gap_from_name("something-else"), LW_GAP_NONE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -301,6 +317,7 @@ int main(void)
         cmocka_unit_test(test_pid_reuse), cmocka_unit_test(test_peak_rules),
         cmocka_unit_test(test_children),  cmocka_unit_test(test_overflow),
         cmocka_unit_test(test_strings),   cmocka_unit_test(test_close_missing),
+        cmocka_unit_test(test_gap_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
