@@ -436,8 +436,8 @@ static int run(struct daemon *d)
         /* An answer already waiting means the invocation ended during the reading; a reading
          * that took far longer than it does (a freeze or a long stall in the middle) may have
          * finished after the invocation, with the next event still to come. */
-        bool late = invoke && (lw_http_loopback_answered(&d->api) ||
-                               mono_ms() - began_ms > LATE_READING_MS);
+        bool late = invoke &&
+                    (lw_http_loopback_answered(&d->api) || mono_ms() - began_ms > LATE_READING_MS);
         boundary(d, &ev, hwm, t, late);
         say_sigterm();
         if (!invoke)
