@@ -393,8 +393,10 @@ static void load_resource(struct lw_otlp_config *cfg, lw_otlp_getenv_fn getenv_f
             warn(cfg, "OTEL_SERVICE_NAME is longer than %d bytes; ignored",
                  LW_OTLP_ATTR_VALUE_MAX - 1);
     }
-    /* a name too long for an attribute is no name (Lambda's are 64 bytes at most) */
-    if (lw_otlp_resource_get(res, "service.name") == NULL &&
+    /* an empty service.name is none; a function name too long for an attribute is no name
+     * either (Lambda's are 64 bytes at most) */
+    const struct lw_otlp_attr *named = lw_otlp_resource_get(res, "service.name");
+    if ((named == NULL || named->type != LW_OTLP_STRING || named->str[0] == '\0') &&
         (fn == NULL || fn[0] == '\0' || lw_otlp_resource_set_str(res, "service.name", fn) != LW_OK))
         lw_otlp_resource_set_str(res, "service.name", "unknown_service:leakwatch");
 }

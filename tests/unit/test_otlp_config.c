@@ -326,8 +326,9 @@ static void test_resource(void **state)
     }
 }
 
-/* Every resource has a service.name: found by fuzzing, a function name longer than an attribute
- * value, or more attributes than the resource holds, left it without one. */
+/* Every resource has a service.name that says something: found by fuzzing, a function name
+ * longer than an attribute value, more attributes than the resource holds, or an empty
+ * service.name in OTEL_RESOURCE_ATTRIBUTES left it without one. */
 static void test_resource_always_has_service_name(void **state)
 {
     (void)state;
@@ -341,10 +342,13 @@ static void test_resource_always_has_service_name(void **state)
         int name; /* 0: none, 1: "fn", 2: the long one */
         bool many;
         const char *service;
+        const char *attrs; /* OTEL_RESOURCE_ATTRIBUTES when not many */
     } cases[] = {
-        {2, false, "unknown_service:leakwatch"},
-        {1, true, "fn"},
-        {0, true, "unknown_service:leakwatch"},
+        {2, false, "unknown_service:leakwatch", NULL},
+        {1, true, "fn", NULL},
+        {0, true, "unknown_service:leakwatch", NULL},
+        {1, false, "fn", "service.name="},
+        {0, false, "unknown_service:leakwatch", "service.name= ,team=x"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         print_message("case %zu\n", i);
@@ -354,9 +358,9 @@ static void test_resource_always_has_service_name(void **state)
             e.vars[n][0] = "AWS_LAMBDA_FUNCTION_NAME";
             e.vars[n++][1] = cases[i].name == 1 ? "fn" : long_name;
         }
-        if (cases[i].many) {
+        if (cases[i].many || cases[i].attrs != NULL) {
             e.vars[n][0] = "OTEL_RESOURCE_ATTRIBUTES";
-            e.vars[n++][1] = many;
+            e.vars[n++][1] = cases[i].many ? many : cases[i].attrs;
         }
         load(&e);
         assert_non_null(attr_str("service.name"));
