@@ -185,7 +185,9 @@ enum lw_err lw_lambda_parse_event(const char *body, size_t len, struct lw_lambda
         goto out;
     }
     const cJSON *deadline = cJSON_GetObjectItemCaseSensitive(root, "deadlineMs");
-    if (cJSON_IsNumber(deadline) && deadline->valuedouble > 0)
+    /* in range before the conversion: 2^64 or more (or cJSON's infinity) is undefined */
+    if (cJSON_IsNumber(deadline) && deadline->valuedouble > 0 &&
+        deadline->valuedouble < 18446744073709551616.0)
         out->deadline_ms = (uint64_t)deadline->valuedouble;
     copy_json_string(root, "requestId", out->request_id, sizeof(out->request_id));
     copy_json_string(root, "invokedFunctionArn", out->invoked_function_arn,

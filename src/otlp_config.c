@@ -373,8 +373,17 @@ static void load_resource(struct lw_otlp_config *cfg, lw_otlp_getenv_fn getenv_f
     memset(&user, 0, sizeof(user));
     if (v != NULL && v[0] != '\0')
         load_resource_attributes(cfg, v, &user);
-    for (size_t i = 0; i < user.n_attrs; i++)
-        lw_otlp_resource_set_str(res, user.attrs[i].key, user.attrs[i].str);
+    /* One slot is kept for service.name, which every resource must have: with many attributes
+     * the resource would otherwise be full before it is set. */
+    for (size_t i = 0; i < user.n_attrs; i++) {
+        const char *key = user.attrs[i].key;
+        if (res->n_attrs >= LW_OTLP_MAX_ATTRS - 1 && lw_otlp_resource_get(res, key) == NULL &&
+            strcmp(key, "service.name") != 0 && lw_otlp_resource_get(res, "service.name") == NULL) {
+            res->dropped_attrs++;
+            continue;
+        }
+        lw_otlp_resource_set_str(res, key, user.attrs[i].str);
+    }
     res->dropped_attrs += user.dropped_attrs;
 
     /* service.name: OTEL_SERVICE_NAME > OTEL_RESOURCE_ATTRIBUTES > the function's name */
@@ -384,12 +393,12 @@ static void load_resource(struct lw_otlp_config *cfg, lw_otlp_getenv_fn getenv_f
             warn(cfg, "OTEL_SERVICE_NAME is longer than %d bytes; ignored",
                  LW_OTLP_ATTR_VALUE_MAX - 1);
     }
-    if (lw_otlp_resource_get(res, "service.name") == NULL) {
-        if (fn != NULL && fn[0] != '\0')
-            lw_otlp_resource_set_str(res, "service.name", fn);
-        else
-            lw_otlp_resource_set_str(res, "service.name", "unknown_service:leakwatch");
-    }
+    /* an empty service.name is none; a function name too long for an attribute is no name
+     * either (Lambda's are 64 bytes at most) */
+    const struct lw_otlp_attr *named = lw_otlp_resource_get(res, "service.name");
+    if ((named == NULL || named->type != LW_OTLP_STRING || named->str[0] == '\0') &&
+        (fn == NULL || fn[0] == '\0' || lw_otlp_resource_set_str(res, "service.name", fn) != LW_OK))
+        lw_otlp_resource_set_str(res, "service.name", "unknown_service:leakwatch");
 }
 
 void lw_otlp_config_load(struct lw_otlp_config *cfg, lw_otlp_getenv_fn getenv_fn, void *ctx,

@@ -983,7 +983,7 @@ enum lw_err lw_report_finish(struct lw_report *r)
         env->env_id = id; /* interned: equal ids are the same pointer */
         env->function_name = "";
         env->function_version = "";
-        env->invocations = &r->inv.items[i];
+        env->invocations = i < r->inv.n ? &r->inv.items[i] : NULL; /* items may be NULL */
         while (i < r->inv.n && r->inv.items[i].env_id == id) {
             note_time(env, lw_report_entry_time_ms(&r->inv.items[i]));
             env->n_invocations++;

@@ -209,21 +209,21 @@ struct col_desc {
 
 /* metric is only read for the numeric columns */
 static const struct col_desc cols[N_COLS] = {
-    [C_SEQ] = {"seq", "", 0, true},
-    [C_REQUEST] = {"request", "id", 0, false},
-    [C_RSS_START] = {"start RSS", NULL, LW_M_FN_RSS_START, true},
-    [C_RSS_PEAK] = {"peak RSS", NULL, LW_M_FN_RSS_PEAK, true},
-    [C_RSS_END] = {"end RSS", NULL, LW_M_FN_RSS_END, true},
+    [C_SEQ] = {"seq", "", 0, true, false},
+    [C_REQUEST] = {"request", "id", 0, false, false},
+    [C_RSS_START] = {"start RSS", NULL, LW_M_FN_RSS_START, true, false},
+    [C_RSS_PEAK] = {"peak RSS", NULL, LW_M_FN_RSS_PEAK, true, false},
+    [C_RSS_END] = {"end RSS", NULL, LW_M_FN_RSS_END, true, false},
     [C_ANON_END] = {"anon end", NULL, LW_M_FN_ANON_END, true, true},
-    [C_GROWTH] = {"growth", NULL, LW_M_FN_GROWTH, true},
+    [C_GROWTH] = {"growth", NULL, LW_M_FN_GROWTH, true, false},
     [C_ENV_RSS] = {"env RSS", NULL, LW_M_ENV_RSS, true, true},
     [C_HEADROOM] = {"headroom", NULL, LW_M_HEADROOM, true, true},
     [C_MAX_USED] = {"Lambda max", "used MB", LW_M_MAX_MEMORY_USED, true, true},
-    [C_DURATION] = {"duration", "ms", LW_M_DURATION, true},
+    [C_DURATION] = {"duration", "ms", LW_M_DURATION, true, false},
     [C_BILLED] = {"billed", "ms", LW_M_BILLED, true, true},
-    [C_STATUS] = {"status", "", 0, false},
-    [C_VERDICT] = {"verdict", "", 0, false},
-    [C_NOTES] = {"notes", "", 0, false},
+    [C_STATUS] = {"status", "", 0, false, false},
+    [C_VERDICT] = {"verdict", "", 0, false, false},
+    [C_NOTES] = {"notes", "", 0, false, false},
 };
 
 struct mem_unit {

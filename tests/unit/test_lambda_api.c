@@ -123,6 +123,16 @@ static void test_parse_events(void **state)
     assert_string_equal(ev.invoked_function_arn,
                         "arn:aws:lambda:us-east-1:123456789012:function:my-fn");
 
+    /* a deadline beyond uint64_t (or cJSON's infinity) is no deadline, not a wrapped value */
+    static const char *const huge[] = {
+        "{\"eventType\":\"INVOKE\",\"requestId\":\"r\",\"deadlineMs\":1e999}",
+        "{\"eventType\":\"INVOKE\",\"requestId\":\"r\",\"deadlineMs\":18446744073709551616}",
+    };
+    for (size_t i = 0; i < sizeof(huge) / sizeof(huge[0]); i++) {
+        assert_int_equal(lw_lambda_parse_event(huge[i], strlen(huge[i]), &ev), LW_OK);
+        assert_int_equal(ev.deadline_ms, 0);
+    }
+
     static const struct {
         const char *json;
         enum lw_shutdown_reason reason;

@@ -326,6 +326,53 @@ static void test_resource(void **state)
     }
 }
 
+/* Every resource has a service.name that says something: found by fuzzing, a function name
+ * longer than an attribute value, more attributes than the resource holds, or an empty
+ * service.name in OTEL_RESOURCE_ATTRIBUTES left it without one. */
+static void test_resource_always_has_service_name(void **state)
+{
+    (void)state;
+    static char long_name[LW_OTLP_ATTR_VALUE_MAX + 10];
+    memset(long_name, 'f', sizeof(long_name) - 1);
+    static char many[LW_OTLP_MAX_ATTRS * 16];
+    size_t o = 0;
+    for (int i = 0; i < LW_OTLP_MAX_ATTRS - 2; i++) /* with leakwatch's own: more than fit */
+        o += (size_t)snprintf(many + o, sizeof(many) - o, "%sk%d=v", i ? "," : "", i);
+    static const struct {
+        int name; /* 0: none, 1: "fn", 2: the long one */
+        bool many;
+        const char *service;
+        const char *attrs; /* OTEL_RESOURCE_ATTRIBUTES when not many */
+    } cases[] = {
+        {2, false, "unknown_service:leakwatch", NULL},
+        {1, true, "fn", NULL},
+        {0, true, "unknown_service:leakwatch", NULL},
+        {1, false, "fn", "service.name="},
+        {0, false, "unknown_service:leakwatch", "service.name= ,team=x"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        print_message("case %zu\n", i);
+        struct env e = {{{NULL}}};
+        size_t n = 0;
+        if (cases[i].name != 0) {
+            e.vars[n][0] = "AWS_LAMBDA_FUNCTION_NAME";
+            e.vars[n++][1] = cases[i].name == 1 ? "fn" : long_name;
+        }
+        if (cases[i].many || cases[i].attrs != NULL) {
+            e.vars[n][0] = "OTEL_RESOURCE_ATTRIBUTES";
+            e.vars[n++][1] = cases[i].many ? many : cases[i].attrs;
+        }
+        load(&e);
+        assert_non_null(attr_str("service.name"));
+        assert_string_equal(attr_str("service.name"), cases[i].service);
+        assert_true(cfg.resource.n_attrs <= LW_OTLP_MAX_ATTRS);
+        if (cases[i].many) {
+            assert_int_equal(cfg.resource.n_attrs, LW_OTLP_MAX_ATTRS);
+            assert_true(cfg.resource.dropped_attrs > 0);
+        }
+    }
+}
+
 static void test_percent_decode(void **state)
 {
     (void)state;
@@ -357,6 +404,7 @@ int main(void)
         cmocka_unit_test(test_redact_headers),
         cmocka_unit_test(test_compression_timeout_protocol),
         cmocka_unit_test(test_resource),
+        cmocka_unit_test(test_resource_always_has_service_name),
         cmocka_unit_test(test_percent_decode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

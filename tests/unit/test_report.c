@@ -510,6 +510,25 @@ static void test_duplicates_and_order(void **state)
     lw_report_free(r);
 }
 
+/* A log with shutdown lines only: no invocation was ever stored (found by fuzzing: finish
+ * took the address of the first element of an empty array, undefined behaviour that the
+ * sanitizer build reports). */
+static void test_shutdown_only(void **state)
+{
+    (void)state;
+    struct lw_report *r =
+        load_text("{\"LeakwatchRecord\":\"shutdown\",\"EnvironmentId\":\"c\","
+                  "\"ShutdownReason\":\"timeout\",\"_aws\":{\"Timestamp\":9000}}\n");
+    assert_int_equal(lw_report_env_count(r), 1);
+    const struct lw_report_env *c = lw_report_env_at(r, 0);
+    assert_int_equal(c->n_invocations, 0);
+    assert_null(c->invocations);
+    assert_int_equal(c->n_alerts, 0);
+    assert_non_null(c->shutdown);
+    assert_string_equal(c->shutdown->reason, "timeout");
+    lw_report_free(r);
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* input edges                                                                               */
 
@@ -1369,6 +1388,7 @@ int main(void)
         cmocka_unit_test(test_parse_corruptions),
         cmocka_unit_test(test_parse_truncates_utf8),
         cmocka_unit_test(test_duplicates_and_order),
+        cmocka_unit_test(test_shutdown_only),
         cmocka_unit_test(test_empty_input),
         cmocka_unit_test(test_long_line_and_nul),
         cmocka_unit_test(test_text_golden),
