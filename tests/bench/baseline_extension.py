@@ -45,7 +45,11 @@ def api(method, path, body=None, headers=None):
         conn.request(method, path, body=body, headers=headers or {})
         resp = conn.getresponse()
         data = resp.read()
-        return resp.status, dict(resp.getheaders()), json.loads(data) if data else None
+        try:
+            parsed = json.loads(data) if data else None
+        except ValueError:
+            parsed = data.decode("utf-8", "replace")  # the subscription answers plain "OK"
+        return resp.status, dict(resp.getheaders()), parsed
     finally:
         conn.close()
 
