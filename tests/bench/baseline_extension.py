@@ -108,10 +108,10 @@ def main():
     sub = {"schemaVersion": "2022-12-13", "types": ["platform", "function", "extension"],
            "buffering": {"maxItems": 1000, "maxBytes": 262144, "timeoutMs": 25},
            "destination": {"protocol": "HTTP",
-                           "URI": "http://sandbox.localdomain:%d" % LISTENER_PORT}}
+                           "URI": "http://sandbox.localdomain:%d/" % LISTENER_PORT}}
     st, _, body = api("PUT", "/2022-07-01/telemetry", json.dumps(sub),
                       dict(idh, **{"Content-Type": "application/json"}))
-    if st != 200:
+    if st not in (200, 202):  # 202: a local test environment without telemetry
         print("[%s] subscribe failed: %s %s" % (NAME, st, body), file=sys.stderr, flush=True)
         return 1
 
