@@ -1,0 +1,14 @@
+# The short soak (label `soak`): a few thousand invocations of one environment in the emulator,
+# judged by tests/bench/soak --check: records emitted = invocations, threads and descriptors
+# constant, leakwatch's RSS flat after the warm-up (allowance and why: tests/bench/README.md).
+# No timing is asserted. The full run (100,000 invocations) is the same script without --check
+# limits on its length: tests/bench/soak.
+if(NOT LW_NESTED)
+    add_test(NAME bench.soak_short
+             COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/bench/soak
+                     --invocations 3000 --warmup 200 --samples 60 --pause-every 100
+                     --pause-ms 50 --rss-allowance-bytes 65536 --check
+                     --out ${CMAKE_BINARY_DIR}/bench/soak-short)
+    set_tests_properties(bench.soak_short PROPERTIES LABELS soak TIMEOUT 900
+        ENVIRONMENT "LW_SOURCE_DIR=${CMAKE_SOURCE_DIR};LW_BUILD_DIR=${CMAKE_BINARY_DIR};LW_EXTENSION_BIN=$<TARGET_FILE:leakwatch>;PYTHONDONTWRITEBYTECODE=1")
+endif()
