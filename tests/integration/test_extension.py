@@ -165,8 +165,8 @@ class ExtensionTest(LeakwatchCase):
     @unittest.skipIf(lwtest.LAYER_ZIP, "traces the bare daemon, not the layer's launcher")
     def test_no_network_io_and_no_waiting_between_invoke_and_next(self):
         """strace the extension's main thread: between reading an INVOKE event and sending the
-        next event/next request it makes no system call at all (no /proc, no socket, no sleep,
-        no lock); the boundary reading (clear_refs, /proc reads) comes after that request."""
+        next event/next request it makes no system call but the allocator's (no /proc, no socket,
+        no sleep, no lock); the boundary reading (clear_refs, /proc reads) comes after it."""
         real = os.path.join(self.tmp, "bin", "leakwatch")
         os.makedirs(os.path.dirname(real))
         shutil.move(os.path.join(self.opt, "extensions", "leakwatch"), real)
@@ -214,8 +214,12 @@ class ExtensionTest(LeakwatchCase):
                 current[1].append(call)
         self.assertGreaterEqual(len(before), n - 1)
         self.assertGreaterEqual(len(after), n - 1)
+        # Only the allocator may ask the kernel for memory while the event is parsed (brk, or
+        # mmap under a sanitizer's allocator): no I/O, no wait, no /proc.
+        memory = ("brk(", "mmap(", "munmap(", "madvise(", "mprotect(")
         for w in before:
-            self.assertEqual(w, [], "system calls between the INVOKE and event/next")
+            self.assertEqual([c for c in w if not c.startswith(memory)], [],
+                             "system calls between the INVOKE and event/next")
         # the reading of each boundary: the status reads and the high-water mark reset ("5"
         # written to a /proc/PID/clear_refs kept open)
         for w in after:
