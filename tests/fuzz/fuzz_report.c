@@ -123,7 +123,7 @@ static void write_all(const struct lw_report *r, size_t last)
     size_t text_len = 0;
     FILE *out = open_memstream(&text, &text_len);
     check(out != NULL);
-    struct lw_report_options opt = {NULL, last};
+    struct lw_report_options opt = {.last = last};
     check(lw_report_write_text(r, &opt, out) == LW_OK);
     check(lw_report_write_csv(r, &opt, out) == LW_OK);
     check(lw_report_write_svg(r, &opt, out) == LW_OK);
@@ -156,17 +156,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     struct lw_report_stats st;
     lw_report_stats(r, &st);
-    check(st.lines == c.lines);
+    /* every log event in exactly one counter */
     check(st.lines == st.invocations + st.shutdowns + st.alerts + st.skipped_text +
                           st.skipped_bad_json + st.skipped_foreign + st.skipped_invalid +
-                          st.skipped_too_long);
-    check(st.invocations == c.kind[LW_REPORT_INVOCATION]);
-    check(st.shutdowns == c.kind[LW_REPORT_SHUTDOWN]);
-    check(st.alerts == c.kind[LW_REPORT_ALERT]);
+                          st.skipped_too_long + st.framing);
     check_envs(r, &st);
     size_t envs = lw_report_env_count(r);
     size_t first_n = envs > 0 ? lw_report_env_at(r, 0)->n_invocations : 0;
     write_all(r, size > 0 ? data[0] % 4 : 0);
+    if (st.framing > 0) {
+        /* An export (a JSON document, a CSV file): its events span lines and depend on the
+         * reader's state, so the line-by-line comparisons below do not apply. */
+        lw_report_free(r);
+        free(buf);
+        return 0;
+    }
+    /* plain lines: the reader agrees with the line parser, line for line */
+    check(st.lines == c.lines);
+    check(st.invocations == c.kind[LW_REPORT_INVOCATION]);
+    check(st.shutdowns == c.kind[LW_REPORT_SHUTDOWN]);
+    check(st.alerts == c.kind[LW_REPORT_ALERT]);
 
     /* The same lines again: all duplicates, nothing new shown. */
     const char *p = buf, *end = buf + size;
