@@ -134,8 +134,9 @@ class FaultTest(FaultCase):
         self.assert_unaffected(results, n)
         self.assert_joined(lines, results)
         posts = report["telemetry"]["leakwatch"]["fault_posts"]
-        # The listener answers every body (none hangs the sender) and refuses what is not JSON.
-        self.assertNotIn("none", posts)
+        # The listener answers every body (none hangs the sender) and refuses what is not JSON;
+        # only a post in flight when leakwatch exits at SHUTDOWN may go unanswered.
+        self.assertLessEqual(posts.get("none", 0), 1, posts)
         bad = health_total(lines, "TelemetryEventsUnparseable")
         self.assertGreaterEqual(bad, len(lwtest_malformed()) - 1, posts)
 
