@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include "test_report_load.h"
+
 #define FIXTURE(name) LW_FIXTURES_DIR "/report/" name
 
 /* ---------------------------------------------------------------------------------------- */
@@ -45,19 +47,6 @@ static char *read_file(const char *path, size_t *len)
     if (len)
         *len = n;
     return buf;
-}
-
-static struct lw_report *load(const char *path)
-{
-    struct lw_report *r = lw_report_new();
-    assert_non_null(r);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        fail_msg("cannot open %s", path);
-    assert_int_equal(lw_report_read(r, f), LW_OK);
-    fclose(f);
-    assert_int_equal(lw_report_finish(r), LW_OK);
-    return r;
 }
 
 /* A stream holding text (tmpfile: fmemopen cannot hold an empty buffer everywhere). */

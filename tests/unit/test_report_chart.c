@@ -21,6 +21,8 @@
 
 #include <cmocka.h>
 
+#include "test_report_load.h"
+
 #define FIXTURE(name) LW_FIXTURES_DIR "/report/" name
 
 /* ---------------------------------------------------------------------------------------- */
@@ -409,19 +411,6 @@ static size_t points_of(const struct xnode *poly, double *xs, double *ys, size_t
 
 /* ---------------------------------------------------------------------------------------- */
 /* helpers                                                                                   */
-
-static struct lw_report *load(const char *path)
-{
-    struct lw_report *r = lw_report_new();
-    assert_non_null(r);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        fail_msg("cannot open %s", path);
-    assert_int_equal(lw_report_read(r, f), LW_OK);
-    fclose(f);
-    assert_int_equal(lw_report_finish(r), LW_OK);
-    return r;
-}
 
 enum doc_kind { DOC_SVG, DOC_HTML };
 
