@@ -21,6 +21,7 @@
 #include <leakwatch/config.h>
 #include <leakwatch/exporter.h>
 #include <leakwatch/health.h>
+#include <leakwatch/json_arena.h>
 #include <leakwatch/http.h>
 #include <leakwatch/lambda_api.h>
 #include <leakwatch/log.h>
@@ -89,6 +90,8 @@ static void say_sigterm(void)
 
 /* A boundary reading takes well under a millisecond; one that took this long was interrupted. */
 #define LATE_READING_MS 50
+/* cJSON of one event/next answer (an INVOKE event is under 1 KB) */
+#define EVENT_ARENA_BYTES (16 * 1024)
 
 static uint64_t mono_ms(void)
 {
@@ -145,6 +148,7 @@ struct daemon {
     struct lw_record open;
     struct lw_snapshot snap;
     uint64_t invocations;
+    struct lw_json_arena event_json; /* cJSON of each event/next answer */
 };
 
 static enum lw_err api_call(struct daemon *d, const struct lw_lambda_request *r,
@@ -434,7 +438,9 @@ static int run(struct daemon *d)
             return 1;
         }
         struct lw_lambda_event ev;
+        lw_json_arena_enter(&d->event_json);
         err = lw_lambda_parse_event(resp.body, resp.body_len, &ev);
+        lw_json_arena_leave(&d->event_json);
         lw_http_response_clean_up(&resp);
         if (err != LW_OK) {
             lw_warn("unreadable event from event/next ignored (%s)", lw_err_str(err));
@@ -488,7 +494,9 @@ int main(int argc, char **argv)
     sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
+    lw_json_arena_install(); /* before any thread uses cJSON */
     static struct daemon d;
+    lw_json_arena_init(&d.event_json, EVENT_ARENA_BYTES);
     int rc = run(&d);
     /* Exit without tearing down threads that may be blocked on a frozen peer. */
     fflush(stdout);

@@ -11,6 +11,7 @@
 #include <leakwatch/config.h>
 #include <leakwatch/emf.h>
 #include <leakwatch/exporter.h>
+#include <leakwatch/json_arena.h>
 #include <leakwatch/ledger.h>
 #include <leakwatch/log.h>
 #include <leakwatch/out.h>
@@ -23,6 +24,10 @@
 /* How long one stdout line may wait for the platform to drain the pipe. */
 #define OUT_BUDGET_MS 200
 #define PENDING_RECORDS 16
+/* cJSON's nodes for one EMF line (about 25 KB with a few processes) and for one Telemetry API
+ * batch of a few invocations; larger ones overflow to malloc. */
+#define EMIT_ARENA_BYTES (64 * 1024)
+#define TELEMETRY_ARENA_BYTES (32 * 1024)
 
 struct lw_pipeline {
     const struct lw_config *config;
@@ -49,6 +54,10 @@ struct lw_pipeline {
     uint64_t lines_dropped;       /* EMF lines dropped since stdout last took one */
     char *line;
     struct lw_record rec; /* the record being emitted: too large for the stack of a thread */
+    struct lw_json_arena emit_arena;
+
+    /* telemetry thread only */
+    struct lw_json_arena telemetry_arena;
 };
 
 /*
@@ -76,6 +85,7 @@ static void emit_line(struct lw_pipeline *p, const char *line, size_t len)
 /* Emitter thread: trend, EMF line, alert line, OTLP queue. Runs outside the lock. */
 static void emit_record(struct lw_pipeline *p, const struct lw_record *rec)
 {
+    lw_json_arena_enter(&p->emit_arena);
     struct lw_verdict verdict;
     lw_trend_add(p->trend, rec, &verdict);
 
@@ -101,6 +111,7 @@ static void emit_record(struct lw_pipeline *p, const struct lw_record *rec)
         lw_verdict_alert_line(&verdict, p->config->function_name, p->env_id, rec->seq, p->line,
                               LINE_CAP, &len) == LW_OK)
         emit_line(p, p->line, len);
+    lw_json_arena_leave(&p->emit_arena);
     if (p->exporter != NULL)
         lw_exporter_enqueue(p->exporter, rec, &verdict);
 }
@@ -155,6 +166,9 @@ struct lw_pipeline *lw_pipeline_new(const struct lw_pipeline_config *cfg, struct
     tc.recycle_horizon_minutes = cfg->config->recycle_horizon_minutes;
     p->trend = lw_trend_new(&tc);
     p->line = malloc(LINE_CAP);
+    /* without its arena a thread's cJSON simply uses malloc */
+    lw_json_arena_init(&p->emit_arena, EMIT_ARENA_BYTES);
+    lw_json_arena_init(&p->telemetry_arena, TELEMETRY_ARENA_BYTES);
     lw_out_init(&p->out, cfg->out_fd, OUT_BUDGET_MS);
     if (p->ledger == NULL || p->trend == NULL || p->line == NULL)
         goto fail;
@@ -185,7 +199,9 @@ static void on_event(void *ctx, const struct lw_platform_event *ev)
 
 void lw_pipeline_add_telemetry(struct lw_pipeline *p, const char *body, size_t len)
 {
+    lw_json_arena_enter(&p->telemetry_arena);
     lw_telemetry_events_parse(body, len, on_event, p, p->health);
+    lw_json_arena_leave(&p->telemetry_arena);
     pthread_mutex_lock(&p->lock);
     pthread_cond_signal(&p->wake);
     pthread_mutex_unlock(&p->lock);
@@ -303,6 +319,8 @@ void lw_pipeline_free(struct lw_pipeline *p)
     lw_ledger_free(p->ledger);
     lw_trend_free(p->trend);
     lw_out_clean_up(&p->out);
+    lw_json_arena_clean_up(&p->emit_arena);
+    lw_json_arena_clean_up(&p->telemetry_arena);
     free(p->line);
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->wake);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <leakwatch/config.h>
+#include <leakwatch/json_arena.h>
 #include <leakwatch/pipeline.h>
 
 #include "test_records.h"
@@ -393,6 +394,7 @@ static void test_a_closed_stdout_is_said_once_and_counted(void **state)
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* as the daemon does: a closed stdout is EPIPE, not death */
+    lw_json_arena_install();  /* as the daemon does: the pipeline's cJSON in its arenas */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_records_and_telemetry_from_two_threads),
         cmocka_unit_test(test_shutdown_emits_what_never_got_its_report),
