@@ -168,12 +168,22 @@ enum lw_err lw_http_wire_request(const struct lw_http_request *req, const struct
 void lw_http_wire_parser_init(struct lw_http_wire_parser *p, const struct lw_http_request *req,
                               struct lw_http_response *resp)
 {
-    memset(p, 0, sizeof(*p));
+    /* Field by field: the line buffer (8 KiB) is only ever read up to line_len, and zeroing it
+     * for every request was a tenth of the main thread's instructions per invocation. */
     p->state = LW_WIRE_STATUS_LINE;
     p->req = req;
     p->resp = resp;
     p->max_body_bytes =
         req->max_response_bytes > 0 ? req->max_response_bytes : DEFAULT_MAX_BODY_BYTES;
+    p->line_len = 0;
+    p->head_bytes = 0;
+    p->remaining = 0;
+    p->have_length = false;
+    p->chunked = false;
+    p->close = false;
+    p->interim = false;
+    p->body_cap = 0;
+    p->started = false;
 }
 
 static enum lw_err fail(struct lw_http_wire_parser *p, enum lw_err err, const char *what)

@@ -109,6 +109,11 @@ static enum lw_err status_line(const char *line, size_t line_len, struct lw_stat
 {
     const char *end = line + line_len;
 
+    /* Every key read here starts with one of these letters; most of the file's ~55 lines
+     * (Sig*, Cap*, Cpus_allowed, ...) are passed over on their first byte. */
+    if (line_len == 0 || !memchr("NSPVR", line[0], 5))
+        return LW_OK;
+
     if (has_key(line, line_len, "Name:", 5)) {
         const char *v = line + 5;
         if (v < end && *v == '\t') /* exactly one tab; the name itself may start with blanks */
@@ -139,7 +144,7 @@ static enum lw_err status_line(const char *line, size_t line_len, struct lw_stat
     }
     for (size_t i = 0; i < sizeof(mem_keys) / sizeof(mem_keys[0]); i++) {
         const struct mem_key *k = &mem_keys[i];
-        if (!has_key(line, line_len, k->key, k->key_len))
+        if (k->key[0] != line[0] || !has_key(line, line_len, k->key, k->key_len))
             continue;
         uint64_t bytes;
         if (parse_kb(line + k->key_len, end, &bytes) != LW_OK)

@@ -58,6 +58,7 @@ enum lw_http_wire_state {
  * of stream lw_http_wire_eof(). The body goes into resp->body (heap, NUL-terminated, capped at
  * max_body_bytes: the rest is read, discarded and flagged as truncated).
  */
+/* lw_http_wire_parser_init sets every field but line (read only up to line_len). */
 struct lw_http_wire_parser {
     enum lw_http_wire_state state;
     const struct lw_http_request *req;
