@@ -11,6 +11,8 @@
  */
 #include <leakwatch/trend.h>
 
+#include <leakwatch/median.h>
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -148,69 +150,33 @@ static bool config_valid(const struct lw_trend_config *c)
 /* ---- statistics on small arrays ---------------------------------------------------------------
  */
 
-static void swap_d(double *a, double *b)
-{
-    double t = *a;
-    *a = *b;
-    *b = t;
-}
-
-/* Rearranges a[0..n) so that a[k] is the k-th smallest; returns it. n > 0, k < n. */
-static double select_kth(double *a, size_t n, size_t k)
-{
-    size_t lo = 0, hi = n - 1;
-    while (lo < hi) {
-        /* median of three as pivot: sorted or reversed input stays linear */
-        size_t mid = lo + (hi - lo) / 2;
-        if (a[mid] < a[lo])
-            swap_d(&a[mid], &a[lo]);
-        if (a[hi] < a[lo])
-            swap_d(&a[hi], &a[lo]);
-        if (a[hi] < a[mid])
-            swap_d(&a[hi], &a[mid]);
-        double pivot = a[mid];
-        size_t i = lo, j = hi;
-        while (i <= j) {
-            while (a[i] < pivot)
-                i++;
-            while (a[j] > pivot)
-                j--;
-            if (i <= j) {
-                swap_d(&a[i], &a[j]);
-                i++;
-                if (j == 0)
-                    break;
-                j--;
-            }
-        }
-        if (k <= j)
-            hi = j;
-        else if (k >= i)
-            lo = i;
-        else
-            break;
-    }
-    return a[k];
-}
-
-/* Median of a[0..n), n > 0; reorders a. */
-static double median(double *a, size_t n)
-{
-    double upper = select_kth(a, n, n / 2);
-    if (n % 2)
-        return upper;
-    /* after the selection every element below n/2 is <= upper: the lower middle is their max */
-    double lower = a[0];
-    for (size_t i = 1; i < n / 2; i++)
-        if (a[i] > lower)
-            lower = a[i];
-    return (lower + upper) / 2;
-}
-
 /*
  * Theil-Sen slope, Kendall's tau, Mann-Kendall z and the noise scale of p[0..n), x strictly
  * increasing, n >= 2. pairs and resid are scratch of at least n(n-1)/2 and n entries.
  */
+/* Kendall's tau and the Mann-Kendall z from S, the sum of the pairs' signs, over n points. */
+static void trend_test(long s, uint32_t n, struct fit *f)
+{
+    f->tau = (double)s / ((double)n * (n - 1) / 2.0);
+    /* variance of S without tie correction: ties only make the test more conservative */
+    double var = (double)n * (n - 1) * (2.0 * n + 5) / 18.0;
+    double sc = s > 0 ? (double)s - 1 : s < 0 ? (double)s + 1 : 0;
+    f->z = sc / sqrt(var);
+}
+
+/* Only the trend test of p[0..n), n >= 2: no slopes, no medians. */
+static void test_points(const struct point *p, uint32_t n, struct fit *f)
+{
+    long s = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        for (uint32_t j = i + 1; j < n; j++) {
+            double dy = p[j].y - p[i].y;
+            s += (dy > 0) - (dy < 0);
+        }
+    }
+    trend_test(s, n, f);
+}
+
 static void fit_points(const struct point *p, uint32_t n, double *pairs, double *resid,
                        struct fit *f)
 {
@@ -223,18 +189,14 @@ static void fit_points(const struct point *p, uint32_t n, double *pairs, double 
             s += (dy > 0) - (dy < 0);
         }
     }
-    f->slope = median(pairs, np);
-    f->tau = (double)s / (double)np;
-    /* variance of S without tie correction: ties only make the test more conservative */
-    double var = (double)n * (n - 1) * (2.0 * n + 5) / 18.0;
-    double sc = s > 0 ? (double)s - 1 : s < 0 ? (double)s + 1 : 0;
-    f->z = sc / sqrt(var);
+    f->slope = lw_median(pairs, np);
+    trend_test(s, n, f);
     for (uint32_t i = 0; i < n; i++)
         resid[i] = p[i].y - f->slope * p[i].x;
-    double intercept = median(resid, n);
+    double intercept = lw_median(resid, n);
     for (uint32_t i = 0; i < n; i++)
         resid[i] = fabs(p[i].y - f->slope * p[i].x - intercept);
-    f->noise = MAD_TO_SIGMA * median(resid, n);
+    f->noise = MAD_TO_SIGMA * lw_median(resid, n);
     f->span = p[n - 1].x - p[0].x;
 }
 
@@ -307,7 +269,11 @@ static bool significant(const struct fit *f, double min_growth, double z_min)
            f->slope * f->span >= NOISE_RISE_FACTOR * f->noise;
 }
 
-static void estimate_series(struct lw_trend *t, const struct series *s, struct estimate *e)
+/* need_slope false: the caller uses the slope only when the growth is significant, so a series
+ * that fails the trend test (z, tau: no slope needed) is classified without the Theil-Sen fit,
+ * the bulk of the engine's work. Its slope and noise are then left 0. */
+static void estimate_series(struct lw_trend *t, const struct series *s, struct estimate *e,
+                            bool need_slope)
 {
     memset(e, 0, sizeof(*e));
     uint32_t n = ring_copy(s->raw, s->raw_head, s->raw_n, RAW_N, t->pts);
@@ -329,6 +295,15 @@ static void estimate_series(struct lw_trend *t, const struct series *s, struct e
     }
     e->n = n;
     struct fit f;
+    if (!need_slope) {
+        test_points(t->pts, n, &f);
+        if (f.z < Z_MIN || f.tau < TAU_MIN) {
+            e->tau = f.tau;
+            e->z = f.z;
+            e->cls = GROWTH_NONE;
+            return;
+        }
+    }
     fit_points(t->pts, n, t->pairs, t->resid, &f);
     e->slope_bytes = f.slope;
     e->tau = f.tau;
@@ -549,7 +524,7 @@ static bool assess(struct lw_trend *t, struct lw_verdict *v)
     }
 
     struct estimate fn;
-    estimate_series(t, &t->fn, &fn);
+    estimate_series(t, &t->fn, &fn, true);
 
     /* The candidates: the function as a whole, and each process that is not the function. */
     const struct estimate *driver = NULL;
@@ -569,7 +544,7 @@ static bool assess(struct lw_trend *t, struct lw_verdict *v)
             (p->role != LW_ROLE_EXTENSION && p->role != LW_ROLE_SELF))
             continue;
         struct estimate e;
-        estimate_series(t, &p->s, &e);
+        estimate_series(t, &p->s, &e, false);
         any_valid = any_valid || e.valid;
         if (!e.valid || e.cls == GROWTH_NONE)
             continue;
@@ -616,7 +591,7 @@ static bool assess(struct lw_trend *t, struct lw_verdict *v)
                 (p->role != LW_ROLE_RUNTIME && p->role != LW_ROLE_RUNTIME_CHILD))
                 continue;
             struct estimate e;
-            estimate_series(t, &p->s, &e);
+            estimate_series(t, &p->s, &e, true);
             int rank = e.valid ? 2 : p->role == LW_ROLE_RUNTIME ? 1 : 0;
             if (rank > best_rank || (rank == 2 && best_rank == 2 && e.slope_bytes > best_slope)) {
                 best_rank = rank;
