@@ -1,3 +1,11 @@
+# The floor of the extension comparison in bench-compare: an external extension that only
+# registers and calls event/next (tests/bench/do_nothing_extension.c). Built with the tests, run
+# only by the benchmarks.
+add_executable(do_nothing_extension ${CMAKE_SOURCE_DIR}/tests/bench/do_nothing_extension.c)
+target_compile_definitions(do_nothing_extension PRIVATE _GNU_SOURCE)
+set_target_properties(do_nothing_extension PROPERTIES
+    RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bench-tools)
+
 # The short soak (label `soak`): a few thousand invocations of one environment in the emulator,
 # judged by tests/bench/soak --check: records emitted = invocations, threads and descriptors
 # constant, leakwatch's RSS flat after the warm-up (allowance and why: tests/bench/README.md).

@@ -89,7 +89,7 @@ static struct {
     struct rc_child children[RC_MAX_CHILDREN];
     size_t child_count;
     /* defaults of the common knobs, from the environment */
-    uint64_t delay_ms, sleep_ms, fail, crash, exec_self, children_target, child_bytes;
+    uint64_t delay_ms, sleep_ms, spin_ms, fail, crash, exec_self, children_target, child_bytes;
 } rc;
 
 /* Keeps the allocations of the handlers observable so the compiler cannot elide them. */
@@ -395,6 +395,20 @@ RC_API void rc_sleep_ms(uint64_t ms)
     struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
     while (clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &ts) == EINTR)
         ;
+}
+
+/* Keeps the CPU busy until this thread has run for ms: a fixed amount of work, so anything else
+ * on the same CPU (an extension) lengthens the invocation by the time it takes. */
+RC_API void rc_spin_ms(uint64_t ms)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    uint64_t end = (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec + ms * 1000000u;
+    for (;;) {
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+        if ((uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec >= end)
+            return;
+    }
 }
 
 /* ---- HTTP/1.1 over TCP ---------------------------------------------------------------------- */
@@ -878,6 +892,7 @@ RC_API int rc_run(int argc, char **argv, const char *name, int (*setup)(char *ms
     }
     if (rc_env_u64("DELAY_MS", 0, RC_MAX_SLEEP_MS, &rc.delay_ms, msg, sizeof msg) != 0 ||
         rc_env_u64("SLEEP_MS", 0, RC_MAX_SLEEP_MS, &rc.sleep_ms, msg, sizeof msg) != 0 ||
+        rc_env_u64("SPIN_MS", 0, RC_MAX_SLEEP_MS, &rc.spin_ms, msg, sizeof msg) != 0 ||
         rc_env_u64("FAIL", 0, 1, &rc.fail, msg, sizeof msg) != 0 ||
         rc_env_u64("CRASH", 0, 255, &rc.crash, msg, sizeof msg) != 0 ||
         rc_env_u64("EXEC", 0, 1, &rc.exec_self, msg, sizeof msg) != 0 ||
@@ -923,10 +938,11 @@ RC_API int rc_run(int argc, char **argv, const char *name, int (*setup)(char *ms
         ev.payload = rc.event;
         ev.invocation = ++rc.invocation;
 
-        uint64_t delay_ms = 0, sleep_ms = 0, fail = 0, crash = 0, exec_self = 0, children = 0,
-                 child_bytes = 0;
+        uint64_t delay_ms = 0, sleep_ms = 0, spin_ms = 0, fail = 0, crash = 0, exec_self = 0,
+                 children = 0, child_bytes = 0;
         if (rc_knob(&ev, "delay_ms", rc.delay_ms, RC_MAX_SLEEP_MS, &delay_ms, &res) == 0 &&
             rc_knob(&ev, "sleep_ms", rc.sleep_ms, RC_MAX_SLEEP_MS, &sleep_ms, &res) == 0 &&
+            rc_knob(&ev, "spin_ms", rc.spin_ms, RC_MAX_SLEEP_MS, &spin_ms, &res) == 0 &&
             rc_knob(&ev, "fail", rc.fail, 1, &fail, &res) == 0 &&
             rc_knob(&ev, "crash", rc.crash, 255, &crash, &res) == 0 &&
             rc_knob(&ev, "exec", rc.exec_self, 1, &exec_self, &res) == 0 &&
@@ -937,6 +953,7 @@ RC_API int rc_run(int argc, char **argv, const char *name, int (*setup)(char *ms
              * the boundary reading racing the first microseconds of the invocation. */
             rc_sleep_ms(delay_ms);
             handle(&ev, &res);
+            rc_spin_ms(spin_ms);
             children_reap();
             while (!res.error_type[0] && rc.child_count < children)
                 child_start(child_bytes, &res);
