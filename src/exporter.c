@@ -351,6 +351,8 @@ static void send_batch(struct lw_exporter *ex, const struct entry *batch, size_t
 static void *exporter_main(void *arg)
 {
     struct lw_exporter *ex = arg;
+    /* its name in top -H, perf and /proc/PID/task/TID/comm */
+    pthread_setname_np(pthread_self(), "lw-otlp");
     pthread_mutex_lock(&ex->mu);
     for (;;) {
         while (ex->count == 0 && !ex->stop)

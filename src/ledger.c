@@ -316,6 +316,12 @@ void lw_ledger_flush(struct lw_ledger *ledger)
     ledger->flushed = true;
 }
 
+bool lw_ledger_ready(const struct lw_ledger *ledger)
+{
+    const struct lw_ledger *l = ledger;
+    return l->held_count > 0 && is_ready(l, &l->held[l->held_head]);
+}
+
 bool lw_ledger_has_pending(const struct lw_ledger *ledger)
 {
     return ledger->held_count > 0;

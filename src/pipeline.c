@@ -119,6 +119,8 @@ static void emit_record(struct lw_pipeline *p, const struct lw_record *rec)
 static void *emitter_main(void *arg)
 {
     struct lw_pipeline *p = arg;
+    /* its name in top -H, perf and /proc/PID/task/TID/comm */
+    pthread_setname_np(pthread_self(), "lw-pipeline");
     pthread_mutex_lock(&p->lock);
     for (;;) {
         if (lw_ledger_take(p->ledger, &p->rec)) {
@@ -181,11 +183,19 @@ fail:
     return NULL;
 }
 
+/* The emitter is woken only when a record is ready: a record still waiting for its report, or
+ * a batch that completed none, costs the function no context switch. Called with the lock. */
+static void wake_if_ready(struct lw_pipeline *p)
+{
+    if (lw_ledger_ready(p->ledger))
+        pthread_cond_signal(&p->wake);
+}
+
 void lw_pipeline_add_record(struct lw_pipeline *p, const struct lw_record *rec)
 {
     pthread_mutex_lock(&p->lock);
     lw_ledger_add_record(p->ledger, rec);
-    pthread_cond_signal(&p->wake);
+    wake_if_ready(p);
     pthread_mutex_unlock(&p->lock);
 }
 
@@ -203,7 +213,7 @@ void lw_pipeline_add_telemetry(struct lw_pipeline *p, const char *body, size_t l
     lw_telemetry_events_parse(body, len, on_event, p, p->health);
     lw_json_arena_leave(&p->telemetry_arena);
     pthread_mutex_lock(&p->lock);
-    pthread_cond_signal(&p->wake);
+    wake_if_ready(p);
     pthread_mutex_unlock(&p->lock);
 }
 

@@ -33,6 +33,8 @@ static bool is_function(enum lw_proc_role role)
 static void *sampler_main(void *arg)
 {
     struct lw_sampler *s = arg;
+    /* its name in top -H, perf and /proc/PID/task/TID/comm */
+    pthread_setname_np(pthread_self(), "lw-sampler");
     struct timespec ts = {.tv_sec = s->interval_ms / 1000,
                           .tv_nsec = (long)(s->interval_ms % 1000) * 1000000L};
     for (;;) {

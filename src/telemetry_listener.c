@@ -300,6 +300,8 @@ static bool accept_one(struct lw_telemetry_listener *l)
 static void *listener_main(void *arg)
 {
     struct lw_telemetry_listener *l = arg;
+    /* its name in top -H, perf and /proc/PID/task/TID/comm */
+    pthread_setname_np(pthread_self(), "lw-telemetry");
     struct pollfd pfds[2 + LW_TELEMETRY_MAX_CONNECTIONS];
     struct conn *polled[LW_TELEMETRY_MAX_CONNECTIONS];
     bool accept_paused = false;

@@ -82,6 +82,9 @@ bool lw_ledger_take(struct lw_ledger *ledger, struct lw_record *out);
  */
 void lw_ledger_flush(struct lw_ledger *ledger);
 
+/* Whether lw_ledger_take() would return a record now. */
+bool lw_ledger_ready(const struct lw_ledger *ledger);
+
 /* Whether any record is held (ready or not). */
 bool lw_ledger_has_pending(const struct lw_ledger *ledger);
 

@@ -287,6 +287,7 @@ static void run_scenario(const struct scenario *sc)
             add_event(l, LW_EV_INIT_REPORT, 0, NULL);
             break;
         case TAKE: {
+            assert_true(lw_ledger_ready(l)); /* what the pipeline wakes its emitter on */
             assert_true(lw_ledger_take(l, out));
             assert_int_equal(out->seq, st->n);
             assert_false(seen[st->n]); /* never twice */
@@ -312,6 +313,7 @@ static void run_scenario(const struct scenario *sc)
             break;
         }
         case TAKE_NONE:
+            assert_false(lw_ledger_ready(l));
             assert_false(lw_ledger_take(l, out));
             break;
         case FLUSH:
