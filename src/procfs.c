@@ -178,6 +178,27 @@ enum lw_err lw_procfs_parse_status(const char *buf, size_t len, struct lw_status
     return LW_OK;
 }
 
+/* ---- /proc/PID/task/TID/children --------------------------------------------------------- */
+
+size_t lw_procfs_parse_children(const char *buf, size_t len, int32_t *out, size_t cap)
+{
+    const char *p = buf;
+    const char *end = buf + len;
+    size_t n = 0;
+    while (n < cap) {
+        while (p < end && (*p == ' ' || *p == '\n'))
+            p++;
+        uint64_t pid;
+        const char *next;
+        if (p == end || parse_u64(p, end, INT32_MAX, &pid, &next) != LW_OK || next == end ||
+            (*next != ' ' && *next != '\n') || pid == 0)
+            break;
+        out[n++] = (int32_t)pid;
+        p = next;
+    }
+    return n;
+}
+
 /* ---- /proc/PID/stat --------------------------------------------------------------------- */
 
 /*

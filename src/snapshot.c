@@ -252,18 +252,8 @@ static void children_of(struct lw_processes *ps, int32_t pid, int32_t *out, size
         snprintf(path, sizeof(path), "%s/%d/task/%.16s/children", ps->proc_root, (int)pid,
                  de->d_name);
         ssize_t len = read_small(path, ps->buf, sizeof(ps->buf));
-        char *p = ps->buf;
-        while (len > 0 && *p != '\0') {
-            char *end;
-            long c = strtol(p, &end, 10);
-            if (end == p)
-                break;
-            if (c > 0 && *n < cap)
-                out[(*n)++] = (int32_t)c;
-            p = end;
-            while (*p == ' ' || *p == '\n')
-                p++;
-        }
+        if (len > 0)
+            *n += lw_procfs_parse_children(ps->buf, (size_t)len, out + *n, cap - *n);
     }
     closedir(dir);
 }

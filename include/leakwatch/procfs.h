@@ -92,6 +92,14 @@ struct lw_cmdline_info {
 enum lw_err lw_procfs_parse_cmdline(const char *buf, size_t len, struct lw_cmdline_info *out);
 
 /*
+ * /proc/PID/task/TID/children: the pids of the children a thread forked, each followed by a
+ * space. Stores up to cap pids (> 0, <= INT32_MAX) in out and returns how many. A last pid
+ * without its space was cut off by a short read and is not taken: it could be a prefix of
+ * another pid. Malformed tokens end the list.
+ */
+size_t lw_procfs_parse_children(const char *buf, size_t len, int32_t *out, size_t cap);
+
+/*
  * The last path component of (path, len): what follows the last '/' (the whole input when
  * there is none). A trailing '/' gives an empty basename. Points into path.
  */

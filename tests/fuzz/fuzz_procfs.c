@@ -1,7 +1,8 @@
 /*
- * libFuzzer target for the /proc parsers (status, stat, cmdline, basename, copy_name). Every
- * parser sees the same bytes, so any captured /proc file is a seed for all of them. Besides the
- * sanitizers, the target checks what procfs.h promises and aborts when a promise is broken:
+ * libFuzzer target for the /proc parsers (status, stat, cmdline, children, basename,
+ * copy_name). Every parser sees the same bytes, so any captured /proc file is a seed for all of
+ * them. Besides the sanitizers, the target checks what procfs.h promises and aborts when a
+ * promise is broken:
  *   - results hold only what the file said: printable names, pids within int32, sizes whole KiB;
  *   - a short read (a prefix) never yields a value the whole file does not have;
  *   - what a parser accepts, written back in the kernel's format, parses to the same result.
@@ -181,6 +182,31 @@ static void fuzz_cmdline(const char *buf, size_t len)
     check(base == c.argv0 || base[-1] == '/');
 }
 
+/* Children: pids in range, within the room given, each written back as the kernel writes it
+ * ("%d ") reproducing the start of the input, and a prefix of the input giving a prefix of the
+ * list (a cut-off pid is never taken). */
+static void fuzz_children(const char *buf, size_t len)
+{
+    enum { CAP = 64 };
+    int32_t all[CAP], part[CAP];
+    size_t n = lw_procfs_parse_children(buf, len, all, CAP);
+    check(n <= CAP);
+    for (size_t i = 0; i < n; i++)
+        check(all[i] > 0);
+    size_t cut = len / 2;
+    size_t m = lw_procfs_parse_children(buf, cut, part, CAP);
+    check(m <= n);
+    check(memcmp(part, all, m * sizeof(all[0])) == 0);
+    size_t few = lw_procfs_parse_children(buf, len, part, 2);
+    check(few == (n < 2 ? n : 2));
+    char text[CAP * 12 + 1];
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++)
+        o += (size_t)snprintf(text + o, sizeof(text) - o, "%d ", (int)all[i]);
+    check(lw_procfs_parse_children(text, o, part, CAP) == n);
+    check(memcmp(part, all, n * sizeof(all[0])) == 0);
+}
+
 static void fuzz_copy_name(const char *buf, size_t len)
 {
     char name[LW_NAME_MAX + 1];
@@ -204,6 +230,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_status(buf, size);
     fuzz_stat(buf, size);
     fuzz_cmdline(buf, size);
+    fuzz_children(buf, size);
     fuzz_copy_name(buf, size);
     free(buf);
     return 0;

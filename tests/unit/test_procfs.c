@@ -395,6 +395,61 @@ static void test_cmdline_every_prefix(void **state)
     }
 }
 
+/* Captured from a shell with four children (three sleeps and the cat that read the file). */
+static void test_children_fixture_and_prefixes(void **state)
+{
+    (void)state;
+    static const int32_t want[] = {1901, 1902, 1906, 1963};
+    char buf[256];
+    size_t n = load("shell.children", buf, sizeof(buf));
+    int32_t got[8];
+    assert_int_equal(lw_procfs_parse_children(buf, n, got, 8), 4);
+    assert_memory_equal(got, want, sizeof(want));
+    /* the room given is respected */
+    assert_int_equal(lw_procfs_parse_children(buf, n, got, 2), 2);
+    assert_int_equal(got[1], 1902);
+    /* a short read gives the pids whose space is in, never the cut one ("19" of "1906") */
+    for (size_t k = 0; k <= n; k++) {
+        char *p = malloc(k ? k : 1);
+        assert_non_null(p);
+        memcpy(p, buf, k);
+        size_t expect = 0;
+        for (size_t i = 0; i < k; i++)
+            expect += p[i] == ' ';
+        size_t c = lw_procfs_parse_children(p, k, got, 8);
+        assert_int_equal(c, expect);
+        assert_memory_equal(got, want, c * sizeof(got[0]));
+        free(p);
+    }
+}
+
+static void test_children_malformed(void **state)
+{
+    (void)state;
+    int32_t got[4] = {0};
+    static const struct {
+        const char *text;
+        size_t count;
+        int32_t first;
+    } cases[] = {
+        {"", 0, 0},
+        {"7\n", 1, 7},
+        {" 12  34 ", 2, 12},
+        {"0 5 ", 0, 0},          /* pid 0 is no child */
+        {"2147483648 5 ", 0, 0}, /* beyond int32 */
+        {"2147483647 ", 1, INT32_MAX},
+        {"12 x5 6 ", 1, 12}, /* a malformed token ends the list */
+        {"-3 ", 0, 0},
+        {"99999999999999999999999 ", 0, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t c = lw_procfs_parse_children(cases[i].text, strlen(cases[i].text), got, 4);
+        assert_int_equal(c, cases[i].count);
+        if (c > 0)
+            assert_int_equal(got[0], cases[i].first);
+    }
+}
+
 static void test_basename_edges(void **state)
 {
     (void)state;
@@ -463,12 +518,20 @@ static void test_every_byte_corrupted(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_status_fixtures),   cmocka_unit_test(test_status_every_prefix),
-        cmocka_unit_test(test_status_old_kernel), cmocka_unit_test(test_status_corrupted),
-        cmocka_unit_test(test_status_garbage),    cmocka_unit_test(test_stat_fixtures),
-        cmocka_unit_test(test_stat_every_prefix), cmocka_unit_test(test_stat_corrupted),
-        cmocka_unit_test(test_cmdline_fixtures),  cmocka_unit_test(test_cmdline_every_prefix),
-        cmocka_unit_test(test_basename_edges),    cmocka_unit_test(test_every_byte_corrupted),
+        cmocka_unit_test(test_status_fixtures),
+        cmocka_unit_test(test_status_every_prefix),
+        cmocka_unit_test(test_status_old_kernel),
+        cmocka_unit_test(test_status_corrupted),
+        cmocka_unit_test(test_status_garbage),
+        cmocka_unit_test(test_stat_fixtures),
+        cmocka_unit_test(test_stat_every_prefix),
+        cmocka_unit_test(test_stat_corrupted),
+        cmocka_unit_test(test_cmdline_fixtures),
+        cmocka_unit_test(test_cmdline_every_prefix),
+        cmocka_unit_test(test_children_fixture_and_prefixes),
+        cmocka_unit_test(test_children_malformed),
+        cmocka_unit_test(test_basename_edges),
+        cmocka_unit_test(test_every_byte_corrupted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -48,7 +48,8 @@ static void putf(const char *rel, const char *fmt, ...)
     put(rel, buf, (size_t)n);
 }
 
-/* A process: stat, status (sizes in kB), cmdline, an empty clear_refs and its task children. */
+/* A process: stat, status (sizes in kB), cmdline, an empty clear_refs and its task children
+ * (as the kernel writes them: each pid followed by a space). */
 static void proc(int pid, int ppid, const char *comm, const char *cmdline, size_t cmdline_len,
                  unsigned rss_kb, unsigned anon_kb, const char *children)
 {
@@ -116,10 +117,10 @@ static int setup(void **state)
     snprintf(root, sizeof(root), "%s/lw-fakeproc-XXXXXX", P_tmpdir);
     assert_non_null(mkdtemp(root));
     /* init (100) has two threads; children belong to the thread that forked them */
-    proc(100, 0, "init", CMD("/var/rapid/init\0--bootstrap\0"), 1000, 900, "200 201 202");
+    proc(100, 0, "init", CMD("/var/rapid/init\0--bootstrap\0"), 1000, 900, "200 201 202 ");
     putf("100/task/101/children", "203 ");
     proc(200, 100, "leakwatch", CMD("/opt/leakwatch/lib/ld-linux-x86-64.so.2\0"), 3000, 1000, "");
-    proc(201, 100, "bootstrap", CMD("/var/runtime/bootstrap\0"), 50000, 40000, "300");
+    proc(201, 100, "bootstrap", CMD("/var/runtime/bootstrap\0"), 50000, 40000, "300 ");
     proc(300, 201, "worker", CMD("worker\0"), 20000, 15000, "");
     proc(202, 100, "otel-collector", CMD("/opt/extensions/otel\0"), 30000, 25000, "");
     proc(203, 100, "python3", CMD("/usr/bin/python3\0/opt/extensions/pyext\0"), 12000, 9000, "");
@@ -255,13 +256,13 @@ static void test_vanished_processes(void **state)
     /* The runtime and its child exit (SHUTDOWN: the runtime is stopped first). */
     vanish(201);
     vanish(300);
-    putf("100/task/100/children", "200 202");
+    putf("100/task/100/children", "200 202 ");
     lw_snapshot_take(ps, false, 2, 0, &s);
     assert_int_equal(s.n_procs, 3);
     assert_null(find(&s, 201));
     assert_false(lw_snapshot_has_runtime(&s));
     /* Listed as a child but gone before its status was read: left out, no error. */
-    putf("100/task/100/children", "200 202 999");
+    putf("100/task/100/children", "200 202 999 ");
     lw_snapshot_take(ps, false, 3, 0, &s);
     assert_int_equal(s.n_procs, 3);
     lw_processes_free(ps);
@@ -276,7 +277,7 @@ static void test_new_runtime_after_reset(void **state)
     vanish(201);
     vanish(300);
     proc(250, 100, "bootstrap", CMD("/var/runtime/bootstrap\0"), 6000, 5000, "");
-    putf("100/task/100/children", "200 202 250");
+    putf("100/task/100/children", "200 202 250 ");
     lw_snapshot_take(ps, false, 2, 0, &s);
     const struct lw_proc_reading *r = find(&s, 250);
     assert_non_null(r);
@@ -295,10 +296,10 @@ static void test_new_children_of_the_runtime(void **state)
     lw_snapshot_take(ps, false, 1, 0, &s);
     assert_int_equal(s.n_procs, 5);
     proc(301, 201, "helper", CMD("helper\0"), 4000, 3000, "");
-    putf("201/task/201/children", "300 301");
+    putf("201/task/201/children", "300 301 ");
     /* a child of init appearing now is not looked for while the runtime lives */
     proc(260, 100, "late", CMD("/opt/extensions/late\0"), 1000, 500, "");
-    putf("100/task/100/children", "200 201 202 260");
+    putf("100/task/100/children", "200 201 202 260 ");
     lw_snapshot_take(ps, false, 2, 0, &s);
     assert_int_equal(s.n_procs, 6);
     const struct lw_proc_reading *r = find(&s, 301);
@@ -309,7 +310,7 @@ static void test_new_children_of_the_runtime(void **state)
     vanish(201);
     vanish(300);
     vanish(301);
-    putf("100/task/100/children", "200 202 260");
+    putf("100/task/100/children", "200 202 260 ");
     lw_snapshot_take(ps, false, 3, 0, &s);
     assert_non_null(find(&s, 260));
     assert_int_equal(find(&s, 260)->role, LW_ROLE_EXTENSION);
