@@ -5,6 +5,9 @@ add_executable(do_nothing_extension ${CMAKE_SOURCE_DIR}/tests/bench/do_nothing_e
 target_compile_definitions(do_nothing_extension PRIVATE _GNU_SOURCE)
 set_target_properties(do_nothing_extension PROPERTIES
     RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bench-tools)
+# How exact the kernel's VmHWM is, without leakwatch (tests/bench/hwm_probe.c).
+add_executable(hwm_probe ${CMAKE_SOURCE_DIR}/tests/bench/hwm_probe.c)
+set_target_properties(hwm_probe PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bench-tools)
 
 # The short soak (label `soak`): a few thousand invocations of one environment in the emulator,
 # judged by tests/bench/soak --check: records emitted = invocations, threads and descriptors
