@@ -13,6 +13,8 @@ void lw_out_init(struct lw_out *out, int fd, uint32_t budget_ms)
     out->fd = fd;
     out->owned = 0;
     out->budget_ms = budget_ms;
+    out->congested = 0;
+    out->owe_newline = 0;
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode))
         return; /* a file or a terminal never blocks for long */
@@ -39,30 +41,55 @@ static uint64_t mono_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-enum lw_err lw_out_write(struct lw_out *out, const char *line, size_t len)
+/* Writes buf[*done..len) within the budget counted from start; *done advances. */
+static enum lw_err write_within(struct lw_out *out, const char *buf, size_t len, uint64_t start,
+                                size_t *done)
 {
-    uint64_t start = mono_ms();
-    size_t done = 0;
-    while (done < len) {
-        ssize_t n = write(out->fd, line + done, len - done);
+    while (*done < len) {
+        ssize_t n = write(out->fd, buf + *done, len - *done);
         if (n > 0) {
-            done += (size_t)n;
+            *done += (size_t)n;
+            out->congested = 0; /* the reader is taking lines again */
             continue;
         }
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
             return LW_ERR_IO;
+        if (out->congested && *done == 0)
+            return LW_ERR_TIMEOUT; /* still no room: not worth another wait */
         uint64_t waited = mono_ms() - start;
         if (waited >= out->budget_ms) {
-            /* Give up on this line. If part of it went out, end it so that the next line
-             * starts on a line of its own and stays parseable. */
-            if (done > 0)
-                (void)!write(out->fd, "\n", 1);
+            out->congested = 1;
             return LW_ERR_TIMEOUT;
         }
         struct pollfd pfd = {.fd = out->fd, .events = POLLOUT};
         poll(&pfd, 1, (int)(out->budget_ms - waited));
     }
     return LW_OK;
+}
+
+enum lw_err lw_out_write(struct lw_out *out, const char *line, size_t len)
+{
+    uint64_t start = mono_ms();
+    if (out->owe_newline) {
+        /* the end of a line cut earlier, so that this one starts on a line of its own */
+        size_t done = 0;
+        enum lw_err err = write_within(out, "\n", 1, start, &done);
+        if (err != LW_OK)
+            return err;
+        out->owe_newline = 0;
+    }
+    size_t done = 0;
+    enum lw_err err = write_within(out, line, len, start, &done);
+    if (err != LW_OK && done > 0 && done < len) {
+        /* Part of the line went out: it is ended now if there is room, else before the next. */
+        out->owe_newline = write(out->fd, "\n", 1) != 1;
+    }
+    return err;
+}
+
+void lw_out_set_budget(struct lw_out *out, uint32_t budget_ms)
+{
+    out->budget_ms = budget_ms;
 }

@@ -217,6 +217,13 @@ void lw_pipeline_add_telemetry(struct lw_pipeline *p, const char *body, size_t l
     pthread_mutex_unlock(&p->lock);
 }
 
+static uint64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 /* The absolute CLOCK_REALTIME time of deadline_ms (epoch ms), measured from the clock now: the
  * caller may already have spent part of the budget. */
 static void abs_deadline(struct timespec *ts, uint64_t deadline_ms)
@@ -294,6 +301,10 @@ void lw_pipeline_shutdown(struct lw_pipeline *p, const char *reason, uint64_t in
         lw_exporter_flush(p->exporter, deadline_ms);
 
     if (p->config->exports & LW_EXPORT_EMF) {
+        /* The last line may wait for room only as long as the deadline allows. */
+        uint64_t wall = wall_ms();
+        uint64_t left_now = deadline_ms > wall ? deadline_ms - wall : 0;
+        lw_out_set_budget(&p->out, left_now < OUT_BUDGET_MS ? (uint32_t)left_now : OUT_BUDGET_MS);
         struct lw_health now, delta;
         lw_health_read(p->health, &now);
         for (int i = 0; i < LW_H_COUNT; i++)
