@@ -17,6 +17,11 @@
 #define MAX_TASKS 256
 #define READ_CAP 4096
 #define PATH_CAP 128
+/* Children files kept open across boundaries (one per thread of each process searched). A JVM
+ * or Node.js runtime has tens of threads: re-opening each thread's file at every boundary was 3
+ * system calls per thread and invocation, a kept one is 1. Beyond this many, files are opened
+ * for one read as before, so leakwatch's descriptors stay bounded. */
+#define CHILD_FILES 128
 
 struct known {
     int32_t pid;
@@ -28,6 +33,15 @@ struct known {
     bool read;     /* already read in the current snapshot */
     int status_fd; /* /proc/PID/status, kept open: one pread per boundary */
     int clear_fd;  /* /proc/PID/clear_refs for the function and leakwatch, else -1 */
+    int task_fd;   /* /proc/PID/task, kept open once its threads are listed, else -1 */
+};
+
+/* An open /proc/PID/task/TID/children. */
+struct child_file {
+    int32_t pid;
+    int32_t tid;
+    int fd; /* -1: slot free */
+    bool seen;
 };
 
 struct lw_processes {
@@ -41,6 +55,7 @@ struct lw_processes {
     bool warned_no_function;
     struct known known[MAX_KNOWN];
     size_t n_known;
+    struct child_file child_files[CHILD_FILES];
     char buf[READ_CAP];
 };
 
@@ -83,8 +98,11 @@ static void close_fds(struct known *k)
         close(k->status_fd);
     if (k->clear_fd >= 0)
         close(k->clear_fd);
+    if (k->task_fd >= 0)
+        close(k->task_fd);
     k->status_fd = -1;
     k->clear_fd = -1;
+    k->task_fd = -1;
 }
 
 struct lw_processes *lw_processes_new(const struct lw_processes_config *cfg)
@@ -113,6 +131,8 @@ struct lw_processes *lw_processes_new(const struct lw_processes_config *cfg)
         }
     }
     ps->ext_dir_len = strlen(ps->ext_dir);
+    for (size_t i = 0; i < CHILD_FILES; i++)
+        ps->child_files[i].fd = -1;
     char path[PATH_CAP];
     snprintf(path, sizeof(path), "%s/%d/task/%d/children", ps->proc_root, (int)ps->init_pid,
              (int)ps->init_pid);
@@ -126,6 +146,9 @@ void lw_processes_free(struct lw_processes *ps)
         return;
     for (size_t i = 0; i < ps->n_known; i++)
         close_fds(&ps->known[i]);
+    for (size_t i = 0; i < CHILD_FILES; i++)
+        if (ps->child_files[i].fd >= 0)
+            close(ps->child_files[i].fd);
     free(ps);
 }
 
@@ -218,6 +241,7 @@ static void note(struct lw_processes *ps, int32_t pid, int32_t parent)
     k->seen = true;
     k->status_fd = status_fd;
     k->clear_fd = -1;
+    k->task_fd = -1;
     if (parent == ps->init_pid) {
         classify_top(ps, k, st.comm);
     } else {
@@ -234,28 +258,87 @@ static void note(struct lw_processes *ps, int32_t pid, int32_t parent)
     }
 }
 
+/* The children file of (pid, tid) read into ps->buf; returns the bytes read, or -1. With keep,
+ * the file stays open for the next boundaries while there is room. (A kept file of a thread that
+ * ended reads empty; its tid returning in the same process before the next boundary would need
+ * the pid space to wrap around in between.) */
+static ssize_t read_children(struct lw_processes *ps, int task_fd, int32_t pid, int32_t tid,
+                             bool keep)
+{
+    struct child_file *slot = NULL;
+    for (size_t i = 0; i < CHILD_FILES; i++) {
+        struct child_file *f = &ps->child_files[i];
+        if (f->fd >= 0 && f->pid == pid && f->tid == tid) {
+            f->seen = true;
+            return reread(f->fd, ps->buf, sizeof(ps->buf));
+        }
+        if (f->fd < 0 && slot == NULL)
+            slot = f;
+    }
+    char rel[32];
+    snprintf(rel, sizeof(rel), "%d/children", (int)tid);
+    int fd = openat(task_fd, rel, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1; /* the thread ended meanwhile */
+    ssize_t n = reread(fd, ps->buf, sizeof(ps->buf));
+    if (keep && slot != NULL)
+        *slot = (struct child_file){.pid = pid, .tid = tid, .fd = fd, .seen = true};
+    else
+        close(fd);
+    return n;
+}
+
 /* Children of pid over all its threads: a child belongs to the thread that forked it, and
- * Lambda's init (like any multi-threaded parent) forks from several. */
+ * Lambda's init (like any multi-threaded parent) forks from several. A known process keeps its
+ * task folder and its threads' children files open; others (init) are opened for this pass. */
 static void children_of(struct lw_processes *ps, int32_t pid, int32_t *out, size_t cap, size_t *n)
 {
-    char path[PATH_CAP];
-    snprintf(path, sizeof(path), "%s/%d/task", ps->proc_root, (int)pid);
-    DIR *dir = opendir(path);
-    if (dir == NULL)
-        return;
-    struct dirent *de;
-    size_t tasks = 0;
-    while ((de = readdir(dir)) != NULL && tasks < MAX_TASKS) {
-        if (de->d_name[0] < '0' || de->d_name[0] > '9')
-            continue;
-        tasks++;
-        snprintf(path, sizeof(path), "%s/%d/task/%.16s/children", ps->proc_root, (int)pid,
-                 de->d_name);
-        ssize_t len = read_small(path, ps->buf, sizeof(ps->buf));
-        if (len > 0)
-            *n += lw_procfs_parse_children(ps->buf, (size_t)len, out + *n, cap - *n);
+    struct known *k = find_known(ps, pid);
+    int task_fd = k != NULL ? k->task_fd : -1;
+    if (task_fd >= 0) {
+        if (lseek(task_fd, 0, SEEK_SET) != 0)
+            return;
+    } else {
+        char path[PATH_CAP];
+        snprintf(path, sizeof(path), "%s/%d/task", ps->proc_root, (int)pid);
+        task_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (task_fd < 0)
+            return;
+        if (k != NULL)
+            k->task_fd = task_fd;
     }
-    closedir(dir);
+    /* getdents64 straight into a small buffer: a DIR would allocate 32 KiB per process kept. */
+    char dents[2048] __attribute__((aligned(8)));
+    size_t tasks = 0;
+    ssize_t got;
+    while (tasks < MAX_TASKS && (got = getdents64(task_fd, dents, sizeof(dents))) > 0) {
+        for (ssize_t off = 0; off < got && tasks < MAX_TASKS;) {
+            struct dirent64 *de = (struct dirent64 *)(dents + off);
+            off += de->d_reclen;
+            if (de->d_name[0] < '0' || de->d_name[0] > '9')
+                continue;
+            tasks++;
+            ssize_t len =
+                read_children(ps, task_fd, pid, (int32_t)strtol(de->d_name, NULL, 10), k != NULL);
+            if (len > 0)
+                *n += lw_procfs_parse_children(ps->buf, (size_t)len, out + *n, cap - *n);
+        }
+    }
+    if (k == NULL)
+        close(task_fd);
+}
+
+/* After a discovery pass: the children files of threads (or processes) no longer listed. */
+static void sweep_child_files(struct lw_processes *ps)
+{
+    for (size_t i = 0; i < CHILD_FILES; i++) {
+        struct child_file *f = &ps->child_files[i];
+        if (f->fd >= 0 && !f->seen) {
+            close(f->fd);
+            f->fd = -1;
+        }
+        f->seen = false;
+    }
 }
 
 /* Without children files (CONFIG_PROC_CHILDREN off): one scan of /proc for parents. */
@@ -338,6 +421,7 @@ static void discover(struct lw_processes *ps)
         }
         n_frontier = kept;
     }
+    sweep_child_files(ps);
     /* Forget processes that are gone so their slots can be reused. */
     size_t w = 0;
     for (size_t i = 0; i < ps->n_known; i++) {
@@ -358,6 +442,7 @@ static void discover(struct lw_processes *ps)
         snprintf(path, sizeof(path), "%s/%d/status", ps->proc_root, (int)k->pid);
         k->status_fd = open(path, O_RDONLY | O_CLOEXEC);
         k->clear_fd = -1;
+        k->task_fd = -1;
         snprintf(k->name, sizeof(k->name), "leakwatch");
     }
 }

@@ -26,6 +26,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -51,6 +52,7 @@
 /* Upper bounds of the knobs: large enough for any test, small enough that sums cannot overflow. */
 #define RC_MAX_BYTES ((uint64_t)1 << 40)
 #define RC_MAX_SLEEP_MS ((uint64_t)900000)
+#define RC_MAX_THREADS ((uint64_t)512)
 #define RC_MAX_JSON_DEPTH 64
 
 struct rc_event {
@@ -870,10 +872,19 @@ static void children_reap(void)
  * non-zero return is reported with /runtime/init/error) and loops: next event, common knobs,
  * handle(), children, sleep, then crash, /error or /response. Never returns normally.
  */
+static void *rc_idle_thread(void *arg)
+{
+    (void)arg;
+    for (;;)
+        pause();
+    return NULL;
+}
+
 RC_API int rc_run(int argc, char **argv, const char *name, int (*setup)(char *msg, size_t msg_cap),
                   void (*handle)(const struct rc_event *ev, struct rc_result *res))
 {
     char msg[256];
+    uint64_t threads = 0;
     rc.name = name;
     rc.exe_arg0 = argc > 0 ? argv[0] : name;
     if (argc == 5 && strcmp(argv[1], "--hold-child") == 0)
@@ -898,8 +909,15 @@ RC_API int rc_run(int argc, char **argv, const char *name, int (*setup)(char *ms
         rc_env_u64("EXEC", 0, 1, &rc.exec_self, msg, sizeof msg) != 0 ||
         rc_env_u64("CHILDREN", 0, RC_MAX_CHILDREN, &rc.children_target, msg, sizeof msg) != 0 ||
         rc_env_u64("CHILD_BYTES", 1048576, RC_MAX_BYTES, &rc.child_bytes, msg, sizeof msg) != 0 ||
+        rc_env_u64("THREADS", 0, RC_MAX_THREADS, &threads, msg, sizeof msg) != 0 ||
         (setup != NULL && setup(msg, sizeof msg) != 0))
         rc_init_error("Runtime.InvalidConfiguration", msg);
+    /* Idle threads, as a JVM or a Node.js runtime has: leakwatch lists every thread's children. */
+    for (uint64_t i = 0; i < threads; i++) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, rc_idle_thread, NULL) != 0)
+            rc_init_error("Runtime.InvalidConfiguration", "cannot start the idle threads");
+    }
 
     /* Mapped once; only the pages a payload covers ever become resident. */
     rc.event =

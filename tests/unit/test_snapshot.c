@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -317,6 +318,63 @@ static void test_new_children_of_the_runtime(void **state)
     lw_processes_free(ps);
 }
 
+static size_t open_fds(void)
+{
+    size_t n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    assert_non_null(d);
+    while (readdir(d) != NULL)
+        n++;
+    closedir(d);
+    return n;
+}
+
+/* A runtime with several threads: children forked by any of them are found, also when a thread
+ * that was listed before forks later, ends, or is replaced; the files kept open for that do not
+ * accumulate. */
+static void test_children_of_every_thread_of_the_runtime(void **state)
+{
+    (void)state;
+    putf("201/task/205/children", "%s", "");
+    struct lw_processes *ps = make();
+    static struct lw_snapshot s;
+    lw_snapshot_take(ps, false, 1, 0, &s);
+    assert_int_equal(s.n_procs, 5);
+    size_t fds = open_fds();
+
+    /* thread 205, already listed (its children file is kept open), forks */
+    proc(310, 201, "fork205", CMD("fork205\0"), 100, 50, "");
+    putf("201/task/205/children", "310 ");
+    lw_snapshot_take(ps, false, 2, 0, &s);
+    assert_non_null(find(&s, 310));
+    assert_int_equal(find(&s, 310)->role, LW_ROLE_RUNTIME_CHILD);
+
+    /* thread 205 ends (its child goes with it), thread 206 starts and forks */
+    vanish(310);
+    rm_tree("201/task/205");
+    proc(311, 201, "fork206", CMD("fork206\0"), 100, 50, "");
+    putf("201/task/206/children", "311 ");
+    lw_snapshot_take(ps, false, 3, 0, &s);
+    assert_null(find(&s, 310));
+    assert_non_null(find(&s, 311));
+
+    /* many boundaries with threads coming and going: no descriptor left behind */
+    for (int i = 0; i < 50; i++) {
+        char rel[64];
+        snprintf(rel, sizeof(rel), "201/task/%d/children", 400 + i);
+        putf(rel, "%s", "");
+        lw_snapshot_take(ps, false, 4 + (uint64_t)i, 0, &s);
+        snprintf(rel, sizeof(rel), "201/task/%d", 400 + i);
+        rm_tree(rel);
+    }
+    lw_snapshot_take(ps, false, 100, 0, &s);
+    assert_non_null(find(&s, 311));
+    /* the new process 311 adds its status, its task folder and its thread's children file;
+     * 310's and the ended threads' files are closed */
+    assert_int_equal(open_fds(), fds + 3);
+    lw_processes_free(ps);
+}
+
 static void test_more_processes_than_the_cap(void **state)
 {
     (void)state;
@@ -346,6 +404,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_vanished_processes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_new_runtime_after_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_new_children_of_the_runtime, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_children_of_every_thread_of_the_runtime, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_more_processes_than_the_cap, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
