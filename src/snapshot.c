@@ -328,6 +328,20 @@ static void children_of(struct lw_processes *ps, int32_t pid, int32_t *out, size
         close(task_fd);
 }
 
+/* A process that is no longer known: its descriptors and its threads' children files, so that
+ * a new process given the same pid starts from its own files. */
+static void forget(struct lw_processes *ps, struct known *k)
+{
+    for (size_t i = 0; i < CHILD_FILES; i++) {
+        struct child_file *f = &ps->child_files[i];
+        if (f->fd >= 0 && f->pid == k->pid) {
+            close(f->fd);
+            f->fd = -1;
+        }
+    }
+    close_fds(k);
+}
+
 /* After a discovery pass: the children files of threads (or processes) no longer listed. */
 static void sweep_child_files(struct lw_processes *ps)
 {
@@ -428,7 +442,7 @@ static void discover(struct lw_processes *ps)
         if (ps->known[i].seen || ps->known[i].pid == ps->self_pid)
             ps->known[w++] = ps->known[i];
         else
-            close_fds(&ps->known[i]);
+            forget(ps, &ps->known[i]);
     }
     ps->n_known = w;
     if (find_known(ps, ps->self_pid) == NULL && ps->n_known < MAX_KNOWN) {
@@ -536,7 +550,7 @@ enum lw_hwm_state lw_snapshot_take(struct lw_processes *ps, bool reset_hwm, uint
             if (read_one(ps, k, reset_hwm, out, &state)) {
                 ps->known[w++] = *k;
             } else {
-                close_fds(k); /* gone: its pid may be reused by a process found later */
+                forget(ps, k); /* gone: its pid may be reused by a process found later */
             }
         }
         ps->n_known = w;

@@ -375,6 +375,28 @@ static void test_children_of_every_thread_of_the_runtime(void **state)
     lw_processes_free(ps);
 }
 
+/* A process that exits and a new one given the same pid before the next boundary: the new
+ * one's children are read from its own files, not from those kept for the old one. */
+static void test_reused_pid_reads_its_own_children(void **state)
+{
+    (void)state;
+    putf("300/task/300/children", "310 ");
+    proc(310, 300, "old-child", CMD("old-child\0"), 100, 50, "");
+    struct lw_processes *ps = make();
+    static struct lw_snapshot s;
+    lw_snapshot_take(ps, false, 1, 0, &s);
+    assert_non_null(find(&s, 310));
+    vanish(310);
+    vanish(300);
+    proc(300, 201, "worker2", CMD("worker2\0"), 20000, 15000, "320 ");
+    proc(320, 300, "new-child", CMD("new-child\0"), 100, 50, "");
+    lw_snapshot_take(ps, false, 2, 0, &s);
+    assert_null(find(&s, 310));
+    assert_non_null(find(&s, 300));
+    assert_non_null(find(&s, 320));
+    lw_processes_free(ps);
+}
+
 static void test_more_processes_than_the_cap(void **state)
 {
     (void)state;
@@ -406,6 +428,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_new_children_of_the_runtime, setup, teardown),
         cmocka_unit_test_setup_teardown(test_children_of_every_thread_of_the_runtime, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_reused_pid_reads_its_own_children, setup, teardown),
         cmocka_unit_test_setup_teardown(test_more_processes_than_the_cap, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
