@@ -27,6 +27,9 @@
 #define ALIGN_TO alignof(max_align_t)
 
 static __thread struct lw_json_arena *current;
+/* The arena this thread entered last: a tree deleted after its scope (against the rules) then
+ * never hands arena memory to free(), which would abort the process. */
+static __thread struct lw_json_arena *last;
 
 static bool owns(const struct lw_json_arena *a, const void *p)
 {
@@ -54,7 +57,7 @@ static void *arena_malloc(size_t n)
 
 static void arena_free(void *p)
 {
-    if (!owns(current, p))
+    if (!owns(current, p) && !owns(last, p))
         free(p);
 }
 
@@ -78,6 +81,8 @@ void lw_json_arena_clean_up(struct lw_json_arena *a)
 {
     if (current == a)
         current = NULL;
+    if (last == a)
+        last = NULL;
     if (a->buf != NULL)
         UNPOISON(a->buf, a->cap);
     free(a->buf);
@@ -90,6 +95,7 @@ void lw_json_arena_enter(struct lw_json_arena *a)
     if (a->buf != NULL)
         POISON(a->buf, a->cap);
     current = a;
+    last = a;
 }
 
 void lw_json_arena_leave(struct lw_json_arena *a)
