@@ -23,7 +23,11 @@ static int connect_api(const char *api)
         return -1;
     memcpy(host, api, (size_t)(colon - api));
     host[colon - api] = '\0';
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
+    char *end;
+    unsigned long port = strtoul(colon + 1, &end, 10);
+    if (end == colon + 1 || *end != '\0' || port == 0 || port > 65535)
+        return -1;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     if (inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" : host, &sa.sin_addr) != 1)
         return -1;
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -76,7 +80,10 @@ static int call(const char *req, size_t len, char *id, size_t id_cap)
         memcpy(id, h, n);
         id[n] = '\0';
     }
-    return atoi(buf + 9);
+    /* "HTTP/1.1 200 ..." */
+    if (have < 12 || memcmp(buf, "HTTP/1.", 7) != 0)
+        return 0;
+    return (int)strtol(buf + 9, NULL, 10);
 }
 
 int main(int argc, char **argv)

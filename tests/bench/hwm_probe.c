@@ -25,18 +25,18 @@ static long status_kb(const char *key)
         return -1;
     buf[n] = '\0';
     const char *p = strstr(buf, key);
-    return p != NULL ? atol(p + strlen(key)) : -1;
+    return p != NULL ? strtol(p + strlen(key), NULL, 10) : -1;
 }
 
 int main(int argc, char **argv)
 {
     size_t bytes = argc > 1 ? strtoull(argv[1], NULL, 10) : 1u << 20;
-    int tries = argc > 2 ? atoi(argv[2]) : 200;
+    long tries = argc > 2 ? strtol(argv[2], NULL, 10) : 200;
     long page = sysconf(_SC_PAGESIZE);
-    if (bytes == 0 || tries <= 0 || page <= 0)
+    if (bytes == 0 || tries <= 0 || tries > 1000000 || page <= 0)
         return 2;
     long least = 0, most = 0, sum = 0;
-    for (int i = 0; i < tries; i++) {
+    for (long i = 0; i < tries; i++) {
         int fd = open("/proc/self/clear_refs", O_WRONLY);
         if (fd < 0 || write(fd, "5", 1) != 1) {
             perror("clear_refs");
@@ -55,8 +55,8 @@ int main(int argc, char **argv)
         most = i == 0 || short_pages > most ? short_pages : most;
         sum += short_pages;
     }
-    printf("%zu bytes touched and unmapped, %d tries: VmHWM short of the true peak by %ld to %ld "
+    printf("%zu bytes touched and unmapped, %ld tries: VmHWM short of the true peak by %ld to %ld "
            "pages (mean %.1f; negative: over)\n",
-           bytes, tries, least, most, (double)sum / tries);
+           bytes, tries, least, most, (double)sum / (double)tries);
     return 0;
 }
