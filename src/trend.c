@@ -150,10 +150,6 @@ static bool config_valid(const struct lw_trend_config *c)
 /* ---- statistics on small arrays ---------------------------------------------------------------
  */
 
-/*
- * Theil-Sen slope, Kendall's tau, Mann-Kendall z and the noise scale of p[0..n), x strictly
- * increasing, n >= 2. pairs and resid are scratch of at least n(n-1)/2 and n entries.
- */
 /* Kendall's tau and the Mann-Kendall z from S, the sum of the pairs' signs, over n points. */
 static void trend_test(long s, uint32_t n, struct fit *f)
 {
@@ -177,6 +173,10 @@ static void test_points(const struct point *p, uint32_t n, struct fit *f)
     trend_test(s, n, f);
 }
 
+/*
+ * Theil-Sen slope, Kendall's tau, Mann-Kendall z and the noise scale of p[0..n), x strictly
+ * increasing, n >= 2. pairs and resid are scratch of at least n(n-1)/2 and n entries.
+ */
 static void fit_points(const struct point *p, uint32_t n, double *pairs, double *resid,
                        struct fit *f)
 {
