@@ -129,8 +129,23 @@ static void make_env_id(char *out, size_t cap)
         o += (size_t)snprintf(out + o, cap - o, "%02x", rnd[i]);
 }
 
+static const char *events_name(unsigned events)
+{
+    switch (events) {
+    case LW_REGISTER_INVOKE | LW_REGISTER_SHUTDOWN:
+        return "INVOKE and SHUTDOWN";
+    case LW_REGISTER_SHUTDOWN:
+        return "SHUTDOWN only";
+    case LW_REGISTER_INVOKE:
+        return "INVOKE only";
+    default:
+        return "no events";
+    }
+}
+
 struct daemon {
     struct lw_config cfg;
+    unsigned events; /* what the platform accepted at register */
     struct lw_otlp_config otlp;
     struct lw_health health;
     struct lw_http_transport api; /* main thread only */
@@ -204,11 +219,22 @@ static bool start_telemetry(struct daemon *d)
         .max_bytes = d->cfg.telemetry_max_bytes,
         .timeout_ms = d->cfg.telemetry_timeout_ms,
     };
-    struct lw_lambda_request r;
+    /* The newest schema first; a platform that predates it answers 400, and gets the older. */
     struct lw_http_response resp;
-    err = lw_lambda_subscribe_request(&r, d->cfg.runtime_api, d->extension_id, &sub);
-    if (err == LW_OK)
+    memset(&resp, 0, sizeof(resp));
+    for (int attempt = 0; attempt < 2; attempt++) {
+        sub.schema = attempt == 0 ? LW_TELEMETRY_SCHEMA : LW_TELEMETRY_SCHEMA_FALLBACK;
+        struct lw_lambda_request r;
+        lw_http_response_clean_up(&resp);
+        err = lw_lambda_subscribe_request(&r, d->cfg.runtime_api, d->extension_id, &sub);
+        if (err != LW_OK)
+            break;
         err = api_call(d, &r, &resp);
+        if (!(err != LW_OK && resp.status == 400 && attempt == 0))
+            break;
+        lw_info("Telemetry API schema %s refused (HTTP 400); subscribing with %s",
+                LW_TELEMETRY_SCHEMA, LW_TELEMETRY_SCHEMA_FALLBACK);
+    }
     if (err != LW_OK || resp.status != 200) {
         lw_warn("Telemetry API subscription refused (HTTP %ld%s%.200s); going on with /proc "
                 "figures alone",
@@ -219,7 +245,8 @@ static bool start_telemetry(struct daemon *d)
         return false;
     }
     lw_http_response_clean_up(&resp);
-    lw_info("subscribed to the Telemetry API on port %u", (unsigned)sub.port);
+    lw_info("subscribed to the Telemetry API (schema %s) on port %u", sub.schema,
+            (unsigned)sub.port);
     return true;
 }
 
@@ -237,29 +264,53 @@ static void start_exporter(struct daemon *d)
     d->exporter = lw_exporter_new(&ec, t, &d->health);
 }
 
+/*
+ * Registers for what the platform allows. Lambda Managed Instances refuse INVOKE for extensions,
+ * and an extension that exits at init fails the function's init: a refused event type is dropped
+ * and registration tried again, with one line saying so. Only a refusal no retry can help ends
+ * leakwatch here.
+ */
 static enum lw_err do_register(struct daemon *d)
 {
-    struct lw_lambda_request r;
-    struct lw_http_response resp;
-    enum lw_err err = lw_lambda_register_request(&r, d->cfg.runtime_api);
-    if (err != LW_OK)
-        return err;
-    err = api_call(d, &r, &resp);
-    if (err == LW_OK && resp.header_values[0][0] == '\0')
-        err = LW_ERR_INVALID;
-    if (err != LW_OK) {
-        lw_error("register failed (HTTP %ld%s%.200s)", resp.status, resp.body != NULL ? ": " : "",
-                 resp.body != NULL ? resp.body : resp.error);
+    unsigned events = d->cfg.mode == LW_MODE_MANAGED_INSTANCES
+                          ? LW_REGISTER_SHUTDOWN
+                          : LW_REGISTER_INVOKE | LW_REGISTER_SHUTDOWN;
+    for (;;) {
+        struct lw_lambda_request r;
+        struct lw_http_response resp;
+        enum lw_err err = lw_lambda_register_request(&r, d->cfg.runtime_api, events);
+        if (err != LW_OK)
+            return err;
+        err = api_call(d, &r, &resp);
+        if (err == LW_OK && resp.header_values[0][0] == '\0')
+            err = LW_ERR_INVALID;
+        if (err == LW_OK) {
+            snprintf(d->extension_id, sizeof(d->extension_id), "%s", resp.header_values[0]);
+            d->events = events;
+            struct lw_register_info info;
+            if (resp.body != NULL &&
+                lw_lambda_parse_register(resp.body, resp.body_len, &info) == LW_OK &&
+                info.function_name[0] != '\0' && strcmp(d->cfg.function_name, "unknown") == 0)
+                snprintf(d->cfg.function_name, sizeof(d->cfg.function_name), "%s",
+                         info.function_name);
+            lw_http_response_clean_up(&resp);
+            return LW_OK;
+        }
+        char type[64];
+        lw_lambda_parse_error_type(resp.body, resp.body_len, type, sizeof(type));
+        int next = lw_lambda_register_fallback(events, resp.status, type);
+        if (next < 0) {
+            lw_error("register failed (HTTP %ld%s%.200s)", resp.status,
+                     resp.body != NULL ? ": " : "", resp.body != NULL ? resp.body : resp.error);
+            lw_http_response_clean_up(&resp);
+            return err;
+        }
+        lw_warn("the platform refused registration for %s (HTTP %ld %s); registering for %s "
+                "instead",
+                events_name(events), resp.status, type, events_name((unsigned)next));
         lw_http_response_clean_up(&resp);
-        return err;
+        events = (unsigned)next;
     }
-    snprintf(d->extension_id, sizeof(d->extension_id), "%s", resp.header_values[0]);
-    struct lw_register_info info;
-    if (resp.body != NULL && lw_lambda_parse_register(resp.body, resp.body_len, &info) == LW_OK &&
-        info.function_name[0] != '\0' && strcmp(d->cfg.function_name, "unknown") == 0)
-        snprintf(d->cfg.function_name, sizeof(d->cfg.function_name), "%s", info.function_name);
-    lw_http_response_clean_up(&resp);
-    return LW_OK;
 }
 
 /* Sends event/next without waiting for its answer; false (said) when it cannot be sent. */
@@ -410,9 +461,12 @@ static int run(struct daemon *d)
         if (!telemetry)
             lw_pipeline_set_telemetry_expected(d->pipeline, false);
     }
-    lw_info("ready: environment %s, function %s, memory limit %llu MB, peak by %s%s", d->env_id,
-            d->cfg.function_name, (unsigned long long)(d->cfg.memory_limit_bytes >> 20),
+    lw_info("ready: environment %s, function %s, %s mode, memory limit %llu MB, peak by %s%s",
+            d->env_id, d->cfg.function_name, lw_mode_name(d->cfg.mode),
+            (unsigned long long)(d->cfg.memory_limit_bytes >> 20),
             d->use_hwm ? "clear_refs+VmHWM" : "sampling", telemetry ? ", telemetry on" : "");
+    if (!(d->events & LW_REGISTER_INVOKE))
+        lw_warn("no INVOKE events from this platform: per-invocation readings are off");
 
     /*
      * event/next goes out again the moment an INVOKE is in hand, before the reading: Lambda

@@ -245,9 +245,28 @@ void lw_config_load(struct lw_config *cfg, lw_getenv_fn get, void *ctx)
     load_str(cfg, get, ctx, "AWS_REGION", cfg->region, sizeof(cfg->region), "");
     load_str(cfg, get, ctx, "AWS_LAMBDA_INITIALIZATION_TYPE", cfg->initialization_type,
              sizeof(cfg->initialization_type), "on-demand");
+    if (strcmp(cfg->initialization_type, "lambda-managed-instances") == 0)
+        cfg->mode = LW_MODE_MANAGED_INSTANCES;
+    else if (strcmp(cfg->initialization_type, "snap-start") == 0)
+        cfg->mode = LW_MODE_SNAPSTART;
+    else
+        cfg->mode = LW_MODE_ON_DEMAND;
     /* Lambda's limits are 128..10240 MB; accept a little beyond for local runs. 0 = unknown. */
     cfg->memory_limit_bytes =
         load_uint(cfg, get, ctx, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 1, 1024 * 1024, 0) * 1048576u;
+}
+
+const char *lw_mode_name(enum lw_mode mode)
+{
+    switch (mode) {
+    case LW_MODE_SNAPSTART:
+        return "snapstart";
+    case LW_MODE_MANAGED_INSTANCES:
+        return "managed-instances";
+    case LW_MODE_ON_DEMAND:
+        break;
+    }
+    return "on-demand";
 }
 
 const char *lw_config_process_env(void *ctx, const char *name)

@@ -10,7 +10,13 @@
 #define SHORT_TIMEOUT_MS 2000
 #define MAX_RESPONSE_BYTES (64 * 1024)
 
-static const char register_body[] = "{\"events\":[\"INVOKE\",\"SHUTDOWN\"]}";
+/* Register bodies by events (bit 0 INVOKE, bit 1 SHUTDOWN): the body must be valid JSON. */
+static const char *const register_bodies[4] = {
+    "{\"events\":[]}",
+    "{\"events\":[\"INVOKE\"]}",
+    "{\"events\":[\"SHUTDOWN\"]}",
+    "{\"events\":[\"INVOKE\",\"SHUTDOWN\"]}",
+};
 
 static enum lw_err base(struct lw_lambda_request *r, const char *method, const char *runtime_api,
                         const char *path)
@@ -30,18 +36,34 @@ static enum lw_err base(struct lw_lambda_request *r, const char *method, const c
     return LW_OK;
 }
 
-enum lw_err lw_lambda_register_request(struct lw_lambda_request *r, const char *runtime_api)
+enum lw_err lw_lambda_register_request(struct lw_lambda_request *r, const char *runtime_api,
+                                       unsigned events)
 {
+    if (events > (LW_REGISTER_INVOKE | LW_REGISTER_SHUTDOWN))
+        return LW_ERR_INVALID;
     enum lw_err err = base(r, "POST", runtime_api, "/2020-01-01/extension/register");
     if (err != LW_OK)
         return err;
     lw_http_request_add_header(&r->http, "Lambda-Extension-Name", LW_EXTENSION_NAME);
     lw_http_request_add_header(&r->http, "Content-Type", "application/json");
-    r->http.body = register_body;
-    r->http.body_len = sizeof(register_body) - 1;
+    r->http.body = register_bodies[events];
+    r->http.body_len = strlen(register_bodies[events]);
     r->http.want_headers[0] = "Lambda-Extension-Identifier";
     r->http.n_want_headers = 1;
     return LW_OK;
+}
+
+int lw_lambda_register_fallback(unsigned events, long status, const char *error_type)
+{
+    if (status != 400 && status != 403)
+        return -1;
+    if (error_type == NULL || strcmp(error_type, "Extension.InvalidEventType") != 0)
+        return -1;
+    if (events & LW_REGISTER_INVOKE)
+        return (int)(events & ~(unsigned)LW_REGISTER_INVOKE);
+    if (events != 0)
+        return 0;
+    return -1;
 }
 
 enum lw_err lw_lambda_next_request(struct lw_lambda_request *r, const char *runtime_api,
@@ -111,12 +133,16 @@ enum lw_err lw_lambda_subscribe_request(struct lw_lambda_request *r, const char 
     lw_http_request_add_header(&r->http, "Content-Type", "application/json");
     /* sandbox.localdomain, not "sandbox": in a VPC with its own DNS the short name may resolve
      * elsewhere. Lambda delivers only inside the environment, over plain HTTP. */
+    const char *schema = sub->schema != NULL ? sub->schema : LW_TELEMETRY_SCHEMA;
+    if (strcmp(schema, LW_TELEMETRY_SCHEMA) != 0 &&
+        strcmp(schema, LW_TELEMETRY_SCHEMA_FALLBACK) != 0)
+        return LW_ERR_INVALID;
     int n = snprintf(r->body, sizeof(r->body),
-                     "{\"schemaVersion\":\"2022-12-13\",\"types\":[\"platform\"],"
+                     "{\"schemaVersion\":\"%s\",\"types\":[\"platform\"],"
                      "\"buffering\":{\"maxItems\":%u,\"maxBytes\":%u,\"timeoutMs\":%u},"
                      "\"destination\":{\"protocol\":\"HTTP\","
                      "\"URI\":\"http://sandbox.localdomain:%u/\"}}",
-                     sub->max_items, sub->max_bytes, sub->timeout_ms, (unsigned)sub->port);
+                     schema, sub->max_items, sub->max_bytes, sub->timeout_ms, (unsigned)sub->port);
     if (n < 0 || (size_t)n >= sizeof(r->body))
         return LW_ERR_TOO_LARGE;
     r->http.body = r->body;
@@ -149,6 +175,19 @@ enum lw_err lw_lambda_parse_register(const char *body, size_t len, struct lw_reg
 out:
     cJSON_Delete(root);
     return err;
+}
+
+void lw_lambda_parse_error_type(const char *body, size_t len, char *out, size_t cap)
+{
+    out[0] = '\0';
+    if (body == NULL || len == 0)
+        return;
+    cJSON *root = cJSON_ParseWithLength(body, len);
+    if (root == NULL)
+        return;
+    if (cJSON_IsObject(root))
+        copy_json_string(root, "errorType", out, cap);
+    cJSON_Delete(root);
 }
 
 const char *lw_shutdown_reason_name(enum lw_shutdown_reason reason)

@@ -23,6 +23,20 @@ enum lw_peak_mode {
     LW_PEAK_MODE_SAMPLED,  /* the sampler only */
 };
 
+/*
+ * The platform mode, from AWS_LAMBDA_INITIALIZATION_TYPE. It decides what leakwatch registers
+ * for and how it takes readings: per INVOKE where the platform sends INVOKE to extensions, on a
+ * timer on Lambda Managed Instances, where extensions may register only for SHUTDOWN.
+ */
+enum lw_mode {
+    LW_MODE_ON_DEMAND = 0,     /* on-demand and provisioned-concurrency */
+    LW_MODE_SNAPSTART,         /* snap-start: restored from a snapshot */
+    LW_MODE_MANAGED_INSTANCES, /* lambda-managed-instances: never frozen, concurrent */
+};
+
+/* "on-demand", "snapstart", "managed-instances" */
+const char *lw_mode_name(enum lw_mode mode);
+
 /* Export targets, bit flags. */
 enum lw_export_target {
     LW_EXPORT_EMF = 1u << 0,
@@ -53,6 +67,7 @@ struct lw_config {
     char function_version[LW_CONFIG_STR_MAX]; /* AWS_LAMBDA_FUNCTION_VERSION */
     char region[LW_CONFIG_STR_MAX];           /* AWS_REGION */
     char initialization_type[64];             /* AWS_LAMBDA_INITIALIZATION_TYPE */
+    enum lw_mode mode;                        /* from initialization_type */
     uint64_t memory_limit_bytes;              /* AWS_LAMBDA_FUNCTION_MEMORY_SIZE (MB) in bytes */
 
     size_t n_warnings;

@@ -29,8 +29,28 @@ struct lw_lambda_request {
     char body[LW_SUBSCRIBE_BODY_MAX];
 };
 
-/* POST /2020-01-01/extension/register for INVOKE and SHUTDOWN. */
-enum lw_err lw_lambda_register_request(struct lw_lambda_request *r, const char *runtime_api);
+/* The events an extension registers for, bit flags. */
+enum lw_register_events {
+    LW_REGISTER_INVOKE = 1u << 0,
+    LW_REGISTER_SHUTDOWN = 1u << 1,
+};
+
+/* POST /2020-01-01/extension/register for the given events (0: none). */
+enum lw_err lw_lambda_register_request(struct lw_lambda_request *r, const char *runtime_api,
+                                       unsigned events);
+
+/*
+ * What to register for after a refusal, or -1 to give up. Lambda Managed Instances refuse
+ * INVOKE for extensions (403 Extension.InvalidEventType, and the extension may register again);
+ * an extension that exits then fails the function's init. So a refused event type is dropped
+ * and registration tried again: INVOKE+SHUTDOWN, then SHUTDOWN, then no events at all. Any
+ * other refusal (a 5xx, a closed registration, too many extensions) cannot be helped by trying
+ * again. error_type is the refusal's errorType ("" when unknown).
+ */
+int lw_lambda_register_fallback(unsigned events, long status, const char *error_type);
+
+/* The errorType of an API error body ({"errorMessage":..., "errorType":...}); "" if none. */
+void lw_lambda_parse_error_type(const char *body, size_t len, char *out, size_t cap);
 
 /* GET /2020-01-01/extension/event/next: a long poll with no total timeout (the environment
  * freezes inside it). */
@@ -42,9 +62,16 @@ enum lw_err lw_lambda_error_request(struct lw_lambda_request *r, const char *run
                                     const char *extension_id, bool at_init, const char *error_type,
                                     const char *message);
 
-/* Telemetry API subscription: PUT /2022-07-01/telemetry, schema 2022-12-13, platform events. */
+/*
+ * Telemetry API subscription: PUT /2022-07-01/telemetry, platform events, with the newest
+ * schema first. Lambda Managed Instances accept only 2025-01-29; an older platform (or an
+ * emulator) may refuse it with a 400, and then 2022-12-13 is tried once.
+ */
+#define LW_TELEMETRY_SCHEMA "2025-01-29"
+#define LW_TELEMETRY_SCHEMA_FALLBACK "2022-12-13"
 struct lw_subscription {
-    uint16_t port; /* where the listener accepts: http://sandbox.localdomain:<port>/ */
+    const char *schema; /* LW_TELEMETRY_SCHEMA or LW_TELEMETRY_SCHEMA_FALLBACK; NULL: newest */
+    uint16_t port;      /* where the listener accepts: http://sandbox.localdomain:<port>/ */
     uint32_t max_items;
     uint32_t max_bytes;
     uint32_t timeout_ms;

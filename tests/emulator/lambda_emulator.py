@@ -97,6 +97,13 @@ TELEMETRY_FAULTS = {
     "oversized": lambda events: [_oversized_body(), _batch_body(events)],
 }
 EXTENSION_STDOUT_MODES = ("read", "stall", "close")
+# Platform modes. "managed-instances" plays Lambda Managed Instances as AWS's own emulator code
+# does (internal/lambda-managed-instances): extensions may register only for SHUTDOWN (INVOKE
+# gets 403 Extension.InvalidEventType and the extension may register again) and the Telemetry
+# API accepts only schema 2025-01-29 (400 ValidationError otherwise).
+MODES = ("on-demand", "managed-instances")
+INITIALIZATION_TYPES = {"on-demand": "on-demand", "managed-instances": "lambda-managed-instances"}
+MANAGED_INSTANCES_SCHEMA = "2025-01-29"
 SIGNAL_MOMENTS = ("init", "invoke", "next", "frozen", "shutdown")
 
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -828,7 +835,7 @@ class _Environment:
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(emu.memory_mb),
             "AWS_REGION": emu.region,
             "AWS_DEFAULT_REGION": emu.region,
-            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": INITIALIZATION_TYPES[emu.mode],
             "TZ": ":UTC",
             "LANG": "en_US.UTF-8",
             "PATH": "/usr/local/bin:/usr/bin/:/bin:" + os.path.join(emu.opt_dir, "bin"),
@@ -847,6 +854,9 @@ class _Environment:
             "_HANDLER": self.emu.handler,
             "AWS_EXECUTION_ENV": self.emu.execution_env,
         })
+        if self.emu.mode == "managed-instances":
+            # Given to the runtime only (rapidcore/env/environment.go in AWS's emulator).
+            env["AWS_LAMBDA_MAX_CONCURRENCY"] = str(self.emu.max_concurrency)
         env.update(self.emu.extra_env)
         return env
 
@@ -866,7 +876,7 @@ class _Environment:
         deadline = t0 + emu.init_timeout_s
         self.platform_log(f"INIT_START Runtime Version: {emu.runtime_version}\t"
                           f"Runtime Version ARN: arn:aws:lambda:{emu.region}::runtime:emulator")
-        self.emit("platform.initStart", {"initializationType": "on-demand", "phase": "init",
+        self.emit("platform.initStart", {"initializationType": INITIALIZATION_TYPES[emu.mode], "phase": "init",
                                          "runtimeVersion": emu.runtime_version,
                                          "functionName": emu.function_name,
                                          "functionVersion": emu.function_version})
@@ -912,7 +922,7 @@ class _Environment:
             self.backlog = []
             self.init_duration_ms = (time.monotonic() - t0) * 1000.0
         status = "success" if self.init_error is None else self.init_error[0]
-        done = {"initializationType": "on-demand", "phase": "init", "status": status}
+        done = {"initializationType": INITIALIZATION_TYPES[emu.mode], "phase": "init", "status": status}
         if self.init_error is not None:
             done["errorType"] = self.init_error[1]
             if not self.rt_init_done:
@@ -1264,7 +1274,8 @@ class Emulator:
                  recycle_after_invocations=None, recycle_after_s=None,
                  telemetry_queue_max_bytes=4 * MIB, port=0, refuse_subscriptions=None,
                  telemetry_fault=None, extension_stdout="read",
-                 shutdown_budget_ms=SHUTDOWN_BUDGET_MS):
+                 shutdown_budget_ms=SHUTDOWN_BUDGET_MS, mode="on-demand",
+                 refuse_invoke_registration=False, max_concurrency=1, telemetry_schemas=None):
         if isinstance(function_cmd, str):
             function_cmd = [function_cmd]
         if not function_cmd:
@@ -1309,8 +1320,26 @@ class Emulator:
         if shutdown_budget_ms < 0:
             raise EmulatorError("shutdown_budget_ms must not be negative")
         self.shutdown_budget_ms = shutdown_budget_ms
+        if mode not in MODES:
+            raise EmulatorError("mode must be one of " + ", ".join(MODES))
+        self.mode = mode
+        # INVOKE refused at register in any mode: a platform that allows only SHUTDOWN without
+        # saying so in AWS_LAMBDA_INITIALIZATION_TYPE.
+        self.refuse_invoke_registration = bool(refuse_invoke_registration) or mode == "managed-instances"
+        if int(max_concurrency) < 1:
+            raise EmulatorError("max_concurrency must be positive")
+        self.max_concurrency = int(max_concurrency)
+        # The Telemetry API schemas this platform accepts (a platform from before 2025-01-29
+        # refuses it with a 400, as any unknown schema).
+        if telemetry_schemas is None:
+            telemetry_schemas = ((MANAGED_INSTANCES_SCHEMA,) if mode == "managed-instances"
+                                 else TELEMETRY_SCHEMAS)
+        if not set(telemetry_schemas) <= set(TELEMETRY_SCHEMAS):
+            raise EmulatorError("telemetry_schemas must be among " + ", ".join(TELEMETRY_SCHEMAS))
+        self.telemetry_schemas = tuple(telemetry_schemas)
         self._signals = []  # pending schedule_signal() entries
         self._signals_sent = []
+        self._subscribed_schemas = []  # schemaVersion of every accepted subscription
         self.function_arn = f"arn:aws:lambda:{region}:{account_id}:function:{function_name}"
         self.lock = threading.RLock()
         self.cond = threading.Condition(self.lock)
@@ -1572,6 +1601,7 @@ class Emulator:
                 "environments": list(self._environments),
                 "telemetry": {k: dict(v) for k, v in self._tel_stats.items()},
                 "signals": [dict(s) for s in self._signals_sent],
+                "subscribed_schemas": list(self._subscribed_schemas),
             }
 
     # ---- HTTP dispatch ----------------------------------------------------------------------
@@ -1652,6 +1682,9 @@ class Emulator:
             for ev in events:
                 if ev not in ("INVOKE", "SHUTDOWN"):
                     raise ApiError(403, "Extension.InvalidEventType", f"{ev}: invalid event type")
+                if ev == "INVOKE" and external and self.refuse_invoke_registration:
+                    # The extension stays unregistered and may register again.
+                    raise ApiError(403, "Extension.InvalidEventType", "INVOKE: ErrorInvalidEventType")
                 if ev == "SHUTDOWN" and not external:
                     # A name that matches no file in /opt/extensions is an internal extension, and
                     # internal extensions cannot receive SHUTDOWN.
@@ -1734,6 +1767,11 @@ class Emulator:
             env = self.env
             ext = self._ext_by_header(h, env)
         types, buffering, host, port, path = _validate_subscription(body)
+        schema = json.loads(body).get("schemaVersion")
+        if schema not in self.telemetry_schemas:
+            raise ApiError(400, "ValidationError",
+                           f"schemaVersion {schema} is not supported; use one of "
+                           + ", ".join(self.telemetry_schemas))
         if self.refuse_subscriptions is not None:
             status = int(self.refuse_subscriptions)
             if status == 202:  # what AWS's Runtime Interface Emulator answers
@@ -1752,6 +1790,7 @@ class Emulator:
             else:
                 old = None
             sub = _Subscription(self, env, ext, types, buffering, host, port, path)
+            self._subscribed_schemas.append(schema)
             ext.subscription = sub
             env.subscriptions.append(sub)
             for event_type, encoded in env.backlog:
@@ -1812,7 +1851,7 @@ class Emulator:
                 emit_init_done = True
             self.cond.notify_all()
         if emit_init_done:
-            env.emit("platform.initRuntimeDone", {"initializationType": "on-demand", "phase": "init",
+            env.emit("platform.initRuntimeDone", {"initializationType": INITIALIZATION_TYPES[self.mode], "phase": "init",
                                                   "status": "success"})
         with self.cond:
             while not env.rt_queue:
@@ -1839,7 +1878,7 @@ class Emulator:
             env.init_error = ("error", error_type)
             env.rt_init_done = True
             self.cond.notify_all()
-        env.emit("platform.initRuntimeDone", {"initializationType": "on-demand", "phase": "init",
+        env.emit("platform.initRuntimeDone", {"initializationType": INITIALIZATION_TYPES[self.mode], "phase": "init",
                                               "status": "error", "errorType": error_type})
         h.reply(202, {"status": "OK"})
 

@@ -21,7 +21,9 @@ static void test_register_request(void **state)
 {
     (void)state;
     struct lw_lambda_request r;
-    assert_int_equal(lw_lambda_register_request(&r, "127.0.0.1:9001"), LW_OK);
+    assert_int_equal(
+        lw_lambda_register_request(&r, "127.0.0.1:9001", LW_REGISTER_INVOKE | LW_REGISTER_SHUTDOWN),
+        LW_OK);
     assert_string_equal(r.http.method, "POST");
     assert_string_equal(r.http.url, "http://127.0.0.1:9001/2020-01-01/extension/register");
     assert_string_equal(header(&r.http, "Lambda-Extension-Name"), "leakwatch");
@@ -36,7 +38,70 @@ static void test_register_request(void **state)
     assert_string_equal(cJSON_GetArrayItem(events, 0)->valuestring, "INVOKE");
     assert_string_equal(cJSON_GetArrayItem(events, 1)->valuestring, "SHUTDOWN");
     cJSON_Delete(body);
-    assert_int_equal(lw_lambda_register_request(&r, ""), LW_ERR_INVALID);
+    assert_int_equal(lw_lambda_register_request(&r, "", LW_REGISTER_SHUTDOWN), LW_ERR_INVALID);
+    assert_int_equal(lw_lambda_register_request(&r, "h:1", 4), LW_ERR_INVALID);
+
+    /* SHUTDOWN only (Managed Instances), and no events: always valid JSON with an array */
+    static const struct {
+        unsigned events;
+        int n;
+        const char *first;
+    } variants[] = {
+        {LW_REGISTER_SHUTDOWN, 1, "SHUTDOWN"}, {LW_REGISTER_INVOKE, 1, "INVOKE"}, {0, 0, NULL}};
+    for (size_t i = 0; i < sizeof(variants) / sizeof(variants[0]); i++) {
+        assert_int_equal(lw_lambda_register_request(&r, "h:1", variants[i].events), LW_OK);
+        body = cJSON_ParseWithLength(r.http.body, r.http.body_len);
+        assert_non_null(body);
+        events = cJSON_GetObjectItemCaseSensitive(body, "events");
+        assert_true(cJSON_IsArray(events));
+        assert_int_equal(cJSON_GetArraySize(events), variants[i].n);
+        if (variants[i].first != NULL)
+            assert_string_equal(cJSON_GetArrayItem(events, 0)->valuestring, variants[i].first);
+        cJSON_Delete(body);
+    }
+}
+
+/* A refused event type is dropped, one step at a time; nothing else is retried. */
+static void test_register_fallback(void **state)
+{
+    (void)state;
+    const unsigned both = LW_REGISTER_INVOKE | LW_REGISTER_SHUTDOWN;
+    assert_int_equal(lw_lambda_register_fallback(both, 403, "Extension.InvalidEventType"),
+                     LW_REGISTER_SHUTDOWN);
+    assert_int_equal(
+        lw_lambda_register_fallback(LW_REGISTER_SHUTDOWN, 403, "Extension.InvalidEventType"), 0);
+    assert_int_equal(lw_lambda_register_fallback(0, 403, "Extension.InvalidEventType"), -1);
+    assert_int_equal(lw_lambda_register_fallback(both, 400, "Extension.InvalidEventType"),
+                     LW_REGISTER_SHUTDOWN);
+    assert_int_equal(lw_lambda_register_fallback(both, 500, "Extension.InvalidEventType"), -1);
+    assert_int_equal(lw_lambda_register_fallback(both, 403, "Extension.RegistrationClosed"), -1);
+    assert_int_equal(lw_lambda_register_fallback(both, 403, "Extension.TooManyExtensions"), -1);
+    assert_int_equal(lw_lambda_register_fallback(both, 403, ""), -1);
+    assert_int_equal(lw_lambda_register_fallback(both, 403, NULL), -1);
+    assert_int_equal(lw_lambda_register_fallback(both, 0, "Extension.InvalidEventType"), -1);
+}
+
+static void test_parse_error_type(void **state)
+{
+    (void)state;
+    char type[64];
+    static const char body[] =
+        "{\"errorMessage\":\"INVOKE: ErrorInvalidEventType\",\"errorType\":\"Extension."
+        "InvalidEventType\"}";
+    lw_lambda_parse_error_type(body, sizeof(body) - 1, type, sizeof(type));
+    assert_string_equal(type, "Extension.InvalidEventType");
+    static const char *const none[] = {"", "not json", "[]", "{\"errorType\":5}", "{}"};
+    for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++) {
+        memcpy(type, "x", 2);
+        lw_lambda_parse_error_type(none[i], strlen(none[i]), type, sizeof(type));
+        assert_string_equal(type, "");
+    }
+    lw_lambda_parse_error_type(NULL, 0, type, sizeof(type));
+    assert_string_equal(type, "");
+    /* cut to the caller's buffer, never beyond */
+    char small[8];
+    lw_lambda_parse_error_type(body, sizeof(body) - 1, small, sizeof(small));
+    assert_string_equal(small, "Extensi");
 }
 
 static void test_next_request_has_no_total_timeout(void **state)
@@ -83,7 +148,8 @@ static void test_subscribe_request(void **state)
     assert_string_equal(r.http.url, "http://h:1/2022-07-01/telemetry");
     cJSON *body = cJSON_ParseWithLength(r.http.body, r.http.body_len);
     assert_non_null(body);
-    assert_string_equal(cJSON_GetObjectItem(body, "schemaVersion")->valuestring, "2022-12-13");
+    /* the newest schema by default: Managed Instances accept no other */
+    assert_string_equal(cJSON_GetObjectItem(body, "schemaVersion")->valuestring, "2025-01-29");
     const cJSON *types = cJSON_GetObjectItem(body, "types");
     assert_int_equal(cJSON_GetArraySize(types), 1);
     assert_string_equal(cJSON_GetArrayItem(types, 0)->valuestring, "platform");
@@ -97,11 +163,22 @@ static void test_subscribe_request(void **state)
                         "http://sandbox.localdomain:4279/");
     cJSON_Delete(body);
 
+    /* the fallback schema where the newest is refused; nothing else */
+    sub.schema = LW_TELEMETRY_SCHEMA_FALLBACK;
+    assert_int_equal(lw_lambda_subscribe_request(&r, "h:1", "id", &sub), LW_OK);
+    body = cJSON_ParseWithLength(r.http.body, r.http.body_len);
+    assert_non_null(body);
+    assert_string_equal(cJSON_GetObjectItem(body, "schemaVersion")->valuestring, "2022-12-13");
+    cJSON_Delete(body);
+    sub.schema = "2021-01-01";
+    assert_int_equal(lw_lambda_subscribe_request(&r, "h:1", "id", &sub), LW_ERR_INVALID);
+
     /* Outside the documented ranges the request is not built. */
     static const struct lw_subscription bad[] = {
-        {0, 1000, 262144, 25},       {4279, 999, 262144, 25},   {4279, 10001, 262144, 25},
-        {4279, 1000, 262143, 25},    {4279, 1000, 1048577, 25}, {4279, 1000, 262144, 24},
-        {4279, 1000, 262144, 30001},
+        {NULL, 0, 1000, 262144, 25},       {NULL, 4279, 999, 262144, 25},
+        {NULL, 4279, 10001, 262144, 25},   {NULL, 4279, 1000, 262143, 25},
+        {NULL, 4279, 1000, 1048577, 25},   {NULL, 4279, 1000, 262144, 24},
+        {NULL, 4279, 1000, 262144, 30001},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(lw_lambda_subscribe_request(&r, "h:1", "id", &bad[i]), LW_ERR_INVALID);
@@ -190,6 +267,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_register_request),
+        cmocka_unit_test(test_register_fallback),
+        cmocka_unit_test(test_parse_error_type),
         cmocka_unit_test(test_next_request_has_no_total_timeout),
         cmocka_unit_test(test_error_requests),
         cmocka_unit_test(test_subscribe_request),
