@@ -21,7 +21,7 @@ BIN_PATH = "leakwatch/bin/leakwatch"
 LIB_DIR = "leakwatch/lib"
 LICENSE_DIR = "leakwatch/licenses"
 # Libraries the daemon opens with dlopen() (no DT_NEEDED names them): libcurl, for OTLP export
-# only (src/http.c, LIBCURL_SONAME). The layer carries them and their closure all the same.
+# only (src/daemon/export/http.c, LIBCURL_SONAME). The layer carries them and their closure all the same.
 DLOPENED = ("libcurl.so.4",)
 
 # glibc >= 2.33 has `ld.so --argv0`; >= 2.34 carries the "files" and "dns" NSS services inside

@@ -3,16 +3,20 @@
 find_package(Python3 REQUIRED COMPONENTS Interpreter)
 pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
 
-# --- unit tests: tests/unit/test_<module>.c, one executable each --------------------------------
-file(GLOB LW_UNIT_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/unit/test_*.c)
+# --- unit tests: tests/unit/<folder of src>/test_<module>.c, one executable each ------------------
+file(GLOB_RECURSE LW_UNIT_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/unit/test_*.c)
 foreach(src ${LW_UNIT_TESTS})
     get_filename_component(name ${src} NAME_WE)
     add_executable(${name} ${src})
     target_compile_options(${name} PRIVATE ${LW_WARNINGS} -Wno-missing-prototypes)
-    target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/src ${CMAKE_SOURCE_DIR}/tests/unit)
+    # a test sees the private headers of the folder it mirrors, and the shared test helpers
+    file(RELATIVE_PATH rel ${CMAKE_SOURCE_DIR}/tests/unit ${src})
+    get_filename_component(rel_dir ${rel} DIRECTORY)
+    target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/src/${rel_dir}
+                                               ${CMAKE_SOURCE_DIR}/tests/unit)
     target_compile_definitions(${name} PRIVATE
         LW_FIXTURES_DIR="${CMAKE_SOURCE_DIR}/tests/fixtures")
-    target_link_libraries(${name} PRIVATE leakwatch_core PkgConfig::CMOCKA)
+    target_link_libraries(${name} PRIVATE lw_daemon lw_report PkgConfig::CMOCKA)
     add_test(NAME unit.${name} COMMAND ${name})
     # sanitizer builds (nested) run the same tests several times slower
     if(LW_NESTED)

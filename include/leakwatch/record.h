@@ -29,6 +29,9 @@ enum lw_proc_role {
 /* "runtime", "runtime-child", "extension", "self". */
 const char *lw_proc_role_name(enum lw_proc_role role);
 
+/* true for the roles that count as the function: the runtime and its descendants. */
+bool lw_record_role_is_function(enum lw_proc_role role);
+
 /* One process's memory from /proc/PID/status, converted to bytes. */
 struct lw_proc_mem {
     uint64_t rss_bytes;       /* VmRSS */

@@ -12,7 +12,7 @@
  * the start snapshot dropped processes (LW_GAP_PROCS), one missing from it is taken as new.
  *
  * Between open and close, the record's per-process peak_bytes holds private bookkeeping (the
- * HWM baseline described in record.c); read it only after a close.
+ * HWM baseline described in record_build.c); read it only after a close.
  */
 #ifndef LEAKWATCH_RECORD_BUILD_H
 #define LEAKWATCH_RECORD_BUILD_H
@@ -66,8 +66,5 @@ void lw_record_close(struct lw_record *r, const struct lw_snapshot *end, enum lw
  */
 void lw_record_close_missing(struct lw_record *r, const struct lw_snapshot *end_or_null,
                              uint64_t end_time_ms);
-
-/* true for the roles that count as the function: the runtime and its descendants. */
-bool lw_record_role_is_function(enum lw_proc_role role);
 
 #endif

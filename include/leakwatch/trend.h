@@ -47,6 +47,7 @@
 
 #include <leakwatch/err.h>
 #include <leakwatch/record.h>
+#include <leakwatch/alert.h>
 #include <leakwatch/verdict.h>
 
 #define LW_TREND_RAW_POINTS 64   /* recent end readings per series */

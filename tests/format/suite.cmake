@@ -2,7 +2,8 @@
 find_program(LW_CLANG_FORMAT NAMES clang-format clang-format-14)
 if(LW_CLANG_FORMAT AND NOT LW_NESTED)
     file(GLOB_RECURSE LW_FORMATTED CONFIGURE_DEPENDS
-        ${CMAKE_SOURCE_DIR}/src/*.c ${CMAKE_SOURCE_DIR}/include/*.h ${CMAKE_SOURCE_DIR}/extension/*.c
+        ${CMAKE_SOURCE_DIR}/src/*.c ${CMAKE_SOURCE_DIR}/src/*.h ${CMAKE_SOURCE_DIR}/include/*.h
+        ${CMAKE_SOURCE_DIR}/extension/*.c
         ${CMAKE_SOURCE_DIR}/tests/unit/*.c ${CMAKE_SOURCE_DIR}/tests/unit/*.h
         ${CMAKE_SOURCE_DIR}/tests/fuzz/*.c ${CMAKE_SOURCE_DIR}/layer/*.c)
     add_test(NAME format.clang_format

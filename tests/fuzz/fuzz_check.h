@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static void check_failed(const char *file, int line, const char *cond)
+static inline void check_failed(const char *file, int line, const char *cond)
 {
     fprintf(stderr, "%s:%d: contract broken: %s\n", file, line, cond);
     abort();

@@ -6,6 +6,7 @@
  *   - a warning is only ever about a variable that is set, and names it;
  *   - the settings written back as variables load to the same settings, without a warning.
  */
+/* fuzz-seeds: tests/fuzz/corpus/config */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>

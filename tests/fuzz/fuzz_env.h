@@ -44,7 +44,7 @@ static void fuzz_env_parse(struct fuzz_env *env, const uint8_t *data, size_t siz
 }
 
 /* Adds name=value unless name is already defined (the strings must outlive env). */
-static void fuzz_env_set(struct fuzz_env *env, const char *name, const char *value)
+static inline void fuzz_env_set(struct fuzz_env *env, const char *name, const char *value)
 {
     for (size_t i = 0; i < env->n; i++) {
         if (strcmp(env->names[i], name) == 0)
@@ -57,7 +57,7 @@ static void fuzz_env_set(struct fuzz_env *env, const char *name, const char *val
     env->n++;
 }
 
-static const char *fuzz_env_get(void *ctx, const char *name)
+static inline const char *fuzz_env_get(void *ctx, const char *name)
 {
     const struct fuzz_env *env = ctx;
     for (size_t i = 0; i < env->n; i++) {

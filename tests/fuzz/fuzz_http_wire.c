@@ -4,6 +4,7 @@
  * not depend on how the bytes were split across reads (the whole input at once versus two
  * pieces cut where the first byte says).
  */
+/* fuzz-seeds: tests/fuzz/corpus/http_wire */
 #include <leakwatch/http_wire.h>
 
 #include <stdint.h>

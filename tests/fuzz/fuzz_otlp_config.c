@@ -13,6 +13,7 @@
  *     line;
  *   - percent-encoding a decoded value and decoding it again gives the value back.
  */
+/* fuzz-seeds: tests/fuzz/corpus/otlp_config */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,6 +7,7 @@
  *   - a short read (a prefix) never yields a value the whole file does not have;
  *   - what a parser accepts, written back in the kernel's format, parses to the same result.
  */
+/* fuzz-seeds: tests/fixtures/proc */
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>

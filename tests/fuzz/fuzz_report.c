@@ -12,6 +12,7 @@
  *   - reading the whole file a second time (at-least-once delivery) changes nothing shown;
  *   - the writers succeed.
  */
+/* fuzz-seeds: tests/fixtures/report */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -8,6 +8,7 @@
  *   - an HTTP-date that is accepted names the same instant as the C library's calendar, and
  *     a retry is only ever scheduled before the deadline.
  */
+/* fuzz-seeds: tests/fuzz/corpus/responses */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,6 +2,7 @@
  * libFuzzer target for the batch parser and, behind it, the ledger: whatever a batch holds, the
  * join table stays bounded and every record added comes out exactly once, in order.
  */
+/* fuzz-seeds: tests/fixtures/telemetry */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

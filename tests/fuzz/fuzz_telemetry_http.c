@@ -3,6 +3,7 @@
  * picks the limits; the rest is a request as it would sit in the receive buffer. Besides the
  * sanitizers, the target checks the parser's contracts and aborts when one is broken.
  */
+/* fuzz-seeds: tests/fuzz/corpus/telemetry_http */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -44,8 +44,8 @@ def metric_table():
 
 
 def health_names():
-    """The EMF names of the health counters, in order (src/health.c)."""
-    with open(os.path.join(lwtest.SOURCE_DIR, "src", "health.c")) as f:
+    """The EMF names of the health counters, in order (src/common/health.c)."""
+    with open(os.path.join(lwtest.SOURCE_DIR, "src", "common", "health.c")) as f:
         names = re.findall(r'\[LW_H_\w+\]\s*=\s*"(\w+)"', f.read())
     if len(names) < 10:
         raise AssertionError("health counter names not found in health.c")

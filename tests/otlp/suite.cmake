@@ -1,7 +1,7 @@
 # The OTLP test receiver and the real exporter + libcurl transport against it over loopback.
 add_executable(otlp_send ${CMAKE_SOURCE_DIR}/tests/otlp/otlp_send.c)
 target_compile_options(otlp_send PRIVATE ${LW_WARNINGS})
-target_link_libraries(otlp_send PRIVATE leakwatch_core)
+target_link_libraries(otlp_send PRIVATE lw_daemon)
 
 add_test(NAME otlp.receiver
          COMMAND ${Python3_EXECUTABLE} -m unittest -v test_receiver

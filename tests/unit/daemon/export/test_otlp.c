@@ -55,13 +55,13 @@ static void fill_resource(struct lw_otlp_resource *res)
     assert_int_equal(lw_otlp_resource_set_str(res, "service.name", "orders-svc"), LW_OK);
 }
 
-/* The source tree's src/ (this file is <source>/tests/unit/test_otlp.c). */
+/* The folder of otlp_metrics.proto (this file is <source>/tests/unit/daemon/export/test_otlp.c). */
 static void src_dir(char *out, size_t cap)
 {
     const char *file = __FILE__;
     const char *slash = strrchr(file, '/');
     assert_non_null(slash);
-    int n = snprintf(out, cap, "%.*s/../../src", (int)(slash - file), file);
+    int n = snprintf(out, cap, "%.*s/../../../../src/daemon/export", (int)(slash - file), file);
     assert_true(n > 0 && (size_t)n < cap);
 }
 

@@ -1,9 +1,9 @@
 /*
- * Verdict names and levels, the hysteresis between assessments and the alert line written on
- * a verdict change. Pure: the caller writes the line where it wants (stdout, serialised with
- * the EMF lines).
+ * The hysteresis between assessments and the alert line written on a verdict change. Pure: the
+ * caller writes the line where it wants (stdout, serialised with the EMF lines).
  */
 #include <leakwatch/trend.h>
+#include <leakwatch/alert.h>
 #include <leakwatch/verdict.h>
 
 #include <inttypes.h>
@@ -12,43 +12,6 @@
 #include <stdio.h>
 #include <string.h>
 
-const char *lw_verdict_name(enum lw_verdict_kind kind)
-{
-    switch (kind) {
-    case LW_VERDICT_LEARNING:
-        return "learning";
-    case LW_VERDICT_STEADY:
-        return "steady";
-    case LW_VERDICT_WARMING:
-        return "warming";
-    case LW_VERDICT_LEAK:
-        return "leak";
-    case LW_VERDICT_LEAK_CRITICAL:
-        return "leak-critical";
-    case LW_VERDICT_COUNT:
-        break;
-    }
-    return "unknown";
-}
-
-int lw_verdict_level(enum lw_verdict_kind kind)
-{
-    switch (kind) {
-    case LW_VERDICT_LEARNING:
-    case LW_VERDICT_STEADY:
-        return 0;
-    case LW_VERDICT_WARMING:
-        return 1;
-    case LW_VERDICT_LEAK:
-        return 2;
-    case LW_VERDICT_LEAK_CRITICAL:
-        return 3;
-    case LW_VERDICT_COUNT:
-        break;
-    }
-    return 0;
-}
-
 /* ---- hysteresis ------------------------------------------------------------------------------ */
 
 static bool leak_family(enum lw_verdict_kind k)
@@ -56,20 +19,20 @@ static bool leak_family(enum lw_verdict_kind k)
     return k == LW_VERDICT_LEAK || k == LW_VERDICT_LEAK_CRITICAL;
 }
 
-bool lw_verdict_alert_due(enum lw_verdict_kind from, enum lw_verdict_kind to)
+bool lw_alert_due(enum lw_verdict_kind from, enum lw_verdict_kind to)
 {
     return from != to && (leak_family(from) || leak_family(to));
 }
 
-void lw_verdict_hold_init(struct lw_verdict_hold *h, uint32_t hold_assessments)
+void lw_alert_hold_init(struct lw_alert_hold *h, uint32_t hold_assessments)
 {
     h->hold_assessments = hold_assessments ? hold_assessments : 1;
     h->pending = LW_VERDICT_LEARNING;
     h->pending_count = 0;
 }
 
-void lw_verdict_hold_apply(struct lw_verdict_hold *h, struct lw_verdict *current,
-                           const struct lw_verdict *cand)
+void lw_alert_hold_apply(struct lw_alert_hold *h, struct lw_verdict *current,
+                         const struct lw_verdict *cand)
 {
     enum lw_verdict_kind prev = current->kind;
     if (cand->kind == prev) {
@@ -89,7 +52,7 @@ void lw_verdict_hold_apply(struct lw_verdict_hold *h, struct lw_verdict *current
         }
     }
     current->previous = prev;
-    current->changed = lw_verdict_alert_due(prev, current->kind);
+    current->changed = lw_alert_due(prev, current->kind);
 }
 
 /* ---- the alert line -------------------------------------------------------------------------- */
@@ -196,9 +159,8 @@ static void put_json_str(struct out *o, const char *s)
     put(o, "\"", 1);
 }
 
-enum lw_err lw_verdict_alert_line(const struct lw_verdict *v, const char *function_name,
-                                  const char *env_id, uint64_t seq, char *buf, size_t cap,
-                                  size_t *len)
+enum lw_err lw_alert_line(const struct lw_verdict *v, const char *function_name, const char *env_id,
+                          uint64_t seq, char *buf, size_t cap, size_t *len)
 {
     if (!v || !function_name || !env_id || !buf || !len || cap == 0)
         return LW_ERR_INVALID;

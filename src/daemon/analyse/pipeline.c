@@ -17,6 +17,7 @@
 #include <leakwatch/out.h>
 #include <leakwatch/telemetry_events.h>
 #include <leakwatch/trend.h>
+#include <leakwatch/alert.h>
 #include <leakwatch/verdict.h>
 
 /* One EMF line: ~35 metrics and LW_MAX_PROCS process objects stay far below this. */
@@ -108,8 +109,8 @@ static void emit_record(struct lw_pipeline *p, const struct lw_record *rec)
         }
     }
     if (verdict.changed && (p->config->exports & LW_EXPORT_EMF) &&
-        lw_verdict_alert_line(&verdict, p->config->function_name, p->env_id, rec->seq, p->line,
-                              LINE_CAP, &len) == LW_OK)
+        lw_alert_line(&verdict, p->config->function_name, p->env_id, rec->seq, p->line, LINE_CAP,
+                      &len) == LW_OK)
         emit_line(p, p->line, len);
     lw_json_arena_leave(&p->emit_arena);
     if (p->exporter != NULL)

@@ -118,7 +118,7 @@ struct lw_trend {
     uint64_t limit_bytes;
 
     struct lw_verdict current;
-    struct lw_verdict_hold hold;
+    struct lw_alert_hold hold;
 
     /* scratch for the estimators: allocated once with the engine */
     struct point pts[MAX_N];
@@ -343,7 +343,7 @@ static void reset_state(struct lw_trend *t)
     t->current.kind = LW_VERDICT_LEARNING;
     t->current.previous = LW_VERDICT_LEARNING;
     snprintf(t->current.reason, sizeof(t->current.reason), "learning: no invocation assessed yet");
-    lw_verdict_hold_init(&t->hold, cfg.hold_assessments);
+    lw_alert_hold_init(&t->hold, cfg.hold_assessments);
 }
 
 struct lw_trend *lw_trend_new(const struct lw_trend_config *cfg)
@@ -725,7 +725,7 @@ void lw_trend_add(struct lw_trend *t, const struct lw_record *rec, struct lw_ver
                  "learning: a first verdict (%s) needs %u consistent assessments",
                  lw_verdict_name(cand.kind), t->cfg.hold_assessments);
     }
-    lw_verdict_hold_apply(&t->hold, &t->current, &cand);
+    lw_alert_hold_apply(&t->hold, &t->current, &cand);
     *out = t->current;
     t->current.changed = false;
 }

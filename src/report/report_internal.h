@@ -1,6 +1,6 @@
 /*
  * What the report's modules share: the selection (--function, --env, --since/--until, --last)
- * and a few formatters. Private to src/report*.c.
+ * and a few formatters. Private to src/report/.
  */
 #ifndef LEAKWATCH_REPORT_INTERNAL_H
 #define LEAKWATCH_REPORT_INTERNAL_H

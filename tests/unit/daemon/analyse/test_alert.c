@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include <leakwatch/trend.h>
+#include <leakwatch/alert.h>
 #include <leakwatch/verdict.h>
 
 static void test_names_and_levels(void **state)
@@ -60,7 +61,7 @@ static void test_alert_due(void **state)
         {LW_VERDICT_LEAK_CRITICAL, LW_VERDICT_WARMING, true},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-        assert_int_equal(lw_verdict_alert_due(cases[i].from, cases[i].to), cases[i].due);
+        assert_int_equal(lw_alert_due(cases[i].from, cases[i].to), cases[i].due);
 }
 
 /* A sequence of candidate kinds through the hold, with the kind published after each. */
@@ -95,14 +96,14 @@ static void test_hold(void **state)
         {1, {S, W, K, END}, {S, W, K}, 2},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct lw_verdict_hold h;
-        lw_verdict_hold_init(&h, cases[i].hold);
+        struct lw_alert_hold h;
+        lw_alert_hold_init(&h, cases[i].hold);
         struct lw_verdict cur = {.kind = LW_VERDICT_LEARNING};
         int alerts = 0;
         for (size_t k = 0; cases[i].cand[k] != END; k++) {
             struct lw_verdict cand = {.kind = (enum lw_verdict_kind)cases[i].cand[k]};
             enum lw_verdict_kind before = cur.kind;
-            lw_verdict_hold_apply(&h, &cur, &cand);
+            lw_alert_hold_apply(&h, &cur, &cand);
             assert_int_equal(cur.kind, cases[i].published[k]);
             assert_int_equal(cur.previous, before);
             if (cur.changed) {
@@ -138,11 +139,10 @@ static void test_alert_line_exact(void **state)
 {
     (void)state;
     struct lw_verdict v = sample_verdict();
-    char buf[LW_VERDICT_ALERT_LINE_MAX];
+    char buf[LW_ALERT_LINE_MAX];
     size_t len = 0;
     assert_int_equal(
-        lw_verdict_alert_line(&v, "orders-api", "2026-01-01-env-a", 42, buf, sizeof(buf), &len),
-        LW_OK);
+        lw_alert_line(&v, "orders-api", "2026-01-01-env-a", 42, buf, sizeof(buf), &len), LW_OK);
     const char *want =
         "{\"level\":\"WARN\",\"LeakwatchAlert\":\"verdict-change\",\"FunctionName\":\"orders-api\","
         "\"EnvironmentId\":\"2026-01-01-env-a\",\"Sequence\":42,\"From\":\"steady\","
@@ -159,7 +159,7 @@ static void test_alert_line_exact(void **state)
     v.culprit[0] = '\0';
     v.growth_bytes_per_invocation = 12;
     snprintf(v.reason, sizeof(v.reason), "%s", "no retained growth");
-    assert_int_equal(lw_verdict_alert_line(&v, "f", "e", 7, buf, sizeof(buf), &len), LW_OK);
+    assert_int_equal(lw_alert_line(&v, "f", "e", 7, buf, sizeof(buf), &len), LW_OK);
     assert_string_equal(buf, "{\"level\":\"WARN\",\"LeakwatchAlert\":\"verdict-change\","
                              "\"FunctionName\":\"f\",\"EnvironmentId\":\"e\",\"Sequence\":7,"
                              "\"From\":\"leak\",\"To\":\"steady\",\"Reason\":\"no retained "
@@ -175,9 +175,9 @@ static void test_alert_line_escaping(void **state)
      * continuation byte, an overlong encoding */
     snprintf(v.culprit, sizeof(v.culprit), "%s",
              "we\"ird\\na\nme\t\x7f\xc3\xa9\xe2\x82\xac\xff\x80\xc0\xaf");
-    char buf[LW_VERDICT_ALERT_LINE_MAX];
+    char buf[LW_ALERT_LINE_MAX];
     size_t len = 0;
-    assert_int_equal(lw_verdict_alert_line(&v, "fn\"x", "env\n", 1, buf, sizeof(buf), &len), LW_OK);
+    assert_int_equal(lw_alert_line(&v, "fn\"x", "env\n", 1, buf, sizeof(buf), &len), LW_OK);
     assert_non_null(strstr(buf, "\"Culprit\":\"we\\\"ird\\\\na\\u000ame\\u0009\\u007f\xc3\xa9"
                                 "\xe2\x82\xac\\ufffd\\ufffd\\ufffd\\ufffd\"}"));
     /* exactly one newline, the last byte */
@@ -198,30 +198,27 @@ static void test_alert_line_cap(void **state)
 {
     (void)state;
     struct lw_verdict v = sample_verdict();
-    char full[LW_VERDICT_ALERT_LINE_MAX];
+    char full[LW_ALERT_LINE_MAX];
     size_t full_len = 0;
-    assert_int_equal(
-        lw_verdict_alert_line(&v, "orders-api", "env", 3, full, sizeof(full), &full_len), LW_OK);
-    char buf[LW_VERDICT_ALERT_LINE_MAX];
+    assert_int_equal(lw_alert_line(&v, "orders-api", "env", 3, full, sizeof(full), &full_len),
+                     LW_OK);
+    char buf[LW_ALERT_LINE_MAX];
     for (size_t cap = 1; cap <= full_len; cap++) {
         size_t len = 99;
         memset(buf, 'x', sizeof(buf));
-        assert_int_equal(lw_verdict_alert_line(&v, "orders-api", "env", 3, buf, cap, &len),
+        assert_int_equal(lw_alert_line(&v, "orders-api", "env", 3, buf, cap, &len),
                          LW_ERR_TOO_LARGE);
         assert_int_equal(len, 0);
         assert_int_equal(buf[0], '\0');
     }
     size_t len = 0;
-    assert_int_equal(lw_verdict_alert_line(&v, "orders-api", "env", 3, buf, full_len + 1, &len),
-                     LW_OK);
+    assert_int_equal(lw_alert_line(&v, "orders-api", "env", 3, buf, full_len + 1, &len), LW_OK);
     assert_int_equal(len, full_len);
     assert_string_equal(buf, full);
 
-    assert_int_equal(lw_verdict_alert_line(NULL, "f", "e", 1, buf, sizeof(buf), &len),
-                     LW_ERR_INVALID);
-    assert_int_equal(lw_verdict_alert_line(&v, NULL, "e", 1, buf, sizeof(buf), &len),
-                     LW_ERR_INVALID);
-    assert_int_equal(lw_verdict_alert_line(&v, "f", "e", 1, buf, 0, &len), LW_ERR_INVALID);
+    assert_int_equal(lw_alert_line(NULL, "f", "e", 1, buf, sizeof(buf), &len), LW_ERR_INVALID);
+    assert_int_equal(lw_alert_line(&v, NULL, "e", 1, buf, sizeof(buf), &len), LW_ERR_INVALID);
+    assert_int_equal(lw_alert_line(&v, "f", "e", 1, buf, 0, &len), LW_ERR_INVALID);
 
     /* the documented maximum holds the worst case: every byte of every name escaped */
     struct lw_verdict worst = sample_verdict();
@@ -236,8 +233,7 @@ static void test_alert_line_cap(void **state)
     memset(fn, 0x01, sizeof(fn) - 1);
     fn[sizeof(fn) - 1] = '\0';
     worst.projected_minutes_to_oom = 1e300;
-    assert_int_equal(lw_verdict_alert_line(&worst, fn, env, UINT64_MAX, buf, sizeof(buf), &len),
-                     LW_OK);
+    assert_int_equal(lw_alert_line(&worst, fn, env, UINT64_MAX, buf, sizeof(buf), &len), LW_OK);
 }
 
 int main(void)
