@@ -63,18 +63,21 @@ struct lw_config {
 
     /* the Lambda environment */
     char runtime_api[LW_CONFIG_STR_MAX];      /* AWS_LAMBDA_RUNTIME_API host:port */
-    char function_name[LW_CONFIG_STR_MAX];    /* AWS_LAMBDA_FUNCTION_NAME */
-    char function_version[LW_CONFIG_STR_MAX]; /* AWS_LAMBDA_FUNCTION_VERSION */
-    char region[LW_CONFIG_STR_MAX];           /* AWS_REGION */
-    char initialization_type[64];             /* AWS_LAMBDA_INITIALIZATION_TYPE */
-    enum lw_mode mode;                        /* from initialization_type */
-    uint64_t memory_limit_bytes;              /* AWS_LAMBDA_FUNCTION_MEMORY_SIZE (MB) in bytes */
+    char function_name[LW_CONFIG_STR_MAX];    /* AWS_LAMBDA_FUNCTION_NAME, default "unknown" */
+    char function_version[LW_CONFIG_STR_MAX]; /* AWS_LAMBDA_FUNCTION_VERSION, default $LATEST */
+    bool function_name_set;                   /* the two above came from the environment */
+    bool function_version_set;
+    char region[LW_CONFIG_STR_MAX]; /* AWS_REGION */
+    char initialization_type[64];   /* AWS_LAMBDA_INITIALIZATION_TYPE */
+    enum lw_mode mode;              /* from initialization_type */
+    uint64_t memory_limit_bytes;    /* AWS_LAMBDA_FUNCTION_MEMORY_SIZE (MB) in bytes */
 
     size_t n_warnings;
     char warnings[LW_CONFIG_MAX_WARNINGS][LW_CONFIG_WARNING_MAX];
 };
 
-/* Returns the value of an environment variable or NULL. */
+/* Returns the value of an environment variable or NULL. Every reader of variables takes one, so
+ * tests pass a table. */
 typedef const char *(*lw_getenv_fn)(void *ctx, const char *name);
 
 /* Fills cfg from the variables; never fails (bad values fall back to defaults + a warning). */

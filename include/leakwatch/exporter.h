@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <leakwatch/clock.h>
 #include <leakwatch/err.h>
 #include <leakwatch/health.h>
 #include <leakwatch/http.h>
@@ -33,16 +34,16 @@
 #define LW_EXPORTER_DEFAULT_MAX_ATTEMPTS 5
 #define LW_EXPORTER_DEFAULT_BACKOFF_BASE_MS 250
 #define LW_EXPORTER_DEFAULT_BACKOFF_MAX_MS 4000
-#define LW_EXPORTER_MAX_RESPONSE_BYTES (64u * 1024)
 
 struct lw_exporter_config {
-    struct lw_otlp_config otlp; /* endpoint, headers, gzip, timeout, resource */
-    size_t queue_cap;           /* records waiting; 0: the default */
-    size_t batch_max;           /* records per request; 0: the default */
-    uint32_t max_attempts;      /* per request; 0: the default */
-    uint32_t backoff_base_ms;   /* 0: the default */
-    uint32_t backoff_max_ms;    /* 0: the default */
-    uint64_t process_start_ms;  /* epoch ms: the start time of the health sums */
+    struct lw_otlp_config otlp;   /* endpoint, headers, gzip, timeout, resource */
+    size_t queue_cap;             /* records waiting; 0: the default */
+    size_t batch_max;             /* records per request; 0: the default */
+    uint32_t max_attempts;        /* per request; 0: the default */
+    uint32_t backoff_base_ms;     /* 0: the default */
+    uint32_t backoff_max_ms;      /* 0: the default */
+    uint64_t process_start_ms;    /* epoch ms: the start time of the health sums */
+    const struct lw_clock *clock; /* NULL: the system clock */
 };
 
 struct lw_exporter;
@@ -110,8 +111,5 @@ struct lw_retry_decision lw_exporter_retry_decision(long status, const char *ret
                                                     uint64_t deadline_ms,
                                                     const struct lw_retry_policy *policy,
                                                     uint32_t random);
-
-/* Parses an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") into epoch ms. */
-enum lw_err lw_exporter_parse_http_date(const char *s, uint64_t *epoch_ms);
 
 #endif

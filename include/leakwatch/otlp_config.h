@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <leakwatch/config.h>
 #include <leakwatch/otlp.h>
 
 #define LW_OTLP_URL_MAX 1024
@@ -53,16 +54,15 @@ struct lw_otlp_config {
     char warnings[LW_OTLP_MAX_WARNINGS][LW_OTLP_WARNING_MAX];
 };
 
-/* Looks a variable up; returns NULL when unset. */
-typedef const char *(*lw_otlp_getenv_fn)(void *ctx, const char *name);
-
 /*
- * Fills cfg from the variables. env_id is leakwatch's environment id (faas.instance: the log
- * stream name is not visible to extensions); may be NULL or "". Cannot fail: every bad value
- * falls back to its default with a warning in cfg->warnings.
+ * Fills cfg from the OTEL_* variables. The function's identity (faas.*, cloud.region) comes
+ * from lambda, the configuration already read from the AWS_* variables. env_id is leakwatch's
+ * environment id (faas.instance: the log stream name is not visible to extensions); may be NULL
+ * or "". Cannot fail: every bad value falls back to its default with a warning in
+ * cfg->warnings.
  */
-void lw_otlp_config_load(struct lw_otlp_config *cfg, lw_otlp_getenv_fn getenv_fn, void *ctx,
-                         const char *env_id);
+void lw_otlp_config_load(struct lw_otlp_config *cfg, lw_getenv_fn getenv_fn, void *ctx,
+                         const struct lw_config *lambda, const char *env_id);
 
 /* Writes the warnings and one line describing the settings (header names only) to the log. */
 void lw_otlp_config_log(const struct lw_otlp_config *cfg);

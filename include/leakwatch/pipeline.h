@@ -13,26 +13,38 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <leakwatch/config.h>
 #include <leakwatch/health.h>
 #include <leakwatch/record.h>
 
-struct lw_config;
+struct lw_clock;
 struct lw_exporter;
 
 struct lw_pipeline_config {
     const struct lw_config *config;
-    bool telemetry_expected;      /* the Telemetry API subscription succeeded */
-    struct lw_exporter *exporter; /* NULL unless OTLP export is on; not owned */
-    int out_fd;                   /* where EMF and alert lines go (stdout) */
+    bool telemetry_expected; /* the Telemetry API subscription succeeded */
+    /*
+     * The OTLP exporter. With LW_EXPORT_OTLP in config->exports, the pipeline makes and owns
+     * it: its settings come from the OTEL_* variables read through getenv_fn, and it is queued
+     * every record, woken at each boundary, flushed at SHUTDOWN and freed with the pipeline.
+     * A test may hand in its own exporter instead; it is then owned by the pipeline as well
+     * (also when lw_pipeline_new fails).
+     */
+    struct lw_exporter *exporter;
+    lw_getenv_fn getenv_fn;
+    void *getenv_ctx;
+    int out_fd; /* where EMF and alert lines go (stdout) */
     const char *env_id;
     uint64_t process_start_ms;
+    const struct lw_clock *clock; /* NULL: the system clock */
 };
 
 struct lw_pipeline;
 
 struct lw_pipeline *lw_pipeline_new(const struct lw_pipeline_config *cfg, struct lw_health *health);
 
-/* Main thread: the memory half of rec is closed (at the next boundary). Never blocks. */
+/* Main thread: the memory half of rec is closed (at the next boundary). Never blocks. The
+ * environment is thawed now, so the exporter (if any) is woken to send. */
 void lw_pipeline_add_record(struct lw_pipeline *p, const struct lw_record *rec);
 
 /* Telemetry thread: one batch body as delivered by the Telemetry API. */

@@ -102,10 +102,4 @@ enum lw_err lw_telemetry_events_parse(const char *body, size_t len,
                                                        const struct lw_platform_event *ev),
                                       void *ctx, struct lw_health *health);
 
-/*
- * "2026-01-05T10:00:00.010Z" (any number of fraction digits, "Z" or "+hh:mm"/"-hh:mm") to Unix
- * epoch milliseconds. Returns LW_OK or LW_ERR_INVALID.
- */
-enum lw_err lw_telemetry_parse_time(const char *s, size_t len, uint64_t *out_ms);
-
 #endif

@@ -16,11 +16,6 @@
 #include <leakwatch/err.h>
 #include <leakwatch/health.h>
 
-/*
- * Not 4243: the AWS samples and many extensions built from them take that one, and another
- * extension may not be able to move when leakwatch holds its port.
- */
-#define LW_TELEMETRY_DEFAULT_PORT 4289
 #define LW_TELEMETRY_MAX_CONNECTIONS 8
 
 struct lw_telemetry_listener_config {
@@ -31,7 +26,8 @@ struct lw_telemetry_listener_config {
     unsigned max_connections; /* 0 → LW_TELEMETRY_MAX_CONNECTIONS; capped there */
 };
 
-/* Defaults: 0.0.0.0, LW_TELEMETRY_DEFAULT_PORT, "/", default body cap, 8 connections. */
+/* Defaults: 0.0.0.0, LW_TELEMETRY_DEFAULT_PORT (limits.h), "/", default body cap, 8
+ * connections. */
 void lw_telemetry_listener_config_init(struct lw_telemetry_listener_config *cfg);
 
 struct lw_telemetry_listener;

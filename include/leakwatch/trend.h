@@ -8,7 +8,7 @@
  * allocated by lw_trend_new() and the size never changes however long the environment lives:
  * each series keeps a bounded window of recent readings and a bounded window of floor points.
  *
- * How it decides (README, "How the verdict works"):
+ * How it decides (docs/verdict.md, "How the verdict works"):
  *  - Series: the function's anonymous RSS at the end of each invocation (runtime and children),
  *    the anonymous RSS of every other process (extensions, leakwatch itself) keyed by name and
  *    role, and the environment's total RSS for the projection. The first warmup_invocations

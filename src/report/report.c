@@ -10,6 +10,8 @@
  */
 #include "report_internal.h"
 
+#include <leakwatch/json_field.h>
+
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -26,57 +28,7 @@ const char *const lw_report_metric_names[LW_M_COUNT] = {
 #undef LW_REPORT_METRIC_NAME
 };
 
-/* Largest integer a double holds exactly: above it a byte count or sequence is not trusted. */
-#define MAX_EXACT_U64 9007199254740992.0
-
 /* ---------------------------------------------------------------------------------------- */
-/* parsing one line                                                                          */
-
-/* Copies a JSON string member into (dst, cap), cut at a UTF-8 character boundary. */
-static void copy_str(const cJSON *obj, const char *key, char *dst, size_t cap)
-{
-    dst[0] = '\0';
-    const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, key));
-    if (!s)
-        return;
-    size_t n = strlen(s);
-    if (n >= cap) {
-        n = cap - 1;
-        /* never leave half a multi-byte character at the end */
-        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-            n--;
-    }
-    memcpy(dst, s, n);
-    dst[n] = '\0';
-}
-
-/*
- * A non-negative integral member. Returns 1 and sets *out when present and valid, 0 when
- * absent, -1 when present but not a usable count (negative, fractional, not a number, huge).
- */
-static int get_count(const cJSON *obj, const char *key, uint64_t *out)
-{
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!item)
-        return 0;
-    if (!cJSON_IsNumber(item))
-        return -1;
-    double v = item->valuedouble;
-    if (!isfinite(v) || v < 0 || v > MAX_EXACT_U64 || floor(v) != v)
-        return -1;
-    *out = (uint64_t)v;
-    return 1;
-}
-
-static bool get_number(const cJSON *obj, const char *key, double *out)
-{
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!cJSON_IsNumber(item) || !isfinite(item->valuedouble))
-        return false;
-    *out = item->valuedouble;
-    return true;
-}
-
 static uint32_t parse_incomplete(const cJSON *obj)
 {
     uint32_t gaps = 0;
@@ -96,7 +48,7 @@ static void parse_metrics(const cJSON *obj, struct lw_report_line *out)
 {
     for (int i = 0; i < LW_M_COUNT; i++) {
         double v;
-        if (get_number(obj, lw_report_metric_names[i], &v)) {
+        if (lw_json_number(obj, lw_report_metric_names[i], &v)) {
             out->value[i] = v;
             out->have_mask |= UINT64_C(1) << i;
         }
@@ -111,48 +63,53 @@ static const char *parse_leakwatch(const cJSON *root, enum lw_report_kind kind,
                                    struct lw_report_line *out)
 {
     out->kind = kind;
-    copy_str(root, "EnvironmentId", out->env_id, sizeof(out->env_id));
-    copy_str(root, "FunctionName", out->function_name, sizeof(out->function_name));
+    lw_json_string(root, "EnvironmentId", out->env_id, sizeof(out->env_id));
+    lw_json_string(root, "FunctionName", out->function_name, sizeof(out->function_name));
     if (out->env_id[0] == '\0')
         return "no EnvironmentId";
-    if (kind != LW_REPORT_SHUTDOWN && get_count(root, "Sequence", &out->seq) != 1)
+    if (kind != LW_REPORT_SHUTDOWN && lw_json_count(root, "Sequence", &out->seq) != 1)
         return "no valid Sequence";
     const cJSON *aws = cJSON_GetObjectItemCaseSensitive(root, "_aws");
-    if (get_count(aws, "Timestamp", &out->timestamp_ms) < 0)
+    if (lw_json_count(aws, "Timestamp", &out->timestamp_ms) < 0)
         out->timestamp_ms = 0;
 
     switch (kind) {
     case LW_REPORT_INVOCATION:
-        copy_str(root, "FunctionVersion", out->function_version, sizeof(out->function_version));
-        copy_str(root, "RequestId", out->request_id, sizeof(out->request_id));
-        copy_str(root, "Status", out->status, sizeof(out->status));
-        copy_str(root, "ErrorType", out->error_type, sizeof(out->error_type));
-        copy_str(root, "PeakMethod", out->peak_method, sizeof(out->peak_method));
-        copy_str(root, "Verdict", out->verdict, sizeof(out->verdict));
-        copy_str(root, "VerdictReason", out->reason, sizeof(out->reason));
-        copy_str(root, "Culprit", out->culprit, sizeof(out->culprit));
+        lw_json_string(root, "FunctionVersion", out->function_version,
+                       sizeof(out->function_version));
+        lw_json_string(root, "RequestId", out->request_id, sizeof(out->request_id));
+        lw_json_string(root, "Status", out->status, sizeof(out->status));
+        lw_json_string(root, "ErrorType", out->error_type, sizeof(out->error_type));
+        lw_json_string(root, "PeakMethod", out->peak_method, sizeof(out->peak_method));
+        lw_json_string(root, "Verdict", out->verdict, sizeof(out->verdict));
+        lw_json_string(root, "VerdictReason", out->reason, sizeof(out->reason));
+        lw_json_string(root, "Culprit", out->culprit, sizeof(out->culprit));
         out->cold_start = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "ColdStart"));
         out->incomplete = parse_incomplete(root);
-        if (get_count(root, "StartTimeMs", &out->start_time_ms) < 0)
+        if (lw_json_count(root, "StartTimeMs", &out->start_time_ms) < 0)
             out->start_time_ms = 0;
-        if (get_count(root, "EndTimeMs", &out->end_time_ms) < 0)
+        if (lw_json_count(root, "EndTimeMs", &out->end_time_ms) < 0)
             out->end_time_ms = 0;
         parse_metrics(root, out);
         break;
     case LW_REPORT_SHUTDOWN:
-        copy_str(root, "FunctionVersion", out->function_version, sizeof(out->function_version));
-        copy_str(root, "ShutdownReason", out->reason, sizeof(out->reason));
-        out->have_lifetime = get_number(root, "EnvironmentLifetimeSeconds", &out->lifetime_seconds);
-        out->have_invocations = get_count(root, "EnvironmentInvocations", &out->invocations) == 1;
+        lw_json_string(root, "FunctionVersion", out->function_version,
+                       sizeof(out->function_version));
+        lw_json_string(root, "ShutdownReason", out->reason, sizeof(out->reason));
+        out->have_lifetime =
+            lw_json_number(root, "EnvironmentLifetimeSeconds", &out->lifetime_seconds);
+        out->have_invocations =
+            lw_json_count(root, "EnvironmentInvocations", &out->invocations) == 1;
         break;
     case LW_REPORT_ALERT:
-        copy_str(root, "From", out->from, sizeof(out->from));
-        copy_str(root, "To", out->verdict, sizeof(out->verdict));
-        copy_str(root, "Reason", out->reason, sizeof(out->reason));
-        copy_str(root, "Culprit", out->culprit, sizeof(out->culprit));
-        if (get_number(root, "GrowthPerInvocationBytes", &out->value[LW_M_GROWTH_PER_INVOCATION]))
+        lw_json_string(root, "From", out->from, sizeof(out->from));
+        lw_json_string(root, "To", out->verdict, sizeof(out->verdict));
+        lw_json_string(root, "Reason", out->reason, sizeof(out->reason));
+        lw_json_string(root, "Culprit", out->culprit, sizeof(out->culprit));
+        if (lw_json_number(root, "GrowthPerInvocationBytes",
+                           &out->value[LW_M_GROWTH_PER_INVOCATION]))
             out->have_mask |= UINT64_C(1) << LW_M_GROWTH_PER_INVOCATION;
-        if (get_number(root, "ProjectedMinutesToOom", &out->value[LW_M_MINUTES_TO_OOM]))
+        if (lw_json_number(root, "ProjectedMinutesToOom", &out->value[LW_M_MINUTES_TO_OOM]))
             out->have_mask |= UINT64_C(1) << LW_M_MINUTES_TO_OOM;
         break;
     }

@@ -14,6 +14,8 @@
  */
 #include "report_internal.h"
 
+#include <leakwatch/timefmt.h>
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,7 +258,7 @@ static void write_trend(FILE *out, const struct scale *sc, const struct trend *t
         return;
     char when[96] = "", mins[48];
     if (!isnan(t->oom_minutes)) {
-        lw_report_fmt_minutes(t->oom_minutes, mins, sizeof(mins));
+        lw_time_fmt_minutes(t->oom_minutes, mins, sizeof(mins));
         snprintf(when, sizeof(when), " (in about %s)", mins);
     }
     if (oom_visible) {

@@ -5,6 +5,9 @@
  */
 #include "report_internal.h"
 
+#include <leakwatch/clock.h>
+#include <leakwatch/timefmt.h>
+
 #include <errno.h>
 #include <langinfo.h>
 #include <locale.h>
@@ -16,81 +19,6 @@
 
 /* ---------------------------------------------------------------------------------------- */
 /* times on the command line                                                                 */
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-/* Exactly n digits at *p as a number; advances *p. */
-static bool digits(const char **p, int n, unsigned *out)
-{
-    unsigned v = 0;
-    for (int i = 0; i < n; i++) {
-        char c = (*p)[i];
-        if (c < '0' || c > '9')
-            return false;
-        v = v * 10 + (unsigned)(c - '0');
-    }
-    *p += n;
-    *out = v;
-    return true;
-}
-
-static bool leap(unsigned y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static enum lw_err parse_iso(const char *s, uint64_t *out_ms)
-{
-    static const unsigned mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    const char *p = s;
-    unsigned y, mo, d, h = 0, mi = 0, sec = 0, ms = 0;
-    if (!digits(&p, 4, &y) || *p++ != '-' || !digits(&p, 2, &mo) || *p++ != '-' ||
-        !digits(&p, 2, &d))
-        return LW_ERR_INVALID;
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && leap(y)))
-        return LW_ERR_INVALID;
-    if (*p == 'T' || *p == 't' || *p == ' ') {
-        p++;
-        if (!digits(&p, 2, &h) || *p++ != ':' || !digits(&p, 2, &mi))
-            return LW_ERR_INVALID;
-        if (*p == ':') {
-            p++;
-            if (!digits(&p, 2, &sec))
-                return LW_ERR_INVALID;
-            if (*p == '.' || *p == ',') {
-                p++;
-                unsigned scale = 100;
-                if (*p < '0' || *p > '9')
-                    return LW_ERR_INVALID;
-                for (; *p >= '0' && *p <= '9'; p++) {
-                    ms += (unsigned)(*p - '0') * scale; /* digits past milliseconds dropped */
-                    scale /= 10;
-                }
-            }
-        }
-        if (h > 23 || mi > 59 || sec > 59)
-            return LW_ERR_INVALID;
-    }
-    /* UTC only: an offset would be guessed wrong as often as right */
-    if (*p == 'Z' || *p == 'z')
-        p++;
-    else if (strcmp(p, "+00:00") == 0 || strcmp(p, "+0000") == 0)
-        p += strlen(p);
-    if (*p)
-        return LW_ERR_INVALID;
-    int64_t days = days_from_civil(y, mo, d);
-    *out_ms = ((uint64_t)days * 86400 + h * 3600u + mi * 60u + sec) * 1000u + ms;
-    return LW_OK;
-}
 
 enum lw_err lw_report_parse_time(const char *s, uint64_t now_ms, uint64_t *out_ms)
 {
@@ -112,7 +40,7 @@ enum lw_err lw_report_parse_time(const char *s, uint64_t now_ms, uint64_t *out_m
         *out_ms = now_ms - v * unit_ms;
         return LW_OK;
     }
-    return parse_iso(s, out_ms);
+    return lw_time_parse_iso8601(s, n, LW_TIME_LENIENT, out_ms);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -405,13 +333,11 @@ static bool locale_is_utf8(void)
 
 int lw_report_run(int argc, char **argv, FILE *in, FILE *out, FILE *err)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
     struct lw_report_context ctx = {
         .in = in,
         .out = out,
         .err = err,
-        .now_ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u,
+        .now_ms = lw_clock_wall_ms(lw_clock_system()),
         .utf8 = locale_is_utf8(),
     };
     return lw_report_command(&ctx, argc, argv);

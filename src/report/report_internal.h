@@ -45,8 +45,6 @@ const struct lw_report_entry *lw_report_last_with(const struct lw_report_window 
                                                   enum lw_metric_id id);
 
 void lw_report_fmt_duration(double seconds, char *dst, size_t cap);
-/* A projection in minutes: "40 s" under a minute, "4.5 min" under ten, else "146 min". */
-void lw_report_fmt_minutes(double minutes, char *dst, size_t cap);
 /* A signed byte count as "12.5 KiB" or "3.0 MiB". */
 void lw_report_fmt_bytes(double bytes, char *dst, size_t cap);
 

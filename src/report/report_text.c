@@ -7,6 +7,8 @@
  */
 #include "report_internal.h"
 
+#include <leakwatch/timefmt.h>
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -368,18 +370,6 @@ void lw_report_fmt_duration(double seconds, char *dst, size_t cap)
         snprintf(dst, cap, "%llus", (unsigned long long)sec);
 }
 
-void lw_report_fmt_minutes(double minutes, char *dst, size_t cap)
-{
-    if (!(minutes >= 0))
-        snprintf(dst, cap, "?");
-    else if (minutes < 1)
-        snprintf(dst, cap, "%.0f s", minutes * 60);
-    else if (minutes < 10)
-        snprintf(dst, cap, "%.1f min", minutes);
-    else
-        snprintf(dst, cap, "%.0f min", minutes);
-}
-
 /* A growth in bytes as KiB or MiB, with its sign. */
 void lw_report_fmt_bytes(double bytes, char *dst, size_t cap)
 {
@@ -437,7 +427,7 @@ static void write_projection(const struct lw_report_window *w, FILE *out)
         fprintf(out, " %.0f invocations", last->value[LW_M_INVOCATIONS_TO_OOM]);
     if (min) {
         char m[48];
-        lw_report_fmt_minutes(last->value[LW_M_MINUTES_TO_OOM], m, sizeof(m));
+        lw_time_fmt_minutes(last->value[LW_M_MINUTES_TO_OOM], m, sizeof(m));
         fprintf(out, "%s%s%s", inv ? " (" : " ", m, inv ? ")" : "");
     }
     fprintf(out, ", as of seq %llu\n", (unsigned long long)last->seq);

@@ -124,7 +124,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct fuzz_env env;
     fuzz_env_parse(&env, data, size);
     const char *env_id = size > 0 && (data[0] & 1) ? "2025/01/01/[$LATEST]0123abcd" : NULL;
-    lw_otlp_config_load(&cfg, fuzz_env_get, &env, env_id);
+    static struct lw_config lambda;
+    lw_config_load(&lambda, fuzz_env_get, &env);
+    lw_otlp_config_load(&cfg, fuzz_env_get, &env, &lambda, env_id);
     check_config(&cfg);
 
     /* The same environment with other secrets: nothing shown may change. */
@@ -136,7 +138,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 rotate_values(rotated.text + (rotated.values[i] - rotated.text));
         }
     }
-    lw_otlp_config_load(&other, fuzz_env_get, &rotated, env_id);
+    lw_otlp_config_load(&other, fuzz_env_get, &rotated, &lambda, env_id);
     check(other.n_warnings == cfg.n_warnings);
     for (size_t i = 0; i < cfg.n_warnings; i++)
         check(strcmp(other.warnings[i], cfg.warnings[i]) == 0);

@@ -19,6 +19,7 @@
 
 #include <leakwatch/exporter.h>
 #include <leakwatch/lambda_api.h>
+#include <leakwatch/timefmt.h>
 
 #include "fuzz_check.h"
 
@@ -85,7 +86,7 @@ static int days_in_month(int year, int month)
 static void fuzz_retry_after(const char *s)
 {
     uint64_t ms;
-    if (lw_exporter_parse_http_date(s, &ms) == LW_OK) {
+    if (lw_time_parse_http_date(s, &ms) == LW_OK) {
         check(ms % 1000 == 0);
         /* a real calendar date without a leap second reads back as itself (but the weekday,
          * which the parser does not check) */

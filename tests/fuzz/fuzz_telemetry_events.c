@@ -10,6 +10,7 @@
 
 #include <leakwatch/ledger.h>
 #include <leakwatch/telemetry_events.h>
+#include <leakwatch/timefmt.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -67,8 +68,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check(buf != NULL);
     memcpy(buf, data, size);
     lw_telemetry_events_parse(buf, size, on_event, &s, &health);
-    uint64_t ms;
-    lw_telemetry_parse_time(buf, size, &ms);
+    /* the timestamps, both ways: a strict one is a lenient one too, and they agree */
+    uint64_t ms = 0, lenient_ms = 0;
+    if (lw_time_parse_iso8601(buf, size, 0, &ms) == LW_OK) {
+        check(lw_time_parse_iso8601(buf, size, LW_TIME_LENIENT, &lenient_ms) != LW_OK ||
+              lenient_ms == ms);
+    }
 
     lw_ledger_flush(s.ledger);
     drain(&s);

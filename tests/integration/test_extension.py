@@ -17,7 +17,7 @@ from lwtest import MIB, PAGE, LeakwatchCase, invocation_records, process, shutdo
 # may hold up to percpu_counter_batch = max(32, 2 x CPUs) pages per CPU not yet folded
 # (before 6.2: per-thread caches of up to 64 events). A VmHWM can therefore miss that many
 # pages of a peak, always on the low side. This is the kernel's own bound, not leakwatch's;
-# the README quotes the errors actually measured.
+# docs/performance.md quotes the errors actually measured.
 _CPUS = os.cpu_count() or 1
 HWM_SLACK_BYTES = 3 * _CPUS * max(32, 2 * _CPUS) * PAGE
 

@@ -51,7 +51,9 @@ static void make_record(struct lw_record *rec, unsigned i)
 int main(int argc, char **argv)
 {
     static struct lw_exporter_config cfg;
-    lw_otlp_config_load(&cfg.otlp, real_getenv, NULL, "env-test");
+    static struct lw_config lambda;
+    lw_config_load(&lambda, real_getenv, NULL);
+    lw_otlp_config_load(&cfg.otlp, real_getenv, NULL, &lambda, "env-test");
     if (argc == 3 && strcmp(argv[1], "--write") == 0) {
         static uint8_t buf[1 << 16];
         struct lw_record recs[2];

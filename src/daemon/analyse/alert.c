@@ -2,8 +2,9 @@
  * The hysteresis between assessments and the alert line written on a verdict change. Pure: the
  * caller writes the line where it wants (stdout, serialised with the EMF lines).
  */
-#include <leakwatch/trend.h>
 #include <leakwatch/alert.h>
+#include <leakwatch/text.h>
+#include <leakwatch/trend.h>
 #include <leakwatch/verdict.h>
 
 #include <inttypes.h>
@@ -95,67 +96,12 @@ __attribute__((format(printf, 2, 3))) static void put_fmt(struct out *o, const c
     put(o, tmp, (size_t)n);
 }
 
-/* Length of the valid UTF-8 sequence at s[0..n), 0 when it is not one (overlong, surrogate,
- * beyond U+10FFFF, truncated). */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t need;
-    uint32_t cp;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 2;
-        cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 3;
-        cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < need)
-        return 0;
-    for (size_t i = 1; i < need; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if ((need == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-        (need == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-        return 0;
-    return need;
-}
-
 /* A JSON string, quotes included. Process and function names are bytes from outside. */
 static void put_json_str(struct out *o, const char *s)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    size_t n = strlen(s);
     put(o, "\"", 1);
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = p[i];
-        if (c == '"' || c == '\\') {
-            char esc[2] = {'\\', (char)c};
-            put(o, esc, 2);
-            i++;
-        } else if (c < 0x20 || c == 0x7F) {
-            put_fmt(o, "\\u%04x", c);
-            i++;
-        } else {
-            size_t l = utf8_len(p + i, n - i);
-            if (l == 0) {
-                put_str(o, "\\ufffd");
-                i++;
-            } else {
-                put(o, s + i, l);
-                i += l;
-            }
-        }
-    }
+    if (!o->overflow && !lw_text_json_escape(o->buf, o->cap, &o->len, s, strlen(s)))
+        o->overflow = true;
     put(o, "\"", 1);
 }
 

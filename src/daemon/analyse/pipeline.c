@@ -8,16 +8,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <leakwatch/alert.h>
+#include <leakwatch/clock.h>
 #include <leakwatch/config.h>
 #include <leakwatch/emf.h>
 #include <leakwatch/exporter.h>
+#include <leakwatch/http.h>
 #include <leakwatch/json_arena.h>
 #include <leakwatch/ledger.h>
 #include <leakwatch/log.h>
+#include <leakwatch/otlp_config.h>
 #include <leakwatch/out.h>
 #include <leakwatch/telemetry_events.h>
 #include <leakwatch/trend.h>
-#include <leakwatch/alert.h>
 #include <leakwatch/verdict.h>
 
 /* One EMF line: ~35 metrics and LW_MAX_PROCS process objects stay far below this. */
@@ -33,7 +36,8 @@
 struct lw_pipeline {
     const struct lw_config *config;
     struct lw_health *health;
-    struct lw_exporter *exporter;
+    struct lw_exporter *exporter; /* owned */
+    const struct lw_clock *clock;
     struct lw_emf_options emf;
     const char *env_id;
     uint64_t process_start_ms;
@@ -141,14 +145,37 @@ static void *emitter_main(void *arg)
     return NULL;
 }
 
+/* The OTLP exporter over libcurl, or NULL (said) when it cannot run. */
+static struct lw_exporter *start_exporter(const struct lw_pipeline_config *cfg,
+                                          struct lw_health *health)
+{
+    static struct lw_exporter_config ec; /* large: not on the stack; one pipeline per process */
+    memset(&ec, 0, sizeof(ec));
+    lw_otlp_config_load(&ec.otlp, cfg->getenv_fn, cfg->getenv_ctx, cfg->config, cfg->env_id);
+    lw_otlp_config_log(&ec.otlp);
+    ec.process_start_ms = cfg->process_start_ms;
+    ec.clock = cfg->clock;
+    struct lw_http_transport t;
+    if (lw_http_curl_transport_init(&t, NULL) != LW_OK) {
+        lw_warn("OTLP export off: the HTTP client could not be initialised");
+        return NULL;
+    }
+    return lw_exporter_new(&ec, t, health);
+}
+
 struct lw_pipeline *lw_pipeline_new(const struct lw_pipeline_config *cfg, struct lw_health *health)
 {
     struct lw_pipeline *p = calloc(1, sizeof(*p));
-    if (p == NULL)
+    if (p == NULL) {
+        lw_exporter_free(cfg->exporter);
         return NULL;
+    }
     p->config = cfg->config;
     p->health = health;
     p->exporter = cfg->exporter;
+    if (p->exporter == NULL && (cfg->config->exports & LW_EXPORT_OTLP) && cfg->getenv_fn != NULL)
+        p->exporter = start_exporter(cfg, health);
+    p->clock = lw_clock_or_system(cfg->clock);
     p->env_id = cfg->env_id;
     p->process_start_ms = cfg->process_start_ms;
     p->emf.namespace_ = cfg->config->emf_namespace;
@@ -198,6 +225,8 @@ void lw_pipeline_add_record(struct lw_pipeline *p, const struct lw_record *rec)
     lw_ledger_add_record(p->ledger, rec);
     wake_if_ready(p);
     pthread_mutex_unlock(&p->lock);
+    if (p->exporter != NULL)
+        lw_exporter_notify(p->exporter); /* thawed now: a good moment to send */
 }
 
 static void on_event(void *ctx, const struct lw_platform_event *ev)
@@ -218,26 +247,12 @@ void lw_pipeline_add_telemetry(struct lw_pipeline *p, const char *body, size_t l
     pthread_mutex_unlock(&p->lock);
 }
 
-static uint64_t wall_ms(void)
+/* The condition variables' deadline for deadline_ms (epoch ms), measured from the pipeline's
+ * clock now: the caller may already have spent part of the budget. */
+static void abs_deadline(const struct lw_pipeline *p, struct timespec *ts, uint64_t deadline_ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* The absolute CLOCK_REALTIME time of deadline_ms (epoch ms), measured from the clock now: the
- * caller may already have spent part of the budget. */
-static void abs_deadline(struct timespec *ts, uint64_t deadline_ms)
-{
-    clock_gettime(CLOCK_REALTIME, ts);
-    uint64_t now_ms = (uint64_t)ts->tv_sec * 1000u + (uint64_t)ts->tv_nsec / 1000000u;
-    uint64_t wait_ms = deadline_ms > now_ms ? deadline_ms - now_ms : 0;
-    ts->tv_sec += (time_t)(wait_ms / 1000);
-    ts->tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
+    uint64_t now_ms = lw_clock_wall_ms(p->clock);
+    *ts = lw_clock_deadline_in(CLOCK_REALTIME, deadline_ms > now_ms ? deadline_ms - now_ms : 0);
 }
 
 void lw_pipeline_set_telemetry_expected(struct lw_pipeline *p, bool expected)
@@ -278,10 +293,10 @@ void lw_pipeline_shutdown(struct lw_pipeline *p, const char *reason, uint64_t in
     struct timespec until;
     pthread_mutex_lock(&p->lock);
     if (p->ledger_config.telemetry_expected) {
-        abs_deadline(&until, now_ms + report_wait);
+        abs_deadline(p, &until, now_ms + report_wait);
         wait_idle(p, &until);
     }
-    abs_deadline(&until, deadline_ms);
+    abs_deadline(p, &until, deadline_ms);
     lw_ledger_flush(p->ledger);
     p->stop = true;
     pthread_cond_signal(&p->wake);
@@ -303,7 +318,7 @@ void lw_pipeline_shutdown(struct lw_pipeline *p, const char *reason, uint64_t in
 
     if (p->config->exports & LW_EXPORT_EMF) {
         /* The last line may wait for room only as long as the deadline allows. */
-        uint64_t wall = wall_ms();
+        uint64_t wall = lw_clock_wall_ms(p->clock);
         uint64_t left_now = deadline_ms > wall ? deadline_ms - wall : 0;
         lw_out_set_budget(&p->out, left_now < OUT_BUDGET_MS ? (uint32_t)left_now : OUT_BUDGET_MS);
         struct lw_health now, delta;
@@ -338,6 +353,7 @@ void lw_pipeline_free(struct lw_pipeline *p)
         pthread_mutex_unlock(&p->lock);
         pthread_join(p->thread, NULL);
     }
+    lw_exporter_free(p->exporter);
     lw_ledger_free(p->ledger);
     lw_trend_free(p->trend);
     lw_out_clean_up(&p->out);

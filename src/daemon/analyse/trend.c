@@ -12,6 +12,7 @@
 #include <leakwatch/trend.h>
 
 #include <leakwatch/median.h>
+#include <leakwatch/timefmt.h>
 
 #include <math.h>
 #include <stdarg.h>
@@ -498,16 +499,6 @@ static void describe(char *buf, size_t cap, const char *name, enum lw_proc_role 
         snprintf(buf, cap, "the function");
 }
 
-static void fmt_minutes(char *buf, size_t cap, double minutes)
-{
-    if (minutes < 1)
-        snprintf(buf, cap, "%.0f s", minutes * 60.0);
-    else if (minutes < 10)
-        snprintf(buf, cap, "%.1f min", minutes);
-    else
-        snprintf(buf, cap, "%.0f min", minutes);
-}
-
 /*
  * One assessment without hysteresis. Returns false when the engine has no new opinion
  * (the floor does not hold enough points yet): the current verdict stands.
@@ -648,7 +639,7 @@ static bool assess(struct lw_trend *t, struct lw_verdict *v)
     if (critical)
         v->kind = LW_VERDICT_LEAK_CRITICAL;
     char mins[32];
-    fmt_minutes(mins, sizeof(mins), v->projected_minutes_to_oom);
+    lw_time_fmt_minutes(v->projected_minutes_to_oom, mins, sizeof(mins));
     say(v->reason, sizeof(v->reason),
         "anonymous RSS of %s %s; at %.1f invocations/min memory runs out in %s, %s the "
         "%.0f min recycle horizon",

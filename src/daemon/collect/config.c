@@ -1,5 +1,7 @@
 #include <leakwatch/config.h>
 
+#include <leakwatch/limits.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,15 +12,6 @@
 /* Defaults, documented in the README's configuration table. */
 #define DEFAULT_NAMESPACE "Leakwatch"
 #define DEFAULT_SAMPLER_INTERVAL_MS 10
-#define DEFAULT_TELEMETRY_PORT 4279
-/* Telemetry API buffering: the documented ranges, and the smallest timeout so that the
- * platform.start/runtimeDone of an invocation arrive while it is still running. */
-#define MIN_MAX_ITEMS 1000
-#define MAX_MAX_ITEMS 10000
-#define MIN_MAX_BYTES 262144
-#define MAX_MAX_BYTES 1048576
-#define MIN_TIMEOUT_MS 25
-#define MAX_TIMEOUT_MS 30000
 #define DEFAULT_RECYCLE_HORIZON_MINUTES 120.0
 #define DEFAULT_WARMUP_INVOCATIONS 5
 
@@ -35,22 +28,24 @@ static void warn(struct lw_config *cfg, const char *fmt, ...)
     cfg->n_warnings++;
 }
 
-/* Copies at most cap-1 bytes; a value that does not fit is refused with a warning. */
-static void load_str(struct lw_config *cfg, lw_getenv_fn get, void *ctx, const char *name,
+/* Copies at most cap-1 bytes; a value that does not fit is refused with a warning. Returns
+ * whether the value was taken (false: the default is used). */
+static bool load_str(struct lw_config *cfg, lw_getenv_fn get, void *ctx, const char *name,
                      char *dst, size_t cap, const char *def)
 {
     const char *v = get(ctx, name);
     if (v == NULL || *v == '\0') {
         snprintf(dst, cap, "%s", def);
-        return;
+        return false;
     }
     size_t len = strlen(v);
     if (len >= cap) {
         warn(cfg, "%s is longer than %zu characters; using the default \"%s\"", name, cap - 1, def);
         snprintf(dst, cap, "%s", def);
-        return;
+        return false;
     }
     memcpy(dst, v, len + 1);
+    return true;
 }
 
 /* Parses a whole decimal number in [min, max]; anything else keeps the default with a warning. */
@@ -210,19 +205,25 @@ void lw_config_load(struct lw_config *cfg, lw_getenv_fn get, void *ctx)
 
     cfg->telemetry = load_bool(cfg, get, ctx, "LEAKWATCH_TELEMETRY", true);
     cfg->telemetry_port = (uint16_t)load_uint(cfg, get, ctx, "LEAKWATCH_TELEMETRY_PORT", 1024,
-                                              65535, DEFAULT_TELEMETRY_PORT);
-    if (cfg->telemetry_port == 9001) {
-        /* 9001 is reserved by Lambda for its own APIs. */
-        warn(cfg, "LEAKWATCH_TELEMETRY_PORT=9001 is reserved by Lambda; using the default %d",
-             DEFAULT_TELEMETRY_PORT);
-        cfg->telemetry_port = DEFAULT_TELEMETRY_PORT;
+                                              65535, LW_TELEMETRY_DEFAULT_PORT);
+    if (cfg->telemetry_port == LW_LAMBDA_RESERVED_PORT) {
+        warn(cfg, "LEAKWATCH_TELEMETRY_PORT=%u is reserved by Lambda; using the default %u",
+             LW_LAMBDA_RESERVED_PORT, LW_TELEMETRY_DEFAULT_PORT);
+        cfg->telemetry_port = LW_TELEMETRY_DEFAULT_PORT;
     }
-    cfg->telemetry_max_items = (uint32_t)load_uint(cfg, get, ctx, "LEAKWATCH_TELEMETRY_MAX_ITEMS",
-                                                   MIN_MAX_ITEMS, MAX_MAX_ITEMS, MIN_MAX_ITEMS);
-    cfg->telemetry_max_bytes = (uint32_t)load_uint(cfg, get, ctx, "LEAKWATCH_TELEMETRY_MAX_BYTES",
-                                                   MIN_MAX_BYTES, MAX_MAX_BYTES, MIN_MAX_BYTES);
-    cfg->telemetry_timeout_ms = (uint32_t)load_uint(cfg, get, ctx, "LEAKWATCH_TELEMETRY_TIMEOUT_MS",
-                                                    MIN_TIMEOUT_MS, MAX_TIMEOUT_MS, MIN_TIMEOUT_MS);
+    cfg->telemetry_max_items = (uint32_t)load_uint(
+        cfg, get, ctx, "LEAKWATCH_TELEMETRY_MAX_ITEMS", LW_TELEMETRY_MAX_ITEMS_MIN,
+        LW_TELEMETRY_MAX_ITEMS_MAX, LW_TELEMETRY_MAX_ITEMS_MIN);
+    cfg->telemetry_max_bytes = (uint32_t)load_uint(
+        cfg, get, ctx, "LEAKWATCH_TELEMETRY_MAX_BYTES", LW_TELEMETRY_MAX_BYTES_MIN,
+        LW_TELEMETRY_MAX_BYTES_MAX, LW_TELEMETRY_MAX_BYTES_MIN);
+    cfg->telemetry_timeout_ms =
+        (uint32_t)load_uint(cfg, get, ctx, "LEAKWATCH_TELEMETRY_TIMEOUT_MS",
+                            LW_TELEMETRY_TIMEOUT_MS_MIN, LW_TELEMETRY_TIMEOUT_MS_MAX,
+                            /* the smallest: platform.start and
+                             * runtimeDone arrive while the invocation
+                             * still runs */
+                            LW_TELEMETRY_TIMEOUT_MS_MIN);
     /* The platform.report of invocation N is produced after N and delivered at a later thaw,
      * after the buffering timeout: when invocations are shorter than that timeout it can arrive
      * several invocations later. Waiting costs nothing when the report comes (the record goes
@@ -238,10 +239,11 @@ void lw_config_load(struct lw_config *cfg, lw_getenv_fn get, void *ctx)
 
     load_str(cfg, get, ctx, "AWS_LAMBDA_RUNTIME_API", cfg->runtime_api, sizeof(cfg->runtime_api),
              "");
-    load_str(cfg, get, ctx, "AWS_LAMBDA_FUNCTION_NAME", cfg->function_name,
-             sizeof(cfg->function_name), "unknown");
-    load_str(cfg, get, ctx, "AWS_LAMBDA_FUNCTION_VERSION", cfg->function_version,
-             sizeof(cfg->function_version), "$LATEST");
+    cfg->function_name_set = load_str(cfg, get, ctx, "AWS_LAMBDA_FUNCTION_NAME", cfg->function_name,
+                                      sizeof(cfg->function_name), "unknown");
+    cfg->function_version_set =
+        load_str(cfg, get, ctx, "AWS_LAMBDA_FUNCTION_VERSION", cfg->function_version,
+                 sizeof(cfg->function_version), "$LATEST");
     load_str(cfg, get, ctx, "AWS_REGION", cfg->region, sizeof(cfg->region), "");
     load_str(cfg, get, ctx, "AWS_LAMBDA_INITIALIZATION_TYPE", cfg->initialization_type,
              sizeof(cfg->initialization_type), "on-demand");

@@ -25,11 +25,6 @@ struct lw_sampler {
     uint64_t samples;
 };
 
-static bool is_function(enum lw_proc_role role)
-{
-    return role == LW_ROLE_RUNTIME || role == LW_ROLE_RUNTIME_CHILD;
-}
-
 static void *sampler_main(void *arg)
 {
     struct lw_sampler *s = arg;
@@ -88,7 +83,7 @@ void lw_sampler_track(struct lw_sampler *s, const struct lw_snapshot *start)
     pthread_mutex_lock(&s->lock);
     s->n = 0;
     for (uint32_t i = 0; i < start->n_procs && s->n < LW_MAX_PROCS; i++) {
-        if (!is_function(start->procs[i].role))
+        if (!lw_record_role_is_function(start->procs[i].role))
             continue;
         s->w[s->n].pid = start->procs[i].pid;
         s->w[s->n].peak_bytes = start->procs[i].mem.rss_bytes;
@@ -103,7 +98,7 @@ const uint64_t *lw_sampler_swap(struct lw_sampler *s, const struct lw_snapshot *
     for (uint32_t i = 0; i < end->n_procs && i < LW_MAX_PROCS; i++) {
         const struct lw_proc_reading *r = &end->procs[i];
         s->peaks[i] = 0;
-        if (!is_function(r->role))
+        if (!lw_record_role_is_function(r->role))
             continue;
         uint64_t peak = r->mem.rss_bytes;
         for (size_t j = 0; j < s->n; j++)

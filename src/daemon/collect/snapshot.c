@@ -518,11 +518,6 @@ static bool read_one(struct lw_processes *ps, struct known *k, bool reset_hwm,
     return true;
 }
 
-static bool is_function(enum lw_proc_role role)
-{
-    return role == LW_ROLE_RUNTIME || role == LW_ROLE_RUNTIME_CHILD;
-}
-
 enum lw_hwm_state lw_snapshot_take(struct lw_processes *ps, bool reset_hwm, uint64_t now_ms,
                                    uint64_t self_cpu_us, struct lw_snapshot *out)
 {
@@ -541,7 +536,7 @@ enum lw_hwm_state lw_snapshot_take(struct lw_processes *ps, bool reset_hwm, uint
         size_t w = 0;
         for (size_t i = 0; i < ps->n_known; i++) {
             struct known *k = &ps->known[i];
-            bool first = is_function(k->role);
+            bool first = lw_record_role_is_function(k->role);
             if ((pass == 0) != first) {
                 ps->known[w++] = *k;
                 continue;
@@ -565,7 +560,7 @@ enum lw_hwm_state lw_snapshot_take(struct lw_processes *ps, bool reset_hwm, uint
         ps->known[i].read = false;
     bool found = false;
     for (uint32_t i = 0; i < out->n_procs && i < LW_MAX_PROCS; i++)
-        found |= is_function(out->procs[i].role);
+        found |= lw_record_role_is_function(out->procs[i].role);
     ps->function_seen |= found;
     /* A runtime that has exited at SHUTDOWN is normal; never having seen one is not: /proc is
      * hidden (hidepid) or unreadable. Said once; the records say "processes" is incomplete. */

@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 
 #include <leakwatch/metrics.h>
+#include <leakwatch/text.h>
 
 /* ---- validation ------------------------------------------------------------------------- */
 
@@ -37,63 +38,6 @@ bool lw_emf_namespace_valid(const char *ns)
     return true;
 }
 
-/* The length of the valid UTF-8 sequence at s (n bytes available), 0 when invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    if (c < 0x80)
-        return 1;
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xbf; /* range of the second byte */
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        if (c == 0xe0)
-            lo = 0xa0;
-        else if (c == 0xed)
-            hi = 0x9f; /* no UTF-16 surrogates */
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        if (c == 0xf0)
-            lo = 0x90;
-        else if (c == 0xf4)
-            hi = 0x8f;
-    } else {
-        return 0;
-    }
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if (s[i] < 0x80 || s[i] > 0xbf)
-            return 0;
-    return len;
-}
-
-/* Copies the C string src into dst (capacity cap > 0) as valid UTF-8, truncating whole chars. */
-static void utf8_clean(char *dst, size_t cap, const char *src)
-{
-    const unsigned char *s = (const unsigned char *)(src ? src : "");
-    size_t n = strlen((const char *)s);
-    size_t o = 0;
-    for (size_t i = 0; i < n;) {
-        size_t l = utf8_seq(s + i, n - i);
-        if (l == 0) {
-            if (o + 1 >= cap)
-                break;
-            dst[o++] = '?';
-            i++;
-            continue;
-        }
-        if (o + l >= cap)
-            break;
-        memcpy(dst + o, s + i, l);
-        o += l;
-        i += l;
-    }
-    dst[o] = '\0';
-}
-
 /* A dimension value: 1..1024 bytes of valid UTF-8 without control characters. */
 static bool dimension_value_valid(const char *v)
 {
@@ -106,7 +50,7 @@ static bool dimension_value_valid(const char *v)
     for (size_t i = 0; i < n;) {
         if (s[i] < 0x20 || s[i] == 0x7f)
             return false;
-        size_t l = utf8_seq(s + i, n - i);
+        size_t l = lw_text_utf8_len(s + i, n - i);
         if (l == 0)
             return false;
         i += l;
@@ -218,7 +162,7 @@ static void add_u64(struct doc *d, cJSON *obj, const char *key, uint64_t v)
 static void add_str(struct doc *d, cJSON *obj, const char *key, const char *v)
 {
     char clean[LW_EMF_DIMENSION_VALUE_MAX + 1];
-    utf8_clean(clean, sizeof(clean), v);
+    lw_text_utf8_clean(clean, sizeof(clean), v, '?');
     add(d, obj, key, cJSON_CreateString(clean));
 }
 

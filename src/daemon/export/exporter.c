@@ -1,7 +1,9 @@
 #include <leakwatch/exporter.h>
 
+#include <leakwatch/limits.h>
 #include <leakwatch/log.h>
 #include <leakwatch/otlp.h>
+#include <leakwatch/timefmt.h>
 
 #include <errno.h>
 #include <pthread.h>
@@ -25,57 +27,6 @@ static bool retryable(long status)
     return status == 0 || status == 429 || status == 502 || status == 503 || status == 504;
 }
 
-static int month_index(const char *m)
-{
-    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-    for (int i = 0; i < 12; i++) {
-        if (strncmp(m, months + 3 * i, 3) == 0)
-            return i;
-    }
-    return -1;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static bool parse_digits(const char *s, size_t n, unsigned *out)
-{
-    unsigned v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        v = v * 10 + (unsigned)(s[i] - '0');
-    }
-    *out = v;
-    return true;
-}
-
-enum lw_err lw_exporter_parse_http_date(const char *s, uint64_t *epoch_ms)
-{
-    /* "Sun, 06 Nov 1994 08:49:37 GMT": fixed width, 29 characters */
-    unsigned day, year, hh, mm, ss;
-    if (s == NULL || strlen(s) != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' ||
-        s[16] != ' ' || s[19] != ':' || s[22] != ':' || strcmp(s + 25, " GMT") != 0)
-        return LW_ERR_INVALID;
-    int month = month_index(s + 8);
-    if (month < 0 || !parse_digits(s + 5, 2, &day) || !parse_digits(s + 12, 4, &year) ||
-        !parse_digits(s + 17, 2, &hh) || !parse_digits(s + 20, 2, &mm) ||
-        !parse_digits(s + 23, 2, &ss) || day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60 ||
-        year < 1970)
-        return LW_ERR_INVALID;
-    int64_t days = days_from_civil(year, (unsigned)month + 1, day);
-    *epoch_ms = ((uint64_t)days * 86400 + hh * 3600 + mm * 60 + ss) * 1000;
-    return LW_OK;
-}
-
 /* The server's wish in ms from now; false when absent or unreadable. */
 static bool retry_after_ms(const char *value, uint64_t now_ms, uint64_t *out)
 {
@@ -91,7 +42,7 @@ static bool retry_after_ms(const char *value, uint64_t now_ms, uint64_t *out)
         return true;
     }
     uint64_t at_ms;
-    if (lw_exporter_parse_http_date(value, &at_ms) != LW_OK)
+    if (lw_time_parse_http_date(value, &at_ms) != LW_OK)
         return false;
     *out = at_ms > now_ms ? at_ms - now_ms : 0;
     return true;
@@ -158,16 +109,15 @@ struct lw_exporter {
     /* the exporter thread's own */
     struct entry *batch;
     uint8_t *buf;
+    const struct lw_clock *clock;
     uint32_t rand_state;
     uint64_t failures;
     bool partial_logged;
 };
 
-static uint64_t clock_ms(clockid_t clock)
+static uint64_t mono_ms(const struct lw_exporter *ex)
 {
-    struct timespec ts;
-    clock_gettime(clock, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    return lw_clock_mono_ms(ex->clock);
 }
 
 static uint32_t next_random(struct lw_exporter *ex)
@@ -181,11 +131,13 @@ static uint32_t next_random(struct lw_exporter *ex)
     return x;
 }
 
-/* Waits on cv until mono_deadline_ms (monotonic), a signal, or a spurious wake-up. */
+/* Waits on cv until mono_deadline_ms (the exporter's monotonic clock), a signal, or a spurious
+ * wake-up. */
 static void wait_until(struct lw_exporter *ex, uint64_t mono_deadline_ms)
 {
-    struct timespec ts = {.tv_sec = (time_t)(mono_deadline_ms / 1000),
-                          .tv_nsec = (long)(mono_deadline_ms % 1000) * 1000000};
+    uint64_t now = mono_ms(ex);
+    struct timespec ts =
+        lw_clock_deadline_in(CLOCK_MONOTONIC, mono_deadline_ms > now ? mono_deadline_ms - now : 0);
     pthread_cond_timedwait(&ex->cv, &ex->mu, &ts);
 }
 
@@ -274,7 +226,7 @@ static void send_batch(struct lw_exporter *ex, const struct entry *batch, size_t
     }
     enum lw_err err =
         lw_otlp_encode(&ex->cfg.otlp.resource, items, n, ex->health, ex->cfg.process_start_ms,
-                       clock_ms(CLOCK_REALTIME), ex->buf, ENCODE_BUF_BYTES, &len);
+                       lw_clock_wall_ms(ex->clock), ex->buf, ENCODE_BUF_BYTES, &len);
     if (err == LW_ERR_TOO_LARGE && n > 1) {
         send_batch(ex, batch, n / 2);
         send_batch(ex, batch + n / 2, n - n / 2);
@@ -285,9 +237,9 @@ static void send_batch(struct lw_exporter *ex, const struct entry *batch, size_t
         return;
     }
 
-    uint64_t deadline = export_deadline(ex, clock_ms(CLOCK_MONOTONIC));
+    uint64_t deadline = export_deadline(ex, mono_ms(ex));
     for (uint32_t attempt = 1;; attempt++) {
-        uint64_t now = clock_ms(CLOCK_MONOTONIC);
+        uint64_t now = mono_ms(ex);
         if (now >= deadline || aborted(ex)) {
             count_drop(ex, n, "out of time", 0);
             return;
@@ -304,7 +256,7 @@ static void send_batch(struct lw_exporter *ex, const struct entry *batch, size_t
             .gzip_body = ex->cfg.otlp.gzip,
             .want_headers = {"Retry-After"},
             .n_want_headers = 1,
-            .max_response_bytes = LW_EXPORTER_MAX_RESPONSE_BYTES,
+            .max_response_bytes = LW_HTTP_RESPONSE_MAX_BYTES,
         };
         lw_http_request_add_header(&req, "Content-Type", "application/x-protobuf");
         for (size_t i = 0; i < ex->cfg.otlp.n_headers; i++)
@@ -317,8 +269,8 @@ static void send_batch(struct lw_exporter *ex, const struct entry *batch, size_t
         if (err != LW_OK)
             lw_debug("OTLP attempt %u: %s (%s)", attempt, lw_err_str(err), resp.error);
 
-        uint64_t now_epoch = clock_ms(CLOCK_REALTIME);
-        now = clock_ms(CLOCK_MONOTONIC);
+        uint64_t now_epoch = lw_clock_wall_ms(ex->clock);
+        now = mono_ms(ex);
         uint64_t deadline_epoch = now_epoch + (deadline > now ? deadline - now : 0);
         struct lw_retry_decision d =
             lw_exporter_retry_decision(status, resp.header_values[0], attempt, now_epoch,
@@ -340,9 +292,9 @@ static void send_batch(struct lw_exporter *ex, const struct entry *batch, size_t
             return;
         }
         /* backoff: interrupted only by the exporter being stopped or the flush giving up */
-        uint64_t until = clock_ms(CLOCK_MONOTONIC) + d.delay_ms;
+        uint64_t until = mono_ms(ex) + d.delay_ms;
         pthread_mutex_lock(&ex->mu);
-        while (!ex->abort && !ex->stop && clock_ms(CLOCK_MONOTONIC) < until)
+        while (!ex->abort && !ex->stop && mono_ms(ex) < until)
             wait_until(ex, until);
         pthread_mutex_unlock(&ex->mu);
     }
@@ -387,6 +339,7 @@ struct lw_exporter *lw_exporter_new(const struct lw_exporter_config *cfg,
     if (ex == NULL)
         goto fail;
     ex->cfg = *cfg;
+    ex->clock = lw_clock_or_system(cfg->clock);
     if (ex->cfg.queue_cap == 0)
         ex->cfg.queue_cap = LW_EXPORTER_DEFAULT_QUEUE_CAP;
     if (ex->cfg.batch_max == 0)
@@ -403,7 +356,7 @@ struct lw_exporter *lw_exporter_new(const struct lw_exporter_config *cfg,
         cfg->backoff_max_ms > 0 ? cfg->backoff_max_ms : LW_EXPORTER_DEFAULT_BACKOFF_MAX_MS;
     ex->transport = transport;
     ex->health = health;
-    ex->rand_state = (uint32_t)clock_ms(CLOCK_MONOTONIC) ^ ((uint32_t)getpid() << 16) ^ 0x9e3779b9u;
+    ex->rand_state = (uint32_t)mono_ms(ex) ^ ((uint32_t)getpid() << 16) ^ 0x9e3779b9u;
     if (ex->rand_state == 0)
         ex->rand_state = 1;
     ex->ring = calloc(ex->cfg.queue_cap, sizeof(*ex->ring));
@@ -478,18 +431,18 @@ static void drop_queued(struct lw_exporter *ex)
 
 void lw_exporter_flush(struct lw_exporter *ex, uint64_t deadline_epoch_ms)
 {
-    uint64_t now_epoch = clock_ms(CLOCK_REALTIME);
-    uint64_t now_mono = clock_ms(CLOCK_MONOTONIC);
+    uint64_t now_epoch = lw_clock_wall_ms(ex->clock);
+    uint64_t now_mono = mono_ms(ex);
     uint64_t deadline_mono =
         now_mono + (deadline_epoch_ms > now_epoch ? deadline_epoch_ms - now_epoch : 0);
     pthread_mutex_lock(&ex->mu);
     ex->flush_deadline_mono = deadline_mono > 0 ? deadline_mono : 1;
     pthread_cond_broadcast(&ex->cv);
-    while ((ex->count > 0 || ex->in_flight > 0) && clock_ms(CLOCK_MONOTONIC) < deadline_mono)
+    while ((ex->count > 0 || ex->in_flight > 0) && mono_ms(ex) < deadline_mono)
         wait_until(ex, deadline_mono);
     /* Past the deadline the exporter is done even when its thread, seeing the deadline first,
      * has already counted everything as dropped: nothing may be accepted or sent after it. */
-    bool late = clock_ms(CLOCK_MONOTONIC) >= deadline_mono;
+    bool late = mono_ms(ex) >= deadline_mono;
     if (ex->count > 0 || ex->in_flight > 0 || late) {
         /* The request in flight cannot be interrupted (it ends at its own timeout, which may
          * have started before the flush): it is given up now and its records are counted as

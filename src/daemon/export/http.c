@@ -10,6 +10,7 @@
  */
 #include <leakwatch/http.h>
 
+#include <leakwatch/limits.h>
 #include <leakwatch/log.h>
 
 #include <curl/curl.h>
@@ -22,7 +23,6 @@
 #include <zlib.h>
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 3000
-#define DEFAULT_MAX_RESPONSE_BYTES (64u * 1024)
 #define MAX_HEADER_LINE 2048
 
 /* Amazon Linux and RHEL keep the bundle elsewhere than Debian; the first readable one wins. */
@@ -202,7 +202,7 @@ static enum lw_err curl_perform(void *ctx, const struct lw_http_request *req,
     unsigned char *gz = NULL;
     size_t gz_len = 0;
     struct body_buf body = {.cap = req->max_response_bytes > 0 ? req->max_response_bytes
-                                                               : DEFAULT_MAX_RESPONSE_BYTES};
+                                                               : LW_HTTP_RESPONSE_MAX_BYTES};
     enum lw_err err = LW_OK;
 
     memset(resp, 0, sizeof(*resp));

@@ -1,6 +1,7 @@
 #include <leakwatch/otlp_config.h>
 
 #include <leakwatch/log.h>
+#include <leakwatch/text.h>
 
 #include <errno.h>
 #include <stdarg.h>
@@ -23,7 +24,7 @@ static void warn(struct lw_otlp_config *cfg, const char *fmt, ...)
 }
 
 /* The value of the metrics-specific variable when set and not empty, else the generic one. */
-static const char *lookup2(lw_otlp_getenv_fn getenv_fn, void *ctx, const char *specific,
+static const char *lookup2(lw_getenv_fn getenv_fn, void *ctx, const char *specific,
                            const char *generic, const char **name)
 {
     const char *v = getenv_fn(ctx, specific);
@@ -53,17 +54,6 @@ static const char *trim(const char *s, size_t *len)
     return s;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 enum lw_err lw_otlp_percent_decode(const char *in, size_t len, char *out, size_t cap)
 {
     size_t o = 0;
@@ -74,8 +64,8 @@ enum lw_err lw_otlp_percent_decode(const char *in, size_t len, char *out, size_t
         if (c == '%') {
             if (i + 2 >= len)
                 return LW_ERR_INVALID;
-            int hi = hex_value(in[i + 1]);
-            int lo = hex_value(in[i + 2]);
+            int hi = lw_text_hex_value((unsigned char)in[i + 1]);
+            int lo = lw_text_hex_value((unsigned char)in[i + 2]);
             if (hi < 0 || lo < 0)
                 return LW_ERR_INVALID;
             c = (char)(hi * 16 + lo);
@@ -230,7 +220,7 @@ static bool valid_url(const char *url, size_t *path_at)
     return true;
 }
 
-static void load_endpoint(struct lw_otlp_config *cfg, lw_otlp_getenv_fn getenv_fn, void *ctx)
+static void load_endpoint(struct lw_otlp_config *cfg, lw_getenv_fn getenv_fn, void *ctx)
 {
     size_t path_at;
     const char *specific = getenv_fn(ctx, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT");
@@ -264,7 +254,7 @@ static void load_endpoint(struct lw_otlp_config *cfg, lw_otlp_getenv_fn getenv_f
     snprintf(cfg->url, sizeof(cfg->url), "%s", LW_OTLP_DEFAULT_URL);
 }
 
-static void load_transport(struct lw_otlp_config *cfg, lw_otlp_getenv_fn getenv_fn, void *ctx)
+static void load_transport(struct lw_otlp_config *cfg, lw_getenv_fn getenv_fn, void *ctx)
 {
     const char *name;
     const char *v = lookup2(getenv_fn, ctx, "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
@@ -342,30 +332,25 @@ static void load_resource_attributes(struct lw_otlp_config *cfg, const char *raw
     }
 }
 
-static void load_resource(struct lw_otlp_config *cfg, lw_otlp_getenv_fn getenv_fn, void *ctx,
-                          const char *env_id)
+static void load_resource(struct lw_otlp_config *cfg, lw_getenv_fn getenv_fn, void *ctx,
+                          const struct lw_config *lambda, const char *env_id)
 {
     struct lw_otlp_resource *res = &cfg->resource;
-    const char *fn = getenv_fn(ctx, "AWS_LAMBDA_FUNCTION_NAME");
+    const char *fn = lambda->function_name_set ? lambda->function_name : NULL;
     const char *v;
     memset(res, 0, sizeof(*res));
     lw_otlp_resource_set_str(res, "cloud.provider", "aws");
     lw_otlp_resource_set_str(res, "cloud.platform", "aws_lambda");
-    if ((v = getenv_fn(ctx, "AWS_REGION")) != NULL && v[0] != '\0')
-        lw_otlp_resource_set_str(res, "cloud.region", v);
-    if (fn != NULL && fn[0] != '\0')
+    if (lambda->region[0] != '\0')
+        lw_otlp_resource_set_str(res, "cloud.region", lambda->region);
+    if (fn != NULL)
         lw_otlp_resource_set_str(res, "faas.name", fn);
-    if ((v = getenv_fn(ctx, "AWS_LAMBDA_FUNCTION_VERSION")) != NULL && v[0] != '\0')
-        lw_otlp_resource_set_str(res, "faas.version", v);
+    if (lambda->function_version_set)
+        lw_otlp_resource_set_str(res, "faas.version", lambda->function_version);
     if (env_id != NULL && env_id[0] != '\0')
         lw_otlp_resource_set_str(res, "faas.instance", env_id);
-    if ((v = getenv_fn(ctx, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE")) != NULL && v[0] != '\0') {
-        char *end = NULL;
-        errno = 0;
-        unsigned long long mb = strtoull(v, &end, 10);
-        if (errno == 0 && end != v && *end == '\0' && v[0] != '-' && mb > 0 && mb <= 1u << 20)
-            lw_otlp_resource_set_int(res, "faas.max_memory", (int64_t)(mb * 1048576ull));
-    }
+    if (lambda->memory_limit_bytes > 0)
+        lw_otlp_resource_set_int(res, "faas.max_memory", (int64_t)lambda->memory_limit_bytes);
 
     /* The user's attributes win, except service.name, which has its own precedence. */
     struct lw_otlp_resource user;
@@ -401,13 +386,13 @@ static void load_resource(struct lw_otlp_config *cfg, lw_otlp_getenv_fn getenv_f
         lw_otlp_resource_set_str(res, "service.name", "unknown_service:leakwatch");
 }
 
-void lw_otlp_config_load(struct lw_otlp_config *cfg, lw_otlp_getenv_fn getenv_fn, void *ctx,
-                         const char *env_id)
+void lw_otlp_config_load(struct lw_otlp_config *cfg, lw_getenv_fn getenv_fn, void *ctx,
+                         const struct lw_config *lambda, const char *env_id)
 {
     memset(cfg, 0, sizeof(*cfg));
     load_endpoint(cfg, getenv_fn, ctx);
     load_transport(cfg, getenv_fn, ctx);
-    load_resource(cfg, getenv_fn, ctx, env_id);
+    load_resource(cfg, getenv_fn, ctx, lambda, env_id);
 }
 
 void lw_otlp_config_log(const struct lw_otlp_config *cfg)

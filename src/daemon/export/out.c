@@ -1,5 +1,7 @@
 #include <leakwatch/out.h>
 
+#include <leakwatch/clock.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -34,11 +36,10 @@ void lw_out_clean_up(struct lw_out *out)
     out->owned = 0;
 }
 
+/* An I/O shell's timeouts run on the real clock. */
 static uint64_t mono_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return lw_clock_mono_ms(lw_clock_system());
 }
 
 /* Writes buf[*done..len) within the budget counted from start; *done advances. */

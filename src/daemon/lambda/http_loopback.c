@@ -12,6 +12,7 @@
  * environment freezes inside it). A reused connection that the peer closed while idle is
  * reopened once, and the request sent again, only when no byte of its response had arrived.
  */
+#include <leakwatch/clock.h>
 #include <leakwatch/http.h>
 #include <leakwatch/http_wire.h>
 #include <leakwatch/log.h>
@@ -47,11 +48,10 @@ struct loopback {
     struct lw_http_wire_parser parser;
 };
 
+/* An I/O shell's timeouts run on the real clock. */
 static uint64_t mono_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return lw_clock_mono_ms(lw_clock_system());
 }
 
 /* poll() timeout until deadline_ms (0: none). */

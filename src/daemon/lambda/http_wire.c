@@ -6,13 +6,14 @@
  */
 #include <leakwatch/http_wire.h>
 
+#include <leakwatch/limits.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#define DEFAULT_MAX_BODY_BYTES (64u * 1024u)
 /* No response leakwatch reads comes near this; a larger Content-Length is refused. */
 #define MAX_DECLARED_BODY_BYTES (UINT64_C(1) << 40)
 
@@ -174,7 +175,7 @@ void lw_http_wire_parser_init(struct lw_http_wire_parser *p, const struct lw_htt
     p->req = req;
     p->resp = resp;
     p->max_body_bytes =
-        req->max_response_bytes > 0 ? req->max_response_bytes : DEFAULT_MAX_BODY_BYTES;
+        req->max_response_bytes > 0 ? req->max_response_bytes : LW_HTTP_RESPONSE_MAX_BYTES;
     p->line_len = 0;
     p->head_bytes = 0;
     p->remaining = 0;

@@ -1,5 +1,9 @@
 #include <leakwatch/lambda_api.h>
 
+#include <leakwatch/json_field.h>
+#include <leakwatch/limits.h>
+#include <leakwatch/text.h>
+
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,7 +12,6 @@
 #define CONNECT_TIMEOUT_MS 1000
 /* Calls other than the long poll answer at once; a stuck one must not outlive the phase. */
 #define SHORT_TIMEOUT_MS 2000
-#define MAX_RESPONSE_BYTES (64 * 1024)
 
 /* Register bodies by events (bit 0 INVOKE, bit 1 SHUTDOWN): the body must be valid JSON. */
 static const char *const register_bodies[4] = {
@@ -32,7 +35,7 @@ static enum lw_err base(struct lw_lambda_request *r, const char *method, const c
     r->http.connect_timeout_ms = CONNECT_TIMEOUT_MS;
     r->http.total_timeout_ms = SHORT_TIMEOUT_MS;
     r->http.no_proxy = true; /* a proxy configured for the function must not see local calls */
-    r->http.max_response_bytes = MAX_RESPONSE_BYTES;
+    r->http.max_response_bytes = LW_HTTP_RESPONSE_MAX_BYTES;
     return LW_OK;
 }
 
@@ -77,23 +80,6 @@ enum lw_err lw_lambda_next_request(struct lw_lambda_request *r, const char *runt
     return LW_OK;
 }
 
-/* JSON string escaping for the few bytes that need it; output is always NUL-terminated. */
-static void json_escape(char *dst, size_t cap, const char *src)
-{
-    size_t o = 0;
-    for (const unsigned char *p = (const unsigned char *)src; *p != '\0' && o + 7 < cap; p++) {
-        if (*p == '"' || *p == '\\') {
-            dst[o++] = '\\';
-            dst[o++] = (char)*p;
-        } else if (*p < 0x20) {
-            o += (size_t)snprintf(dst + o, cap - o, "\\u%04x", *p);
-        } else {
-            dst[o++] = (char)*p;
-        }
-    }
-    dst[o] = '\0';
-}
-
 enum lw_err lw_lambda_error_request(struct lw_lambda_request *r, const char *runtime_api,
                                     const char *extension_id, bool at_init, const char *error_type,
                                     const char *message)
@@ -107,8 +93,10 @@ enum lw_err lw_lambda_error_request(struct lw_lambda_request *r, const char *run
     lw_http_request_add_header(&r->http, "Lambda-Extension-Function-Error-Type", error_type);
     lw_http_request_add_header(&r->http, "Content-Type", "application/json");
     char msg[200], type[100];
-    json_escape(msg, sizeof(msg), message);
-    json_escape(type, sizeof(type), error_type);
+    size_t msg_len = 0, type_len = 0;
+    /* cut to fit: an error message says what it can */
+    lw_text_json_escape(msg, sizeof(msg), &msg_len, message, strlen(message));
+    lw_text_json_escape(type, sizeof(type), &type_len, error_type, strlen(error_type));
     int n = snprintf(r->body, sizeof(r->body),
                      "{\"errorMessage\":\"%s\",\"errorType\":\"%s\",\"stackTrace\":[]}", msg, type);
     if (n < 0 || (size_t)n >= sizeof(r->body))
@@ -122,9 +110,12 @@ enum lw_err lw_lambda_subscribe_request(struct lw_lambda_request *r, const char 
                                         const char *extension_id, const struct lw_subscription *sub)
 {
     /* The documented ranges; the subscription is refused outside them. */
-    if (sub->port == 0 || sub->max_items < 1000 || sub->max_items > 10000 ||
-        sub->max_bytes < 262144 || sub->max_bytes > 1048576 || sub->timeout_ms < 25 ||
-        sub->timeout_ms > 30000)
+    if (sub->port == 0 || sub->max_items < LW_TELEMETRY_MAX_ITEMS_MIN ||
+        sub->max_items > LW_TELEMETRY_MAX_ITEMS_MAX ||
+        sub->max_bytes < LW_TELEMETRY_MAX_BYTES_MIN ||
+        sub->max_bytes > LW_TELEMETRY_MAX_BYTES_MAX ||
+        sub->timeout_ms < LW_TELEMETRY_TIMEOUT_MS_MIN ||
+        sub->timeout_ms > LW_TELEMETRY_TIMEOUT_MS_MAX)
         return LW_ERR_INVALID;
     enum lw_err err = base(r, "PUT", runtime_api, "/2022-07-01/telemetry");
     if (err != LW_OK)
@@ -150,14 +141,6 @@ enum lw_err lw_lambda_subscribe_request(struct lw_lambda_request *r, const char 
     return LW_OK;
 }
 
-static void copy_json_string(const cJSON *obj, const char *key, char *dst, size_t cap)
-{
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
-    dst[0] = '\0';
-    if (cJSON_IsString(it) && it->valuestring != NULL)
-        snprintf(dst, cap, "%s", it->valuestring);
-}
-
 enum lw_err lw_lambda_parse_register(const char *body, size_t len, struct lw_register_info *out)
 {
     memset(out, 0, sizeof(*out));
@@ -169,9 +152,9 @@ enum lw_err lw_lambda_parse_register(const char *body, size_t len, struct lw_reg
         err = LW_ERR_INVALID;
         goto out;
     }
-    copy_json_string(root, "functionName", out->function_name, sizeof(out->function_name));
-    copy_json_string(root, "functionVersion", out->function_version, sizeof(out->function_version));
-    copy_json_string(root, "handler", out->handler, sizeof(out->handler));
+    lw_json_string(root, "functionName", out->function_name, sizeof(out->function_name));
+    lw_json_string(root, "functionVersion", out->function_version, sizeof(out->function_version));
+    lw_json_string(root, "handler", out->handler, sizeof(out->handler));
 out:
     cJSON_Delete(root);
     return err;
@@ -186,7 +169,7 @@ void lw_lambda_parse_error_type(const char *body, size_t len, char *out, size_t 
     if (root == NULL)
         return;
     if (cJSON_IsObject(root))
-        copy_json_string(root, "errorType", out, cap);
+        lw_json_string(root, "errorType", out, cap);
     cJSON_Delete(root);
 }
 
@@ -228,9 +211,9 @@ enum lw_err lw_lambda_parse_event(const char *body, size_t len, struct lw_lambda
     if (cJSON_IsNumber(deadline) && deadline->valuedouble > 0 &&
         deadline->valuedouble < 18446744073709551616.0)
         out->deadline_ms = (uint64_t)deadline->valuedouble;
-    copy_json_string(root, "requestId", out->request_id, sizeof(out->request_id));
-    copy_json_string(root, "invokedFunctionArn", out->invoked_function_arn,
-                     sizeof(out->invoked_function_arn));
+    lw_json_string(root, "requestId", out->request_id, sizeof(out->request_id));
+    lw_json_string(root, "invokedFunctionArn", out->invoked_function_arn,
+                   sizeof(out->invoked_function_arn));
     if (out->kind == LW_EVENT_INVOKE && out->request_id[0] == '\0') {
         err = LW_ERR_INVALID;
         goto out;
@@ -239,7 +222,7 @@ enum lw_err lw_lambda_parse_event(const char *body, size_t len, struct lw_lambda
         /* The documentation writes SPINDOWN/TIMEOUT/FAILURE, the platform sends lowercase:
          * compare without case, and read anything unknown as a failure. */
         char reason[32];
-        copy_json_string(root, "shutdownReason", reason, sizeof(reason));
+        lw_json_string(root, "shutdownReason", reason, sizeof(reason));
         if (strcasecmp(reason, "spindown") == 0)
             out->shutdown_reason = LW_SHUTDOWN_SPINDOWN;
         else if (strcasecmp(reason, "timeout") == 0)

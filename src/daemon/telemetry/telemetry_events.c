@@ -1,5 +1,8 @@
 #include <leakwatch/telemetry_events.h>
 
+#include <leakwatch/json_field.h>
+#include <leakwatch/timefmt.h>
+
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <string.h>
@@ -38,115 +41,14 @@ static enum lw_platform_event_type type_of(const char *s)
     return LW_EV_UNKNOWN;
 }
 
-/* --- time ------------------------------------------------------------------------------------ */
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-/* Read exactly n digits at s[*pos]. */
-static bool digits(const char *s, size_t len, size_t *pos, int n, int64_t *out)
-{
-    int64_t v = 0;
-    for (int i = 0; i < n; i++) {
-        if (*pos >= len || s[*pos] < '0' || s[*pos] > '9')
-            return false;
-        v = v * 10 + (s[(*pos)++] - '0');
-    }
-    *out = v;
-    return true;
-}
-
-static bool expect_char(const char *s, size_t len, size_t *pos, char c)
-{
-    if (*pos >= len || s[*pos] != c)
-        return false;
-    (*pos)++;
-    return true;
-}
-
-enum lw_err lw_telemetry_parse_time(const char *s, size_t len, uint64_t *out_ms)
-{
-    size_t p = 0;
-    int64_t y, mo, d, h, mi, sec, ms = 0;
-    if (!digits(s, len, &p, 4, &y) || !expect_char(s, len, &p, '-') ||
-        !digits(s, len, &p, 2, &mo) || !expect_char(s, len, &p, '-') || !digits(s, len, &p, 2, &d))
-        return LW_ERR_INVALID;
-    if (p >= len || (s[p] != 'T' && s[p] != 't' && s[p] != ' '))
-        return LW_ERR_INVALID;
-    p++;
-    if (!digits(s, len, &p, 2, &h) || !expect_char(s, len, &p, ':') ||
-        !digits(s, len, &p, 2, &mi) || !expect_char(s, len, &p, ':') ||
-        !digits(s, len, &p, 2, &sec))
-        return LW_ERR_INVALID;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
-        return LW_ERR_INVALID;
-    if (p < len && s[p] == '.') {
-        p++;
-        int n = 0;
-        while (p < len && s[p] >= '0' && s[p] <= '9') {
-            if (n < 3)
-                ms = ms * 10 + (s[p] - '0');
-            n++;
-            p++;
-        }
-        if (n == 0)
-            return LW_ERR_INVALID;
-        for (; n < 3; n++)
-            ms *= 10;
-    }
-    int64_t offset_s = 0;
-    if (p < len && (s[p] == 'Z' || s[p] == 'z')) {
-        p++;
-    } else if (p < len && (s[p] == '+' || s[p] == '-')) {
-        int sign = s[p++] == '-' ? -1 : 1;
-        int64_t oh, om;
-        if (!digits(s, len, &p, 2, &oh) || !expect_char(s, len, &p, ':') ||
-            !digits(s, len, &p, 2, &om) || oh > 23 || om > 59)
-            return LW_ERR_INVALID;
-        offset_s = sign * (oh * 3600 + om * 60);
-    } else {
-        return LW_ERR_INVALID; /* a time without a zone is ambiguous */
-    }
-    if (p != len)
-        return LW_ERR_INVALID;
-    int64_t t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset_s;
-    if (t < 0)
-        return LW_ERR_INVALID;
-    *out_ms = (uint64_t)t * 1000 + (uint64_t)ms;
-    return LW_OK;
-}
-
 /* --- fields ---------------------------------------------------------------------------------- */
-
-static void copy_string(char *dst, size_t cap, const cJSON *obj, const char *key)
-{
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!cJSON_IsString(item) || item->valuestring == NULL)
-        return;
-    size_t n = strlen(item->valuestring);
-    if (n >= cap)
-        n = cap - 1;
-    memcpy(dst, item->valuestring, n);
-    dst[n] = '\0';
-}
 
 /* A finite number under key; sets the field bit. */
 static void take_number(struct lw_platform_event *ev, const cJSON *obj, const char *key,
                         double *dst, uint32_t bit)
 {
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!cJSON_IsNumber(item) || !isfinite(item->valuedouble))
-        return;
-    *dst = item->valuedouble;
-    ev->fields |= bit;
+    if (lw_json_number(obj, key, dst))
+        ev->fields |= bit;
 }
 
 static void take_metrics(struct lw_platform_event *ev, const cJSON *record)
@@ -198,7 +100,7 @@ static bool parse_event(const cJSON *item, struct lw_platform_event *ev)
 
     const cJSON *time = cJSON_GetObjectItemCaseSensitive(item, "time");
     if (cJSON_IsString(time) && time->valuestring != NULL &&
-        lw_telemetry_parse_time(time->valuestring, strlen(time->valuestring), &ev->time_ms) ==
+        lw_time_parse_iso8601(time->valuestring, strlen(time->valuestring), 0, &ev->time_ms) ==
             LW_OK)
         ev->fields |= LW_EVF_TIME;
 
@@ -216,15 +118,15 @@ static bool parse_event(const cJSON *item, struct lw_platform_event *ev)
     if (!cJSON_IsObject(record))
         return false;
 
-    copy_string(ev->request_id, sizeof(ev->request_id), record, "requestId");
-    copy_string(ev->status, sizeof(ev->status), record, "status");
-    copy_string(ev->error_type, sizeof(ev->error_type), record, "errorType");
-    copy_string(ev->initialization_type, sizeof(ev->initialization_type), record,
-                "initializationType");
-    copy_string(ev->phase, sizeof(ev->phase), record, "phase");
-    copy_string(ev->name, sizeof(ev->name), record, "name");
-    copy_string(ev->state, sizeof(ev->state), record, "state");
-    copy_string(ev->reason, sizeof(ev->reason), record, "reason");
+    lw_json_string(record, "requestId", ev->request_id, sizeof(ev->request_id));
+    lw_json_string(record, "status", ev->status, sizeof(ev->status));
+    lw_json_string(record, "errorType", ev->error_type, sizeof(ev->error_type));
+    lw_json_string(record, "initializationType", ev->initialization_type,
+                   sizeof(ev->initialization_type));
+    lw_json_string(record, "phase", ev->phase, sizeof(ev->phase));
+    lw_json_string(record, "name", ev->name, sizeof(ev->name));
+    lw_json_string(record, "state", ev->state, sizeof(ev->state));
+    lw_json_string(record, "reason", ev->reason, sizeof(ev->reason));
     take_metrics(ev, record);
     take_spans(ev, record);
     take_number(ev, record, "droppedRecords", &ev->dropped_records, LW_EVF_DROPPED_RECORDS);

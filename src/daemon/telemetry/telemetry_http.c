@@ -1,4 +1,5 @@
 #include <leakwatch/telemetry_http.h>
+#include <leakwatch/text.h>
 
 #include <string.h>
 #include <strings.h>
@@ -339,17 +340,6 @@ void lw_telemetry_http_chunked_init(struct lw_telemetry_http_chunked *d, size_t 
     d->max_body_bytes = max_body_bytes;
 }
 
-static int hex_value(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* The size line is complete: go to its data, or to the trailers after the last chunk. */
 static void size_line_done(struct lw_telemetry_http_chunked *d)
 {
@@ -385,7 +375,7 @@ enum lw_err lw_telemetry_http_chunked_decode(struct lw_telemetry_http_chunked *d
         switch (d->state) {
         case CH_SIZE_FIRST:
         case CH_SIZE: {
-            int h = hex_value(c);
+            int h = lw_text_hex_value(c);
             if (h >= 0) {
                 d->chunk_left = d->chunk_left * 16 + (uint64_t)h;
                 /* Checked per digit, so the value never overflows. */

@@ -1,3 +1,4 @@
+#include <leakwatch/limits.h>
 #include <leakwatch/log.h>
 #include <leakwatch/telemetry_http.h>
 #include <leakwatch/telemetry_listener.h>

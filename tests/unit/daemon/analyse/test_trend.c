@@ -3,7 +3,7 @@
  * against several limits, saw-teeth with and without a leak under them, a warming plateau,
  * noise, a single spike, resets, leaks in other processes, missing end readings. Each case
  * states the verdict it must give; the figures the goals are about (invocations until the
- * verdict, projection error) are printed so the README table can quote them.
+ * verdict, projection error) are printed so the table in docs/verdict.md can quote them.
  */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fake_clock.h"
 #include "otlp_metrics.pb-c.h"
 
 /* --- the retry policy ------------------------------------------------------------------------ */
@@ -77,25 +78,6 @@ static void test_retry_decision(void **state)
     }
 }
 
-static void test_http_date(void **state)
-{
-    (void)state;
-    uint64_t ms = 0;
-    assert_int_equal(lw_exporter_parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT", &ms), LW_OK);
-    assert_int_equal(ms, 784111777000ull);
-    assert_int_equal(lw_exporter_parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT", &ms), LW_OK);
-    assert_int_equal(ms, 0);
-    assert_int_equal(lw_exporter_parse_http_date("Mon, 29 Feb 2044 23:59:59 GMT", &ms), LW_OK);
-    assert_int_equal(ms, 2340403199000ull);
-    assert_int_equal(lw_exporter_parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT", &ms),
-                     LW_ERR_INVALID);
-    assert_int_equal(lw_exporter_parse_http_date("Sun, 06 Foo 1994 08:49:37 GMT", &ms),
-                     LW_ERR_INVALID);
-    assert_int_equal(lw_exporter_parse_http_date("Sun, 06 Nov 1994 25:49:37 GMT", &ms),
-                     LW_ERR_INVALID);
-    assert_int_equal(lw_exporter_parse_http_date("", &ms), LW_ERR_INVALID);
-}
-
 /* --- the fake transport ---------------------------------------------------------------------- */
 
 enum step_kind { REPLY, HANG, BLOCK };
@@ -120,9 +102,11 @@ struct fake {
     bool blocked;         /* a BLOCK step is waiting */
     size_t calls;
     size_t delivered_records; /* points of leakwatch.function.rss.start in 2xx requests */
+    uint64_t health_time_ns;  /* time_unix_nano of the last health sum seen */
     bool saw_content_type, saw_api_key, saw_gzip;
     uint32_t last_timeout_ms;
 };
+static struct fake fake;
 
 #define PB(name) Opentelemetry__Proto__Collector__Metrics__V1__##name
 
@@ -137,6 +121,8 @@ static size_t count_records(const struct lw_http_request *req)
     for (size_t i = 0; i < sm->n_metrics; i++) {
         if (strcmp(sm->metrics[i]->name, "leakwatch.function.rss.start") == 0)
             n = sm->metrics[i]->gauge->n_data_points;
+        if (strncmp(sm->metrics[i]->name, "leakwatch.health.", 17) == 0)
+            fake.health_time_ns = sm->metrics[i]->sum->data_points[0]->time_unix_nano;
     }
     opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__free_unpacked(
         r, NULL);
@@ -199,7 +185,6 @@ static void fake_destroy(void *ctx)
     (void)ctx;
 }
 
-static struct fake fake;
 static struct lw_health health;
 static struct lw_exporter_config cfg;
 
@@ -275,6 +260,25 @@ static void enqueue_n(struct lw_exporter *ex, size_t n)
         make_record(&rec, i + 1);
         assert_int_equal(lw_exporter_enqueue(ex, &rec, NULL), LW_OK);
     }
+}
+
+/* The exporter reads the time only through the clock it is given: the health sums it sends are
+ * stamped with that clock's wall time, to the nanosecond. */
+static void test_the_clock_seam(void **state)
+{
+    (void)state;
+    static const struct step steps[] = {{REPLY, 200, NULL, NULL, 0}};
+    script(steps, 1);
+    struct fake_clock fc;
+    cfg.clock = fake_clock_init(&fc, 1767607200123ull);
+    fc.real_mono = true; /* the thread waits on a condition variable */
+    struct lw_exporter *ex = start();
+    enqueue_n(ex, 1);
+    lw_exporter_flush(ex, 1767607200123ull + 60000);
+    lw_exporter_free(ex);
+    cfg.clock = NULL;
+    assert_int_equal(fake.delivered_records, 1);
+    assert_int_equal(fake.health_time_ns, 1767607200123ull * 1000000ull);
 }
 
 static void test_503_then_200_is_delivered(void **state)
@@ -433,7 +437,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_retry_decision),
-        cmocka_unit_test(test_http_date),
+        cmocka_unit_test_setup_teardown(test_the_clock_seam, setup, teardown),
         cmocka_unit_test_setup_teardown(test_503_then_200_is_delivered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_400_drops_without_retry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retries_are_bounded_by_attempts, setup, teardown),

@@ -29,7 +29,9 @@ static struct lw_otlp_config cfg; /* large: not on the stack */
 
 static void load(const struct env *e)
 {
-    lw_otlp_config_load(&cfg, fake_getenv, (void *)(uintptr_t)e, "env-42");
+    static struct lw_config lambda;
+    lw_config_load(&lambda, fake_getenv, (void *)(uintptr_t)e);
+    lw_otlp_config_load(&cfg, fake_getenv, (void *)(uintptr_t)e, &lambda, "env-42");
 }
 
 static bool warned_about(const char *needle)

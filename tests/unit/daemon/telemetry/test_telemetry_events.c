@@ -183,42 +183,6 @@ static void test_other_fields(void **state)
     assert_false(c.ev[1].fields & LW_EVF_DURATION); /* "12" is a string, not a number */
 }
 
-struct time_case {
-    const char *text;
-    enum lw_err err;
-    uint64_t ms;
-};
-
-static const struct time_case time_cases[] = {
-    {"1970-01-01T00:00:00Z", LW_OK, 0},
-    {"2026-01-05T10:00:00.010Z", LW_OK, 1767607200010ULL},
-    {"2026-01-05T10:00:00.1Z", LW_OK, 1767607200100ULL},
-    {"2026-01-05T10:00:00.123456789Z", LW_OK, 1767607200123ULL},
-    {"2026-01-05T12:00:00+02:00", LW_OK, 1767607200000ULL},
-    {"2026-01-05T08:00:00-02:00", LW_OK, 1767607200000ULL},
-    {"2024-02-29T00:00:00Z", LW_OK, 1709164800000ULL},
-    {"2026-01-05T10:00:00", LW_ERR_INVALID, 0},
-    {"2026-01-05T10:00:00.Z", LW_ERR_INVALID, 0},
-    {"2026-13-05T10:00:00Z", LW_ERR_INVALID, 0},
-    {"2026-01-05T10:00:00Zjunk", LW_ERR_INVALID, 0},
-    {"1969-12-31T23:59:59Z", LW_ERR_INVALID, 0},
-    {"", LW_ERR_INVALID, 0},
-};
-
-static void test_time_table(void **state)
-{
-    (void)state;
-    for (size_t i = 0; i < sizeof(time_cases) / sizeof(time_cases[0]); i++) {
-        uint64_t ms = 12345;
-        print_message("%s\n", time_cases[i].text);
-        assert_int_equal(
-            lw_telemetry_parse_time(time_cases[i].text, strlen(time_cases[i].text), &ms),
-            time_cases[i].err);
-        if (time_cases[i].err == LW_OK)
-            assert_int_equal(ms, time_cases[i].ms);
-    }
-}
-
 /* The body is (pointer, length): bytes past len are never read, even without a NUL. */
 static void test_length_bounded(void **state)
 {
@@ -241,7 +205,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_table),         cmocka_unit_test(test_report_fields),
         cmocka_unit_test(test_runtime_done_fields), cmocka_unit_test(test_other_fields),
-        cmocka_unit_test(test_time_table),          cmocka_unit_test(test_length_bounded),
+        cmocka_unit_test(test_length_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

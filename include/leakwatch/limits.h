@@ -1,0 +1,34 @@
+/*
+ * Every limit that more than one module must agree on, in one place: Lambda's documented ranges
+ * (which a request outside them gets refused for) and leakwatch's own caps. A module's private
+ * cap that nobody else sees stays in that module.
+ */
+#ifndef LEAKWATCH_LIMITS_H
+#define LEAKWATCH_LIMITS_H
+
+/* ---- Lambda --------------------------------------------------------------------------------- */
+
+/* Telemetry API buffering ranges (the subscription is refused outside them). leakwatch asks for
+ * the minimum of each by default: the smallest batches, delivered the soonest. */
+#define LW_TELEMETRY_MAX_ITEMS_MIN 1000u
+#define LW_TELEMETRY_MAX_ITEMS_MAX 10000u
+#define LW_TELEMETRY_MAX_BYTES_MIN 262144u
+#define LW_TELEMETRY_MAX_BYTES_MAX 1048576u
+#define LW_TELEMETRY_TIMEOUT_MS_MIN 25u
+#define LW_TELEMETRY_TIMEOUT_MS_MAX 30000u
+
+/* Port 9001 is Lambda's own (the Runtime and Extensions APIs); the listener never takes it. */
+#define LW_LAMBDA_RESERVED_PORT 9001u
+
+/* ---- leakwatch ------------------------------------------------------------------------------ */
+
+/* The telemetry listener's port when LEAKWATCH_TELEMETRY_PORT is not set. Not 4243: the AWS
+ * samples and many extensions built from them take that one, and another extension may not be
+ * able to move when leakwatch holds its port. */
+#define LW_TELEMETRY_DEFAULT_PORT 4279u
+
+/* The body of any HTTP response leakwatch reads (Extensions API answers, an OTLP collector's
+ * reply): none is more than a few hundred bytes; anything above is truncated and flagged. */
+#define LW_HTTP_RESPONSE_MAX_BYTES (64u * 1024u)
+
+#endif

@@ -1,0 +1,38 @@
+/*
+ * Text primitives every output needs: UTF-8 validation and cutting, JSON string escaping, hex
+ * digits. Pure; nothing here allocates. Names and strings leakwatch writes come from outside
+ * (process names, function names, log lines the function wrote), so every writer goes through
+ * these: what is not valid UTF-8 never reaches a JSON document or a terminal.
+ */
+#ifndef LEAKWATCH_TEXT_H
+#define LEAKWATCH_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* The length of the valid UTF-8 sequence at s[0..n), or 0 when it is not one (overlong,
+ * surrogate, beyond U+10FFFF, truncated, or n == 0). */
+size_t lw_text_utf8_len(const unsigned char *s, size_t n);
+
+/* The longest prefix of s[0..n) that fits in max bytes without cutting a UTF-8 sequence. */
+size_t lw_text_utf8_cut(const char *s, size_t n, size_t max);
+
+/*
+ * Copies the C string src (NULL is "") into dst (cap > 0) as valid UTF-8, NUL-terminated:
+ * each byte that does not begin a valid sequence becomes `replacement` (an ASCII byte), and
+ * the copy is truncated at a whole character.
+ */
+void lw_text_utf8_clean(char *dst, size_t cap, const char *src, char replacement);
+
+/*
+ * Appends src[0..n) to dst as the inside of a JSON string (no quotes): '"' and '\\' escaped,
+ * control characters and DEL as \u00XX, bytes that are not UTF-8 as \ufffd. dst holds cap
+ * bytes and *len of them are in use; the result is NUL-terminated. Returns false when it did
+ * not fit: *len then stops before the escape or character that did not fit.
+ */
+bool lw_text_json_escape(char *dst, size_t cap, size_t *len, const char *src, size_t n);
+
+/* The value of a hex digit, or -1. */
+int lw_text_hex_value(int c);
+
+#endif

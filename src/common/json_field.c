@@ -1,0 +1,44 @@
+#include <leakwatch/json_field.h>
+
+#include <math.h>
+#include <string.h>
+
+#include <leakwatch/text.h>
+
+/* Largest integer a double holds exactly: above it a count is not trusted. */
+#define MAX_EXACT_U64 9007199254740992.0
+
+bool lw_json_string(const cJSON *obj, const char *key, char *dst, size_t cap)
+{
+    dst[0] = '\0';
+    const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, key));
+    if (s == NULL)
+        return false;
+    size_t n = lw_text_utf8_cut(s, strlen(s), cap - 1);
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+    return true;
+}
+
+bool lw_json_number(const cJSON *obj, const char *key, double *out)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!cJSON_IsNumber(item) || !isfinite(item->valuedouble))
+        return false;
+    *out = item->valuedouble;
+    return true;
+}
+
+int lw_json_count(const cJSON *obj, const char *key, uint64_t *out)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (item == NULL)
+        return 0;
+    if (!cJSON_IsNumber(item))
+        return -1;
+    double v = item->valuedouble;
+    if (!isfinite(v) || v < 0 || v > MAX_EXACT_U64 || floor(v) != v)
+        return -1;
+    *out = (uint64_t)v;
+    return 1;
+}
