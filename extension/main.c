@@ -28,6 +28,7 @@
 #include <leakwatch/report.h>
 #include <leakwatch/snapshot.h>
 #include <leakwatch/telemetry_listener.h>
+#include <leakwatch/ticker.h>
 
 /* Leave this much of the SHUTDOWN budget unused: exiting late means SIGKILL. */
 #define SHUTDOWN_MARGIN_MS 100
@@ -65,6 +66,7 @@ struct daemon {
     struct lw_telemetry_listener *listener;
     struct lw_pipeline *pipeline;
     struct lw_boundary *boundary; /* NULL: no readings (said at init) */
+    struct lw_ticker *ticker;     /* readings on a timer: Managed Instances */
     struct lw_lambda_events events;
 };
 
@@ -72,6 +74,12 @@ static void on_telemetry(void *ctx, const char *body, size_t len)
 {
     struct daemon *d = ctx;
     lw_pipeline_add_telemetry(d->pipeline, body, len);
+}
+
+static void tick(void *ctx)
+{
+    struct daemon *d = ctx;
+    lw_boundary_tick(d->boundary);
 }
 
 static void emit_record(void *ctx, const struct lw_record *rec)
@@ -92,7 +100,10 @@ static bool next_event_waiting(void *ctx)
  */
 static void start(struct daemon *d, uint64_t start_ms)
 {
+    bool invokes = d->reg.events & LW_REGISTER_INVOKE;
     struct lw_pipeline_config plc = {
+        .intervals = !invokes,
+        .intervals_seed = lw_identity_random_u64(),
         .config = &d->cfg,
         .telemetry_expected = d->cfg.telemetry,
         .getenv_fn = lw_config_process_env,
@@ -108,8 +119,7 @@ static void start(struct daemon *d, uint64_t start_ms)
         .self_pid = (int32_t)getpid(),
         .extensions_dir = d->cfg.extensions_dir,
     };
-    bool invokes = d->reg.events & LW_REGISTER_INVOKE;
-    struct lw_processes *procs = d->pipeline != NULL && invokes ? lw_processes_new(&pc) : NULL;
+    struct lw_processes *procs = d->pipeline != NULL ? lw_processes_new(&pc) : NULL;
     struct lw_boundary_config bc = {
         .procs = procs,
         .peak_mode = d->cfg.peak_mode,
@@ -120,10 +130,17 @@ static void start(struct daemon *d, uint64_t start_ms)
     struct lw_boundary_sink sink = {emit_record, next_event_waiting, d};
     if (procs != NULL)
         d->boundary = lw_boundary_new(&bc, NULL, &sink, NULL, &d->health);
-    if (!invokes)
-        lw_info("no INVOKE events on this platform: per-invocation readings are off");
-    else if (d->boundary == NULL)
+    if (d->boundary == NULL) {
         lw_error("out of memory at init: leakwatch runs on without readings");
+    } else if (!invokes) {
+        /* Managed Instances: no INVOKE, many invocations at once, never frozen. A reading on a
+         * timer closes one interval record and opens the next; this one opens the first. */
+        lw_boundary_tick(d->boundary);
+        d->ticker = lw_ticker_start("lw-interval", d->cfg.interval_ms, tick, d);
+        lw_info("no INVOKE events on this platform: a reading every %u ms, one record per "
+                "interval",
+                d->cfg.interval_ms);
+    }
     if (d->pipeline != NULL && d->cfg.telemetry)
         d->listener = lw_lambda_client_start_telemetry(&d->api, &d->cfg, d->reg.extension_id,
                                                        on_telemetry, d, &d->health);
@@ -194,6 +211,7 @@ static int run(struct daemon *d)
         if (lw_lambda_events_next(&d->events, &ev) != LW_OK)
             return 1;
         if (ev.kind == LW_EVENT_SHUTDOWN) {
+            lw_ticker_stop(d->ticker); /* before the last reading: one thread reads at a time */
             if (d->boundary != NULL)
                 lw_boundary_shutdown(d->boundary);
             return shutdown_now(d, &ev);

@@ -59,3 +59,8 @@ file(GLOB LW_SUITES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/*/suite.cmake)
 foreach(suite ${LW_SUITES})
     include(${suite})
 endforeach()
+
+# --- the emulator's LD_PRELOAD library for SnapStart (shared init state across restores) --------
+add_library(lw_seeded_random SHARED ${CMAKE_SOURCE_DIR}/tests/emulator/fixtures/seeded_random.c)
+set_target_properties(lw_seeded_random PROPERTIES OUTPUT_NAME seeded_random
+    LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/emulator)

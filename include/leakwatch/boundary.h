@@ -81,7 +81,16 @@ void lw_boundary_invoke(struct lw_boundary *b, const char *request_id, uint64_t 
  */
 void lw_boundary_shutdown(struct lw_boundary *b);
 
-/* INVOKE events seen so far. */
+/*
+ * Lambda Managed Instances: no INVOKE reaches extensions there and the environment is never
+ * frozen, so readings are taken on a timer instead. lw_boundary_tick() closes the open interval
+ * record, if any, and opens the next (LW_RECORD_INTERVAL, seq counting intervals): the first
+ * call opens the first interval. Each reading resets the high-water marks, so an interval's
+ * peak is exact. lw_boundary_shutdown() closes the last interval. One thread at a time.
+ */
+void lw_boundary_tick(struct lw_boundary *b);
+
+/* INVOKE events seen so far (intervals opened, on Managed Instances). */
 uint64_t lw_boundary_invocations(const struct lw_boundary *b);
 
 /* Whether peaks come from clear_refs + VmHWM (false: the sampler). */

@@ -59,6 +59,8 @@ struct lw_config {
     uint32_t report_wait_invocations;       /* LEAKWATCH_REPORT_WAIT_INVOCATIONS 1..10, default 4 */
     double recycle_horizon_minutes;         /* LEAKWATCH_RECYCLE_HORIZON_MINUTES, default 120 */
     uint32_t warmup_invocations;            /* LEAKWATCH_WARMUP_INVOCATIONS, default 5 */
+    uint32_t interval_ms;                   /* LEAKWATCH_INTERVAL_MS, Managed Instances */
+    uint32_t restore_warmup_invocations;    /* LEAKWATCH_RESTORE_WARMUP_INVOCATIONS (SnapStart) */
     char extensions_dir[LW_CONFIG_STR_MAX]; /* LEAKWATCH_EXTENSIONS_DIR (set by the launcher) */
 
     /* the Lambda environment */

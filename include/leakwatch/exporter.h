@@ -63,6 +63,10 @@ struct lw_exporter *lw_exporter_new(const struct lw_exporter_config *cfg,
 enum lw_err lw_exporter_enqueue(struct lw_exporter *ex, const struct lw_record *rec,
                                 const struct lw_verdict *verdict);
 
+/* The environment's identity changed (the platform's instanceId, a SnapStart restore): the
+ * resource attribute faas.instance of every later request names env_id. Never blocks on I/O. */
+void lw_exporter_set_instance(struct lw_exporter *ex, const char *env_id);
+
 /* Wakes the exporter thread (e.g. right after an INVOKE, when the environment is thawed). */
 void lw_exporter_notify(struct lw_exporter *ex);
 

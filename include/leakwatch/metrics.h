@@ -1,5 +1,6 @@
 /*
- * The per-invocation metrics users see: one table, shared by the EMF and the OTLP encoders so
+ * The per-record metrics users see (a record is an invocation, or an interval on Managed
+ * Instances): one table, shared by the EMF and the OTLP encoders so
  * that both ship the same names, units and values. Names and units are the product's public
  * interface (README, "Metrics"): add to the end, never rename.
  *
@@ -48,7 +49,17 @@
     X(INVOCATIONS_TO_OOM, "ProjectedInvocationsToOom", "Count",                                    \
       "leakwatch.leak.invocations_to_oom", "1")                                                    \
     X(MINUTES_TO_OOM, "ProjectedMinutesToOom", "None", "leakwatch.leak.minutes_to_oom", "min")     \
-    X(VERDICT_LEVEL, "LeakVerdictLevel", "None", "leakwatch.leak.verdict_level", "1")
+    X(VERDICT_LEVEL, "LeakVerdictLevel", "None", "leakwatch.leak.verdict_level", "1")              \
+    /* interval records (Managed Instances): the requests reported in the interval */              \
+    X(INTERVAL, "IntervalSeconds", "Seconds", "leakwatch.interval.duration", "s")                  \
+    X(REQUESTS, "Requests", "Count", "leakwatch.interval.requests", "1")                           \
+    X(REQUEST_ERRORS, "RequestErrors", "Count", "leakwatch.interval.request_errors", "1")          \
+    X(REQUEST_TIMEOUTS, "RequestTimeouts", "Count", "leakwatch.interval.request_timeouts", "1")    \
+    X(REQUEST_DURATION_MEAN, "RequestDurationMeanMilliseconds", "Milliseconds",                    \
+      "leakwatch.interval.request_duration_mean", "ms")                                            \
+    X(REQUEST_DURATION_MAX, "RequestDurationMaxMilliseconds", "Milliseconds",                      \
+      "leakwatch.interval.request_duration_max", "ms")                                             \
+    X(FN_PROCESSES, "FunctionProcesses", "Count", "leakwatch.function.processes", "1")
 
 enum lw_metric_id {
 #define LW_METRIC_ENUM(id, emf, emf_unit, otlp, ucum) LW_M_##id,

@@ -33,9 +33,13 @@ struct lw_pipeline_config {
     struct lw_exporter *exporter;
     lw_getenv_fn getenv_fn;
     void *getenv_ctx;
-    int out_fd; /* where EMF and alert lines go (stdout) */
-    const char *env_id;
+    int out_fd;         /* where EMF and alert lines go (stdout) */
+    const char *env_id; /* leakwatch's own id; copied (the platform's may replace it) */
     uint64_t process_start_ms;
+    /* Records are intervals on a timer (Managed Instances, or any platform without INVOKE):
+     * platform.start/report are counted per interval instead of joined to a record. */
+    bool intervals;
+    uint64_t intervals_seed;      /* random bits: request ids are hashed with them */
     const struct lw_clock *clock; /* NULL: the system clock */
 };
 

@@ -12,7 +12,7 @@
 
 #define LW_NAME_MAX 64       /* process or extension name, NUL included */
 #define LW_REQUEST_ID_MAX 64 /* request ids are UUIDs (36 chars); longer ones are truncated */
-#define LW_ENV_ID_MAX 40     /* environment id made by leakwatch at init */
+#define LW_ENV_ID_MAX 128    /* the platform's instanceId, or an id leakwatch made */
 #define LW_MAX_PROCS 32      /* processes tracked per snapshot; more are counted as dropped */
 #define LW_STATUS_MAX 16     /* "success", "failure", "error", "timeout" */
 #define LW_ERROR_TYPE_MAX 64
@@ -128,7 +128,37 @@ enum lw_record_gap {
 const char *lw_record_gap_name(uint32_t flag);
 uint32_t lw_record_gap_from_name(const char *name);
 
+/*
+ * What a record covers. On-demand and SnapStart environments get one record per invocation
+ * (INVOKE to the next boundary). Lambda Managed Instances send extensions no INVOKE and run many
+ * invocations at once: there a record covers a fixed interval of time, its memory figures are
+ * the environment's over that interval, and its platform part sums the requests that ended in
+ * it. Per-invocation memory is not defined under concurrency, and an interval record has none.
+ */
+enum lw_record_kind {
+    LW_RECORD_INVOCATION = 0,
+    LW_RECORD_INTERVAL,
+};
+
+/* The requests whose platform.report falls in an interval (Managed Instances). Exact: counts,
+ * sums and extremes, no sampling. */
+struct lw_interval_stats {
+    uint64_t requests;      /* platform.report events (each for a platform.start seen) */
+    uint64_t errors;        /* of them, status error or failure */
+    uint64_t timeouts;      /* of them, status timeout */
+    uint64_t out_of_memory; /* of them, errorType Runtime.OutOfMemory */
+    uint64_t timed;         /* of them, with a metrics.durationMs */
+    double duration_sum_ms; /* report.metrics.durationMs summed */
+    double duration_max_ms; /* the longest */
+    uint64_t started;       /* platform.start events in the interval */
+};
+
 struct lw_record {
+    enum lw_record_kind kind;
+    /* SnapStart: this environment was restored from a snapshot (its first record is no cold
+     * start); leakwatch took a new identity at the restore. */
+    bool restored;
+    struct lw_interval_stats interval; /* LW_RECORD_INTERVAL only */
     char request_id[LW_REQUEST_ID_MAX];
     char env_id[LW_ENV_ID_MAX];
     uint64_t seq; /* 1 for the first invocation of this environment */

@@ -55,6 +55,8 @@ enum lw_platform_event_field {
     LW_EVF_EXTENSION_OVERHEAD = 1u << 10, /* span extensionOverhead */
     LW_EVF_DROPPED_RECORDS = 1u << 11,
     LW_EVF_DROPPED_BYTES = 1u << 12,
+    /* initStart / restoreStart, schema 2025-01-29: instanceMaxMemory (bytes) */
+    LW_EVF_INSTANCE_MAX_MEMORY = 1u << 13,
 };
 
 #define LW_EV_WORD_MAX 32 /* initializationType, phase, state, reason (longer ones truncated) */
@@ -72,6 +74,11 @@ struct lw_platform_event {
     char name[LW_NAME_MAX];                   /* extension / subscriber name */
     char state[LW_EV_WORD_MAX];               /* platform.extension / telemetrySubscription */
     char reason[LW_EV_WORD_MAX];              /* platform.logsDropped */
+    /* initStart / restoreStart, schema 2025-01-29: the platform's identity of the environment
+     * (the log stream name); "" when absent or longer than the buffer (never cut: a cut id
+     * could name two environments alike) */
+    char instance_id[LW_ENV_ID_MAX];
+    double instance_max_memory_bytes;
     double duration_ms;
     double billed_duration_ms;
     double memory_size_mb;

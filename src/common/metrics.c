@@ -65,6 +65,17 @@ static uint64_t extensions_rss(const struct lw_record *rec)
     return sum;
 }
 
+/* The function's processes read at the end: the runtime and its children (its workers on
+ * Managed Instances). */
+static uint32_t function_processes(const struct lw_record *rec)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < rec->n_procs && i < LW_MAX_PROCS; i++)
+        if (lw_record_role_is_function(rec->procs[i].role) && rec->procs[i].have_end)
+            n++;
+    return n;
+}
+
 /* The verdict is worth a figure once the trend engine has left its learning phase. */
 static bool verdict_meaningful(const struct lw_verdict *v)
 {
@@ -140,7 +151,8 @@ static bool value(enum lw_metric_id id, const struct lw_record *rec, const struc
         *out = (double)pl->max_memory_used_mb;
         return pl->have_report;
     case LW_M_GROWTH_PER_INVOCATION:
-        if (!verdict_meaningful(v))
+        /* an interval is no invocation: per-invocation growth is not defined under concurrency */
+        if (!verdict_meaningful(v) || rec->kind == LW_RECORD_INTERVAL)
             return false;
         *out = v->growth_bytes_per_invocation;
         return true;
@@ -150,7 +162,7 @@ static bool value(enum lw_metric_id id, const struct lw_record *rec, const struc
         *out = v->growth_bytes_per_hour;
         return true;
     case LW_M_INVOCATIONS_TO_OOM:
-        if (!verdict_meaningful(v) || !v->have_projection)
+        if (!verdict_meaningful(v) || !v->have_projection || rec->kind == LW_RECORD_INTERVAL)
             return false;
         *out = v->projected_invocations_to_oom;
         return true;
@@ -164,6 +176,29 @@ static bool value(enum lw_metric_id id, const struct lw_record *rec, const struc
             return false;
         *out = (double)lw_verdict_level(v->kind);
         return true;
+    case LW_M_INTERVAL:
+        *out = (double)(rec->end_time_ms - rec->start_time_ms) / 1000.0;
+        return rec->kind == LW_RECORD_INTERVAL && rec->end_time_ms >= rec->start_time_ms;
+    case LW_M_REQUESTS:
+        *out = (double)rec->interval.requests;
+        return rec->kind == LW_RECORD_INTERVAL;
+    case LW_M_REQUEST_ERRORS:
+        *out = (double)rec->interval.errors;
+        return rec->kind == LW_RECORD_INTERVAL;
+    case LW_M_REQUEST_TIMEOUTS:
+        *out = (double)rec->interval.timeouts;
+        return rec->kind == LW_RECORD_INTERVAL;
+    case LW_M_REQUEST_DURATION_MEAN:
+        if (rec->kind != LW_RECORD_INTERVAL || rec->interval.timed == 0)
+            return false;
+        *out = rec->interval.duration_sum_ms / (double)rec->interval.timed;
+        return true;
+    case LW_M_REQUEST_DURATION_MAX:
+        *out = rec->interval.duration_max_ms;
+        return rec->kind == LW_RECORD_INTERVAL && rec->interval.timed > 0;
+    case LW_M_FN_PROCESSES:
+        *out = (double)function_processes(rec);
+        return have_end_snapshot(rec);
     case LW_M_COUNT:
         break;
     }

@@ -24,6 +24,7 @@ import select
 import signal
 import socket
 import subprocess
+import tempfile
 import sys
 import threading
 import time
@@ -101,8 +102,12 @@ EXTENSION_STDOUT_MODES = ("read", "stall", "close")
 # does (internal/lambda-managed-instances): extensions may register only for SHUTDOWN (INVOKE
 # gets 403 Extension.InvalidEventType and the extension may register again) and the Telemetry
 # API accepts only schema 2025-01-29 (400 ValidationError otherwise).
-MODES = ("on-demand", "managed-instances")
-INITIALIZATION_TYPES = {"on-demand": "on-demand", "managed-instances": "lambda-managed-instances"}
+# "snapstart" plays SnapStart: each environment is initialised, snapshotted (frozen) and restored,
+# with platform.restoreStart / restoreRuntimeDone / restoreReport and the Runtime API's
+# restore/next hook; see _SnapStartEnvironment.
+MODES = ("on-demand", "managed-instances", "snapstart")
+INITIALIZATION_TYPES = {"on-demand": "on-demand", "managed-instances": "lambda-managed-instances",
+                        "snapstart": "snap-start"}
 MANAGED_INSTANCES_SCHEMA = "2025-01-29"
 SIGNAL_MOMENTS = ("init", "invoke", "next", "frozen", "shutdown")
 
@@ -381,6 +386,17 @@ class _Invocation:
         self.status = None
         self.error_type = None
         self.produced_bytes = 0
+
+    def answer(self, body, error_type):
+        """The runtime's response (error_type None) or error, now."""
+        self.answered = True
+        self.response_mono = time.monotonic()
+        self.response = body
+        self.produced_bytes = len(body or b"")
+        if error_type is not None:
+            self.status, self.error_type = "error", error_type
+        else:
+            self.status = "success"
 
 
 # --------------------------------------------------------------------------------------------
@@ -716,6 +732,8 @@ class _Environment:
         self.lifetime_s = None
         self.log_stream = "%s/[%s]%s" % (time.strftime("%Y/%m/%d", time.gmtime()),
                                          emu.function_version, uuid.uuid4().hex)
+        self.instance_id = self.log_stream
+        self.runtime_shutdown_ms = RUNTIME_SHUTDOWN_MS
         self._monitor_stop = False
         self._monitor = threading.Thread(target=self._watch_memory, daemon=True)
 
@@ -864,6 +882,10 @@ class _Environment:
         env = self._base_env()
         # Lambda strips every variable starting with "_" from what extensions see.
         env.update({k: v for k, v in self.emu.extra_env.items() if not k.startswith("_")})
+        seed_file = getattr(self, "seed_file", None)
+        if seed_file is not None:
+            env["LD_PRELOAD"] = self.emu.snapshot_random_lib
+            env["LW_EMU_SEED_FILE"] = seed_file
         return env
 
     # ---- init -------------------------------------------------------------------------------
@@ -879,7 +901,11 @@ class _Environment:
         self.emit("platform.initStart", {"initializationType": INITIALIZATION_TYPES[emu.mode], "phase": "init",
                                          "runtimeVersion": emu.runtime_version,
                                          "functionName": emu.function_name,
-                                         "functionVersion": emu.function_version})
+                                         "functionVersion": emu.function_version,
+                                         # schema 2025-01-29: the platform's identity of the
+                                         # environment (the log stream name) and its memory
+                                         "instanceId": self.instance_id,
+                                         "instanceMaxMemory": emu.memory_mb * MIB})
         ext_env = self.extension_env()
         with self.cond:
             for name in emu.extension_files():
@@ -1096,8 +1122,9 @@ class _Environment:
         deadline_mono = t0 + budget_ms / 1000.0
         if self.runtime is not None and self.runtime.alive:
             if budget_ms:
-                # The runtime's share: 300 ms of the 2 s budget, at most 30 % of a smaller one.
-                runtime_ms = min(RUNTIME_SHUTDOWN_MS, 0.3 * budget_ms)
+                # The runtime's share: 300 ms of the 2 s budget (600 ms on Managed Instances), at
+                # most 30 % of a smaller one.
+                runtime_ms = min(self.runtime_shutdown_ms, 0.3 * budget_ms)
                 _kill(self.runtime.pid, signal.SIGTERM)
                 self._wait_exit([self.runtime], t0 + runtime_ms / 1000.0)
             if self.runtime.alive:
@@ -1161,6 +1188,258 @@ class _Environment:
         with self.cond:
             while any(p.alive for p in procs) and time.monotonic() < deadline_mono:
                 self.cond.wait(min(0.01, max(0.0005, deadline_mono - time.monotonic())))
+
+
+# --------------------------------------------------------------------------------------------
+# SnapStart
+
+
+SNAPSHOT_SEED = "5eed5eed5eed5eed"  # what every environment's init draws from getrandom()
+
+
+class _SnapStartEnvironment(_Environment):
+    """A SnapStart environment: init, snapshot, restore, then invocations as on-demand.
+
+    Init runs as Lambda runs it for SnapStart (initializationType snap-start); the runtime ends
+    it by calling /runtime/restore/next (or /invocation/next, when it has no restore hook). The
+    snapshot freezes every process. The restore is a new environment in Lambda's eyes: a new
+    log stream (the instanceId of platform.restoreStart), the runtime's restore/next answered,
+    platform.restoreRuntimeDone once the runtime asks for its first invocation, then
+    platform.restoreReport, and the first platform.report carries restoreDurationMs.
+    Extensions get no event for the restore: only the telemetry tells them."""
+
+    def __init__(self, emu, env_id):
+        super().__init__(emu, env_id)
+        self.restore_waiting = False  # the runtime is blocked in restore/next
+        self.restore_released = False
+        self.restored_runtime = False  # the runtime asked for work after the restore
+        self.restore_duration_ms = None
+        self.first_report_pending = True
+        self.seed_file = None
+        if emu.snapshot_random_lib:
+            fd, self.seed_file = tempfile.mkstemp(prefix="lw-emu-seed-")
+            os.write(fd, SNAPSHOT_SEED.encode())
+            os.close(fd)
+
+    def run_init(self):
+        err = super().run_init()
+        if err is not None:
+            self._drop_seed()
+            return err
+        # The snapshot: everything is frozen (super() did it); from here on getrandom() is the
+        # kernel's again, as it would be in a restored microVM.
+        self._drop_seed()
+        return self._restore()
+
+    def _drop_seed(self):
+        if self.seed_file is not None:
+            try:
+                os.unlink(self.seed_file)
+            except OSError:
+                pass
+
+    def _restore(self):
+        emu = self.emu
+        t0 = time.monotonic()
+        self.log_stream = "%s/[%s]%s" % (time.strftime("%Y/%m/%d", time.gmtime()),
+                                         emu.function_version, uuid.uuid4().hex)
+        self.instance_id = self.log_stream
+        self.platform_log(f"RESTORE_START Runtime Version: {emu.runtime_version}\t"
+                          f"Runtime Version ARN: arn:aws:lambda:{emu.region}::runtime:emulator")
+        self.emit("platform.restoreStart", {"runtimeVersion": emu.runtime_version,
+                                            "runtimeVersionArn": f"arn:aws:lambda:{emu.region}::runtime:emulator",
+                                            "functionName": emu.function_name,
+                                            "functionVersion": emu.function_version,
+                                            "instanceId": self.instance_id,
+                                            "instanceMaxMemory": emu.memory_mb * MIB})
+        self.thaw()
+        with self.cond:
+            self.restore_released = True
+            self.cond.notify_all()
+            deadline = time.monotonic() + emu.init_timeout_s
+            # The restore is over when the runtime, its restore hooks run, asks for work; a
+            # runtime without a restore hook has been waiting in invocation/next since init.
+            while not (self.restored_runtime or self.rt_hookless):
+                if self.runtime is None or not self.runtime.alive:
+                    return ("error", "Runtime.ExitError")
+                if time.monotonic() >= deadline:
+                    return ("timeout", "Sandbox.Timedout")
+                self.cond.wait(0.01)
+        self.restore_duration_ms = (time.monotonic() - t0) * 1000.0
+        self.emit("platform.restoreRuntimeDone", {"status": "success"})
+        self.emit("platform.restoreReport", {"status": "success",
+                                             "metrics": {"durationMs": round(self.restore_duration_ms, 3)}})
+        self.platform_log(f"RESTORE_REPORT Restore Duration: {self.restore_duration_ms:.2f} ms")
+        with self.cond:
+            self.phase = "idle"
+        self._fold_hwm()
+        self.freeze()
+        return None
+
+    rt_hookless = False  # set when the runtime asked for work without calling restore/next
+
+    def emit(self, event_type, record):
+        if event_type == "platform.report" and self.first_report_pending and \
+                self.restore_duration_ms is not None:
+            self.first_report_pending = False
+            record.setdefault("metrics", {})["restoreDurationMs"] = round(self.restore_duration_ms, 3)
+        super().emit(event_type, record)
+
+    def shutdown(self, reason):
+        self._drop_seed()
+        super().shutdown(reason)
+
+
+# --------------------------------------------------------------------------------------------
+# Lambda Managed Instances
+
+
+LMI_RUNTIME_SHUTDOWN_MS = 600  # the runtime's share of the 2 s SHUTDOWN budget on LMI
+
+
+class _LmiEnvironment(_Environment):
+    """An environment of Lambda Managed Instances, as AWS's own emulator code plays it
+    (internal/lambda-managed-instances): never frozen, up to max_concurrency invocations in
+    flight at once, each taken by whichever runtime worker calls /invocation/next first; no
+    INVOKE events for extensions; per request only platform.start and a platform.report whose
+    metrics are durationMs alone (no runtimeDone, no memory figures), in no guaranteed order
+    across requests. A timed-out invocation does not reset the environment (its code keeps
+    running); an out-of-memory kill or a runtime crash ends it."""
+
+    def __init__(self, emu, env_id):
+        super().__init__(emu, env_id)
+        self.inflight = {}  # request id -> _Invocation given to a worker, not answered yet
+        self.runtime_shutdown_ms = LMI_RUNTIME_SHUTDOWN_MS
+        self.failed = None  # (status, error type) once the environment cannot go on
+
+    def freeze(self):
+        """Never frozen."""
+
+    def run_init(self):
+        err = super().run_init()
+        # super() froze nothing (freeze is a no-op); the environment stays "thawed" and running.
+        self.thaw()
+        with self.cond:
+            if err is None:
+                self.phase = "invoke"
+        return err
+
+    def run_invoke(self, inv, cold):
+        """One invocation among possibly many in flight. Returns (result, reset)."""
+        emu = self.emu
+        with self.cond:
+            if self.failed is not None:
+                status, error_type = self.failed
+                self.platform_log(f"START RequestId: {inv.request_id} Version: {emu.function_version}")
+                inv.status, inv.error_type = status, error_type
+                return self._result(inv, cold, 0.0), None
+            self.invocations += 1
+            inv.start_mono = time.monotonic()
+            inv.start_wall = time.time()
+            inv.deadline_mono = inv.start_mono + emu.timeout_s
+            inv.deadline_ms = int(inv.start_wall * 1000 + emu.timeout_s * 1000)
+        self.platform_log(f"START RequestId: {inv.request_id} Version: {emu.function_version}")
+        self.emit("platform.start", {"requestId": inv.request_id, "version": emu.function_version,
+                                     "functionArn": emu.function_arn,
+                                     "tracing": {"spanId": inv.span_id, "type": "X-Amzn-Trace-Id",
+                                                 "value": inv.trace}})
+        reset = None
+        with self.cond:
+            self.rt_queue.append(inv)
+            self.cond.notify_all()
+            while True:
+                if inv.answered:
+                    break
+                if self.oom:
+                    inv.status, inv.error_type = "error", "Runtime.OutOfMemory"
+                    self.failed = (inv.status, inv.error_type)
+                    reset = "failure"
+                    break
+                if self.runtime is None or not self.runtime.alive:
+                    inv.status, inv.error_type = "error", "Runtime.ExitError"
+                    self.failed = (inv.status, inv.error_type)
+                    reset = "failure"
+                    break
+                if time.monotonic() >= inv.deadline_mono:
+                    # The caller gets a timeout; the code that runs it keeps running.
+                    inv.status, inv.error_type = "timeout", "Sandbox.Timedout"
+                    break
+                self.cond.wait(min(0.01, max(0.0005, inv.deadline_mono - time.monotonic())))
+            if not inv.answered:
+                inv.answered = True  # a late response is refused from now on
+                if inv in self.rt_queue:
+                    self.rt_queue.remove(inv)
+            self.inflight.pop(inv.request_id, None)
+            end_mono = time.monotonic()
+        duration_ms = (end_mono - inv.start_mono) * 1000.0
+        if inv.status == "timeout":
+            self.platform_log("%s %s Task timed out after %.2f seconds"
+                              % (_iso(), inv.request_id, emu.timeout_s))
+        self.platform_log(f"END RequestId: {inv.request_id}")
+        line = f"REPORT RequestId: {inv.request_id}\tDuration: {duration_ms:.2f} ms\t"
+        if inv.status not in ("success", None):
+            line += f"Status: {inv.status}\t"
+            if inv.error_type:
+                line += f"Error Type: {inv.error_type}\t"
+        self.platform_log(line)
+        report = {"requestId": inv.request_id, "status": inv.status or "success",
+                  "metrics": {"durationMs": round(duration_ms, 3)},
+                  "tracing": {"spanId": inv.span_id, "type": "X-Amzn-Trace-Id", "value": inv.trace}}
+        if inv.response_mono is not None:
+            latency = (inv.response_mono - inv.start_mono) * 1000.0
+            report["spans"] = [{"name": "responseLatency", "start": _iso(inv.start_wall),
+                                "durationMs": round(latency, 3)},
+                               {"name": "responseDuration",
+                                "start": _iso(inv.start_wall + latency / 1000.0), "durationMs": 0.0}]
+        if inv.error_type:
+            report["errorType"] = inv.error_type
+        self.emit("platform.report", report)
+        inv.status = inv.status or "success"
+        return self._result(inv, cold, duration_ms), reset
+
+    def _result(self, inv, cold, duration_ms):
+        runtime_ms = ((inv.response_mono - inv.start_mono) * 1000.0
+                      if inv.response_mono is not None else duration_ms)
+        return {
+            "request_id": inv.request_id, "environment": self.id, "seq": inv.seq, "cold_start": cold,
+            "status": inv.status, "error_type": inv.error_type,
+            "duration_ms": round(duration_ms, 3), "runtime_duration_ms": round(runtime_ms, 3),
+            "post_runtime_ms": {}, "billed_duration_ms": None, "max_memory_used_mb": None,
+            "env_peak_bytes": self.hwm_bytes,
+            "init_duration_ms": round(self.init_duration_ms, 3) if cold else None,
+            "response": inv.response,
+        }
+
+    # Runtime API, called by the emulator's HTTP front in this mode
+
+    def rt_next(self):
+        """A worker asks for work: the oldest queued invocation (blocks until one comes)."""
+        with self.cond:
+            self.rt_ready = True
+            first = not self.rt_init_done
+            self.rt_init_done = True
+            self.cond.notify_all()
+        if first:
+            self.emit("platform.initRuntimeDone", {"initializationType": INITIALIZATION_TYPES[self.emu.mode],
+                                                   "phase": "init", "status": "success"})
+        with self.cond:
+            while not self.rt_queue:
+                if self.phase in ("dead", "shutdown"):
+                    raise _Gone()
+                self.cond.wait(0.5)
+            inv = self.rt_queue.popleft()
+            self.inflight[inv.request_id] = inv
+            inv.delivered_mono = time.monotonic()
+        return inv
+
+    def rt_answer(self, request_id, body, error_type):
+        with self.cond:
+            inv = self.inflight.get(request_id)
+            if inv is None or inv.answered:
+                raise ApiError(400, "InvalidRequestID", f"Invalid request ID: {request_id}")
+            inv.answer(body, error_type)
+            self.inflight.pop(request_id, None)
+            self.cond.notify_all()
 
 
 # --------------------------------------------------------------------------------------------
@@ -1275,7 +1554,8 @@ class Emulator:
                  telemetry_queue_max_bytes=4 * MIB, port=0, refuse_subscriptions=None,
                  telemetry_fault=None, extension_stdout="read",
                  shutdown_budget_ms=SHUTDOWN_BUDGET_MS, mode="on-demand",
-                 refuse_invoke_registration=False, max_concurrency=1, telemetry_schemas=None):
+                 refuse_invoke_registration=False, max_concurrency=1, telemetry_schemas=None,
+                 snapshot_random_lib=None):
         if isinstance(function_cmd, str):
             function_cmd = [function_cmd]
         if not function_cmd:
@@ -1337,6 +1617,12 @@ class Emulator:
         if not set(telemetry_schemas) <= set(TELEMETRY_SCHEMAS):
             raise EmulatorError("telemetry_schemas must be among " + ", ".join(TELEMETRY_SCHEMAS))
         self.telemetry_schemas = tuple(telemetry_schemas)
+        # SnapStart: every environment restored from one snapshot shares what the extensions had
+        # in memory at the snapshot. The emulator cannot copy processes, so it initialises each
+        # environment anew and makes their init state the same where it matters: with this
+        # LD_PRELOAD library (tests/emulator/fixtures/seeded_random.c), getrandom() returns the
+        # same bytes in every environment until the snapshot, and the kernel's afterwards.
+        self.snapshot_random_lib = snapshot_random_lib
         self._signals = []  # pending schedule_signal() entries
         self._signals_sent = []
         self._subscribed_schemas = []  # schemaVersion of every accepted subscription
@@ -1404,7 +1690,9 @@ class Emulator:
 
     def _init_env(self):
         with self.cond:
-            env = _Environment(self, self._next_env_id)
+            cls = {"managed-instances": _LmiEnvironment,
+                   "snapstart": _SnapStartEnvironment}.get(self.mode, _Environment)
+            env = cls(self, self._next_env_id)
             self._next_env_id += 1
             self.env = env
         err = env.run_init()
@@ -1412,18 +1700,23 @@ class Emulator:
             env.init_failed = err
         return err
 
+    @staticmethod
+    def _body(payload, raw=False):
+        if isinstance(payload, (bytes, bytearray)):
+            return bytes(payload)
+        if isinstance(payload, str) and raw:
+            return payload.encode()
+        return json.dumps(payload if payload is not None else {}).encode()
+
     def invoke(self, payload=None, raw=False):
         """Run one invocation and return its result dict (see the README for the keys).
         payload: any JSON-serialisable value, or bytes/str sent as-is."""
+        if self.mode == "managed-instances":
+            return self.run_load([payload], concurrency=1, raw=raw)[0]
         with self._drive:
             if self._closed:
                 raise EmulatorError("emulator is closed")
-            if isinstance(payload, (bytes, bytearray)):
-                body = bytes(payload)
-            elif isinstance(payload, str) and raw:
-                body = payload.encode()
-            else:
-                body = json.dumps(payload if payload is not None else {}).encode()
+            body = self._body(payload, raw)
             env = self.env
             if env is not None and self.recycle_after_s is not None and \
                     time.monotonic() - env.created_mono >= self.recycle_after_s:
@@ -1448,6 +1741,68 @@ class Emulator:
                     env.invocations >= self.recycle_after_invocations:
                 self._shutdown_env("spindown")
             return dict(result)
+
+    def run_load(self, payloads, concurrency=None, raw=False):
+        """Managed Instances: run one invocation per payload (an iterable, consumed lazily),
+        with up to `concurrency` in flight at once (default: max_concurrency), in the current
+        environment (made when there is none). Returns the results in completion order. When
+        the environment fails (out of memory, runtime crash) the remaining payloads are not
+        sent, and the environment is shut down with reason "failure"."""
+        if self.mode != "managed-instances":
+            raise EmulatorError("run_load() is for mode managed-instances; use invoke()")
+        concurrency = int(concurrency or self.max_concurrency)
+        it = iter(payloads)
+        results = []
+        with self._drive:
+            if self._closed:
+                raise EmulatorError("emulator is closed")
+            cold = self.env is None
+            if cold:
+                err = self._init_env()
+                if err is not None:
+                    self._seq += 1
+                    env = self.env
+                    inv = _Invocation(env, self._seq, b"{}", self.timeout_s, self)
+                    result = self._failed_init_result(env, inv, err)
+                    self._invocations.append(result)
+                    self._shutdown_env("failure")
+                    return [dict(result)]
+            env = self.env
+        state = {"cold": cold, "reset": None}
+        take = threading.Lock()
+
+        def worker():
+            while True:
+                with take:
+                    if state["reset"] is not None:
+                        return
+                    try:
+                        payload = next(it)
+                    except StopIteration:
+                        return
+                    with self.lock:
+                        self._seq += 1
+                        seq = self._seq
+                    first, state["cold"] = state["cold"], False
+                inv = _Invocation(env, seq, self._body(payload, raw), self.timeout_s, self)
+                result, reset = env.run_invoke(inv, first)
+                with self.lock:
+                    self._invocations.append(result)
+                    results.append(dict(result))
+                if reset is not None:
+                    with take:
+                        state["reset"] = reset
+
+        threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if state["reset"] is not None:
+            with self._drive:
+                if self.env is env:
+                    self._shutdown_env(state["reset"])
+        return results
 
     def schedule_signal(self, name, signum, when, delay_s=0.0):
         """Send signal signum to extension `name` once, delay_s after the next moment `when`:
@@ -1816,6 +2171,11 @@ class Emulator:
                 raise ApiError(405, "MethodNotAllowed", "use POST")
             body = h.read_body(MAX_REQUEST_BYTES)
             return self._rt_init_error(h, body)
+        if op == "restore/next":
+            if method != "GET":
+                raise ApiError(405, "MethodNotAllowed", "use GET")
+            h.read_body(MAX_REQUEST_BYTES)
+            return self._rt_restore_next(h)
         m = re.fullmatch(r"invocation/([^/]+)/(response|error)", op)
         if m is None:
             raise ApiError(404, "NotFound", f"no route for {method} {path}")
@@ -1835,10 +2195,17 @@ class Emulator:
 
     def _rt_next(self, h):
         emit_init_done = False
+        if isinstance(self.env, _LmiEnvironment):
+            return self._rt_deliver(h, self.env.rt_next())
         with self.cond:
             env = self.env
             if env is None or env.runtime is None:
                 raise ApiError(500, "Runtime.Unknown", "no execution environment")
+            if isinstance(env, _SnapStartEnvironment):
+                if env.restore_released:
+                    env.restored_runtime = True
+                elif not env.rt_init_done:
+                    env.rt_hookless = True
             cur = env.rt_current
             if cur is not None and not cur.answered:
                 raise ApiError(403, "InvalidStateTransition",
@@ -1862,11 +2229,36 @@ class Emulator:
             env.rt_current = inv
             env.rt_ready = False
             inv.delivered_mono = time.monotonic()
-        headers = {"Lambda-Runtime-Aws-Request-Id": inv.request_id,
-                   "Lambda-Runtime-Deadline-Ms": str(inv.deadline_ms),
-                   "Lambda-Runtime-Invoked-Function-Arn": self.function_arn,
-                   "Lambda-Runtime-Trace-Id": inv.trace}
-        h.reply(200, inv.payload, headers)
+        self._rt_deliver(h, inv)
+
+    def _rt_deliver(self, h, inv):
+        h.reply(200, inv.payload, {"Lambda-Runtime-Aws-Request-Id": inv.request_id,
+                                   "Lambda-Runtime-Deadline-Ms": str(inv.deadline_ms),
+                                   "Lambda-Runtime-Invoked-Function-Arn": self.function_arn,
+                                   "Lambda-Runtime-Trace-Id": inv.trace})
+
+    def _rt_restore_next(self, h):
+        """SnapStart: the runtime's init is done and it waits for the restore (its restore
+        hooks run when this returns)."""
+        with self.cond:
+            env = self.env
+            if not isinstance(env, _SnapStartEnvironment) or env.rt_init_done:
+                raise ApiError(403, "InvalidStateTransition",
+                               "State transition to RestoreNext failed for runtime")
+            env.rt_ready = True
+            env.rt_init_done = True
+            env.restore_waiting = True
+            self.cond.notify_all()
+        env.emit("platform.initRuntimeDone", {"initializationType": INITIALIZATION_TYPES[self.mode],
+                                              "phase": "init", "status": "success"})
+        with self.cond:
+            while not env.restore_released:
+                if env.phase in ("dead", "shutdown"):
+                    raise _Gone()
+                self.cond.wait(0.5)
+            env.restore_waiting = False
+            self.cond.notify_all()
+        h.reply(200, b"", content_type="application/json")
 
     def _rt_init_error(self, h, body):
         with self.cond:
@@ -1896,6 +2288,8 @@ class Emulator:
         h.reply(202, {"status": "OK"})
 
     def _rt_answer(self, request_id, body, error_type):
+        if isinstance(self.env, _LmiEnvironment):
+            return self.env.rt_answer(request_id, body, error_type)
         with self.cond:
             env = self.env
             cur = env.rt_current if env is not None else None
@@ -1905,14 +2299,7 @@ class Emulator:
                                "no invocation in progress")
             if request_id != cur.request_id:
                 raise ApiError(400, "InvalidRequestID", f"Invalid request ID: {request_id}")
-            cur.answered = True
-            cur.response_mono = time.monotonic()
-            cur.response = body
-            cur.produced_bytes = len(body or b"")
-            if error_type is not None:
-                cur.status, cur.error_type = "error", error_type
-            else:
-                cur.status = "success"
+            cur.answer(body, error_type)
             self.cond.notify_all()
         dur = (cur.response_mono - cur.start_mono) * 1000.0
         rec = {"requestId": cur.request_id, "status": cur.status,

@@ -14,6 +14,8 @@
 #include <leakwatch/emf.h>
 #include <leakwatch/exporter.h>
 #include <leakwatch/http.h>
+#include <leakwatch/identity.h>
+#include <leakwatch/intervals.h>
 #include <leakwatch/json_arena.h>
 #include <leakwatch/ledger.h>
 #include <leakwatch/log.h>
@@ -28,6 +30,9 @@
 /* How long one stdout line may wait for the platform to drain the pipe. */
 #define OUT_BUDGET_MS 200
 #define PENDING_RECORDS 16
+/* Interval records (Managed Instances) waiting for the emitter: one a timer period; more only
+ * when stdout stalls, and then the oldest gives way (counted in EmfLinesDropped). */
+#define READY_INTERVALS 4
 /* cJSON's nodes for one EMF line (about 25 KB with a few processes) and for one Telemetry API
  * batch of a few invocations; larger ones overflow to malloc. */
 #define EMIT_ARENA_BYTES (64 * 1024)
@@ -39,13 +44,16 @@ struct lw_pipeline {
     struct lw_exporter *exporter; /* owned */
     const struct lw_clock *clock;
     struct lw_emf_options emf;
-    const char *env_id;
-    uint64_t process_start_ms;
     struct lw_ledger_config ledger_config;
+    bool intervals_mode; /* Managed Instances: interval records, telemetry counted not joined */
 
-    pthread_mutex_t lock; /* guards ledger, stop, busy */
-    pthread_cond_t wake;  /* emitter: something to do */
-    pthread_cond_t idle;  /* shutdown: the emitter has drained the ledger */
+    pthread_mutex_t lock; /* guards ledger, intervals, ready, identity, stop, busy */
+    struct lw_identity identity;
+    struct lw_intervals intervals;
+    struct lw_record ready[READY_INTERVALS]; /* interval records for the emitter, in order */
+    size_t ready_head, ready_count;
+    pthread_cond_t wake; /* emitter: something to do */
+    pthread_cond_t idle; /* shutdown: the emitter has drained the ledger */
     struct lw_ledger *ledger;
     bool stop;
     bool busy;
@@ -59,6 +67,8 @@ struct lw_pipeline {
     uint64_t lines_dropped;       /* EMF lines dropped since stdout last took one */
     char *line;
     struct lw_record rec; /* the record being emitted: too large for the stack of a thread */
+    struct lw_identity rec_identity; /* the identity it is emitted under */
+    uint32_t trend_restores;         /* restores the trend engine was made for */
     struct lw_json_arena emit_arena;
 
     /* telemetry thread only */
@@ -87,9 +97,44 @@ static void emit_line(struct lw_pipeline *p, const char *line, size_t len)
                 lw_health_name(LW_H_EMF_DROPPED));
 }
 
-/* Emitter thread: trend, EMF line, alert line, OTLP queue. Runs outside the lock. */
-static void emit_record(struct lw_pipeline *p, const struct lw_record *rec)
+/*
+ * The record carries the identity the environment has when it is emitted: the platform's
+ * instanceId may come after the boundary opened it, and after a SnapStart restore every record
+ * belongs to the restored environment (its first is no cold start: it was restored).
+ */
+static void apply_identity(struct lw_record *rec, const struct lw_identity *id)
 {
+    snprintf(rec->env_id, sizeof(rec->env_id), "%s", id->env_id);
+    if (id->restored) {
+        rec->restored = true;
+        rec->cold_start = false;
+    }
+}
+
+/* Emitter thread: trend, EMF line, alert line, OTLP queue. Runs outside the lock. */
+/* The trend engine, made anew for an environment restored from a SnapStart snapshot: its
+ * warm-up then also covers the pages that come back from the snapshot as they are first used. */
+static struct lw_trend *new_trend(const struct lw_config *cfg, bool restored)
+{
+    struct lw_trend_config tc = lw_trend_config_default();
+    tc.warmup_invocations = cfg->warmup_invocations;
+    if (restored && cfg->restore_warmup_invocations > tc.warmup_invocations)
+        tc.warmup_invocations = cfg->restore_warmup_invocations;
+    tc.recycle_horizon_minutes = cfg->recycle_horizon_minutes;
+    return lw_trend_new(&tc);
+}
+
+static void emit_record(struct lw_pipeline *p, struct lw_record *rec)
+{
+    apply_identity(rec, &p->rec_identity);
+    if (p->rec_identity.restores != p->trend_restores) {
+        struct lw_trend *t = new_trend(p->config, true);
+        if (t != NULL) {
+            lw_trend_free(p->trend);
+            p->trend = t;
+        }
+        p->trend_restores = p->rec_identity.restores;
+    }
     lw_json_arena_enter(&p->emit_arena);
     struct lw_verdict verdict;
     lw_trend_add(p->trend, rec, &verdict);
@@ -113,7 +158,7 @@ static void emit_record(struct lw_pipeline *p, const struct lw_record *rec)
         }
     }
     if (verdict.changed && (p->config->exports & LW_EXPORT_EMF) &&
-        lw_alert_line(&verdict, p->config->function_name, p->env_id, rec->seq, p->line, LINE_CAP,
+        lw_alert_line(&verdict, p->config->function_name, rec->env_id, rec->seq, p->line, LINE_CAP,
                       &len) == LW_OK)
         emit_line(p, p->line, len);
     lw_json_arena_leave(&p->emit_arena);
@@ -128,7 +173,17 @@ static void *emitter_main(void *arg)
     pthread_setname_np(pthread_self(), "lw-pipeline");
     pthread_mutex_lock(&p->lock);
     for (;;) {
-        if (lw_ledger_take(p->ledger, &p->rec)) {
+        bool have = false;
+        if (p->ready_count > 0) {
+            p->rec = p->ready[p->ready_head];
+            p->ready_head = (p->ready_head + 1) % READY_INTERVALS;
+            p->ready_count--;
+            have = true;
+        } else {
+            have = lw_ledger_take(p->ledger, &p->rec);
+        }
+        if (have) {
+            p->rec_identity = p->identity;
             p->busy = true;
             pthread_mutex_unlock(&p->lock);
             emit_record(p, &p->rec);
@@ -176,8 +231,9 @@ struct lw_pipeline *lw_pipeline_new(const struct lw_pipeline_config *cfg, struct
     if (p->exporter == NULL && (cfg->config->exports & LW_EXPORT_OTLP) && cfg->getenv_fn != NULL)
         p->exporter = start_exporter(cfg, health);
     p->clock = lw_clock_or_system(cfg->clock);
-    p->env_id = cfg->env_id;
-    p->process_start_ms = cfg->process_start_ms;
+    lw_identity_init(&p->identity, cfg->env_id, cfg->process_start_ms);
+    p->intervals_mode = cfg->intervals;
+    lw_intervals_init(&p->intervals, cfg->intervals_seed);
     p->emf.namespace_ = cfg->config->emf_namespace;
     p->emf.function_name = cfg->config->function_name;
     p->emf.function_version = cfg->config->function_version;
@@ -191,10 +247,7 @@ struct lw_pipeline *lw_pipeline_new(const struct lw_pipeline_config *cfg, struct
     p->ledger_config.telemetry_expected = cfg->telemetry_expected;
     p->ledger_config.wait_invocations = cfg->config->report_wait_invocations;
     p->ledger = lw_ledger_new(&p->ledger_config, health);
-    struct lw_trend_config tc = lw_trend_config_default();
-    tc.warmup_invocations = cfg->config->warmup_invocations;
-    tc.recycle_horizon_minutes = cfg->config->recycle_horizon_minutes;
-    p->trend = lw_trend_new(&tc);
+    p->trend = new_trend(cfg->config, false);
     p->line = malloc(LINE_CAP);
     /* without its arena a thread's cJSON simply uses malloc */
     lw_json_arena_init(&p->emit_arena, EMIT_ARENA_BYTES);
@@ -219,21 +272,67 @@ static void wake_if_ready(struct lw_pipeline *p)
         pthread_cond_signal(&p->wake);
 }
 
+/* An interval record with its platform part, for the emitter (lock held). */
+static void add_interval(struct lw_pipeline *p, const struct lw_record *rec)
+{
+    if (p->ready_count == READY_INTERVALS) {
+        /* the emitter is stuck (stdout full): the oldest gives way, counted as a dropped line */
+        p->ready_head = (p->ready_head + 1) % READY_INTERVALS;
+        p->ready_count--;
+        lw_health_add(p->health, LW_H_EMF_DROPPED, 1);
+    }
+    struct lw_record *slot = &p->ready[(p->ready_head + p->ready_count) % READY_INTERVALS];
+    *slot = *rec;
+    lw_intervals_take(&p->intervals, &slot->interval);
+    p->ready_count++;
+    pthread_cond_signal(&p->wake);
+}
+
 void lw_pipeline_add_record(struct lw_pipeline *p, const struct lw_record *rec)
 {
     pthread_mutex_lock(&p->lock);
-    lw_ledger_add_record(p->ledger, rec);
-    wake_if_ready(p);
+    if (rec->kind == LW_RECORD_INTERVAL)
+        add_interval(p, rec);
+    else {
+        lw_ledger_add_record(p->ledger, rec);
+        wake_if_ready(p);
+    }
     pthread_mutex_unlock(&p->lock);
     if (p->exporter != NULL)
         lw_exporter_notify(p->exporter); /* thawed now: a good moment to send */
+}
+
+/* platform.initStart and restoreStart name the environment (lock held). */
+static void identity_event(struct lw_pipeline *p, const struct lw_platform_event *ev)
+{
+    bool changed = false;
+    if (ev->type == LW_EV_INIT_START) {
+        changed = lw_identity_on_init_start(&p->identity, ev->instance_id);
+    } else if (ev->type == LW_EV_RESTORE_START) {
+        char own[LW_ENV_ID_MAX] = "";
+        if (ev->instance_id[0] == '\0')
+            lw_identity_new_env_id(own, sizeof(own));
+        uint64_t at = (ev->fields & LW_EVF_TIME) ? ev->time_ms : lw_clock_wall_ms(p->clock);
+        lw_identity_on_restore(&p->identity, ev->instance_id, own, at);
+        lw_info("restored from a SnapStart snapshot: environment %s", p->identity.env_id);
+        changed = true;
+    }
+    if (changed && p->exporter != NULL)
+        lw_exporter_set_instance(p->exporter, p->identity.env_id);
 }
 
 static void on_event(void *ctx, const struct lw_platform_event *ev)
 {
     struct lw_pipeline *p = ctx;
     pthread_mutex_lock(&p->lock);
-    lw_ledger_add_event(p->ledger, ev);
+    identity_event(p, ev);
+    if (!p->intervals_mode) {
+        lw_ledger_add_event(p->ledger, ev);
+    } else {
+        enum lw_intervals_outcome o = lw_intervals_event(&p->intervals, ev);
+        if (o == LW_INTERVALS_UNSTARTED || o == LW_INTERVALS_REPEATED || o == LW_INTERVALS_FULL)
+            lw_health_add(p->health, LW_H_TELEMETRY_LATE, 1);
+    }
     pthread_mutex_unlock(&p->lock);
 }
 
@@ -274,7 +373,7 @@ void lw_pipeline_set_telemetry_expected(struct lw_pipeline *p, bool expected)
 
 static bool wait_idle(struct lw_pipeline *p, const struct timespec *until)
 {
-    while (p->busy || lw_ledger_has_pending(p->ledger)) {
+    while (p->busy || p->ready_count > 0 || lw_ledger_has_pending(p->ledger)) {
         if (pthread_cond_timedwait(&p->idle, &p->lock, until) == ETIMEDOUT)
             return false;
     }
@@ -292,7 +391,7 @@ void lw_pipeline_shutdown(struct lw_pipeline *p, const char *reason, uint64_t in
     uint64_t report_wait = left / 2 < 1000 ? left / 2 : 1000;
     struct timespec until;
     pthread_mutex_lock(&p->lock);
-    if (p->ledger_config.telemetry_expected) {
+    if (p->ledger_config.telemetry_expected && !p->intervals_mode) {
         abs_deadline(p, &until, now_ms + report_wait);
         wait_idle(p, &until);
     }
@@ -326,12 +425,15 @@ void lw_pipeline_shutdown(struct lw_pipeline *p, const char *reason, uint64_t in
         for (int i = 0; i < LW_H_COUNT; i++)
             delta.c[i] = now.c[i] - p->last_health.c[i];
         p->last_health = now;
+        pthread_mutex_lock(&p->lock);
+        struct lw_identity id = p->identity;
+        pthread_mutex_unlock(&p->lock);
         struct lw_emf_shutdown s = {
             .time_ms = now_ms,
-            .env_id = p->env_id,
+            .env_id = id.env_id,
             .reason = reason,
-            .lifetime_seconds =
-                now_ms > p->process_start_ms ? (double)(now_ms - p->process_start_ms) / 1000.0 : 0,
+            /* the age of this environment: since init, or since the restore */
+            .lifetime_seconds = now_ms > id.since_ms ? (double)(now_ms - id.since_ms) / 1000.0 : 0,
             .invocations = invocations,
         };
         size_t len = 0;

@@ -24,6 +24,7 @@ struct lw_boundary {
     struct lw_health *health;
     bool use_hwm;
     bool sampling;
+    bool on_timer; /* Managed Instances: interval records */
     uint64_t invocations;
     /* the open record: started at the last INVOKE, closed at the next boundary */
     bool have_open;
@@ -61,7 +62,8 @@ struct lw_boundary *lw_boundary_new(const struct lw_boundary_config *cfg,
     return b;
 }
 
-/* One reading into b->snap. late: it may have ended after the invocation it starts. */
+/* One reading into b->snap. late: it may have ended after the invocation it starts (never for
+ * a reading on the timer: nothing ends under it). */
 static enum lw_hwm_state take_reading(struct lw_boundary *b, bool *late)
 {
     uint64_t began = lw_clock_mono_ms(b->clock);
@@ -70,8 +72,9 @@ static enum lw_hwm_state take_reading(struct lw_boundary *b, bool *late)
     /* An event already waiting means the invocation ended during the reading; a reading that
      * took far longer than one does (a freeze or a long stall in the middle) may have finished
      * after the invocation, with the next event still to come. */
-    *late = (b->sink.next_event_waiting != NULL && b->sink.next_event_waiting(b->sink.ctx)) ||
-            lw_clock_mono_ms(b->clock) - began > LW_BOUNDARY_LATE_READING_MS;
+    *late = !b->on_timer &&
+            ((b->sink.next_event_waiting != NULL && b->sink.next_event_waiting(b->sink.ctx)) ||
+             lw_clock_mono_ms(b->clock) - began > LW_BOUNDARY_LATE_READING_MS);
     if (b->snap.n_procs_dropped > 0)
         lw_health_add(b->health, LW_H_PROCS_DROPPED, b->snap.n_procs_dropped);
     return hwm;
@@ -96,11 +99,9 @@ static void close_open(struct lw_boundary *b, bool shutdown)
     b->have_open = false;
 }
 
-void lw_boundary_invoke(struct lw_boundary *b, const char *request_id, uint64_t deadline_ms)
+/* After a reading: a kernel that refused the reset gets the sampler from now on (auto mode). */
+static void hwm_fallback(struct lw_boundary *b, enum lw_hwm_state hwm)
 {
-    bool late;
-    enum lw_hwm_state hwm = take_reading(b, &late);
-    close_open(b, false);
     if (hwm == LW_HWM_REFUSED && b->use_hwm && b->cfg.peak_mode == LW_PEAK_MODE_AUTO) {
         b->use_hwm = false;
         if (start_sampler(b))
@@ -110,14 +111,41 @@ void lw_boundary_invoke(struct lw_boundary *b, const char *request_id, uint64_t 
             lw_warn("the kernel refused clear_refs and the sampler cannot run; peaks are the "
                     "kernel's lifetime high-water marks from now on");
     }
+}
+
+/* Opens the next record over b->snap. */
+static void open_next(struct lw_boundary *b, const char *request_id, uint64_t deadline_ms,
+                      bool late)
+{
     b->invocations++;
     lw_record_open(&b->open, &b->snap, request_id, b->cfg.env_id, b->invocations,
                    b->invocations == 1, deadline_ms, b->cfg.memory_limit_bytes);
     if (late)
         b->open.gaps |= LW_GAP_START_READING;
+    if (b->on_timer)
+        b->open.kind = LW_RECORD_INTERVAL;
     if (b->sampling)
         b->reader.sampler_track(b->reader.ctx, &b->snap);
     b->have_open = true;
+}
+
+void lw_boundary_invoke(struct lw_boundary *b, const char *request_id, uint64_t deadline_ms)
+{
+    bool late;
+    enum lw_hwm_state hwm = take_reading(b, &late);
+    close_open(b, false);
+    hwm_fallback(b, hwm);
+    open_next(b, request_id, deadline_ms, late);
+}
+
+void lw_boundary_tick(struct lw_boundary *b)
+{
+    b->on_timer = true;
+    bool late;
+    enum lw_hwm_state hwm = take_reading(b, &late);
+    close_open(b, false);
+    hwm_fallback(b, hwm);
+    open_next(b, "", 0, false);
 }
 
 void lw_boundary_shutdown(struct lw_boundary *b)

@@ -14,6 +14,8 @@
 #define DEFAULT_SAMPLER_INTERVAL_MS 10
 #define DEFAULT_RECYCLE_HORIZON_MINUTES 120.0
 #define DEFAULT_WARMUP_INVOCATIONS 5
+#define DEFAULT_INTERVAL_MS 10000
+#define DEFAULT_RESTORE_WARMUP_INVOCATIONS 20
 
 static void warn(struct lw_config *cfg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -234,6 +236,15 @@ void lw_config_load(struct lw_config *cfg, lw_getenv_fn get, void *ctx)
                                                1.0, 7.0 * 24 * 60, DEFAULT_RECYCLE_HORIZON_MINUTES);
     cfg->warmup_invocations = (uint32_t)load_uint(cfg, get, ctx, "LEAKWATCH_WARMUP_INVOCATIONS", 0,
                                                   1000, DEFAULT_WARMUP_INVOCATIONS);
+    /* Managed Instances: how often the timer takes a reading (see docs/modes.md for the
+     * measurement behind the default). */
+    cfg->interval_ms = (uint32_t)load_uint(cfg, get, ctx, "LEAKWATCH_INTERVAL_MS", 100,
+                                           3600u * 1000u, DEFAULT_INTERVAL_MS);
+    /* SnapStart: the pages of a restored snapshot come back as they are first used, so memory
+     * grows for a while after a restore without any leak. */
+    cfg->restore_warmup_invocations =
+        (uint32_t)load_uint(cfg, get, ctx, "LEAKWATCH_RESTORE_WARMUP_INVOCATIONS", 0, 1000,
+                            DEFAULT_RESTORE_WARMUP_INVOCATIONS);
     load_str(cfg, get, ctx, "LEAKWATCH_EXTENSIONS_DIR", cfg->extensions_dir,
              sizeof(cfg->extensions_dir), "");
 

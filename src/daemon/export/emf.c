@@ -306,12 +306,19 @@ enum lw_err lw_emf_encode_record(const struct lw_emf_options *opt, const struct 
     add_health(&d, health_delta_or_null);
 
     cJSON *root = d.root;
-    add(&d, root, "LeakwatchRecord", cJSON_CreateStringReference("invocation"));
+    bool interval = rec->kind == LW_RECORD_INTERVAL;
+    add(&d, root, "LeakwatchRecord",
+        cJSON_CreateStringReference(interval ? "interval" : "invocation"));
     add(&d, root, "LeakwatchVersion", cJSON_CreateStringReference(LW_VERSION));
-    add_str(&d, root, "RequestId", rec->request_id);
+    if (!interval)
+        add_str(&d, root, "RequestId", rec->request_id);
+    else
+        add_u64(&d, root, "IntervalStartTimeMs", rec->start_time_ms);
     add_str(&d, root, "EnvironmentId", rec->env_id);
     add_u64(&d, root, "Sequence", rec->seq);
     add(&d, root, "ColdStart", cJSON_CreateBool(rec->cold_start));
+    if (rec->restored)
+        add(&d, root, "Restored", cJSON_CreateBool(true));
     add(&d, root, "PeakMethod", cJSON_CreateStringReference(lw_peak_method_name(rec->peak_method)));
     if (rec->platform.status[0])
         add_str(&d, root, "Status", rec->platform.status);

@@ -110,6 +110,8 @@ struct lw_exporter {
     struct entry *batch;
     uint8_t *buf;
     const struct lw_clock *clock;
+    char instance[LW_ENV_ID_MAX]; /* faas.instance to apply at the next batch (mu) */
+    bool instance_changed;
     uint32_t rand_state;
     uint64_t failures;
     bool partial_logged;
@@ -317,6 +319,11 @@ static void *exporter_main(void *arg)
         ex->head = (ex->head + n) % ex->cfg.queue_cap;
         ex->count -= n;
         ex->in_flight = n;
+        if (ex->instance_changed) {
+            /* the resource is the exporter thread's own; the change is handed over under mu */
+            lw_otlp_resource_set_str(&ex->cfg.otlp.resource, "faas.instance", ex->instance);
+            ex->instance_changed = false;
+        }
         pthread_mutex_unlock(&ex->mu);
 
         send_batch(ex, ex->batch, n);
@@ -410,6 +417,14 @@ enum lw_err lw_exporter_enqueue(struct lw_exporter *ex, const struct lw_record *
     pthread_cond_broadcast(&ex->cv);
     pthread_mutex_unlock(&ex->mu);
     return LW_OK;
+}
+
+void lw_exporter_set_instance(struct lw_exporter *ex, const char *env_id)
+{
+    pthread_mutex_lock(&ex->mu);
+    snprintf(ex->instance, sizeof(ex->instance), "%s", env_id);
+    ex->instance_changed = true;
+    pthread_mutex_unlock(&ex->mu);
 }
 
 void lw_exporter_notify(struct lw_exporter *ex)

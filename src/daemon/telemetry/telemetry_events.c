@@ -127,6 +127,14 @@ static bool parse_event(const cJSON *item, struct lw_platform_event *ev)
     lw_json_string(record, "name", ev->name, sizeof(ev->name));
     lw_json_string(record, "state", ev->state, sizeof(ev->state));
     lw_json_string(record, "reason", ev->reason, sizeof(ev->reason));
+    if (ev->type == LW_EV_INIT_START || ev->type == LW_EV_RESTORE_START) {
+        const char *id =
+            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(record, "instanceId"));
+        if (id != NULL && strlen(id) < sizeof(ev->instance_id))
+            lw_json_string(record, "instanceId", ev->instance_id, sizeof(ev->instance_id));
+        take_number(ev, record, "instanceMaxMemory", &ev->instance_max_memory_bytes,
+                    LW_EVF_INSTANCE_MAX_MEMORY);
+    }
     take_metrics(ev, record);
     take_spans(ev, record);
     take_number(ev, record, "droppedRecords", &ev->dropped_records, LW_EVF_DROPPED_RECORDS);

@@ -319,6 +319,44 @@ static void test_dropped_processes_are_counted(void **state)
     lw_boundary_free(b);
 }
 
+/* Managed Instances: readings on the timer, one interval record per period. */
+static void test_ticks_make_interval_records(void **state)
+{
+    (void)state;
+    start();
+    script(LW_HWM_OK, 40, 40, true);
+    script(LW_HWM_OK, 44, 50, true);
+    script(LW_HWM_OK, 46, 47, true);
+    w.event_waiting = true;                               /* meaningless without INVOKE: */
+    w.read_takes_ms[1] = LW_BOUNDARY_LATE_READING_MS + 1; /* nothing can end under a tick */
+    struct lw_boundary *b = make(LW_PEAK_MODE_AUTO);
+    lw_boundary_tick(b); /* opens the first interval */
+    assert_int_equal(w.n_emitted, 0);
+    w.clock.wall_ms = T0 + 10000;
+    lw_boundary_tick(b);
+    w.clock.wall_ms = T0 + 20000;
+    lw_boundary_shutdown(b);
+    assert_int_equal(w.n_emitted, 2);
+    for (size_t i = 0; i < 2; i++) {
+        const struct lw_record *r = &w.emitted[i];
+        assert_int_equal(r->kind, LW_RECORD_INTERVAL);
+        assert_int_equal(r->seq, i + 1);
+        assert_string_equal(r->request_id, "");
+        assert_int_equal(r->deadline_ms, 0);
+        assert_int_equal(r->gaps & LW_GAP_START_READING, 0);
+        assert_int_equal(r->start_time_ms, T0 + 10000 * i);
+        assert_int_equal(r->end_time_ms, T0 + 10000 * (i + 1));
+    }
+    assert_true(w.emitted[0].cold_start);
+    assert_false(w.emitted[1].cold_start);
+    /* every reading reset the high-water marks: the interval's peak is exact */
+    assert_true(w.reset_asked[0] && w.reset_asked[1] && w.reset_asked[2]);
+    assert_int_equal(w.emitted[0].fn_peak_bytes, 50 * MIB);
+    assert_int_equal(w.emitted[1].fn_peak_bytes, 47 * MIB);
+    assert_int_equal(lw_boundary_invocations(b), 2);
+    lw_boundary_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -331,6 +369,7 @@ int main(void)
         cmocka_unit_test(test_shutdown_after_the_runtime_is_gone),
         cmocka_unit_test(test_shutdown_without_an_invocation_emits_nothing),
         cmocka_unit_test(test_dropped_processes_are_counted),
+        cmocka_unit_test(test_ticks_make_interval_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

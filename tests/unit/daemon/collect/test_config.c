@@ -49,6 +49,39 @@ static void test_defaults(void **state)
     assert_string_equal(cfg.function_name, "unknown");
     assert_string_equal(cfg.function_version, "$LATEST");
     assert_int_equal(cfg.memory_limit_bytes, 0);
+    assert_int_equal(cfg.mode, LW_MODE_ON_DEMAND);
+    assert_int_equal(cfg.interval_ms, 10000);
+    assert_int_equal(cfg.restore_warmup_invocations, 20);
+}
+
+/* The platform mode, from AWS_LAMBDA_INITIALIZATION_TYPE. */
+static void test_modes(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *value;
+        enum lw_mode mode;
+        const char *name;
+    } cases[] = {
+        {"on-demand", LW_MODE_ON_DEMAND, "on-demand"},
+        {"provisioned-concurrency", LW_MODE_ON_DEMAND, "on-demand"},
+        {"snap-start", LW_MODE_SNAPSTART, "snapstart"},
+        {"lambda-managed-instances", LW_MODE_MANAGED_INSTANCES, "managed-instances"},
+        {"something-new", LW_MODE_ON_DEMAND, "on-demand"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *env[] = {"AWS_LAMBDA_INITIALIZATION_TYPE", cases[i].value, NULL};
+        struct lw_config cfg;
+        lw_config_load(&cfg, lookup, env);
+        assert_int_equal(cfg.mode, cases[i].mode);
+        assert_string_equal(lw_mode_name(cfg.mode), cases[i].name);
+    }
+    const char *env[] = {"LEAKWATCH_INTERVAL_MS", "1500", "LEAKWATCH_RESTORE_WARMUP_INVOCATIONS",
+                         "0", NULL};
+    struct lw_config cfg;
+    lw_config_load(&cfg, lookup, env);
+    assert_int_equal(cfg.interval_ms, 1500);
+    assert_int_equal(cfg.restore_warmup_invocations, 0);
 }
 
 static void test_lambda_environment(void **state)
@@ -144,6 +177,9 @@ static void test_bad_values_fall_back(void **state)
         {"LEAKWATCH_TELEMETRY_TIMEOUT_MS", "24"},
         {"LEAKWATCH_RECYCLE_HORIZON_MINUTES", "soon"},
         {"AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "lots"},
+        {"LEAKWATCH_INTERVAL_MS", "99"},
+        {"LEAKWATCH_INTERVAL_MS", "3600001"},
+        {"LEAKWATCH_RESTORE_WARMUP_INVOCATIONS", "1001"},
     };
     const char *env_default[] = {NULL};
     struct lw_config defaults;
@@ -166,6 +202,8 @@ static void test_bad_values_fall_back(void **state)
         assert_int_equal(cfg.telemetry_timeout_ms, defaults.telemetry_timeout_ms);
         assert_true(cfg.recycle_horizon_minutes == defaults.recycle_horizon_minutes);
         assert_int_equal(cfg.memory_limit_bytes, defaults.memory_limit_bytes);
+        assert_int_equal(cfg.interval_ms, defaults.interval_ms);
+        assert_int_equal(cfg.restore_warmup_invocations, defaults.restore_warmup_invocations);
     }
 }
 
@@ -198,6 +236,7 @@ static void test_overlong_string_refused(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_modes),
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_lambda_environment),
         cmocka_unit_test(test_valid_settings),

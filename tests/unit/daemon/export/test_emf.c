@@ -685,6 +685,63 @@ static void test_shutdown(void **state)
 }
 
 /* The validator catches each rule broken on its own. */
+/* An interval record (Managed Instances): the requests of the interval, no request id, no
+ * per-invocation figure; and a restored environment's record says so. */
+static void test_interval_and_restored(void **state)
+{
+    (void)state;
+    static struct lw_record r;
+    make_typical_record(&r);
+    r.kind = LW_RECORD_INTERVAL;
+    r.request_id[0] = '\0';
+    r.end_time_ms = r.start_time_ms + 10000;
+    memset(&r.platform, 0, sizeof(r.platform));
+    r.interval.requests = 120;
+    r.interval.errors = 2;
+    r.interval.timeouts = 1;
+    r.interval.timed = 120;
+    r.interval.duration_sum_ms = 3000.0;
+    r.interval.duration_max_ms = 95.5;
+    struct lw_verdict v = {.kind = LW_VERDICT_LEAK,
+                           .growth_bytes_per_invocation = 4096,
+                           .growth_bytes_per_hour = 1.5e9,
+                           .have_projection = true,
+                           .projected_invocations_to_oom = 42,
+                           .projected_minutes_to_oom = 240};
+    encode_valid(&opts, &r, &v, NULL);
+    cJSON *doc = parse();
+    check_metric_set(doc, &r, &v, false);
+    assert_string_equal(str(doc, "LeakwatchRecord"), "interval");
+    assert_null(get(doc, "RequestId"));
+    assert_true(num(doc, "IntervalStartTimeMs") == (double)r.start_time_ms);
+    assert_true(num(doc, "IntervalSeconds") == 10.0);
+    assert_true(num(doc, "Requests") == 120);
+    assert_true(num(doc, "RequestErrors") == 2);
+    assert_true(num(doc, "RequestTimeouts") == 1);
+    assert_true(num(doc, "RequestDurationMeanMilliseconds") == 25.0);
+    assert_true(num(doc, "RequestDurationMaxMilliseconds") == 95.5);
+    assert_true(num(doc, "FunctionProcesses") == 1);
+    assert_true(num(doc, "GrowthPerHourBytes") == 1.5e9);
+    assert_true(num(doc, "ProjectedMinutesToOom") == 240);
+    /* per invocation: not defined under concurrency */
+    assert_null(get(doc, "GrowthPerInvocationBytes"));
+    assert_null(get(doc, "ProjectedInvocationsToOom"));
+    assert_null(get(doc, "DurationMilliseconds"));
+    assert_null(get(doc, "Restored"));
+    cJSON_Delete(doc);
+
+    /* an invocation record has none of the interval's figures */
+    make_typical_record(&r);
+    r.restored = true;
+    encode_valid(&opts, &r, NULL, NULL);
+    doc = parse();
+    assert_string_equal(str(doc, "LeakwatchRecord"), "invocation");
+    assert_null(get(doc, "Requests"));
+    assert_null(get(doc, "IntervalSeconds"));
+    assert_true(cJSON_IsTrue(get(doc, "Restored")));
+    cJSON_Delete(doc);
+}
+
 static void test_validator_rejects(void **state)
 {
     (void)state;
@@ -794,6 +851,7 @@ int main(void)
         cmocka_unit_test(test_buffer_caps),
         cmocka_unit_test(test_options),
         cmocka_unit_test(test_shutdown),
+        cmocka_unit_test(test_interval_and_restored),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

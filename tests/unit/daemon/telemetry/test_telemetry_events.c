@@ -67,6 +67,9 @@ static const struct parse_case parse_cases[] = {
     {"malformed_elements.json", LW_OK, 1, LW_EV_START, 7, 6, 0, 0},
     {"malformed_truncated.json", LW_ERR_INVALID, 0, LW_EV_UNKNOWN, 0, 1, 0, 0},
     {"malformed_not_array.json", LW_ERR_INVALID, 0, LW_EV_UNKNOWN, 0, 1, 0, 0},
+    {"init_start_2025.json", LW_OK, 1, LW_EV_INIT_START, 1, 0, 0, 0},
+    {"restore_start_2025.json", LW_OK, 1, LW_EV_RESTORE_START, 1, 0, 0, 0},
+    {"report_managed_instances.json", LW_OK, 4, LW_EV_START, 4, 0, 0, 0},
 };
 
 static void test_parse_table(void **state)
@@ -200,12 +203,61 @@ static void test_length_bounded(void **state)
     free(exact);
 }
 
+/* Schema 2025-01-29: the platform's identity of the environment and its memory, on initStart
+ * and restoreStart; Managed Instances' reduced report. */
+static void test_schema_2025_fields(void **state)
+{
+    (void)state;
+    struct collected c = parse_file("init_start_2025.json");
+    assert_string_equal(c.ev[0].initialization_type, "lambda-managed-instances");
+    assert_string_equal(c.ev[0].instance_id, "2026/01/05/[7]4898162374fc4f3a8ecd598b9dcf4d1c");
+    assert_true(c.ev[0].fields & LW_EVF_INSTANCE_MAX_MEMORY);
+    assert_true(c.ev[0].instance_max_memory_bytes == 4294967296.0);
+
+    c = parse_file("restore_start_2025.json");
+    assert_int_equal(c.ev[0].type, LW_EV_RESTORE_START);
+    assert_string_equal(c.ev[0].instance_id, "2026/01/05/[12]9e0c1f7a55d34a8f9b2e6c4d1a7f3b20");
+    assert_true(c.ev[0].instance_max_memory_bytes == 536870912.0);
+    assert_int_equal(c.ev[0].time_ms, 1767612600250ull);
+
+    /* the older schema has neither */
+    c = parse_file("init_start.json");
+    assert_string_equal(c.ev[0].instance_id, "");
+    assert_false(c.ev[0].fields & LW_EVF_INSTANCE_MAX_MEMORY);
+
+    c = parse_file("report_managed_instances.json");
+    assert_int_equal(c.n, 4);
+    const struct lw_platform_event *r = &c.ev[2];
+    assert_int_equal(r->type, LW_EV_REPORT);
+    assert_true(r->fields & LW_EVF_DURATION);
+    assert_true(r->duration_ms == 217.504);
+    assert_false(r->fields &
+                 (LW_EVF_BILLED_DURATION | LW_EVF_MEMORY_SIZE | LW_EVF_MAX_MEMORY_USED));
+    assert_true(r->fields & LW_EVF_RESPONSE_LATENCY);
+    assert_string_equal(c.ev[3].error_type, "Runtime.OutOfMemory");
+
+    /* an instanceId longer than leakwatch keeps is left out, never cut: a cut one could name
+     * two environments alike */
+    char body[600];
+    char id[300];
+    memset(id, 'i', sizeof(id) - 1);
+    id[sizeof(id) - 1] = '\0';
+    int n = snprintf(body, sizeof(body),
+                     "[{\"time\":\"2026-01-05T10:00:00Z\",\"type\":\"platform.initStart\","
+                     "\"record\":{\"instanceId\":\"%s\"}}]",
+                     id);
+    struct collected big = {0};
+    struct lw_health h = {0};
+    assert_int_equal(lw_telemetry_events_parse(body, (size_t)n, collect, &big, &h), LW_OK);
+    assert_string_equal(big.ev[0].instance_id, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_table),         cmocka_unit_test(test_report_fields),
         cmocka_unit_test(test_runtime_done_fields), cmocka_unit_test(test_other_fields),
-        cmocka_unit_test(test_length_bounded),
+        cmocka_unit_test(test_length_bounded),      cmocka_unit_test(test_schema_2025_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
