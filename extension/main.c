@@ -159,8 +159,13 @@ static int shutdown_now(struct daemon *d, const struct lw_lambda_event *ev)
 {
     say_sigterm();
     uint64_t t = lw_clock_wall_ms(lw_clock_system());
-    uint64_t deadline =
-        ev->deadline_ms > SHUTDOWN_MARGIN_MS ? ev->deadline_ms - SHUTDOWN_MARGIN_MS : t + 1000;
+    uint64_t margin = SHUTDOWN_MARGIN_MS + lw_leak_check_reserve_ms();
+    uint64_t deadline = ev->deadline_ms > margin ? ev->deadline_ms - margin : t + 1000;
+    lw_ticker_stop(d->ticker); /* before the last reading: one thread reads at a time */
+    if (d->pipeline != NULL)
+        lw_pipeline_settle(d->pipeline, t, deadline);
+    if (d->boundary != NULL)
+        lw_boundary_shutdown(d->boundary);
     uint64_t invocations = d->boundary != NULL ? lw_boundary_invocations(d->boundary) : 0;
     if (d->pipeline != NULL)
         lw_pipeline_shutdown(d->pipeline, lw_shutdown_reason_name(ev->shutdown_reason), invocations,
@@ -210,12 +215,8 @@ static int run(struct daemon *d)
         struct lw_lambda_event ev;
         if (lw_lambda_events_next(&d->events, &ev) != LW_OK)
             return 1;
-        if (ev.kind == LW_EVENT_SHUTDOWN) {
-            lw_ticker_stop(d->ticker); /* before the last reading: one thread reads at a time */
-            if (d->boundary != NULL)
-                lw_boundary_shutdown(d->boundary);
+        if (ev.kind == LW_EVENT_SHUTDOWN)
             return shutdown_now(d, &ev);
-        }
         if (lw_lambda_events_release(&d->events) != LW_OK)
             return 1;
         if (d->boundary != NULL)

@@ -9,4 +9,8 @@
 
 void lw_leak_check_before_exit(void);
 
+/* How much of the SHUTDOWN budget the check needs: it scans all memory, which takes hundreds of
+ * milliseconds on a loaded machine; 0 in other builds. */
+unsigned lw_leak_check_reserve_ms(void);
+
 #endif

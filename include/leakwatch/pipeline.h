@@ -58,6 +58,13 @@ void lw_pipeline_add_telemetry(struct lw_pipeline *p, const char *body, size_t l
 void lw_pipeline_set_telemetry_expected(struct lw_pipeline *p, bool expected);
 
 /*
+ * SHUTDOWN on Managed Instances, before the last reading: waits until every request started is
+ * reported (platform.report), for at most half of what is left of the budget and never more
+ * than a second, so that the last interval counts them. Returns at once in other modes.
+ */
+void lw_pipeline_settle(struct lw_pipeline *p, uint64_t now_ms, uint64_t deadline_ms);
+
+/*
  * SHUTDOWN: everything pending is emitted (incomplete records say so), the OTLP exporter (if
  * any) is flushed so that its drops are counted in time, then the shutdown line
  * with the environment's age, invocation count and reason. Returns when done or at

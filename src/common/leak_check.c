@@ -35,8 +35,18 @@ void lw_leak_check_before_exit(void)
     if (!traced())
         __lsan_do_leak_check();
 }
+
+unsigned lw_leak_check_reserve_ms(void)
+{
+    return 600;
+}
 #else
 void lw_leak_check_before_exit(void)
 {
+}
+
+unsigned lw_leak_check_reserve_ms(void)
+{
+    return 0;
 }
 #endif

@@ -39,6 +39,9 @@ class EmulatorCase(unittest.TestCase):
         kw.setdefault("memory_mb", 256)
         kw.setdefault("timeout_s", 5.0)
         kw.setdefault("log_file", self.log_file)
+        # The emulator's own tests check the APIs and phases, not CPU shares: its Python fixtures
+        # run without the cgroup sandbox, which test_sandbox tests on its own.
+        kw.setdefault("sandbox", False)
         return Emulator(opt_dir=self.opt, function_cmd=[RUNTIME], env=full_env, **kw)
 
     def records(self, name):

@@ -32,6 +32,8 @@ import urllib.parse
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import sandbox as _sandbox
+
 __all__ = ["Emulator", "EmulatorError", "summarize"]
 
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
@@ -270,9 +272,11 @@ class _Proc:
         self.role = role  # "runtime" | "extension"
         self.name = name
         self.spawn_mono = time.monotonic()
+        sandbox = getattr(env, "sandbox", None)
         self.popen = subprocess.Popen(
             argv, env=proc_env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, close_fds=True, start_new_session=True)
+            stderr=subprocess.PIPE, close_fds=True, start_new_session=True,
+            preexec_fn=sandbox.join if sandbox is not None else None)
         self.pid = self.popen.pid
         self.exit_code = None  # exit status, or -signal
         self.exit_mono = None
@@ -736,6 +740,10 @@ class _Environment:
         self.runtime_shutdown_ms = RUNTIME_SHUTDOWN_MS
         self._monitor_stop = False
         self._monitor = threading.Thread(target=self._watch_memory, daemon=True)
+        self.sandbox = (_sandbox.Sandbox("lw-emu-%d-%d-%s" % (os.getpid(), env_id, uuid.uuid4().hex[:6]),
+                                         emu.memory_mb)
+                        if emu.sandbox else None)
+        self.oom_kills_seen = 0
 
     # ---- events and output ------------------------------------------------------------------
 
@@ -799,7 +807,16 @@ class _Environment:
                     if p.role == "extension":
                         p.sample()
                 last_sample = now
-            if total > limit and not self.oom and self.phase in ("init", "invoke"):
+            if self.sandbox is not None:
+                if not self.oom and self.sandbox.oom_kills() > self.oom_kills_seen:
+                    # The kernel's OOM killer ended a process of the environment.
+                    with self.cond:
+                        self.oom = True
+                        if self.runtime is not None:
+                            for pid in _descendants([self.runtime.pid]):
+                                _kill(pid, signal.SIGKILL)
+                        self.cond.notify_all()
+            elif total > limit and not self.oom and self.phase in ("init", "invoke"):
                 # The cgroup limit is hit: Lambda's OOM kill ends the runtime.
                 with self.cond:
                     self.oom = True
@@ -816,9 +833,14 @@ class _Environment:
         self.hwm_bytes = max(self.hwm_bytes, total)
 
     def freeze(self):
-        """SIGSTOP every process of the environment, descendants included, and wait until the
-        kernel reports each one stopped, so that callers can rely on state T afterwards."""
+        """Freeze the whole environment at once (the freezer cgroup), or, without the sandbox,
+        SIGSTOP every process, descendants included, and wait until the kernel reports each one
+        stopped, so that callers can rely on state T afterwards."""
         self.thawed.clear()
+        if self.sandbox is not None:
+            self.frozen_pids = self.sandbox.pids()
+            self.sandbox.freeze()
+            return
         stopped = set()
         for _ in range(10):
             new = self.live_pids() - stopped
@@ -837,6 +859,11 @@ class _Environment:
         self.frozen_pids = stopped
 
     def thaw(self):
+        if self.sandbox is not None:
+            self.sandbox.thaw()
+            self.frozen_pids = set()
+            self.thawed.set()
+            return
         for pid in self.frozen_pids | self.live_pids():
             _kill(pid, signal.SIGCONT)
         self.frozen_pids = set()
@@ -1162,6 +1189,8 @@ class _Environment:
                     _kill(pid, signal.SIGKILL)
         for p in self.procs:
             p.join(2.0)
+        if self.sandbox is not None:
+            self.sandbox.remove()
         self._monitor_stop = True
         with self.cond:
             self.phase = "dead"
@@ -1533,6 +1562,7 @@ class _Server(ThreadingHTTPServer):
 
 
 class Emulator:
+    _said_no_sandbox = False
     """A local Lambda service for one function. Use as a context manager:
 
         with Emulator(opt_dir="layer", function_cmd=["./bootstrap"], memory_mb=128) as emu:
@@ -1555,7 +1585,7 @@ class Emulator:
                  telemetry_fault=None, extension_stdout="read",
                  shutdown_budget_ms=SHUTDOWN_BUDGET_MS, mode="on-demand",
                  refuse_invoke_registration=False, max_concurrency=1, telemetry_schemas=None,
-                 snapshot_random_lib=None):
+                 snapshot_random_lib=None, sandbox="auto"):
         if isinstance(function_cmd, str):
             function_cmd = [function_cmd]
         if not function_cmd:
@@ -1623,6 +1653,20 @@ class Emulator:
         # LD_PRELOAD library (tests/emulator/fixtures/seeded_random.c), getrandom() returns the
         # same bytes in every environment until the snapshot, and the kernel's afterwards.
         self.snapshot_random_lib = snapshot_random_lib
+        # The Lambda-grade sandbox (sandbox.py): cgroups for CPU share, memory limit and freezing.
+        # "auto" uses it where the machine allows and says once when it does not; True requires
+        # it; False keeps the fallback (no CPU share, the memory limit by polling, SIGSTOP).
+        if sandbox not in ("auto", True, False):
+            raise EmulatorError('sandbox must be "auto", True or False')
+        why = _sandbox.unavailable_reason() if sandbox else "off"
+        if sandbox is True and why is not None:
+            raise EmulatorError("the sandbox is not available here: " + why)
+        self.sandbox = why is None
+        self.sandbox_unavailable = why
+        if sandbox == "auto" and why is not None and not Emulator._said_no_sandbox:
+            Emulator._said_no_sandbox = True
+            sys.stderr.write("lambda-emulator: no cgroup sandbox (%s): no CPU share, the memory "
+                             "limit by polling, SIGSTOP for freezing\n" % why)
         self._signals = []  # pending schedule_signal() entries
         self._signals_sent = []
         self._subscribed_schemas = []  # schemaVersion of every accepted subscription

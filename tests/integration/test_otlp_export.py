@@ -370,7 +370,9 @@ class OtlpExportTest(LeakwatchCase):
             # A short export timeout: requests time out during the run (and are retried inside
             # it), and the one in flight at SHUTDOWN is cut off by the flush deadline.
             env = self.otlp_env(rx.base_url, OTEL_EXPORTER_OTLP_TIMEOUT="700")
-            results, report, lines = self.run_leak(env, n, between_s=0.3)
+            # Long enough for a drop to reach an invocation line even where loading libcurl
+            # takes a second (a sanitizer build on a loaded machine).
+            results, report, lines = self.run_leak(env, n, between_s=0.7)
         recs = self.assert_every_record(results, lines)
         self.assert_not_delayed(results, report)
         self.assertEqual(rx.accepted(), [])

@@ -52,8 +52,9 @@ struct lw_pipeline {
     struct lw_intervals intervals;
     struct lw_record ready[READY_INTERVALS]; /* interval records for the emitter, in order */
     size_t ready_head, ready_count;
-    pthread_cond_t wake; /* emitter: something to do */
-    pthread_cond_t idle; /* shutdown: the emitter has drained the ledger */
+    pthread_cond_t wake;     /* emitter: something to do */
+    pthread_cond_t idle;     /* shutdown: the emitter has drained the ledger */
+    pthread_cond_t reported; /* intervals: a request in flight was reported */
     struct lw_ledger *ledger;
     bool stop;
     bool busy;
@@ -241,6 +242,7 @@ struct lw_pipeline *lw_pipeline_new(const struct lw_pipeline_config *cfg, struct
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->wake, NULL);
     pthread_cond_init(&p->idle, NULL);
+    pthread_cond_init(&p->reported, NULL);
 
     lw_ledger_config_init(&p->ledger_config);
     p->ledger_config.max_pending = PENDING_RECORDS;
@@ -332,6 +334,8 @@ static void on_event(void *ctx, const struct lw_platform_event *ev)
         enum lw_intervals_outcome o = lw_intervals_event(&p->intervals, ev);
         if (o == LW_INTERVALS_UNSTARTED || o == LW_INTERVALS_REPEATED || o == LW_INTERVALS_FULL)
             lw_health_add(p->health, LW_H_TELEMETRY_LATE, 1);
+        else if (o == LW_INTERVALS_COUNTED)
+            pthread_cond_broadcast(&p->reported);
     }
     pthread_mutex_unlock(&p->lock);
 }
@@ -378,6 +382,23 @@ static bool wait_idle(struct lw_pipeline *p, const struct timespec *until)
             return false;
     }
     return true;
+}
+
+void lw_pipeline_settle(struct lw_pipeline *p, uint64_t now_ms, uint64_t deadline_ms)
+{
+    if (!p->intervals_mode || !p->ledger_config.telemetry_expected)
+        return;
+    /* The same share of the budget the join gives the last report on demand. */
+    uint64_t left = deadline_ms > now_ms ? deadline_ms - now_ms : 0;
+    uint64_t wait = left / 2 < 1000 ? left / 2 : 1000;
+    struct timespec until;
+    abs_deadline(p, &until, now_ms + wait);
+    pthread_mutex_lock(&p->lock);
+    while (lw_intervals_in_flight(&p->intervals) > 0) {
+        if (pthread_cond_timedwait(&p->reported, &p->lock, &until) == ETIMEDOUT)
+            break;
+    }
+    pthread_mutex_unlock(&p->lock);
 }
 
 void lw_pipeline_shutdown(struct lw_pipeline *p, const char *reason, uint64_t invocations,
@@ -465,5 +486,6 @@ void lw_pipeline_free(struct lw_pipeline *p)
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->wake);
     pthread_cond_destroy(&p->idle);
+    pthread_cond_destroy(&p->reported);
     free(p);
 }
