@@ -93,6 +93,11 @@ static void emit_record(struct lw_pipeline *p, const struct lw_record *rec)
     lw_json_arena_enter(&p->emit_arena);
     struct lw_verdict verdict;
     lw_trend_add(p->trend, rec, &verdict);
+    /* Every record that goes out incomplete counts once, whatever it lacks. The ledger counts
+     * those it marks itself (no platform report); the memory half's own gaps are counted here,
+     * before the counters are read, so that this record's line carries its own count. */
+    if (rec->gaps != 0 && !(rec->gaps & LW_GAP_TELEMETRY))
+        lw_health_add(p->health, LW_H_RECORDS_INCOMPLETE, 1);
 
     struct lw_health now, delta;
     lw_health_read(p->health, &now);
@@ -281,8 +286,8 @@ static bool wait_idle(struct lw_pipeline *p, const struct timespec *until)
     return true;
 }
 
-void lw_pipeline_shutdown(struct lw_pipeline *p, const char *reason, uint64_t invocations,
-                          uint64_t now_ms, uint64_t deadline_ms)
+void lw_pipeline_shutdown(struct lw_pipeline *p, const char *reason, const char *category,
+                          uint64_t invocations, uint64_t now_ms, uint64_t deadline_ms)
 {
     /* The platform.report of the last invocation is produced only after every extension has
      * called event/next, so it arrives during SHUTDOWN: give it part of the budget (at most
@@ -330,6 +335,7 @@ void lw_pipeline_shutdown(struct lw_pipeline *p, const char *reason, uint64_t in
             .time_ms = now_ms,
             .env_id = p->env_id,
             .reason = reason,
+            .category = category,
             .lifetime_seconds =
                 now_ms > p->process_start_ms ? (double)(now_ms - p->process_start_ms) / 1000.0 : 0,
             .invocations = invocations,
