@@ -80,7 +80,7 @@ def install(opt, agent, names=SHAPES):
         elif name == "sh-ext":
             # the shell stays: the program runs as its child (not its last command's exec)
             _script(path, "#!/bin/sh",
-                    f'SHAPE_AGENT_BYTES={hold} "$(dirname "$0")/../vendor/bin/agent" {name}\n'
+                    f'SHAPE_AGENT_BYTES={hold} "{vendor_agent}" {name}\n'
                     "status=$?\nexit $status\n")
         elif name == "envpy-ext":
             _python_ext(path, "#!/usr/bin/env python3")
@@ -90,8 +90,7 @@ def install(opt, agent, names=SHAPES):
             with open(os.path.join(FIXTURES, "extension.js")) as f:
                 _script(path, "#!/usr/bin/env -S node --max-old-space-size=64", f.read())
         elif name in ("vendor-ext", "a-vendor"):
-            _script(path, "#!/bin/sh",
-                    f'SHAPE_AGENT_BYTES={hold} exec "$(dirname "$0")/../vendor/bin/agent" {name}\n')
+            _script(path, "#!/bin/sh", f'SHAPE_AGENT_BYTES={hold} exec "{vendor_agent}" {name}\n')
         else:
             raise ValueError(name)
         config[name] = {"hold_bytes": hold}

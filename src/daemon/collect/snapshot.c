@@ -400,7 +400,7 @@ static void decide_runtime(struct lw_processes *ps, struct known **cand, size_t 
             ps->warned_ambiguous = true;
             lw_warn("%zu children of pid %d started after leakwatch where the extensions folder "
                     "accounts for %zu: which one is the runtime cannot be told; they are reported "
-                    "as unknown",
+                    "as unknown, and records go out without the function's figures",
                     n_cand, (int)ps->init_pid, late + 1);
         }
         return;
@@ -811,7 +811,7 @@ enum lw_hwm_state lw_snapshot_take(struct lw_processes *ps, bool reset_hwm, uint
     ps->function_seen |= found;
     /* A runtime that has exited at SHUTDOWN is normal; never having seen one is not: /proc is
      * hidden (hidepid) or unreadable. Said once; the records say "processes" is incomplete. */
-    if (!found && !ps->function_seen && !ps->warned_no_function) {
+    if (!found && !ps->function_seen && !ps->warned_no_function && !ps->warned_ambiguous) {
         ps->warned_no_function = true;
         lw_warn("no process of the function found among the children of pid %d in %s (/proc "
                 "hidden or unreadable?); records go out without the function's figures",
