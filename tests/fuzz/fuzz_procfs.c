@@ -1,13 +1,14 @@
 /*
  * libFuzzer target for the /proc parsers (status, stat, cmdline, children, basename,
  * copy_name, path_in_dir, cmdline_find_in_dir). Every parser sees the same bytes, so any captured
- * /proc file is a seed for all of them. Besides the sanitizers, the target checks what procfs.h
+ * /proc file is a seed for all of them (the seed folder's shapes/ included: every shape of
+ * extension). Besides the sanitizers, the target checks what procfs.h
  * promises and aborts when a promise is broken:
  *   - results hold only what the file said: printable names, pids within int32, sizes whole KiB;
  *   - a short read (a prefix) never yields a value the whole file does not have;
  *   - what a parser accepts, written back in the kernel's format, parses to the same result.
  */
-/* fuzz-seeds: tests/fixtures/proc (and its shapes/ folder: every shape of extension) */
+/* fuzz-seeds: tests/fixtures/proc */
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -240,7 +241,7 @@ static void fuzz_find_in_dir(const char *buf, size_t len)
         check(name >= buf + dlen + 1 && name + nlen < buf + len && name[nlen] == '\0');
         check(nlen > 0 && memchr(name, '/', nlen) == NULL);
         check(memcmp(name - dlen - 1, dir, dlen) == 0 && name[-1] == '/');
-        check(name - dlen - 1 == buf || name[-dlen - 2] == '\0');
+        check(name - dlen - 1 == buf || *(name - dlen - 2) == '\0');
     }
     for (size_t cut = len / 2; cut < len; cut += 1 + len / 8) {
         const char *n2;

@@ -162,7 +162,9 @@ class PartialReadingTest(ClassificationCase):
         # helper child. At SHUTDOWN the runtime has died of SIGTERM; what is still alive is not
         # the function's total, and the record says its end reading is missing.
         env = self.install(["pyu-ext"])
-        payloads = [{"bytes": MIB, "children": 1, "child_bytes": 2 * MIB}] * 4
+        # delay_ms: the handler starts 100 ms into the invocation, as a real runtime does after
+        # dispatching, so its allocation is not in the boundary reading itself
+        payloads = [{"bytes": MIB, "children": 1, "child_bytes": 2 * MIB, "delay_ms": 100}] * 4
         results, report, lines = self.run_function("leak", payloads, env=env, memory_mb=512)
         recs = invocation_records(lines)
         self.assertEqual(len(recs), 4)
