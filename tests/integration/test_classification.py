@@ -129,8 +129,10 @@ class RuntimeShapesTest(ClassificationCase):
             f.write(f'#!/bin/sh\nexec "{lwtest.function("leak")[0]}" "$@"\n')
         os.chmod(bootstrap, 0o755)
         env = self.install(["pyu-ext", "vendor-ext"])
-        payloads = [{"bytes": 4096, "children": 1, "child_bytes": 3 * MIB}] * 2 + \
-            [{"bytes": 4096, "exec": 1}] + [{"bytes": 4096}] * 2
+        # delay_ms: the handler's work (starting and ending children included) begins 100 ms
+        # into the invocation, clear of the boundary reading of the invocation before
+        payloads = [{"bytes": 4096, "children": 1, "child_bytes": 3 * MIB, "delay_ms": 100}] * 2 + \
+            [{"bytes": 4096, "exec": 1, "delay_ms": 100}] + [{"bytes": 4096, "delay_ms": 100}] * 2
         with lwtest.Emulator(opt_dir=self.opt, function_cmd=[bootstrap], memory_mb=512,
                              timeout_s=10.0, env=env, log_file=self.log_file) as emu:
             for p in payloads:
@@ -186,8 +188,9 @@ class PartialReadingTest(ClassificationCase):
         # processes of the start were not all read at the end, so its total (and the
         # environment's) is left out, with the reason; each process keeps its own figures
         env = self.install(["pyu-ext"])
-        payloads = [{"bytes": 4096, "children": 2, "child_bytes": 4 * MIB},
-                    {"bytes": 4096, "children": 0}, {"bytes": 4096}, {"bytes": 4096}]
+        payloads = [{"bytes": 4096, "children": 2, "child_bytes": 4 * MIB, "delay_ms": 100},
+                    {"bytes": 4096, "children": 0, "delay_ms": 100},
+                    {"bytes": 4096, "delay_ms": 100}, {"bytes": 4096, "delay_ms": 100}]
         results, report, lines = self.run_function("leak", payloads, env=env, memory_mb=512)
         recs = invocation_records(lines)
         self.assertEqual(len(recs), 4)
