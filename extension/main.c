@@ -168,8 +168,9 @@ static int shutdown_now(struct daemon *d, const struct lw_lambda_event *ev)
         lw_boundary_shutdown(d->boundary);
     uint64_t invocations = d->boundary != NULL ? lw_boundary_invocations(d->boundary) : 0;
     if (d->pipeline != NULL)
-        lw_pipeline_shutdown(d->pipeline, lw_shutdown_reason_name(ev->shutdown_reason), invocations,
-                             t, deadline);
+        lw_pipeline_shutdown(d->pipeline, ev->shutdown_reason_raw,
+                             lw_shutdown_reason_name(ev->shutdown_reason), invocations, t,
+                             deadline);
     if (d->listener != NULL)
         lw_telemetry_listener_stop(d->listener);
     lw_info("shutdown (%s) after %llu invocations, flushed in %llu ms",

@@ -81,15 +81,16 @@ enum lw_err lw_emf_encode_record(const struct lw_emf_options *opt, const struct 
 struct lw_emf_shutdown {
     uint64_t time_ms; /* wall clock at SHUTDOWN, epoch ms */
     const char *env_id;
-    const char *reason; /* the SHUTDOWN event's shutdownReason: "spindown", "timeout", "failure" */
+    const char *reason;      /* the SHUTDOWN event's shutdownReason as received (NULL: "") */
+    const char *category;    /* leakwatch's category of it: "spindown", "timeout", "failure" */
     double lifetime_seconds; /* since leakwatch's init */
     uint64_t invocations;    /* invocations seen in this environment */
 };
 
 /*
  * Encodes the "shutdown" document: metrics EnvironmentLifetimeSeconds and
- * EnvironmentInvocations (and the health increases when given), properties ShutdownReason and
- * EnvironmentId. Same contract as lw_emf_encode_record().
+ * EnvironmentInvocations (and the health increases when given), properties ShutdownReason (as
+ * received), ShutdownCategory and EnvironmentId. Same contract as lw_emf_encode_record().
  */
 enum lw_err lw_emf_encode_shutdown(const struct lw_emf_options *opt,
                                    const struct lw_emf_shutdown *s,

@@ -16,7 +16,7 @@ enum lw_health_counter {
     LW_H_TELEMETRY_LATE,         /* events for an invocation already emitted */
     LW_H_TELEMETRY_REJECTED,     /* HTTP requests the listener rejected (malformed, too large) */
     LW_H_LEDGER_EVICTED,         /* pending entries evicted from the bounded join table */
-    LW_H_RECORDS_INCOMPLETE,     /* records emitted without their platform half */
+    LW_H_RECORDS_INCOMPLETE,     /* records emitted incomplete, for any gap (each once) */
     LW_H_EMF_DROPPED,            /* EMF lines not written (stdout full or failed) */
     LW_H_OTLP_DROPPED,           /* records dropped by the OTLP exporter (queue full, failed) */
     LW_H_OTLP_EXPORTS_FAILED,    /* OTLP requests that failed for good */

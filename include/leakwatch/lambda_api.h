@@ -90,6 +90,13 @@ enum lw_err lw_lambda_parse_register(const char *body, size_t len, struct lw_reg
 
 enum lw_event_kind { LW_EVENT_INVOKE = 1, LW_EVENT_SHUTDOWN };
 
+/*
+ * leakwatch's category of a SHUTDOWN reason. Lambda documents spindown, timeout and failure
+ * (written in capitals, sent in lowercase); emulators and other platforms send other words
+ * (AWS's Runtime Interface Emulator: "SandboxTerminated" when it is stopped with SIGTERM or
+ * SIGINT). Anything unknown is counted as a failure, and the reason as received is kept next
+ * to the category (lw_lambda_event.shutdown_reason_raw).
+ */
 enum lw_shutdown_reason {
     LW_SHUTDOWN_SPINDOWN = 0,
     LW_SHUTDOWN_TIMEOUT,
@@ -99,6 +106,10 @@ enum lw_shutdown_reason {
 /* "spindown", "timeout", "failure". */
 const char *lw_shutdown_reason_name(enum lw_shutdown_reason reason);
 
+/* The SHUTDOWN reason as received is kept up to this many bytes (NUL included), cut at a
+ * UTF-8 character. */
+#define LW_SHUTDOWN_REASON_MAX 64
+
 /* An event/next response body. */
 struct lw_lambda_event {
     enum lw_event_kind kind;
@@ -106,6 +117,7 @@ struct lw_lambda_event {
     char request_id[LW_REQUEST_ID_MAX];
     char invoked_function_arn[256];
     enum lw_shutdown_reason shutdown_reason;
+    char shutdown_reason_raw[LW_SHUTDOWN_REASON_MAX]; /* as received; "" when absent */
 };
 enum lw_err lw_lambda_parse_event(const char *body, size_t len, struct lw_lambda_event *out);
 

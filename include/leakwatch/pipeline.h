@@ -67,12 +67,13 @@ void lw_pipeline_settle(struct lw_pipeline *p, uint64_t now_ms, uint64_t deadlin
 /*
  * SHUTDOWN: everything pending is emitted (incomplete records say so), the OTLP exporter (if
  * any) is flushed so that its drops are counted in time, then the shutdown line
- * with the environment's age, invocation count and reason. Returns when done or at
+ * with the environment's age, invocation count, the reason as the platform sent it and
+ * leakwatch's category of it ("spindown", "timeout", "failure"). Returns when done or at
  * deadline_ms (epoch), whichever comes first; the emitter thread is stopped and joined when it
  * finished in time.
  */
-void lw_pipeline_shutdown(struct lw_pipeline *p, const char *reason, uint64_t invocations,
-                          uint64_t now_ms, uint64_t deadline_ms);
+void lw_pipeline_shutdown(struct lw_pipeline *p, const char *reason, const char *category,
+                          uint64_t invocations, uint64_t now_ms, uint64_t deadline_ms);
 
 /* Frees everything; call after lw_pipeline_shutdown. */
 void lw_pipeline_free(struct lw_pipeline *p);

@@ -100,6 +100,25 @@ enum lw_err lw_procfs_parse_cmdline(const char *buf, size_t len, struct lw_cmdli
 size_t lw_procfs_parse_children(const char *buf, size_t len, int32_t *out, size_t cap);
 
 /*
+ * Whether (path, len) names an entry directly inside the folder (dir, dir_len): dir, one '/',
+ * then a non-empty name without '/'. dir is given without a trailing '/'. On true, *name points
+ * into path. Exact bytes: no normalisation of "//", "." or "..", which Lambda never writes.
+ */
+bool lw_procfs_path_in_dir(const char *path, size_t len, const char *dir, size_t dir_len,
+                           const char **name, size_t *name_len);
+
+/*
+ * The first argument of a /proc/PID/cmdline (argv as NUL-separated strings) that names an entry
+ * directly inside (dir, dir_len), in any position: the kernel runs a script as
+ * "interpreter [one shebang argument] script", and an interpreter given options puts them before
+ * the script ("/usr/bin/python3 -u /opt/extensions/x", "node --max-old-space-size=64
+ * /opt/extensions/x"). A last argument not ended by its NUL was cut off by a short read and is
+ * not taken: it could be a prefix of a longer name. On true, *name points into buf.
+ */
+bool lw_procfs_cmdline_find_in_dir(const char *buf, size_t len, const char *dir, size_t dir_len,
+                                   const char **name, size_t *name_len);
+
+/*
  * The last path component of (path, len): what follows the last '/' (the whole input when
  * there is none). A trailing '/' gives an empty basename. Points into path.
  */

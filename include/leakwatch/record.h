@@ -23,10 +23,13 @@ enum lw_proc_role {
     LW_ROLE_RUNTIME_CHILD, /* a descendant of the runtime: counted as the function */
     LW_ROLE_EXTENSION,     /* another external extension, by its file name */
     LW_ROLE_SELF,          /* leakwatch itself */
+    /* a process leakwatch cannot place for certain (see snapshot.h): in the environment's
+     * total, in neither the function's nor the extensions' */
+    LW_ROLE_UNKNOWN,
     LW_ROLE_COUNT
 };
 
-/* "runtime", "runtime-child", "extension", "self". */
+/* "runtime", "runtime-child", "extension", "self", "unknown". */
 const char *lw_proc_role_name(enum lw_proc_role role);
 
 /* true for the roles that count as the function: the runtime and its descendants. */
@@ -70,6 +73,13 @@ enum lw_peak_method {
 
 /* "none", "hwm", "sampled". */
 const char *lw_peak_method_name(enum lw_peak_method method);
+
+/* The totals a record reports, as bits of lw_record.partial_totals. */
+enum lw_record_total {
+    LW_TOTAL_FUNCTION = 1u << 0,    /* the runtime and its descendants */
+    LW_TOTAL_EXTENSIONS = 1u << 1,  /* every other extension together */
+    LW_TOTAL_ENVIRONMENT = 1u << 2, /* every process */
+};
 
 /* Sums over a set of processes, in bytes. */
 struct lw_mem_totals {
@@ -120,11 +130,15 @@ enum lw_record_gap {
     /* the invocation was over before its start reading was complete (it ran in less time than
      * the reading takes): its start and peak are not exact */
     LW_GAP_START_READING = 1u << 3,
+    /* a process that belonged to a total at the start was not read at the end (it exited, or
+     * the platform stopped it before SHUTDOWN): that total is left out, see partial_totals */
+    LW_GAP_PARTIAL_END = 1u << 4,
 };
-#define LW_GAP_LAST LW_GAP_START_READING
+#define LW_GAP_LAST LW_GAP_PARTIAL_END
 
 /* The name of one gap flag in EMF's "Incomplete" list ("end-reading", "telemetry", "processes",
- * "start-reading"), NULL for anything else; and back (LW_GAP_NONE for an unknown name). */
+ * "start-reading", "partial-end-reading"), NULL for anything else; and back (LW_GAP_NONE for an
+ * unknown name). */
 const char *lw_record_gap_name(uint32_t flag);
 uint32_t lw_record_gap_from_name(const char *name);
 
@@ -167,6 +181,8 @@ struct lw_record {
     uint64_t end_time_ms;   /* wall clock at the next boundary; 0 while open */
     uint64_t deadline_ms;   /* the INVOKE event's deadlineMs */
 
+    /* The function's end totals (fn_end, fn_peak_bytes) are known: an end reading was taken
+     * and found every function process of the start (the environment's: see partial_totals). */
     bool have_end;
     enum lw_peak_method peak_method;
     struct lw_mem_totals fn_start; /* the function: runtime and its descendants */
@@ -184,6 +200,10 @@ struct lw_record {
 
     struct lw_platform platform;
     uint32_t gaps; /* enum lw_record_gap bits */
+
+    /* Totals only from complete readings (record_build.h): the totals left out because a
+     * process that belonged to them at the start was not read at the end. */
+    uint32_t partial_totals; /* enum lw_record_total bits */
 };
 
 #endif

@@ -51,6 +51,13 @@ void lw_record_open(struct lw_record *r, const struct lw_snapshot *start, const 
  * runtime) it is that process's peak; with several it is an upper bound of the simultaneous
  * peak, since the processes need not peak at the same moment.
  *
+ * Totals only from complete readings: a total (the function's, the extensions', the
+ * environment's) is kept only when every process that belonged to it at the start was read at
+ * the end. A process that exited during the invocation, or that the platform stopped before a
+ * SHUTDOWN reading, leaves its totals out: the record gets LW_GAP_PARTIAL_END and the totals in
+ * partial_totals; a partial function total also clears have_end and zeroes fn_end, fn_peak_bytes
+ * and env_end (the environment contains the function). The per-process figures stay as read.
+ *
  * The record's peak_method is method, except that LW_PEAK_HWM becomes LW_PEAK_SAMPLED when a
  * function process's peak had to come from a sampled figure.
  */
@@ -62,7 +69,8 @@ void lw_record_close(struct lw_record *r, const struct lw_snapshot *end, enum lw
  * LW_GAP_END_READING, peak method none, end_time_ms as given. When end_or_null is given, what
  * it still holds is filled in: per-process end readings (extensions, leakwatch itself, any
  * surviving process), leakwatch's own RSS and CPU time. Function totals and the environment
- * total stay empty: without the runtime they would understate the environment.
+ * total stay empty: without the runtime they would understate the environment. The extensions'
+ * total follows the rule of lw_record_close (an extension process gone: LW_GAP_PARTIAL_END).
  */
 void lw_record_close_missing(struct lw_record *r, const struct lw_snapshot *end_or_null,
                              uint64_t end_time_ms);

@@ -15,10 +15,12 @@
 struct lw_processes;
 struct lw_sampler;
 
-/* Starts the thread; NULL when it cannot be started (the peak is then the end reading). */
+/* Starts the thread; NULL when it cannot be started (the peak is then the end reading). ps is
+ * borrowed: lw_sampler_track reads it, from the thread that takes the snapshots. */
 struct lw_sampler *lw_sampler_start(const struct lw_processes *ps, uint32_t interval_ms);
 
-/* At an INVOKE: watch the function processes of this start snapshot from now on. */
+/* At an INVOKE: watch the function processes of this start snapshot from now on, each through
+ * a copy of the status descriptor the snapshot read it with (lw_processes_dup_status). */
 void lw_sampler_track(struct lw_sampler *s, const struct lw_snapshot *start);
 
 /*
@@ -31,6 +33,8 @@ const uint64_t *lw_sampler_swap(struct lw_sampler *s, const struct lw_snapshot *
 /* Number of samples taken so far (for the benchmark of the interval's cost). */
 uint64_t lw_sampler_samples(const struct lw_sampler *s);
 
+/* Stops and frees the sampler. The thread leaves its wait at once (it never sleeps a whole
+ * interval first), so a stop costs the SHUTDOWN budget no more than one sample. */
 void lw_sampler_stop(struct lw_sampler *s);
 
 #endif

@@ -54,6 +54,12 @@ static bool have_fn_start(const struct lw_record *rec)
     return false;
 }
 
+/* The environment's end total: every process of the start read at the end (record_build.h). */
+static bool have_env_end(const struct lw_record *rec)
+{
+    return rec->have_end && !(rec->partial_totals & LW_TOTAL_ENVIRONMENT);
+}
+
 static uint64_t extensions_rss(const struct lw_record *rec)
 {
     uint64_t sum = 0;
@@ -114,21 +120,21 @@ static bool value(enum lw_metric_id id, const struct lw_record *rec, const struc
         return have_fn_end(rec) && have_fn_start(rec);
     case LW_M_ENV_RSS:
         *out = (double)rec->env_end.rss_bytes;
-        return rec->have_end;
+        return have_env_end(rec);
     case LW_M_MEM_LIMIT:
         *out = (double)rec->memory_limit_bytes;
         return rec->memory_limit_bytes > 0;
     case LW_M_HEADROOM:
         *out = (double)rec->memory_limit_bytes - (double)rec->env_end.rss_bytes;
-        return rec->have_end && rec->memory_limit_bytes > 0;
+        return have_env_end(rec) && rec->memory_limit_bytes > 0;
     case LW_M_UTILIZATION:
-        if (!rec->have_end || rec->memory_limit_bytes == 0)
+        if (!have_env_end(rec) || rec->memory_limit_bytes == 0)
             return false;
         *out = 100.0 * (double)rec->env_end.rss_bytes / (double)rec->memory_limit_bytes;
         return true;
     case LW_M_EXTENSIONS_RSS:
         *out = (double)extensions_rss(rec);
-        return have_end_snapshot(rec);
+        return have_end_snapshot(rec) && !(rec->partial_totals & LW_TOTAL_EXTENSIONS);
     case LW_M_SELF_RSS:
         *out = (double)rec->self_rss_bytes;
         return have_end_snapshot(rec);

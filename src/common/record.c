@@ -18,6 +18,7 @@ const char *lw_proc_role_name(enum lw_proc_role role)
         return "extension";
     case LW_ROLE_SELF:
         return "self";
+    case LW_ROLE_UNKNOWN:
     case LW_ROLE_COUNT:
         break;
     }
@@ -32,6 +33,7 @@ static const struct {
     {LW_GAP_TELEMETRY, "telemetry"},
     {LW_GAP_PROCS, "processes"},
     {LW_GAP_START_READING, "start-reading"},
+    {LW_GAP_PARTIAL_END, "partial-end-reading"},
 };
 
 const char *lw_record_gap_name(uint32_t flag)

@@ -111,6 +111,11 @@ MODES = ("on-demand", "managed-instances", "snapstart")
 INITIALIZATION_TYPES = {"on-demand": "on-demand", "managed-instances": "lambda-managed-instances",
                         "snapstart": "snap-start"}
 MANAGED_INSTANCES_SCHEMA = "2025-01-29"
+# AWS's Runtime Interface Emulator (aws-lambda-runtime-interface-emulator, Emulator(rie=True)):
+# its Telemetry API is a stub that answers every subscription 202 Telemetry.NotSupported, and
+# when the emulator itself is stopped (SIGTERM or SIGINT, e.g. `docker stop`) it resets the
+# sandbox with this reason, which extensions receive as the SHUTDOWN event's shutdownReason.
+RIE_SHUTDOWN_REASON = "SandboxTerminated"
 SIGNAL_MOMENTS = ("init", "invoke", "next", "frozen", "shutdown")
 
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -1585,7 +1590,7 @@ class Emulator:
                  telemetry_fault=None, extension_stdout="read",
                  shutdown_budget_ms=SHUTDOWN_BUDGET_MS, mode="on-demand",
                  refuse_invoke_registration=False, max_concurrency=1, telemetry_schemas=None,
-                 snapshot_random_lib=None, sandbox="auto"):
+                 snapshot_random_lib=None, sandbox="auto", rie=False):
         if isinstance(function_cmd, str):
             function_cmd = [function_cmd]
         if not function_cmd:
@@ -1618,6 +1623,10 @@ class Emulator:
         # Fault injection (README: "Faults"): all off by default.
         if refuse_subscriptions is not None and not 200 <= int(refuse_subscriptions) <= 599:
             raise EmulatorError("refuse_subscriptions must be an HTTP status")
+        # rie: the behaviours of AWS's Runtime Interface Emulator (RIE_SHUTDOWN_REASON above)
+        self.rie = bool(rie)
+        if self.rie and refuse_subscriptions is None:
+            refuse_subscriptions = 202
         self.refuse_subscriptions = refuse_subscriptions
         if isinstance(telemetry_fault, str):
             if telemetry_fault not in TELEMETRY_FAULTS:
@@ -1703,7 +1712,7 @@ class Emulator:
     def close(self):
         if self._closed:
             return
-        self.shutdown("spindown")
+        self.shutdown()
         self._closed = True
         self._server.shutdown()
         self._server.server_close()
@@ -1902,8 +1911,11 @@ class Emulator:
                 "env_peak_bytes": env.hwm_bytes, "init_duration_ms": round(env.init_duration_ms, 3),
                 "response": None}
 
-    def shutdown(self, reason="spindown"):
-        """End the current environment (if any) with the given SHUTDOWN reason."""
+    def shutdown(self, reason=None):
+        """End the current environment (if any) with the given SHUTDOWN reason (default:
+        "spindown", or the RIE's "SandboxTerminated" with rie=True)."""
+        if reason is None:
+            reason = RIE_SHUTDOWN_REASON if self.rie else "spindown"
         with self._drive:
             self._shutdown_env(reason)
 

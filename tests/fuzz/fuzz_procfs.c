@@ -1,8 +1,9 @@
 /*
  * libFuzzer target for the /proc parsers (status, stat, cmdline, children, basename,
- * copy_name). Every parser sees the same bytes, so any captured /proc file is a seed for all of
- * them. Besides the sanitizers, the target checks what procfs.h promises and aborts when a
- * promise is broken:
+ * copy_name, path_in_dir, cmdline_find_in_dir). Every parser sees the same bytes, so any captured
+ * /proc file is a seed for all of them (the seed folder's shapes/ included: every shape of
+ * extension). Besides the sanitizers, the target checks what procfs.h
+ * promises and aborts when a promise is broken:
  *   - results hold only what the file said: printable names, pids within int32, sizes whole KiB;
  *   - a short read (a prefix) never yields a value the whole file does not have;
  *   - what a parser accepts, written back in the kernel's format, parses to the same result.
@@ -222,6 +223,34 @@ static void fuzz_copy_name(const char *buf, size_t len)
         check(name[i] == buf[i] || name[i] == '?');
 }
 
+/* A name found in a folder: inside the input, after "<dir>/", non-empty, without '/' or NUL;
+ * in a command line also ended by its NUL. A prefix of the command line (a short read) finds
+ * the same first name or none, never a cut one. */
+static void fuzz_find_in_dir(const char *buf, size_t len)
+{
+    static const char dir[] = "/opt/extensions";
+    const size_t dlen = sizeof(dir) - 1;
+    const char *name;
+    size_t nlen;
+    if (lw_procfs_path_in_dir(buf, len, dir, dlen, &name, &nlen)) {
+        check(name == buf + dlen + 1 && nlen == len - dlen - 1 && nlen > 0);
+        check(memchr(name, '/', nlen) == NULL && memchr(name, '\0', nlen) == NULL);
+    }
+    bool found = lw_procfs_cmdline_find_in_dir(buf, len, dir, dlen, &name, &nlen);
+    if (found) {
+        check(name >= buf + dlen + 1 && name + nlen < buf + len && name[nlen] == '\0');
+        check(nlen > 0 && memchr(name, '/', nlen) == NULL);
+        check(memcmp(name - dlen - 1, dir, dlen) == 0 && name[-1] == '/');
+        check(name - dlen - 1 == buf || *(name - dlen - 2) == '\0');
+    }
+    for (size_t cut = len / 2; cut < len; cut += 1 + len / 8) {
+        const char *n2;
+        size_t l2;
+        if (lw_procfs_cmdline_find_in_dir(buf, cut, dir, dlen, &n2, &l2))
+            check(found && n2 == name && l2 == nlen);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     /* An exact-size copy, so that any read past the end is caught. */
@@ -233,6 +262,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_cmdline(buf, size);
     fuzz_children(buf, size);
     fuzz_copy_name(buf, size);
+    fuzz_find_in_dir(buf, size);
     free(buf);
     return 0;
 }

@@ -57,7 +57,7 @@ if(NOT LW_NESTED)
             WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/tests/integration)
         set_tests_properties(sanitize.${kind}.integration PROPERTIES LABELS sanitize TIMEOUT 900
             FIXTURES_REQUIRED sanitize_${kind}
-            ENVIRONMENT "LW_SOURCE_DIR=${CMAKE_SOURCE_DIR};LW_BUILD_DIR=${CMAKE_BINARY_DIR};PYTHONDONTWRITEBYTECODE=1")
+            ENVIRONMENT "LW_SOURCE_DIR=${CMAKE_SOURCE_DIR};LW_BUILD_DIR=${CMAKE_BINARY_DIR};PYTHONDONTWRITEBYTECODE=1;LW_EMULATOR_SANDBOX=off")
     endforeach()
 
     # valgrind memcheck on the ordinary build's daemon (tests/install-deps installs valgrind;

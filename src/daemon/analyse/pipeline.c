@@ -139,6 +139,11 @@ static void emit_record(struct lw_pipeline *p, struct lw_record *rec)
     lw_json_arena_enter(&p->emit_arena);
     struct lw_verdict verdict;
     lw_trend_add(p->trend, rec, &verdict);
+    /* Every record that goes out incomplete counts once, whatever it lacks. The ledger counts
+     * those it marks itself (no platform report); the memory half's own gaps are counted here,
+     * before the counters are read, so that this record's line carries its own count. */
+    if (rec->gaps != 0 && !(rec->gaps & LW_GAP_TELEMETRY))
+        lw_health_add(p->health, LW_H_RECORDS_INCOMPLETE, 1);
 
     struct lw_health now, delta;
     lw_health_read(p->health, &now);
@@ -401,8 +406,8 @@ void lw_pipeline_settle(struct lw_pipeline *p, uint64_t now_ms, uint64_t deadlin
     pthread_mutex_unlock(&p->lock);
 }
 
-void lw_pipeline_shutdown(struct lw_pipeline *p, const char *reason, uint64_t invocations,
-                          uint64_t now_ms, uint64_t deadline_ms)
+void lw_pipeline_shutdown(struct lw_pipeline *p, const char *reason, const char *category,
+                          uint64_t invocations, uint64_t now_ms, uint64_t deadline_ms)
 {
     /* The platform.report of the last invocation is produced only after every extension has
      * called event/next, so it arrives during SHUTDOWN: give it part of the budget (at most
@@ -453,6 +458,7 @@ void lw_pipeline_shutdown(struct lw_pipeline *p, const char *reason, uint64_t in
             .time_ms = now_ms,
             .env_id = id.env_id,
             .reason = reason,
+            .category = category,
             /* the age of this environment: since init, or since the restore */
             .lifetime_seconds = now_ms > id.since_ms ? (double)(now_ms - id.since_ms) / 1000.0 : 0,
             .invocations = invocations,

@@ -484,6 +484,7 @@ static const char *role_word(enum lw_proc_role role)
         return "extension";
     case LW_ROLE_SELF:
         return "leakwatch's own process";
+    case LW_ROLE_UNKNOWN:
     case LW_ROLE_COUNT:
         break;
     }

@@ -346,3 +346,34 @@ void lw_procfs_basename(const char *path, size_t len, const char **base, size_t 
     *base = b;
     *base_len = len - (size_t)(b - path);
 }
+
+bool lw_procfs_path_in_dir(const char *path, size_t len, const char *dir, size_t dir_len,
+                           const char **name, size_t *name_len)
+{
+    if (dir_len == 0 || len <= dir_len + 1 || memcmp(path, dir, dir_len) != 0 ||
+        path[dir_len] != '/')
+        return false;
+    const char *n = path + dir_len + 1;
+    size_t nlen = len - dir_len - 1;
+    if (memchr(n, '/', nlen) != NULL || memchr(n, '\0', nlen) != NULL)
+        return false;
+    *name = n;
+    *name_len = nlen;
+    return true;
+}
+
+bool lw_procfs_cmdline_find_in_dir(const char *buf, size_t len, const char *dir, size_t dir_len,
+                                   const char **name, size_t *name_len)
+{
+    size_t i = 0;
+    while (i < len) {
+        const char *nul = memchr(buf + i, '\0', len - i);
+        if (nul == NULL)
+            return false; /* cut off: never a name made from a prefix */
+        size_t alen = (size_t)(nul - (buf + i));
+        if (lw_procfs_path_in_dir(buf + i, alen, dir, dir_len, name, name_len))
+            return true;
+        i += alen + 1;
+    }
+    return false;
+}

@@ -177,6 +177,7 @@ static void reset_end(struct lw_record *r)
     memset(&r->env_end, 0, sizeof(r->env_end));
     r->fn_peak_bytes = 0;
     r->self_rss_bytes = 0;
+    r->partial_totals = 0;
 }
 
 static bool has_function(const struct lw_record *r)
@@ -185,6 +186,28 @@ static bool has_function(const struct lw_record *r)
         if (lw_record_role_is_function(r->procs[i].role))
             return true;
     return false;
+}
+
+/*
+ * The totals that a process present at the start but not read at the end belonged to. Such a
+ * process exited, or was stopped by the platform before a SHUTDOWN reading: either way the sum
+ * of what is left is not that total at the end of this invocation, and a total made from it
+ * would show a drop nobody measured.
+ */
+static uint32_t partial_totals(const struct lw_record *r)
+{
+    uint32_t partial = 0;
+    for (uint32_t i = 0; i < r->n_procs && i < LW_MAX_PROCS; i++) {
+        const struct lw_record_proc *p = &r->procs[i];
+        if (!p->have_start || p->have_end)
+            continue;
+        partial |= LW_TOTAL_ENVIRONMENT;
+        if (lw_record_role_is_function(p->role))
+            partial |= LW_TOTAL_FUNCTION;
+        else if (p->role == LW_ROLE_EXTENSION)
+            partial |= LW_TOTAL_EXTENSIONS;
+    }
+    return partial;
 }
 
 void lw_record_close(struct lw_record *r, const struct lw_snapshot *end, enum lw_peak_method method,
@@ -197,6 +220,17 @@ void lw_record_close(struct lw_record *r, const struct lw_snapshot *end, enum lw
     r->peak_method = method;
     if (method == LW_PEAK_HWM && used_sample)
         r->peak_method = LW_PEAK_SAMPLED;
+    r->partial_totals = partial_totals(r);
+    if (r->partial_totals != 0)
+        r->gaps |= LW_GAP_PARTIAL_END;
+    if (r->partial_totals & LW_TOTAL_FUNCTION) {
+        /* Left out, not reported as what the survivors hold. The environment's sum goes too:
+         * it contains the function's. */
+        r->have_end = false;
+        memset(&r->fn_end, 0, sizeof(r->fn_end));
+        memset(&r->env_end, 0, sizeof(r->env_end));
+        r->fn_peak_bytes = 0;
+    }
     if (!has_function(r)) {
         /* Neither reading found the function (a hidden or unreadable /proc): its totals are
          * not zero, they are unknown. */
@@ -222,4 +256,11 @@ void lw_record_close_missing(struct lw_record *r, const struct lw_snapshot *end_
         for (uint32_t i = 0; i < r->n_procs; i++)
             r->procs[i].peak_bytes = r->procs[i].start.rss_bytes;
     }
+    /* The function and the environment have no end totals (the end-reading gap says why); the
+     * extensions' total is there only if every extension process was read. Without an end
+     * snapshot nothing was read at all. */
+    uint32_t partial = end_or_null ? partial_totals(r) : LW_TOTAL_EXTENSIONS;
+    if (partial & LW_TOTAL_EXTENSIONS && end_or_null)
+        r->gaps |= LW_GAP_PARTIAL_END;
+    r->partial_totals = partial | LW_TOTAL_FUNCTION | LW_TOTAL_ENVIRONMENT;
 }

@@ -6,22 +6,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <leakwatch/lambda_api.h>
 #include <leakwatch/log.h>
 #include <leakwatch/procfs.h>
 
 /* Bounds: a Lambda environment has a handful of processes (at most 1,024 processes and threads
- * per function); the tables below are fixed so that a snapshot never allocates. */
+ * per function) and at most 10 extensions; the tables below are fixed so that a snapshot never
+ * allocates. */
 #define MAX_KNOWN 64
 #define MAX_TASKS 256
 #define READ_CAP 4096
 #define PATH_CAP 128
+#define EXE_CAP 512
+#define MAX_EXT_FILES 32
 /* Children files kept open across boundaries (one per thread of each process searched). A JVM
  * or Node.js runtime has tens of threads: re-opening each thread's file at every boundary was 3
  * system calls per thread and invocation, a kept one is 1. Beyond this many, files are opened
  * for one read as before, so leakwatch's descriptors stay bounded. */
 #define CHILD_FILES 128
+
+/* A process seen in this discovery pass and not classified yet. */
+#define ROLE_PENDING LW_ROLE_COUNT
 
 struct known {
     int32_t pid;
@@ -29,11 +37,14 @@ struct known {
     uint64_t start_ticks;
     enum lw_proc_role role;
     char name[LW_NAME_MAX];
-    bool seen;     /* found in the current discovery pass */
-    bool read;     /* already read in the current snapshot */
-    int status_fd; /* /proc/PID/status, kept open: one pread per boundary */
-    int clear_fd;  /* /proc/PID/clear_refs for the function and leakwatch, else -1 */
-    int task_fd;   /* /proc/PID/task, kept open once its threads are listed, else -1 */
+    bool named;      /* an extension named by its file (else by its process name) */
+    bool seen;       /* found in the current discovery pass */
+    bool read;       /* already read in the current snapshot */
+    int dir_fd;      /* /proc/PID: open only during the pass that first saw the process */
+    int status_fd;   /* /proc/PID/status, kept open: one pread per boundary */
+    int clear_fd;    /* /proc/PID/clear_refs for the function and leakwatch, else -1 */
+    int clear_errno; /* why clear_refs could not be opened (0: it was, or it is not wanted) */
+    int task_fd;     /* /proc/PID/task, kept open, else -1 */
 };
 
 /* An open /proc/PID/task/TID/children. */
@@ -44,12 +55,30 @@ struct child_file {
     bool seen;
 };
 
+/* A file of the extensions folder: Lambda starts each as one extension. */
+struct ext_file {
+    char name[LW_NAME_MAX];
+    bool claimed; /* a process was named after it (or it is leakwatch's own) */
+};
+
 struct lw_processes {
     char proc_root[64];
     int32_t init_pid;
     int32_t self_pid;
+    uint64_t self_start_ticks;
+    bool have_self_start;
     char ext_dir[256];
     size_t ext_dir_len;
+    struct ext_file ext_files[MAX_EXT_FILES];
+    size_t n_ext_files;
+    bool have_ext_files; /* the folder was listed whole */
+    /* The runtime is decided once, at the first pass that sees a child of init that could be
+     * it; there is one runtime per life of leakwatch (a reset restarts both). */
+    bool decided;
+    bool runtime_found;
+    int32_t runtime_pid;
+    uint64_t runtime_start_ticks;
+    bool warned_ambiguous;
     bool have_children_files; /* the kernel offers /proc/PID/task/TID/children */
     bool function_seen;       /* some boundary found a process of the function */
     bool warned_no_function;
@@ -59,11 +88,12 @@ struct lw_processes {
     char buf[READ_CAP];
 };
 
-/* Reads a small /proc file whole into buf (NUL-terminated). -1 when it cannot be read
- * (typically ENOENT/ESRCH: the process is gone, which is normal). */
-static ssize_t read_small(const char *path, char *buf, size_t cap)
+/* Reads a small /proc file whole into buf (NUL-terminated), relative to an open directory (or
+ * a path with AT_FDCWD). -1 when it cannot be read (typically ENOENT/ESRCH: the process is gone,
+ * which is normal). */
+static ssize_t read_small_at(int dir_fd, const char *name, char *buf, size_t cap)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -1;
     ssize_t n;
@@ -92,17 +122,70 @@ static ssize_t reread(int fd, char *buf, size_t cap)
     return n;
 }
 
+static void close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
 static void close_fds(struct known *k)
 {
-    if (k->status_fd >= 0)
-        close(k->status_fd);
-    if (k->clear_fd >= 0)
-        close(k->clear_fd);
-    if (k->task_fd >= 0)
-        close(k->task_fd);
-    k->status_fd = -1;
-    k->clear_fd = -1;
-    k->task_fd = -1;
+    close_fd(&k->dir_fd);
+    close_fd(&k->status_fd);
+    close_fd(&k->clear_fd);
+    close_fd(&k->task_fd);
+}
+
+/* /proc/PID as a directory: what every file of that one process is opened through. */
+static int open_proc_dir(const struct lw_processes *ps, int32_t pid)
+{
+    char path[PATH_CAP];
+    snprintf(path, sizeof(path), "%s/%d", ps->proc_root, (int)pid);
+    return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+/*
+ * Lists the extensions folder once: the files Lambda starts as extensions. Lambda (like AWS's
+ * emulator) takes every entry that is not a directory. A folder that cannot be listed, or holds
+ * more files than the table, leaves have_ext_files false: then no name is given by elimination
+ * and no late extension is assumed.
+ */
+static void list_extensions(struct lw_processes *ps)
+{
+    if (ps->ext_dir_len == 0)
+        return;
+    int dir = open(ps->ext_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0)
+        return;
+    char dents[2048] __attribute__((aligned(8)));
+    ssize_t got;
+    bool whole = true;
+    while ((got = getdents64(dir, dents, sizeof(dents))) > 0) {
+        for (ssize_t off = 0; off < got;) {
+            struct dirent64 *de = (struct dirent64 *)(dents + off);
+            off += de->d_reclen;
+            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                continue;
+            struct stat st;
+            if (de->d_type == DT_DIR ||
+                (de->d_type == DT_UNKNOWN && fstatat(dir, de->d_name, &st, 0) == 0 &&
+                 S_ISDIR(st.st_mode)))
+                continue;
+            if (ps->n_ext_files >= MAX_EXT_FILES) {
+                whole = false;
+                continue;
+            }
+            struct ext_file *f = &ps->ext_files[ps->n_ext_files++];
+            size_t len = strnlen(de->d_name, sizeof(f->name) - 1);
+            memcpy(f->name, de->d_name, len);
+            f->name[len] = '\0';
+            /* leakwatch's own file: leakwatch is known by its pid, whatever runs it */
+            f->claimed = strcmp(f->name, LW_EXTENSION_NAME) == 0;
+        }
+    }
+    close(dir);
+    ps->have_ext_files = got == 0 && whole;
 }
 
 struct lw_processes *lw_processes_new(const struct lw_processes_config *cfg)
@@ -117,7 +200,7 @@ struct lw_processes *lw_processes_new(const struct lw_processes_config *cfg)
         snprintf(ps->ext_dir, sizeof(ps->ext_dir), "%s", cfg->extensions_dir);
     } else {
         /* Running as the real binary in the extensions folder (no launcher): our own file. */
-        char exe[PATH_CAP];
+        char exe[EXE_CAP];
         char path[PATH_CAP];
         snprintf(path, sizeof(path), "%s/self/exe", ps->proc_root);
         ssize_t n = readlink(path, exe, sizeof(exe) - 1);
@@ -126,11 +209,25 @@ struct lw_processes *lw_processes_new(const struct lw_processes_config *cfg)
             char *slash = strrchr(exe, '/');
             if (slash != NULL) {
                 *slash = '\0';
-                snprintf(ps->ext_dir, sizeof(ps->ext_dir), "%s", exe);
+                snprintf(ps->ext_dir, sizeof(ps->ext_dir), "%.*s", (int)sizeof(ps->ext_dir) - 1,
+                         exe);
             }
         }
     }
     ps->ext_dir_len = strlen(ps->ext_dir);
+    while (ps->ext_dir_len > 1 && ps->ext_dir[ps->ext_dir_len - 1] == '/')
+        ps->ext_dir[--ps->ext_dir_len] = '\0';
+    list_extensions(ps);
+    /* leakwatch's own start: no process started before it can be the runtime */
+    int self = open_proc_dir(ps, ps->self_pid);
+    struct lw_stat_info st;
+    ssize_t n = self >= 0 ? read_small_at(self, "stat", ps->buf, sizeof(ps->buf)) : -1;
+    if (n > 0 && lw_procfs_parse_stat(ps->buf, (size_t)n, &st) == LW_OK && st.pid == ps->self_pid) {
+        ps->self_start_ticks = st.start_ticks;
+        ps->have_self_start = true;
+    }
+    if (self >= 0)
+        close(self);
     for (size_t i = 0; i < CHILD_FILES; i++)
         ps->child_files[i].fd = -1;
     char path[PATH_CAP];
@@ -160,101 +257,245 @@ static struct known *find_known(struct lw_processes *ps, int32_t pid)
     return NULL;
 }
 
-/* Is path inside the extensions folder? Then it names the extension by its file name. */
-static bool extension_name(const struct lw_processes *ps, const char *path, size_t len, char *name,
-                           size_t cap)
+/*
+ * First sighting of pid, found under parent (-1: leakwatch itself, found by pid): its /proc
+ * directory is opened, its stat read through it (the start time, and the parent, which must be
+ * the one the children list said: a pid reused since the list was read has another) and its
+ * status opened. The new entry is left pending, its directory open for the classification.
+ */
+static struct known *sight(struct lw_processes *ps, int32_t pid, int32_t parent)
 {
-    if (ps->ext_dir_len == 0 || len <= ps->ext_dir_len + 1)
-        return false;
-    if (memcmp(path, ps->ext_dir, ps->ext_dir_len) != 0 || path[ps->ext_dir_len] != '/')
-        return false;
-    const char *base = path + ps->ext_dir_len + 1;
-    size_t blen = len - ps->ext_dir_len - 1;
-    if (memchr(base, '/', blen) != NULL)
-        return false;
-    snprintf(name, cap, "%.*s", (int)blen, base);
-    return true;
-}
-
-/* Classifies a new child of init: leakwatch, an extension, or the runtime. */
-static void classify_top(struct lw_processes *ps, struct known *k, const char *comm)
-{
-    if (k->pid == ps->self_pid) {
-        k->role = LW_ROLE_SELF;
-        snprintf(k->name, sizeof(k->name), "leakwatch");
-        return;
-    }
-    char path[PATH_CAP];
-    snprintf(path, sizeof(path), "%s/%d/cmdline", ps->proc_root, (int)k->pid);
-    ssize_t n = read_small(path, ps->buf, sizeof(ps->buf));
-    /* argv[0] for a binary; argv[1] when an interpreter runs a script from the folder. */
-    const char *arg = ps->buf;
-    size_t left = n > 0 ? (size_t)n : 0;
-    for (int i = 0; i < 2 && left > 0; i++) {
-        const char *nul = memchr(arg, '\0', left);
-        size_t alen = nul != NULL ? (size_t)(nul - arg) : left;
-        if (extension_name(ps, arg, alen, k->name, sizeof(k->name))) {
-            k->role = LW_ROLE_EXTENSION;
-            return;
-        }
-        if (nul == NULL)
-            break;
-        left -= alen + 1;
-        arg = nul + 1;
-    }
-    char exe[PATH_CAP];
-    snprintf(path, sizeof(path), "%s/%d/exe", ps->proc_root, (int)k->pid);
-    ssize_t e = readlink(path, exe, sizeof(exe) - 1);
-    if (e > 0 && extension_name(ps, exe, (size_t)e, k->name, sizeof(k->name))) {
-        k->role = LW_ROLE_EXTENSION;
-        return;
-    }
-    k->role = LW_ROLE_RUNTIME;
-    snprintf(k->name, sizeof(k->name), "%s", comm);
-}
-
-/* Notes pid as found under parent; new pids are read once (stat, cmdline) and classified. */
-static void note(struct lw_processes *ps, int32_t pid, int32_t parent)
-{
-    struct known *k = find_known(ps, pid);
-    if (k != NULL) {
-        k->seen = true;
-        return;
-    }
     if (ps->n_known >= MAX_KNOWN)
-        return;
-    char path[PATH_CAP];
-    snprintf(path, sizeof(path), "%s/%d/stat", ps->proc_root, (int)pid);
-    ssize_t n = read_small(path, ps->buf, sizeof(ps->buf));
+        return NULL;
+    int dir = open_proc_dir(ps, pid);
+    if (dir < 0)
+        return NULL; /* gone already */
     struct lw_stat_info st;
-    if (n <= 0 || lw_procfs_parse_stat(ps->buf, (size_t)n, &st) != LW_OK)
-        return; /* gone already */
-    snprintf(path, sizeof(path), "%s/%d/status", ps->proc_root, (int)pid);
-    int status_fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (status_fd < 0)
-        return; /* gone already */
-    k = &ps->known[ps->n_known++];
+    ssize_t n = read_small_at(dir, "stat", ps->buf, sizeof(ps->buf));
+    int status_fd = -1;
+    if (n <= 0 || lw_procfs_parse_stat(ps->buf, (size_t)n, &st) != LW_OK || st.pid != pid ||
+        (parent >= 0 && st.ppid != parent) ||
+        (status_fd = openat(dir, "status", O_RDONLY | O_CLOEXEC)) < 0) {
+        close(dir);
+        return NULL;
+    }
+    struct known *k = &ps->known[ps->n_known++];
     memset(k, 0, sizeof(*k));
     k->pid = pid;
-    k->parent = parent;
+    k->parent = parent >= 0 ? parent : st.ppid;
     k->start_ticks = st.start_ticks;
+    k->role = ROLE_PENDING;
+    snprintf(k->name, sizeof(k->name), "%s", st.comm);
     k->seen = true;
+    k->dir_fd = dir;
     k->status_fd = status_fd;
     k->clear_fd = -1;
     k->task_fd = -1;
-    if (parent == ps->init_pid) {
-        classify_top(ps, k, st.comm);
-    } else {
-        struct known *p = find_known(ps, parent);
-        if (p != NULL && p->role == LW_ROLE_EXTENSION) {
-            char parent_name[LW_NAME_MAX];
-            memcpy(parent_name, p->name, sizeof(parent_name));
-            k->role = LW_ROLE_EXTENSION;
-            snprintf(k->name, sizeof(k->name), "%.31s/%.30s", parent_name, st.comm);
-        } else {
-            k->role = LW_ROLE_RUNTIME_CHILD;
-            snprintf(k->name, sizeof(k->name), "%s", st.comm);
+    return k;
+}
+
+/* After the classification: the files the role needs, opened through the process's directory,
+ * which is then closed (the kept files pin the process as well). */
+static void settle(struct known *k)
+{
+    if (k->dir_fd < 0)
+        return;
+    if (k->role == LW_ROLE_RUNTIME || k->role == LW_ROLE_RUNTIME_CHILD || k->role == LW_ROLE_SELF) {
+        k->clear_fd = openat(k->dir_fd, "clear_refs", O_WRONLY | O_CLOEXEC);
+        k->clear_errno = k->clear_fd < 0 ? errno : 0;
+    }
+    /* leakwatch's own tree is not searched */
+    if (k->role != LW_ROLE_SELF)
+        k->task_fd = openat(k->dir_fd, "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    close_fd(&k->dir_fd);
+}
+
+/*
+ * Start order. Start times are in clock ticks (10 ms); within one tick pids are handed out in
+ * order (the pid space cannot wrap around inside 10 ms), so the pid breaks the tie. Both come
+ * from the kernel, not from the process.
+ */
+static bool started_before(uint64_t a_ticks, int32_t a_pid, uint64_t b_ticks, int32_t b_pid)
+{
+    return a_ticks < b_ticks || (a_ticks == b_ticks && a_pid < b_pid);
+}
+
+/* Takes the file (name, len) of the extensions folder for k. When the folder was listed, only
+ * its files are names: Lambda starts nothing else from it. */
+static bool claim(struct lw_processes *ps, struct known *k, const char *name, size_t len)
+{
+    char want[LW_NAME_MAX];
+    snprintf(want, sizeof(want), "%.*s", (int)len, name);
+    if (ps->have_ext_files) {
+        struct ext_file *f = NULL;
+        for (size_t i = 0; i < ps->n_ext_files && f == NULL; i++)
+            if (strcmp(ps->ext_files[i].name, want) == 0)
+                f = &ps->ext_files[i];
+        if (f == NULL)
+            return false;
+        f->claimed = true;
+    }
+    lw_procfs_copy_name(k->name, sizeof(k->name), want, strlen(want));
+    k->named = true;
+    return true;
+}
+
+/*
+ * The file k was started from, if it is one of the extensions folder: /proc/PID/exe (a binary
+ * started from there), else any argument of its command line (a script: the kernel runs its
+ * interpreter with the script's path after the interpreter's own arguments).
+ */
+static bool named_by_file(struct lw_processes *ps, struct known *k)
+{
+    if (ps->ext_dir_len == 0)
+        return false;
+    const char *name;
+    size_t len;
+    char exe[EXE_CAP];
+    ssize_t e = readlinkat(k->dir_fd, "exe", exe, sizeof(exe) - 1);
+    if (e > 0 && lw_procfs_path_in_dir(exe, (size_t)e, ps->ext_dir, ps->ext_dir_len, &name, &len) &&
+        claim(ps, k, name, len))
+        return true;
+    ssize_t n = read_small_at(k->dir_fd, "cmdline", ps->buf, sizeof(ps->buf));
+    for (size_t off = 0; n > 0 && off < (size_t)n;) {
+        if (!lw_procfs_cmdline_find_in_dir(ps->buf + off, (size_t)n - off, ps->ext_dir,
+                                           ps->ext_dir_len, &name, &len))
+            return false;
+        if (claim(ps, k, name, len))
+            return true;
+        off = (size_t)(name - ps->buf) + len + 1; /* a path not of the folder's files: on */
+    }
+    return false;
+}
+
+static bool top_level(const struct lw_processes *ps, const struct known *k)
+{
+    return k->parent == ps->init_pid;
+}
+
+/*
+ * The candidates of the first pass: children of init started after leakwatch that no file
+ * names. One is the runtime; the others are extensions that left their file by exec (a shell
+ * script that execs a program elsewhere). The extensions folder says how many of those there
+ * are: its files no process claimed, less the extensions already found without a name. When
+ * the count fits, the runtime is the one started last (Lambda starts it only once every
+ * extension has registered). When it does not (a process reparented to init, an extension that
+ * exited, a folder that could not be listed), leakwatch cannot tell, and says so.
+ */
+static void decide_runtime(struct lw_processes *ps, struct known **cand, size_t n_cand)
+{
+    ps->decided = true;
+    size_t unclaimed = 0, unnamed = 0;
+    for (size_t i = 0; i < ps->n_ext_files; i++)
+        unclaimed += !ps->ext_files[i].claimed;
+    for (size_t i = 0; i < ps->n_known; i++) {
+        const struct known *k = &ps->known[i];
+        unnamed += top_level(ps, k) && k->role == LW_ROLE_EXTENSION && !k->named;
+    }
+    size_t late = ps->have_ext_files && unclaimed > unnamed ? unclaimed - unnamed : 0;
+    if (n_cand != late + 1) {
+        for (size_t i = 0; i < n_cand; i++)
+            cand[i]->role = LW_ROLE_UNKNOWN;
+        if (!ps->warned_ambiguous) {
+            ps->warned_ambiguous = true;
+            lw_warn("%zu children of pid %d started after leakwatch where the extensions folder "
+                    "accounts for %zu: which one is the runtime cannot be told; they are reported "
+                    "as unknown, and records go out without the function's figures",
+                    n_cand, (int)ps->init_pid, late + 1);
         }
+        return;
+    }
+    struct known *last = cand[0];
+    for (size_t i = 1; i < n_cand; i++)
+        if (started_before(last->start_ticks, last->pid, cand[i]->start_ticks, cand[i]->pid))
+            last = cand[i];
+    for (size_t i = 0; i < n_cand; i++)
+        cand[i]->role = cand[i] == last ? LW_ROLE_RUNTIME : LW_ROLE_EXTENSION;
+    ps->runtime_found = true;
+    ps->runtime_pid = last->pid;
+    ps->runtime_start_ticks = last->start_ticks;
+}
+
+/* An extension known to be one but not named by its file takes the folder's one file left,
+ * when exactly one of each remains; else it keeps its process name. */
+static void name_by_elimination(struct lw_processes *ps)
+{
+    if (!ps->have_ext_files)
+        return;
+    struct known *only = NULL;
+    size_t unnamed = 0;
+    for (size_t i = 0; i < ps->n_known; i++) {
+        struct known *k = &ps->known[i];
+        if (top_level(ps, k) && k->role == LW_ROLE_EXTENSION && !k->named) {
+            only = k;
+            unnamed++;
+        }
+    }
+    struct ext_file *left = NULL;
+    size_t unclaimed = 0;
+    for (size_t i = 0; i < ps->n_ext_files; i++) {
+        if (!ps->ext_files[i].claimed) {
+            left = &ps->ext_files[i];
+            unclaimed++;
+        }
+    }
+    if (unnamed == 1 && unclaimed == 1) {
+        left->claimed = true;
+        lw_procfs_copy_name(only->name, sizeof(only->name), left->name, strlen(left->name));
+        only->named = true;
+    }
+}
+
+/* Classifies the pending children of init seen in this pass (from index from on), together:
+ * which one is the runtime depends on all of them. */
+static void classify_top(struct lw_processes *ps, size_t from)
+{
+    struct known *cand[MAX_KNOWN];
+    size_t n_cand = 0;
+    for (size_t i = from; i < ps->n_known; i++) {
+        struct known *k = &ps->known[i];
+        if (k->role != ROLE_PENDING || !top_level(ps, k))
+            continue;
+        if (k->pid == ps->self_pid) {
+            k->role = LW_ROLE_SELF;
+            snprintf(k->name, sizeof(k->name), "%s", LW_EXTENSION_NAME);
+        } else if (named_by_file(ps, k)) {
+            k->role = LW_ROLE_EXTENSION;
+        } else if (ps->have_self_start &&
+                   started_before(k->start_ticks, k->pid, ps->self_start_ticks, ps->self_pid)) {
+            /* started before leakwatch, so before leakwatch registered: not the runtime */
+            k->role = LW_ROLE_EXTENSION;
+        } else if (ps->runtime_found) {
+            /* a newcomer (reparented to init): before the runtime, in the extensions' time */
+            k->role =
+                started_before(k->start_ticks, k->pid, ps->runtime_start_ticks, ps->runtime_pid)
+                    ? LW_ROLE_EXTENSION
+                    : LW_ROLE_UNKNOWN;
+        } else if (ps->decided) {
+            k->role = LW_ROLE_UNKNOWN;
+        } else {
+            cand[n_cand++] = k;
+        }
+    }
+    if (n_cand > 0)
+        decide_runtime(ps, cand, n_cand);
+    name_by_elimination(ps);
+}
+
+/* A descendant takes its role from its parent, classified at the level above. */
+static void classify_child(struct lw_processes *ps, struct known *k)
+{
+    const struct known *p = find_known(ps, k->parent);
+    if (p == NULL || p->role == ROLE_PENDING || p->role == LW_ROLE_SELF ||
+        p->role == LW_ROLE_UNKNOWN) {
+        k->role = LW_ROLE_UNKNOWN;
+    } else if (p->role == LW_ROLE_EXTENSION) {
+        char comm[LW_NAME_MAX];
+        memcpy(comm, k->name, sizeof(comm));
+        k->role = LW_ROLE_EXTENSION;
+        snprintf(k->name, sizeof(k->name), "%.31s/%.30s", p->name, comm);
+    } else {
+        k->role = LW_ROLE_RUNTIME_CHILD;
     }
 }
 
@@ -294,18 +535,19 @@ static ssize_t read_children(struct lw_processes *ps, int task_fd, int32_t pid, 
 static void children_of(struct lw_processes *ps, int32_t pid, int32_t *out, size_t cap, size_t *n)
 {
     struct known *k = find_known(ps, pid);
-    int task_fd = k != NULL ? k->task_fd : -1;
-    if (task_fd >= 0) {
-        if (lseek(task_fd, 0, SEEK_SET) != 0)
+    int task_fd = -1;
+    if (k != NULL) {
+        /* opened through the process's own directory at its first sighting, never by path */
+        task_fd = k->task_fd;
+        if (task_fd < 0 || lseek(task_fd, 0, SEEK_SET) != 0)
             return;
     } else {
+        /* init, our parent: its pid cannot be reused while leakwatch lives */
         char path[PATH_CAP];
         snprintf(path, sizeof(path), "%s/%d/task", ps->proc_root, (int)pid);
         task_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (task_fd < 0)
             return;
-        if (k != NULL)
-            k->task_fd = task_fd;
     }
     /* getdents64 straight into a small buffer: a DIR would allocate 32 KiB per process kept. */
     char dents[2048] __attribute__((aligned(8)));
@@ -368,7 +610,7 @@ static void children_by_scan(struct lw_processes *ps, const int32_t *parents, si
             continue;
         char path[PATH_CAP];
         snprintf(path, sizeof(path), "%s/%.16s/stat", ps->proc_root, de->d_name);
-        ssize_t len = read_small(path, ps->buf, sizeof(ps->buf));
+        ssize_t len = read_small_at(AT_FDCWD, path, ps->buf, sizeof(ps->buf));
         struct lw_stat_info st;
         if (len <= 0 || lw_procfs_parse_stat(ps->buf, (size_t)len, &st) != LW_OK)
             continue;
@@ -425,9 +667,24 @@ static void discover(struct lw_processes *ps)
         } else {
             children_by_scan(ps, frontier, n_frontier, next, next_parent, MAX_KNOWN, &n_next);
         }
+        /* New processes are first sighted, then classified together (the children of init)
+         * or by their parent, before their own children are looked for. */
+        size_t first_new = ps->n_known;
+        for (size_t j = 0; j < n_next; j++) {
+            struct known *k = find_known(ps, next[j]);
+            if (k != NULL)
+                k->seen = true;
+            else
+                sight(ps, next[j], next_parent[j]);
+        }
+        classify_top(ps, first_new);
+        for (size_t i = first_new; i < ps->n_known; i++) {
+            if (ps->known[i].role == ROLE_PENDING)
+                classify_child(ps, &ps->known[i]);
+            settle(&ps->known[i]);
+        }
         size_t kept = 0;
         for (size_t j = 0; j < n_next; j++) {
-            note(ps, next[j], next_parent[j]);
             /* Descend into the function's and the extensions' trees; not into our own. */
             struct known *k = find_known(ps, next[j]);
             if (k != NULL && k->role != LW_ROLE_SELF)
@@ -445,19 +702,12 @@ static void discover(struct lw_processes *ps)
             forget(ps, &ps->known[i]);
     }
     ps->n_known = w;
-    if (find_known(ps, ps->self_pid) == NULL && ps->n_known < MAX_KNOWN) {
+    struct known *self;
+    if (find_known(ps, ps->self_pid) == NULL && (self = sight(ps, ps->self_pid, -1)) != NULL) {
         /* leakwatch always reports itself, even when its parent is not Lambda's init. */
-        struct known *k = &ps->known[ps->n_known++];
-        memset(k, 0, sizeof(*k));
-        k->pid = ps->self_pid;
-        k->role = LW_ROLE_SELF;
-        k->seen = true;
-        char path[PATH_CAP];
-        snprintf(path, sizeof(path), "%s/%d/status", ps->proc_root, (int)k->pid);
-        k->status_fd = open(path, O_RDONLY | O_CLOEXEC);
-        k->clear_fd = -1;
-        k->task_fd = -1;
-        snprintf(k->name, sizeof(k->name), "leakwatch");
+        self->role = LW_ROLE_SELF;
+        snprintf(self->name, sizeof(self->name), "%s", LW_EXTENSION_NAME);
+        settle(self);
     }
 }
 
@@ -497,19 +747,16 @@ static bool read_one(struct lw_processes *ps, struct known *k, bool reset_hwm,
         return true;
     /* "5" resets the peak RSS to the current RSS (Linux >= 4.0). Written right after the
      * reading, so the VmHWM read at the next boundary is this invocation's own peak. The file
-     * stays open: the write handler ignores the offset. */
-    if (k->clear_fd < 0) {
-        char path[PATH_CAP];
-        snprintf(path, sizeof(path), "%s/%d/clear_refs", ps->proc_root, (int)k->pid);
-        k->clear_fd = open(path, O_WRONLY | O_CLOEXEC);
-    }
+     * was opened at the process's first sighting, through its own /proc directory, and stays
+     * open: the write handler ignores the offset. */
     ssize_t w = -1;
+    int saved = k->clear_errno != 0 ? k->clear_errno : ESRCH;
     if (k->clear_fd >= 0) {
         do {
             w = write(k->clear_fd, "5", 1);
         } while (w < 0 && errno == EINTR);
+        saved = errno;
     }
-    int saved = errno;
     r->hwm_reset = w == 1;
     if (r->hwm_reset && *state == LW_HWM_UNTRIED)
         *state = LW_HWM_OK;
@@ -564,7 +811,7 @@ enum lw_hwm_state lw_snapshot_take(struct lw_processes *ps, bool reset_hwm, uint
     ps->function_seen |= found;
     /* A runtime that has exited at SHUTDOWN is normal; never having seen one is not: /proc is
      * hidden (hidepid) or unreadable. Said once; the records say "processes" is incomplete. */
-    if (!found && !ps->function_seen && !ps->warned_no_function) {
+    if (!found && !ps->function_seen && !ps->warned_no_function && !ps->warned_ambiguous) {
         ps->warned_no_function = true;
         lw_warn("no process of the function found among the children of pid %d in %s (/proc "
                 "hidden or unreadable?); records go out without the function's figures",
@@ -581,15 +828,12 @@ bool lw_snapshot_has_runtime(const struct lw_snapshot *s)
     return false;
 }
 
-bool lw_processes_read_rss(const struct lw_processes *ps, int32_t pid, uint64_t *rss_bytes)
+int lw_processes_dup_status(const struct lw_processes *ps, int32_t pid, uint64_t start_ticks)
 {
-    char path[PATH_CAP];
-    char buf[READ_CAP];
-    snprintf(path, sizeof(path), "%s/%d/status", ps->proc_root, (int)pid);
-    ssize_t n = read_small(path, buf, sizeof(buf));
-    struct lw_status_info st;
-    if (n <= 0 || lw_procfs_parse_status(buf, (size_t)n, &st) != LW_OK)
-        return false;
-    *rss_bytes = st.mem.rss_bytes;
-    return true;
+    for (size_t i = 0; i < ps->n_known; i++) {
+        const struct known *k = &ps->known[i];
+        if (k->pid == pid && k->start_ticks == start_ticks && k->status_fd >= 0)
+            return fcntl(k->status_fd, F_DUPFD_CLOEXEC, 0);
+    }
+    return -1;
 }

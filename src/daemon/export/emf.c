@@ -363,6 +363,9 @@ enum lw_err lw_emf_encode_shutdown(const struct lw_emf_options *opt,
     add(&d, d.root, "LeakwatchRecord", cJSON_CreateStringReference("shutdown"));
     add(&d, d.root, "LeakwatchVersion", cJSON_CreateStringReference(LW_VERSION));
     add_str(&d, d.root, "EnvironmentId", s->env_id);
+    /* The word the platform sent (an emulator or a future platform may send one leakwatch
+     * does not know), next to what leakwatch makes of it. */
     add_str(&d, d.root, "ShutdownReason", s->reason);
+    add_str(&d, d.root, "ShutdownCategory", s->category);
     return finish(&d, buf, cap, len);
 }

@@ -220,9 +220,9 @@ enum lw_err lw_lambda_parse_event(const char *body, size_t len, struct lw_lambda
     }
     if (out->kind == LW_EVENT_SHUTDOWN) {
         /* The documentation writes SPINDOWN/TIMEOUT/FAILURE, the platform sends lowercase:
-         * compare without case, and read anything unknown as a failure. */
-        char reason[32];
-        lw_json_string(root, "shutdownReason", reason, sizeof(reason));
+         * compare without case, and read anything unknown as a failure, keeping the word. */
+        char *reason = out->shutdown_reason_raw;
+        lw_json_string(root, "shutdownReason", reason, sizeof(out->shutdown_reason_raw));
         if (strcasecmp(reason, "spindown") == 0)
             out->shutdown_reason = LW_SHUTDOWN_SPINDOWN;
         else if (strcasecmp(reason, "timeout") == 0)

@@ -198,6 +198,53 @@ static void test_shutdown_without_end(void **state)
     assert_int_equal(r.peak_method, LW_PEAK_NONE);
 }
 
+/*
+ * A function of two processes, one gone at the end (the runtime died of SIGTERM, its helper
+ * lives on): what is left would read as a drop of the function's memory. No total is reported
+ * from it, only the per-process figures; the extensions' total, complete, stays.
+ */
+static void test_partial_end_invents_no_drop(void **state)
+{
+    (void)state;
+    struct lw_snapshot s = {0}, e = {0};
+    snap_add(&s, 7, 1, LW_ROLE_RUNTIME, "python3", 38 * MIB, 30 * MIB, 38 * MIB, true);
+    snap_add(&s, 11, 2, LW_ROLE_RUNTIME_CHILD, "helper", 21 * MIB, 20 * MIB, 21 * MIB, true);
+    snap_add(&s, 9, 3, LW_ROLE_EXTENSION, "otel", 30 * MIB, 25 * MIB, 30 * MIB, false);
+    snap_add(&s, 8, 4, LW_ROLE_SELF, "leakwatch", 3 * MIB, 1 * MIB, 3 * MIB, true);
+    snap_add(&e, 11, 2, LW_ROLE_RUNTIME_CHILD, "helper", 21 * MIB, 20 * MIB, 21 * MIB, false);
+    snap_add(&e, 9, 3, LW_ROLE_EXTENSION, "otel", 30 * MIB, 25 * MIB, 30 * MIB, false);
+    snap_add(&e, 8, 4, LW_ROLE_SELF, "leakwatch", 3 * MIB, 1 * MIB, 3 * MIB, false);
+    struct lw_record r;
+    lw_record_open(&r, &s, "id", "env", 20, false, 0, 256 * MIB);
+    lw_record_close(&r, &e, LW_PEAK_HWM, NULL);
+    const struct want w[] = {
+        {LW_M_FN_RSS_START, true, M(59)}, {LW_M_FN_ANON_START, true, M(50)},
+        {LW_M_FN_RSS_END, false, 0},      {LW_M_FN_ANON_END, false, 0},
+        {LW_M_FN_FILE_END, false, 0},     {LW_M_FN_SHMEM_END, false, 0},
+        {LW_M_FN_RSS_PEAK, false, 0},     {LW_M_FN_GROWTH, false, 0},
+        {LW_M_ENV_RSS, false, 0},         {LW_M_HEADROOM, false, 0},
+        {LW_M_UTILIZATION, false, 0},     {LW_M_EXTENSIONS_RSS, true, M(30)},
+        {LW_M_SELF_RSS, true, M(3)},      {LW_M_MEM_LIMIT, true, M(256)},
+    };
+    check(&r, NULL, w, sizeof(w) / sizeof(w[0]));
+    assert_true(r.gaps & LW_GAP_PARTIAL_END);
+
+    /* an extension's process gone: the function's total stands, the others do not */
+    memset(&e, 0, sizeof(e));
+    snap_add(&e, 7, 1, LW_ROLE_RUNTIME, "python3", 39 * MIB, 31 * MIB, 40 * MIB, false);
+    snap_add(&e, 11, 2, LW_ROLE_RUNTIME_CHILD, "helper", 21 * MIB, 20 * MIB, 21 * MIB, false);
+    snap_add(&e, 8, 4, LW_ROLE_SELF, "leakwatch", 3 * MIB, 1 * MIB, 3 * MIB, false);
+    lw_record_open(&r, &s, "id", "env", 20, false, 0, 256 * MIB);
+    lw_record_close(&r, &e, LW_PEAK_HWM, NULL);
+    const struct want x[] = {
+        {LW_M_FN_RSS_END, true, M(60)},  {LW_M_FN_GROWTH, true, M(1)},
+        {LW_M_FN_RSS_PEAK, true, M(61)}, {LW_M_ENV_RSS, false, 0},
+        {LW_M_HEADROOM, false, 0},       {LW_M_UTILIZATION, false, 0},
+        {LW_M_EXTENSIONS_RSS, false, 0}, {LW_M_SELF_RSS, true, M(3)},
+    };
+    check(&r, NULL, x, sizeof(x) / sizeof(x[0]));
+}
+
 static void test_verdict_metrics(void **state)
 {
     (void)state;
@@ -262,6 +309,7 @@ int main(void)
         cmocka_unit_test(test_negative_growth_and_over_limit),
         cmocka_unit_test(test_parts_missing),
         cmocka_unit_test(test_shutdown_without_end),
+        cmocka_unit_test(test_partial_end_invents_no_drop),
         cmocka_unit_test(test_verdict_metrics),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

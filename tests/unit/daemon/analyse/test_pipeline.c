@@ -197,7 +197,7 @@ static void test_records_and_telemetry_from_two_threads(void **state)
     }
     pthread_join(t, NULL);
     uint64_t t0 = now_ms();
-    lw_pipeline_shutdown(p, "spindown", N_RECORDS, t0, t0 + 2000);
+    lw_pipeline_shutdown(p, "spindown", "spindown", N_RECORDS, t0, t0 + 2000);
     lw_pipeline_free(p);
     out_drain();
 
@@ -253,7 +253,7 @@ static void test_shutdown_emits_what_never_got_its_report(void **state)
         lw_pipeline_add_record(p, &rec);
     }
     uint64_t t0 = now_ms();
-    lw_pipeline_shutdown(p, "timeout", 3, t0, t0 + 400);
+    lw_pipeline_shutdown(p, "timeout", "timeout", 3, t0, t0 + 400);
     lw_pipeline_free(p);
     out_drain();
 
@@ -297,7 +297,7 @@ static void test_without_telemetry_records_go_out_at_once(void **state)
     assert_non_null(strstr(buf, "\"Sequence\":1"));
     assert_null(strstr(buf, "\"Incomplete\""));
     uint64_t t0 = now_ms();
-    lw_pipeline_shutdown(p, "spindown", 1, t0, t0 + 1000);
+    lw_pipeline_shutdown(p, "spindown", "spindown", 1, t0, t0 + 1000);
     lw_pipeline_free(p);
     out_drain();
 }
@@ -332,7 +332,7 @@ static void test_shutdown_returns_by_its_deadline_when_stdout_is_full(void **sta
      * (past it, Lambda kills the extension). 1 s budget; a scheduler's worth of slack. */
     uint64_t t0 = now_ms();
     uint64_t deadline = t0 + 1000;
-    lw_pipeline_shutdown(p, "spindown", 8, t0, deadline);
+    lw_pipeline_shutdown(p, "spindown", "spindown", 8, t0, deadline);
     uint64_t returned = now_ms();
     assert_true(returned <= deadline + 250);
     close(out.fds[0]); /* the emitter's last line fails at once, and free() can join it */
@@ -373,7 +373,7 @@ static void run_with_closed_stdout(void)
         lw_pipeline_add_record(p, &rec);
     }
     uint64_t t0 = now_ms();
-    lw_pipeline_shutdown(p, "spindown", 5, t0, t0 + 1000);
+    lw_pipeline_shutdown(p, "spindown", "spindown", 5, t0, t0 + 1000);
     lw_pipeline_free(p);
     close(out.fds[1]);
 }

@@ -450,6 +450,77 @@ static void test_children_malformed(void **state)
     }
 }
 
+/*
+ * The file of the extensions folder a command line names, in any position, on the captured
+ * command lines of every shape (tests/fixtures/proc/shapes), and on every prefix of each: a
+ * short read finds the name or nothing, never a cut name.
+ */
+static void test_cmdline_find_in_dir_shapes(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *file;
+        const char *name; /* NULL: the folder is not named */
+    } cases[] = {
+        {"shapes/bin-ext/cmdline", "bin-ext"},     {"shapes/sh-ext/cmdline", "sh-ext"},
+        {"shapes/envpy-ext/cmdline", "envpy-ext"}, {"shapes/pyu-ext/cmdline", "pyu-ext"},
+        {"shapes/node-ext/cmdline", "node-ext"},   {"shapes/vendor-ext/cmdline", NULL},
+        {"shapes/sh-ext.child/cmdline", NULL},     {"shapes/runtime/cmdline", NULL},
+        {"shapes/leakwatch/cmdline", "leakwatch"}, {"python3.cmdline", NULL},
+    };
+    static const char dir[] = "/opt/extensions";
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char buf[4096];
+        size_t len = load(cases[i].file, buf, sizeof(buf));
+        for (size_t cut = 0; cut <= len; cut++) {
+            char *copy = malloc(cut ? cut : 1); /* exact size: a read past it is caught */
+            assert_non_null(copy);
+            memcpy(copy, buf, cut);
+            const char *name;
+            size_t nlen;
+            bool found =
+                lw_procfs_cmdline_find_in_dir(copy, cut, dir, sizeof(dir) - 1, &name, &nlen);
+            if (cut == len && (cases[i].name != NULL) != found)
+                fail_msg("%s: %s", cases[i].file, found ? "a name found" : "no name found");
+            if (found && (cases[i].name == NULL || nlen != strlen(cases[i].name) ||
+                          memcmp(name, cases[i].name, nlen) != 0))
+                fail_msg("%s, %zu bytes: name '%.*s'", cases[i].file, cut, (int)nlen, name);
+            free(copy);
+        }
+    }
+}
+
+static void test_path_in_dir_edges(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *path;
+        const char *name;
+    } cases[] = {
+        {"/opt/extensions/x", "x"},      {"/opt/extensions/leakwatch", "leakwatch"},
+        {"/opt/extensions/", NULL},      {"/opt/extensions", NULL},
+        {"/opt/extensionsx/y", NULL},    {"/opt/extensions/../vendor/bin/agent", NULL},
+        {"/opt/extensions/sub/x", NULL}, {"/opt/extension/x", NULL},
+        {"opt/extensions/x", NULL},      {"", NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *name;
+        size_t nlen;
+        bool found = lw_procfs_path_in_dir(cases[i].path, strlen(cases[i].path), "/opt/extensions",
+                                           15, &name, &nlen);
+        assert_int_equal(found, cases[i].name != NULL);
+        if (found) {
+            assert_int_equal(nlen, strlen(cases[i].name));
+            assert_memory_equal(name, cases[i].name, nlen);
+        }
+    }
+    /* a NUL inside the path is never part of a name */
+    const char *name;
+    size_t nlen;
+    assert_false(
+        lw_procfs_path_in_dir("/opt/extensions/a\0b", 19, "/opt/extensions", 15, &name, &nlen));
+}
+
 static void test_basename_edges(void **state)
 {
     (void)state;
@@ -530,6 +601,8 @@ int main(void)
         cmocka_unit_test(test_cmdline_every_prefix),
         cmocka_unit_test(test_children_fixture_and_prefixes),
         cmocka_unit_test(test_children_malformed),
+        cmocka_unit_test(test_cmdline_find_in_dir_shapes),
+        cmocka_unit_test(test_path_in_dir_edges),
         cmocka_unit_test(test_basename_edges),
         cmocka_unit_test(test_every_byte_corrupted),
     };

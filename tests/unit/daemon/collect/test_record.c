@@ -28,6 +28,7 @@ static void test_names(void **state)
     assert_string_equal(lw_proc_role_name(LW_ROLE_RUNTIME_CHILD), "runtime-child");
     assert_string_equal(lw_proc_role_name(LW_ROLE_EXTENSION), "extension");
     assert_string_equal(lw_proc_role_name(LW_ROLE_SELF), "self");
+    assert_string_equal(lw_proc_role_name(LW_ROLE_UNKNOWN), "unknown");
     assert_string_equal(lw_proc_role_name(LW_ROLE_COUNT), "unknown");
     assert_string_equal(lw_peak_method_name(LW_PEAK_NONE), "none");
     assert_string_equal(lw_peak_method_name(LW_PEAK_HWM), "hwm");
@@ -36,6 +37,7 @@ static void test_names(void **state)
     assert_true(lw_record_role_is_function(LW_ROLE_RUNTIME_CHILD));
     assert_false(lw_record_role_is_function(LW_ROLE_EXTENSION));
     assert_false(lw_record_role_is_function(LW_ROLE_SELF));
+    assert_false(lw_record_role_is_function(LW_ROLE_UNKNOWN));
 }
 
 static void test_typical(void **state)
@@ -105,8 +107,12 @@ static void test_pid_reuse(void **state)
     assert_false(new->have_start);
     assert_true(new->have_end);
     assert_int_equal(new->peak_bytes, 25 * MIB); /* appeared: its lifetime HWM is exact */
-    assert_int_equal(r.fn_end.rss_bytes, 20 * MIB);
-    assert_int_equal(r.fn_peak_bytes, 85 * MIB);
+    /* the process of the start is gone: the function's total at the end is not known */
+    assert_false(r.have_end);
+    assert_int_equal(r.gaps, LW_GAP_PARTIAL_END);
+    assert_int_equal(r.partial_totals, LW_TOTAL_FUNCTION | LW_TOTAL_ENVIRONMENT);
+    assert_int_equal(r.fn_end.rss_bytes, 0);
+    assert_int_equal(r.fn_peak_bytes, 0);
     assert_true(r.cold_start);
 }
 
@@ -159,7 +165,7 @@ static void test_peak_rules(void **state)
     }
 }
 
-/* A worker started and another exited during the invocation; the function peak sums them all. */
+/* A worker started during the invocation: the function's figures sum the runtime and it. */
 static void test_children(void **state)
 {
     (void)state;
@@ -167,23 +173,23 @@ static void test_children(void **state)
     snap_add(&s, 7, 100, LW_ROLE_RUNTIME, "python3", 40 * MIB, 30 * MIB, 40 * MIB, true);
     snap_add(&s, 20, 300, LW_ROLE_RUNTIME_CHILD, "worker-a", 10 * MIB, 8 * MIB, 12 * MIB, true);
     snap_add(&e, 7, 100, LW_ROLE_RUNTIME, "python3", 41 * MIB, 31 * MIB, 45 * MIB, false);
+    snap_add(&e, 20, 300, LW_ROLE_RUNTIME_CHILD, "worker-a", 10 * MIB, 8 * MIB, 11 * MIB, false);
     snap_add(&e, 21, 400, LW_ROLE_RUNTIME_CHILD, "worker-b", 5 * MIB, 4 * MIB, 9 * MIB, false);
     snap_add(&e, 8, 90, LW_ROLE_SELF, "leakwatch", 3 * MIB, 1 * MIB, 3 * MIB, false);
     struct lw_record r;
     lw_record_open(&r, &s, "id", "env", 2, false, 0, 256 * MIB);
     lw_record_close(&r, &e, LW_PEAK_HWM, NULL);
     assert_int_equal(r.n_procs, 4);
+    assert_true(r.have_end);
+    assert_int_equal(r.gaps, 0);
+    assert_int_equal(r.partial_totals, 0);
     assert_int_equal(r.fn_start.rss_bytes, 50 * MIB);
-    assert_int_equal(r.fn_end.rss_bytes, 46 * MIB);
-    assert_int_equal(r.fn_end.rss_anon_bytes, 35 * MIB);
-    /* 45 (runtime HWM) + 9 (new worker's HWM) + 10 (exited worker's start RSS) */
-    assert_int_equal(r.fn_peak_bytes, 64 * MIB);
-    assert_int_equal(r.env_end.rss_bytes, 49 * MIB);
+    assert_int_equal(r.fn_end.rss_bytes, 56 * MIB);
+    assert_int_equal(r.fn_end.rss_anon_bytes, 43 * MIB);
+    /* 45 (runtime HWM) + 11 (worker-a's HWM since its reset) + 9 (new worker's HWM) */
+    assert_int_equal(r.fn_peak_bytes, 65 * MIB);
+    assert_int_equal(r.env_end.rss_bytes, 59 * MIB);
     assert_int_equal(r.self_rss_bytes, 3 * MIB);
-    const struct lw_record_proc *a = find(&r, 20, 300);
-    assert_non_null(a);
-    assert_false(a->have_end);
-    assert_int_equal(a->end.rss_bytes, 0);
     const struct lw_record_proc *b = find(&r, 21, 400);
     assert_non_null(b);
     assert_false(b->have_start);
@@ -191,7 +197,74 @@ static void test_children(void **state)
     assert_int_equal(b->role, LW_ROLE_RUNTIME_CHILD);
 }
 
-/* More processes than the record holds: flagged, and the totals still count every process. */
+/*
+ * Totals only from complete readings. A worker of the start is gone at the end (it exited, or
+ * the platform stopped it first): what the runtime and the new worker hold is not the
+ * function's total, and neither is the environment's. Both are left out, with the reason; the
+ * extensions' total, whose every process was read, stays. Each process keeps its own figures.
+ */
+static void test_partial_end_leaves_the_totals_out(void **state)
+{
+    (void)state;
+    struct lw_snapshot s = {0}, e = {0};
+    snap_add(&s, 7, 100, LW_ROLE_RUNTIME, "python3", 40 * MIB, 30 * MIB, 40 * MIB, true);
+    snap_add(&s, 20, 300, LW_ROLE_RUNTIME_CHILD, "worker-a", 28 * MIB, 27 * MIB, 28 * MIB, true);
+    snap_add(&s, 9, 110, LW_ROLE_EXTENSION, "otel", 30 * MIB, 25 * MIB, 31 * MIB, false);
+    snap_add(&s, 8, 90, LW_ROLE_SELF, "leakwatch", 3 * MIB, 1 * MIB, 3 * MIB, true);
+    snap_add(&e, 7, 100, LW_ROLE_RUNTIME, "python3", 41 * MIB, 31 * MIB, 45 * MIB, false);
+    snap_add(&e, 21, 400, LW_ROLE_RUNTIME_CHILD, "worker-b", 5 * MIB, 4 * MIB, 9 * MIB, false);
+    snap_add(&e, 9, 110, LW_ROLE_EXTENSION, "otel", 31 * MIB, 26 * MIB, 31 * MIB, false);
+    snap_add(&e, 8, 90, LW_ROLE_SELF, "leakwatch", 3 * MIB, 1 * MIB, 3 * MIB, false);
+    struct lw_record r;
+    lw_record_open(&r, &s, "id", "env", 2, false, 0, 256 * MIB);
+    lw_record_close(&r, &e, LW_PEAK_HWM, NULL);
+    assert_false(r.have_end);
+    assert_int_equal(r.gaps, LW_GAP_PARTIAL_END);
+    assert_int_equal(r.partial_totals, LW_TOTAL_FUNCTION | LW_TOTAL_ENVIRONMENT);
+    assert_int_equal(r.fn_end.rss_bytes, 0);
+    assert_int_equal(r.fn_end.rss_anon_bytes, 0);
+    assert_int_equal(r.env_end.rss_bytes, 0);
+    assert_int_equal(r.fn_peak_bytes, 0);
+    assert_int_equal(r.fn_start.rss_bytes, 68 * MIB); /* the start was complete */
+    assert_int_equal(r.peak_method, LW_PEAK_HWM);
+    assert_int_equal(r.self_rss_bytes, 3 * MIB);
+    const struct lw_record_proc *a = find(&r, 20, 300);
+    assert_true(a->have_start);
+    assert_false(a->have_end);
+    const struct lw_record_proc *rt = find(&r, 7, 100);
+    assert_true(rt->have_end);
+    assert_int_equal(rt->end.rss_anon_bytes, 31 * MIB);
+    assert_int_equal(rt->peak_bytes, 45 * MIB);
+
+    /* an extension's process gone instead: only the extensions' and the environment's totals */
+    memset(&e, 0, sizeof(e));
+    snap_add(&e, 7, 100, LW_ROLE_RUNTIME, "python3", 41 * MIB, 31 * MIB, 45 * MIB, false);
+    snap_add(&e, 20, 300, LW_ROLE_RUNTIME_CHILD, "worker-a", 28 * MIB, 27 * MIB, 28 * MIB, false);
+    snap_add(&e, 8, 90, LW_ROLE_SELF, "leakwatch", 3 * MIB, 1 * MIB, 3 * MIB, false);
+    lw_record_open(&r, &s, "id", "env", 2, false, 0, 256 * MIB);
+    lw_record_close(&r, &e, LW_PEAK_HWM, NULL);
+    assert_true(r.have_end);
+    assert_int_equal(r.gaps, LW_GAP_PARTIAL_END);
+    assert_int_equal(r.partial_totals, LW_TOTAL_EXTENSIONS | LW_TOTAL_ENVIRONMENT);
+    assert_int_equal(r.fn_end.rss_bytes, 69 * MIB);
+    assert_int_equal(r.fn_peak_bytes, 73 * MIB);
+
+    /* a process of unknown role gone: the environment's total only */
+    memset(&s, 0, sizeof(s));
+    snap_add(&s, 7, 100, LW_ROLE_RUNTIME, "python3", 40 * MIB, 30 * MIB, 40 * MIB, true);
+    snap_add(&s, 30, 500, LW_ROLE_UNKNOWN, "daemon", 8 * MIB, 7 * MIB, 8 * MIB, false);
+    memset(&e, 0, sizeof(e));
+    snap_add(&e, 7, 100, LW_ROLE_RUNTIME, "python3", 41 * MIB, 31 * MIB, 45 * MIB, false);
+    lw_record_open(&r, &s, "id", "env", 2, false, 0, 256 * MIB);
+    assert_int_equal(r.fn_start.rss_bytes, 40 * MIB); /* not the function's */
+    lw_record_close(&r, &e, LW_PEAK_HWM, NULL);
+    assert_true(r.have_end);
+    assert_int_equal(r.partial_totals, LW_TOTAL_ENVIRONMENT);
+    assert_int_equal(r.fn_end.rss_bytes, 41 * MIB);
+}
+
+/* More distinct processes over the invocation than the record holds: flagged. The ones of the
+ * start are gone, so the totals are left out as well. */
 static void test_overflow(void **state)
 {
     (void)state;
@@ -207,11 +280,9 @@ static void test_overflow(void **state)
     assert_int_equal(r.gaps, 0);
     lw_record_close(&r, &e, LW_PEAK_HWM, NULL);
     assert_int_equal(r.n_procs, LW_MAX_PROCS);
-    assert_true(r.gaps & LW_GAP_PROCS);
-    assert_int_equal(r.fn_end.rss_bytes, 2 * MIB * LW_MAX_PROCS);
-    assert_int_equal(r.env_end.rss_bytes, 2 * MIB * LW_MAX_PROCS);
-    /* 32 new ones at 3 MiB + 32 exited at their 1 MiB start */
-    assert_int_equal(r.fn_peak_bytes, 4 * MIB * LW_MAX_PROCS);
+    assert_int_equal(r.gaps, LW_GAP_PROCS | LW_GAP_PARTIAL_END);
+    assert_false(r.have_end);
+    assert_int_equal(r.fn_end.rss_bytes, 0);
 
     /* a start snapshot that itself dropped processes */
     memset(&s, 0, sizeof(s));
@@ -280,6 +351,17 @@ static void test_close_missing(void **state)
     assert_true(ext->have_end);
     assert_int_equal(ext->end.rss_bytes, 32 * MIB);
     assert_int_equal(ext->peak_bytes, 33 * MIB);
+    assert_int_equal(r.partial_totals, LW_TOTAL_FUNCTION | LW_TOTAL_ENVIRONMENT);
+
+    /* the extension gone as well (it exits at its own SHUTDOWN): its total is left out too */
+    memset(&e, 0, sizeof(e));
+    e.time_ms = 5000;
+    snap_add(&e, 8, 90, LW_ROLE_SELF, "leakwatch", 4 * MIB, 2 * MIB, 4 * MIB, false);
+    lw_record_open(&r, &s, "id", "env", 9, false, 0, 128 * MIB);
+    lw_record_close_missing(&r, &e, 4990);
+    assert_int_equal(r.gaps, LW_GAP_END_READING | LW_GAP_PARTIAL_END);
+    assert_int_equal(r.partial_totals,
+                     LW_TOTAL_FUNCTION | LW_TOTAL_EXTENSIONS | LW_TOTAL_ENVIRONMENT);
 
     /* nothing at all at the end */
     lw_record_open(&r, &s, "id", "env", 9, false, 0, 128 * MIB);
@@ -298,7 +380,8 @@ static void test_close_missing(void **state)
 static void test_gap_names(void **state)
 {
     (void)state;
-    static const char *const want[] = {"end-reading", "telemetry", "processes", "start-reading"};
+    static const char *const want[] = {"end-reading", "telemetry", "processes", "start-reading",
+                                       "partial-end-reading"};
     size_t n = 0;
     for (uint32_t f = 1; f <= LW_GAP_LAST; f <<= 1, n++) {
         assert_true(n < sizeof(want) / sizeof(want[0]));
@@ -313,10 +396,15 @@ static void test_gap_names(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_names),     cmocka_unit_test(test_typical),
-        cmocka_unit_test(test_pid_reuse), cmocka_unit_test(test_peak_rules),
-        cmocka_unit_test(test_children),  cmocka_unit_test(test_overflow),
-        cmocka_unit_test(test_strings),   cmocka_unit_test(test_close_missing),
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_typical),
+        cmocka_unit_test(test_pid_reuse),
+        cmocka_unit_test(test_peak_rules),
+        cmocka_unit_test(test_children),
+        cmocka_unit_test(test_partial_end_leaves_the_totals_out),
+        cmocka_unit_test(test_overflow),
+        cmocka_unit_test(test_strings),
+        cmocka_unit_test(test_close_missing),
         cmocka_unit_test(test_gap_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,4 +1,5 @@
-/* The snapshot shell against a fake /proc tree: discovery, classification, readings, resets. */
+/* The snapshot shell against a fake /proc tree (fake_proc.h): discovery, classification,
+ * readings, resets. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,117 +7,22 @@
 
 #include <cmocka.h>
 
-#include <errno.h>
 #include <dirent.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fake_proc.h"
+
+#include <leakwatch/procfs.h>
 #include <leakwatch/snapshot.h>
-
-static char root[256];
-
-static void put(const char *rel, const void *data, size_t len)
-{
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s", root, rel);
-    /* mkdir -p of the parent */
-    for (char *p = path + strlen(root) + 1; *p != '\0'; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(path, 0755);
-            *p = '/';
-        }
-    }
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, data, len), (ssize_t)len);
-    close(fd);
-}
-
-static void putf(const char *rel, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void putf(const char *rel, const char *fmt, ...)
-{
-    char buf[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    put(rel, buf, (size_t)n);
-}
-
-/* A process: stat, status (sizes in kB), cmdline, an empty clear_refs and its task children
- * (as the kernel writes them: each pid followed by a space). */
-static void proc(int pid, int ppid, const char *comm, const char *cmdline, size_t cmdline_len,
-                 unsigned rss_kb, unsigned anon_kb, const char *children)
-{
-    char rel[128];
-    snprintf(rel, sizeof(rel), "%d/stat", pid);
-    putf(rel, "%d (%s) S %d 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 %d 0 0 0\n", pid, comm, ppid,
-         1000 + pid);
-    snprintf(rel, sizeof(rel), "%d/status", pid);
-    putf(rel,
-         "Name:\t%s\nState:\tS (sleeping)\nPid:\t%d\nPPid:\t%d\nVmHWM:\t%u kB\nVmRSS:\t%u kB\n"
-         "RssAnon:\t%u kB\nRssFile:\t%u kB\nRssShmem:\t0 kB\n",
-         comm, pid, ppid, rss_kb + 100, rss_kb, anon_kb, rss_kb - anon_kb);
-    snprintf(rel, sizeof(rel), "%d/cmdline", pid);
-    put(rel, cmdline, cmdline_len);
-    snprintf(rel, sizeof(rel), "%d/clear_refs", pid);
-    put(rel, "", 0);
-    snprintf(rel, sizeof(rel), "%d/task/%d/children", pid, pid);
-    put(rel, children, strlen(children));
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void rm_tree(const char *rel);
-
-/* A process that exits: its /proc files read as empty through descriptors opened before (the
- * kernel answers ESRCH there), and its directory is gone for everyone else. */
-static void vanish(int pid)
-{
-    char rel[64];
-    snprintf(rel, sizeof(rel), "%d/status", pid);
-    put(rel, "", 0);
-    snprintf(rel, sizeof(rel), "%d", pid);
-    rm_tree(rel);
-}
-
-static void rm_tree(const char *rel)
-{
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s", root, rel);
-    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void read_file(const char *rel, char *buf, size_t cap)
-{
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s", root, rel);
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    size_t n = fread(buf, 1, cap - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-}
-
-#define CMD(s) s, sizeof(s) - 1
 
 static int setup(void **state)
 {
     (void)state;
-    snprintf(root, sizeof(root), "%s/lw-fakeproc-XXXXXX", P_tmpdir);
-    assert_non_null(mkdtemp(root));
+    fake_proc_make_root();
     /* init (100) has two threads; children belong to the thread that forked them */
     proc(100, 0, "init", CMD("/var/rapid/init\0--bootstrap\0"), 1000, 900, "200 201 202 ");
     putf("100/task/101/children", "203 ");
@@ -128,32 +34,9 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
-    (void)state;
-    rm_tree("");
-    return 0;
-}
-
-static const struct lw_proc_reading *find(const struct lw_snapshot *s, int pid)
-{
-    for (uint32_t i = 0; i < s->n_procs; i++)
-        if (s->procs[i].pid == pid)
-            return &s->procs[i];
-    return NULL;
-}
-
 static struct lw_processes *make(void)
 {
-    struct lw_processes_config cfg = {
-        .proc_root = root,
-        .init_pid = 100,
-        .self_pid = 200,
-        .extensions_dir = "/opt/extensions",
-    };
-    struct lw_processes *ps = lw_processes_new(&cfg);
-    assert_non_null(ps);
-    return ps;
+    return fake_proc_processes(100, 200);
 }
 
 static void test_classifies_every_process(void **state)
@@ -269,7 +152,11 @@ static void test_vanished_processes(void **state)
     lw_processes_free(ps);
 }
 
-static void test_new_runtime_after_reset(void **state)
+/* Lambda starts one runtime per life of leakwatch (a reset restarts both): a child of init
+ * that appears after the runtime exited is not a second runtime. It started after the runtime,
+ * so it is no extension either (a process reparented to init): leakwatch says it cannot tell.
+ * One that started before the runtime is in the extensions' time. */
+static void test_newcomer_after_the_runtime_exited(void **state)
 {
     (void)state;
     struct lw_processes *ps = make();
@@ -278,12 +165,15 @@ static void test_new_runtime_after_reset(void **state)
     vanish(201);
     vanish(300);
     proc(250, 100, "bootstrap", CMD("/var/runtime/bootstrap\0"), 6000, 5000, "");
-    putf("100/task/100/children", "200 202 250 ");
+    proc(199, 100, "agent", CMD("/opt/vendor/agent\0"), 1000, 500, ""); /* before self */
+    putf("100/task/100/children", "200 202 250 199 ");
     lw_snapshot_take(ps, false, 2, 0, &s);
     const struct lw_proc_reading *r = find(&s, 250);
     assert_non_null(r);
-    assert_int_equal(r->role, LW_ROLE_RUNTIME);
+    assert_int_equal(r->role, LW_ROLE_UNKNOWN);
     assert_int_equal(r->mem.rss_bytes, 6000u * 1024u);
+    assert_false(lw_snapshot_has_runtime(&s));
+    assert_int_equal(find(&s, 199)->role, LW_ROLE_EXTENSION);
     lw_processes_free(ps);
 }
 
@@ -369,9 +259,9 @@ static void test_children_of_every_thread_of_the_runtime(void **state)
     }
     lw_snapshot_take(ps, false, 100, 0, &s);
     assert_non_null(find(&s, 311));
-    /* the new process 311 adds its status, its task folder and its thread's children file;
-     * 310's and the ended threads' files are closed */
-    assert_int_equal(open_fds(), fds + 3);
+    /* the new process 311 adds its status, its clear_refs, its task folder and its thread's
+     * children file; 310's and the ended threads' files are closed */
+    assert_int_equal(open_fds(), fds + 4);
     lw_processes_free(ps);
 }
 
@@ -417,19 +307,289 @@ static void test_more_processes_than_the_cap(void **state)
     lw_processes_free(ps);
 }
 
+/* ---- captured shapes (tests/fixtures/proc/shapes: real /proc text, see capture.py) -------- */
+
+/* A fixture file whole; returns its length. */
+static size_t fixture(const char *label, const char *file, char *buf, size_t cap)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/proc/shapes/%s/%s", LW_FIXTURES_DIR, label, file);
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        fail_msg("missing fixture %s", path);
+    size_t n = fread(buf, 1, cap - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return n;
+}
+
+/* The captures name Lambda's folders ("/opt/..."); in the fake tree they live under root. */
+static size_t rebase(const char *in, size_t len, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        size_t alen = strnlen(in + i, len - i);
+        if (alen >= 5 && memcmp(in + i, "/opt/", 5) == 0)
+            o += (size_t)snprintf(out + o, cap - o, "%s", root);
+        memcpy(out + o, in + i, alen);
+        o += alen;
+        i += alen;
+        if (i < len) {
+            out[o++] = '\0';
+            i++;
+        }
+    }
+    return o;
+}
+
+struct shape {
+    const char *label;
+    int pid;
+    int ppid;
+};
+
+/* Installs the captured processes in the fake /proc: their stat, status and cmdline, their exe
+ * link, an empty clear_refs and the children lists the captured parents give; the extensions
+ * folder holds a file per extension label and leakwatch's own. Returns the shapes' pids. */
+static void install_shapes(struct shape *sh, size_t n, int *init_pid, int *self_pid)
+{
+    char buf[8192], out[8192], rel[600];
+    rm_tree("");
+    mkdir(root, 0755);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = fixture(sh[i].label, "stat", buf, sizeof(buf));
+        struct lw_stat_info st;
+        assert_int_equal(lw_procfs_parse_stat(buf, len, &st), LW_OK);
+        sh[i].pid = st.pid;
+        sh[i].ppid = st.ppid;
+        snprintf(rel, sizeof(rel), "%d/stat", st.pid);
+        put(rel, buf, len);
+        len = fixture(sh[i].label, "status", buf, sizeof(buf));
+        snprintf(rel, sizeof(rel), "%d/status", st.pid);
+        put(rel, buf, len);
+        len = fixture(sh[i].label, "cmdline", buf, sizeof(buf));
+        snprintf(rel, sizeof(rel), "%d/cmdline", st.pid);
+        put(rel, out, rebase(buf, len, out, sizeof(out)));
+        snprintf(rel, sizeof(rel), "%d/clear_refs", st.pid);
+        put(rel, "", 0);
+        len = fixture(sh[i].label, "exe", buf, sizeof(buf));
+        rebase(buf, len, out, sizeof(out));
+        char link[600];
+        snprintf(link, sizeof(link), "%s/%d/exe", root, st.pid);
+        assert_int_equal(symlink(out, link), 0);
+        if (strcmp(sh[i].label, "leakwatch") == 0) {
+            *self_pid = st.pid;
+            *init_pid = st.ppid;
+        }
+    }
+    /* every parent's children list, init's included */
+    for (size_t i = 0; i <= n; i++) {
+        int parent = i < n ? sh[i].pid : *init_pid;
+        char list[1024] = "";
+        size_t o = 0;
+        for (size_t j = 0; j < n; j++)
+            if (sh[j].ppid == parent)
+                o += (size_t)snprintf(list + o, sizeof(list) - o, "%d ", sh[j].pid);
+        snprintf(rel, sizeof(rel), "%d/task/%d/children", parent, parent);
+        put(rel, list, o);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *l = sh[i].label;
+        if (sh[i].ppid == *init_pid && strcmp(l, "runtime") != 0) {
+            snprintf(rel, sizeof(rel), "opt/extensions/%s", l);
+            put(rel, "", 0);
+        }
+    }
+}
+
+static const struct lw_proc_reading *of(const struct lw_snapshot *s, const struct shape *sh,
+                                        size_t n, const char *label)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(sh[i].label, label) == 0)
+            return find(s, sh[i].pid);
+    fail_msg("no shape %s", label);
+    return NULL;
+}
+
+#define MAX_SHAPES 12
+
+struct want_role {
+    const char *label;
+    enum lw_proc_role role;
+    const char *name;
+};
+
+struct shape_case {
+    const char *what;
+    const char *labels[MAX_SHAPES]; /* up to the first NULL */
+    bool listed;                    /* the extensions folder can be listed */
+    struct want_role want[MAX_SHAPES];
+};
+
+/*
+ * The captured environments. All shapes: a binary; a shell script whose program is its child;
+ * Python through env and through "/usr/bin/python3 -u"; Node.js through "env -S node
+ * --max-old-space-size=64"; a script that execs a vendor program outside the folder (named by
+ * the one file left). The runtime, started by a script that exec'd it, and its helper child are
+ * the function. The vendor shape started before leakwatch (a-vendor sorts first) cannot be the
+ * runtime, which starts after leakwatch registered. Two vendor programs and two files left are
+ * extensions for certain, but which file is whose is not known. Without the folder's listing,
+ * nothing accounts for the vendor program started after leakwatch: it and the runtime cannot be
+ * told apart, and both are unknown (a wrong role would put one's memory in the other's total).
+ */
+static const struct shape_case shape_cases[] = {
+    {"every shape",
+     {"leakwatch", "bin-ext", "sh-ext", "sh-ext.child", "envpy-ext", "pyu-ext", "node-ext",
+      "vendor-ext", "runtime", "runtime.child"},
+     true,
+     {{"leakwatch", LW_ROLE_SELF, "leakwatch"},
+      {"bin-ext", LW_ROLE_EXTENSION, "bin-ext"},
+      {"sh-ext", LW_ROLE_EXTENSION, "sh-ext"},
+      {"sh-ext.child", LW_ROLE_EXTENSION, "sh-ext/agent"},
+      {"envpy-ext", LW_ROLE_EXTENSION, "envpy-ext"},
+      {"pyu-ext", LW_ROLE_EXTENSION, "pyu-ext"},
+      {"node-ext", LW_ROLE_EXTENSION, "node-ext"},
+      {"vendor-ext", LW_ROLE_EXTENSION, "vendor-ext"},
+      {"runtime", LW_ROLE_RUNTIME, "leak"},
+      {"runtime.child", LW_ROLE_RUNTIME_CHILD, "exe"}}},
+    {"a vendor program started before leakwatch",
+     {"leakwatch", "a-vendor", "pyu-ext", "runtime"},
+     true,
+     {{"a-vendor", LW_ROLE_EXTENSION, "a-vendor"},
+      {"pyu-ext", LW_ROLE_EXTENSION, "pyu-ext"},
+      {"runtime", LW_ROLE_RUNTIME, "leak"}}},
+    {"two vendor programs, two files left",
+     {"leakwatch", "a-vendor", "vendor-ext", "runtime"},
+     true,
+     {{"a-vendor", LW_ROLE_EXTENSION, "agent"},
+      {"vendor-ext", LW_ROLE_EXTENSION, "agent"},
+      {"runtime", LW_ROLE_RUNTIME, "leak"}}},
+    {"a folder that cannot be listed",
+     {"leakwatch", "pyu-ext", "vendor-ext", "runtime", "runtime.child"},
+     false,
+     {{"pyu-ext", LW_ROLE_EXTENSION, "pyu-ext"},
+      {"vendor-ext", LW_ROLE_UNKNOWN, "agent"},
+      {"runtime", LW_ROLE_UNKNOWN, "leak"},
+      {"runtime.child", LW_ROLE_UNKNOWN, "exe"}}},
+};
+
+/* Installs a case's processes, takes a first snapshot (resetting high-water marks) into s and
+ * checks every expected role and name; returns the process table for more. */
+static struct lw_processes *take_case(const struct shape_case *c, struct shape *sh, size_t *n,
+                                      struct lw_snapshot *s)
+{
+    *n = 0;
+    while (*n < MAX_SHAPES && c->labels[*n] != NULL) {
+        sh[*n] = (struct shape){c->labels[*n], 0, 0};
+        (*n)++;
+    }
+    int init_pid = 0, self_pid = 0;
+    install_shapes(sh, *n, &init_pid, &self_pid);
+    char ext[600];
+    snprintf(ext, sizeof(ext), "%s/opt/extensions", root);
+    if (!c->listed) {
+        char away[600];
+        snprintf(away, sizeof(away), "%s/opt/elsewhere", root);
+        assert_int_equal(rename(ext, away), 0);
+    }
+    struct lw_processes_config cfg = {
+        .proc_root = root,
+        .init_pid = init_pid,
+        .self_pid = self_pid,
+        .extensions_dir = ext,
+    };
+    struct lw_processes *ps = lw_processes_new(&cfg);
+    assert_non_null(ps);
+    lw_snapshot_take(ps, true, 1, 0, s);
+    assert_int_equal(s->n_procs, *n);
+    for (size_t i = 0; i < MAX_SHAPES && c->want[i].label != NULL; i++) {
+        const struct want_role *w = &c->want[i];
+        const struct lw_proc_reading *r = of(s, sh, *n, w->label);
+        if (r == NULL || r->role != w->role || strcmp(r->name, w->name) != 0)
+            fail_msg("%s: %s: want %s '%s', got %s '%s'", c->what, w->label,
+                     lw_proc_role_name(w->role), w->name,
+                     r ? lw_proc_role_name(r->role) : "nothing", r ? r->name : "");
+        /* only what is known to be the function (and leakwatch) has its high-water mark reset */
+        bool reset = w->role == LW_ROLE_RUNTIME || w->role == LW_ROLE_RUNTIME_CHILD ||
+                     w->role == LW_ROLE_SELF;
+        if (r->hwm_reset != reset)
+            fail_msg("%s: %s: reset %d", c->what, w->label, r->hwm_reset);
+    }
+    return ps;
+}
+
+static void test_captured_shapes(void **state)
+{
+    (void)state;
+    static struct lw_snapshot s;
+    struct shape sh[MAX_SHAPES];
+    size_t n;
+    for (size_t i = 1; i < sizeof(shape_cases) / sizeof(shape_cases[0]); i++) {
+        lw_processes_free(take_case(&shape_cases[i], sh, &n, &s));
+        rm_tree("");
+    }
+    struct lw_processes *ps = take_case(&shape_cases[0], sh, &n, &s);
+    /* nothing but the function's and leakwatch's clear_refs was written */
+    char buf[16], rel[64];
+    snprintf(rel, sizeof(rel), "%d/clear_refs", of(&s, sh, n, "node-ext")->pid);
+    read_file(rel, buf, sizeof(buf));
+    assert_string_equal(buf, "");
+
+    /* A classification follows the process across exec: the extension that execs a program
+     * elsewhere, the runtime that execs one whose command names the folder. */
+    snprintf(rel, sizeof(rel), "%d/cmdline", of(&s, sh, n, "pyu-ext")->pid);
+    put(rel, CMD("/usr/local/bin/other\0"));
+    snprintf(rel, sizeof(rel), "%d/cmdline", of(&s, sh, n, "runtime")->pid);
+    char cmd[600];
+    int len = snprintf(cmd, sizeof(cmd), "%s/opt/extensions/bin-ext", root);
+    put(rel, cmd, (size_t)len + 1);
+    lw_snapshot_take(ps, true, 2, 0, &s);
+    assert_int_equal(of(&s, sh, n, "pyu-ext")->role, LW_ROLE_EXTENSION);
+    assert_string_equal(of(&s, sh, n, "pyu-ext")->name, "pyu-ext");
+    assert_int_equal(of(&s, sh, n, "runtime")->role, LW_ROLE_RUNTIME);
+    lw_processes_free(ps);
+}
+
+/* A pid listed as a child of init but whose stat, read through its own directory, names
+ * another parent was reused in between: it is not taken. */
+static void test_reused_pid_between_the_list_and_the_sighting(void **state)
+{
+    (void)state;
+    proc(204, 777, "someone-else", CMD("/usr/bin/someone-else\0"), 5000, 4000, "");
+    putf("100/task/100/children", "200 201 202 204 ");
+    struct lw_processes *ps = make();
+    static struct lw_snapshot s;
+    lw_snapshot_take(ps, true, 1, 0, &s);
+    assert_null(find(&s, 204));
+    char buf[16];
+    read_file("204/clear_refs", buf, sizeof(buf));
+    assert_string_equal(buf, "");
+    assert_int_equal(find(&s, 201)->role, LW_ROLE_RUNTIME);
+    lw_processes_free(ps);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_classifies_every_process, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_resets_only_the_function_and_self, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refused_reset_is_reported, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_vanished_processes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_new_runtime_after_reset, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_new_children_of_the_runtime, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_classifies_every_process, setup, fake_proc_teardown),
+        cmocka_unit_test_setup_teardown(test_resets_only_the_function_and_self, setup,
+                                        fake_proc_teardown),
+        cmocka_unit_test_setup_teardown(test_refused_reset_is_reported, setup, fake_proc_teardown),
+        cmocka_unit_test_setup_teardown(test_vanished_processes, setup, fake_proc_teardown),
+        cmocka_unit_test_setup_teardown(test_newcomer_after_the_runtime_exited, setup,
+                                        fake_proc_teardown),
+        cmocka_unit_test_setup_teardown(test_new_children_of_the_runtime, setup,
+                                        fake_proc_teardown),
         cmocka_unit_test_setup_teardown(test_children_of_every_thread_of_the_runtime, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_reused_pid_reads_its_own_children, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_more_processes_than_the_cap, setup, teardown),
+                                        fake_proc_teardown),
+        cmocka_unit_test_setup_teardown(test_reused_pid_reads_its_own_children, setup,
+                                        fake_proc_teardown),
+        cmocka_unit_test_setup_teardown(test_more_processes_than_the_cap, setup,
+                                        fake_proc_teardown),
+        cmocka_unit_test_setup_teardown(test_captured_shapes, setup, fake_proc_teardown),
+        cmocka_unit_test_setup_teardown(test_reused_pid_between_the_list_and_the_sighting, setup,
+                                        fake_proc_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

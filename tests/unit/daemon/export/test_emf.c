@@ -645,7 +645,8 @@ static void test_shutdown(void **state)
     struct lw_emf_shutdown s = {
         .time_ms = 1767610000123ull,
         .env_id = "env-3f2a9c",
-        .reason = "spindown",
+        .reason = "SandboxTerminated",
+        .category = "failure",
         .lifetime_seconds = 2799.5,
         .invocations = 1201,
     };
@@ -660,7 +661,9 @@ static void test_shutdown(void **state)
     cJSON *doc = parse();
     assert_string_equal(str(doc, "LeakwatchRecord"), "shutdown");
     assert_string_equal(str(doc, "EnvironmentId"), "env-3f2a9c");
-    assert_string_equal(str(doc, "ShutdownReason"), "spindown");
+    /* the word as the platform sent it, and leakwatch's category next to it */
+    assert_string_equal(str(doc, "ShutdownReason"), "SandboxTerminated");
+    assert_string_equal(str(doc, "ShutdownCategory"), "failure");
     assert_string_equal(str(doc, "FunctionName"), "orders-api");
     assert_true(num(doc, "EnvironmentLifetimeSeconds") == 2799.5);
     assert_true(num(doc, "EnvironmentInvocations") == 1201);

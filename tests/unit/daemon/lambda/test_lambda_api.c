@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -210,29 +211,43 @@ static void test_parse_events(void **state)
         assert_int_equal(ev.deadline_ms, 0);
     }
 
+    /* the category, and the word as received (an emulator's own, kept as sent) */
     static const struct {
         const char *json;
         enum lw_shutdown_reason reason;
+        const char *raw;
     } shutdowns[] = {
         {"{\"eventType\":\"SHUTDOWN\",\"shutdownReason\":\"spindown\",\"deadlineMs\":5}",
-         LW_SHUTDOWN_SPINDOWN},
+         LW_SHUTDOWN_SPINDOWN, "spindown"},
         {"{\"eventType\":\"SHUTDOWN\",\"shutdownReason\":\"SPINDOWN\",\"deadlineMs\":5}",
-         LW_SHUTDOWN_SPINDOWN},
+         LW_SHUTDOWN_SPINDOWN, "SPINDOWN"},
         {"{\"eventType\":\"SHUTDOWN\",\"shutdownReason\":\"timeout\",\"deadlineMs\":5}",
-         LW_SHUTDOWN_TIMEOUT},
+         LW_SHUTDOWN_TIMEOUT, "timeout"},
         {"{\"eventType\":\"SHUTDOWN\",\"shutdownReason\":\"failure\",\"deadlineMs\":5}",
-         LW_SHUTDOWN_FAILURE},
+         LW_SHUTDOWN_FAILURE, "failure"},
+        {"{\"eventType\":\"SHUTDOWN\",\"shutdownReason\":\"SandboxTerminated\",\"deadlineMs\":5}",
+         LW_SHUTDOWN_FAILURE, "SandboxTerminated"},
         {"{\"eventType\":\"SHUTDOWN\",\"shutdownReason\":\"meteor\",\"deadlineMs\":5}",
-         LW_SHUTDOWN_FAILURE},
-        {"{\"eventType\":\"SHUTDOWN\",\"deadlineMs\":5}", LW_SHUTDOWN_FAILURE},
+         LW_SHUTDOWN_FAILURE, "meteor"},
+        {"{\"eventType\":\"SHUTDOWN\",\"shutdownReason\":7,\"deadlineMs\":5}", LW_SHUTDOWN_FAILURE,
+         ""},
+        {"{\"eventType\":\"SHUTDOWN\",\"deadlineMs\":5}", LW_SHUTDOWN_FAILURE, ""},
     };
     for (size_t i = 0; i < sizeof(shutdowns) / sizeof(shutdowns[0]); i++) {
         assert_int_equal(lw_lambda_parse_event(shutdowns[i].json, strlen(shutdowns[i].json), &ev),
                          LW_OK);
         assert_int_equal(ev.kind, LW_EVENT_SHUTDOWN);
         assert_int_equal(ev.shutdown_reason, shutdowns[i].reason);
+        assert_string_equal(ev.shutdown_reason_raw, shutdowns[i].raw);
         assert_int_equal(ev.deadline_ms, 5);
     }
+    /* a longer word is kept up to the cap, cut at a character */
+    char longer[256];
+    int n = snprintf(longer, sizeof(longer),
+                     "{\"eventType\":\"SHUTDOWN\",\"shutdownReason\":\"%070d\u00e9\"}", 0);
+    assert_int_equal(lw_lambda_parse_event(longer, (size_t)n, &ev), LW_OK);
+    assert_int_equal(strlen(ev.shutdown_reason_raw), LW_SHUTDOWN_REASON_MAX - 1);
+    assert_int_equal(ev.shutdown_reason, LW_SHUTDOWN_FAILURE);
     assert_string_equal(lw_shutdown_reason_name(LW_SHUTDOWN_TIMEOUT), "timeout");
 
     static const char *const bad[] = {
