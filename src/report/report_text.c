@@ -1,9 +1,11 @@
 /*
- * `leakwatch report`: which environments and invocations are shown (--function, --env,
- * --since/--until, --last), the text report with its sparkline, and the CSV.
+ * `leakwatch report`: the text report. Per environment a header (invocations, cold start,
+ * limit, shutdown, verdict, projection, sparkline), a table with aligned columns, its alerts;
+ * then the input counts.
  *
  * The table is what a person reads in a terminal, so it keeps one memory unit per table and
- * says it in a second header row; the CSV is for programs, so it keeps the raw values.
+ * says it in a second header row; the CSV (report_csv.c) is for programs and keeps the raw
+ * values.
  */
 #include "report_internal.h"
 
@@ -12,118 +14,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---------------------------------------------------------------------------------------- */
-/* selection                                                                                 */
-
-/* The environment with this id or unique id prefix; NULL and *none when there is none. */
-static const struct lw_report_env *find_env(const struct lw_report *r, const char *id, bool *none)
-{
-    *none = false;
-    const struct lw_report_env *match = NULL;
-    size_t n_prefix = 0, len = strlen(id);
-    size_t n = lw_report_env_count(r);
-    for (size_t i = 0; i < n; i++) {
-        const struct lw_report_env *env = lw_report_env_at(r, i);
-        if (strcmp(env->env_id, id) == 0)
-            return env;
-        if (strncmp(env->env_id, id, len) == 0) {
-            match = env;
-            n_prefix++;
-        }
-    }
-    if (n_prefix != 1) {
-        *none = true;
-        return NULL;
-    }
-    return match;
-}
-
-void lw_report_select(const struct lw_report *r, const struct lw_report_options *opt,
-                      struct lw_report_selection *out)
-{
-    *out = (struct lw_report_selection){.opt = opt};
-    if (opt && opt->env_id)
-        out->env = find_env(r, opt->env_id, &out->none);
-}
-
-static bool has_time_range(const struct lw_report_options *opt)
-{
-    return opt && (opt->since_ms || opt->until_ms);
-}
-
-static bool in_range(const struct lw_report_options *opt, const struct lw_report_entry *e)
-{
-    uint64_t t = lw_report_entry_time_ms(e);
-    if (t == 0)
-        return false; /* a record without a time cannot be placed in the range */
-    return (!opt->since_ms || t >= opt->since_ms) && (!opt->until_ms || t <= opt->until_ms);
-}
-
-struct lw_report_window lw_report_window_of(const struct lw_report_env *env,
-                                            const struct lw_report_options *opt)
-{
-    struct lw_report_window w = {env->invocations, env->n_invocations, env->alerts, env->n_alerts};
-    if (has_time_range(opt)) {
-        /* times grow with the sequence inside one environment: the range is one slice */
-        size_t lo = 0, hi = w.n_inv;
-        while (lo < hi && !in_range(opt, &w.inv[lo]))
-            lo++;
-        while (hi > lo && !in_range(opt, &w.inv[hi - 1]))
-            hi--;
-        w.inv += lo;
-        w.n_inv = hi - lo;
-    }
-    if (opt && opt->last && w.n_inv > opt->last) {
-        w.inv += w.n_inv - opt->last;
-        w.n_inv = opt->last;
-    }
-    if (w.n_inv < env->n_invocations) {
-        /* the alerts raised by the invocations shown */
-        uint64_t from = w.n_inv ? w.inv[0].seq : UINT64_MAX;
-        uint64_t to = w.n_inv ? w.inv[w.n_inv - 1].seq : 0;
-        while (w.n_alerts > 0 && w.alerts[0].seq < from) {
-            w.alerts++;
-            w.n_alerts--;
-        }
-        while (w.n_alerts > 0 && w.alerts[w.n_alerts - 1].seq > to)
-            w.n_alerts--;
-    }
-    return w;
-}
-
-bool lw_report_selected(const struct lw_report_selection *sel, const struct lw_report_env *env)
-{
-    const struct lw_report_options *opt = sel->opt;
-    if (!opt)
-        return true;
-    if (opt->env_id && (sel->none || sel->env != env))
-        return false;
-    if (opt->function_name && strcmp(env->function_name, opt->function_name) != 0)
-        return false;
-    if (has_time_range(opt) && lw_report_window_of(env, opt).n_inv == 0)
-        return false;
-    return true;
-}
-
-size_t lw_report_selected_count(const struct lw_report *r, const struct lw_report_options *opt)
-{
-    struct lw_report_selection sel;
-    lw_report_select(r, opt, &sel);
-    size_t n = 0;
-    for (size_t i = 0; i < lw_report_env_count(r); i++)
-        n += lw_report_selected(&sel, lw_report_env_at(r, i));
-    return n;
-}
-
-const struct lw_report_entry *lw_report_last_with(const struct lw_report_window *w,
-                                                  enum lw_metric_id id)
-{
-    for (size_t i = w->n_inv; i > 0; i--)
-        if (lw_report_entry_has(&w->inv[i - 1], id))
-            return &w->inv[i - 1];
-    return NULL;
-}
 
 /* ---------------------------------------------------------------------------------------- */
 /* the sparkline                                                                             */
@@ -270,15 +160,16 @@ static void note_add(char *cell, const char *text)
     snprintf(cell + n, CELL_MAX - n, "%s%s", n ? ", " : "", text);
 }
 
-static void gaps_text(uint32_t gaps, char *dst, size_t cap)
+void lw_report_fmt_gaps(uint32_t gaps, char *dst, size_t cap)
 {
-    size_t at = (size_t)snprintf(dst, cap, "incomplete: ");
-    const char *sep = "";
+    size_t at = 0;
+    if (cap == 0)
+        return;
+    dst[0] = '\0';
     for (uint32_t f = 1; f <= LW_GAP_LAST && at < cap; f <<= 1) {
-        if (gaps & f) {
-            at += (size_t)snprintf(dst + at, cap - at, "%s%s", sep, lw_record_gap_name(f));
-            sep = "+";
-        }
+        const char *name = lw_record_gap_name(f);
+        if ((gaps & f) && name)
+            at += (size_t)snprintf(dst + at, cap - at, "%s%s", at ? "+" : "", name);
     }
 }
 
@@ -315,8 +206,9 @@ static void fill_row(const struct lw_report_entry *e, struct mem_unit level, str
         note_add(notes, t);
     }
     if (e->incomplete) {
-        char t[64];
-        gaps_text(e->incomplete, t, sizeof(t));
+        char gaps[64], t[80];
+        lw_report_fmt_gaps(e->incomplete, gaps, sizeof(gaps));
+        snprintf(t, sizeof(t), "incomplete: %s", gaps);
         note_add(notes, t);
     }
     if (e->error_type[0]) {
@@ -627,99 +519,5 @@ enum lw_err lw_report_write_text(const struct lw_report *r, const struct lw_repo
         fprintf(out, "\n");
     }
     lw_report_write_stats(r, out);
-    return ferror(out) ? LW_ERR_IO : LW_OK;
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* CSV                                                                                       */
-
-static void csv_str(FILE *out, const char *s)
-{
-    if (strpbrk(s, ",\"\r\n") == NULL) {
-        fputs(s, out);
-        return;
-    }
-    fputc('"', out);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', out);
-        fputc(*s, out);
-    }
-    fputc('"', out);
-}
-
-/* A number as the EMF line had it: integers exactly, others shortest round-trip. */
-static void csv_num(FILE *out, double v)
-{
-    if (floor(v) == v && fabs(v) < 1e15) {
-        fprintf(out, "%.0f", v);
-        return;
-    }
-    char buf[40];
-    snprintf(buf, sizeof(buf), "%.15g", v);
-    if (strtod(buf, NULL) != v)
-        snprintf(buf, sizeof(buf), "%.17g", v);
-    fputs(buf, out);
-}
-
-enum lw_err lw_report_write_csv(const struct lw_report *r, const struct lw_report_options *opt,
-                                FILE *out)
-{
-    fputs("environment_id,function_name,function_version,seq,request_id,start_time_ms,"
-          "end_time_ms,cold_start,status,error_type,peak_method,incomplete,verdict,culprit,"
-          "verdict_reason",
-          out);
-    for (int m = 0; m < LW_M_COUNT; m++)
-        fprintf(out, ",%s", lw_report_metric_names[m]);
-    fputs("\r\n", out); /* RFC 4180 line breaks */
-
-    struct lw_report_selection sel;
-    lw_report_select(r, opt, &sel);
-    for (size_t k = 0; k < lw_report_env_count(r); k++) {
-        const struct lw_report_env *env = lw_report_env_at(r, k);
-        if (!lw_report_selected(&sel, env))
-            continue;
-        struct lw_report_window w = lw_report_window_of(env, opt);
-        for (size_t i = 0; i < w.n_inv; i++) {
-            const struct lw_report_entry *e = &w.inv[i];
-            csv_str(out, e->env_id);
-            fputc(',', out);
-            csv_str(out, e->function_name);
-            fputc(',', out);
-            csv_str(out, e->function_version);
-            fprintf(out, ",%llu,", (unsigned long long)e->seq);
-            csv_str(out, e->request_id);
-            fputc(',', out);
-            if (e->start_time_ms)
-                fprintf(out, "%llu", (unsigned long long)e->start_time_ms);
-            fputc(',', out);
-            if (e->end_time_ms)
-                fprintf(out, "%llu", (unsigned long long)e->end_time_ms);
-            fprintf(out, ",%s,", e->cold_start ? "true" : "false");
-            csv_str(out, e->status);
-            fputc(',', out);
-            csv_str(out, e->error_type);
-            fputc(',', out);
-            csv_str(out, e->peak_method);
-            fputc(',', out);
-            if (e->incomplete) {
-                char t[64];
-                gaps_text(e->incomplete, t, sizeof(t));
-                fputs(t + strlen("incomplete: "), out);
-            }
-            fputc(',', out);
-            csv_str(out, e->verdict);
-            fputc(',', out);
-            csv_str(out, e->culprit);
-            fputc(',', out);
-            csv_str(out, e->reason);
-            for (int m = 0; m < LW_M_COUNT; m++) {
-                fputc(',', out);
-                if (lw_report_entry_has(e, (enum lw_metric_id)m))
-                    csv_num(out, e->value[m]);
-            }
-            fputs("\r\n", out);
-        }
-    }
     return ferror(out) ? LW_ERR_IO : LW_OK;
 }
