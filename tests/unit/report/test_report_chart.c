@@ -21,9 +21,7 @@
 
 #include <cmocka.h>
 
-#include "test_report_load.h"
-
-#define FIXTURE(name) LW_FIXTURES_DIR "/report/" name
+#include "test_report_util.h"
 
 /* ---------------------------------------------------------------------------------------- */
 /* a small XML reader                                                                        */
@@ -703,6 +701,66 @@ static void test_html_page(void **state)
     lw_report_free(r);
 }
 
+static void test_xml_checker(void **state)
+{
+    (void)state;
+    /* the checker itself must be able to say no */
+    assert_int_equal(xml_check("<a><b/></a>", "b"), 1);
+    assert_int_equal(xml_check("<a><b></a>", "b"), -1);
+    assert_int_equal(xml_check("<a></b>", "b"), -1);
+    assert_int_equal(xml_check("<a>x & y</a>", "b"), -1);
+    assert_int_equal(xml_check("<a t=\"1>2\"></a>", "b"), 0);
+    assert_int_equal(xml_check("<a></a><a></a>", "a"), -1);
+    assert_int_equal(xml_check("<a>", "a"), -1);
+}
+
+static void test_svg(void **state)
+{
+    (void)state;
+    struct lw_report *r = load(FIXTURE("aws-logs-tail.log"));
+    struct membuf m;
+    mem_open(&m);
+    assert_int_equal(lw_report_write_svg(r, NULL, m.f), LW_OK);
+    mem_close(&m);
+    /* two environments, four series each (the content is checked in test_report_chart.c) */
+    assert_int_equal(xml_check(m.data, "polyline"), 8);
+    assert_int_equal(xml_check(m.data, "svg"), 1);
+    assert_non_null(strstr(m.data, "height=\"1000\""));
+    assert_int_equal(count(m.data, "class=\"limit\""), 2);
+    /* verdict changes: learning->steady in both, steady->leak in the second */
+    assert_int_equal(count(m.data, "class=\"verdict-change\""), 3);
+    free(m.data);
+
+    /* one environment, the last 10 invocations: 10 points per series */
+    struct lw_report_options opt = {.env_id = "5b7e", .last = 10};
+    mem_open(&m);
+    assert_int_equal(lw_report_write_svg(r, &opt, m.f), LW_OK);
+    mem_close(&m);
+    assert_int_equal(xml_check(m.data, "polyline"), 4);
+    const char *pts = strstr(m.data, "points=\"");
+    assert_non_null(pts);
+    size_t commas = 0;
+    for (const char *q = pts + 8; *q != '"'; q++)
+        commas += *q == ',';
+    assert_int_equal(commas, 10);
+    assert_int_equal(count(m.data, "class=\"verdict-change\""), 0);
+    free(m.data);
+    lw_report_free(r);
+
+    /* hostile names are escaped; a missing figure is skipped, not drawn as 0 */
+    r = load_text("{\"LeakwatchRecord\":\"invocation\",\"EnvironmentId\":\"<&>\",\"Sequence\":1,"
+                  "\"FunctionName\":\"a\\\"b'</svg>\",\"FunctionRssEndBytes\":1048576}\n"
+                  "{\"LeakwatchRecord\":\"invocation\",\"EnvironmentId\":\"<&>\",\"Sequence\":2,"
+                  "\"FunctionRssEndBytes\":2097152,\"EnvironmentRssBytes\":4194304}\n");
+    mem_open(&m);
+    assert_int_equal(lw_report_write_svg(r, NULL, m.f), LW_OK);
+    mem_close(&m);
+    assert_int_equal(xml_check(m.data, "polyline"), 2);
+    assert_non_null(strstr(m.data, "&lt;&amp;&gt;"));
+    free(m.data);
+    lw_report_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -711,6 +769,8 @@ int main(void)
         cmocka_unit_test(test_chart_projection_beyond_range),
         cmocka_unit_test(test_chart_panels_and_escaping),
         cmocka_unit_test(test_html_page),
+        cmocka_unit_test(test_xml_checker),
+        cmocka_unit_test(test_svg),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
