@@ -1,7 +1,9 @@
 /*
  * `leakwatch report --csv`: one row per invocation with the raw values (bytes, milliseconds,
  * megabytes as the EMF line had them), for a spreadsheet or a program. RFC 4180: a header row,
- * CRLF line ends, fields with a comma, a quote or a line break quoted.
+ * CRLF line ends, fields with a comma or a quote quoted. Numbers are written by leakwatch and
+ * stay numbers (a negative growth starts with '-'); strings from the log are made harmless to
+ * a spreadsheet (csv_str).
  */
 #include "report_internal.h"
 
@@ -9,19 +11,35 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * A string cell. The string came from the log, and a spreadsheet runs a cell that starts with
+ * '=', '+', '-' or '@' (or a tab or a carriage return, which some strip first) as a formula:
+ * such a cell gets a leading "'", which spreadsheets read as "this is text" (OWASP's rule for
+ * CSV injection). Control characters and bytes that are not UTF-8 become '?', so a cell never
+ * holds a line break. Quoted per RFC 4180 when it holds a comma or a quote.
+ */
 static void csv_str(FILE *out, const char *s)
 {
-    if (strpbrk(s, ",\"\r\n") == NULL) {
-        fputs(s, out);
-        return;
+    bool formula = s[0] != '\0' && strchr("=+-@\t\r", s[0]) != NULL;
+    bool quoted = strpbrk(s, ",\"") != NULL;
+    if (quoted)
+        fputc('"', out);
+    if (formula)
+        fputc('\'', out);
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        bool safe;
+        size_t l = lw_report_safe_char(s + i, n - i, &safe);
+        if (!safe)
+            fputc('?', out);
+        else if (s[i] == '"')
+            fputs("\"\"", out);
+        else
+            fwrite(s + i, 1, l, out);
+        i += l;
     }
-    fputc('"', out);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', out);
-        fputc(*s, out);
-    }
-    fputc('"', out);
+    if (quoted)
+        fputc('"', out);
 }
 
 /* A number as the EMF line had it: integers exactly, others shortest round-trip. */

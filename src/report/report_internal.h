@@ -75,10 +75,16 @@ void lw_report_input_end(struct lw_report *r);
 /* ---------------------------------------------------------------------------------------- */
 /* report_store.c: what was kept                                                             */
 
+/*
+ * Entries of one kind. After lw_report_finish(), items[0..n_shown) are the shown ones, sorted,
+ * one per (environment, sequence), and items[n_shown..n) one copy of each conflicting line
+ * (another content for a slot already shown); lines added later follow them.
+ */
 struct lw_report_vec {
     struct lw_report_entry *items;
     size_t n;
     size_t cap;
+    size_t n_shown;
 };
 
 struct lw_report {
@@ -130,6 +136,31 @@ bool lw_report_selected(const struct lw_report_selection *sel, const struct lw_r
 /* The last invocation of w that has metric id; NULL when none. */
 const struct lw_report_entry *lw_report_last_with(const struct lw_report_window *w,
                                                   enum lw_metric_id id);
+
+/* ---------------------------------------------------------------------------------------- */
+/* report_safe.c: what of a string from the log the writers may show                        */
+
+/*
+ * The character at s[0..n) (n > 0): returns its length in bytes (at least 1) and sets *safe
+ * when it may be shown as it is. Not safe, and shown as one '?': a control character (C0
+ * U+0000..U+001F, DEL, C1 U+0080..U+009F), a bidirectional control (Unicode's Bidi_Control),
+ * U+FFFE and U+FFFF (not characters in XML 1.0), and a byte that does not begin valid UTF-8
+ * (then the length is 1: each such byte is one '?').
+ */
+size_t lw_report_safe_char(const char *s, size_t n, bool *safe);
+
+/*
+ * Copies at most max_chars characters of src into dst (cap > 0, NUL-terminated), each unsafe
+ * one as '?', cut at a whole character. Returns the characters copied: the columns the copy
+ * takes in a table (one per character).
+ */
+size_t lw_report_safe_copy(char *dst, size_t cap, const char *src, size_t max_chars);
+
+/* Writes s to out, each unsafe character as '?'. */
+void lw_report_safe_put(FILE *out, const char *s);
+
+/* The characters (columns) of a string that lw_report_safe_copy() made. */
+size_t lw_report_safe_columns(const char *clean);
 
 /* ---------------------------------------------------------------------------------------- */
 /* report_text.c: formatters the other writers share, and the input counts                   */

@@ -5,7 +5,8 @@
  * so that a day of logs stays a few hundred bytes per invocation, and so that two entries say
  * the same thing exactly when their string pointers are equal. EMF delivery is at-least-once:
  * lw_report_finish() sorts, keeps the first line read of each (environment, sequence) and
- * counts the rest, then groups the entries by environment. Pure.
+ * counts the rest, repeats and conflicting lines apart, then groups the entries by
+ * environment. Pure.
  */
 #include "report_internal.h"
 
@@ -174,52 +175,121 @@ enum lw_err lw_report_add(struct lw_report *r, const struct lw_report_line *line
     return LW_OK;
 }
 
+static int cmp_u64(uint64_t x, uint64_t y)
+{
+    return x < y ? -1 : x > y;
+}
+
+/* Interned strings are equal exactly when their pointers are: any fixed order of them will do. */
+static int cmp_str(const char *x, const char *y)
+{
+    return cmp_u64((uint64_t)(uintptr_t)x, (uint64_t)(uintptr_t)y);
+}
+
+/*
+ * Orders two entries of the same kind, environment and sequence by what they say: 0 exactly
+ * when every field read from their lines is the same (at-least-once delivery repeats a line to
+ * the byte), whatever the order they arrived in.
+ */
+static int cmp_content(const struct lw_report_entry *x, const struct lw_report_entry *y)
+{
+    const char *const *sx[] = {&x->function_name, &x->function_version, &x->request_id, &x->status,
+                               &x->error_type,    &x->peak_method,      &x->verdict,    &x->from,
+                               &x->reason,        &x->culprit};
+    const char *const *sy[] = {&y->function_name, &y->function_version, &y->request_id, &y->status,
+                               &y->error_type,    &y->peak_method,      &y->verdict,    &y->from,
+                               &y->reason,        &y->culprit};
+    int c;
+    for (size_t i = 0; i < sizeof(sx) / sizeof(sx[0]); i++)
+        if ((c = cmp_str(*sx[i], *sy[i])) != 0)
+            return c;
+    if ((c = cmp_u64(x->timestamp_ms, y->timestamp_ms)) ||
+        (c = cmp_u64(x->start_time_ms, y->start_time_ms)) ||
+        (c = cmp_u64(x->end_time_ms, y->end_time_ms)) ||
+        (c = cmp_u64(x->have_mask, y->have_mask)) || (c = cmp_u64(x->incomplete, y->incomplete)) ||
+        (c = cmp_u64(x->cold_start, y->cold_start)) ||
+        (c = cmp_u64(x->have_lifetime, y->have_lifetime)) ||
+        (c = cmp_u64(x->have_invocations, y->have_invocations)) ||
+        (c = cmp_u64(x->invocations, y->invocations)))
+        return c;
+    if (x->have_lifetime && x->lifetime_seconds != y->lifetime_seconds)
+        return x->lifetime_seconds < y->lifetime_seconds ? -1 : 1;
+    for (int i = 0; i < LW_M_COUNT; i++)
+        if ((x->have_mask & (UINT64_C(1) << i)) && x->value[i] != y->value[i])
+            return x->value[i] < y->value[i] ? -1 : 1; /* values are finite: never NaN */
+    return 0;
+}
+
+/* By environment, sequence, content, and then in the order read. */
 static int cmp_entry(const void *a, const void *b)
 {
     const struct lw_report_entry *x = a, *y = b;
-    int c = strcmp(x->env_id, y->env_id);
+    int c = x->env_id == y->env_id ? 0 : strcmp(x->env_id, y->env_id);
     if (c)
         return c;
     if (x->seq != y->seq)
         return x->seq < y->seq ? -1 : 1;
-    if (x->arrival != y->arrival)
-        return x->arrival < y->arrival ? -1 : 1;
-    return 0;
+    if ((c = cmp_content(x, y)) != 0)
+        return c;
+    return cmp_u64(x->arrival, y->arrival);
 }
 
-/* Whether a repeated line said something else than the first (same figures expected). */
-static bool entries_differ(const struct lw_report_entry *a, const struct lw_report_entry *b)
+static bool same_slot(const struct lw_report_entry *x, const struct lw_report_entry *y)
 {
-    if (a->request_id != b->request_id || a->verdict != b->verdict || a->from != b->from ||
-        a->have_mask != b->have_mask || a->end_time_ms != b->end_time_ms)
-        return true;
-    for (int i = 0; i < LW_M_COUNT; i++)
-        if ((a->have_mask & (UINT64_C(1) << i)) && a->value[i] != b->value[i])
-            return true;
-    return false;
+    return x->env_id == y->env_id && x->seq == y->seq;
 }
 
 /*
- * Sorts v and keeps the first line read of each (environment, sequence) — for alerts also of
- * each transition, for shutdowns one per environment (their sequence is 0).
+ * Sorts v and keeps one entry per (environment, sequence): for shutdowns one per environment
+ * (their sequence is 0). A line repeated to the byte (EMF delivery is at-least-once) is
+ * dropped. Lines that claim the same slot but say something else are conflicting: leakwatch
+ * writes each line once, so all but one of them were written by someone else, or corrupted on
+ * the way. The report cannot tell which, so it shows the first one read, counts the others on
+ * it (conflicts) and keeps one copy of each after the shown entries (v->items[v->n_shown..n)),
+ * so that a later finish knows them again instead of counting them twice.
  */
-static void sort_dedupe(struct lw_report *r, struct lw_report_vec *v)
+static enum lw_err sort_dedupe(struct lw_report_vec *v)
 {
+    v->n_shown = 0;
     if (v->n == 0)
-        return;
+        return LW_OK;
     qsort(v->items, v->n, sizeof(*v->items), cmp_entry);
+    /* repeats: the first read of each content stays (it sorts first) */
     size_t w = 1;
     for (size_t i = 1; i < v->n; i++) {
         const struct lw_report_entry *prev = &v->items[w - 1], *cur = &v->items[i];
-        if (cur->env_id == prev->env_id && cur->seq == prev->seq) {
-            r->stats.duplicates++;
-            if (entries_differ(prev, cur))
-                r->stats.duplicates_differ++;
+        if (same_slot(prev, cur) && cmp_content(prev, cur) == 0)
             continue;
-        }
         v->items[w++] = *cur;
     }
     v->n = w;
+
+    /* conflicts: the first read of each slot is shown, the others go behind the shown ones */
+    size_t n_aside = 0;
+    for (size_t i = 1; i < v->n; i++)
+        n_aside += same_slot(&v->items[i - 1], &v->items[i]);
+    struct lw_report_entry *aside = NULL;
+    if (n_aside > 0 && !(aside = malloc(n_aside * sizeof(*aside))))
+        return LW_ERR_NOMEM;
+    size_t shown = 0, a = 0;
+    for (size_t i = 0; i < v->n;) {
+        size_t j = i + 1, first = i;
+        for (; j < v->n && same_slot(&v->items[i], &v->items[j]); j++)
+            if (v->items[j].arrival < v->items[first].arrival)
+                first = j;
+        struct lw_report_entry keep = v->items[first];
+        keep.conflicts = (uint32_t)(j - i - 1);
+        for (size_t k = i; k < j; k++)
+            if (k != first)
+                aside[a++] = v->items[k]; /* read before the writes below reach them */
+        v->items[shown++] = keep;
+        i = j;
+    }
+    if (n_aside > 0)
+        memcpy(v->items + shown, aside, n_aside * sizeof(*aside));
+    free(aside);
+    v->n_shown = shown;
+    return LW_OK;
 }
 
 uint64_t lw_report_entry_time_ms(const struct lw_report_entry *e)
@@ -249,14 +319,21 @@ static void note_time(struct lw_report_env *env, uint64_t t)
 enum lw_err lw_report_finish(struct lw_report *r)
 {
     lw_report_input_end(r);
-    sort_dedupe(r, &r->inv);
-    sort_dedupe(r, &r->shut);
-    sort_dedupe(r, &r->alert);
+    enum lw_err err = sort_dedupe(&r->inv);
+    if (err == LW_OK)
+        err = sort_dedupe(&r->shut);
+    if (err == LW_OK)
+        err = sort_dedupe(&r->alert);
+    if (err != LW_OK)
+        return err;
+    size_t shown = r->inv.n_shown + r->shut.n_shown + r->alert.n_shown;
+    r->stats.duplicates = r->stats.invocations + r->stats.shutdowns + r->stats.alerts - shown;
+    r->stats.conflicts = (r->inv.n + r->shut.n + r->alert.n) - shown;
 
     free(r->envs);
     r->envs = NULL;
     r->n_envs = 0;
-    size_t max_envs = r->inv.n + r->shut.n + r->alert.n;
+    size_t max_envs = shown;
     if (max_envs == 0)
         return LW_OK;
     r->envs = calloc(max_envs, sizeof(*r->envs));
@@ -265,32 +342,35 @@ enum lw_err lw_report_finish(struct lw_report *r)
 
     /* a three-way merge of the sorted arrays by environment id */
     size_t i = 0, s = 0, a = 0;
-    while (i < r->inv.n || s < r->shut.n || a < r->alert.n) {
+    while (i < r->inv.n_shown || s < r->shut.n_shown || a < r->alert.n_shown) {
         const char *id = NULL;
-        if (i < r->inv.n)
+        if (i < r->inv.n_shown)
             id = r->inv.items[i].env_id;
-        if (s < r->shut.n && (!id || strcmp(r->shut.items[s].env_id, id) < 0))
+        if (s < r->shut.n_shown && (!id || strcmp(r->shut.items[s].env_id, id) < 0))
             id = r->shut.items[s].env_id;
-        if (a < r->alert.n && (!id || strcmp(r->alert.items[a].env_id, id) < 0))
+        if (a < r->alert.n_shown && (!id || strcmp(r->alert.items[a].env_id, id) < 0))
             id = r->alert.items[a].env_id;
 
         struct lw_report_env *env = &r->envs[r->n_envs++];
         env->env_id = id; /* interned: equal ids are the same pointer */
         env->function_name = "";
         env->function_version = "";
-        env->invocations = i < r->inv.n ? &r->inv.items[i] : NULL; /* items may be NULL */
-        while (i < r->inv.n && r->inv.items[i].env_id == id) {
+        env->invocations = i < r->inv.n_shown ? &r->inv.items[i] : NULL; /* items may be NULL */
+        while (i < r->inv.n_shown && r->inv.items[i].env_id == id) {
             note_time(env, lw_report_entry_time_ms(&r->inv.items[i]));
+            env->conflicts += r->inv.items[i].conflicts;
             env->n_invocations++;
             i++;
         }
-        if (s < r->shut.n && r->shut.items[s].env_id == id) {
+        if (s < r->shut.n_shown && r->shut.items[s].env_id == id) {
             env->shutdown = &r->shut.items[s];
             note_time(env, lw_report_entry_time_ms(env->shutdown));
+            env->conflicts += env->shutdown->conflicts;
             s++;
         }
-        env->alerts = a < r->alert.n ? &r->alert.items[a] : NULL;
-        while (a < r->alert.n && r->alert.items[a].env_id == id) {
+        env->alerts = a < r->alert.n_shown ? &r->alert.items[a] : NULL;
+        while (a < r->alert.n_shown && r->alert.items[a].env_id == id) {
+            env->conflicts += r->alert.items[a].conflicts;
             env->n_alerts++;
             a++;
         }

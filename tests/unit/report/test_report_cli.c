@@ -139,10 +139,30 @@ static void test_run(void **state)
     free(small);
 }
 
+/* With --csv the input counts, the conflicts among them, go to standard error. */
+static void test_run_conflicts(void **state)
+{
+    (void)state;
+    const char *log = "{\"LeakwatchRecord\":\"invocation\",\"EnvironmentId\":\"b\",\"Sequence\":1,"
+                      "\"FunctionRssEndBytes\":1048576}\n"
+                      "{\"LeakwatchRecord\":\"invocation\",\"EnvironmentId\":\"b\",\"Sequence\":1,"
+                      "\"FunctionRssEndBytes\":99999999}\n";
+    const char *csv[] = {"report", "--csv", "-"};
+    struct run_result res = run(log, 3, csv);
+    assert_int_equal(res.status, 0);
+    assert_int_equal(count(res.out, "\r\n"), 2);
+    assert_non_null(strstr(res.out, ",1048576,"));
+    assert_null(strstr(res.out, "99999999"));
+    assert_non_null(strstr(res.err, "; 1 repeated\n1 conflicting record for the same invocation "
+                                    "was seen; the first read is shown\n"));
+    run_free(&res);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_run),
+        cmocka_unit_test(test_run_conflicts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

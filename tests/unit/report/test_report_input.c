@@ -70,7 +70,7 @@ static void test_fixtures(void **state)
         assert_int_equal(s.skipped_invalid, c->invalid);
         assert_int_equal(s.skipped_too_long, c->too_long);
         assert_int_equal(s.duplicates, c->duplicates);
-        assert_int_equal(s.duplicates_differ, 0);
+        assert_int_equal(s.conflicts, 0);
         /* every line is counted exactly once */
         assert_int_equal(s.lines, s.invocations + s.shutdowns + s.alerts + s.skipped_text +
                                       s.skipped_bad_json + s.skipped_foreign + s.skipped_invalid +

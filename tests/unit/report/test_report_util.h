@@ -161,6 +161,18 @@ static inline void run_free(struct run_result *r)
     free(r->err);
 }
 
+/* What writer wrote of r under opt, NUL-terminated (free() it). */
+static inline char *written(const struct lw_report *r, const struct lw_report_options *opt,
+                            enum lw_err (*writer)(const struct lw_report *,
+                                                  const struct lw_report_options *, FILE *))
+{
+    struct membuf m;
+    mem_open(&m);
+    assert_int_equal(writer(r, opt, m.f), LW_OK);
+    mem_close(&m);
+    return m.data;
+}
+
 static inline void check_golden(const char *log, const struct lw_report_options *opt, bool csv,
                                 const char *expected_path)
 {
