@@ -248,11 +248,11 @@ static bool same_slot(const struct lw_report_entry *x, const struct lw_report_en
  * it (conflicts) and keeps one copy of each after the shown entries (v->items[v->n_shown..n)),
  * so that a later finish knows them again instead of counting them twice.
  */
-static enum lw_err sort_dedupe(struct lw_report_vec *v)
+static void sort_dedupe(struct lw_report_vec *v)
 {
     v->n_shown = 0;
     if (v->n == 0)
-        return LW_OK;
+        return;
     qsort(v->items, v->n, sizeof(*v->items), cmp_entry);
     /* repeats: the first read of each content stays (it sorts first) */
     size_t w = 1;
@@ -264,14 +264,12 @@ static enum lw_err sort_dedupe(struct lw_report_vec *v)
     }
     v->n = w;
 
-    /* conflicts: the first read of each slot is shown, the others go behind the shown ones */
-    size_t n_aside = 0;
-    for (size_t i = 1; i < v->n; i++)
-        n_aside += same_slot(&v->items[i - 1], &v->items[i]);
-    struct lw_report_entry *aside = NULL;
-    if (n_aside > 0 && !(aside = malloc(n_aside * sizeof(*aside))))
-        return LW_ERR_NOMEM;
-    size_t shown = 0, a = 0;
+    /*
+     * conflicts: the first read of each slot is shown, the others go behind the shown ones, in
+     * place and in any order (the next finish sorts them again). Invariant: items[0..shown)
+     * are shown, items[shown..i) set aside, items[i..n) still to do.
+     */
+    size_t shown = 0;
     for (size_t i = 0; i < v->n;) {
         size_t j = i + 1, first = i;
         for (; j < v->n && same_slot(&v->items[i], &v->items[j]); j++)
@@ -279,17 +277,12 @@ static enum lw_err sort_dedupe(struct lw_report_vec *v)
                 first = j;
         struct lw_report_entry keep = v->items[first];
         keep.conflicts = (uint32_t)(j - i - 1);
-        for (size_t k = i; k < j; k++)
-            if (k != first)
-                aside[a++] = v->items[k]; /* read before the writes below reach them */
+        if (first != shown)
+            v->items[first] = v->items[shown]; /* one set aside before, or of this slot */
         v->items[shown++] = keep;
         i = j;
     }
-    if (n_aside > 0)
-        memcpy(v->items + shown, aside, n_aside * sizeof(*aside));
-    free(aside);
     v->n_shown = shown;
-    return LW_OK;
 }
 
 uint64_t lw_report_entry_time_ms(const struct lw_report_entry *e)
@@ -319,13 +312,9 @@ static void note_time(struct lw_report_env *env, uint64_t t)
 enum lw_err lw_report_finish(struct lw_report *r)
 {
     lw_report_input_end(r);
-    enum lw_err err = sort_dedupe(&r->inv);
-    if (err == LW_OK)
-        err = sort_dedupe(&r->shut);
-    if (err == LW_OK)
-        err = sort_dedupe(&r->alert);
-    if (err != LW_OK)
-        return err;
+    sort_dedupe(&r->inv);
+    sort_dedupe(&r->shut);
+    sort_dedupe(&r->alert);
     size_t shown = r->inv.n_shown + r->shut.n_shown + r->alert.n_shown;
     r->stats.duplicates = r->stats.invocations + r->stats.shutdowns + r->stats.alerts - shown;
     r->stats.conflicts = (r->inv.n + r->shut.n + r->alert.n) - shown;
