@@ -576,7 +576,8 @@ void lw_report_write_stats(const struct lw_report *r, FILE *out)
             (unsigned long long)s->skipped_too_long);
     if (s->dropped_over_cap)
         fprintf(out, "; %llu over the cap", (unsigned long long)s->dropped_over_cap);
-    fprintf(out, "; %llu repeated", (unsigned long long)s->duplicates);
+    /* repeats to the byte only: the conflicting lines, also set aside, have a line of their own */
+    fprintf(out, "; %llu repeated", (unsigned long long)(s->duplicates - s->conflicts));
     if (s->framing)
         fprintf(out, "; %llu lines of export framing", (unsigned long long)s->framing);
     fprintf(out, "\n");

@@ -153,7 +153,7 @@ static void test_run_conflicts(void **state)
     assert_int_equal(count(res.out, "\r\n"), 2);
     assert_non_null(strstr(res.out, ",1048576,"));
     assert_null(strstr(res.out, "99999999"));
-    assert_non_null(strstr(res.err, "; 1 repeated\n1 conflicting record for the same invocation "
+    assert_non_null(strstr(res.err, "; 0 repeated\n1 conflicting record for the same invocation "
                                     "was seen; the first read is shown\n"));
     run_free(&res);
 }
