@@ -10,6 +10,13 @@
  * JSON) is skipped and counted, never fatal. EMF delivery is at-least-once: repeated lines are
  * dropped and counted.
  *
+ * Nothing read is trusted. The log group is written by the function and by every extension,
+ * so any line may be forged and any string hostile: the strings of entries are kept as read,
+ * and the writers show them harmlessly (control characters, bidirectional controls and bytes
+ * that are not UTF-8 as '?' in the text, the CSV and the SVG; a CSV string cell that a
+ * spreadsheet would run as a formula starts with "'"). Two lines that claim the same
+ * invocation but differ are counted as conflicting and the first one read is shown.
+ *
  * Exports are read as they come: `aws logs filter-log-events --output json` (one pretty-printed
  * JSON document per page, pages concatenated), a JSON document held on one line, and a
  * CloudWatch Logs Insights CSV export (a header naming an `@message` column, the message
@@ -123,21 +130,23 @@ enum lw_err lw_report_parse_line(const char *line, size_t len, struct lw_report_
  * "message" member) or one CSV record (which may span several lines).
  */
 struct lw_report_stats {
-    uint64_t lines;             /* log events read */
-    uint64_t invocations;       /* invocation lines kept (before deduplication) */
-    uint64_t shutdowns;         /* shutdown lines kept */
-    uint64_t alerts;            /* alert lines kept */
-    uint64_t skipped_text;      /* no JSON object on the line */
-    uint64_t skipped_bad_json;  /* '{' but not a complete JSON object (truncated lines) */
-    uint64_t skipped_foreign;   /* JSON that is not leakwatch's */
-    uint64_t skipped_invalid;   /* leakwatch's line without its required fields */
-    uint64_t skipped_too_long;  /* above LW_REPORT_LINE_MAX_BYTES */
-    uint64_t framing;           /* an export's own lines: JSON document structure, CSV header */
-    uint64_t dropped_over_cap;  /* leakwatch's lines beyond LW_REPORT_MAX_ENTRIES (among kept) */
-    uint64_t duplicates;        /* repeated lines removed by lw_report_finish() */
-    uint64_t duplicates_differ; /* of those, repeats whose content differed from the first */
-    uint64_t malformed;         /* leakwatch's lines that could not be read: the invalid ones
-                                   and the bad JSON that names leakwatch (cut lines) */
+    uint64_t lines;            /* log events read */
+    uint64_t invocations;      /* invocation lines kept (before deduplication) */
+    uint64_t shutdowns;        /* shutdown lines kept */
+    uint64_t alerts;           /* alert lines kept */
+    uint64_t skipped_text;     /* no JSON object on the line */
+    uint64_t skipped_bad_json; /* '{' but not a complete JSON object (truncated lines) */
+    uint64_t skipped_foreign;  /* JSON that is not leakwatch's */
+    uint64_t skipped_invalid;  /* leakwatch's line without its required fields */
+    uint64_t skipped_too_long; /* above LW_REPORT_LINE_MAX_BYTES */
+    uint64_t framing;          /* an export's own lines: JSON document structure, CSV header */
+    uint64_t dropped_over_cap; /* leakwatch's lines beyond LW_REPORT_MAX_ENTRIES (among kept) */
+    uint64_t duplicates;       /* lines removed by lw_report_finish(): repeats and conflicts */
+    uint64_t conflicts;        /* of those, lines that claim the slot (environment and
+                                  Sequence; for shutdowns the environment) of a line read
+                                  before but say something else; each content counted once */
+    uint64_t malformed;        /* leakwatch's lines that could not be read: the invalid ones
+                                  and the bad JSON that names leakwatch (cut lines) */
 };
 
 /* Where a malformed line of leakwatch's was (the first LW_REPORT_MALFORMED_KEPT are kept). */
@@ -150,7 +159,7 @@ struct lw_report_malformed {
 
 /*
  * A stored line: the parsed fields with strings interned in the report (never NULL, "" when
- * absent). Valid until lw_report_free().
+ * absent; as read, so they may hold any byte but NUL). Valid until lw_report_free().
  */
 struct lw_report_entry {
     enum lw_report_kind kind;
@@ -175,6 +184,7 @@ struct lw_report_entry {
     uint64_t have_mask;
     double lifetime_seconds;
     uint32_t incomplete;
+    uint32_t conflicts; /* after lw_report_finish(): other contents seen for this slot */
     bool cold_start;
     bool have_lifetime;
     bool have_invocations;
@@ -194,6 +204,7 @@ struct lw_report_env {
     const struct lw_report_entry *alerts;   /* by Sequence */
     size_t n_alerts;
     uint64_t first_time_ms; /* earliest time seen, orders environments */
+    uint64_t conflicts;     /* conflicting lines of its invocations, alerts and shutdown */
 };
 
 struct lw_report;
@@ -233,8 +244,11 @@ enum lw_err lw_report_read(struct lw_report *r, FILE *in);
 
 /*
  * Sorts, removes repeated lines (same environment and Sequence; the first one read is kept)
- * and groups by environment, ordered by their earliest time. Call after the last line; more
- * lines may be added afterwards if lw_report_finish() is called again. LW_OK or LW_ERR_NOMEM.
+ * and groups by environment, ordered by their earliest time. A repeat that says something else
+ * than the line kept is a conflict: counted (in the stats, the kept entry and its environment)
+ * and kept aside, so that reading it again later does not count it twice. Call after the last
+ * line; more lines may be added afterwards if lw_report_finish() is called again. LW_OK or
+ * LW_ERR_NOMEM.
  */
 enum lw_err lw_report_finish(struct lw_report *r);
 

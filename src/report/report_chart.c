@@ -28,10 +28,20 @@
 #define PLOT_B 430.0
 #define MIB LW_REPORT_MIB
 
-static void xml_text(FILE *out, const char *s)
+/*
+ * s as XML character data or an attribute value (both quotes escaped, so it is safe in either).
+ * What lw_report_safe_char() calls unsafe is shown as '?': XML 1.0 allows no C0 character but
+ * tab, line feed and carriage return, not even as a character reference, and a reader stops at
+ * the first byte that is not UTF-8. Line feeds are kept only where the text is the report's
+ * own (the text summary in the HTML page): a string from the log keeps none.
+ */
+static void xml_put(FILE *out, const char *s, bool own_newlines)
 {
-    for (; *s; s++) {
-        switch (*s) {
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        bool safe;
+        size_t l = lw_report_safe_char(s + i, n - i, &safe);
+        switch (s[i]) {
         case '&':
             fputs("&amp;", out);
             break;
@@ -47,14 +57,23 @@ static void xml_text(FILE *out, const char *s)
         case '\'':
             fputs("&apos;", out);
             break;
+        case '\n':
+            fputc(own_newlines ? '\n' : '?', out);
+            break;
         default:
-            /* control characters are not allowed in XML 1.0 */
-            if ((unsigned char)*s < 0x20 && *s != '\t' && *s != '\n')
-                fputc('?', out);
+            if (safe)
+                fwrite(s + i, 1, l, out);
             else
-                fputc(*s, out);
+                fputc('?', out);
         }
+        i += l;
     }
+}
+
+/* A string from the log. */
+static void xml_text(FILE *out, const char *s)
+{
+    xml_put(out, s, false);
 }
 
 /* A "nice" tick step (1, 2 or 5 times a power of ten) giving about `ticks` intervals. */
@@ -314,6 +333,9 @@ static void write_panel(const struct lw_report_env *env, const struct lw_report_
             fprintf(out, ", growth %s per invocation", g);
         }
     }
+    if (env->conflicts)
+        fprintf(out, " \xc2\xb7 %llu conflicting record%s, the first read shown",
+                (unsigned long long)env->conflicts, env->conflicts == 1 ? "" : "s");
     fputs("</text>\n", out);
 
     const struct lw_report_entry *lim = lw_report_last_with(w, LW_M_MEM_LIMIT);
@@ -522,7 +544,7 @@ enum lw_err lw_report_write_html(const struct lw_report *r, const struct lw_repo
             err = LW_ERR_NOMEM;
             break;
         }
-        xml_text(out, text);
+        xml_put(out, text, true);
         free(text);
         fputs("</pre>\n</section>\n", out);
     }
@@ -533,7 +555,7 @@ enum lw_err lw_report_write_html(const struct lw_report *r, const struct lw_repo
     if (mem) {
         lw_report_write_stats(r, mem);
         if (fclose(mem) == 0)
-            xml_text(out, text);
+            xml_put(out, text, true);
         free(text);
     }
     fputs("</pre>\n</body>\n</html>\n", out);

@@ -1,12 +1,12 @@
 /*
- * `leakwatch report`, the command: options, files, and which output goes where. The only file
- * of the report that touches the world (files, the clock, the locale) and only in
- * lw_report_run(): lw_report_command() takes all of it from its caller.
+ * `leakwatch report`, the command: argument parsing and wiring only (options, files, and which
+ * output goes where). The only file of the report that touches the world (files, the clock,
+ * the locale) and only in lw_report_run(): lw_report_command() takes all of it from its
+ * caller.
  */
 #include "report_internal.h"
 
 #include <leakwatch/clock.h>
-#include <leakwatch/timefmt.h>
 
 #include <errno.h>
 #include <langinfo.h>
@@ -16,32 +16,6 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
-
-/* ---------------------------------------------------------------------------------------- */
-/* times on the command line                                                                 */
-
-enum lw_err lw_report_parse_time(const char *s, uint64_t now_ms, uint64_t *out_ms)
-{
-    if (!s || !*s)
-        return LW_ERR_INVALID;
-    size_t n = strlen(s);
-    char unit = s[n - 1];
-    uint64_t unit_ms = unit == 's'   ? 1000u
-                       : unit == 'm' ? 60000u
-                       : unit == 'h' ? 3600000u
-                       : unit == 'd' ? 86400000u
-                                     : 0;
-    if (unit_ms && n >= 2 && strspn(s, "0123456789") == n - 1) {
-        errno = 0;
-        char *end;
-        unsigned long long v = strtoull(s, &end, 10);
-        if (errno || end != s + n - 1 || v > now_ms / unit_ms)
-            return LW_ERR_INVALID;
-        *out_ms = now_ms - v * unit_ms;
-        return LW_OK;
-    }
-    return lw_time_parse_iso8601(s, n, LW_TIME_LENIENT, out_ms);
-}
 
 /* ---------------------------------------------------------------------------------------- */
 /* the command                                                                               */

@@ -1,129 +1,20 @@
 /*
- * `leakwatch report`: which environments and invocations are shown (--function, --env,
- * --since/--until, --last), the text report with its sparkline, and the CSV.
+ * `leakwatch report`: the text report. Per environment a header (invocations, cold start,
+ * limit, shutdown, verdict, projection, sparkline), a table with aligned columns, its alerts;
+ * then the input counts.
  *
  * The table is what a person reads in a terminal, so it keeps one memory unit per table and
- * says it in a second header row; the CSV is for programs, so it keeps the raw values.
+ * says it in a second header row; the CSV (report_csv.c) is for programs and keeps the raw
+ * values.
  */
 #include "report_internal.h"
 
+#include <leakwatch/text.h>
 #include <leakwatch/timefmt.h>
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---------------------------------------------------------------------------------------- */
-/* selection                                                                                 */
-
-/* The environment with this id or unique id prefix; NULL and *none when there is none. */
-static const struct lw_report_env *find_env(const struct lw_report *r, const char *id, bool *none)
-{
-    *none = false;
-    const struct lw_report_env *match = NULL;
-    size_t n_prefix = 0, len = strlen(id);
-    size_t n = lw_report_env_count(r);
-    for (size_t i = 0; i < n; i++) {
-        const struct lw_report_env *env = lw_report_env_at(r, i);
-        if (strcmp(env->env_id, id) == 0)
-            return env;
-        if (strncmp(env->env_id, id, len) == 0) {
-            match = env;
-            n_prefix++;
-        }
-    }
-    if (n_prefix != 1) {
-        *none = true;
-        return NULL;
-    }
-    return match;
-}
-
-void lw_report_select(const struct lw_report *r, const struct lw_report_options *opt,
-                      struct lw_report_selection *out)
-{
-    *out = (struct lw_report_selection){.opt = opt};
-    if (opt && opt->env_id)
-        out->env = find_env(r, opt->env_id, &out->none);
-}
-
-static bool has_time_range(const struct lw_report_options *opt)
-{
-    return opt && (opt->since_ms || opt->until_ms);
-}
-
-static bool in_range(const struct lw_report_options *opt, const struct lw_report_entry *e)
-{
-    uint64_t t = lw_report_entry_time_ms(e);
-    if (t == 0)
-        return false; /* a record without a time cannot be placed in the range */
-    return (!opt->since_ms || t >= opt->since_ms) && (!opt->until_ms || t <= opt->until_ms);
-}
-
-struct lw_report_window lw_report_window_of(const struct lw_report_env *env,
-                                            const struct lw_report_options *opt)
-{
-    struct lw_report_window w = {env->invocations, env->n_invocations, env->alerts, env->n_alerts};
-    if (has_time_range(opt)) {
-        /* times grow with the sequence inside one environment: the range is one slice */
-        size_t lo = 0, hi = w.n_inv;
-        while (lo < hi && !in_range(opt, &w.inv[lo]))
-            lo++;
-        while (hi > lo && !in_range(opt, &w.inv[hi - 1]))
-            hi--;
-        w.inv += lo;
-        w.n_inv = hi - lo;
-    }
-    if (opt && opt->last && w.n_inv > opt->last) {
-        w.inv += w.n_inv - opt->last;
-        w.n_inv = opt->last;
-    }
-    if (w.n_inv < env->n_invocations) {
-        /* the alerts raised by the invocations shown */
-        uint64_t from = w.n_inv ? w.inv[0].seq : UINT64_MAX;
-        uint64_t to = w.n_inv ? w.inv[w.n_inv - 1].seq : 0;
-        while (w.n_alerts > 0 && w.alerts[0].seq < from) {
-            w.alerts++;
-            w.n_alerts--;
-        }
-        while (w.n_alerts > 0 && w.alerts[w.n_alerts - 1].seq > to)
-            w.n_alerts--;
-    }
-    return w;
-}
-
-bool lw_report_selected(const struct lw_report_selection *sel, const struct lw_report_env *env)
-{
-    const struct lw_report_options *opt = sel->opt;
-    if (!opt)
-        return true;
-    if (opt->env_id && (sel->none || sel->env != env))
-        return false;
-    if (opt->function_name && strcmp(env->function_name, opt->function_name) != 0)
-        return false;
-    if (has_time_range(opt) && lw_report_window_of(env, opt).n_inv == 0)
-        return false;
-    return true;
-}
-
-size_t lw_report_selected_count(const struct lw_report *r, const struct lw_report_options *opt)
-{
-    struct lw_report_selection sel;
-    lw_report_select(r, opt, &sel);
-    size_t n = 0;
-    for (size_t i = 0; i < lw_report_env_count(r); i++)
-        n += lw_report_selected(&sel, lw_report_env_at(r, i));
-    return n;
-}
-
-const struct lw_report_entry *lw_report_last_with(const struct lw_report_window *w,
-                                                  enum lw_metric_id id)
-{
-    for (size_t i = w->n_inv; i > 0; i--)
-        if (lw_report_entry_has(&w->inv[i - 1], id))
-            return &w->inv[i - 1];
-    return NULL;
-}
 
 /* ---------------------------------------------------------------------------------------- */
 /* the sparkline                                                                             */
@@ -263,22 +154,31 @@ static void fmt_mem(char *dst, size_t cap, double bytes, struct mem_unit u)
     snprintf(dst, cap, "%.1f", v);
 }
 
-/* Appends to the cell: "a, b" lists. */
+/* Appends text (safe already) to the cell: "a, b" lists, cut at a whole character. */
 static void note_add(char *cell, const char *text)
 {
     size_t n = strlen(cell);
-    snprintf(cell + n, CELL_MAX - n, "%s%s", n ? ", " : "", text);
+    if (n > 0) {
+        if (n + 2 >= CELL_MAX - 1)
+            return;
+        memcpy(cell + n, ", ", 2);
+        n += 2;
+    }
+    size_t k = lw_text_utf8_cut(text, strlen(text), CELL_MAX - 1 - n);
+    memcpy(cell + n, text, k);
+    cell[n + k] = '\0';
 }
 
-static void gaps_text(uint32_t gaps, char *dst, size_t cap)
+void lw_report_fmt_gaps(uint32_t gaps, char *dst, size_t cap)
 {
-    size_t at = (size_t)snprintf(dst, cap, "incomplete: ");
-    const char *sep = "";
+    size_t at = 0;
+    if (cap == 0)
+        return;
+    dst[0] = '\0';
     for (uint32_t f = 1; f <= LW_GAP_LAST && at < cap; f <<= 1) {
-        if (gaps & f) {
-            at += (size_t)snprintf(dst + at, cap - at, "%s%s", sep, lw_record_gap_name(f));
-            sep = "+";
-        }
+        const char *name = lw_record_gap_name(f);
+        if ((gaps & f) && name)
+            at += (size_t)snprintf(dst + at, cap - at, "%s%s", at ? "+" : "", name);
     }
 }
 
@@ -289,7 +189,7 @@ static void fill_row(const struct lw_report_entry *e, struct mem_unit level, str
         snprintf(cells[c], CELL_MAX, "-");
     snprintf(cells[C_SEQ], CELL_MAX, "%llu", (unsigned long long)e->seq);
     if (e->request_id[0])
-        snprintf(cells[C_REQUEST], CELL_MAX, "%.8s", e->request_id);
+        lw_report_safe_copy(cells[C_REQUEST], CELL_MAX, e->request_id, 8);
     for (int c = C_RSS_START; c <= C_HEADROOM; c++) {
         if (lw_report_entry_has(e, cols[c].metric))
             fmt_mem(cells[c], CELL_MAX, e->value[cols[c].metric], c == C_GROWTH ? growth : level);
@@ -301,45 +201,65 @@ static void fill_row(const struct lw_report_entry *e, struct mem_unit level, str
     if (lw_report_entry_has(e, LW_M_BILLED))
         snprintf(cells[C_BILLED], CELL_MAX, "%.0f", e->value[LW_M_BILLED]);
     if (e->status[0])
-        snprintf(cells[C_STATUS], CELL_MAX, "%s", e->status);
+        lw_report_safe_copy(cells[C_STATUS], CELL_MAX, e->status, SIZE_MAX);
     if (e->verdict[0])
-        snprintf(cells[C_VERDICT], CELL_MAX, "%s", e->verdict);
+        lw_report_safe_copy(cells[C_VERDICT], CELL_MAX, e->verdict, SIZE_MAX);
 
     char *notes = cells[C_NOTES];
     notes[0] = '\0';
     if (e->cold_start)
         note_add(notes, "cold start");
     if (e->peak_method[0] && strcmp(e->peak_method, "hwm") != 0) {
-        char t[48];
-        snprintf(t, sizeof(t), "peak: %s", e->peak_method);
+        char m[LW_REPORT_WORD_MAX], t[LW_REPORT_WORD_MAX + 8];
+        lw_report_safe_copy(m, sizeof(m), e->peak_method, SIZE_MAX);
+        snprintf(t, sizeof(t), "peak: %s", m);
         note_add(notes, t);
     }
     if (e->incomplete) {
-        char t[64];
-        gaps_text(e->incomplete, t, sizeof(t));
+        char gaps[64], t[80];
+        lw_report_fmt_gaps(e->incomplete, gaps, sizeof(gaps));
+        snprintf(t, sizeof(t), "incomplete: %s", gaps);
+        note_add(notes, t);
+    }
+    if (e->conflicts) {
+        char t[48];
+        snprintf(t, sizeof(t), "%u conflicting record%s", e->conflicts,
+                 e->conflicts == 1 ? "" : "s");
         note_add(notes, t);
     }
     if (e->error_type[0]) {
-        char t[LW_ERROR_TYPE_MAX + 8];
-        snprintf(t, sizeof(t), "error %s", e->error_type);
+        char type[LW_ERROR_TYPE_MAX], t[LW_ERROR_TYPE_MAX + 8];
+        lw_report_safe_copy(type, sizeof(type), e->error_type, SIZE_MAX);
+        snprintf(t, sizeof(t), "error %s", type);
         note_add(notes, t);
     }
 }
 
-/* Writes one row of cells padded to widths, without trailing spaces. */
+/*
+ * Writes one row of cells padded to widths, without trailing spaces. Widths are in characters
+ * (columns), cells in bytes: a cell is padded by hand, as printf's "%*s" counts bytes.
+ */
 static void put_row(FILE *out, char cells[N_COLS][CELL_MAX], const size_t *widths, bool wide)
 {
-    char line[N_COLS * (CELL_MAX + 2) + 2];
+    /* per cell at most CELL_MAX - 1 bytes, as many spaces of padding, and the gap */
+    char line[N_COLS * (2 * CELL_MAX + 2) + 2];
     size_t n = 0;
     for (int c = 0; c < N_COLS; c++) {
         if (cols[c].wide && !wide)
             continue;
-        int w = (int)widths[c];
-        int k = cols[c].right ? snprintf(line + n, sizeof(line) - n, "%*s", w, cells[c])
-                              : snprintf(line + n, sizeof(line) - n, "%-*s", w, cells[c]);
-        if (k > 0)
-            n += (size_t)k < sizeof(line) - n ? (size_t)k : sizeof(line) - n - 1;
-        if (c + 1 < N_COLS && n + 2 < sizeof(line)) {
+        size_t len = strlen(cells[c]), columns = lw_report_safe_columns(cells[c]);
+        size_t pad = widths[c] > columns ? widths[c] - columns : 0;
+        if (cols[c].right) {
+            memset(line + n, ' ', pad);
+            n += pad;
+        }
+        memcpy(line + n, cells[c], len);
+        n += len;
+        if (!cols[c].right) {
+            memset(line + n, ' ', pad);
+            n += pad;
+        }
+        if (c + 1 < N_COLS) {
             line[n++] = ' ';
             line[n++] = ' ';
         }
@@ -410,6 +330,49 @@ static void write_sparkline(const struct lw_report_window *w, bool ascii, FILE *
     free(v);
 }
 
+/*
+ * The line that says lines were contradicted. Leakwatch writes each line once, so two lines
+ * for one invocation that differ cannot both be its own: someone else can write to the log
+ * group, and the report cannot tell which line is real. It says so rather than choose in
+ * silence.
+ */
+static void put_conflicts(FILE *out, uint64_t n)
+{
+    fprintf(out,
+            "%llu conflicting record%s for the same invocation %s seen; the first read %sshown",
+            (unsigned long long)n, n == 1 ? "" : "s", n == 1 ? "was" : "were",
+            n == 1 ? "is " : "of each is ");
+}
+
+#define CONFLICTS_LISTED 10
+
+/* Lists the entries of e[0..n) that were contradicted: "<what> <seq>", after *listed others. */
+static void list_conflicts(FILE *out, const struct lw_report_entry *e, size_t n, const char *what,
+                           size_t *listed)
+{
+    for (size_t i = 0; i < n; i++)
+        if (e[i].conflicts && (*listed)++ < CONFLICTS_LISTED)
+            fprintf(out, "%s%s %llu", *listed > 1 ? ", " : "", what, (unsigned long long)e[i].seq);
+}
+
+/* Which of the environment's lines were contradicted, and how often. */
+static void write_conflicts(const struct lw_report_env *env, FILE *out)
+{
+    if (env->conflicts == 0)
+        return;
+    fputs("conflicts     ", out);
+    put_conflicts(out, env->conflicts);
+    fputs(" (", out);
+    size_t listed = 0;
+    list_conflicts(out, env->invocations, env->n_invocations, "seq", &listed);
+    list_conflicts(out, env->alerts, env->n_alerts, "alert at seq", &listed);
+    if (env->shutdown && env->shutdown->conflicts && listed++ < CONFLICTS_LISTED)
+        fprintf(out, "%sshutdown", listed > 1 ? ", " : "");
+    if (listed > CONFLICTS_LISTED)
+        fprintf(out, ", %zu more", listed - CONFLICTS_LISTED);
+    fprintf(out, ")\n");
+}
+
 /* The latest projection to out-of-memory among the invocations shown. */
 static void write_projection(const struct lw_report_window *w, FILE *out)
 {
@@ -436,10 +399,16 @@ static void write_projection(const struct lw_report_window *w, FILE *out)
 static void write_header(const struct lw_report_env *env, const struct lw_report_window *w,
                          bool ascii, FILE *out)
 {
-    fprintf(out, "== function %s", env->function_name[0] ? env->function_name : "(unknown)");
-    if (env->function_version[0])
-        fprintf(out, " (version %s)", env->function_version);
-    fprintf(out, ", environment %s\n", env->env_id);
+    fputs("== function ", out);
+    lw_report_safe_put(out, env->function_name[0] ? env->function_name : "(unknown)");
+    if (env->function_version[0]) {
+        fputs(" (version ", out);
+        lw_report_safe_put(out, env->function_version);
+        fputs(")", out);
+    }
+    fputs(", environment ", out);
+    lw_report_safe_put(out, env->env_id);
+    fputs("\n", out);
 
     if (env->n_invocations == 0) {
         fprintf(out, "invocations   none in this log\n");
@@ -470,9 +439,11 @@ static void write_header(const struct lw_report_env *env, const struct lw_report
             fprintf(out, "memory limit  %.1f MiB\n", last->value[LW_M_MEM_LIMIT] / MIB);
     }
 
+    write_conflicts(env, out);
     if (env->shutdown) {
         const struct lw_report_entry *s = env->shutdown;
-        fprintf(out, "shutdown      %s", s->reason[0] ? s->reason : "(no reason)");
+        fputs("shutdown      ", out);
+        lw_report_safe_put(out, s->reason[0] ? s->reason : "(no reason)");
         if (s->have_lifetime) {
             char t[64];
             lw_report_fmt_duration(s->lifetime_seconds, t, sizeof(t));
@@ -488,11 +459,17 @@ static void write_header(const struct lw_report_env *env, const struct lw_report
     /* the verdict as of the last invocation shown */
     const struct lw_report_entry *last = w->n_inv ? &w->inv[w->n_inv - 1] : NULL;
     if (last && last->verdict[0]) {
-        fprintf(out, "verdict       %s", last->verdict);
-        if (last->reason[0])
-            fprintf(out, ": %s", last->reason);
-        if (last->culprit[0])
-            fprintf(out, " (culprit: %s)", last->culprit);
+        fputs("verdict       ", out);
+        lw_report_safe_put(out, last->verdict);
+        if (last->reason[0]) {
+            fputs(": ", out);
+            lw_report_safe_put(out, last->reason);
+        }
+        if (last->culprit[0]) {
+            fputs(" (culprit: ", out);
+            lw_report_safe_put(out, last->culprit);
+            fputs(")", out);
+        }
         fprintf(out, "\n");
     } else {
         fprintf(out, "verdict       -\n");
@@ -508,8 +485,10 @@ static void write_alerts(const struct lw_report_window *w, FILE *out)
     fprintf(out, "\nalerts\n");
     for (size_t i = 0; i < w->n_alerts; i++) {
         const struct lw_report_entry *a = &w->alerts[i];
-        fprintf(out, "  seq %llu: %s -> %s", (unsigned long long)a->seq, a->from[0] ? a->from : "?",
-                a->verdict[0] ? a->verdict : "?");
+        fprintf(out, "  seq %llu: ", (unsigned long long)a->seq);
+        lw_report_safe_put(out, a->from[0] ? a->from : "?");
+        fputs(" -> ", out);
+        lw_report_safe_put(out, a->verdict[0] ? a->verdict : "?");
         bool open = false;
         if (lw_report_entry_has(a, LW_M_GROWTH_PER_INVOCATION)) {
             char g[48];
@@ -523,13 +502,16 @@ static void write_alerts(const struct lw_report_window *w, FILE *out)
             open = true;
         }
         if (a->culprit[0]) {
-            fprintf(out, "%sculprit %s", open ? ", " : " (", a->culprit);
+            fprintf(out, "%sculprit ", open ? ", " : " (");
+            lw_report_safe_put(out, a->culprit);
             open = true;
         }
         if (open)
             fprintf(out, ")");
-        if (a->reason[0])
-            fprintf(out, ": %s", a->reason);
+        if (a->reason[0]) {
+            fputs(": ", out);
+            lw_report_safe_put(out, a->reason);
+        }
         fprintf(out, "\n");
     }
 }
@@ -563,7 +545,7 @@ void lw_report_write_env_text(const struct lw_report_env *env, const struct lw_r
         for (size_t i = 0; i < w.n_inv; i++) {
             fill_row(&w.inv[i], level, growth, cells);
             for (int c = 0; c < N_COLS; c++) {
-                size_t l = strlen(cells[c]);
+                size_t l = lw_report_safe_columns(cells[c]);
                 if (l > widths[c])
                     widths[c] = l;
             }
@@ -594,18 +576,24 @@ void lw_report_write_stats(const struct lw_report *r, FILE *out)
             (unsigned long long)s->skipped_too_long);
     if (s->dropped_over_cap)
         fprintf(out, "; %llu over the cap", (unsigned long long)s->dropped_over_cap);
-    fprintf(out, "; %llu repeated", (unsigned long long)s->duplicates);
-    if (s->duplicates_differ)
-        fprintf(out, " (%llu of them differing)", (unsigned long long)s->duplicates_differ);
+    /* repeats to the byte only: the conflicting lines, also set aside, have a line of their own */
+    fprintf(out, "; %llu repeated", (unsigned long long)(s->duplicates - s->conflicts));
     if (s->framing)
         fprintf(out, "; %llu lines of export framing", (unsigned long long)s->framing);
     fprintf(out, "\n");
+    if (s->conflicts) {
+        put_conflicts(out, s->conflicts);
+        fputs("\n", out);
+    }
     if (s->malformed) {
         fprintf(out, "malformed leakwatch lines: %llu", (unsigned long long)s->malformed);
         size_t n = lw_report_malformed_count(r);
         for (size_t i = 0; i < n; i++) {
             const struct lw_report_malformed *m = lw_report_malformed_at(r, i);
-            fprintf(out, "\n  %s%sline %llu: %s", m->source, m->source[0] ? ": " : "",
+            /* a file name is the user's, but may come from a listing of someone else's */
+            fputs("\n  ", out);
+            lw_report_safe_put(out, m->source);
+            fprintf(out, "%sline %llu: %s", m->source[0] ? ": " : "",
                     (unsigned long long)m->line_no, m->why);
         }
         if (s->malformed > n)
@@ -627,99 +615,5 @@ enum lw_err lw_report_write_text(const struct lw_report *r, const struct lw_repo
         fprintf(out, "\n");
     }
     lw_report_write_stats(r, out);
-    return ferror(out) ? LW_ERR_IO : LW_OK;
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* CSV                                                                                       */
-
-static void csv_str(FILE *out, const char *s)
-{
-    if (strpbrk(s, ",\"\r\n") == NULL) {
-        fputs(s, out);
-        return;
-    }
-    fputc('"', out);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', out);
-        fputc(*s, out);
-    }
-    fputc('"', out);
-}
-
-/* A number as the EMF line had it: integers exactly, others shortest round-trip. */
-static void csv_num(FILE *out, double v)
-{
-    if (floor(v) == v && fabs(v) < 1e15) {
-        fprintf(out, "%.0f", v);
-        return;
-    }
-    char buf[40];
-    snprintf(buf, sizeof(buf), "%.15g", v);
-    if (strtod(buf, NULL) != v)
-        snprintf(buf, sizeof(buf), "%.17g", v);
-    fputs(buf, out);
-}
-
-enum lw_err lw_report_write_csv(const struct lw_report *r, const struct lw_report_options *opt,
-                                FILE *out)
-{
-    fputs("environment_id,function_name,function_version,seq,request_id,start_time_ms,"
-          "end_time_ms,cold_start,status,error_type,peak_method,incomplete,verdict,culprit,"
-          "verdict_reason",
-          out);
-    for (int m = 0; m < LW_M_COUNT; m++)
-        fprintf(out, ",%s", lw_report_metric_names[m]);
-    fputs("\r\n", out); /* RFC 4180 line breaks */
-
-    struct lw_report_selection sel;
-    lw_report_select(r, opt, &sel);
-    for (size_t k = 0; k < lw_report_env_count(r); k++) {
-        const struct lw_report_env *env = lw_report_env_at(r, k);
-        if (!lw_report_selected(&sel, env))
-            continue;
-        struct lw_report_window w = lw_report_window_of(env, opt);
-        for (size_t i = 0; i < w.n_inv; i++) {
-            const struct lw_report_entry *e = &w.inv[i];
-            csv_str(out, e->env_id);
-            fputc(',', out);
-            csv_str(out, e->function_name);
-            fputc(',', out);
-            csv_str(out, e->function_version);
-            fprintf(out, ",%llu,", (unsigned long long)e->seq);
-            csv_str(out, e->request_id);
-            fputc(',', out);
-            if (e->start_time_ms)
-                fprintf(out, "%llu", (unsigned long long)e->start_time_ms);
-            fputc(',', out);
-            if (e->end_time_ms)
-                fprintf(out, "%llu", (unsigned long long)e->end_time_ms);
-            fprintf(out, ",%s,", e->cold_start ? "true" : "false");
-            csv_str(out, e->status);
-            fputc(',', out);
-            csv_str(out, e->error_type);
-            fputc(',', out);
-            csv_str(out, e->peak_method);
-            fputc(',', out);
-            if (e->incomplete) {
-                char t[64];
-                gaps_text(e->incomplete, t, sizeof(t));
-                fputs(t + strlen("incomplete: "), out);
-            }
-            fputc(',', out);
-            csv_str(out, e->verdict);
-            fputc(',', out);
-            csv_str(out, e->culprit);
-            fputc(',', out);
-            csv_str(out, e->reason);
-            for (int m = 0; m < LW_M_COUNT; m++) {
-                fputc(',', out);
-                if (lw_report_entry_has(e, (enum lw_metric_id)m))
-                    csv_num(out, e->value[m]);
-            }
-            fputs("\r\n", out);
-        }
-    }
     return ferror(out) ? LW_ERR_IO : LW_OK;
 }

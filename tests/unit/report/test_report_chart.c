@@ -21,9 +21,7 @@
 
 #include <cmocka.h>
 
-#include "test_report_load.h"
-
-#define FIXTURE(name) LW_FIXTURES_DIR "/report/" name
+#include "test_report_util.h"
 
 /* ---------------------------------------------------------------------------------------- */
 /* a small XML reader                                                                        */
@@ -703,6 +701,143 @@ static void test_html_page(void **state)
     lw_report_free(r);
 }
 
+static void test_xml_checker(void **state)
+{
+    (void)state;
+    /* the checker itself must be able to say no */
+    assert_int_equal(xml_check("<a><b/></a>", "b"), 1);
+    assert_int_equal(xml_check("<a><b></a>", "b"), -1);
+    assert_int_equal(xml_check("<a></b>", "b"), -1);
+    assert_int_equal(xml_check("<a>x & y</a>", "b"), -1);
+    assert_int_equal(xml_check("<a t=\"1>2\"></a>", "b"), 0);
+    assert_int_equal(xml_check("<a></a><a></a>", "a"), -1);
+    assert_int_equal(xml_check("<a>", "a"), -1);
+}
+
+static void test_svg(void **state)
+{
+    (void)state;
+    struct lw_report *r = load(FIXTURE("aws-logs-tail.log"));
+    struct membuf m;
+    mem_open(&m);
+    assert_int_equal(lw_report_write_svg(r, NULL, m.f), LW_OK);
+    mem_close(&m);
+    /* two environments, four series each (the content is checked in test_report_chart.c) */
+    assert_int_equal(xml_check(m.data, "polyline"), 8);
+    assert_int_equal(xml_check(m.data, "svg"), 1);
+    assert_non_null(strstr(m.data, "height=\"1000\""));
+    assert_int_equal(count(m.data, "class=\"limit\""), 2);
+    /* verdict changes: learning->steady in both, steady->leak in the second */
+    assert_int_equal(count(m.data, "class=\"verdict-change\""), 3);
+    free(m.data);
+
+    /* one environment, the last 10 invocations: 10 points per series */
+    struct lw_report_options opt = {.env_id = "5b7e", .last = 10};
+    mem_open(&m);
+    assert_int_equal(lw_report_write_svg(r, &opt, m.f), LW_OK);
+    mem_close(&m);
+    assert_int_equal(xml_check(m.data, "polyline"), 4);
+    const char *pts = strstr(m.data, "points=\"");
+    assert_non_null(pts);
+    size_t commas = 0;
+    for (const char *q = pts + 8; *q != '"'; q++)
+        commas += *q == ',';
+    assert_int_equal(commas, 10);
+    assert_int_equal(count(m.data, "class=\"verdict-change\""), 0);
+    free(m.data);
+    lw_report_free(r);
+
+    /* hostile names are escaped; a missing figure is skipped, not drawn as 0 */
+    r = load_text("{\"LeakwatchRecord\":\"invocation\",\"EnvironmentId\":\"<&>\",\"Sequence\":1,"
+                  "\"FunctionName\":\"a\\\"b'</svg>\",\"FunctionRssEndBytes\":1048576}\n"
+                  "{\"LeakwatchRecord\":\"invocation\",\"EnvironmentId\":\"<&>\",\"Sequence\":2,"
+                  "\"FunctionRssEndBytes\":2097152,\"EnvironmentRssBytes\":4194304}\n");
+    mem_open(&m);
+    assert_int_equal(lw_report_write_svg(r, NULL, m.f), LW_OK);
+    mem_close(&m);
+    assert_int_equal(xml_check(m.data, "polyline"), 2);
+    assert_non_null(strstr(m.data, "&lt;&amp;&gt;"));
+    free(m.data);
+    lw_report_free(r);
+}
+
+/* Bytes of doc that XML 1.0 does not allow, raw: C0 but tab and LF, DEL; and not UTF-8. */
+static size_t bad_xml_bytes(const char *doc)
+{
+    size_t bad = 0;
+    for (const unsigned char *p = (const unsigned char *)doc; *p; p++)
+        bad += (*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f || *p == 0xff;
+    return bad;
+}
+
+/*
+ * Strings from the log in the chart and the page: they never close an element, open a tag or
+ * leave an attribute value, and what XML 1.0 forbids (C0 controls, even as references; bytes
+ * that are not UTF-8; U+FFFE) is shown as '?', so the document stays well formed.
+ */
+static void test_chart_hostile_strings(void **state)
+{
+    (void)state;
+    struct lw_report *r = load_text(
+        "{\"LeakwatchRecord\":\"invocation\",\"EnvironmentId\":\"e\\u001b[2J\xff\\ufffe\","
+        "\"Sequence\":1,\"FunctionName\":\"</text><script>alert(1)</script>\","
+        "\"Verdict\":\"learning\",\"FunctionRssEndBytes\":1048576}\n"
+        "{\"LeakwatchRecord\":\"invocation\",\"EnvironmentId\":\"e\\u001b[2J\xff\\ufffe\","
+        "\"Sequence\":2,\"Verdict\":\"\\\"/><svg onload=\\\"alert(1)\\u0000\","
+        "\"FunctionRssEndBytes\":2097152}\n");
+    char *doc = render(r, NULL, DOC_SVG);
+    assert_int_equal(bad_xml_bytes(doc), 0);
+    assert_null(strstr(doc, "<script"));
+    assert_null(strstr(doc, "<svg onload"));
+    assert_non_null(strstr(doc, ">Memory per invocation: &lt;/text&gt;&lt;script&gt;alert(1)"
+                                "&lt;/script&gt;</text>\n"));
+    assert_non_null(strstr(doc, ">environment e?[2J?? \xc2\xb7 verdict &quot;/&gt;&lt;svg "
+                                "onload=&quot;alert(1)</text>\n"));
+    struct xnode *svg = xml_parse(doc);
+    assert_non_null(svg);
+    assert_int_equal(xcount(svg, "svg", NULL), 1);
+    assert_int_equal(xcount(svg, "script", NULL), 0);
+    assert_string_equal(xtext(xone(svg, "text", "title")),
+                        "Memory per invocation: </text><script>alert(1)</script>");
+    /* the verdict change is labelled with the new verdict, as text */
+    assert_int_equal(xcount(svg, "line", "verdict-change"), 1);
+    xnode_free(svg);
+    free(doc);
+
+    doc = render(r, NULL, DOC_HTML);
+    assert_int_equal(bad_xml_bytes(doc), 0);
+    assert_null(strstr(doc, "<script"));
+    struct xnode *html = xml_parse(doc);
+    assert_non_null(html);
+    assert_int_equal(xcount(html, "script", NULL), 0);
+    assert_string_equal(xtext(xone(html, "h2", NULL)),
+                        "</text><script>alert(1)</script> \xc2\xb7 environment e?[2J??");
+    const char *summary = xtext(xone(html, "pre", "summary"));
+    assert_non_null(strstr(summary, "\nverdict       \"/><svg onload=\"alert(1)\n"));
+    xnode_free(html);
+    free(doc);
+    lw_report_free(r);
+}
+
+/* A chart whose environment had conflicting lines says so under its title. */
+static void test_chart_conflicts(void **state)
+{
+    (void)state;
+    struct lw_report *r =
+        load_text("{\"LeakwatchRecord\":\"invocation\",\"EnvironmentId\":\"b\",\"Sequence\":1,"
+                  "\"FunctionRssEndBytes\":1048576}\n"
+                  "{\"LeakwatchRecord\":\"invocation\",\"EnvironmentId\":\"b\",\"Sequence\":1,"
+                  "\"FunctionRssEndBytes\":99999999}\n");
+    char *doc = render(r, NULL, DOC_SVG);
+    struct xnode *svg = xml_parse(doc);
+    assert_non_null(svg);
+    assert_string_equal(xtext(xone(svg, "text", "subtitle")),
+                        "environment b \xc2\xb7 1 conflicting record, the first read shown");
+    xnode_free(svg);
+    free(doc);
+    lw_report_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -711,6 +846,10 @@ int main(void)
         cmocka_unit_test(test_chart_projection_beyond_range),
         cmocka_unit_test(test_chart_panels_and_escaping),
         cmocka_unit_test(test_html_page),
+        cmocka_unit_test(test_xml_checker),
+        cmocka_unit_test(test_svg),
+        cmocka_unit_test(test_chart_hostile_strings),
+        cmocka_unit_test(test_chart_conflicts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
