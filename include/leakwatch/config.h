@@ -62,6 +62,8 @@ struct lw_config {
     uint32_t interval_ms;                   /* LEAKWATCH_INTERVAL_MS, Managed Instances */
     uint32_t restore_warmup_invocations;    /* LEAKWATCH_RESTORE_WARMUP_INVOCATIONS (SnapStart) */
     char extensions_dir[LW_CONFIG_STR_MAX]; /* LEAKWATCH_EXTENSIONS_DIR (set by the launcher) */
+    bool state_file;                        /* LEAKWATCH_STATE_FILE, default true */
+    char state_path[LW_CONFIG_STR_MAX];     /* $TMPDIR (else /tmp) + "/leakwatch-state" */
 
     /* the Lambda environment */
     char runtime_api[LW_CONFIG_STR_MAX];      /* AWS_LAMBDA_RUNTIME_API host:port */

@@ -27,6 +27,7 @@
 #include <leakwatch/err.h>
 #include <leakwatch/health.h>
 #include <leakwatch/record.h>
+#include <leakwatch/state.h>
 #include <leakwatch/verdict.h>
 
 /*
@@ -96,5 +97,27 @@ enum lw_err lw_emf_encode_shutdown(const struct lw_emf_options *opt,
                                    const struct lw_emf_shutdown *s,
                                    const struct lw_health *health_delta_or_null, char *buf,
                                    size_t cap, size_t *len);
+
+/* The line the next environment of a sandbox writes about the one before it (state.h). */
+struct lw_emf_death {
+    uint64_t time_ms;             /* when it was told: this environment's start, epoch ms */
+    const char *env_id;           /* this environment's id */
+    const struct lw_state *dead;  /* what the previous environment left */
+    const struct lw_death *death; /* lw_death_assess() of it */
+};
+
+/*
+ * Encodes the "death" document. Metrics: OutOfMemoryDeaths (1 or 0: alarm on its sum), and for
+ * an out-of-memory death OutOfMemoryPredicted (1 or 0: its average is the share predicted) and,
+ * when predicted, OutOfMemoryLeadSeconds; DeadEnvironmentLifetimeSeconds and
+ * DeadEnvironmentInvocations. Properties: Cause, OomForms (the forms it was recognised by),
+ * Predicted, LeadInvocations, LeadMinutes, ProjectedOomSequence (what the projection said
+ * when the leak was first flagged), LastProjectedOomSequence, ActualOomSequence,
+ * ProjectionErrorPercent (of the first), the dead environment's id, start, end, verdict and last memory, and
+ * Lambda's last word on it (LastStatus, LastErrorType, LastMaxMemoryUsedMB, ShutdownReason).
+ * Same contract as lw_emf_encode_record().
+ */
+enum lw_err lw_emf_encode_death(const struct lw_emf_options *opt, const struct lw_emf_death *d,
+                                char *buf, size_t cap, size_t *len);
 
 #endif

@@ -21,6 +21,7 @@ import math
 import os
 import re
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -888,6 +889,9 @@ class _Environment:
             "AWS_LAMBDA_INITIALIZATION_TYPE": INITIALIZATION_TYPES[emu.mode],
             "TZ": ":UTC",
             "LANG": "en_US.UTF-8",
+            # The sandbox's /tmp: private to this emulator, kept across a reset, emptied when
+            # the sandbox is recycled (see Emulator.tmp_dir).
+            "TMPDIR": emu.tmp_dir,
             "PATH": "/usr/local/bin:/usr/bin/:/bin:" + os.path.join(emu.opt_dir, "bin"),
             "LD_LIBRARY_PATH": ":".join([
                 "/lib64", "/usr/lib64", emu.runtime_dir, os.path.join(emu.runtime_dir, "lib"),
@@ -1691,6 +1695,11 @@ class Emulator:
         self._environments = []
         self._ext_stats = {}
         self._tel_stats = {}
+        # The sandbox's /tmp (given as TMPDIR to the runtime and the extensions). Lambda keeps
+        # /tmp when it resets an environment after a failed invocation (the next environment of
+        # the sandbox finds what the last one left) and a new sandbox starts with an empty one;
+        # so here it is emptied when an environment ends for any other reason than a reset.
+        self.tmp_dir = tempfile.mkdtemp(prefix="lw-emu-tmp-")
         self._server = _Server(("127.0.0.1", port), _Handler)
         self._server.emulator = self
         self.port = self._server.server_address[1]
@@ -1717,6 +1726,7 @@ class Emulator:
         self._server.shutdown()
         self._server.server_close()
         self.log.close()
+        shutil.rmtree(self.tmp_dir, ignore_errors=True)
 
     # ---- driving ----------------------------------------------------------------------------
 
@@ -1789,7 +1799,7 @@ class Emulator:
                 result, reset = env.run_invoke(inv, cold)
             self._invocations.append(result)
             if reset is not None:
-                self._shutdown_env(reset)
+                self._shutdown_env(reset, reset=True)
             elif self.recycle_after_invocations is not None and \
                     env.invocations >= self.recycle_after_invocations:
                 self._shutdown_env("spindown")
@@ -1818,7 +1828,7 @@ class Emulator:
                     inv = _Invocation(env, self._seq, b"{}", self.timeout_s, self)
                     result = self._failed_init_result(env, inv, err)
                     self._invocations.append(result)
-                    self._shutdown_env("failure")
+                    self._shutdown_env("failure", reset=True)
                     return [dict(result)]
             env = self.env
         state = {"cold": cold, "reset": None}
@@ -1854,7 +1864,7 @@ class Emulator:
         if state["reset"] is not None:
             with self._drive:
                 if self.env is env:
-                    self._shutdown_env(state["reset"])
+                    self._shutdown_env(state["reset"], reset=True)
         return results
 
     def schedule_signal(self, name, signum, when, delay_s=0.0):
@@ -1919,13 +1929,29 @@ class Emulator:
         with self._drive:
             self._shutdown_env(reason)
 
-    def _shutdown_env(self, reason):
+    def _shutdown_env(self, reason, reset=False):
+        """End the environment. reset: after a failed invocation, in the same sandbox (its /tmp
+        stays for the next environment); otherwise the sandbox goes as well."""
         env = self.env
         if env is None:
             return
         env.shutdown(reason)
         with self.cond:
             self.env = None
+        if not reset:
+            self.clear_tmp()
+
+    def clear_tmp(self):
+        """Empty the sandbox's /tmp, as a new sandbox starts."""
+        for name in os.listdir(self.tmp_dir):
+            path = os.path.join(self.tmp_dir, name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
 
     # ---- bookkeeping ------------------------------------------------------------------------
 

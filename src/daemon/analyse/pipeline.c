@@ -21,6 +21,7 @@
 #include <leakwatch/log.h>
 #include <leakwatch/otlp_config.h>
 #include <leakwatch/out.h>
+#include <leakwatch/state.h>
 #include <leakwatch/telemetry_events.h>
 #include <leakwatch/trend.h>
 #include <leakwatch/verdict.h>
@@ -74,6 +75,11 @@ struct lw_pipeline {
 
     /* telemetry thread only */
     struct lw_json_arena telemetry_arena;
+
+    /* the state file (state.h): written by the main and the emitter thread, under state_lock */
+    pthread_mutex_t state_lock;
+    struct lw_state state;
+    struct lw_state_writer state_writer;
 };
 
 /*
@@ -125,6 +131,109 @@ static struct lw_trend *new_trend(const struct lw_config *cfg, bool restored)
     return lw_trend_new(&tc);
 }
 
+/* ---- the state file ---------------------------------------------------------------------- */
+
+/* The identity the state is kept under: the environment's, which a restore renews. */
+static void state_identity(struct lw_state *s, const struct lw_identity *id)
+{
+    snprintf(s->env_id, sizeof(s->env_id), "%s", id->env_id);
+    s->started_ms = id->since_ms;
+    s->restored = id->restored;
+}
+
+static void state_write(struct lw_pipeline *p)
+{
+    lw_state_writer_write(&p->state_writer, &p->state);
+}
+
+/*
+ * At start: the previous environment of this sandbox, if its file is here, is told in one death
+ * line, then this environment's own file is begun. Runs before the emitter thread exists, so the
+ * line goes to stdout directly. A file that cannot be used is said once and removed.
+ */
+static void state_begin(struct lw_pipeline *p, const struct lw_config *cfg)
+{
+    p->state_writer.fd = -1;
+    if (!cfg->state_file)
+        return;
+    struct lw_state prev;
+    const char *why = NULL;
+    enum lw_err err = lw_state_file_take(cfg->state_path, &prev, &why);
+    if (err == LW_ERR_INVALID) {
+        lw_warn("previous environment's state file ignored: %s", why ? why : "unusable");
+    } else if (err == LW_OK && (strcmp(prev.function_name, cfg->function_name) != 0 ||
+                                strcmp(prev.function_version, cfg->function_version) != 0)) {
+        /* the names are the function's to choose: not repeated in the log */
+        lw_warn("previous environment's state file ignored: it is of another function");
+    } else if (err == LW_OK) {
+        struct lw_death death;
+        lw_death_assess(&prev, &death);
+        lw_info("the previous environment of this sandbox ended: %s after %llu invocations%s",
+                lw_death_cause_name(death.cause), (unsigned long long)death.invocations,
+                death.cause != LW_DEATH_OUT_OF_MEMORY ? ""
+                : death.predicted                     ? " (predicted)"
+                                                      : " (not predicted)");
+        struct lw_emf_death e = {
+            .time_ms = lw_clock_wall_ms(p->clock),
+            .env_id = p->identity.env_id,
+            .dead = &prev,
+            .death = &death,
+        };
+        size_t len = 0;
+        if ((cfg->exports & LW_EXPORT_EMF) &&
+            lw_emf_encode_death(&p->emf, &e, p->line, LINE_CAP, &len) == LW_OK)
+            emit_line(p, p->line, len);
+    }
+    if (!lw_state_writer_open(&p->state_writer, cfg->state_path))
+        return;
+    snprintf(p->state.function_name, sizeof(p->state.function_name), "%s", cfg->function_name);
+    snprintf(p->state.function_version, sizeof(p->state.function_version), "%s",
+             cfg->function_version);
+    p->state.memory_limit_bytes = cfg->memory_limit_bytes;
+    state_identity(&p->state, &p->identity);
+    state_write(p);
+}
+
+/* Main thread, at a boundary. */
+static void state_record(struct lw_pipeline *p, const struct lw_record *rec,
+                         const struct lw_identity *id)
+{
+    if (p->state_writer.fd < 0)
+        return;
+    pthread_mutex_lock(&p->state_lock);
+    state_identity(&p->state, id);
+    lw_state_on_record(&p->state, rec);
+    state_write(p);
+    pthread_mutex_unlock(&p->state_lock);
+}
+
+/* Emitter thread, a record assessed. */
+static void state_verdict(struct lw_pipeline *p, const struct lw_record *rec,
+                          const struct lw_verdict *v)
+{
+    if (p->state_writer.fd < 0)
+        return;
+    pthread_mutex_lock(&p->state_lock);
+    lw_state_on_verdict(&p->state, rec, v);
+    state_write(p);
+    pthread_mutex_unlock(&p->state_lock);
+}
+
+/* SHUTDOWN, every record emitted: how it ended. The file stays for the next environment. */
+static void state_end(struct lw_pipeline *p, const char *reason, uint64_t now_ms)
+{
+    if (p->state_writer.fd < 0)
+        return;
+    pthread_mutex_lock(&p->state_lock);
+    p->state.ended = true;
+    p->state.ended_ms = now_ms;
+    snprintf(p->state.shutdown_reason, sizeof(p->state.shutdown_reason), "%s",
+             reason ? reason : "");
+    state_write(p);
+    lw_state_writer_close(&p->state_writer);
+    pthread_mutex_unlock(&p->state_lock);
+}
+
 static void emit_record(struct lw_pipeline *p, struct lw_record *rec)
 {
     apply_identity(rec, &p->rec_identity);
@@ -168,6 +277,7 @@ static void emit_record(struct lw_pipeline *p, struct lw_record *rec)
                       &len) == LW_OK)
         emit_line(p, p->line, len);
     lw_json_arena_leave(&p->emit_arena);
+    state_verdict(p, rec, &verdict);
     if (p->exporter != NULL)
         lw_exporter_enqueue(p->exporter, rec, &verdict);
 }
@@ -231,6 +341,7 @@ struct lw_pipeline *lw_pipeline_new(const struct lw_pipeline_config *cfg, struct
         lw_exporter_free(cfg->exporter);
         return NULL;
     }
+    p->state_writer.fd = -1;
     p->config = cfg->config;
     p->health = health;
     p->exporter = cfg->exporter;
@@ -260,8 +371,10 @@ struct lw_pipeline *lw_pipeline_new(const struct lw_pipeline_config *cfg, struct
     lw_json_arena_init(&p->emit_arena, EMIT_ARENA_BYTES);
     lw_json_arena_init(&p->telemetry_arena, TELEMETRY_ARENA_BYTES);
     lw_out_init(&p->out, cfg->out_fd, OUT_BUDGET_MS);
+    pthread_mutex_init(&p->state_lock, NULL);
     if (p->ledger == NULL || p->trend == NULL || p->line == NULL)
         goto fail;
+    state_begin(p, cfg->config);
     if (pthread_create(&p->thread, NULL, emitter_main, p) != 0)
         goto fail;
     p->thread_started = true;
@@ -304,7 +417,9 @@ void lw_pipeline_add_record(struct lw_pipeline *p, const struct lw_record *rec)
         lw_ledger_add_record(p->ledger, rec);
         wake_if_ready(p);
     }
+    struct lw_identity id = p->identity;
     pthread_mutex_unlock(&p->lock);
+    state_record(p, rec, &id);
     if (p->exporter != NULL)
         lw_exporter_notify(p->exporter); /* thawed now: a good moment to send */
 }
@@ -428,11 +543,13 @@ void lw_pipeline_shutdown(struct lw_pipeline *p, const char *reason, const char 
     bool drained = wait_idle(p, &until);
     pthread_mutex_unlock(&p->lock);
     if (!drained) {
+        state_end(p, reason, now_ms);
         lw_warn("shutdown deadline reached with records still pending");
         return; /* the emitter may be stuck on stdout: do not join it */
     }
     pthread_join(p->thread, NULL);
     p->thread_started = false;
+    state_end(p, reason, now_ms);
 
     /* Every record is in the OTLP queue now. Deliver it before the shutdown line: that line is
      * the last place the health counters are shipped, and the drops of this flush (a collector
@@ -489,6 +606,8 @@ void lw_pipeline_free(struct lw_pipeline *p)
     lw_json_arena_clean_up(&p->emit_arena);
     lw_json_arena_clean_up(&p->telemetry_arena);
     free(p->line);
+    lw_state_writer_close(&p->state_writer);
+    pthread_mutex_destroy(&p->state_lock);
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->wake);
     pthread_cond_destroy(&p->idle);

@@ -1,6 +1,7 @@
 #include <leakwatch/config.h>
 
 #include <leakwatch/limits.h>
+#include <leakwatch/state.h>
 
 #include <errno.h>
 #include <stdarg.h>
@@ -247,6 +248,15 @@ void lw_config_load(struct lw_config *cfg, lw_getenv_fn get, void *ctx)
                             DEFAULT_RESTORE_WARMUP_INVOCATIONS);
     load_str(cfg, get, ctx, "LEAKWATCH_EXTENSIONS_DIR", cfg->extensions_dir,
              sizeof(cfg->extensions_dir), "");
+
+    /* The state file that tells the next environment of this sandbox how this one ended
+     * (state.h): /tmp survives a reset. An absolute TMPDIR moves it. */
+    cfg->state_file = load_bool(cfg, get, ctx, "LEAKWATCH_STATE_FILE", true);
+    const char *tmpdir = get(ctx, "TMPDIR");
+    if (tmpdir == NULL || tmpdir[0] != '/' ||
+        strlen(tmpdir) + sizeof("/" LW_STATE_FILE_NAME) > sizeof(cfg->state_path))
+        tmpdir = "/tmp";
+    snprintf(cfg->state_path, sizeof(cfg->state_path), "%s/%s", tmpdir, LW_STATE_FILE_NAME);
 
     load_str(cfg, get, ctx, "AWS_LAMBDA_RUNTIME_API", cfg->runtime_api, sizeof(cfg->runtime_api),
              "");

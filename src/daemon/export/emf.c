@@ -369,3 +369,73 @@ enum lw_err lw_emf_encode_shutdown(const struct lw_emf_options *opt,
     add_str(&d, d.root, "ShutdownCategory", s->category);
     return finish(&d, buf, cap, len);
 }
+
+enum lw_err lw_emf_encode_death(const struct lw_emf_options *opt, const struct lw_emf_death *e,
+                                char *buf, size_t cap, size_t *len)
+{
+    *len = 0;
+    if (lw_emf_options_check(opt) != LW_OK || !e || !e->dead || !e->death)
+        return LW_ERR_INVALID;
+    const struct lw_state *s = e->dead;
+    const struct lw_death *x = e->death;
+    bool oom = x->cause == LW_DEATH_OUT_OF_MEMORY;
+    struct doc d = {0};
+    begin(&d, opt, e->time_ms);
+    add_metric(&d, "OutOfMemoryDeaths", "Count", oom ? 1 : 0);
+    if (oom)
+        add_metric(&d, "OutOfMemoryPredicted", "Count", x->predicted ? 1 : 0);
+    if (x->predicted)
+        add_metric(&d, "OutOfMemoryLeadSeconds", "Seconds", x->lead_minutes * 60.0);
+    add_metric(&d, "DeadEnvironmentLifetimeSeconds", "Seconds", x->age_seconds);
+    add_metric(&d, "DeadEnvironmentInvocations", "Count", (double)x->invocations);
+    cJSON *root = d.root;
+    add(&d, root, "LeakwatchRecord", cJSON_CreateStringReference("death"));
+    add(&d, root, "LeakwatchVersion", cJSON_CreateStringReference(LW_VERSION));
+    add_str(&d, root, "EnvironmentId", e->env_id);
+    add_str(&d, root, "DeadEnvironmentId", s->env_id);
+    add(&d, root, "Cause", cJSON_CreateStringReference(lw_death_cause_name(x->cause)));
+    if (oom) {
+        cJSON *forms = check(&d, cJSON_CreateArray());
+        for (uint32_t f = 1; f <= LW_OOM_FORM_LAST; f <<= 1)
+            if (x->oom_forms & f)
+                append(&d, forms, cJSON_CreateStringReference(lw_oom_form_name(f)));
+        add(&d, root, "OomForms", forms);
+        add(&d, root, "Predicted", cJSON_CreateBool(x->predicted));
+    }
+    if (x->predicted) {
+        add(&d, root, "LeadInvocations", raw_double(x->lead_invocations));
+        add(&d, root, "LeadMinutes", raw_double(round(x->lead_minutes * 100.0) / 100.0));
+    }
+    if (x->have_error) {
+        add(&d, root, "ProjectedOomSequence", raw_double(round(x->projected_seq * 10.0) / 10.0));
+        add(&d, root, "LastProjectedOomSequence",
+            raw_double(round(x->last_projected_seq * 10.0) / 10.0));
+        add_u64(&d, root, "ActualOomSequence", x->invocations);
+        add(&d, root, "ProjectionErrorPercent",
+            raw_double(round(x->error_percent * 10.0) / 10.0));
+    }
+    add(&d, root, "Intervals", cJSON_CreateBool(s->intervals));
+    add(&d, root, "Restored", cJSON_CreateBool(s->restored));
+    add_u64(&d, root, "DeadEnvironmentStartTimeMs", s->started_ms);
+    add_u64(&d, root, "DeadEnvironmentEndTimeMs", s->ended ? s->ended_ms : s->boundary_ms);
+    add(&d, root, "LastVerdict", cJSON_CreateStringReference(lw_verdict_name(s->verdict)));
+    if (s->have_readings) {
+        add_u64(&d, root, "LastFunctionRssBytes", s->fn_rss_bytes);
+        add_u64(&d, root, "LastEnvironmentRssBytes", s->env_rss_bytes);
+        add_u64(&d, root, "PeakEnvironmentRssBytes", s->env_rss_max_bytes);
+    }
+    if (s->memory_limit_bytes)
+        add_u64(&d, root, "MemoryLimitBytes", s->memory_limit_bytes);
+    if (s->have_last_report) {
+        add_u64(&d, root, "LastReportSequence", s->last_report_seq);
+        add_str(&d, root, "LastStatus", s->last_status);
+        if (s->last_error_type[0])
+            add_str(&d, root, "LastErrorType", s->last_error_type);
+        if (s->last_memory_size_mb)
+            add_u64(&d, root, "LastMaxMemoryUsedMB", s->last_max_memory_used_mb);
+    }
+    /* the word the platform sent; absent when no SHUTDOWN reached the environment */
+    if (s->ended)
+        add_str(&d, root, "ShutdownReason", s->shutdown_reason);
+    return finish(&d, buf, cap, len);
+}

@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -159,10 +160,20 @@ static double num(const cJSON *doc, const char *key)
 
 static struct lw_config cfg;
 
-static struct lw_pipeline *start(bool telemetry, struct lw_health *health)
+/* A pipeline of function `function`; with a tmpdir it keeps its state file there, without one
+ * none (the tests in one process would otherwise tell each other's deaths). */
+static struct lw_pipeline *start_in(bool telemetry, struct lw_health *health, const char *function,
+                                    const char *tmpdir)
 {
-    static const char *env[] = {"AWS_LAMBDA_FUNCTION_NAME", "orders", "LEAKWATCH_EXPORT", "emf",
-                                NULL};
+    const char *env[] = {"AWS_LAMBDA_FUNCTION_NAME",
+                         function,
+                         "LEAKWATCH_EXPORT",
+                         "emf",
+                         "LEAKWATCH_STATE_FILE",
+                         tmpdir != NULL ? "true" : "false",
+                         "TMPDIR",
+                         tmpdir,
+                         NULL};
     lw_config_load(&cfg, env_lookup, env);
     struct lw_pipeline_config pc = {
         .config = &cfg,
@@ -175,6 +186,11 @@ static struct lw_pipeline *start(bool telemetry, struct lw_health *health)
     struct lw_pipeline *p = lw_pipeline_new(&pc, health);
     assert_non_null(p);
     return p;
+}
+
+static struct lw_pipeline *start(bool telemetry, struct lw_health *health)
+{
+    return start_in(telemetry, health, "orders", NULL);
 }
 
 static void test_records_and_telemetry_from_two_threads(void **state)
@@ -391,6 +407,110 @@ static void test_a_closed_stdout_is_said_once_and_counted(void **state)
     assert_non_null(strstr(err, "EmfLinesDropped"));
 }
 
+/* One invocation's report with the given status and error type. */
+static void send_report(struct lw_pipeline *p, unsigned seq, const char *status, const char *error,
+                        unsigned max_used_mb)
+{
+    char id[LW_REQUEST_ID_MAX];
+    request_id(id, sizeof(id), seq);
+    char body[2048];
+    int n = snprintf(body, sizeof(body),
+                     "[{\"time\":\"2026-01-05T10:00:00.000Z\",\"type\":\"platform.start\","
+                     "\"record\":{\"requestId\":\"%s\"}},"
+                     "{\"time\":\"2026-01-05T10:00:01.000Z\",\"type\":\"platform.report\","
+                     "\"record\":{\"requestId\":\"%s\",\"status\":\"%s\",\"errorType\":\"%s\","
+                     "\"metrics\":{\"durationMs\":51.5,\"billedDurationMs\":52,"
+                     "\"memorySizeMB\":512,\"maxMemoryUsedMB\":%u}}}]",
+                     id, id, status, error, max_used_mb);
+    lw_pipeline_add_telemetry(p, body, (size_t)n);
+}
+
+/* The first line a pipeline wrote, parsed (NULL when none). */
+static cJSON *first_line(void)
+{
+    out_drain();
+    cJSON *docs[64];
+    size_t n = parse_lines(docs, 64);
+    cJSON *first = n > 0 ? docs[0] : NULL;
+    for (size_t i = 1; i < n; i++)
+        cJSON_Delete(docs[i]);
+    return first;
+}
+
+/* An environment of `function` in `dir` that starts and spins down: its first line. */
+static cJSON *first_line_of_next(struct lw_health *health, const char *function, const char *dir)
+{
+    out_open();
+    struct lw_pipeline *p = start_in(true, health, function, dir);
+    uint64_t t0 = now_ms();
+    lw_pipeline_shutdown(p, "spindown", "spindown", 0, t0, t0 + 1000);
+    lw_pipeline_free(p);
+    return first_line();
+}
+
+/*
+ * An environment dies of out-of-memory in its third invocation; the next one in the same
+ * sandbox (the same TMPDIR) begins with the death line. Then a clean spindown is told as such,
+ * and the file of another function is not told at all.
+ */
+static void test_the_next_environment_tells_how_the_last_one_died(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/lw-pipeline-state-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    static struct lw_health health;
+    memset(&health, 0, sizeof(health));
+    static struct lw_record rec;
+
+    out_open();
+    struct lw_pipeline *p = start_in(true, &health, "orders", dir);
+    for (unsigned seq = 1; seq <= 3; seq++) {
+        make_record(&rec, seq);
+        lw_pipeline_add_record(p, &rec);
+        if (seq < 3)
+            send_report(p, seq, "success", "", 60);
+    }
+    send_report(p, 3, "error", "Runtime.OutOfMemory", 512);
+    uint64_t t0 = now_ms();
+    lw_pipeline_shutdown(p, "failure", "failure", 3, t0, t0 + 2000);
+    lw_pipeline_free(p);
+    cJSON *doc = first_line();
+    assert_non_null(doc);
+    assert_null(str(doc, "Cause")); /* the first environment of the sandbox tells no death */
+    cJSON_Delete(doc);
+
+    doc = first_line_of_next(&health, "orders", dir);
+    assert_non_null(doc);
+    assert_string_equal(str(doc, "LeakwatchRecord"), "death");
+    assert_string_equal(str(doc, "Cause"), "Runtime.OutOfMemory");
+    assert_string_equal(str(doc, "DeadEnvironmentId"), "env-test");
+    assert_true(num(doc, "OutOfMemoryDeaths") == 1);
+    assert_true(num(doc, "OutOfMemoryPredicted") == 0); /* three invocations: no verdict yet */
+    assert_true(num(doc, "DeadEnvironmentInvocations") == 3);
+    assert_string_equal(str(doc, "LastErrorType"), "Runtime.OutOfMemory");
+    assert_string_equal(str(doc, "ShutdownReason"), "failure");
+    const cJSON *forms = cJSON_GetObjectItemCaseSensitive(doc, "OomForms");
+    assert_true(cJSON_IsArray(forms));
+    assert_string_equal(cJSON_GetArrayItem(forms, 0)->valuestring, "error-type");
+    assert_false(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "Predicted")));
+    cJSON_Delete(doc);
+
+    doc = first_line_of_next(&health, "orders", dir);
+    assert_string_equal(str(doc, "Cause"), "shutdown");
+    assert_true(num(doc, "OutOfMemoryDeaths") == 0);
+    assert_null(cJSON_GetObjectItemCaseSensitive(doc, "OutOfMemoryPredicted"));
+    cJSON_Delete(doc);
+
+    doc = first_line_of_next(&health, "another-function", dir);
+    assert_string_equal(str(doc, "LeakwatchRecord"), "shutdown");
+    cJSON_Delete(doc);
+
+    char path[256];
+    snprintf(path, sizeof(path), "%s/leakwatch-state", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* as the daemon does: a closed stdout is EPIPE, not death */
@@ -401,6 +521,7 @@ int main(void)
         cmocka_unit_test(test_without_telemetry_records_go_out_at_once),
         cmocka_unit_test(test_shutdown_returns_by_its_deadline_when_stdout_is_full),
         cmocka_unit_test(test_a_closed_stdout_is_said_once_and_counted),
+        cmocka_unit_test(test_the_next_environment_tells_how_the_last_one_died),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
