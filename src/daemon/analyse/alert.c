@@ -22,38 +22,88 @@ static bool leak_family(enum lw_verdict_kind k)
 
 bool lw_alert_due(enum lw_verdict_kind from, enum lw_verdict_kind to)
 {
-    return from != to && (leak_family(from) || leak_family(to));
+    return from != to && leak_family(from) != leak_family(to);
 }
 
-void lw_alert_hold_init(struct lw_alert_hold *h, uint32_t hold_assessments)
+void lw_alert_hold_init(struct lw_alert_hold *h, uint32_t hold_assessments,
+                        uint32_t withdraw_assessments)
 {
+    memset(h, 0, sizeof(*h));
     h->hold_assessments = hold_assessments ? hold_assessments : 1;
+    h->withdraw_assessments = withdraw_assessments ? withdraw_assessments : 1;
     h->pending = LW_VERDICT_LEARNING;
+}
+
+/* Counts one more proposal of kind; true once it has been proposed hold_assessments times in a
+ * row. Leak and leak-critical proposals are one direction ("it leaks"): a projection near the
+ * horizon must not reset the count. */
+static bool propose(struct lw_alert_hold *h, enum lw_verdict_kind kind)
+{
+    bool same = h->pending_count > 0 &&
+                (h->pending == kind || (leak_family(h->pending) && leak_family(kind)));
+    h->pending_count = same ? h->pending_count + 1 : 1;
+    h->pending = kind;
+    if (h->pending_count < h->hold_assessments)
+        return false;
     h->pending_count = 0;
+    return true;
 }
 
 void lw_alert_hold_apply(struct lw_alert_hold *h, struct lw_verdict *current,
                          const struct lw_verdict *cand)
 {
     enum lw_verdict_kind prev = current->kind;
-    if (cand->kind == prev) {
+    bool line = false;
+    if (leak_family(prev) && !leak_family(cand->kind) && cand->still_growing && !cand->given_back) {
+        /* Still growing, only not provably linear right now (a leak that steps): no evidence
+         * either way; the leak stands with the latest figures. */
         h->pending_count = 0;
+        enum lw_verdict_kind keep = prev;
         *current = *cand;
-    } else {
-        /* Leak and leak-critical proposals are one direction ("it leaks") while the published
-         * verdict is not a leak: a projection near the horizon must not reset the count. */
-        bool same = h->pending_count > 0 &&
-                    (h->pending == cand->kind ||
-                     (!leak_family(prev) && leak_family(h->pending) && leak_family(cand->kind)));
-        h->pending_count = same ? h->pending_count + 1 : 1;
-        h->pending = cand->kind;
-        if (h->pending_count >= h->hold_assessments) {
-            h->pending_count = 0;
+        current->kind = keep;
+    } else if (leak_family(prev) && !leak_family(cand->kind)) {
+        /* The growth stopped, or never was a leak. Withdrawn only on sustained evidence;
+         * until then the verdict is leak with the latest figures, never leak-critical. */
+        h->pending_count = 0;
+        if (++h->calm_count >= h->withdraw_assessments || cand->given_back) {
+            h->calm_count = 0;
             *current = *cand;
+            line = h->alerted;
+            h->alerted = false;
+        } else {
+            *current = *cand;
+            current->kind = LW_VERDICT_LEAK;
+            /* the sentence says why the leak stands: cut, not overflowed, when long */
+            char tail[64];
+            int n = snprintf(tail, sizeof(tail), " (leak withdrawn after %u such, %u so far)",
+                             h->withdraw_assessments, h->calm_count);
+            size_t len = strnlen(current->reason, sizeof(current->reason) - 1);
+            if (n > 0 && (size_t)n < sizeof(current->reason) - len)
+                memcpy(current->reason + len, tail, (size_t)n + 1);
+        }
+    } else if (cand->kind == prev) {
+        h->pending_count = 0;
+        h->calm_count = 0;
+        *current = *cand;
+    } else if (leak_family(prev)) {
+        /* leak <-> leak-critical within an episode: the verdict moves, no line. The trend
+         * engine already holds leak-critical to a projection stable over several assessments
+         * and a band around the horizon. */
+        h->pending_count = 0;
+        h->calm_count = 0;
+        *current = *cand;
+    } else if (propose(h, cand->kind)) {
+        *current = *cand;
+        if (leak_family(cand->kind)) {
+            line = !h->alerted;
+            h->alerted = true;
+            h->calm_count = 0;
         }
     }
     current->previous = prev;
-    current->changed = lw_alert_due(prev, current->kind);
+    current->changed = line;
+    if (line)
+        h->alerts++;
 }
 
 /* ---- the alert line -------------------------------------------------------------------------- */

@@ -10,6 +10,7 @@
 
 #include <leakwatch/log.h>
 #include <leakwatch/procfs.h>
+#include <leakwatch/runtime_hints.h>
 
 /* Bounds: a Lambda environment has a handful of processes (at most 1,024 processes and threads
  * per function); the tables below are fixed so that a snapshot never allocates. */
@@ -57,6 +58,7 @@ struct lw_processes {
     size_t n_known;
     struct child_file child_files[CHILD_FILES];
     char buf[READ_CAP];
+    struct lw_runtime_hint runtime_hint; /* of the runtime last classified */
 };
 
 /* Reads a small /proc file whole into buf (NUL-terminated). -1 when it cannot be read
@@ -176,6 +178,25 @@ static bool extension_name(const struct lw_processes *ps, const char *path, size
     return true;
 }
 
+/*
+ * The runtime's heap ceiling from its command line (already in ps->buf, cmdline_len bytes) and
+ * its environment, read here once when the runtime is first seen and never again: the per-
+ * invocation path stays one pread per process. The environment buffer lives only for this call.
+ * A runtime whose environment cannot be read keeps what its command line says.
+ */
+static void note_runtime_hint(struct lw_processes *ps, int32_t pid, size_t cmdline_len)
+{
+    char path[PATH_CAP];
+    snprintf(path, sizeof(path), "%s/%d/environ", ps->proc_root, (int)pid);
+    char *env = malloc(LW_RUNTIME_HINTS_ENVIRON_MAX + 1);
+    ssize_t n = env != NULL ? read_small(path, env, LW_RUNTIME_HINTS_ENVIRON_MAX + 1) : -1;
+    lw_runtime_hints_parse(ps->buf, cmdline_len, env, n > 0 ? (size_t)n : 0, &ps->runtime_hint);
+    free(env);
+    lw_debug("runtime pid %d: %s, heap ceiling from %s (%s)", (int)pid,
+             lw_runtime_kind_name(ps->runtime_hint.kind),
+             lw_heap_source_name(ps->runtime_hint.source), ps->runtime_hint.origin);
+}
+
 /* Classifies a new child of init: leakwatch, an extension, or the runtime. */
 static void classify_top(struct lw_processes *ps, struct known *k, const char *comm)
 {
@@ -211,6 +232,7 @@ static void classify_top(struct lw_processes *ps, struct known *k, const char *c
     }
     k->role = LW_ROLE_RUNTIME;
     snprintf(k->name, sizeof(k->name), "%s", comm);
+    note_runtime_hint(ps, k->pid, n > 0 ? (size_t)n : 0);
 }
 
 /* Notes pid as found under parent; new pids are read once (stat, cmdline) and classified. */
@@ -523,6 +545,7 @@ enum lw_hwm_state lw_snapshot_take(struct lw_processes *ps, bool reset_hwm, uint
 {
     out->time_ms = now_ms;
     out->self_cpu_us = self_cpu_us;
+    out->runtime_hint = ps->runtime_hint;
     out->n_procs = 0;
     out->n_procs_dropped = 0;
     enum lw_hwm_state state = LW_HWM_UNTRIED;
