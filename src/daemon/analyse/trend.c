@@ -251,14 +251,6 @@ static void fit_points(const struct point *p, uint32_t n, double *pairs, double 
     }
     f->slope = lw_median(pairs, np);
     trend_test(s, n, f);
-    /* Sen's interval: the order statistics (np - C)/2 and (np + C)/2 + 1 (1-based) of the
-     * pairwise slopes, C = z * sqrt(Var S). The selection reorders pairs, which the median
-     * above no longer needs. */
-    double c = SEN_Z * sqrt((double)n * (n - 1) * (2.0 * n + 5) / 18.0);
-    double lo_rank = floor(((double)np - c) / 2.0);
-    double hi_rank = ceil(((double)np + c) / 2.0);
-    f->slope_lo = lo_rank >= 1 ? lw_select_kth(pairs, np, (size_t)lo_rank - 1) : -INFINITY;
-    f->slope_hi = hi_rank < (double)np ? lw_select_kth(pairs, np, (size_t)hi_rank) : INFINITY;
     for (uint32_t i = 0; i < n; i++)
         resid[i] = p[i].y - f->slope * p[i].x;
     double intercept = lw_median(resid, n);
@@ -266,6 +258,37 @@ static void fit_points(const struct point *p, uint32_t n, double *pairs, double 
         resid[i] = fabs(p[i].y - f->slope * p[i].x - intercept);
     f->noise = MAD_TO_SIGMA * lw_median(resid, n);
     f->span = p[n - 1].x - p[0].x;
+}
+
+/*
+ * Sen's interval of the slope fitted last by fit_points() over n points: the order statistics
+ * (np - C)/2 and (np + C)/2 + 1 (1-based) of the pairwise slopes, C = z * sqrt(Var S), Var S the
+ * Mann-Kendall variance. pairs still holds those slopes (in any order). Two selections: only
+ * computed for growth that is significant.
+ */
+static void sen_interval(double *pairs, uint32_t n, struct fit *f)
+{
+    size_t np = (size_t)n * (n - 1) / 2;
+    double c = SEN_Z * sqrt((double)n * (n - 1) * (2.0 * n + 5) / 18.0);
+    double lo_rank = floor(((double)np - c) / 2.0);
+    double hi_rank = ceil(((double)np + c) / 2.0);
+    f->slope_lo = lo_rank >= 1 ? lw_select_kth(pairs, np, (size_t)lo_rank - 1) : -INFINITY;
+    f->slope_hi = hi_rank < (double)np ? lw_select_kth(pairs, np, (size_t)hi_rank) : INFINITY;
+}
+
+/*
+ * A slope to show for a series without a significant trend, in O(n): the median of the slopes
+ * between readings half a window apart. The full Theil-Sen fit (n(n-1)/2 pairs) is kept for
+ * growth that matters.
+ */
+static double quick_slope(const struct point *p, uint32_t n, double *scratch)
+{
+    uint32_t h = n / 2;
+    if (h == 0)
+        return 0;
+    for (uint32_t i = 0; i < h; i++)
+        scratch[i] = (p[i + h].y - p[i].y) / (p[i + h].x - p[i].x);
+    return lw_median(scratch, h);
 }
 
 /* ---- series ------------------------------------------------------------------------------- */
@@ -392,9 +415,9 @@ static void curvature(const struct point *p, uint32_t n, double *resid, double *
     *t = sqq > 0 ? c / (noise / sqrt(sqq)) : 0;
 }
 
-/* need_slope false: the caller uses the slope only when the growth is significant, so a series
- * that fails the trend test (z, tau: no slope needed) is classified without the Theil-Sen fit,
- * the bulk of the engine's work. Its slope and noise are then left 0. */
+/* A series that fails the trend test (z, tau: no slope needed) is classified without the
+ * Theil-Sen fit, the bulk of the engine's work; with need_slope its slope is then the O(n)
+ * quick_slope() (shown in the steady verdict), else 0. */
 static void estimate_series(struct lw_trend *t, const struct series *s, struct estimate *e,
                             bool need_slope, const struct leak_rules *rules)
 {
@@ -418,19 +441,19 @@ static void estimate_series(struct lw_trend *t, const struct series *s, struct e
     }
     e->n = n;
     struct fit f;
-    if (!need_slope) {
-        test_points(t->pts, n, &f);
-        if (f.z < Z_MIN || f.tau < TAU_MIN) {
-            e->tau = f.tau;
-            e->z = f.z;
-            e->cls = GROWTH_NONE;
-            return;
-        }
+    /* The trend test alone (sign comparisons, no slopes, no medians) settles most
+     * assessments: a series without a significant trend needs no Theil-Sen fit. */
+    test_points(t->pts, n, &f);
+    if (f.z < Z_MIN || f.tau < TAU_MIN) {
+        e->tau = f.tau;
+        e->z = f.z;
+        e->cls = GROWTH_NONE;
+        if (need_slope)
+            e->slope_bytes = quick_slope(t->pts, n, t->resid);
+        return;
     }
     fit_points(t->pts, n, t->pairs, t->resid, &f);
     e->slope_bytes = f.slope;
-    e->slope_lo_bytes = f.slope_lo;
-    e->slope_hi_bytes = f.slope_hi;
     e->tau = f.tau;
     e->z = f.z;
     e->noise_bytes = f.noise;
@@ -438,6 +461,9 @@ static void estimate_series(struct lw_trend *t, const struct series *s, struct e
         e->cls = GROWTH_NONE;
         return;
     }
+    sen_interval(t->pairs, n, &f);
+    e->slope_lo_bytes = f.slope_lo;
+    e->slope_hi_bytes = f.slope_hi;
     /* Growth is real. Does it slow down? The curvature of the whole window, and its halves.
      * Block minima under a saw-tooth jump by up to a whole cycle's rise from one block to the
      * next: too jagged for a quadratic's noise scale, so the floor is judged by its halves. */
@@ -892,10 +918,15 @@ static bool assess(struct lw_trend *t, struct lw_verdict *v)
     char mins[32], late[32];
     lw_time_fmt_minutes(v->projected_minutes_to_oom, mins, sizeof(mins));
     lw_time_fmt_minutes(v->projected_minutes_to_oom_late, late, sizeof(late));
+    /* the verdict says which: a runtime whose heap ceiling does not fit can run out on heap
+     * sizing alone */
+    char ceiling_note[64] = "";
+    if (ceil_.heap_bytes > 0 && !ceil_.fits && !driver_proc)
+        snprintf(ceiling_note, sizeof(ceiling_note), "; its heap ceiling (%s) does not fit", heap);
     say(v->reason, sizeof(v->reason),
-        "anonymous RSS of %s %s; at %.1f invocations/min %s runs out in %s (at the latest %s), "
+        "anonymous RSS of %s %s%s; at %.1f invocations/min %s runs out in %s (at the latest %s), "
         "%s the %.0f min recycle horizon",
-        who, growth, rate, at_heap ? "the heap" : "memory", mins, late,
+        who, growth, ceiling_note, rate, at_heap ? "the heap" : "memory", mins, late,
         critical       ? "before"
         : critical_now ? "likely before"
                        : "after",

@@ -545,7 +545,6 @@ enum lw_hwm_state lw_snapshot_take(struct lw_processes *ps, bool reset_hwm, uint
 {
     out->time_ms = now_ms;
     out->self_cpu_us = self_cpu_us;
-    out->runtime_hint = ps->runtime_hint;
     out->n_procs = 0;
     out->n_procs_dropped = 0;
     enum lw_hwm_state state = LW_HWM_UNTRIED;
@@ -581,6 +580,7 @@ enum lw_hwm_state lw_snapshot_take(struct lw_processes *ps, bool reset_hwm, uint
     }
     for (size_t i = 0; i < ps->n_known; i++)
         ps->known[i].read = false;
+    out->runtime_hint = ps->runtime_hint; /* after discover(): a new runtime is classified there */
     bool found = false;
     for (uint32_t i = 0; i < out->n_procs && i < LW_MAX_PROCS; i++)
         found |= lw_record_role_is_function(out->procs[i].role);
