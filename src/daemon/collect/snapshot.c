@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <leakwatch/log.h>
@@ -181,17 +182,21 @@ static bool extension_name(const struct lw_processes *ps, const char *path, size
 /*
  * The runtime's heap ceiling from its command line (already in ps->buf, cmdline_len bytes) and
  * its environment, read here once when the runtime is first seen and never again: the per-
- * invocation path stays one pread per process. The environment buffer lives only for this call.
- * A runtime whose environment cannot be read keeps what its command line says.
+ * invocation path stays one pread per process. The environment buffer is mapped for this call
+ * and unmapped after it, so its pages never stay in leakwatch's RSS. A runtime whose
+ * environment cannot be read keeps what its command line says.
  */
 static void note_runtime_hint(struct lw_processes *ps, int32_t pid, size_t cmdline_len)
 {
     char path[PATH_CAP];
     snprintf(path, sizeof(path), "%s/%d/environ", ps->proc_root, (int)pid);
-    char *env = malloc(LW_RUNTIME_HINTS_ENVIRON_MAX + 1);
-    ssize_t n = env != NULL ? read_small(path, env, LW_RUNTIME_HINTS_ENVIRON_MAX + 1) : -1;
-    lw_runtime_hints_parse(ps->buf, cmdline_len, env, n > 0 ? (size_t)n : 0, &ps->runtime_hint);
-    free(env);
+    size_t cap = LW_RUNTIME_HINTS_ENVIRON_MAX + 1;
+    char *env = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ssize_t n = env != MAP_FAILED ? read_small(path, env, cap) : -1;
+    lw_runtime_hints_parse(ps->buf, cmdline_len, env != MAP_FAILED ? env : NULL,
+                           n > 0 ? (size_t)n : 0, &ps->runtime_hint);
+    if (env != MAP_FAILED)
+        munmap(env, cap);
     lw_debug("runtime pid %d: %s, heap ceiling from %s (%s)", (int)pid,
              lw_runtime_kind_name(ps->runtime_hint.kind),
              lw_heap_source_name(ps->runtime_hint.source), ps->runtime_hint.origin);
