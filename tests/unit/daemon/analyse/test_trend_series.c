@@ -202,6 +202,7 @@ static void test_quiet_series(void **state)
     static const char *const quiet[] = {
         "node-garbage.csv",
         "java-heap-sizing.csv",
+        "warming-cache-2-MB-halving-every-12.csv",
     };
     for (size_t i = 0; i < sizeof(quiet) / sizeof(quiet[0]); i++) {
         struct replay r;
@@ -232,7 +233,7 @@ static void test_java_hint_from_fixture(void **state)
 
 struct leak_fixture {
     const char *file;
-    double truth_oom;     /* the invocation that died of memory */
+    double truth_oom;     /* the invocation that died of memory; 0: not within the run */
     uint64_t flag_within; /* invocations since the environment started */
     double max_error;     /* of the projection at the flag */
 };
@@ -241,17 +242,26 @@ static void test_leak_series(void **state)
 {
     (void)state;
     static const struct leak_fixture leaks[] = {
+        /* 0.1% of the limit per invocation: flagged within 60. The first projection is early
+         * by 30-45%: the runtime sizes its heap over the same invocations (docs/verdict.md) */
         {"node-leak-01pct.csv", 873, 60, 0.45},
         {"java-leak-01pct.csv", 822, 60, 0.45},
         {"java-leak-1-in-10.csv", 810, 60, 0.45},
+        {"node-leak-1-in-10.csv", 891, 60, 0.45},
+        /* 0.01%: flagged within 600; 3,000 invocations, no out-of-memory within them */
+        {"node-leak-001pct.csv", 0, 600, 0},
+        {"java-leak-001pct.csv", 0, 600, 0},
     };
     for (size_t i = 0; i < sizeof(leaks) / sizeof(leaks[0]); i++) {
         struct replay r;
         replay(leaks[i].file, leaks[i].truth_oom, &r);
         assert_true(r.first_leak_seq > 0);
         assert_true(r.first_leak_seq <= leaks[i].flag_within);
+        /* one alert, never withdrawn: the leak goes on to the end of the series */
         assert_int_equal(r.alerts_into_leak, 1);
-        assert_true(r.alerts <= 2);
+        assert_int_equal(r.alerts, 1);
+        if (leaks[i].truth_oom == 0)
+            continue;
         assert_true(r.projected_at_flag > 0);
         assert_true(fabs(r.projected_at_flag - leaks[i].truth_oom) / leaks[i].truth_oom <=
                     leaks[i].max_error);
