@@ -826,13 +826,23 @@ static bool assess(struct lw_trend *t, struct lw_verdict *v)
          * no estimate at all (new processes), the runtime itself is the best guess. */
         int best_rank = -1;
         double best_slope = 0;
+        /* With one process of the function (the usual runtime) it is the culprit: no fit */
+        uint32_t n_fn = 0;
+        for (size_t i = 0; i < LW_MAX_PROCS; i++) {
+            const struct proc_series *p = &t->procs[i];
+            n_fn += p->used && p->last_seq == t->last_seq &&
+                    (p->role == LW_ROLE_RUNTIME || p->role == LW_ROLE_RUNTIME_CHILD);
+        }
         for (size_t i = 0; i < LW_MAX_PROCS; i++) {
             const struct proc_series *p = &t->procs[i];
             if (!p->used || p->last_seq != t->last_seq ||
                 (p->role != LW_ROLE_RUNTIME && p->role != LW_ROLE_RUNTIME_CHILD))
                 continue;
             struct estimate e;
-            estimate_series(t, &p->s, &e, true, &other_rules);
+            if (n_fn == 1)
+                memset(&e, 0, sizeof(e));
+            else
+                estimate_series(t, &p->s, &e, true, &other_rules);
             int rank = e.valid ? 2 : p->role == LW_ROLE_RUNTIME ? 1 : 0;
             if (rank > best_rank || (rank == 2 && best_rank == 2 && e.slope_bytes > best_slope)) {
                 best_rank = rank;
