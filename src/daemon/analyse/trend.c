@@ -46,7 +46,6 @@
 #define NOISE_RISE_FACTOR 4.0 /* rise over the window, in noise scales */
 #define RELEASE_SHARE 0.25    /* a drop of this share of the window's range is a release */
 #define DECEL_RATIO 0.5       /* recent/older slope below this: decelerating, warming */
-#define RECENT_Z_MIN 2.0      /* the recent half still grows significantly */
 #define CRITICAL_EXIT 1.25    /* leak-critical -> leak once OOM is beyond this x horizon */
 #define MAD_TO_SIGMA 1.4826
 #define SLOPE_PRECISION 0.05 /* standard error of the slope, relative */
@@ -54,7 +53,7 @@
 #define CURVE_T_MAX -3.0     /* curvature this many standard errors below 0: decelerating */
 #define HALF_Z_MIN 2.0       /* each half of the window grows significantly: sustained */
 #define BEND_RATIO 0.8       /* a bend that matters: the end slope below this share of the start */
-#define PAGE_NOISE_BYTES 1182.0
+#define PAGE_NOISE_BYTES 1182.0 /* a 4 KiB page's rounding: 4096 / sqrt(12) */
 /* A garbage-collected runtime's heap sizing drifts up slowly and in steps for hundreds of
  * invocations (Node.js with 4 MB of garbage per invocation: 3.4 KB per invocation over 6,000
  * at 512 MB). A leak there needs the low end of its slope's interval above this share of the
