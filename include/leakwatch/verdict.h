@@ -16,9 +16,11 @@
 enum lw_verdict_kind {
     LW_VERDICT_LEARNING = 0,  /* not enough invocations yet to say anything */
     LW_VERDICT_STEADY,        /* no retained growth */
-    LW_VERDICT_WARMING,       /* growing toward a plateau (cache warm-up, heap sizing) */
+    LW_VERDICT_WARMING,       /* growing toward a plateau or a heap ceiling that fits, or
+                                 growing without being a leak yet */
     LW_VERDICT_LEAK,          /* growing; memory will not run out before the recycle horizon */
-    LW_VERDICT_LEAK_CRITICAL, /* growing; memory runs out before the recycle horizon */
+    LW_VERDICT_LEAK_CRITICAL, /* growing; even the slowest supported growth runs memory out
+                                 before the recycle horizon */
     LW_VERDICT_COUNT
 };
 
