@@ -124,6 +124,45 @@ static void test_hold(void **state)
     }
 }
 
+/* The evidence a candidate carries about a standing leak: memory given back withdraws it at
+ * once; memory still growing (without proving a leak) neither counts toward the withdrawal nor
+ * resets it. */
+static void test_withdrawal_evidence(void **state)
+{
+    (void)state;
+    struct lw_alert_hold h;
+    lw_alert_hold_init(&h, 1, 3);
+    struct lw_verdict cur = {.kind = LW_VERDICT_LEARNING};
+    struct lw_verdict leak = {.kind = LW_VERDICT_LEAK_CRITICAL};
+    struct lw_verdict calm = {.kind = LW_VERDICT_STEADY};
+    struct lw_verdict growing = {.kind = LW_VERDICT_WARMING, .still_growing = true};
+    struct lw_verdict back = {.kind = LW_VERDICT_STEADY, .given_back = true};
+
+    lw_alert_hold_apply(&h, &cur, &leak);
+    assert_true(cur.changed);
+    /* two calm, then growth: the count stands at two, the kind stays leak-critical */
+    lw_alert_hold_apply(&h, &cur, &calm);
+    assert_int_equal(cur.kind, LW_VERDICT_LEAK);
+    lw_alert_hold_apply(&h, &cur, &calm);
+    lw_alert_hold_apply(&h, &cur, &growing);
+    assert_int_equal(cur.kind, LW_VERDICT_LEAK);
+    assert_false(cur.changed);
+    assert_int_equal(h.calm_count, 2);
+    /* the third calm one withdraws */
+    lw_alert_hold_apply(&h, &cur, &calm);
+    assert_int_equal(cur.kind, LW_VERDICT_STEADY);
+    assert_true(cur.changed);
+    assert_int_equal(h.alerts, 2);
+
+    /* a new leak; memory given back: withdrawn on the first calm assessment */
+    lw_alert_hold_apply(&h, &cur, &leak);
+    assert_true(cur.changed);
+    lw_alert_hold_apply(&h, &cur, &back);
+    assert_int_equal(cur.kind, LW_VERDICT_STEADY);
+    assert_true(cur.changed);
+    assert_int_equal(h.alerts, 4);
+}
+
 static struct lw_verdict sample_verdict(void)
 {
     struct lw_verdict v = {
@@ -251,6 +290,7 @@ int main(void)
         cmocka_unit_test(test_names_and_levels),
         cmocka_unit_test(test_alert_due),
         cmocka_unit_test(test_hold),
+        cmocka_unit_test(test_withdrawal_evidence),
         cmocka_unit_test(test_alert_line_exact),
         cmocka_unit_test(test_alert_line_escaping),
         cmocka_unit_test(test_alert_line_cap),
