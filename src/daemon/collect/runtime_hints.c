@@ -461,10 +461,15 @@ void lw_runtime_hints_parse(const char *cmdline, size_t cmdline_len, const char 
                             size_t environ_len, struct lw_runtime_hint *out)
 {
     memset(out, 0, sizeof(*out));
-    if (cmdline == NULL)
+    /* NULL is taken as empty (and never offset: NULL + 0 is undefined in C) */
+    if (cmdline == NULL) {
+        cmdline = "";
         cmdline_len = 0;
-    if (environ == NULL)
+    }
+    if (environ == NULL) {
+        environ = "";
         environ_len = 0;
+    }
     const char *nul = cmdline_len ? memchr(cmdline, '\0', cmdline_len) : NULL;
     if (nul != NULL)
         out->kind = kind_of_argv0(cmdline, (size_t)(nul - cmdline));
