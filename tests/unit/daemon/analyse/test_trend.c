@@ -867,7 +867,7 @@ static void test_warmup_ignored(void **state)
     lw_trend_free(t);
 }
 
-/* ---- what the issue of crying wolf was about ---------------------------------------------- */
+/* ---- warm-ups, heap ceilings, the pessimistic projection, a leak that stops --------------- */
 
 /* Caches that warm up as caches do: growth that halves every dozen invocations (the shape that
  * was alerted at invocation 19 and withdrawn at 34), every 6, every 30, at several sizes. Never
