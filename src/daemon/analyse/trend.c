@@ -8,6 +8,8 @@
  * 29% of wild points, and Kendall's tau over the same pairs says how consistent the growth is.
  * Both cost O(n^2) pairs, so the windows are small and fixed (64 points: 2016 pairs), which
  * also keeps the engine's memory constant. The median is found with a selection, not a sort.
+ * Most assessments need only Kendall's statistic, which is kept from one assessment to the next
+ * in O(window) (raw_window_s); the pairwise slopes are taken only for significant growth.
  *
  * The pairwise slopes also give the slope's uncertainty without assuming a distribution:
  * Sen's interval takes the order statistics of the same pairs around the median, at a distance
@@ -81,15 +83,27 @@ struct point {
 };
 
 /* One series: a ring of recent readings and a ring of block minima (the retained floor). */
+/* The Mann-Kendall statistic S of the median-filtered raw window, kept from one assessment to
+ * the next so that the next one costs O(window) instead of a pass over every pair. */
+struct mk_cache {
+    double y[RAW_N]; /* the filtered window it was computed over, oldest first */
+    uint32_t n;
+    uint64_t pushes; /* series.pushes when it was computed */
+    long s;
+    bool valid;
+};
+
 struct series {
     struct point raw[RAW_N];
     uint32_t raw_head; /* next slot to write */
     uint32_t raw_n;
+    uint64_t pushes; /* readings ever pushed */
     struct point floor[FLOOR_N];
     uint32_t floor_head;
     uint32_t floor_n;
     struct point block_min; /* minimum of the block being filled */
     uint32_t block_n;
+    struct mk_cache mk;
 };
 
 struct proc_series {
@@ -219,17 +233,79 @@ static void trend_test(long s, uint32_t n, struct fit *f)
     f->z = sc / sqrt(var);
 }
 
+static int sgn(double d)
+{
+    return (d > 0) - (d < 0);
+}
+
+/* S of p[0..n): the signs of every pair, later minus earlier. O(n^2). */
+static long full_s(const struct point *p, uint32_t n)
+{
+    long s = 0;
+    for (uint32_t i = 0; i < n; i++)
+        for (uint32_t j = i + 1; j < n; j++)
+            s += sgn(p[j].y - p[i].y);
+    return s;
+}
+
 /* Only the trend test of p[0..n), n >= 2: no slopes, no medians. */
 static void test_points(const struct point *p, uint32_t n, struct fit *f)
 {
-    long s = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        for (uint32_t j = i + 1; j < n; j++) {
-            double dy = p[j].y - p[i].y;
-            s += (dy > 0) - (dy < 0);
+    trend_test(full_s(p, n), n, f);
+}
+
+/* More changed values than this and S is counted afresh (each costs 2n comparisons). */
+#define MK_MAX_CHANGED 4
+
+/*
+ * S of the filtered raw window p[0..n) of series s. When the full window moved by exactly one
+ * reading since the last call, S follows from the last one: the oldest reading's pairs leave,
+ * the few filtered values that changed (the median of three changes the reading that stopped
+ * being the last one and the one that became the first) are replaced pair by pair, and the
+ * newest reading's pairs join: about 4n comparisons instead of n(n-1)/2. Integer arithmetic on
+ * the same comparisons: the result is exactly the full count.
+ */
+static long raw_window_s(struct series *s, const struct point *p, uint32_t n)
+{
+    struct mk_cache *c = &s->mk;
+    if (c->valid && c->n == n && c->pushes == s->pushes)
+        return c->s; /* no new reading: the same window */
+    long sum;
+    if (c->valid && n == RAW_N && c->n == RAW_N && s->pushes == c->pushes + 1) {
+        uint32_t changed = 0;
+        for (uint32_t i = 0; i + 1 < n; i++)
+            changed += p[i].y != c->y[i + 1];
+        if (changed <= MK_MAX_CHANGED) {
+            sum = c->s;
+            for (uint32_t j = 1; j < n; j++)
+                sum -= sgn(c->y[j] - c->y[0]);
+            memmove(c->y, c->y + 1, (n - 1) * sizeof(c->y[0]));
+            for (uint32_t i = 0; i + 1 < n; i++) {
+                if (p[i].y == c->y[i])
+                    continue;
+                for (uint32_t j = 0; j + 1 < n; j++)
+                    if (j != i)
+                        sum -= j < i ? sgn(c->y[i] - c->y[j]) : sgn(c->y[j] - c->y[i]);
+                c->y[i] = p[i].y;
+                for (uint32_t j = 0; j + 1 < n; j++)
+                    if (j != i)
+                        sum += j < i ? sgn(c->y[i] - c->y[j]) : sgn(c->y[j] - c->y[i]);
+            }
+            for (uint32_t j = 0; j + 1 < n; j++)
+                sum += sgn(p[n - 1].y - c->y[j]);
+            c->y[n - 1] = p[n - 1].y;
+            goto out;
         }
     }
-    trend_test(s, n, f);
+    sum = full_s(p, n);
+    for (uint32_t i = 0; i < n; i++)
+        c->y[i] = p[i].y;
+out:
+    c->n = n;
+    c->pushes = s->pushes;
+    c->s = sum;
+    c->valid = true;
+    return sum;
 }
 
 /*
@@ -294,6 +370,7 @@ static double quick_slope(const struct point *p, uint32_t n, double *scratch)
 
 static void series_push(struct series *s, double x, double y, uint32_t block)
 {
+    s->pushes++;
     s->raw[s->raw_head] = (struct point){x, y};
     s->raw_head = (s->raw_head + 1) % RAW_N;
     if (s->raw_n < RAW_N)
@@ -417,7 +494,7 @@ static void curvature(const struct point *p, uint32_t n, double *resid, double *
 /* A series that fails the trend test (z, tau: no slope needed) is classified without the
  * Theil-Sen fit, the bulk of the engine's work; with need_slope its slope is then the O(n)
  * quick_slope() (shown in the steady verdict), else 0. */
-static void estimate_series(struct lw_trend *t, const struct series *s, struct estimate *e,
+static void estimate_series(struct lw_trend *t, struct series *s, struct estimate *e,
                             bool need_slope, const struct leak_rules *rules)
 {
     memset(e, 0, sizeof(*e));
@@ -441,8 +518,12 @@ static void estimate_series(struct lw_trend *t, const struct series *s, struct e
     e->n = n;
     struct fit f;
     /* The trend test alone (sign comparisons, no slopes, no medians) settles most
-     * assessments: a series without a significant trend needs no Theil-Sen fit. */
-    test_points(t->pts, n, &f);
+     * assessments: a series without a significant trend needs no Theil-Sen fit. On the raw
+     * window it is kept up to date in O(window). */
+    if (e->floor_mode)
+        test_points(t->pts, n, &f);
+    else
+        trend_test(raw_window_s(s, t->pts, n), n, &f);
     if (f.z < Z_MIN || f.tau < TAU_MIN) {
         e->tau = f.tau;
         e->z = f.z;
@@ -777,7 +858,7 @@ static bool assess(struct lw_trend *t, struct lw_verdict *v)
         }
     }
     for (size_t i = 0; i < LW_MAX_PROCS; i++) {
-        const struct proc_series *p = &t->procs[i];
+        struct proc_series *p = &t->procs[i];
         if (!p->used || p->last_seq != t->last_seq ||
             (p->role != LW_ROLE_EXTENSION && p->role != LW_ROLE_SELF))
             continue;
@@ -833,7 +914,7 @@ static bool assess(struct lw_trend *t, struct lw_verdict *v)
                     (p->role == LW_ROLE_RUNTIME || p->role == LW_ROLE_RUNTIME_CHILD);
         }
         for (size_t i = 0; i < LW_MAX_PROCS; i++) {
-            const struct proc_series *p = &t->procs[i];
+            struct proc_series *p = &t->procs[i];
             if (!p->used || p->last_seq != t->last_seq ||
                 (p->role != LW_ROLE_RUNTIME && p->role != LW_ROLE_RUNTIME_CHILD))
                 continue;
