@@ -34,6 +34,23 @@ void lw_alert_hold_init(struct lw_alert_hold *h, uint32_t hold_assessments,
     h->pending = LW_VERDICT_LEARNING;
 }
 
+/* Puts head before the verdict's reason: why a leak stands comes first, and a long sentence is
+ * cut at its end. */
+static void prefix_reason(struct lw_verdict *v, const char *head)
+{
+    char buf[sizeof(v->reason)];
+    size_t hl = strlen(head);
+    if (hl >= sizeof(buf))
+        hl = sizeof(buf) - 1;
+    memcpy(buf, head, hl);
+    size_t rl = strnlen(v->reason, sizeof(v->reason) - 1);
+    if (rl > sizeof(buf) - 1 - hl)
+        rl = lw_text_utf8_cut(v->reason, rl, sizeof(buf) - 1 - hl);
+    memcpy(buf + hl, v->reason, rl);
+    buf[hl + rl] = '\0';
+    memcpy(v->reason, buf, sizeof(buf));
+}
+
 /* Counts one more proposal of kind; true once it has been proposed hold_assessments times in a
  * row. Leak and leak-critical proposals are one direction ("it leaks"): a projection near the
  * horizon must not reset the count. */
@@ -61,6 +78,8 @@ void lw_alert_hold_apply(struct lw_alert_hold *h, struct lw_verdict *current,
         enum lw_verdict_kind keep = prev;
         *current = *cand;
         current->kind = keep;
+        prefix_reason(current,
+                      "the leak stands while memory grows over a longer view; this window: ");
     } else if (leak_family(prev) && !leak_family(cand->kind)) {
         /* The growth stopped, or never was a leak. Withdrawn only on sustained evidence;
          * until then the verdict is leak with the latest figures, never leak-critical. */
@@ -73,13 +92,10 @@ void lw_alert_hold_apply(struct lw_alert_hold *h, struct lw_verdict *current,
         } else {
             *current = *cand;
             current->kind = LW_VERDICT_LEAK;
-            /* the sentence says why the leak stands: cut, not overflowed, when long */
-            char tail[64];
-            int n = snprintf(tail, sizeof(tail), " (leak withdrawn after %u such, %u so far)",
-                             h->withdraw_assessments, h->calm_count);
-            size_t len = strnlen(current->reason, sizeof(current->reason) - 1);
-            if (n > 0 && (size_t)n < sizeof(current->reason) - len)
-                memcpy(current->reason + len, tail, (size_t)n + 1);
+            char head[96];
+            snprintf(head, sizeof(head), "the leak stands until %u calm assessments (%u so far): ",
+                     h->withdraw_assessments, h->calm_count);
+            prefix_reason(current, head);
         }
     } else if (cand->kind == prev) {
         h->pending_count = 0;

@@ -144,10 +144,12 @@ static void test_withdrawal_evidence(void **state)
     lw_alert_hold_apply(&h, &cur, &calm);
     assert_int_equal(cur.kind, LW_VERDICT_LEAK);
     lw_alert_hold_apply(&h, &cur, &calm);
+    assert_non_null(strstr(cur.reason, "the leak stands until 3 calm assessments (2 so far): "));
     lw_alert_hold_apply(&h, &cur, &growing);
     assert_int_equal(cur.kind, LW_VERDICT_LEAK);
     assert_false(cur.changed);
     assert_int_equal(h.calm_count, 2);
+    assert_int_equal(strncmp(cur.reason, "the leak stands while", 21), 0);
     /* the third calm one withdraws */
     lw_alert_hold_apply(&h, &cur, &calm);
     assert_int_equal(cur.kind, LW_VERDICT_STEADY);
