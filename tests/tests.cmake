@@ -36,6 +36,25 @@ foreach(src ${LW_SAMPLE_FUNCTIONS})
     target_compile_options(fn_${name} PRIVATE -Wall -Wextra)
 endforeach()
 
+# --- Java sample functions: tests/functions/*.java -> build/functions/java/*.class, only when a
+# JDK is found (the cases that need them skip with a reason otherwise) ----------------------------
+find_package(Java 11 COMPONENTS Development QUIET)
+if(Java_JAVAC_EXECUTABLE)
+    file(GLOB LW_JAVA_FUNCTIONS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/functions/*.java)
+    set(LW_JAVA_OUT ${CMAKE_BINARY_DIR}/functions/java)
+    set(LW_JAVA_STAMP ${LW_JAVA_OUT}/.built)
+    add_custom_command(OUTPUT ${LW_JAVA_STAMP}
+        COMMAND ${CMAKE_COMMAND} -E make_directory ${LW_JAVA_OUT}
+        COMMAND ${Java_JAVAC_EXECUTABLE} -Xlint:all -Werror -d ${LW_JAVA_OUT} ${LW_JAVA_FUNCTIONS}
+        COMMAND ${CMAKE_COMMAND} -E touch ${LW_JAVA_STAMP}
+        DEPENDS ${LW_JAVA_FUNCTIONS}
+        COMMENT "Compiling the Java sample functions")
+    add_custom_target(fn_java ALL DEPENDS ${LW_JAVA_STAMP})
+else()
+    message(STATUS "No JDK found: the Java sample functions are not built (tests/install-deps "
+                   "installs one)")
+endif()
+
 # --- Python tests (standard library only): emulator and integration -----------------------------
 set(LW_PY_ENV
     LW_SOURCE_DIR=${CMAKE_SOURCE_DIR}

@@ -13,28 +13,45 @@
 #include <leakwatch/err.h>
 #include <leakwatch/verdict.h>
 
-/* Hysteresis state: which different verdict is being proposed, and how many times in a row. */
+/*
+ * Hysteresis state. Alerts are what a team pages on, so they follow stricter rules than the
+ * per-record verdict:
+ *  - entering a new verdict needs hold_assessments consecutive proposals of it (leak and
+ *    leak-critical proposals count together while the current verdict is neither);
+ *  - one alert line when an environment enters a leak state (an episode starts); moves between
+ *    leak and leak-critical within the episode change the verdict (and LeakVerdictLevel, which
+ *    the alarms watch) but write no line;
+ *  - leaving a leak state needs withdraw_assessments consecutive assessments that propose no
+ *    leak, or one whose memory fell below where the leak was found (lw_verdict.given_back);
+ *    the withdrawal is one line. An assessment whose memory still grows without proving a
+ *    leak (lw_verdict.still_growing) neither counts toward the withdrawal nor resets it. Meanwhile
+ * the verdict stays leak, never leak-critical: the series has stopped growing, so running out of
+ * memory is no longer what it says.
+ */
 struct lw_alert_hold {
-    uint32_t hold_assessments; /* >= 1 */
+    uint32_t hold_assessments;     /* >= 1 */
+    uint32_t withdraw_assessments; /* >= 1 */
     enum lw_verdict_kind pending;
     uint32_t pending_count;
+    uint32_t calm_count; /* consecutive non-leak proposals while in a leak state */
+    bool alerted;        /* an alert into a leak state was written and not withdrawn */
+    uint32_t alerts;     /* alert lines due so far (entries and withdrawals) */
 };
 
-void lw_alert_hold_init(struct lw_alert_hold *h, uint32_t hold_assessments);
+void lw_alert_hold_init(struct lw_alert_hold *h, uint32_t hold_assessments,
+                        uint32_t withdraw_assessments);
 
 /*
  * One assessment through the hysteresis. *current is the published verdict; cand is what this
  * assessment alone concludes. If cand's kind is the current kind, cand replaces *current (fresh
- * figures). Otherwise *current stays as it is until hold_assessments consecutive candidates
- * propose the new kind (consecutive leak and leak-critical proposals count together when the
- * current kind is neither). Afterwards current->previous is the kind before the call and
- * current->changed is lw_alert_due(previous, kind).
+ * figures). Otherwise *current changes by the rules above. Afterwards current->previous is the
+ * kind before the call and current->changed says whether an alert line is due.
  */
 void lw_alert_hold_apply(struct lw_alert_hold *h, struct lw_verdict *current,
                          const struct lw_verdict *cand);
 
-/* Whether a transition is worth an alert line: kinds differ and one of them is leak or
- * leak-critical. learning, steady and warming are all healthy states. */
+/* Whether a transition can write an alert line: into or out of the leak states (leak,
+ * leak-critical), not between them and not among learning, steady and warming. */
 bool lw_alert_due(enum lw_verdict_kind from, enum lw_verdict_kind to);
 
 /*

@@ -35,6 +35,31 @@ const char *lw_proc_role_name(enum lw_proc_role role);
 /* true for the roles that count as the function: the runtime and its descendants. */
 bool lw_record_role_is_function(enum lw_proc_role role);
 
+/* What the runtime's command line and environment say about its heap, read once when the
+ * runtime is first seen (parser: runtime_hints.h). The trend engine uses it to tell a garbage
+ * collector sizing its heap from a leak. */
+enum lw_runtime_kind {
+    LW_RUNTIME_UNKNOWN = 0, /* a custom runtime leakwatch knows nothing about */
+    LW_RUNTIME_NODE,        /* Node.js (V8) */
+    LW_RUNTIME_JVM,         /* a Java virtual machine */
+    LW_RUNTIME_DOTNET,      /* .NET */
+    LW_RUNTIME_PYTHON,      /* CPython */
+    LW_RUNTIME_KIND_COUNT
+};
+enum lw_heap_source {
+    LW_HEAP_UNKNOWN = 0, /* no ceiling known */
+    LW_HEAP_CMDLINE,     /* a flag on the runtime's command line */
+    LW_HEAP_ENVIRON,     /* an option in the runtime's environment (NODE_OPTIONS, ...) */
+    LW_HEAP_DEFAULT,     /* the runtime's (or Lambda's) default for the memory size */
+};
+struct lw_runtime_hint {
+    enum lw_runtime_kind kind;
+    enum lw_heap_source source;
+    uint64_t heap_max_bytes;    /* the heap's ceiling in bytes; 0 when given as permille */
+    uint32_t heap_max_permille; /* or: in thousandths of the function's memory size */
+    char origin[32];            /* the setting it came from ("-Xmx400m", "NODE_OPTIONS") */
+};
+
 /* One process's memory from /proc/PID/status, converted to bytes. */
 struct lw_proc_mem {
     uint64_t rss_bytes;       /* VmRSS */
@@ -62,6 +87,7 @@ struct lw_snapshot {
     uint32_t n_procs_dropped; /* processes beyond LW_MAX_PROCS, not read */
     struct lw_proc_reading procs[LW_MAX_PROCS];
     uint64_t self_cpu_us; /* leakwatch's own CPU time (user + system) since it started */
+    struct lw_runtime_hint runtime_hint; /* of the runtime, as first seen; kind 0 if none yet */
 };
 
 /* How the per-invocation peak was obtained. */
@@ -199,7 +225,8 @@ struct lw_record {
     uint64_t self_cpu_total_us; /* leakwatch's CPU time since it started */
 
     struct lw_platform platform;
-    uint32_t gaps; /* enum lw_record_gap bits */
+    uint32_t gaps;                       /* enum lw_record_gap bits */
+    struct lw_runtime_hint runtime_hint; /* from the snapshots (lw_snapshot.runtime_hint) */
 
     /* Totals only from complete readings (record_build.h): the totals left out because a
      * process that belonged to them at the start was not read at the end. */

@@ -5,35 +5,41 @@
  * Lambda recycles the environment anyway?
  *
  * Pure: no clock, no /proc, no I/O. Time is the records' end_time_ms. Every byte of state is
- * allocated by lw_trend_new() and the size never changes however long the environment lives:
- * each series keeps a bounded window of recent readings and a bounded window of floor points.
+ * allocated by lw_trend_new() (109 KB) and the size never changes however long the environment
+ * lives: each series keeps a bounded window of recent readings and a bounded window of floor
+ * points. Work per record is O(window) while nothing grows significantly.
  *
- * How it decides (docs/verdict.md, "How the verdict works"):
+ * How it decides (docs/verdict.md, "How the verdict works", has the numbers and their reasons):
  *  - Series: the function's anonymous RSS at the end of each invocation (runtime and children),
  *    the anonymous RSS of every other process (extensions, leakwatch itself) keyed by name and
  *    role, and the environment's total RSS for the projection. The first warmup_invocations
- *    records are not part of any series: runtimes load code and size heaps there.
- *  - Growth is the Theil-Sen slope (median of pairwise slopes, bytes per invocation) over the
- *    last LW_TREND_RAW_POINTS readings. When the window holds a release (a drop of at least a
- *    quarter of its range: a garbage collection, a saw-tooth, the end of a spike), the slope is
- *    taken over the retained floor instead: the minimum of each block of
- *    floor_block_invocations readings, LW_TREND_FLOOR_POINTS blocks. Confidence is Kendall's
- *    tau of the same points (the share of pairs that agree on growth, minus those that do not).
- *  - Growth counts only when it is significant: a Mann-Kendall z of at least 4, confidence of at
- *    least 0.4, at least min_growth_bytes_per_invocation, and a rise over the window of at least
- *    four times the noise (scaled median absolute deviation around the fitted line).
- *  - Significant growth whose recent half grows at less than half the rate of the older half,
- *    or not significantly at all, is warming (decelerating toward a plateau); otherwise a leak.
- *  - Projection: headroom (memory limit minus environment RSS) divided by the summed growth of
- *    the leaking series gives invocations to out-of-memory; the observed invocation rate turns
- *    that into minutes. OOM before the recycle horizon is leak-critical, after it a leak.
- *  - Hysteresis: a new verdict replaces the current one only after hold_assessments consecutive
- *    assessments propose it (leak and leak-critical proposals count together toward leaving a
- *    non-leak verdict). leak-critical falls back to leak only when OOM is projected beyond 1.25
- *    times the horizon.
- *  - Alerts: lw_verdict.changed is set once per transition that involves leak or
- *    leak-critical on either side. learning, steady and warming are all healthy: moving among
- *    them changes the verdict and the LeakVerdictLevel metric but writes no alert line.
+ *    records are not part of any series.
+ *  - Growth is the Theil-Sen slope over the last LW_TREND_RAW_POINTS readings (over the retained
+ *    floor, block minima, when the window holds a release), with Sen's 99% confidence interval;
+ *    significant when the Mann-Kendall z >= 4, Kendall's tau >= 0.4, the rise clears four
+ *    noise scales and min_growth_bytes_per_invocation.
+ *  - Decelerating or linear: a quadratic fitted to the window gives the curvature and its
+ *    standard error; growth whose curvature is significantly negative (t <= -3) and whose
+ *    fitted slope at the end of the window is under half the slope at its start, or whose
+ *    recent half no longer grows (or at under half the older half's rate), is warming. A leak
+ *    needs both halves of the window to grow significantly, no significant deceleration, a slope
+ *    precise enough to project from, and at least leak_min_points readings.
+ *  - The runtime (lw_record.runtime_hint): a garbage-collected runtime (Node.js, JVM, .NET,
+ *    Python) needs gc_leak_min_points readings, and the low end of the slope's interval must
+ *    clear 0.002% of the memory limit per invocation: its heap sizing is slow drift and steps.
+ *    Growth of the function while the environment is below a heap ceiling that fits the limit
+ *    (first environment RSS + 1.1 x the heap ceiling <= limit) is heap sizing: warming.
+ *  - Projection: headroom (the memory limit, or the runtime's heap ceiling over the
+ *    environment's first reading when that is lower, minus the environment RSS) over the summed
+ *    growth of the leaking series gives invocations to out-of-memory; the observed invocation
+ *    rate turns that into minutes. leak-critical needs the projection from the low end of the
+ *    slope's interval (the latest plausible OOM) before the recycle horizon in hold_assessments
+ *    consecutive assessments; it is left once that projection is beyond 1.25 times the horizon,
+ *    or at once when the growth stops.
+ *  - Hysteresis and alerts (alert.h): a new verdict needs hold_assessments consecutive
+ *    proposals; one alert line when an environment enters a leak state, none between leak and
+ *    leak-critical; leaving a leak state needs withdraw_assessments consecutive assessments
+ *    without a leak and writes one line.
  *  - A record of another environment (env_id differs) or a sequence number that does not go
  *    forward (the runtime and leakwatch were restarted) starts the state over: learning again,
  *    no alert.
@@ -71,6 +77,13 @@ struct lw_trend_config {
     uint32_t hold_assessments;
     /* Slower growth is never a leak (page-granularity noise). Default 256 bytes, >= 0. */
     double min_growth_bytes_per_invocation;
+    /* Readings a leak verdict needs (linear growth sustained over this many invocations):
+     * default 24; for a garbage-collected runtime default 32. min_points..LW_TREND_RAW_POINTS. */
+    uint32_t leak_min_points;
+    uint32_t gc_leak_min_points;
+    /* Consecutive assessments without a leak before an alerted leak is withdrawn. Default 64
+     * (a whole window of readings), at least 1. */
+    uint32_t withdraw_assessments;
 };
 
 /* The documented defaults above. */

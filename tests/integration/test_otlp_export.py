@@ -210,9 +210,10 @@ class OtlpExportTest(LeakwatchCase):
     # --- values ------------------------------------------------------------------------------
 
     def test_otlp_carries_the_emf_figures_of_the_same_invocations(self):
-        # Without a warm-up, 14 invocations of a steady leak give the trend engine enough
-        # points for its projections: every metric of the table is compared.
-        n = 14
+        # Without a warm-up, 30 invocations of a steady leak give the trend engine enough
+        # points for its projections (a leak verdict needs 24 readings of sustained growth and
+        # 3 consistent assessments): every metric of the table is compared.
+        n = 30
         with OtlpReceiver(mode="ok") as rx:
             env = self.otlp_env(rx.base_url, OTEL_EXPORTER_OTLP_HEADERS="api-key=" + SECRET,
                                 LEAKWATCH_LOG_LEVEL="debug", LEAKWATCH_WARMUP_INVOCATIONS="0")

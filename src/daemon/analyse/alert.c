@@ -22,38 +22,104 @@ static bool leak_family(enum lw_verdict_kind k)
 
 bool lw_alert_due(enum lw_verdict_kind from, enum lw_verdict_kind to)
 {
-    return from != to && (leak_family(from) || leak_family(to));
+    return from != to && leak_family(from) != leak_family(to);
 }
 
-void lw_alert_hold_init(struct lw_alert_hold *h, uint32_t hold_assessments)
+void lw_alert_hold_init(struct lw_alert_hold *h, uint32_t hold_assessments,
+                        uint32_t withdraw_assessments)
 {
+    memset(h, 0, sizeof(*h));
     h->hold_assessments = hold_assessments ? hold_assessments : 1;
+    h->withdraw_assessments = withdraw_assessments ? withdraw_assessments : 1;
     h->pending = LW_VERDICT_LEARNING;
+}
+
+/* Puts head before the verdict's reason: why a leak stands comes first, and a long sentence is
+ * cut at its end. */
+static void prefix_reason(struct lw_verdict *v, const char *head)
+{
+    char buf[sizeof(v->reason)];
+    size_t hl = strlen(head);
+    if (hl >= sizeof(buf))
+        hl = sizeof(buf) - 1;
+    memcpy(buf, head, hl);
+    size_t rl = strnlen(v->reason, sizeof(v->reason) - 1);
+    if (rl > sizeof(buf) - 1 - hl)
+        rl = lw_text_utf8_cut(v->reason, rl, sizeof(buf) - 1 - hl);
+    memcpy(buf + hl, v->reason, rl);
+    buf[hl + rl] = '\0';
+    memcpy(v->reason, buf, sizeof(buf));
+}
+
+/* Counts one more proposal of kind; true once it has been proposed hold_assessments times in a
+ * row. Leak and leak-critical proposals are one direction ("it leaks"): a projection near the
+ * horizon must not reset the count. */
+static bool propose(struct lw_alert_hold *h, enum lw_verdict_kind kind)
+{
+    bool same = h->pending_count > 0 &&
+                (h->pending == kind || (leak_family(h->pending) && leak_family(kind)));
+    h->pending_count = same ? h->pending_count + 1 : 1;
+    h->pending = kind;
+    if (h->pending_count < h->hold_assessments)
+        return false;
     h->pending_count = 0;
+    return true;
 }
 
 void lw_alert_hold_apply(struct lw_alert_hold *h, struct lw_verdict *current,
                          const struct lw_verdict *cand)
 {
     enum lw_verdict_kind prev = current->kind;
-    if (cand->kind == prev) {
+    bool line = false;
+    if (leak_family(prev) && !leak_family(cand->kind) && cand->still_growing && !cand->given_back) {
+        /* Still growing, only not provably linear right now (a leak that steps): no evidence
+         * either way; the leak stands with the latest figures. */
         h->pending_count = 0;
+        enum lw_verdict_kind keep = prev;
         *current = *cand;
-    } else {
-        /* Leak and leak-critical proposals are one direction ("it leaks") while the published
-         * verdict is not a leak: a projection near the horizon must not reset the count. */
-        bool same = h->pending_count > 0 &&
-                    (h->pending == cand->kind ||
-                     (!leak_family(prev) && leak_family(h->pending) && leak_family(cand->kind)));
-        h->pending_count = same ? h->pending_count + 1 : 1;
-        h->pending = cand->kind;
-        if (h->pending_count >= h->hold_assessments) {
-            h->pending_count = 0;
+        current->kind = keep;
+        prefix_reason(current,
+                      "the leak stands while memory grows over a longer view; this window: ");
+    } else if (leak_family(prev) && !leak_family(cand->kind)) {
+        /* The growth stopped, or never was a leak. Withdrawn only on sustained evidence;
+         * until then the verdict is leak with the latest figures, never leak-critical. */
+        h->pending_count = 0;
+        if (++h->calm_count >= h->withdraw_assessments || cand->given_back) {
+            h->calm_count = 0;
             *current = *cand;
+            line = h->alerted;
+            h->alerted = false;
+        } else {
+            *current = *cand;
+            current->kind = LW_VERDICT_LEAK;
+            char head[96];
+            snprintf(head, sizeof(head), "the leak stands until %u calm assessments (%u so far): ",
+                     h->withdraw_assessments, h->calm_count);
+            prefix_reason(current, head);
+        }
+    } else if (cand->kind == prev) {
+        h->pending_count = 0;
+        h->calm_count = 0;
+        *current = *cand;
+    } else if (leak_family(prev)) {
+        /* leak <-> leak-critical within an episode: the verdict moves, no line. The trend
+         * engine already holds leak-critical to a projection stable over several assessments
+         * and a band around the horizon. */
+        h->pending_count = 0;
+        h->calm_count = 0;
+        *current = *cand;
+    } else if (propose(h, cand->kind)) {
+        *current = *cand;
+        if (leak_family(cand->kind)) {
+            line = !h->alerted;
+            h->alerted = true;
+            h->calm_count = 0;
         }
     }
     current->previous = prev;
-    current->changed = lw_alert_due(prev, current->kind);
+    current->changed = line;
+    if (line)
+        h->alerts++;
 }
 
 /* ---- the alert line -------------------------------------------------------------------------- */

@@ -8,10 +8,24 @@
  * 29% of wild points, and Kendall's tau over the same pairs says how consistent the growth is.
  * Both cost O(n^2) pairs, so the windows are small and fixed (64 points: 2016 pairs), which
  * also keeps the engine's memory constant. The median is found with a selection, not a sort.
+ * Most assessments need only Kendall's statistic, which is kept from one assessment to the next
+ * in O(window) (raw_window_s); the pairwise slopes are taken only for significant growth.
+ *
+ * The pairwise slopes also give the slope's uncertainty without assuming a distribution:
+ * Sen's interval takes the order statistics of the same pairs around the median, at a distance
+ * set by the Mann-Kendall variance. Its low end is what leak-critical is decided on: a
+ * projection from the slowest growth the readings support is the one leakwatch is confident in.
+ *
+ * Decelerating growth (a cache filling, a heap being sized) is told from linear growth by a
+ * quadratic fitted to the same window: its curvature, with a standard error from the robust
+ * noise scale, is a test of "the growth slows down" with its own uncertainty; the halves of the
+ * window (each with its own trend test) back it up for shapes a parabola fits badly (a line
+ * that stops). Both cost O(window).
  */
 #include <leakwatch/trend.h>
 
 #include <leakwatch/median.h>
+#include <leakwatch/runtime_hints.h>
 #include <leakwatch/timefmt.h>
 
 #include <math.h>
@@ -34,10 +48,26 @@
 #define NOISE_RISE_FACTOR 4.0 /* rise over the window, in noise scales */
 #define RELEASE_SHARE 0.25    /* a drop of this share of the window's range is a release */
 #define DECEL_RATIO 0.5       /* recent/older slope below this: decelerating, warming */
-#define RECENT_Z_MIN 2.0      /* the recent half still grows significantly */
 #define CRITICAL_EXIT 1.25    /* leak-critical -> leak once OOM is beyond this x horizon */
 #define MAD_TO_SIGMA 1.4826
 #define SLOPE_PRECISION 0.05 /* standard error of the slope, relative */
+#define SEN_Z 2.576          /* Sen's interval: 99% two-sided */
+#define CURVE_T_MAX -3.0     /* curvature this many standard errors below 0: decelerating */
+#define HALF_Z_MIN 2.0       /* each half of the window grows significantly: sustained */
+#define BEND_RATIO 0.8       /* a bend that matters: the end slope below this share of the start */
+#define PAGE_NOISE_BYTES 1182.0 /* a 4 KiB page's rounding: 4096 / sqrt(12) */
+/* A garbage-collected runtime's heap sizing drifts up slowly and in steps for hundreds of
+ * invocations (Node.js with 4 MB of garbage per invocation: 3.4 KB per invocation over 6,000
+ * at 512 MB). A leak there needs the low end of its slope's interval above this share of the
+ * memory limit per invocation: 0.002% (10.7 KB at 512 MB): a leak slower than that needs more
+ * than 50,000 invocations to fill the memory. */
+#define GC_FLOOR_SHARE 0.00002
+/* A heap ceiling fits when the environment's first reading plus this many times the ceiling
+ * is within the limit: the collector's own structures, metaspace, code and thread stacks grow
+ * with the heap, and the first reading is a lower bound of them. */
+#define CEILING_SLACK 1.1
+/* The environment within this share of the runtime's ceiling: the heap is full. */
+#define AT_CEILING_SHARE 0.97
 /* leakwatch's own buffers have fixed sizes but become resident as they are first used: the
  * ledger's ring of held records (16 records of about 6 KB), with OTLP the exporter's ring of 64
  * records, its batch and encode buffer. Measured in the emulator: leakwatch's anonymous RSS
@@ -53,15 +83,27 @@ struct point {
 };
 
 /* One series: a ring of recent readings and a ring of block minima (the retained floor). */
+/* The Mann-Kendall statistic S of the median-filtered raw window, kept from one assessment to
+ * the next so that the next one costs O(window) instead of a pass over every pair. */
+struct mk_cache {
+    double y[RAW_N]; /* the filtered window it was computed over, oldest first */
+    uint32_t n;
+    uint64_t pushes; /* series.pushes when it was computed */
+    long s;
+    bool valid;
+};
+
 struct series {
     struct point raw[RAW_N];
     uint32_t raw_head; /* next slot to write */
     uint32_t raw_n;
+    uint64_t pushes; /* readings ever pushed */
     struct point floor[FLOOR_N];
     uint32_t floor_head;
     uint32_t floor_n;
     struct point block_min; /* minimum of the block being filled */
     uint32_t block_n;
+    struct mk_cache mk;
 };
 
 struct proc_series {
@@ -75,7 +117,16 @@ struct proc_series {
     struct series s;
 };
 
-enum growth_class { GROWTH_NONE = 0, GROWTH_WARMING, GROWTH_LEAK };
+/* UNDECIDED: significant growth that is neither clearly slowing nor yet enough to call a leak
+ * (too few readings, one half of the window flat, a slope too imprecise, or too slow for the
+ * runtime). It is published as warming: growing, not (yet) a leak. */
+enum growth_class { GROWTH_NONE = 0, GROWTH_WARMING, GROWTH_UNDECIDED, GROWTH_LEAK };
+
+/* What a leak verdict requires of a series: set per assessment from the runtime. */
+struct leak_rules {
+    uint32_t min_points;
+    double floor_bytes; /* the low end of the slope's interval must reach this */
+};
 
 struct estimate {
     bool valid;      /* enough points to say anything */
@@ -85,8 +136,14 @@ struct estimate {
     double tau;
     double z;
     double noise_bytes;
+    double slope_lo_bytes; /* Sen's 99% interval */
+    double slope_hi_bytes;
     double slope_old_bytes;
     double slope_recent_bytes;
+    double curve_t;           /* curvature over its standard error (quadratic fit) */
+    double slope_start_bytes; /* the quadratic's slope at the window's first and last point */
+    double slope_end_bytes;
+    const char *undecided; /* why growth is not (yet) a leak, for the reason sentence */
     enum growth_class cls;
 };
 
@@ -96,6 +153,8 @@ struct fit {
     double z;
     double noise;
     double span;
+    double slope_lo; /* Sen's interval at SEN_Z */
+    double slope_hi;
 };
 
 struct lw_trend {
@@ -117,6 +176,13 @@ struct lw_trend {
     bool have_env;
     double env_rss_bytes;
     uint64_t limit_bytes;
+    bool have_first_env;
+    double first_env_rss_bytes; /* the environment's first end reading, warm-up included */
+    struct lw_runtime_hint hint;
+    uint32_t crit_streak; /* consecutive assessments whose late projection is critical */
+    bool have_flag_floor;
+    double flag_floor_bytes; /* lowest function reading of the window a leak was found in */
+    double last_fn_bytes;
 
     struct lw_verdict current;
     struct lw_alert_hold hold;
@@ -136,6 +202,9 @@ struct lw_trend_config lw_trend_config_default(void)
         .floor_block_invocations = 8,
         .hold_assessments = 3,
         .min_growth_bytes_per_invocation = 256.0,
+        .leak_min_points = 24,
+        .gc_leak_min_points = 32,
+        .withdraw_assessments = 64,
     };
     return c;
 }
@@ -145,7 +214,10 @@ static bool config_valid(const struct lw_trend_config *c)
     return isfinite(c->recycle_horizon_minutes) && c->recycle_horizon_minutes > 0 &&
            c->min_points >= 4 && c->min_points <= RAW_N && c->floor_block_invocations >= 1 &&
            c->floor_block_invocations <= 64 && c->hold_assessments >= 1 &&
-           isfinite(c->min_growth_bytes_per_invocation) && c->min_growth_bytes_per_invocation >= 0;
+           isfinite(c->min_growth_bytes_per_invocation) &&
+           c->min_growth_bytes_per_invocation >= 0 && c->leak_min_points >= c->min_points &&
+           c->leak_min_points <= RAW_N && c->gc_leak_min_points >= c->min_points &&
+           c->gc_leak_min_points <= RAW_N && c->withdraw_assessments >= 1;
 }
 
 /* ---- statistics on small arrays ---------------------------------------------------------------
@@ -161,17 +233,79 @@ static void trend_test(long s, uint32_t n, struct fit *f)
     f->z = sc / sqrt(var);
 }
 
+static int sgn(double d)
+{
+    return (d > 0) - (d < 0);
+}
+
+/* S of p[0..n): the signs of every pair, later minus earlier. O(n^2). */
+static long full_s(const struct point *p, uint32_t n)
+{
+    long s = 0;
+    for (uint32_t i = 0; i < n; i++)
+        for (uint32_t j = i + 1; j < n; j++)
+            s += sgn(p[j].y - p[i].y);
+    return s;
+}
+
 /* Only the trend test of p[0..n), n >= 2: no slopes, no medians. */
 static void test_points(const struct point *p, uint32_t n, struct fit *f)
 {
-    long s = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        for (uint32_t j = i + 1; j < n; j++) {
-            double dy = p[j].y - p[i].y;
-            s += (dy > 0) - (dy < 0);
+    trend_test(full_s(p, n), n, f);
+}
+
+/* More changed values than this and S is counted afresh (each costs 2n comparisons). */
+#define MK_MAX_CHANGED 4
+
+/*
+ * S of the filtered raw window p[0..n) of series s. When the full window moved by exactly one
+ * reading since the last call, S follows from the last one: the oldest reading's pairs leave,
+ * the few filtered values that changed (the median of three changes the reading that stopped
+ * being the last one and the one that became the first) are replaced pair by pair, and the
+ * newest reading's pairs join: about 4n comparisons instead of n(n-1)/2. Integer arithmetic on
+ * the same comparisons: the result is exactly the full count.
+ */
+static long raw_window_s(struct series *s, const struct point *p, uint32_t n)
+{
+    struct mk_cache *c = &s->mk;
+    if (c->valid && c->n == n && c->pushes == s->pushes)
+        return c->s; /* no new reading: the same window */
+    long sum;
+    if (c->valid && n == RAW_N && c->n == RAW_N && s->pushes == c->pushes + 1) {
+        uint32_t changed = 0;
+        for (uint32_t i = 0; i + 1 < n; i++)
+            changed += p[i].y != c->y[i + 1];
+        if (changed <= MK_MAX_CHANGED) {
+            sum = c->s;
+            for (uint32_t j = 1; j < n; j++)
+                sum -= sgn(c->y[j] - c->y[0]);
+            memmove(c->y, c->y + 1, (n - 1) * sizeof(c->y[0]));
+            for (uint32_t i = 0; i + 1 < n; i++) {
+                if (p[i].y == c->y[i])
+                    continue;
+                for (uint32_t j = 0; j + 1 < n; j++)
+                    if (j != i)
+                        sum -= j < i ? sgn(c->y[i] - c->y[j]) : sgn(c->y[j] - c->y[i]);
+                c->y[i] = p[i].y;
+                for (uint32_t j = 0; j + 1 < n; j++)
+                    if (j != i)
+                        sum += j < i ? sgn(c->y[i] - c->y[j]) : sgn(c->y[j] - c->y[i]);
+            }
+            for (uint32_t j = 0; j + 1 < n; j++)
+                sum += sgn(p[n - 1].y - c->y[j]);
+            c->y[n - 1] = p[n - 1].y;
+            goto out;
         }
     }
-    trend_test(s, n, f);
+    sum = full_s(p, n);
+    for (uint32_t i = 0; i < n; i++)
+        c->y[i] = p[i].y;
+out:
+    c->n = n;
+    c->pushes = s->pushes;
+    c->s = sum;
+    c->valid = true;
+    return sum;
 }
 
 /*
@@ -201,10 +335,42 @@ static void fit_points(const struct point *p, uint32_t n, double *pairs, double 
     f->span = p[n - 1].x - p[0].x;
 }
 
+/*
+ * Sen's interval of the slope fitted last by fit_points() over n points: the order statistics
+ * (np - C)/2 and (np + C)/2 + 1 (1-based) of the pairwise slopes, C = z * sqrt(Var S), Var S the
+ * Mann-Kendall variance. pairs still holds those slopes (in any order). Two selections: only
+ * computed for growth that is significant.
+ */
+static void sen_interval(double *pairs, uint32_t n, struct fit *f)
+{
+    size_t np = (size_t)n * (n - 1) / 2;
+    double c = SEN_Z * sqrt((double)n * (n - 1) * (2.0 * n + 5) / 18.0);
+    double lo_rank = floor(((double)np - c) / 2.0);
+    double hi_rank = ceil(((double)np + c) / 2.0);
+    f->slope_lo = lo_rank >= 1 ? lw_select_kth(pairs, np, (size_t)lo_rank - 1) : -INFINITY;
+    f->slope_hi = hi_rank < (double)np ? lw_select_kth(pairs, np, (size_t)hi_rank) : INFINITY;
+}
+
+/*
+ * A slope to show for a series without a significant trend, in O(n): the median of the slopes
+ * between readings half a window apart. The full Theil-Sen fit (n(n-1)/2 pairs) is kept for
+ * growth that matters.
+ */
+static double quick_slope(const struct point *p, uint32_t n, double *scratch)
+{
+    uint32_t h = n / 2;
+    if (h == 0)
+        return 0;
+    for (uint32_t i = 0; i < h; i++)
+        scratch[i] = (p[i + h].y - p[i].y) / (p[i + h].x - p[i].x);
+    return lw_median(scratch, h);
+}
+
 /* ---- series ------------------------------------------------------------------------------- */
 
 static void series_push(struct series *s, double x, double y, uint32_t block)
 {
+    s->pushes++;
     s->raw[s->raw_head] = (struct point){x, y};
     s->raw_head = (s->raw_head + 1) % RAW_N;
     if (s->raw_n < RAW_N)
@@ -270,11 +436,66 @@ static bool significant(const struct fit *f, double min_growth, double z_min)
            f->slope * f->span >= NOISE_RISE_FACTOR * f->noise;
 }
 
-/* need_slope false: the caller uses the slope only when the growth is significant, so a series
- * that fails the trend test (z, tau: no slope needed) is classified without the Theil-Sen fit,
- * the bulk of the engine's work. Its slope and noise are then left 0. */
-static void estimate_series(struct lw_trend *t, const struct series *s, struct estimate *e,
-                            bool need_slope)
+/*
+ * The curvature of p[0..n) (n >= 4): least squares on 1, x and the part of x^2 orthogonal to
+ * both, so each coefficient is one sum. Its standard error comes from a robust noise scale of
+ * the residuals around the quadratic (scaled median absolute deviation: one odd reading does not
+ * inflate it). Gives the quadratic's slope at the first and the last point. resid is scratch of
+ * n entries. O(n).
+ */
+static void curvature(const struct point *p, uint32_t n, double *resid, double *t, double *d_start,
+                      double *d_end)
+{
+    double mx = 0, my = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        mx += p[i].x;
+        my += p[i].y;
+    }
+    mx /= n;
+    my /= n;
+    double sxx = 0, sxy = 0, sx2 = 0, sx3 = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        double u = p[i].x - mx;
+        sxx += u * u;
+        sxy += u * (p[i].y - my);
+        sx3 += u * u * u;
+    }
+    sx2 = sxx / n;
+    /* q = u^2 - sx2 - (sx3 / sxx) u: orthogonal to 1 and u */
+    double beta = sxx > 0 ? sx3 / sxx : 0;
+    double sqq = 0, sqy = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        double u = p[i].x - mx;
+        double q = u * u - sx2 - beta * u;
+        sqq += q * q;
+        sqy += q * (p[i].y - my);
+    }
+    double c = sqq > 0 ? sqy / sqq : 0;
+    double b = sxx > 0 ? sxy / sxx : 0;
+    /* y = my + b u + c q: dy/dx = b + c (2u - beta) */
+    double u0 = p[0].x - mx, u1 = p[n - 1].x - mx;
+    *d_start = b + c * (2 * u0 - beta);
+    *d_end = b + c * (2 * u1 - beta);
+    for (uint32_t i = 0; i < n; i++) {
+        double u = p[i].x - mx;
+        resid[i] = p[i].y - (my + b * u + c * (u * u - sx2 - beta * u));
+    }
+    double mid = lw_median(resid, n);
+    for (uint32_t i = 0; i < n; i++)
+        resid[i] = fabs(resid[i] - mid);
+    /* Readings are whole pages: a curve exactly through them still has the rounding of a page
+     * (uniform over 4 KiB: 1182 bytes standard deviation), and nothing is more certain. */
+    double noise = MAD_TO_SIGMA * lw_median(resid, n);
+    if (noise < PAGE_NOISE_BYTES)
+        noise = PAGE_NOISE_BYTES;
+    *t = sqq > 0 ? c / (noise / sqrt(sqq)) : 0;
+}
+
+/* A series that fails the trend test (z, tau: no slope needed) is classified without the
+ * Theil-Sen fit, the bulk of the engine's work; with need_slope its slope is then the O(n)
+ * quick_slope() (shown in the steady verdict), else 0. */
+static void estimate_series(struct lw_trend *t, struct series *s, struct estimate *e,
+                            bool need_slope, const struct leak_rules *rules)
 {
     memset(e, 0, sizeof(*e));
     uint32_t n = ring_copy(s->raw, s->raw_head, s->raw_n, RAW_N, t->pts);
@@ -296,14 +517,20 @@ static void estimate_series(struct lw_trend *t, const struct series *s, struct e
     }
     e->n = n;
     struct fit f;
-    if (!need_slope) {
+    /* The trend test alone (sign comparisons, no slopes, no medians) settles most
+     * assessments: a series without a significant trend needs no Theil-Sen fit. On the raw
+     * window it is kept up to date in O(window). */
+    if (e->floor_mode)
         test_points(t->pts, n, &f);
-        if (f.z < Z_MIN || f.tau < TAU_MIN) {
-            e->tau = f.tau;
-            e->z = f.z;
-            e->cls = GROWTH_NONE;
-            return;
-        }
+    else
+        trend_test(raw_window_s(s, t->pts, n), n, &f);
+    if (f.z < Z_MIN || f.tau < TAU_MIN) {
+        e->tau = f.tau;
+        e->z = f.z;
+        e->cls = GROWTH_NONE;
+        if (need_slope)
+            e->slope_bytes = quick_slope(t->pts, n, t->resid);
+        return;
     }
     fit_points(t->pts, n, t->pairs, t->resid, &f);
     e->slope_bytes = f.slope;
@@ -314,27 +541,83 @@ static void estimate_series(struct lw_trend *t, const struct series *s, struct e
         e->cls = GROWTH_NONE;
         return;
     }
-    /* Growth is real. Does it slow down? Compare the older and the recent half. */
+    sen_interval(t->pairs, n, &f);
+    e->slope_lo_bytes = f.slope_lo;
+    e->slope_hi_bytes = f.slope_hi;
+    /* Growth is real. Does it slow down? The curvature of the whole window, and its halves.
+     * Block minima under a saw-tooth jump by up to a whole cycle's rise from one block to the
+     * next: too jagged for a quadratic's noise scale, so the floor is judged by its halves. */
+    if (!e->floor_mode)
+        curvature(t->pts, n, t->resid, &e->curve_t, &e->slope_start_bytes, &e->slope_end_bytes);
     uint32_t half = n / 2;
     struct fit old, recent;
     fit_points(t->pts, half, t->pairs, t->resid, &old);
     fit_points(t->pts + half, n - half, t->pairs, t->resid, &recent);
     e->slope_old_bytes = old.slope;
     e->slope_recent_bytes = recent.slope;
-    bool recent_grows = significant(&recent, t->cfg.min_growth_bytes_per_invocation, RECENT_Z_MIN);
-    /* A leak also needs a slope precise enough to project from: its standard error (as for
-     * evenly spaced least squares) within SLOPE_PRECISION of the slope. Noisy series are
-     * flagged a few invocations later, but with a projection that holds. */
-    double se = f.span > 0 ? f.noise * sqrt(12.0 / n) / f.span : INFINITY;
-    if (!recent_grows || recent.slope < DECEL_RATIO * old.slope)
+    bool recent_grows = significant(&recent, t->cfg.min_growth_bytes_per_invocation, HALF_Z_MIN);
+    bool bends =
+        e->curve_t <= CURVE_T_MAX && e->slope_end_bytes < DECEL_RATIO * e->slope_start_bytes;
+    if (bends || recent.slope < DECEL_RATIO * old.slope) {
         e->cls = GROWTH_WARMING;
-    else if (se <= SLOPE_PRECISION * f.slope)
-        e->cls = GROWTH_LEAK;
+        return;
+    }
+    /* Not slowing down. A leak also needs: growth sustained over enough readings, in both
+     * halves; a slope precise enough to project from (its standard error, as for evenly spaced
+     * least squares, within SLOPE_PRECISION of it); for a garbage-collected runtime, the low end
+     * of its interval above the runtime's drift. Otherwise: not yet. */
+    double se = f.span > 0 ? f.noise * sqrt(12.0 / n) / f.span : INFINITY;
+    /* a floor point stands for floor_block_invocations readings: min_points of them are
+     * already far more invocations than a raw window needs */
+    uint32_t need = e->floor_mode ? t->cfg.min_points : rules->min_points;
+    e->cls = GROWTH_UNDECIDED;
+    if (n < need)
+        e->undecided = "sustained over too few readings yet";
+    else if (!recent_grows)
+        e->undecided = "the recent half of the window alone is not significant";
+    else if (!significant(&old, t->cfg.min_growth_bytes_per_invocation, HALF_Z_MIN))
+        e->undecided = "the older half of the window is flat: a step, not a trend";
+    else if (e->curve_t <= CURVE_T_MAX && e->slope_end_bytes < BEND_RATIO * e->slope_start_bytes)
+        e->undecided = "its growth bends down";
+    else if (se > SLOPE_PRECISION * f.slope)
+        e->undecided = "the slope is too uncertain to project from";
+    else if (f.slope_lo < rules->floor_bytes)
+        e->undecided = "slower than the runtime's heap sizing can explain away";
     else
-        e->cls = GROWTH_NONE;
+        e->cls = GROWTH_LEAK;
+}
+
+/*
+ * Whether the retained floor (block minima over the last FLOOR_N blocks, up to 512 invocations)
+ * still grows significantly and not slower recently: the long view of a leak that steps. A JVM
+ * leaking into its heap shows steps every 25 to 75 invocations as the heap is expanded; a
+ * 64-reading window then sees flat stretches that look like a plateau. Used only to keep a
+ * standing leak from being withdrawn, never to raise one.
+ */
+static bool floor_still_grows(struct lw_trend *t, const struct series *s, bool gc)
+{
+    uint32_t n = ring_copy(s->floor, s->floor_head, s->floor_n, FLOOR_N, t->pts);
+    if (n < t->cfg.leak_min_points)
+        return false;
+    struct fit f, recent;
+    fit_points(t->pts, n, t->pairs, t->resid, &f);
+    if (!significant(&f, t->cfg.min_growth_bytes_per_invocation, Z_MIN))
+        return false;
+    /* A collector expands its heap in bursts: a JVM leaking 52 KB per invocation went flat for
+     * 100 invocations between two 20 MB steps. For such a runtime, growth of the floor over the
+     * long view is enough; elsewhere its recent half must keep up too. */
+    if (gc)
+        return true;
+    fit_points(t->pts + n / 2, n - n / 2, t->pairs, t->resid, &recent);
+    return recent.slope >= DECEL_RATIO * f.slope;
 }
 
 /* ---- the engine --------------------------------------------------------------------------- */
+
+static bool leak_family(enum lw_verdict_kind k)
+{
+    return k == LW_VERDICT_LEAK || k == LW_VERDICT_LEAK_CRITICAL;
+}
 
 static void reset_state(struct lw_trend *t)
 {
@@ -344,7 +627,7 @@ static void reset_state(struct lw_trend *t)
     t->current.kind = LW_VERDICT_LEARNING;
     t->current.previous = LW_VERDICT_LEARNING;
     snprintf(t->current.reason, sizeof(t->current.reason), "learning: no invocation assessed yet");
-    lw_alert_hold_init(&t->hold, cfg.hold_assessments);
+    lw_alert_hold_init(&t->hold, cfg.hold_assessments, cfg.withdraw_assessments);
 }
 
 struct lw_trend *lw_trend_new(const struct lw_trend_config *cfg)
@@ -500,6 +783,29 @@ static void describe(char *buf, size_t cap, const char *name, enum lw_proc_role 
         snprintf(buf, cap, "the function");
 }
 
+/* "12.5 MB" */
+static void fmt_mb(char *buf, size_t cap, double bytes)
+{
+    snprintf(buf, cap, "%.0f MB", bytes / (1024.0 * 1024.0));
+}
+
+/* The runtime's heap ceiling and what it means for this environment. */
+struct ceiling {
+    double heap_bytes; /* 0: unknown */
+    double env_bytes;  /* the environment at the ceiling: its first reading + the heap */
+    bool fits;         /* with CEILING_SLACK, within the limit: heap sizing cannot exhaust it */
+};
+
+static void runtime_ceiling(const struct lw_trend *t, struct ceiling *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->heap_bytes = (double)lw_runtime_hint_heap_bytes(&t->hint, t->limit_bytes);
+    if (c->heap_bytes <= 0 || !t->have_first_env || t->limit_bytes == 0)
+        return;
+    c->env_bytes = t->first_env_rss_bytes + c->heap_bytes;
+    c->fits = t->first_env_rss_bytes + CEILING_SLACK * c->heap_bytes <= (double)t->limit_bytes;
+}
+
 /*
  * One assessment without hysteresis. Returns false when the engine has no new opinion
  * (the floor does not hold enough points yet): the current verdict stands.
@@ -507,6 +813,10 @@ static void describe(char *buf, size_t cap, const char *name, enum lw_proc_role 
 static bool assess(struct lw_trend *t, struct lw_verdict *v)
 {
     memset(v, 0, sizeof(*v));
+    struct ceiling ceil_;
+    runtime_ceiling(t, &ceil_);
+    v->runtime_heap_ceiling_bytes = (uint64_t)ceil_.heap_bytes;
+    v->runtime_ceiling_fits = ceil_.fits;
     if (t->n_readings < t->cfg.min_points) {
         v->kind = LW_VERDICT_LEARNING;
         say(v->reason, sizeof(v->reason),
@@ -515,35 +825,55 @@ static bool assess(struct lw_trend *t, struct lw_verdict *v)
         return true;
     }
 
+    /* A garbage-collected runtime grows for a while by design: a leak there needs more
+     * readings and growth clear of its drift. */
+    bool gc = t->hint.kind != LW_RUNTIME_UNKNOWN;
+    struct leak_rules fn_rules = {
+        .min_points = gc ? t->cfg.gc_leak_min_points : t->cfg.leak_min_points,
+        .floor_bytes = gc ? GC_FLOOR_SHARE * (double)t->limit_bytes : 0,
+    };
+    struct leak_rules other_rules = {.min_points = t->cfg.leak_min_points, .floor_bytes = 0};
+
     struct estimate fn;
-    estimate_series(t, &t->fn, &fn, true);
+    estimate_series(t, &t->fn, &fn, true, &fn_rules);
+    /* Growth toward a heap ceiling that fits the limit, while the environment is still below
+     * it: the collector sizing its heap, never an out-of-memory. Above the ceiling the growth
+     * is outside the heap and is judged as any other. */
+    bool heap_sizing = ceil_.fits && t->env_rss_bytes <= ceil_.env_bytes &&
+                       (fn.cls == GROWTH_LEAK || fn.cls == GROWTH_UNDECIDED);
+    if (heap_sizing)
+        fn.cls = GROWTH_WARMING;
 
     /* The candidates: the function as a whole, and each process that is not the function. */
     const struct estimate *driver = NULL;
     struct estimate driver_est;
     const struct proc_series *driver_proc = NULL;
-    double leak_sum = 0;
+    double leak_sum = 0, leak_lo_sum = 0;
     bool any_valid = fn.valid;
     if (fn.valid && fn.cls != GROWTH_NONE) {
         driver_est = fn;
         driver = &driver_est;
-        if (fn.cls == GROWTH_LEAK)
+        if (fn.cls == GROWTH_LEAK) {
             leak_sum += fn.slope_bytes;
+            leak_lo_sum += fn.slope_lo_bytes > 0 ? fn.slope_lo_bytes : 0;
+        }
     }
     for (size_t i = 0; i < LW_MAX_PROCS; i++) {
-        const struct proc_series *p = &t->procs[i];
+        struct proc_series *p = &t->procs[i];
         if (!p->used || p->last_seq != t->last_seq ||
             (p->role != LW_ROLE_EXTENSION && p->role != LW_ROLE_SELF))
             continue;
         struct estimate e;
-        estimate_series(t, &p->s, &e, false);
+        estimate_series(t, &p->s, &e, false, &other_rules);
         any_valid = any_valid || e.valid;
         if (!e.valid || e.cls == GROWTH_NONE)
             continue;
         if (p->role == LW_ROLE_SELF && p->last_bytes - p->first_bytes <= SELF_FILL_BYTES)
             continue; /* its own buffers becoming resident, not a leak */
-        if (e.cls == GROWTH_LEAK)
+        if (e.cls == GROWTH_LEAK) {
             leak_sum += e.slope_bytes;
+            leak_lo_sum += e.slope_lo_bytes > 0 ? e.slope_lo_bytes : 0;
+        }
         /* a leak outranks warming; among equals, the faster grower */
         if (!driver || e.cls > driver->cls ||
             (e.cls == driver->cls && e.slope_bytes > driver->slope_bytes)) {
@@ -577,13 +907,23 @@ static bool assess(struct lw_trend *t, struct lw_verdict *v)
          * no estimate at all (new processes), the runtime itself is the best guess. */
         int best_rank = -1;
         double best_slope = 0;
+        /* With one process of the function (the usual runtime) it is the culprit: no fit */
+        uint32_t n_fn = 0;
         for (size_t i = 0; i < LW_MAX_PROCS; i++) {
             const struct proc_series *p = &t->procs[i];
+            n_fn += p->used && p->last_seq == t->last_seq &&
+                    (p->role == LW_ROLE_RUNTIME || p->role == LW_ROLE_RUNTIME_CHILD);
+        }
+        for (size_t i = 0; i < LW_MAX_PROCS; i++) {
+            struct proc_series *p = &t->procs[i];
             if (!p->used || p->last_seq != t->last_seq ||
                 (p->role != LW_ROLE_RUNTIME && p->role != LW_ROLE_RUNTIME_CHILD))
                 continue;
             struct estimate e;
-            estimate_series(t, &p->s, &e, true);
+            if (n_fn == 1)
+                memset(&e, 0, sizeof(e));
+            else
+                estimate_series(t, &p->s, &e, true, &other_rules);
             int rank = e.valid ? 2 : p->role == LW_ROLE_RUNTIME ? 1 : 0;
             if (rank > best_rank || (rank == 2 && best_rank == 2 && e.slope_bytes > best_slope)) {
                 best_rank = rank;
@@ -596,35 +936,62 @@ static bool assess(struct lw_trend *t, struct lw_verdict *v)
 
     double rate = rate_per_minute(t);
     v->growth_bytes_per_invocation = driver->slope_bytes;
+    v->growth_lower_bytes_per_invocation = driver->slope_lo_bytes > 0 ? driver->slope_lo_bytes : 0;
     v->growth_bytes_per_hour = driver->slope_bytes * rate * 60;
     v->confidence = driver->tau > 0 ? driver->tau : 0;
     char who[LW_NAME_MAX + 32];
     describe(who, sizeof(who), v->culprit, v->culprit_role);
+    char heap[24], at[24], lim[24];
+    fmt_mb(heap, sizeof(heap), ceil_.heap_bytes);
+    fmt_mb(at, sizeof(at), ceil_.env_bytes);
+    fmt_mb(lim, sizeof(lim), (double)t->limit_bytes);
 
-    if (driver->cls == GROWTH_WARMING) {
+    if (driver->cls != GROWTH_LEAK) {
+        t->crit_streak = 0;
         v->kind = LW_VERDICT_WARMING;
-        say(v->reason, sizeof(v->reason),
-            "anonymous RSS of %s grows but slows down (%.0f bytes per invocation recently, "
-            "%.0f before): warming toward a plateau",
-            who, driver->slope_recent_bytes > 0 ? driver->slope_recent_bytes : 0,
-            driver->slope_old_bytes);
+        if (heap_sizing && driver == &driver_est && !driver_proc)
+            say(v->reason, sizeof(v->reason),
+                "anonymous RSS of %s grows %.0f bytes per invocation toward its heap ceiling "
+                "(%s: %s, %s with the environment), which fits the %s limit: heap sizing",
+                who, driver->slope_bytes, t->hint.origin, heap, at, lim);
+        else if (driver->cls == GROWTH_WARMING)
+            say(v->reason, sizeof(v->reason),
+                "anonymous RSS of %s grows but slows down (%.0f bytes per invocation recently, "
+                "%.0f before): warming toward a plateau",
+                who, driver->slope_recent_bytes > 0 ? driver->slope_recent_bytes : 0,
+                driver->slope_old_bytes);
+        else {
+            v->still_growing = true;
+            say(v->reason, sizeof(v->reason),
+                "anonymous RSS of %s grows %.0f bytes per invocation, not yet a leak: %s", who,
+                driver->slope_bytes, driver->undecided ? driver->undecided : "");
+        }
         return true;
     }
 
     v->kind = LW_VERDICT_LEAK;
     char growth[128];
-    snprintf(growth, sizeof(growth), "grows %.0f bytes per invocation (confidence %.2f)",
-             driver->slope_bytes, v->confidence);
+    snprintf(growth, sizeof(growth), "grows %.0f bytes per invocation (at least %.0f)",
+             driver->slope_bytes, v->growth_lower_bytes_per_invocation);
     if (t->limit_bytes == 0 || !t->have_env || leak_sum <= 0) {
+        t->crit_streak = 0;
         say(v->reason, sizeof(v->reason),
             "anonymous RSS of %s %s; the memory limit is unknown, no projection", who, growth);
         return true;
     }
-    double headroom = (double)t->limit_bytes - t->env_rss_bytes;
+    /* Out of memory where the environment meets the limit, or earlier where the runtime meets
+     * its heap ceiling (the runtime then fails with its own out-of-memory error). */
+    double oom_at = (double)t->limit_bytes;
+    bool at_heap = ceil_.heap_bytes > 0 && ceil_.env_bytes > 0 && ceil_.env_bytes < oom_at &&
+                   t->env_rss_bytes < ceil_.env_bytes;
+    if (at_heap)
+        oom_at = ceil_.env_bytes;
+    double headroom = oom_at - t->env_rss_bytes;
     if (headroom < 0)
         headroom = 0;
     v->projected_invocations_to_oom = headroom / leak_sum;
     if (rate <= 0) {
+        t->crit_streak = 0;
         say(v->reason, sizeof(v->reason),
             "anonymous RSS of %s %s; memory runs out in %.0f invocations (rate unknown)", who,
             growth, v->projected_invocations_to_oom);
@@ -632,19 +999,34 @@ static bool assess(struct lw_trend *t, struct lw_verdict *v)
     }
     v->have_projection = true;
     v->projected_minutes_to_oom = v->projected_invocations_to_oom / rate;
-    /* A band around the horizon: once critical, stay critical until clearly beyond it. */
+    v->projected_minutes_to_oom_late = leak_lo_sum > 0 ? headroom / leak_lo_sum / rate : INFINITY;
+    /* leak-critical: confident that memory runs out before the horizon, i.e. even the slowest
+     * growth the readings support gets there, in hold_assessments assessments in a row. Once
+     * critical, it stays so until that projection is clearly beyond the horizon. */
     double horizon = t->cfg.recycle_horizon_minutes;
-    double limit_min =
-        t->current.kind == LW_VERDICT_LEAK_CRITICAL ? horizon * CRITICAL_EXIT : horizon;
-    bool critical = v->projected_minutes_to_oom < limit_min;
+    bool was_critical = t->current.kind == LW_VERDICT_LEAK_CRITICAL;
+    double limit_min = was_critical ? horizon * CRITICAL_EXIT : horizon;
+    bool critical_now = v->projected_minutes_to_oom_late < limit_min;
+    t->crit_streak = critical_now ? t->crit_streak + 1 : 0;
+    bool critical = critical_now && (was_critical || t->crit_streak >= t->cfg.hold_assessments);
     if (critical)
         v->kind = LW_VERDICT_LEAK_CRITICAL;
-    char mins[32];
+    char mins[32], late[32];
     lw_time_fmt_minutes(v->projected_minutes_to_oom, mins, sizeof(mins));
+    lw_time_fmt_minutes(v->projected_minutes_to_oom_late, late, sizeof(late));
+    /* the verdict says which: a runtime whose heap ceiling does not fit can run out on heap
+     * sizing alone */
+    char ceiling_note[64] = "";
+    if (ceil_.heap_bytes > 0 && !ceil_.fits && !driver_proc)
+        snprintf(ceiling_note, sizeof(ceiling_note), "; its heap ceiling (%s) does not fit", heap);
     say(v->reason, sizeof(v->reason),
-        "anonymous RSS of %s %s; at %.1f invocations/min memory runs out in %s, %s the "
-        "%.0f min recycle horizon",
-        who, growth, rate, mins, critical ? "before" : "after", horizon);
+        "anonymous RSS of %s %s%s; at %.1f invocations/min %s runs out in %s (at the latest %s), "
+        "%s the %.0f min recycle horizon",
+        who, growth, ceiling_note, rate, at_heap ? "the heap" : "memory", mins, late,
+        critical       ? "before"
+        : critical_now ? "likely before"
+                       : "after",
+        horizon);
     return true;
 }
 
@@ -693,10 +1075,18 @@ void lw_trend_add(struct lw_trend *t, const struct lw_record *rec, struct lw_ver
     }
     if (rec->memory_limit_bytes)
         t->limit_bytes = rec->memory_limit_bytes;
+    if (rec->runtime_hint.kind != LW_RUNTIME_UNKNOWN || rec->runtime_hint.source != LW_HEAP_UNKNOWN)
+        t->hint = rec->runtime_hint;
+    /* The environment's first reading, warm-up included: the runtime before its heap grew. */
+    if (rec->have_end && !runtime_gone(rec) && !t->have_first_env && rec->env_end.rss_bytes) {
+        t->have_first_env = true;
+        t->first_env_rss_bytes = (double)rec->env_end.rss_bytes;
+    }
 
     if (rec->have_end && !runtime_gone(rec) && rec->seq > t->cfg.warmup_invocations) {
         series_push(&t->fn, (double)rec->seq, (double)rec->fn_end.rss_anon_bytes,
                     t->cfg.floor_block_invocations);
+        t->last_fn_bytes = (double)rec->fn_end.rss_anon_bytes;
         push_procs(t, rec);
         t->env_rss_bytes = (double)rec->env_end.rss_bytes;
         t->have_env = true;
@@ -717,7 +1107,40 @@ void lw_trend_add(struct lw_trend *t, const struct lw_record *rec, struct lw_ver
                  "learning: a first verdict (%s) needs %u consistent assessments",
                  lw_verdict_name(cand.kind), t->cfg.hold_assessments);
     }
+    bool was_leak = leak_family(prev);
+    if (was_leak && t->have_flag_floor && t->last_fn_bytes < t->flag_floor_bytes)
+        cand.given_back = true;
+    if (was_leak && !leak_family(cand.kind) && !cand.still_growing && !cand.given_back &&
+        floor_still_grows(t, &t->fn, t->hint.kind != LW_RUNTIME_UNKNOWN))
+        cand.still_growing = true;
+    struct ceiling c;
+    runtime_ceiling(t, &c);
+    if (was_leak && !leak_family(cand.kind) && c.env_bytes > 0 &&
+        t->env_rss_bytes >= AT_CEILING_SHARE * c.env_bytes) {
+        /* The growth stopped where the runtime's heap ends: the heap is full, not the leak
+         * over. The runtime fails with its own out-of-memory error from here on (seen with a
+         * JVM: flat at its -XX:MaxHeapSize for 170 invocations, then OutOfMemoryError). */
+        struct lw_verdict keep = t->current;
+        char heap[24];
+        fmt_mb(heap, sizeof(heap), c.heap_bytes);
+        say(keep.reason, sizeof(keep.reason),
+            "anonymous RSS of the function stopped growing at the runtime's heap ceiling (%s: "
+            "%s): the heap is full, the leak goes on inside it",
+            t->hint.origin, heap);
+        cand = keep;
+    }
     lw_alert_hold_apply(&t->hold, &t->current, &cand);
+    if (!was_leak && leak_family(t->current.kind)) {
+        /* a leak is adopted: remember the floor of the window it was found in */
+        uint32_t n = ring_copy(t->fn.raw, t->fn.raw_head, t->fn.raw_n, RAW_N, t->pts);
+        t->have_flag_floor = n > 0;
+        t->flag_floor_bytes = n > 0 ? t->pts[0].y : 0;
+        for (uint32_t i = 1; i < n; i++)
+            if (t->pts[i].y < t->flag_floor_bytes)
+                t->flag_floor_bytes = t->pts[i].y;
+    } else if (!leak_family(t->current.kind)) {
+        t->have_flag_floor = false;
+    }
     *out = t->current;
     t->current.changed = false;
 }

@@ -44,6 +44,7 @@ void lw_record_open(struct lw_record *r, const struct lw_snapshot *start, const 
     copy_str(r->request_id, sizeof(r->request_id), request_id);
     copy_str(r->env_id, sizeof(r->env_id), env_id);
     r->seq = seq;
+    r->runtime_hint = start->runtime_hint; /* what the runtime's flags say (trend engine) */
     r->cold_start = cold_start;
     r->deadline_ms = deadline_ms;
     r->memory_limit_bytes = memory_limit_bytes;

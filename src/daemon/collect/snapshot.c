@@ -6,12 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <leakwatch/lambda_api.h>
 #include <leakwatch/log.h>
 #include <leakwatch/procfs.h>
+#include <leakwatch/runtime_hints.h>
 
 /* Bounds: a Lambda environment has a handful of processes (at most 1,024 processes and threads
  * per function) and at most 10 extensions; the tables below are fixed so that a snapshot never
@@ -86,6 +88,7 @@ struct lw_processes {
     size_t n_known;
     struct child_file child_files[CHILD_FILES];
     char buf[READ_CAP];
+    struct lw_runtime_hint runtime_hint; /* of the runtime last classified */
 };
 
 /* Reads a small /proc file whole into buf (NUL-terminated), relative to an open directory (or
@@ -374,6 +377,30 @@ static bool top_level(const struct lw_processes *ps, const struct known *k)
 }
 
 /*
+ * The runtime's heap ceiling from its command line and its environment, read once when the
+ * runtime is first known and never again: the per-invocation path stays one pread per process.
+ * The environment buffer is mapped for this call and unmapped after it, so its pages never stay
+ * in leakwatch's RSS. A runtime whose environment cannot be read keeps what its command line
+ * says.
+ */
+static void note_runtime_hint(struct lw_processes *ps, struct known *k)
+{
+    if (k->dir_fd < 0)
+        return;
+    ssize_t c = read_small_at(k->dir_fd, "cmdline", ps->buf, sizeof(ps->buf));
+    size_t cap = LW_RUNTIME_HINTS_ENVIRON_MAX + 1;
+    char *env = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ssize_t n = env != MAP_FAILED ? read_small_at(k->dir_fd, "environ", env, cap) : -1;
+    lw_runtime_hints_parse(ps->buf, c > 0 ? (size_t)c : 0, env != MAP_FAILED ? env : NULL,
+                           n > 0 ? (size_t)n : 0, &ps->runtime_hint);
+    if (env != MAP_FAILED)
+        munmap(env, cap);
+    lw_debug("runtime pid %d: %s, heap ceiling from %s (%s)", (int)k->pid,
+             lw_runtime_kind_name(ps->runtime_hint.kind),
+             lw_heap_source_name(ps->runtime_hint.source), ps->runtime_hint.origin);
+}
+
+/*
  * The candidates of the first pass: children of init started after leakwatch that no file
  * names. One is the runtime; the others are extensions that left their file by exec (a shell
  * script that execs a program elsewhere). The extensions folder says how many of those there
@@ -414,6 +441,7 @@ static void decide_runtime(struct lw_processes *ps, struct known **cand, size_t 
     ps->runtime_found = true;
     ps->runtime_pid = last->pid;
     ps->runtime_start_ticks = last->start_ticks;
+    note_runtime_hint(ps, last);
 }
 
 /* An extension known to be one but not named by its file takes the folder's one file left,
@@ -805,6 +833,7 @@ enum lw_hwm_state lw_snapshot_take(struct lw_processes *ps, bool reset_hwm, uint
     }
     for (size_t i = 0; i < ps->n_known; i++)
         ps->known[i].read = false;
+    out->runtime_hint = ps->runtime_hint; /* after discover(): a new runtime is classified there */
     bool found = false;
     for (uint32_t i = 0; i < out->n_procs && i < LW_MAX_PROCS; i++)
         found |= lw_record_role_is_function(out->procs[i].role);

