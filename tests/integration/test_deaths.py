@@ -56,7 +56,13 @@ class DeathTest(LeakwatchCase):
             results += [emu.invoke({"bytes": 0}) for _ in range(after)]
             emu.shutdown("spindown")
             lines = emu.log_lines
-            self.environments = emu.report()["environments"]
+            report = emu.report()
+            self.environments = report["environments"]
+            # what to look at when a death is told otherwise than expected
+            self.context = "leakwatch said: %s; its shutdowns: %s" % (
+                self.leakwatch_log(lines)[-8:],
+                [e.get("shutdowns") for e in report.get("extensions", {}).values()]
+                if isinstance(report.get("extensions"), dict) else report.get("extensions"))
         return results, died, lines
 
     def test_a_leak_killed_by_the_memory_limit_was_predicted(self):
@@ -67,7 +73,7 @@ class DeathTest(LeakwatchCase):
         deaths = death_records(lines)
         self.assertEqual(len(deaths), 1, deaths)
         d = deaths[0]
-        self.assertEqual(d["Cause"], "Runtime.OutOfMemory")
+        self.assertEqual(d["Cause"], "Runtime.OutOfMemory", self.context)
         self.assertIn("error-type", d["OomForms"])
         self.assertEqual(d["OutOfMemoryDeaths"], 1)
         self.assertEqual(d["DeadEnvironmentInvocations"], died + 1)
@@ -109,7 +115,7 @@ class DeathTest(LeakwatchCase):
         deaths = death_records(lines)
         self.assertEqual(len(deaths), 1, deaths)
         d = deaths[0]
-        self.assertEqual(d["Cause"], "Runtime.OutOfMemory")
+        self.assertEqual(d["Cause"], "Runtime.OutOfMemory", self.context)
         self.assertFalse(d["Predicted"])
         self.assertEqual(d["OutOfMemoryPredicted"], 0)
         self.assertNotIn("OutOfMemoryLeadSeconds", d)

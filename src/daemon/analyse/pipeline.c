@@ -219,8 +219,10 @@ static void state_verdict(struct lw_pipeline *p, const struct lw_record *rec,
     pthread_mutex_unlock(&p->state_lock);
 }
 
-/* SHUTDOWN, every record emitted: how it ended. The file stays for the next environment. */
-static void state_end(struct lw_pipeline *p, const char *reason, uint64_t now_ms)
+/* SHUTDOWN: how it ended, written as soon as it is known (a leakwatch killed while it flushes
+ * has said it), then again once every record is emitted with Lambda's last report (last), and
+ * the file is left for the next environment. */
+static void state_end(struct lw_pipeline *p, const char *reason, uint64_t now_ms, bool last)
 {
     if (p->state_writer.fd < 0)
         return;
@@ -230,7 +232,8 @@ static void state_end(struct lw_pipeline *p, const char *reason, uint64_t now_ms
     snprintf(p->state.shutdown_reason, sizeof(p->state.shutdown_reason), "%s",
              reason ? reason : "");
     state_write(p);
-    lw_state_writer_close(&p->state_writer);
+    if (last)
+        lw_state_writer_close(&p->state_writer);
     pthread_mutex_unlock(&p->state_lock);
 }
 
@@ -531,6 +534,7 @@ void lw_pipeline_shutdown(struct lw_pipeline *p, const char *reason, const char 
     uint64_t left = deadline_ms > now_ms ? deadline_ms - now_ms : 0;
     uint64_t report_wait = left / 2 < 1000 ? left / 2 : 1000;
     struct timespec until;
+    state_end(p, reason, now_ms, false);
     pthread_mutex_lock(&p->lock);
     if (p->ledger_config.telemetry_expected && !p->intervals_mode) {
         abs_deadline(p, &until, now_ms + report_wait);
@@ -543,13 +547,13 @@ void lw_pipeline_shutdown(struct lw_pipeline *p, const char *reason, const char 
     bool drained = wait_idle(p, &until);
     pthread_mutex_unlock(&p->lock);
     if (!drained) {
-        state_end(p, reason, now_ms);
+        state_end(p, reason, now_ms, true);
         lw_warn("shutdown deadline reached with records still pending");
         return; /* the emitter may be stuck on stdout: do not join it */
     }
     pthread_join(p->thread, NULL);
     p->thread_started = false;
-    state_end(p, reason, now_ms);
+    state_end(p, reason, now_ms, true);
 
     /* Every record is in the OTLP queue now. Deliver it before the shutdown line: that line is
      * the last place the health counters are shipped, and the drops of this flush (a collector
