@@ -95,6 +95,7 @@ static void start(struct daemon *d, uint64_t start_ms)
     struct lw_pipeline_config plc = {
         .config = &d->cfg,
         .telemetry_expected = d->cfg.telemetry,
+        .ids_from_start = !(d->reg.events & LW_REGISTER_INVOKE),
         .getenv_fn = lw_config_process_env,
         .out_fd = STDOUT_FILENO,
         .env_id = d->env_id,
@@ -200,6 +201,9 @@ static int run(struct daemon *d)
         }
         if (lw_lambda_events_release(&d->events) != LW_OK)
             return 1;
+        /* Only now may this request's telemetry count: an id the platform itself handed out. */
+        if (d->pipeline != NULL)
+            lw_pipeline_invoke(d->pipeline, ev.request_id);
         if (d->boundary != NULL)
             lw_boundary_invoke(d->boundary, ev.request_id, ev.deadline_ms);
         say_sigterm();

@@ -190,6 +190,7 @@ struct lw_pipeline *lw_pipeline_new(const struct lw_pipeline_config *cfg, struct
     p->ledger_config.max_pending = PENDING_RECORDS;
     p->ledger_config.telemetry_expected = cfg->telemetry_expected;
     p->ledger_config.wait_invocations = cfg->config->report_wait_invocations;
+    p->ledger_config.ids_from_start = cfg->ids_from_start;
     p->ledger = lw_ledger_new(&p->ledger_config, health);
     struct lw_trend_config tc = lw_trend_config_default();
     tc.warmup_invocations = cfg->config->warmup_invocations;
@@ -227,6 +228,13 @@ void lw_pipeline_add_record(struct lw_pipeline *p, const struct lw_record *rec)
     pthread_mutex_unlock(&p->lock);
     if (p->exporter != NULL)
         lw_exporter_notify(p->exporter); /* thawed now: a good moment to send */
+}
+
+void lw_pipeline_invoke(struct lw_pipeline *p, const char *request_id)
+{
+    pthread_mutex_lock(&p->lock);
+    lw_ledger_expect(p->ledger, request_id);
+    pthread_mutex_unlock(&p->lock);
 }
 
 static void on_event(void *ctx, const struct lw_platform_event *ev)
