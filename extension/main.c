@@ -149,8 +149,10 @@ static int shutdown_now(struct daemon *d, const struct lw_lambda_event *ev)
     if (d->pipeline != NULL)
         lw_pipeline_shutdown(d->pipeline, lw_shutdown_reason_name(ev->shutdown_reason), invocations,
                              t, deadline);
+    /* The listener never waits on a peer, but its thread is not waited for past the deadline
+     * either: exiting late means SIGKILL. */
     if (d->listener != NULL)
-        lw_telemetry_listener_stop(d->listener);
+        lw_telemetry_listener_stop_by(d->listener, deadline);
     lw_info("shutdown (%s) after %llu invocations, flushed in %llu ms",
             lw_shutdown_reason_name(ev->shutdown_reason), (unsigned long long)invocations,
             (unsigned long long)(lw_clock_wall_ms(lw_clock_system()) - t));
