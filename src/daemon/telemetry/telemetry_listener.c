@@ -801,8 +801,9 @@ void lw_telemetry_listener_stop_by(struct lw_telemetry_listener *listener, uint6
     int rc = pthread_timedjoin_np(listener->thread, NULL, &until);
     if (rc != 0) {
         /* Inside an on_body call past the deadline: exiting in time matters more than freeing
-         * memory the process gives back anyway. */
+         * memory the process gives back anyway. Detached, the thread cleans up after itself. */
         lw_warn("telemetry listener: its thread did not stop by the deadline; left running");
+        pthread_detach(listener->thread);
         return;
     }
     release(listener);
