@@ -53,6 +53,7 @@
 #define FREEZE_SLACK_MS 1000
 #define HOSTS_MAX_BYTES (64 * 1024)
 #define HOSTS_PATH "/etc/hosts"
+#define JOIN_GRACE_MS 10
 #define NO_DEADLINE UINT64_MAX
 
 enum phase { PHASE_HEAD = 0, PHASE_BODY };
@@ -795,9 +796,12 @@ void lw_telemetry_listener_stop_by(struct lw_telemetry_listener *listener, uint6
     do {
         n = write(listener->wake_wr, "x", 1);
     } while (n < 0 && errno == EINTR);
+    /* Woken, the thread is gone within microseconds: even a deadline already reached gets that
+     * moment (the caller's deadline keeps a margin before Lambda's own). */
     uint64_t now = lw_clock_wall_ms(listener->clock);
+    uint64_t wait_ms = deadline_ms > now ? deadline_ms - now : 0;
     struct timespec until =
-        lw_clock_deadline_in(CLOCK_REALTIME, deadline_ms > now ? deadline_ms - now : 0);
+        lw_clock_deadline_in(CLOCK_REALTIME, wait_ms > JOIN_GRACE_MS ? wait_ms : JOIN_GRACE_MS);
     int rc = pthread_timedjoin_np(listener->thread, NULL, &until);
     if (rc != 0) {
         /* Inside an on_body call past the deadline: exiting in time matters more than freeing
