@@ -174,10 +174,12 @@ static bool repeated(const struct lw_platform *p, enum lw_platform_event_type ty
            (type == LW_EV_REPORT && p->have_report);
 }
 
-static void implausible(struct lw_ledger *l, uint64_t n, const char *what, const char *id)
+/* Counted, and said at debug level without the request id: whoever forged the event chose it,
+ * and a log line is no place for bytes a stranger picked. */
+static void implausible(struct lw_ledger *l, uint64_t n, const char *what)
 {
     lw_health_add(l->health, LW_H_TELEMETRY_EVENTS_REJECTED, n);
-    lw_debug("ledger: %s for request %.64s not counted", what, id);
+    lw_debug("ledger: %llu %s not counted", (unsigned long long)n, what);
 }
 
 static struct held *held_at(struct lw_ledger *l, size_t i)
@@ -223,7 +225,7 @@ static bool is_ready(const struct lw_ledger *l, const struct held *h)
 /* A quarantined id that is never claimed: its events are counted, once, as implausible. */
 static void reject_quarantined(struct lw_ledger *l, struct pending *q, const char *why)
 {
-    implausible(l, q->events, why, q->request_id);
+    implausible(l, q->events, why);
     q->used = false;
 }
 
@@ -273,7 +275,8 @@ static struct pending *make_known(struct lw_ledger *l, const char *request_id)
     if (pushed.used) {
         /* max_pending INVOKEs went by without the record of this one being closed */
         lw_health_add(l->health, LW_H_LEDGER_EVICTED, 1);
-        lw_debug("ledger: forgot request %s", pushed.request_id);
+        lw_debug("ledger: %zu request ids known without a record; the oldest forgotten",
+                 l->pending_cap);
     }
     claim_quarantined(l, request_id, &k->platform);
     l->drop_allowance += LW_LEDGER_DROPPED_PER_INVOKE_MAX;
@@ -297,7 +300,7 @@ void lw_ledger_expect(struct lw_ledger *ledger, const char *request_id)
     for (size_t i = 0; i < l->pending_cap; i++) {
         struct pending *q = &l->quarantine[i];
         if (q->used && q->epoch + 2 <= l->epoch)
-            reject_quarantined(l, q, "telemetry of an unknown request");
+            reject_quarantined(l, q, "events of an unknown request");
     }
 }
 
@@ -347,11 +350,11 @@ static void add_init_report(struct lw_ledger *l, const struct lw_platform_event 
     if (!(ev->fields & LW_EVF_DURATION) || strcmp(ev->phase, "invoke") == 0)
         return;
     if (l->have_init_report) {
-        implausible(l, 1, "a second platform.initReport", "");
+        implausible(l, 1, "platform.initReport after the first");
         return;
     }
     if (!(ev->duration_ms >= 0 && ev->duration_ms <= LW_LEDGER_INIT_MAX_MS)) {
-        implausible(l, 1, "a platform.initReport out of range", "");
+        implausible(l, 1, "platform.initReport out of range");
         return;
     }
     l->have_init_report = true;
@@ -365,7 +368,7 @@ static void add_logs_dropped(struct lw_ledger *l, const struct lw_platform_event
     double n = ev->dropped_records;
     /* a count of records is a whole number, and no more than the platform produced */
     if (!(n >= 0 && n <= (double)l->drop_allowance) || n != (double)(uint64_t)n) {
-        implausible(l, 1, "a platform.logsDropped beyond what was produced", "");
+        implausible(l, 1, "platform.logsDropped beyond what was produced");
         return;
     }
     lw_health_add(l->health, LW_H_TELEMETRY_DROPPED, (uint64_t)n);
@@ -388,7 +391,7 @@ void lw_ledger_add_event(struct lw_ledger *ledger, const struct lw_platform_even
         return;
     const char *name = lw_platform_event_type_name(ev->type);
     if (ev->request_id[0] == '\0') {
-        implausible(l, 1, name, "(none)");
+        implausible(l, 1, name);
         return;
     }
 
@@ -407,7 +410,7 @@ void lw_ledger_add_event(struct lw_ledger *ledger, const struct lw_platform_even
     }
     if (p != NULL) {
         if (repeated(p, ev->type))
-            implausible(l, 1, name, ev->request_id);
+            implausible(l, 1, name);
         else
             merge(p, ev);
         return;
@@ -415,7 +418,7 @@ void lw_ledger_add_event(struct lw_ledger *ledger, const struct lw_platform_even
 
     /* Not known (yet): into quarantine, unless nothing can claim it any more. */
     if (l->flushed) {
-        implausible(l, 1, name, ev->request_id);
+        implausible(l, 1, name);
         return;
     }
     struct pending *q = find_pending(l, l->quarantine, ev->request_id);
@@ -423,10 +426,10 @@ void lw_ledger_add_event(struct lw_ledger *ledger, const struct lw_platform_even
         struct pending pushed;
         q = new_pending(l, l->quarantine, ev->request_id, &pushed);
         if (pushed.used)
-            reject_quarantined(l, &pushed, "telemetry of an unknown request");
+            reject_quarantined(l, &pushed, "events of an unknown request");
     }
     if (repeated(&q->platform, ev->type)) {
-        implausible(l, 1, name, ev->request_id);
+        implausible(l, 1, name);
         return;
     }
     merge(&q->platform, ev);
@@ -467,7 +470,7 @@ void lw_ledger_flush(struct lw_ledger *ledger)
     l->flushed = true;
     for (size_t i = 0; i < l->pending_cap; i++) {
         if (l->quarantine[i].used)
-            reject_quarantined(l, &l->quarantine[i], "telemetry of an unknown request");
+            reject_quarantined(l, &l->quarantine[i], "events of an unknown request");
     }
 }
 

@@ -189,7 +189,12 @@ static void handle_success(struct lw_exporter *ex, const struct lw_http_response
     lw_health_add(ex->health, LW_H_OTLP_REJECTED_POINTS, (uint64_t)rejected);
     if (!ex->partial_logged) {
         ex->partial_logged = true;
-        lw_otlp_redact_in_text(msg, sizeof(msg), ex->cfg.otlp.url); /* the collector's words */
+        /* the collector's words: no secret of the URL, and no line break of its choosing */
+        lw_otlp_redact_in_text(msg, sizeof(msg), ex->cfg.otlp.url);
+        for (char *c = msg; *c != '\0'; c++) {
+            if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                *c = ' ';
+        }
         lw_warn("OTLP collector rejected %lld data points: %s (logged once; counted in "
                 "OtlpPointsRejected)",
                 (long long)rejected, msg);
