@@ -640,9 +640,12 @@ static enum lw_err open_socket(struct lw_telemetry_listener *l,
     char why[160] = "";
     bool from_hosts = false;
     if (cfg->bind_address != NULL) {
-        if (parse_address(cfg->bind_address, &a) != LW_OK || lw_hosts_addr_is_wildcard(&a)) {
-            lw_error("telemetry listener: bad bind address \"%.60s\" (a wildcard is refused)",
-                     cfg->bind_address);
+        if (parse_address(cfg->bind_address, &a) != LW_OK) {
+            lw_error("telemetry listener: bad bind address \"%.60s\"", cfg->bind_address);
+            return LW_ERR_INVALID;
+        }
+        if (lw_hosts_addr_is_wildcard(&a)) {
+            lw_error("telemetry listener: %s is a wildcard address: refused", a.text);
             return LW_ERR_INVALID;
         }
     } else {

@@ -656,6 +656,42 @@ static void test_unproven_timeout_and_freezes(void **state)
     stop(f);
 }
 
+/* A proven connection may stall stall_timeout_ms in the middle of a request, then it goes. */
+static void test_stalled_request(void **state)
+{
+    (void)state;
+    struct fake_clock fc;
+    struct lw_telemetry_listener_config cfg;
+    lw_telemetry_listener_config_init(&cfg);
+    cfg.bind_address = "127.0.0.1";
+    cfg.port = 0;
+    cfg.path = "/";
+    cfg.stall_timeout_ms = 300;
+    cfg.clock = fake_clock_init(&fc, 1767607200123ull);
+    struct fixture *f = start_with(&cfg);
+    char resp[512];
+    int stalled = connect_to(f->port);
+    send_str(stalled, "POST / HTTP/1.1\r\nContent-Length: 4\r\n\r\n[1");
+    int other = connect_to(f->port);
+    post(other, "[]", "");
+    assert_int_equal(read_status(other, resp, sizeof(resp)), 200);
+    /* within its time: still there */
+    __atomic_fetch_add(&fc.mono_ms, 200, __ATOMIC_RELAXED);
+    post(other, "[]", "");
+    assert_int_equal(read_status(other, resp, sizeof(resp)), 200);
+    assert_int_equal(f->health.c[LW_H_TELEMETRY_CONNECTIONS_DROPPED], 0);
+    /* past it */
+    __atomic_fetch_add(&fc.mono_ms, 200, __ATOMIC_RELAXED);
+    post(other, "[]", "");
+    assert_int_equal(read_status(other, resp, sizeof(resp)), 200);
+    assert_true(peer_closed(stalled));
+    assert_int_equal(f->health.c[LW_H_TELEMETRY_CONNECTIONS_DROPPED], 1);
+    assert_int_equal(sink_count(&f->sink), 3);
+    close(stalled);
+    close(other);
+    stop(f);
+}
+
 static void write_file(const char *path, const char *text)
 {
     FILE *fp = fopen(path, "w");
@@ -776,6 +812,7 @@ int main(void)
         cmocka_unit_test(test_request_budget),
         cmocka_unit_test(test_strangers_never_push_out_the_platform),
         cmocka_unit_test(test_unproven_timeout_and_freezes),
+        cmocka_unit_test(test_stalled_request),
         cmocka_unit_test(test_bind_address_from_hosts),
         cmocka_unit_test(test_stop_keeps_the_deadline),
     };
