@@ -58,6 +58,23 @@ def other_local_addresses():
     return [a for a in addrs if a != "127.0.0.1"]
 
 
+def hold_port(addrs):
+    """A port bound (not listening) on every one of addrs, and the sockets that hold it: a
+    connection there is refused, and no other test's leakwatch can take that port on them."""
+    for _ in range(50):
+        socks = []
+        try:
+            for addr in addrs:
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                socks.append(s)
+                s.bind((addr, socks[0].getsockname()[1] if len(socks) > 1 else 0))
+            return socks[0].getsockname()[1], socks
+        except OSError:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no port free on every one of " + ", ".join(addrs))
+
+
 def refused(addr, port):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.settimeout(5)
@@ -198,14 +215,21 @@ class StallTest(HostileCase):
 class ListenerAddressTest(HostileCase):
 
     def test_the_listener_is_reachable_only_on_the_sandbox_address(self):
-        with self.emulator("steady") as emu:
-            results = [emu.invoke({}) for _ in range(2)]
-            port = listener_port(emu.report())
-            others = other_local_addresses()
-            reach = {addr: not refused(addr, port) for addr in others}
-            results.append(emu.invoke({}))
-            emu.shutdown("spindown")
-            lines = emu.log_lines
+        # The port leakwatch is given is held on the other addresses (bound, not listening), so
+        # that no other test's listener can answer there.
+        others = other_local_addresses()
+        port, held = hold_port(others)
+        try:
+            with self.emulator("steady", env={"LEAKWATCH_TELEMETRY_PORT": str(port)}) as emu:
+                results = [emu.invoke({}) for _ in range(2)]
+                port = listener_port(emu.report())
+                reach = {addr: not refused(addr, port) for addr in others}
+                results.append(emu.invoke({}))
+                emu.shutdown("spindown")
+                lines = emu.log_lines
+        finally:
+            for s in held:
+                s.close()
         self.assertEqual(reach, {addr: False for addr in others})
         self.assert_lambdas_figures(lines, results)  # delivered on 127.0.0.1
         log = self.leakwatch_log(lines)
@@ -228,13 +252,18 @@ class ListenerAddressTest(HostileCase):
                     f"exec unshare -m --propagation private sh -c "
                     f"'mount --bind {hosts} /etc/hosts && exec {real}'\n")
         os.chmod(wrapper, 0o755)
-        with self.emulator("steady", sandbox_address="127.0.0.2") as emu:
-            results = [emu.invoke({}) for _ in range(2)]
-            port = listener_port(emu.report())
-            loopback_refused = refused("127.0.0.1", port)
-            results.append(emu.invoke({}))
-            emu.shutdown("spindown")
-            lines = emu.log_lines
+        port, held = hold_port(["127.0.0.1"])
+        try:
+            with self.emulator("steady", sandbox_address="127.0.0.2",
+                               env={"LEAKWATCH_TELEMETRY_PORT": str(port)}) as emu:
+                results = [emu.invoke({}) for _ in range(2)]
+                port = listener_port(emu.report())
+                loopback_refused = refused("127.0.0.1", port)
+                results.append(emu.invoke({}))
+                emu.shutdown("spindown")
+                lines = emu.log_lines
+        finally:
+            held[0].close()
         self.assertTrue(loopback_refused)
         self.assert_lambdas_figures(lines, results)  # delivered on 127.0.0.2
         log = self.leakwatch_log(lines)

@@ -406,7 +406,9 @@ void lw_ledger_add_event(struct lw_ledger *ledger, const struct lw_platform_even
         lw_health_add(l->health, LW_H_TELEMETRY_LATE, 1);
         return;
     } else if (l->cfg.ids_from_start && ev->type == LW_EV_START) {
-        p = &make_known(l, ev->request_id)->platform;
+        /* not held, known or taken (checked above): make_known() cannot refuse it */
+        k = make_known(l, ev->request_id);
+        p = k != NULL ? &k->platform : NULL;
     }
     if (p != NULL) {
         if (repeated(p, ev->type))
