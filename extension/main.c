@@ -106,6 +106,7 @@ static void start(struct daemon *d, uint64_t start_ms)
         .intervals_seed = lw_identity_random_u64(),
         .config = &d->cfg,
         .telemetry_expected = d->cfg.telemetry,
+        .ids_from_start = !invokes,
         .getenv_fn = lw_config_process_env,
         .out_fd = STDOUT_FILENO,
         .env_id = d->env_id,
@@ -171,8 +172,10 @@ static int shutdown_now(struct daemon *d, const struct lw_lambda_event *ev)
         lw_pipeline_shutdown(d->pipeline, ev->shutdown_reason_raw,
                              lw_shutdown_reason_name(ev->shutdown_reason), invocations, t,
                              deadline);
+    /* The listener never waits on a peer, but its thread is not waited for past the deadline
+     * either: exiting late means SIGKILL. */
     if (d->listener != NULL)
-        lw_telemetry_listener_stop(d->listener);
+        lw_telemetry_listener_stop_by(d->listener, deadline);
     lw_info("shutdown (%s) after %llu invocations, flushed in %llu ms",
             lw_shutdown_reason_name(ev->shutdown_reason), (unsigned long long)invocations,
             (unsigned long long)(lw_clock_wall_ms(lw_clock_system()) - t));
@@ -220,6 +223,9 @@ static int run(struct daemon *d)
             return shutdown_now(d, &ev);
         if (lw_lambda_events_release(&d->events) != LW_OK)
             return 1;
+        /* Only now may this request's telemetry count: an id the platform itself handed out. */
+        if (d->pipeline != NULL)
+            lw_pipeline_invoke(d->pipeline, ev.request_id);
         if (d->boundary != NULL)
             lw_boundary_invoke(d->boundary, ev.request_id, ev.deadline_ms);
         say_sigterm();

@@ -22,6 +22,12 @@ enum lw_health_counter {
     LW_H_OTLP_EXPORTS_FAILED,    /* OTLP requests that failed for good */
     LW_H_OTLP_REJECTED_POINTS,   /* data points a collector rejected (partial success) */
     LW_H_PROCS_DROPPED,          /* processes not read because of LW_MAX_PROCS */
+    /* telemetry events that do not fit what leakwatch knows (unknown or repeated request id,
+     * out-of-range values): forged, replayed or broken; never merged into a record */
+    LW_H_TELEMETRY_EVENTS_REJECTED,
+    /* listener connections closed before they finished a request: idle or slow before proving
+     * they know the subscription's path, not reading their answers, or pushed out by newer ones */
+    LW_H_TELEMETRY_CONNECTIONS_DROPPED,
     LW_H_COUNT
 };
 

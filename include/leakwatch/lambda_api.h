@@ -71,10 +71,13 @@ enum lw_err lw_lambda_error_request(struct lw_lambda_request *r, const char *run
 #define LW_TELEMETRY_SCHEMA_FALLBACK "2022-12-13"
 struct lw_subscription {
     const char *schema; /* LW_TELEMETRY_SCHEMA or LW_TELEMETRY_SCHEMA_FALLBACK; NULL: newest */
-    uint16_t port;      /* where the listener accepts: http://sandbox.localdomain:<port>/ */
+    uint16_t port;      /* where the listener accepts: http://sandbox.localdomain:<port><path> */
     uint32_t max_items;
     uint32_t max_bytes;
     uint32_t timeout_ms;
+    /* The listener's path: "/" and its secret, which keeps everything else in the sandbox from
+     * posting as Lambda. NULL: "/". Only "/" and unreserved characters (RFC 3986). */
+    const char *path;
 };
 enum lw_err lw_lambda_subscribe_request(struct lw_lambda_request *r, const char *runtime_api,
                                         const char *extension_id,

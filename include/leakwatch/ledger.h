@@ -11,8 +11,32 @@
  * records have been closed; then it is emitted without it, marked LW_GAP_TELEMETRY. No timer is
  * involved: nothing runs while the environment is frozen.
  *
+ * Why a plausibility filter: the listener's port is reachable by every process in the sandbox
+ * (the function runs user input; other vendors' extensions run beside it), and its figures page
+ * people. The unguessable subscription path keeps strangers out; the ledger is the second wall,
+ * for whatever gets past the first. An event counts only when it fits what leakwatch already
+ * knows:
+ *  - platform.start, runtimeDone and report only for a request id leakwatch was told of itself:
+ *    by an INVOKE from the Extensions API (lw_ledger_expect), by a record it closed, or, where
+ *    there is no INVOKE (Lambda Managed Instances, `ids_from_start`), by the platform.start that
+ *    announces it; and each of them at most once per id: the first one wins.
+ *  - platform.initReport at most once per environment, for the init phase, with a duration
+ *    inside the longest init Lambda allows.
+ *  - platform.logsDropped only for as many records as the platform can have produced since the
+ *    previous one (leakwatch subscribes to platform events alone, a handful per invocation).
+ * What fails is counted in LW_H_TELEMETRY_EVENTS_REJECTED and changes no record and no other
+ * counter.
+ *
+ * An event may overtake the INVOKE it belongs to (the batch that carries the previous report can
+ * carry the new platform.start too, and both threads wake at the thaw): events for an id not
+ * known yet wait in a small quarantine. The id's INVOKE claims them; otherwise they are judged
+ * implausible after the next INVOKE, at SHUTDOWN (lw_ledger_flush), or when newer unknown ids
+ * push them out. The quarantine is separate from the ids leakwatch knows, so a flood of made-up
+ * ids only ever pushes out made-up ids.
+ *
  * Pure and single-threaded: the caller holds one mutex around every call. No clock, no I/O, and
- * no allocation after lw_ledger_new().
+ * no allocation after lw_ledger_new(). Every table is bounded by max_pending and every call is
+ * a scan of a few such tables.
  */
 #ifndef LEAKWATCH_LEDGER_H
 #define LEAKWATCH_LEDGER_H
@@ -27,20 +51,45 @@
 
 #define LW_LEDGER_DEFAULT_MAX_PENDING 16
 #define LW_LEDGER_MAX_PENDING_CAP 1024
+/*
+ * The longest init a platform.initReport may report: Lambda Managed Instances allow 15 minutes
+ * (on-demand functions 10 s, provisioned concurrency and SnapStart longer).
+ */
+#define LW_LEDGER_INIT_MAX_MS (15.0 * 60 * 1000)
+/*
+ * How many records a platform.logsDropped may say were dropped. leakwatch subscribes to platform
+ * events alone: at init two per extension (platform.extension, telemetrySubscription; a
+ * function has at most 10 extensions) besides initStart, initRuntimeDone and initReport, well
+ * under LW_LEDGER_DROPPED_INIT_MAX; per invocation start, runtimeDone, report and, with
+ * SnapStart, the restore events, under LW_LEDGER_DROPPED_PER_INVOKE_MAX. The platform can only
+ * drop what it produced since it last said so: a logsDropped may say at most the per-invocation
+ * allowance for every request id known since the previous one, plus one more for the invocation
+ * under way, plus the init allowance until a first logsDropped has used it.
+ */
+#define LW_LEDGER_DROPPED_INIT_MAX 64u
+#define LW_LEDGER_DROPPED_PER_INVOKE_MAX 8u
 
 struct lw_ledger_config {
     /*
-     * Bound of the join table: records held (closed, not yet taken) and, separately, request
-     * ids seen only in telemetry so far. Raised to wait_invocations + 2 when lower.
+     * Bound of each table: records held (closed, not yet taken), request ids known and not
+     * closed yet, events waiting in quarantine, ids of the last records taken. Raised to
+     * wait_invocations + 2 when lower.
      */
     size_t max_pending;
     /* false when the subscription failed: a record is complete once its memory half is in. */
     bool telemetry_expected;
     /* How many newer records a record waits for before it is emitted without its report. */
     unsigned wait_invocations;
+    /*
+     * No INVOKE events on this platform (Lambda Managed Instances): a platform.start makes its
+     * request id known. The filter is then only as strong as the subscription's secret path.
+     * Quarantined events wait until pushed out or flushed (requests run concurrently there, and
+     * a report may come before its start).
+     */
+    bool ids_from_start;
 };
 
-/* Defaults: max_pending 16, telemetry expected, wait_invocations 1. */
+/* Defaults: max_pending 16, telemetry expected, wait_invocations 1, ids from INVOKE. */
 void lw_ledger_config_init(struct lw_ledger_config *cfg);
 
 struct lw_ledger;
@@ -50,8 +99,17 @@ struct lw_ledger *lw_ledger_new(const struct lw_ledger_config *cfg, struct lw_he
 void lw_ledger_free(struct lw_ledger *ledger);
 
 /*
+ * An INVOKE for request_id arrived from the Extensions API (main thread, after event/next went
+ * out): its events are plausible from now on, and any already waiting in quarantine are claimed.
+ * Known ids are bounded by max_pending; when full the oldest is forgotten (LW_H_LEDGER_EVICTED).
+ * Quarantined events older than the previous INVOKE are judged implausible. "" is ignored.
+ */
+void lw_ledger_expect(struct lw_ledger *ledger, const char *request_id);
+
+/*
  * Add a record whose memory half is closed. Records arrive in seq order. rec->platform is
- * ignored: the ledger fills it from the platform events held for the request id. The caller drains
+ * ignored: the ledger fills it from the platform events held for the request id (known or, since
+ * the record proves the id, in quarantine). The caller drains
  * lw_ledger_take() after each call: when max_pending records are held, the oldest is made ready at
  * once (emitted incomplete if its report is missing), so a drained ledger never has to drop a
  * record.
@@ -59,11 +117,14 @@ void lw_ledger_free(struct lw_ledger *ledger);
 void lw_ledger_add_record(struct lw_ledger *ledger, const struct lw_record *rec);
 
 /*
- * Add one platform event, in any order relative to the records. Events without a request id are
- * ignored, except platform.initReport, whose durationMs is kept for the cold-start record (when
- * its report carries no initDurationMs). Events for a record already taken count
- * LW_H_TELEMETRY_LATE. Events for ids not yet seen are held; when max_pending ids are held, the
- * oldest is evicted (LW_H_LEDGER_EVICTED). Duplicates overwrite with the same values.
+ * Add one platform event, in any order relative to the records, through the plausibility filter
+ * above. platform.initReport's durationMs is kept for the cold-start record (when its report
+ * carries no initDurationMs); a suppressed init (phase "invoke") is not a cold start and is
+ * ignored. platform.logsDropped adds its droppedRecords to LW_H_TELEMETRY_DROPPED. Events for a
+ * record already taken count LW_H_TELEMETRY_LATE. Other types are ignored. What the filter
+ * refuses counts LW_H_TELEMETRY_EVENTS_REJECTED: a start, runtimeDone or report without a
+ * request id, for an id never known, or repeated for its id; an initReport repeated or out of
+ * range; a logsDropped beyond what the platform can have produced.
  */
 void lw_ledger_add_event(struct lw_ledger *ledger, const struct lw_platform_event *ev);
 
@@ -78,7 +139,9 @@ bool lw_ledger_take(struct lw_ledger *ledger, struct lw_record *out);
 
 /*
  * SHUTDOWN: every held record becomes ready, and so does every record added later. Telemetry
- * still arriving for a held record is merged until it is taken.
+ * still arriving for a held record is merged until it is taken. No INVOKE comes any more, so
+ * what waits in quarantine is judged implausible now, and so is every later event for an id
+ * never known.
  */
 void lw_ledger_flush(struct lw_ledger *ledger);
 

@@ -64,7 +64,11 @@ struct lw_otlp_config {
 void lw_otlp_config_load(struct lw_otlp_config *cfg, lw_getenv_fn getenv_fn, void *ctx,
                          const struct lw_config *lambda, const char *env_id);
 
-/* Writes the warnings and one line describing the settings (header names only) to the log. */
+/*
+ * Writes the warnings and one line describing the settings to the log: the URL redacted
+ * (lw_otlp_redact_url), header names only. When headers go to a remote host over plain HTTP,
+ * one warning says so (API keys would cross the network in the clear).
+ */
 void lw_otlp_config_log(const struct lw_otlp_config *cfg);
 
 /*
@@ -73,6 +77,29 @@ void lw_otlp_config_log(const struct lw_otlp_config *cfg);
  * NUL-terminates out (cap > 0).
  */
 void lw_otlp_redact_headers(const char *raw, char *out, size_t cap);
+
+/*
+ * A URL safe to log: scheme, host, port and path kept; userinfo ("user:password@", up to the
+ * last "@" before any "?" or "#", since a password may hold "@" or "/"), the query and the
+ * fragment (an "?api_key=..." is common) replaced with "<redacted>". Anything may come in, not
+ * only a valid URL (a bad endpoint is logged too): control and non-ASCII bytes become "?", and
+ * the result is cut to fit. Always NUL-terminates out (cap > 0).
+ */
+void lw_otlp_redact_url(const char *url, char *out, size_t cap);
+
+/*
+ * text (cap bytes, NUL-terminated) with every secret part of url in it (its userinfo, its query
+ * and fragment) replaced with "<redacted>": for messages from elsewhere (libcurl, a collector)
+ * that may quote the URL.
+ */
+void lw_otlp_redact_in_text(char *text, size_t cap, const char *url);
+
+/*
+ * Whether headers sent to url would cross a network in the clear: a plain http:// URL whose
+ * host is not this machine (localhost, *.localhost, 127.0.0.0/8, [::1]) or the sandbox itself
+ * (sandbox.localdomain, the address Lambda gives the environment).
+ */
+bool lw_otlp_url_exposes_headers(const char *url);
 
 /*
  * Percent-decodes in[0..len) into out (cap includes the NUL). Returns LW_ERR_INVALID on a bad

@@ -23,6 +23,9 @@ struct lw_exporter;
 struct lw_pipeline_config {
     const struct lw_config *config;
     bool telemetry_expected; /* the Telemetry API subscription succeeded */
+    /* No INVOKE events (Lambda Managed Instances): request ids become known from platform.start
+     * (the ledger's ids_from_start). */
+    bool ids_from_start;
     /*
      * The OTLP exporter. With LW_EXPORT_OTLP in config->exports, the pipeline makes and owns
      * it: its settings come from the OTEL_* variables read through getenv_fn, and it is queued
@@ -50,6 +53,10 @@ struct lw_pipeline *lw_pipeline_new(const struct lw_pipeline_config *cfg, struct
 /* Main thread: the memory half of rec is closed (at the next boundary). Never blocks. The
  * environment is thawed now, so the exporter (if any) is woken to send. */
 void lw_pipeline_add_record(struct lw_pipeline *p, const struct lw_record *rec);
+
+/* Main thread, at an INVOKE (after event/next went out): the platform events of request_id are
+ * plausible from now on (lw_ledger_expect). Takes the mutex for a copy; never blocks. */
+void lw_pipeline_invoke(struct lw_pipeline *p, const char *request_id);
 
 /* Telemetry thread: one batch body as delivered by the Telemetry API. */
 void lw_pipeline_add_telemetry(struct lw_pipeline *p, const char *body, size_t len);

@@ -99,8 +99,9 @@ struct lw_platform_event {
  * in batch order; the event is valid only during the call. Health: every array element counts
  * LW_H_TELEMETRY_RECEIVED; an element that is not an object with a string "type", or a known
  * event whose record has the wrong shape, counts LW_H_TELEMETRY_UNPARSEABLE and is skipped; an
- * unknown type counts LW_H_TELEMETRY_UNKNOWN and is skipped; platform.logsDropped adds its
- * droppedRecords to LW_H_TELEMETRY_DROPPED (and is still delivered).
+ * unknown type counts LW_H_TELEMETRY_UNKNOWN and is skipped. Nothing here judges whether an
+ * event is believable (a platform.logsDropped's count included): the ledger's plausibility
+ * filter does, with what leakwatch knows.
  * Returns LW_OK, or LW_ERR_INVALID when the body is not a JSON array or cannot be parsed
  * within memory (counted once as unparseable; nothing delivered).
  */

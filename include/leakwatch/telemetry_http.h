@@ -38,7 +38,9 @@ enum lw_telemetry_http_method {
 
 /* What the parser enforces. Initialise with lw_telemetry_http_limits_init(). */
 struct lw_telemetry_http_limits {
-    const char *path;      /* the one accepted path, e.g. "/" (query strings are ignored) */
+    /* the one accepted path, e.g. "/" (query strings are ignored); compared in constant time,
+     * since the listener's is a secret */
+    const char *path;
     size_t max_head_bytes; /* <= LW_TELEMETRY_HTTP_HEAD_MAX_BYTES */
     size_t max_headers;    /* <= LW_TELEMETRY_HTTP_MAX_HEADERS */
     size_t max_body_bytes; /* <= LW_TELEMETRY_HTTP_BODY_CAP_BYTES */

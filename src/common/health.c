@@ -29,6 +29,8 @@ const char *lw_health_name(enum lw_health_counter which)
         [LW_H_OTLP_EXPORTS_FAILED] = "OtlpExportsFailed",
         [LW_H_OTLP_REJECTED_POINTS] = "OtlpPointsRejected",
         [LW_H_PROCS_DROPPED] = "ProcessesDropped",
+        [LW_H_TELEMETRY_EVENTS_REJECTED] = "TelemetryEventsRejected",
+        [LW_H_TELEMETRY_CONNECTIONS_DROPPED] = "TelemetryConnectionsDropped",
     };
     if (which >= LW_H_COUNT)
         return "Unknown";

@@ -1113,7 +1113,7 @@ class _Environment:
         self.platform_log(line)
         metrics = {"durationMs": round(duration_ms, 3), "billedDurationMs": billed,
                    "memorySizeMB": emu.memory_mb, "maxMemoryUsedMB": max_used_mb}
-        if init_ms is not None:
+        if init_ms is not None and self.emu.report_init_duration:
             metrics["initDurationMs"] = round(init_ms, 3)
         report = {"requestId": inv.request_id, "status": inv.status or "success", "metrics": metrics,
                   "tracing": {"spanId": inv.span_id, "type": "X-Amzn-Trace-Id", "value": inv.trace}}
@@ -1594,7 +1594,8 @@ class Emulator:
                  telemetry_fault=None, extension_stdout="read",
                  shutdown_budget_ms=SHUTDOWN_BUDGET_MS, mode="on-demand",
                  refuse_invoke_registration=False, max_concurrency=1, telemetry_schemas=None,
-                 snapshot_random_lib=None, sandbox="auto", rie=False):
+                 snapshot_random_lib=None, sandbox="auto", rie=False,
+                 sandbox_address="127.0.0.1", report_init_duration=True):
         if isinstance(function_cmd, str):
             function_cmd = [function_cmd]
         if not function_cmd:
@@ -1683,6 +1684,14 @@ class Emulator:
         self._signals = []  # pending schedule_signal() entries
         self._signals_sent = []
         self._subscribed_schemas = []  # schemaVersion of every accepted subscription
+        self._subscribed_uris = []  # destination URI of every accepted subscription
+        # Where telemetry for sandbox.localdomain goes: 127.0.0.1 as AWS's RIE, or the address a
+        # test gave the name in an extension's own /etc/hosts.
+        self.sandbox_address = sandbox_address
+        # False: the cold start's platform.report carries no initDurationMs, as where the init
+        # ran long before the invocation (provisioned concurrency, SnapStart): platform.initReport
+        # is then the only source of the init duration.
+        self.report_init_duration = bool(report_init_duration)
         self.function_arn = f"arn:aws:lambda:{region}:{account_id}:function:{function_name}"
         self.lock = threading.RLock()
         self.cond = threading.Condition(self.lock)
@@ -2039,6 +2048,7 @@ class Emulator:
                 "telemetry": {k: dict(v) for k, v in self._tel_stats.items()},
                 "signals": [dict(s) for s in self._signals_sent],
                 "subscribed_schemas": list(self._subscribed_schemas),
+                "subscribed_uris": list(self._subscribed_uris),
             }
 
     # ---- HTTP dispatch ----------------------------------------------------------------------
@@ -2226,8 +2236,10 @@ class Emulator:
                 old = ext.subscription
             else:
                 old = None
-            sub = _Subscription(self, env, ext, types, buffering, host, port, path)
+            sub = _Subscription(self, env, ext, types, buffering, self.sandbox_address, port,
+                                path)
             self._subscribed_schemas.append(schema)
+            self._subscribed_uris.append(json.loads(body)["destination"]["URI"])
             ext.subscription = sub
             env.subscriptions.append(sub)
             for event_type, encoded in env.backlog:

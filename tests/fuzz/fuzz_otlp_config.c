@@ -11,7 +11,11 @@
  *   - header values are secrets: changing every letter and digit of the values (keeping the
  *     percent escapes, so that what is valid stays valid) changes no warning and no redacted
  *     line;
- *   - percent-encoding a decoded value and decoding it again gives the value back.
+ *   - percent-encoding a decoded value and decoding it again gives the value back;
+ *   - a URL as logged (lw_otlp_redact_url) is printable ASCII within its cap, and a password
+ *     (what precedes an "@" before any "?" or "#") or a query planted anywhere in fuzzed text
+ *     never shows; lw_otlp_redact_in_text stays within its cap; headers count as exposed only
+ *     over plain http://.
  */
 /* fuzz-seeds: tests/fuzz/corpus/otlp_config */
 #include <stdint.h>
@@ -118,6 +122,59 @@ static void rotate_values(char *s)
     }
 }
 
+#define PASS_MARK "PaSsWoRd7"
+#define KEY_MARK "KeYmArK9"
+
+/* Part i of the input split at NUL bytes (empty when there are fewer parts). */
+static void part(const uint8_t *data, size_t size, int i, char *out, size_t cap)
+{
+    size_t start = 0;
+    for (int k = 0; k < i && start <= size; k++) {
+        const void *nul = memchr(data + start, 0, size - start);
+        start = nul != NULL ? (size_t)((const uint8_t *)nul - data) + 1 : size + 1;
+    }
+    size_t n = 0;
+    while (start + n < size && data[start + n] != 0 && n + 1 < cap)
+        n++;
+    if (start < size)
+        memcpy(out, data + start, n);
+    out[start < size ? n : 0] = '\0';
+}
+
+static void check_redaction(const uint8_t *data, size_t size, const char *cfg_url)
+{
+    char a[64], b[64], c[64], d[64], url[512], out[512];
+    part(data, size, 1, a, sizeof(a));
+    part(data, size, 2, b, sizeof(b));
+    part(data, size, 3, c, sizeof(c));
+    part(data, size, 4, d, sizeof(d));
+    /* a password just before an "@", a key after a "?", whatever surrounds them */
+    snprintf(url, sizeof(url), "%s://%s:" PASS_MARK "@%s?%s" KEY_MARK, a, b, c, d);
+    size_t cap = 1 + (size > 2 ? data[2] : 0) % sizeof(out);
+    memset(out, 'X', sizeof(out));
+    lw_otlp_redact_url(url, out, cap);
+    check(strnlen(out, cap) < cap && (cap == sizeof(out) || out[cap] == 'X'));
+    for (const char *p = out; *p != '\0'; p++)
+        check((unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f);
+    bool planted_elsewhere = strstr(a, "PaSs") || strstr(b, "PaSs") || strstr(c, "PaSs") ||
+                             strstr(d, "PaSs") || strstr(a, "KeYm") || strstr(b, "KeYm") ||
+                             strstr(c, "KeYm") || strstr(d, "KeYm");
+    if (!planted_elsewhere) {
+        lw_otlp_redact_url(url, out, sizeof(out));
+        check(strstr(out, PASS_MARK) == NULL && strstr(out, KEY_MARK) == NULL);
+    }
+    lw_otlp_redact_url(cfg_url, out, sizeof(out));
+    if (strncasecmp(cfg_url, "https://", 8) == 0 || strncasecmp(cfg_url, "http://", 7) != 0)
+        check(!lw_otlp_url_exposes_headers(cfg_url));
+    check(!lw_otlp_url_exposes_headers(a) || strncasecmp(a, "http://", 7) == 0);
+
+    char text[160];
+    size_t tcap = 1 + (size > 3 ? data[3] : 0) % sizeof(text);
+    snprintf(text, tcap, "%s %s %s", b, c, url);
+    lw_otlp_redact_in_text(text, tcap, url);
+    check(strnlen(text, tcap) < tcap);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct lw_otlp_config cfg, other;
@@ -165,6 +222,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (lw_otlp_percent_decode((const char *)data, size, dec, sizeof(dec)) == LW_OK) {
         check(strlen(dec) <= size && strpbrk(dec, "\r\n") == NULL);
     }
+
+    check_redaction(data, size, cfg.url);
 
     fuzz_env_free(&env);
     fuzz_env_free(&rotated);

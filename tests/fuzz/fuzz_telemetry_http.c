@@ -58,7 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (mode & 4)
         limits.max_head_bytes = 128;
     if (mode & 8)
-        limits.path = "/telemetry";
+        limits.path = "/0123456789abcdef0123456789abcdef"; /* a secret path's shape */
 
     /* An exact-size copy, so that any read past the end is caught. */
     char *buf = malloc(size ? size : 1);
@@ -74,6 +74,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check(req.path >= buf && req.path + req.path_len <= buf + size);
         check(req.method == LW_TELEMETRY_HTTP_POST || req.method == LW_TELEMETRY_HTTP_PUT);
         check(req.chunked != req.have_content_length);
+        {
+            /* only the configured path gets in (the listener's is its secret) */
+            const char *q = memchr(req.path, '?', req.path_len);
+            size_t plen = q != NULL ? (size_t)(q - req.path) : req.path_len;
+            check(plen == strlen(limits.path) && memcmp(req.path, limits.path, plen) == 0);
+        }
         check(!req.have_content_length || req.content_length <= limits.max_body_bytes);
         {
             /* Incremental: the head minus its last byte is incomplete, never an error. */

@@ -9,9 +9,10 @@ if(NOT LW_NESTED)
     # The integration tests that start leakwatch (test_sample_functions checks the sample
     # functions alone). Every one of them runs the listener thread (telemetry is on by default),
     # test_extension the sampler thread and test_otlp_export the exporter thread, so TSan gets the
-    # same set as ASan. The sample functions they drive are this (uninstrumented) tree's: they are
-    # the ground truth of the memory figures, which a sanitizer's shadow memory would change.
-    set(LW_CHECKED_INTEGRATION test_extension test_otlp_export test_telemetry_join)
+    # same set as ASan; test_hostile drives the listener and the ledger through every refusal.
+    # The sample functions they drive are this (uninstrumented) tree's: they are the ground truth
+    # of the memory figures, which a sanitizer's shadow memory would change.
+    set(LW_CHECKED_INTEGRATION test_extension test_otlp_export test_telemetry_join test_hostile)
     # ASan+UBSan is built with clang: with gcc, UBSan is a second runtime beside ASan's that
     # ignores log_path and writes its reports to stderr only, where run-checked cannot see them.
     find_program(LW_SANITIZE_CC NAMES clang-14 clang)

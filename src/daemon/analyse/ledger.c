@@ -5,11 +5,15 @@
 #include <string.h>
 
 /*
- * Three fixed tables, all sized at lw_ledger_new():
+ * Four fixed tables, all sized at lw_ledger_new():
  *  - held: a ring of closed records in seq order, waiting for their report or to be taken;
- *  - orphans: platform halves for request ids no record has claimed yet (start and runtimeDone of
- *    the invocation in progress, a report that overtook its record, ids never seen);
+ *  - known: platform halves for request ids leakwatch was told of (an INVOKE, or a
+ *    platform.start where ids come from it) whose record is not closed yet;
+ *  - quarantine: platform halves for ids not known (yet): an event that overtook its INVOKE, or
+ *    one nobody will ever claim;
  *  - emitted: the ids of the last records taken, to tell a late event from an unknown one.
+ * Known ids and quarantined ones never share a table: a flood of made-up ids cycles through the
+ * quarantine and cannot push out an id leakwatch is waiting for.
  */
 
 struct held {
@@ -18,9 +22,11 @@ struct held {
     bool forced;    /* made ready because the table was full */
 };
 
-struct orphan {
+struct pending {
     bool used;
-    uint64_t order; /* insertion order: the smallest is evicted first */
+    uint64_t order;  /* insertion order: the smallest is pushed out first */
+    uint64_t epoch;  /* quarantine: the INVOKEs seen when its first event arrived */
+    unsigned events; /* quarantine: events merged, each counted if the id is never claimed */
     char request_id[LW_REQUEST_ID_MAX];
     struct lw_platform platform;
 };
@@ -32,15 +38,19 @@ struct lw_ledger {
     struct held *held;
     size_t held_cap, held_head, held_count;
 
-    struct orphan *orphans;
-    size_t orphans_cap;
-    uint64_t orphan_order;
+    struct pending *known;
+    struct pending *quarantine;
+    size_t pending_cap;
+    uint64_t order;
+    uint64_t epoch; /* INVOKEs seen (lw_ledger_expect) */
 
     char (*emitted)[LW_REQUEST_ID_MAX];
     size_t emitted_cap, emitted_next, emitted_count;
 
     bool have_init_report;
     double init_report_ms;
+    /* records the platform can have dropped since its last platform.logsDropped */
+    uint64_t drop_allowance;
     bool flushed;
 };
 
@@ -49,6 +59,7 @@ void lw_ledger_config_init(struct lw_ledger_config *cfg)
     cfg->max_pending = LW_LEDGER_DEFAULT_MAX_PENDING;
     cfg->telemetry_expected = true;
     cfg->wait_invocations = 1;
+    cfg->ids_from_start = false;
 }
 
 struct lw_ledger *lw_ledger_new(const struct lw_ledger_config *cfg, struct lw_health *health)
@@ -65,12 +76,14 @@ struct lw_ledger *lw_ledger_new(const struct lw_ledger_config *cfg, struct lw_he
     if (l->cfg.max_pending > LW_LEDGER_MAX_PENDING_CAP)
         l->cfg.max_pending = LW_LEDGER_MAX_PENDING_CAP;
 
-    l->held_cap = l->orphans_cap = l->emitted_cap = l->cfg.max_pending;
+    l->held_cap = l->pending_cap = l->emitted_cap = l->cfg.max_pending;
     l->held = calloc(l->held_cap, sizeof(*l->held));
-    l->orphans = calloc(l->orphans_cap, sizeof(*l->orphans));
+    l->known = calloc(l->pending_cap, sizeof(*l->known));
+    l->quarantine = calloc(l->pending_cap, sizeof(*l->quarantine));
     l->emitted = calloc(l->emitted_cap, sizeof(*l->emitted));
-    if (l->held == NULL || l->orphans == NULL || l->emitted == NULL)
+    if (l->held == NULL || l->known == NULL || l->quarantine == NULL || l->emitted == NULL)
         goto fail;
+    l->drop_allowance = LW_LEDGER_DROPPED_INIT_MAX + LW_LEDGER_DROPPED_PER_INVOKE_MAX;
     return l;
 fail:
     lw_error("ledger: out of memory for %zu pending records", cfg->max_pending);
@@ -83,7 +96,8 @@ void lw_ledger_free(struct lw_ledger *ledger)
     if (ledger == NULL)
         return;
     free(ledger->held);
-    free(ledger->orphans);
+    free(ledger->known);
+    free(ledger->quarantine);
     free(ledger->emitted);
     free(ledger);
 }
@@ -152,6 +166,22 @@ static void merge(struct lw_platform *p, const struct lw_platform_event *ev)
     }
 }
 
+/* The first of each event per id wins: a second one is a replay or a forgery. */
+static bool repeated(const struct lw_platform *p, enum lw_platform_event_type type)
+{
+    return (type == LW_EV_START && p->have_start) ||
+           (type == LW_EV_RUNTIME_DONE && p->have_runtime_done) ||
+           (type == LW_EV_REPORT && p->have_report);
+}
+
+/* Counted, and said at debug level without the request id: whoever forged the event chose it,
+ * and a log line is no place for bytes a stranger picked. */
+static void implausible(struct lw_ledger *l, uint64_t n, const char *what)
+{
+    lw_health_add(l->health, LW_H_TELEMETRY_EVENTS_REJECTED, n);
+    lw_debug("ledger: %llu %s not counted", (unsigned long long)n, what);
+}
+
 static struct held *held_at(struct lw_ledger *l, size_t i)
 {
     return &l->held[(l->held_head + i) % l->held_cap];
@@ -167,12 +197,12 @@ static struct held *find_held(struct lw_ledger *l, const char *request_id)
     return NULL;
 }
 
-static struct orphan *find_orphan(struct lw_ledger *l, const char *request_id)
+static struct pending *find_pending(struct lw_ledger *l, struct pending *table,
+                                    const char *request_id)
 {
-    for (size_t i = 0; i < l->orphans_cap; i++) {
-        if (l->orphans[i].used &&
-            strncmp(l->orphans[i].request_id, request_id, LW_REQUEST_ID_MAX) == 0)
-            return &l->orphans[i];
+    for (size_t i = 0; i < l->pending_cap; i++) {
+        if (table[i].used && strncmp(table[i].request_id, request_id, LW_REQUEST_ID_MAX) == 0)
+            return &table[i];
     }
     return NULL;
 }
@@ -192,28 +222,86 @@ static bool is_ready(const struct lw_ledger *l, const struct held *h)
            h->newer >= l->cfg.wait_invocations;
 }
 
-static struct orphan *new_orphan(struct lw_ledger *l, const char *request_id)
+/* A quarantined id that is never claimed: its events are counted, once, as implausible. */
+static void reject_quarantined(struct lw_ledger *l, struct pending *q, const char *why)
 {
-    struct orphan *slot = NULL;
-    for (size_t i = 0; i < l->orphans_cap; i++) {
-        struct orphan *o = &l->orphans[i];
-        if (!o->used) {
-            slot = o;
+    implausible(l, q->events, why);
+    q->used = false;
+}
+
+/* A free slot of table; when full, the oldest entry is pushed out (said through *pushed). */
+static struct pending *new_pending(struct lw_ledger *l, struct pending *table,
+                                   const char *request_id, struct pending *pushed)
+{
+    struct pending *slot = NULL;
+    for (size_t i = 0; i < l->pending_cap; i++) {
+        struct pending *p = &table[i];
+        if (!p->used) {
+            slot = p;
             break;
         }
-        if (slot == NULL || o->order < slot->order)
-            slot = o;
+        if (slot == NULL || p->order < slot->order)
+            slot = p;
     }
-    if (slot->used) {
-        /* Telemetry for an id no record claimed while max_pending newer ids arrived. */
-        lw_health_add(l->health, LW_H_LEDGER_EVICTED, 1);
-        lw_debug("ledger: evicted telemetry of request %s", slot->request_id);
-    }
+    pushed->used = slot->used;
+    if (slot->used)
+        *pushed = *slot;
     memset(slot, 0, sizeof(*slot));
     slot->used = true;
-    slot->order = ++l->orphan_order;
+    slot->order = ++l->order;
+    slot->epoch = l->epoch;
     copy_str(slot->request_id, sizeof(slot->request_id), request_id);
     return slot;
+}
+
+/* Carry what the quarantine holds for request_id over into dst (a known id or a record). */
+static void claim_quarantined(struct lw_ledger *l, const char *request_id, struct lw_platform *dst)
+{
+    struct pending *q = find_pending(l, l->quarantine, request_id);
+    if (q == NULL)
+        return;
+    *dst = q->platform;
+    q->used = false;
+}
+
+/* request_id is leakwatch's to wait for now. NULL when it already was (or has been taken). */
+static struct pending *make_known(struct lw_ledger *l, const char *request_id)
+{
+    if (find_pending(l, l->known, request_id) != NULL || find_held(l, request_id) != NULL ||
+        was_emitted(l, request_id))
+        return NULL;
+    struct pending pushed;
+    struct pending *k = new_pending(l, l->known, request_id, &pushed);
+    if (pushed.used) {
+        /* max_pending INVOKEs went by without the record of this one being closed */
+        lw_health_add(l->health, LW_H_LEDGER_EVICTED, 1);
+        lw_debug("ledger: %zu request ids known without a record; the oldest forgotten",
+                 l->pending_cap);
+    }
+    claim_quarantined(l, request_id, &k->platform);
+    l->drop_allowance += LW_LEDGER_DROPPED_PER_INVOKE_MAX;
+    return k;
+}
+
+void lw_ledger_expect(struct lw_ledger *ledger, const char *request_id)
+{
+    struct lw_ledger *l = ledger;
+    if (request_id == NULL || request_id[0] == '\0')
+        return;
+    l->epoch++;
+    make_known(l, request_id);
+    if (l->cfg.ids_from_start)
+        return;
+    /*
+     * An event overtakes its INVOKE by a moment, never by a whole invocation: what arrived
+     * before the previous INVOKE and is still unclaimed belongs to no invocation of this
+     * environment.
+     */
+    for (size_t i = 0; i < l->pending_cap; i++) {
+        struct pending *q = &l->quarantine[i];
+        if (q->used && q->epoch + 2 <= l->epoch)
+            reject_quarantined(l, q, "events of an unknown request");
+    }
 }
 
 void lw_ledger_add_record(struct lw_ledger *ledger, const struct lw_record *rec)
@@ -239,16 +327,52 @@ void lw_ledger_add_record(struct lw_ledger *ledger, const struct lw_record *rec)
     h->newer = 0;
     h->forced = false;
 
-    /* The platform half is the ledger's to fill: start from what telemetry has delivered. */
+    /* The platform half is the ledger's to fill: start from what telemetry has delivered. A
+     * record is leakwatch's own proof of its id, so events still in quarantine count too. */
     memset(&h->rec.platform, 0, sizeof(h->rec.platform));
-    struct orphan *o = rec->request_id[0] ? find_orphan(l, rec->request_id) : NULL;
-    if (o != NULL) {
-        h->rec.platform = o->platform;
-        o->used = false;
+    if (rec->request_id[0] != '\0') {
+        struct pending *k = find_pending(l, l->known, rec->request_id);
+        if (k != NULL) {
+            h->rec.platform = k->platform;
+            k->used = false;
+        } else {
+            claim_quarantined(l, rec->request_id, &h->rec.platform);
+        }
     }
     /* A full table makes its oldest record ready, so that the next add never has to drop. */
     if (l->held_count == l->held_cap)
         held_at(l, 0)->forced = true;
+}
+
+static void add_init_report(struct lw_ledger *l, const struct lw_platform_event *ev)
+{
+    /* phase "invoke" is a suppressed init re-run inside an invocation: not a cold start. */
+    if (!(ev->fields & LW_EVF_DURATION) || strcmp(ev->phase, "invoke") == 0)
+        return;
+    if (l->have_init_report) {
+        implausible(l, 1, "platform.initReport after the first");
+        return;
+    }
+    if (!(ev->duration_ms >= 0 && ev->duration_ms <= LW_LEDGER_INIT_MAX_MS)) {
+        implausible(l, 1, "platform.initReport out of range");
+        return;
+    }
+    l->have_init_report = true;
+    l->init_report_ms = ev->duration_ms;
+}
+
+static void add_logs_dropped(struct lw_ledger *l, const struct lw_platform_event *ev)
+{
+    if (!(ev->fields & LW_EVF_DROPPED_RECORDS))
+        return;
+    double n = ev->dropped_records;
+    /* a count of records is a whole number, and no more than the platform produced */
+    if (!(n >= 0 && n <= (double)l->drop_allowance) || n != (double)(uint64_t)n) {
+        implausible(l, 1, "platform.logsDropped beyond what was produced");
+        return;
+    }
+    lw_health_add(l->health, LW_H_TELEMETRY_DROPPED, (uint64_t)n);
+    l->drop_allowance = LW_LEDGER_DROPPED_PER_INVOKE_MAX;
 }
 
 void lw_ledger_add_event(struct lw_ledger *ledger, const struct lw_platform_event *ev)
@@ -256,31 +380,62 @@ void lw_ledger_add_event(struct lw_ledger *ledger, const struct lw_platform_even
     struct lw_ledger *l = ledger;
 
     if (ev->type == LW_EV_INIT_REPORT) {
-        /* phase "invoke" is a suppressed init re-run inside an invocation: not a cold start. */
-        if ((ev->fields & LW_EVF_DURATION) && strcmp(ev->phase, "invoke") != 0) {
-            l->have_init_report = true;
-            l->init_report_ms = ev->duration_ms;
-        }
+        add_init_report(l, ev);
+        return;
+    }
+    if (ev->type == LW_EV_LOGS_DROPPED) {
+        add_logs_dropped(l, ev);
         return;
     }
     if (ev->type != LW_EV_START && ev->type != LW_EV_RUNTIME_DONE && ev->type != LW_EV_REPORT)
         return;
-    if (ev->request_id[0] == '\0')
-        return;
-
-    struct held *h = find_held(l, ev->request_id);
-    if (h != NULL) {
-        merge(&h->rec.platform, ev);
+    const char *name = lw_platform_event_type_name(ev->type);
+    if (ev->request_id[0] == '\0') {
+        implausible(l, 1, name);
         return;
     }
-    if (was_emitted(l, ev->request_id)) {
+
+    struct lw_platform *p = NULL;
+    struct held *h = find_held(l, ev->request_id);
+    struct pending *k = h == NULL ? find_pending(l, l->known, ev->request_id) : NULL;
+    if (h != NULL)
+        p = &h->rec.platform;
+    else if (k != NULL)
+        p = &k->platform;
+    else if (was_emitted(l, ev->request_id)) {
         lw_health_add(l->health, LW_H_TELEMETRY_LATE, 1);
         return;
+    } else if (l->cfg.ids_from_start && ev->type == LW_EV_START) {
+        /* not held, known or taken (checked above): make_known() cannot refuse it */
+        k = make_known(l, ev->request_id);
+        p = k != NULL ? &k->platform : NULL;
     }
-    struct orphan *o = find_orphan(l, ev->request_id);
-    if (o == NULL)
-        o = new_orphan(l, ev->request_id);
-    merge(&o->platform, ev);
+    if (p != NULL) {
+        if (repeated(p, ev->type))
+            implausible(l, 1, name);
+        else
+            merge(p, ev);
+        return;
+    }
+
+    /* Not known (yet): into quarantine, unless nothing can claim it any more. */
+    if (l->flushed) {
+        implausible(l, 1, name);
+        return;
+    }
+    struct pending *q = find_pending(l, l->quarantine, ev->request_id);
+    if (q == NULL) {
+        struct pending pushed;
+        q = new_pending(l, l->quarantine, ev->request_id, &pushed);
+        if (pushed.used)
+            reject_quarantined(l, &pushed, "events of an unknown request");
+    }
+    if (repeated(&q->platform, ev->type)) {
+        implausible(l, 1, name);
+        return;
+    }
+    merge(&q->platform, ev);
+    q->events++;
 }
 
 bool lw_ledger_take(struct lw_ledger *ledger, struct lw_record *out)
@@ -313,7 +468,12 @@ bool lw_ledger_take(struct lw_ledger *ledger, struct lw_record *out)
 
 void lw_ledger_flush(struct lw_ledger *ledger)
 {
-    ledger->flushed = true;
+    struct lw_ledger *l = ledger;
+    l->flushed = true;
+    for (size_t i = 0; i < l->pending_cap; i++) {
+        if (l->quarantine[i].used)
+            reject_quarantined(l, &l->quarantine[i], "events of an unknown request");
+    }
 }
 
 bool lw_ledger_ready(const struct lw_ledger *ledger)

@@ -367,6 +367,7 @@ struct lw_pipeline *lw_pipeline_new(const struct lw_pipeline_config *cfg, struct
     p->ledger_config.max_pending = PENDING_RECORDS;
     p->ledger_config.telemetry_expected = cfg->telemetry_expected;
     p->ledger_config.wait_invocations = cfg->config->report_wait_invocations;
+    p->ledger_config.ids_from_start = cfg->ids_from_start;
     p->ledger = lw_ledger_new(&p->ledger_config, health);
     p->trend = new_trend(cfg->config, false);
     p->line = malloc(LINE_CAP);
@@ -446,6 +447,13 @@ static void identity_event(struct lw_pipeline *p, const struct lw_platform_event
         lw_exporter_set_instance(p->exporter, p->identity.env_id);
 }
 
+void lw_pipeline_invoke(struct lw_pipeline *p, const char *request_id)
+{
+    pthread_mutex_lock(&p->lock);
+    lw_ledger_expect(p->ledger, request_id);
+    pthread_mutex_unlock(&p->lock);
+}
+
 static void on_event(void *ctx, const struct lw_platform_event *ev)
 {
     struct lw_pipeline *p = ctx;
@@ -455,7 +463,10 @@ static void on_event(void *ctx, const struct lw_platform_event *ev)
         lw_ledger_add_event(p->ledger, ev);
     } else {
         enum lw_intervals_outcome o = lw_intervals_event(&p->intervals, ev);
-        if (o == LW_INTERVALS_UNSTARTED || o == LW_INTERVALS_REPEATED || o == LW_INTERVALS_FULL)
+        /* a report for a request never started, or a second one: not the platform's */
+        if (o == LW_INTERVALS_UNSTARTED || o == LW_INTERVALS_REPEATED)
+            lw_health_add(p->health, LW_H_TELEMETRY_EVENTS_REJECTED, 1);
+        else if (o == LW_INTERVALS_FULL)
             lw_health_add(p->health, LW_H_TELEMETRY_LATE, 1);
         else if (o == LW_INTERVALS_COUNTED)
             pthread_cond_broadcast(&p->reported);

@@ -191,6 +191,12 @@ static void handle_success(struct lw_exporter *ex, const struct lw_http_response
     lw_health_add(ex->health, LW_H_OTLP_REJECTED_POINTS, (uint64_t)rejected);
     if (!ex->partial_logged) {
         ex->partial_logged = true;
+        /* the collector's words: no secret of the URL, and no line break of its choosing */
+        lw_otlp_redact_in_text(msg, sizeof(msg), ex->cfg.otlp.url);
+        for (char *c = msg; *c != '\0'; c++) {
+            if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                *c = ' ';
+        }
         lw_warn("OTLP collector rejected %lld data points: %s (logged once; counted in "
                 "OtlpPointsRejected)",
                 (long long)rejected, msg);
@@ -268,8 +274,11 @@ static void send_batch(struct lw_exporter *ex, const struct entry *batch, size_t
         memset(&resp, 0, sizeof(resp));
         err = ex->transport.perform(ex->transport.ctx, &req, &resp);
         long status = err == LW_OK ? resp.status : 0;
-        if (err != LW_OK)
+        if (err != LW_OK) {
+            /* libcurl's message may quote the URL: its userinfo and query stay out of the log */
+            lw_otlp_redact_in_text(resp.error, sizeof(resp.error), ex->cfg.otlp.url);
             lw_debug("OTLP attempt %u: %s (%s)", attempt, lw_err_str(err), resp.error);
+        }
 
         uint64_t now_epoch = lw_clock_wall_ms(ex->clock);
         now = mono_ms(ex);

@@ -3,6 +3,7 @@
 #include <leakwatch/log.h>
 #include <leakwatch/text.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -98,6 +99,124 @@ static bool is_token(const char *s, size_t len)
         if (!is_tchar(s[i]))
             return false;
     }
+    return true;
+}
+
+/*
+ * Where the parts of a URL are, in anything that may be one: [0, auth) the scheme and "://"
+ * (only when they come before any "/", "?", "#" or "@"); [auth, user_end) the userinfo and its
+ * last "@" (empty when none); [user_end, query) host, port and path; [query, len) the query and
+ * the fragment.
+ */
+struct url_parts {
+    size_t auth, user_end, query, len;
+};
+
+static struct url_parts url_parts(const char *url)
+{
+    struct url_parts p;
+    p.len = strlen(url);
+    const char *sep = strstr(url, "://");
+    p.auth =
+        sep != NULL && (size_t)(sep - url) < strcspn(url, "/?#@") ? (size_t)(sep - url) + 3 : 0;
+    p.query = p.auth + strcspn(url + p.auth, "?#");
+    p.user_end = p.auth;
+    for (size_t i = p.auth; i < p.query; i++) {
+        if (url[i] == '@')
+            p.user_end = i + 1;
+    }
+    return p;
+}
+
+/* Appends s[0..n) to out (cap, *o in use), control and non-ASCII bytes as "?". */
+static void append_clean(char *out, size_t cap, size_t *o, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n && *o + 1 < cap; i++) {
+        unsigned char c = (unsigned char)s[i];
+        out[(*o)++] = c < 0x20 || c >= 0x7f ? '?' : (char)c;
+    }
+    out[*o] = '\0';
+}
+
+void lw_otlp_redact_url(const char *url, char *out, size_t cap)
+{
+    size_t o = 0;
+    if (cap == 0)
+        return;
+    out[0] = '\0';
+    if (url == NULL)
+        return;
+    struct url_parts p = url_parts(url);
+    append_clean(out, cap, &o, url, p.auth);
+    if (p.user_end > p.auth)
+        append_clean(out, cap, &o, "<redacted>@", 11);
+    append_clean(out, cap, &o, url + p.user_end, p.query - p.user_end);
+    if (p.query < p.len) {
+        append_clean(out, cap, &o, url + p.query, 1); /* "?" or "#" */
+        append_clean(out, cap, &o, "<redacted>", 10);
+    }
+}
+
+/* Replaces every occurrence of secret[0..n) in text with "<redacted>", within cap. */
+static void redact_span(char *text, size_t cap, const char *secret, size_t n)
+{
+    static const char mark[] = "<redacted>";
+    char copy[1024];
+    size_t len = strlen(text);
+    if (n == 0 || len >= sizeof(copy))
+        return;
+    memcpy(copy, text, len + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 1 < cap;) {
+        if (len - i >= n && memcmp(copy + i, secret, n) == 0) {
+            size_t k = sizeof(mark) - 1 < cap - 1 - o ? sizeof(mark) - 1 : cap - 1 - o;
+            memcpy(text + o, mark, k);
+            o += k;
+            i += n;
+        } else {
+            text[o++] = copy[i++];
+        }
+    }
+    text[o] = '\0';
+}
+
+void lw_otlp_redact_in_text(char *text, size_t cap, const char *url)
+{
+    if (text == NULL || cap == 0 || url == NULL)
+        return;
+    struct url_parts p = url_parts(url);
+    if (p.user_end > p.auth)
+        redact_span(text, cap, url + p.auth, p.user_end - 1 - p.auth);
+    if (p.query < p.len)
+        redact_span(text, cap, url + p.query + 1, p.len - p.query - 1);
+}
+
+bool lw_otlp_url_exposes_headers(const char *url)
+{
+    if (url == NULL || strncasecmp(url, "http://", 7) != 0)
+        return false;
+    struct url_parts p = url_parts(url);
+    const char *host = url + p.user_end;
+    size_t n;
+    if (host[0] == '[') {
+        const char *close = memchr(host, ']', p.query - p.user_end);
+        n = close != NULL ? (size_t)(close - host) + 1 : 0;
+    } else {
+        n = strcspn(host, ":/?#");
+    }
+    char name[256];
+    if (n == 0 || n >= sizeof(name))
+        return true;
+    memcpy(name, host, n);
+    name[n] = '\0';
+    static const char suffix[] = ".localhost";
+    size_t sn = sizeof(suffix) - 1;
+    if (strcasecmp(name, "localhost") == 0 || strcasecmp(name, "sandbox.localdomain") == 0 ||
+        strcmp(name, "[::1]") == 0 || (n > sn && strcasecmp(name + n - sn, suffix) == 0))
+        return false;
+    unsigned char v4[4];
+    if (inet_pton(AF_INET, name, v4) == 1 && v4[0] == 127)
+        return false;
     return true;
 }
 
@@ -223,12 +342,14 @@ static bool valid_url(const char *url, size_t *path_at)
 static void load_endpoint(struct lw_otlp_config *cfg, lw_getenv_fn getenv_fn, void *ctx)
 {
     size_t path_at;
+    char shown[128]; /* a bad endpoint is said redacted: it may still hold a key */
     const char *specific = getenv_fn(ctx, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT");
     if (specific != NULL && specific[0] != '\0') {
         size_t len = strlen(specific);
         if (!valid_url(specific, &path_at) || len + 2 > sizeof(cfg->url)) {
-            warn(cfg, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=%.120s is not an http(s) URL; ignored",
-                 specific);
+            lw_otlp_redact_url(specific, shown, sizeof(shown));
+            warn(cfg, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=%s is not an http(s) URL; ignored",
+                 shown);
         } else {
             /* used as-is: only a bare host gets the root path */
             snprintf(cfg->url, sizeof(cfg->url), "%s%s", specific,
@@ -242,8 +363,9 @@ static void load_endpoint(struct lw_otlp_config *cfg, lw_getenv_fn getenv_fn, vo
         size_t len = strlen(generic);
         if (!valid_url(generic, &path_at) || strpbrk(generic + path_at, "?#") != NULL ||
             len + sizeof("/v1/metrics") > sizeof(cfg->url)) {
-            warn(cfg, "OTEL_EXPORTER_OTLP_ENDPOINT=%.120s is not an http(s) base URL; using %s",
-                 generic, LW_OTLP_DEFAULT_URL);
+            lw_otlp_redact_url(generic, shown, sizeof(shown));
+            warn(cfg, "OTEL_EXPORTER_OTLP_ENDPOINT=%s is not an http(s) base URL; using %s", shown,
+                 LW_OTLP_DEFAULT_URL);
         } else {
             snprintf(cfg->url, sizeof(cfg->url), "%s%s", generic,
                      generic[len - 1] == '/' ? "v1/metrics" : "/v1/metrics");
@@ -294,6 +416,18 @@ static void load_transport(struct lw_otlp_config *cfg, lw_getenv_fn getenv_fn, v
         warn(cfg, "%s=%.60s is not supported; using http/protobuf", name, v);
 }
 
+static bool utf8_valid(const char *s)
+{
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        size_t k = lw_text_utf8_len((const unsigned char *)s + i, n - i);
+        if (k == 0)
+            return false;
+        i += k;
+    }
+    return true;
+}
+
 /*
  * OTEL_RESOURCE_ATTRIBUTES into res. The specification says to discard the whole variable on
  * any decoding error, so everything is decoded into a scratch resource first.
@@ -302,12 +436,14 @@ static void load_resource_attributes(struct lw_otlp_config *cfg, const char *raw
                                      struct lw_otlp_resource *user)
 {
     const char *p = raw;
+    size_t index = 0;
     memset(user, 0, sizeof(*user));
     while (*p != '\0') {
         const char *comma = strchr(p, ',');
         size_t entry_len = comma != NULL ? (size_t)(comma - p) : strlen(p);
         const char *entry = trim(p, &entry_len);
         if (entry_len > 0) {
+            index++;
             const char *eq = memchr(entry, '=', entry_len);
             size_t key_len = eq != NULL ? (size_t)(eq - entry) : 0;
             const char *key = trim(entry, &key_len);
@@ -316,12 +452,18 @@ static void load_resource_attributes(struct lw_otlp_config *cfg, const char *raw
             char k[LW_OTLP_ATTR_KEY_MAX];
             char v[LW_OTLP_ATTR_VALUE_MAX];
             enum lw_err err = LW_ERR_INVALID;
+            /* Attributes are protobuf strings: a byte that is not UTF-8 (a %FF) would make the
+             * collector refuse every batch. */
             if (eq != NULL && key_len > 0 &&
                 lw_otlp_percent_decode(key, key_len, k, sizeof(k)) == LW_OK &&
-                lw_otlp_percent_decode(value, value_len, v, sizeof(v)) == LW_OK)
+                lw_otlp_percent_decode(value, value_len, v, sizeof(v)) == LW_OK && utf8_valid(k) &&
+                utf8_valid(v))
                 err = lw_otlp_resource_set_str(user, k, v);
             if (err != LW_OK) {
-                warn(cfg, "OTEL_RESOURCE_ATTRIBUTES=%.120s cannot be decoded; ignored", raw);
+                warn(cfg,
+                     "OTEL_RESOURCE_ATTRIBUTES: entry %zu is not key=value in percent-encoded "
+                     "UTF-8; the variable is ignored",
+                     index);
                 memset(user, 0, sizeof(*user));
                 return;
             }
@@ -374,7 +516,9 @@ static void load_resource(struct lw_otlp_config *cfg, lw_getenv_fn getenv_fn, vo
     /* service.name: OTEL_SERVICE_NAME > OTEL_RESOURCE_ATTRIBUTES > the function's name */
     const char *service = getenv_fn(ctx, "OTEL_SERVICE_NAME");
     if (service != NULL && service[0] != '\0') {
-        if (lw_otlp_resource_set_str(res, "service.name", service) != LW_OK)
+        if (!utf8_valid(service))
+            warn(cfg, "OTEL_SERVICE_NAME is not UTF-8; ignored");
+        else if (lw_otlp_resource_set_str(res, "service.name", service) != LW_OK)
             warn(cfg, "OTEL_SERVICE_NAME is longer than %d bytes; ignored",
                  LW_OTLP_ATTR_VALUE_MAX - 1);
     }
@@ -408,12 +552,12 @@ void lw_otlp_config_log(const struct lw_otlp_config *cfg)
             break;
         o += (size_t)n;
     }
-    /* a URL may carry user:password@ */
-    const char *url = cfg->url;
-    const char *host = strstr(url, "://");
-    host = host != NULL ? host + 3 : url;
-    const char *at = memchr(host, '@', strcspn(host, "/?#"));
-    lw_info("OTLP export to %.*s%s%s (headers: %s; compression: %s; timeout %u ms)",
-            (int)(host - url), url, at != NULL ? "<redacted>@" : "", at != NULL ? at + 1 : host,
+    char url[LW_OTLP_URL_MAX];
+    lw_otlp_redact_url(cfg->url, url, sizeof(url));
+    if (cfg->n_headers > 0 && lw_otlp_url_exposes_headers(cfg->url))
+        lw_warn("OTLP headers (%s) go to %s over plain HTTP: anyone on the way can read them; "
+                "use an https:// endpoint",
+                names, url);
+    lw_info("OTLP export to %s (headers: %s; compression: %s; timeout %u ms)", url,
             cfg->n_headers > 0 ? names : "none", cfg->gzip ? "gzip" : "none", cfg->timeout_ms);
 }

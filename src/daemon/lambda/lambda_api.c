@@ -106,6 +106,20 @@ enum lw_err lw_lambda_error_request(struct lw_lambda_request *r, const char *run
     return LW_OK;
 }
 
+/* "/" then path characters that need neither escaping in JSON nor percent-encoding in a URI. */
+static bool uri_path_ok(const char *path)
+{
+    if (path[0] != '/')
+        return false;
+    for (const char *c = path; *c != '\0'; c++) {
+        bool unreserved = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                          (*c >= '0' && *c <= '9') || strchr("-._~/", *c) != NULL;
+        if (!unreserved)
+            return false;
+    }
+    return true;
+}
+
 enum lw_err lw_lambda_subscribe_request(struct lw_lambda_request *r, const char *runtime_api,
                                         const char *extension_id, const struct lw_subscription *sub)
 {
@@ -128,12 +142,16 @@ enum lw_err lw_lambda_subscribe_request(struct lw_lambda_request *r, const char 
     if (strcmp(schema, LW_TELEMETRY_SCHEMA) != 0 &&
         strcmp(schema, LW_TELEMETRY_SCHEMA_FALLBACK) != 0)
         return LW_ERR_INVALID;
+    const char *path = sub->path != NULL ? sub->path : "/";
+    if (!uri_path_ok(path))
+        return LW_ERR_INVALID;
     int n = snprintf(r->body, sizeof(r->body),
                      "{\"schemaVersion\":\"%s\",\"types\":[\"platform\"],"
                      "\"buffering\":{\"maxItems\":%u,\"maxBytes\":%u,\"timeoutMs\":%u},"
                      "\"destination\":{\"protocol\":\"HTTP\","
-                     "\"URI\":\"http://sandbox.localdomain:%u/\"}}",
-                     schema, sub->max_items, sub->max_bytes, sub->timeout_ms, (unsigned)sub->port);
+                     "\"URI\":\"http://sandbox.localdomain:%u%s\"}}",
+                     schema, sub->max_items, sub->max_bytes, sub->timeout_ms, (unsigned)sub->port,
+                     path);
     if (n < 0 || (size_t)n >= sizeof(r->body))
         return LW_ERR_TOO_LARGE;
     r->http.body = r->body;

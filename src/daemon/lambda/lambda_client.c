@@ -69,6 +69,26 @@ enum lw_err lw_lambda_client_register(struct lw_http_transport *api, const char 
     }
 }
 
+/* body[0..len) cut to fit out, with every occurrence of secret (unless "/" or NULL) replaced. */
+static void without_secret(char *out, size_t cap, const char *body, size_t len, const char *secret)
+{
+    size_t secret_len = secret != NULL ? strlen(secret) : 0;
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 1 < cap;) {
+        if (secret_len > 1 && len - i >= secret_len && memcmp(body + i, secret, secret_len) == 0) {
+            static const char mark[] = "/<secret>";
+            size_t n = sizeof(mark) - 1 < cap - 1 - o ? sizeof(mark) - 1 : cap - 1 - o;
+            memcpy(out + o, mark, n);
+            o += n;
+            i += secret_len;
+            continue;
+        }
+        out[o++] = body[i] != '\0' ? body[i] : ' ';
+        i++;
+    }
+    out[o] = '\0';
+}
+
 enum lw_err lw_lambda_client_subscribe(struct lw_http_transport *api, const char *runtime_api,
                                        const char *extension_id, struct lw_subscription sub,
                                        const char **schema)
@@ -92,9 +112,14 @@ enum lw_err lw_lambda_client_subscribe(struct lw_http_transport *api, const char
                 LW_TELEMETRY_SCHEMA, LW_TELEMETRY_SCHEMA_FALLBACK);
     }
     if (err != LW_OK || resp.status != 200) {
-        lw_warn("Telemetry API subscription refused (HTTP %ld%s%.200s); going on with /proc "
+        /* An error message may quote the destination: its secret path never reaches the log. */
+        char said[201];
+        said[0] = '\0';
+        if (resp.body != NULL)
+            without_secret(said, sizeof(said), resp.body, resp.body_len, sub.path);
+        lw_warn("Telemetry API subscription refused (HTTP %ld%s%s); going on with /proc "
                 "figures alone",
-                resp.status, resp.body != NULL ? ": " : "", resp.body != NULL ? resp.body : "");
+                resp.status, resp.body != NULL ? ": " : "", said);
         lw_http_response_clean_up(&resp);
         return err != LW_OK ? err : LW_ERR_HTTP;
     }
@@ -121,6 +146,7 @@ struct lw_telemetry_listener *lw_lambda_client_start_telemetry(
     }
     struct lw_subscription sub = {
         .port = lw_telemetry_listener_port(l),
+        .path = lw_telemetry_listener_path(l), /* the secret: never logged */
         .max_items = cfg->telemetry_max_items,
         .max_bytes = cfg->telemetry_max_bytes,
         .timeout_ms = cfg->telemetry_timeout_ms,

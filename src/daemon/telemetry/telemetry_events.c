@@ -170,9 +170,6 @@ enum lw_err lw_telemetry_events_parse(const char *body, size_t len,
             lw_health_add(health, LW_H_TELEMETRY_UNKNOWN, 1);
             continue;
         }
-        if (ev.type == LW_EV_LOGS_DROPPED && (ev.fields & LW_EVF_DROPPED_RECORDS) &&
-            ev.dropped_records > 0 && ev.dropped_records < 1e18)
-            lw_health_add(health, LW_H_TELEMETRY_DROPPED, (uint64_t)ev.dropped_records);
         on_event(ctx, &ev);
     }
 out:

@@ -117,6 +117,21 @@ static enum lw_telemetry_http_method method_of(const char *s, size_t n)
     return LW_TELEMETRY_HTTP_OTHER;
 }
 
+/*
+ * Whether the request's path is the configured one. The path is a secret (the subscription's
+ * unguessable part): every byte of it is compared, whatever differs first, so that how long a
+ * refusal takes says nothing about how much of a guess was right. Only its length shows, and
+ * that is no secret.
+ */
+static bool same_path(const char *got, size_t got_len, const char *want)
+{
+    size_t want_len = strlen(want);
+    unsigned diff = got_len != want_len;
+    for (size_t i = 0; i < want_len; i++)
+        diff |= (unsigned char)want[i] ^ (unsigned char)(i < got_len ? got[i] : 0);
+    return diff == 0;
+}
+
 /* "METHOD SP request-target SP HTTP/1.x"; checks path and method at once. */
 static enum lw_err parse_request_line(const char *s, size_t n,
                                       const struct lw_telemetry_http_limits *limits,
@@ -150,7 +165,7 @@ static enum lw_err parse_request_line(const char *s, size_t n,
 
     const char *q = memchr(req->path, '?', req->path_len);
     size_t plen = q ? (size_t)(q - req->path) : req->path_len;
-    if (plen != strlen(limits->path) || memcmp(req->path, limits->path, plen) != 0)
+    if (!same_path(req->path, plen, limits->path))
         return reject(req, 404);
     if (req->method != LW_TELEMETRY_HTTP_POST && req->method != LW_TELEMETRY_HTTP_PUT)
         return reject(req, 405);

@@ -1,3 +1,4 @@
+#include <leakwatch/hosts.h>
 #include <leakwatch/limits.h>
 #include <leakwatch/log.h>
 #include <leakwatch/telemetry_http.h>
@@ -15,25 +16,45 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 /*
  * One thread, one poll() over a wake-up pipe, the listening socket and at most
- * LW_TELEMETRY_MAX_CONNECTIONS connections. Each connection owns one receive buffer holding the
- * request being read: it starts small, grows to what the parsed head announces (never above
- * head cap + body cap + one read of slack) and shrinks back after a large body, so an idle
- * environment keeps only a few KiB. Sockets stay blocking for send (with a 1 s timeout; answers
- * are a few dozen bytes) and are read with MSG_DONTWAIT after poll() says so.
+ * LW_TELEMETRY_MAX_CONNECTIONS connections, every socket non-blocking. Each connection owns one
+ * receive buffer holding the request being read: it starts small, grows to what the parsed head
+ * announces (never above head cap + body cap + one read of slack) and shrinks back after a large
+ * body, so an idle environment keeps only a few KiB.
+ *
+ * Answers are a few dozen bytes, written with MSG_DONTWAIT: a peer that reads them always has
+ * room for them, so one that does not (its window and our send buffer full) is not reading, and
+ * is closed rather than waited for. A connection processes one request per turn of the loop, and
+ * is not read while a request it sent is still buffered, so a pipelining peer gets TCP's
+ * backpressure instead of the listener's time, and every other connection gets its turn.
+ *
+ * Time: a connection that has not proven itself (sent a request head with the secret path) may
+ * live unproven_ms; one that has may stall stall_ms in the middle of a request; an idle proven
+ * connection (the platform's keep-alive) has no deadline at all. Lambda freezes the environment
+ * between invocations, and whether CLOCK_MONOTONIC moves meanwhile is not documented: a wake-up
+ * much later than poll() was asked for, or a loop turn that took far too long, is taken for a
+ * freeze, and every deadline starts again, so that no connection is blamed for the platform's
+ * pause.
  */
 
 #define PATH_MAX_BYTES 256
 #define BUF_START_BYTES (16 * 1024)
 #define BUF_SLACK_BYTES (16 * 1024)
 #define BUF_KEEP_BYTES (64 * 1024)
-#define SEND_TIMEOUT_S 1
 #define ACCEPT_RETRY_MS 1000
+#define ACCEPTS_PER_TURN 4
+#define UNPROVEN_TIMEOUT_MS 2000
+#define STALL_TIMEOUT_MS 10000
+#define FREEZE_SLACK_MS 1000
+#define HOSTS_MAX_BYTES (64 * 1024)
+#define HOSTS_PATH "/etc/hosts"
+#define JOIN_GRACE_MS 10
+#define NO_DEADLINE UINT64_MAX
 
 enum phase { PHASE_HEAD = 0, PHASE_BODY };
 
@@ -47,17 +68,25 @@ struct conn {
     bool continue_sent;
     struct lw_telemetry_http_chunked dec;
     size_t body_len; /* chunked: decoded bytes at buf[head_bytes..) */
-    uint64_t last_active;
+    bool proven;     /* sent a request head with the secret path: the platform */
+    bool ready;      /* bytes received not looked at yet: process before reading more */
+    unsigned answered;
+    uint64_t since_ms;    /* mono ms: its accept (unproven) or its last progress (proven) */
+    uint64_t last_active; /* activity counter: the least recently active proven idle one goes */
+    uint64_t accepted;    /* accept counter: the oldest stranger goes first */
 };
 
 struct lw_telemetry_listener {
     int listen_fd;
     int wake_rd, wake_wr;
     uint16_t port;
+    char address[LW_HOSTS_ADDR_TEXT_MAX];
     char path[PATH_MAX_BYTES];
     struct lw_telemetry_http_limits limits;
     size_t max_buf_bytes;
     unsigned max_conns;
+    uint32_t unproven_ms, stall_ms;
+    const struct lw_clock *clock;
     struct conn conns[LW_TELEMETRY_MAX_CONNECTIONS];
     uint64_t activity;
     void (*on_body)(void *ctx, const char *body, size_t len);
@@ -69,9 +98,7 @@ struct lw_telemetry_listener {
 void lw_telemetry_listener_config_init(struct lw_telemetry_listener_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
-    cfg->bind_address = "0.0.0.0";
     cfg->port = LW_TELEMETRY_DEFAULT_PORT;
-    cfg->path = "/";
     cfg->max_body_bytes = LW_TELEMETRY_HTTP_BODY_DEFAULT_BYTES;
     cfg->max_connections = LW_TELEMETRY_MAX_CONNECTIONS;
 }
@@ -81,7 +108,22 @@ uint16_t lw_telemetry_listener_port(const struct lw_telemetry_listener *listener
     return listener->port;
 }
 
+const char *lw_telemetry_listener_path(const struct lw_telemetry_listener *listener)
+{
+    return listener->path;
+}
+
+const char *lw_telemetry_listener_address(const struct lw_telemetry_listener *listener)
+{
+    return listener->address;
+}
+
 /* --- connections --------------------------------------------------------------------------- */
+
+static uint64_t now_ms(const struct lw_telemetry_listener *l)
+{
+    return lw_clock_mono_ms(l->clock);
+}
 
 static void conn_close(struct conn *c)
 {
@@ -90,6 +132,26 @@ static void conn_close(struct conn *c)
     free(c->buf);
     memset(c, 0, sizeof(*c));
     c->fd = -1;
+}
+
+/* Closed for stalling or to make room: counted, and said at debug level only (a hostile peer
+ * could otherwise fill the log). */
+static void conn_drop(struct lw_telemetry_listener *l, struct conn *c, const char *why)
+{
+    lw_health_add(l->health, LW_H_TELEMETRY_CONNECTIONS_DROPPED, 1);
+    lw_debug("telemetry listener: closed a %s connection: %s", c->proven ? "proven" : "unproven",
+             why);
+    conn_close(c);
+}
+
+/* When the connection must have made progress, or NO_DEADLINE. */
+static uint64_t conn_deadline(const struct lw_telemetry_listener *l, const struct conn *c)
+{
+    if (!c->proven)
+        return c->since_ms + l->unproven_ms;
+    if (c->phase == PHASE_BODY || c->len > 0)
+        return c->since_ms + l->stall_ms;
+    return NO_DEADLINE;
 }
 
 /* Make room for `want` bytes in total. false when the cap forbids it or memory is short. */
@@ -110,27 +172,28 @@ static bool conn_reserve(struct lw_telemetry_listener *l, struct conn *c, size_t
     return true;
 }
 
-static void send_all(int fd, const char *data, size_t len)
+/* All of data, now, or false: the caller closes a connection that cannot take its answer. */
+static bool send_now(int fd, const char *data, size_t len)
 {
     while (len > 0) {
-        ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+        ssize_t n = send(fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
-            return; /* the peer is gone or stuck: the connection is closed by the caller */
+            return false;
         data += n;
         len -= (size_t)n;
     }
+    return true;
 }
 
-static void respond(int fd, int status, bool close_conn)
+static bool respond(int fd, int status, bool close_conn)
 {
     char msg[256];
     int n = snprintf(msg, sizeof(msg), "HTTP/1.1 %d %s\r\nContent-Length: 0\r\n%s%s\r\n", status,
                      lw_telemetry_http_reason(status), status == 405 ? "Allow: POST, PUT\r\n" : "",
                      close_conn ? "Connection: close\r\n" : "");
-    if (n > 0 && (size_t)n < sizeof(msg))
-        send_all(fd, msg, (size_t)n);
+    return n > 0 && (size_t)n < sizeof(msg) && send_now(fd, msg, (size_t)n);
 }
 
 static void reject(struct lw_telemetry_listener *l, struct conn *c, int status)
@@ -138,17 +201,22 @@ static void reject(struct lw_telemetry_listener *l, struct conn *c, int status)
     lw_health_add(l->health, LW_H_TELEMETRY_REJECTED, 1);
     lw_debug("telemetry listener: rejected a request with %d %s", status,
              lw_telemetry_http_reason(status));
-    respond(c->fd, status, true);
+    respond(c->fd, status, true); /* closed either way */
     conn_close(c);
 }
 
-/* The body is complete: deliver, answer, and keep what follows (a pipelined request). */
+/* The body is complete: deliver, answer, and keep what follows (a pipelined request) for the
+ * next turn. false when the connection was closed. */
 static bool finish_request(struct lw_telemetry_listener *l, struct conn *c, const char *body,
                            size_t body_len, size_t rest_off)
 {
     l->on_body(l->ctx, body, body_len);
-    bool keep = c->req.keep_alive;
-    respond(c->fd, 200, !keep);
+    c->answered++;
+    bool keep = c->req.keep_alive && c->answered < LW_TELEMETRY_MAX_REQUESTS_PER_CONNECTION;
+    if (!respond(c->fd, 200, !keep)) {
+        conn_drop(l, c, "it does not read its answers");
+        return false;
+    }
     if (!keep) {
         conn_close(c);
         return false;
@@ -158,6 +226,8 @@ static bool finish_request(struct lw_telemetry_listener *l, struct conn *c, cons
     c->len = rest;
     c->phase = PHASE_HEAD;
     c->continue_sent = false;
+    c->ready = rest > 0;
+    c->since_ms = now_ms(l);
     if (c->cap > BUF_KEEP_BYTES && rest <= BUF_START_BYTES) {
         char *buf = realloc(c->buf, BUF_START_BYTES);
         if (buf != NULL) {
@@ -168,70 +238,89 @@ static bool finish_request(struct lw_telemetry_listener *l, struct conn *c, cons
     return true;
 }
 
-/* Work through the bytes received so far. false when the connection was closed. */
-static bool conn_process(struct lw_telemetry_listener *l, struct conn *c)
+/* The head is complete and acceptable (its path is the secret one): the peer has proven itself.
+ * false when the connection was closed. */
+static bool start_body(struct lw_telemetry_listener *l, struct conn *c)
 {
-    for (;;) {
-        if (c->phase == PHASE_HEAD) {
-            if (c->len == 0)
-                return true;
-            enum lw_err err = lw_telemetry_http_parse_head(c->buf, c->len, &l->limits, &c->req);
-            if (err == LW_ERR_NEED_MORE)
-                return true;
-            if (err != LW_OK) {
-                reject(l, c, c->req.status);
-                return false;
-            }
-            c->head_bytes = c->req.head_bytes;
-            c->phase = PHASE_BODY;
-            c->body_len = 0;
-            if (c->req.chunked) {
-                lw_telemetry_http_chunked_init(&c->dec, l->limits.max_body_bytes);
-            } else if (!conn_reserve(l, c, c->head_bytes + (size_t)c->req.content_length)) {
-                lw_warn("telemetry listener: no memory for a %llu-byte body",
-                        (unsigned long long)c->req.content_length);
-                reject(l, c, 503);
-                return false;
-            }
-        }
-
-        if (!c->req.chunked) {
-            size_t need = c->head_bytes + (size_t)c->req.content_length;
-            if (c->len < need)
-                goto need_more;
-            if (!finish_request(l, c, c->buf + c->head_bytes, (size_t)c->req.content_length, need))
-                return false;
-            continue;
-        }
-
-        size_t start = c->head_bytes + c->body_len;
-        size_t out = 0, used = 0;
-        enum lw_err err =
-            lw_telemetry_http_chunked_decode(&c->dec, c->buf + start, c->len - start, &out, &used);
-        size_t rest_off = start + used;
-        c->body_len += out;
-        if (err == LW_ERR_NEED_MORE) {
-            c->len = c->head_bytes + c->body_len;
-            goto need_more;
-        }
-        if (err != LW_OK) {
-            reject(l, c, err == LW_ERR_TOO_LARGE ? 413 : 400);
-            return false;
-        }
-        if (!finish_request(l, c, c->buf + c->head_bytes, c->body_len, rest_off))
-            return false;
-    }
-
-need_more:
-    /* The client waits for "100 Continue" before sending a body it announced with Expect. */
-    if (c->req.expect_continue && !c->continue_sent) {
-        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-        send_all(c->fd, cont, sizeof(cont) - 1);
-        c->continue_sent = true;
+    c->proven = true;
+    c->since_ms = now_ms(l);
+    c->head_bytes = c->req.head_bytes;
+    c->phase = PHASE_BODY;
+    c->body_len = 0;
+    if (c->req.chunked) {
+        lw_telemetry_http_chunked_init(&c->dec, l->limits.max_body_bytes);
+    } else if (!conn_reserve(l, c, c->head_bytes + (size_t)c->req.content_length)) {
+        lw_warn("telemetry listener: no memory for a %llu-byte body",
+                (unsigned long long)c->req.content_length);
+        reject(l, c, 503);
+        return false;
     }
     return true;
 }
 
+/* The client waits for "100 Continue" before sending a body it announced with Expect. */
+static bool send_continue(struct lw_telemetry_listener *l, struct conn *c)
+{
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    if (!c->req.expect_continue || c->continue_sent)
+        return true;
+    c->continue_sent = true;
+    if (send_now(c->fd, cont, sizeof(cont) - 1))
+        return true;
+    conn_drop(l, c, "it does not read its answers");
+    return false;
+}
+
+/*
+ * Work through the bytes received so far, up to one answered request. On return c->ready says
+ * whether buffered bytes are still to be looked at (a pipelined request) before reading more.
+ */
+static void conn_process(struct lw_telemetry_listener *l, struct conn *c)
+{
+    c->ready = false;
+    if (c->phase == PHASE_HEAD) {
+        if (c->len == 0)
+            return;
+        enum lw_err err = lw_telemetry_http_parse_head(c->buf, c->len, &l->limits, &c->req);
+        if (err == LW_ERR_NEED_MORE)
+            return;
+        if (err != LW_OK) {
+            reject(l, c, c->req.status);
+            return;
+        }
+        if (!start_body(l, c))
+            return;
+    }
+
+    if (!c->req.chunked) {
+        size_t need = c->head_bytes + (size_t)c->req.content_length;
+        if (c->len < need) {
+            send_continue(l, c);
+            return;
+        }
+        finish_request(l, c, c->buf + c->head_bytes, (size_t)c->req.content_length, need);
+        return;
+    }
+
+    size_t start = c->head_bytes + c->body_len;
+    size_t out = 0, used = 0;
+    enum lw_err err =
+        lw_telemetry_http_chunked_decode(&c->dec, c->buf + start, c->len - start, &out, &used);
+    size_t rest_off = start + used;
+    c->body_len += out;
+    if (err == LW_ERR_NEED_MORE) {
+        c->len = c->head_bytes + c->body_len;
+        send_continue(l, c);
+        return;
+    }
+    if (err != LW_OK) {
+        reject(l, c, err == LW_ERR_TOO_LARGE ? 413 : 400);
+        return;
+    }
+    finish_request(l, c, c->buf + c->head_bytes, c->body_len, rest_off);
+}
+
+/* One read of what the peer sent, then one step of processing. */
 static void conn_read(struct lw_telemetry_listener *l, struct conn *c)
 {
     if (c->len == c->cap) {
@@ -254,33 +343,43 @@ static void conn_read(struct lw_telemetry_listener *l, struct conn *c)
     }
     c->len += (size_t)n;
     c->last_active = ++l->activity;
+    if (c->proven)
+        c->since_ms = now_ms(l);
     conn_process(l, c);
 }
 
-/* A free slot; when all are busy, the least recently active connection (idle first) goes. */
+/*
+ * A slot for a new connection. When all are busy: the oldest connection that has not proven
+ * itself goes (a stranger, or the platform's own connection a moment before its request, which
+ * it sends at once); else the least recently active proven connection that is idle between
+ * requests. A proven connection in the middle of a request is never pushed out: NULL then.
+ */
 static struct conn *free_slot(struct lw_telemetry_listener *l)
 {
-    struct conn *victim = NULL;
+    struct conn *stranger = NULL, *idle = NULL;
     for (unsigned i = 0; i < l->max_conns; i++) {
         struct conn *c = &l->conns[i];
         if (c->fd < 0)
             return c;
-        bool idle = c->phase == PHASE_HEAD && c->len == 0;
-        bool victim_idle = victim && victim->phase == PHASE_HEAD && victim->len == 0;
-        if (victim == NULL || (idle && !victim_idle) ||
-            (idle == victim_idle && c->last_active < victim->last_active))
-            victim = c;
+        if (!c->proven) {
+            if (stranger == NULL || c->accepted < stranger->accepted)
+                stranger = c;
+        } else if (c->phase == PHASE_HEAD && c->len == 0) {
+            if (idle == NULL || c->last_active < idle->last_active)
+                idle = c;
+        }
     }
-    lw_debug("telemetry listener: %u connections open, closing the least recently used",
-             l->max_conns);
-    conn_close(victim);
+    struct conn *victim = stranger != NULL ? stranger : idle;
+    if (victim != NULL)
+        conn_drop(l, victim, "all connections busy; a newer one takes its place");
     return victim;
 }
 
 /* false when accepting failed for lack of descriptors: pause accepting for a while. */
-static bool accept_one(struct lw_telemetry_listener *l)
+static bool accept_one(struct lw_telemetry_listener *l, bool *more)
 {
-    int fd = accept4(l->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    *more = false;
+    int fd = accept4(l->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0) {
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
             lw_warn("telemetry listener: accept: %s", strerror(errno));
@@ -288,14 +387,53 @@ static bool accept_one(struct lw_telemetry_listener *l)
         }
         return true; /* EAGAIN, EINTR, ECONNABORTED: nothing to do */
     }
-    struct timeval tv = {.tv_sec = SEND_TIMEOUT_S};
+    *more = true;
     int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     struct conn *c = free_slot(l);
+    if (c == NULL) {
+        lw_health_add(l->health, LW_H_TELEMETRY_CONNECTIONS_DROPPED, 1);
+        lw_debug("telemetry listener: every connection is in the middle of a request; a new one "
+                 "is refused");
+        close(fd);
+        return true;
+    }
     c->fd = fd;
-    c->last_active = ++l->activity;
+    c->since_ms = now_ms(l);
+    c->last_active = c->accepted = ++l->activity;
+    /* The platform sends its request right after connecting: read it before anything else can
+     * take the slot. */
+    conn_read(l, c);
     return true;
+}
+
+/* Every connection's deadline starts again from now: the environment was frozen. */
+static void forgive(struct lw_telemetry_listener *l, uint64_t now)
+{
+    for (unsigned i = 0; i < l->max_conns; i++) {
+        if (l->conns[i].fd >= 0)
+            l->conns[i].since_ms = now;
+    }
+}
+
+/* poll()'s timeout: 0 when a connection has buffered work, else until the first deadline. */
+static int next_timeout(const struct lw_telemetry_listener *l, uint64_t now, bool accept_paused)
+{
+    uint64_t first = NO_DEADLINE;
+    for (unsigned i = 0; i < l->max_conns; i++) {
+        const struct conn *c = &l->conns[i];
+        if (c->fd < 0)
+            continue;
+        if (c->ready)
+            return 0;
+        uint64_t d = conn_deadline(l, c);
+        if (d < first)
+            first = d;
+    }
+    uint64_t wait = first == NO_DEADLINE ? NO_DEADLINE : first > now ? first - now : 0;
+    if (accept_paused && wait > ACCEPT_RETRY_MS)
+        wait = ACCEPT_RETRY_MS;
+    return wait == NO_DEADLINE ? -1 : (int)(wait < 60000 ? wait : 60000);
 }
 
 static void *listener_main(void *arg)
@@ -308,79 +446,255 @@ static void *listener_main(void *arg)
     bool accept_paused = false;
 
     for (;;) {
+        uint64_t t0 = now_ms(l);
+        int timeout = next_timeout(l, t0, accept_paused);
+
         nfds_t n = 0;
         pfds[n++] = (struct pollfd){.fd = l->wake_rd, .events = POLLIN};
         pfds[n++] = (struct pollfd){.fd = accept_paused ? -1 : l->listen_fd, .events = POLLIN};
         unsigned n_conns = 0;
         for (unsigned i = 0; i < l->max_conns; i++) {
-            if (l->conns[i].fd < 0)
+            struct conn *c = &l->conns[i];
+            if (c->fd < 0)
                 continue;
-            polled[n_conns++] = &l->conns[i];
-            pfds[n++] = (struct pollfd){.fd = l->conns[i].fd, .events = POLLIN};
+            polled[n_conns++] = c;
+            /* not read while a request it sent is still buffered */
+            pfds[n++] = (struct pollfd){.fd = c->fd, .events = c->ready ? 0 : POLLIN};
         }
-        /* The only timeout: retrying accept after running out of descriptors. */
-        int rc = poll(pfds, n, accept_paused ? ACCEPT_RETRY_MS : -1);
-        if (rc < 0) {
-            if (errno == EINTR)
-                continue;
+        int rc = poll(pfds, n, timeout);
+        if (rc < 0 && errno != EINTR) {
             lw_error("telemetry listener: poll: %s; listener stopped", strerror(errno));
             break;
         }
-        if (pfds[0].revents)
+        if (rc > 0 && pfds[0].revents)
             break;
-        accept_paused = false;
+        uint64_t t1 = now_ms(l);
+        if (timeout >= 0 && t1 - t0 > (uint64_t)timeout + FREEZE_SLACK_MS)
+            forgive(l, t1); /* woken far later than asked: frozen meanwhile */
+
         for (unsigned i = 0; i < n_conns; i++) {
-            if (pfds[2 + i].revents & (POLLIN | POLLHUP | POLLERR))
-                conn_read(l, polled[i]);
+            struct conn *c = polled[i];
+            if (c->fd < 0)
+                continue; /* closed earlier in this turn */
+            if (c->ready)
+                conn_process(l, c);
+            else if (rc > 0 && (pfds[2 + i].revents & (POLLIN | POLLHUP | POLLERR)))
+                conn_read(l, c);
         }
-        if (pfds[1].revents & POLLIN)
-            accept_paused = !accept_one(l);
+        for (unsigned i = 0; i < l->max_conns; i++) {
+            struct conn *c = &l->conns[i];
+            if (c->fd >= 0 && !c->ready && conn_deadline(l, c) <= t1)
+                conn_drop(l, c,
+                          c->proven ? "stalled in the middle of a request"
+                                    : "no request to the subscribed path in time");
+        }
+        if (rc > 0 && (pfds[1].revents & POLLIN)) {
+            bool more = true;
+            for (int k = 0; k < ACCEPTS_PER_TURN && more && !accept_paused; k++)
+                accept_paused = !accept_one(l, &more);
+        } else if (accept_paused && timeout >= 0) {
+            accept_paused = false;
+        }
+        uint64_t t2 = now_ms(l);
+        if (t2 - t1 > FREEZE_SLACK_MS)
+            forgive(l, t2); /* frozen while working: no turn takes that long */
     }
     return NULL;
 }
 
 /* --- start / stop -------------------------------------------------------------------------- */
 
-static int bind_port(int fd, struct in_addr addr, uint16_t port)
+/* "/" and 32 hex digits of 128 bits from the kernel's CSPRNG. */
+static enum lw_err make_secret_path(char *out, size_t cap)
 {
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr = addr};
+    unsigned char raw[16];
+    size_t got = 0;
+    unsigned flags = GRND_NONBLOCK;
+    while (got < sizeof(raw)) {
+        ssize_t n = getrandom(raw + got, sizeof(raw) - got, flags);
+        if (n > 0) {
+            got += (size_t)n;
+        } else if (n < 0 && errno == EAGAIN && flags != 0) {
+            /* The pool is not initialised yet: from Linux 5.4 on that lasts well under a second,
+             * and a guessable path would be worth nothing. */
+            flags = 0;
+        } else if (!(n < 0 && errno == EINTR)) {
+            break;
+        }
+    }
+    if (got < sizeof(raw)) {
+        /* getrandom() is older than any Lambda kernel (3.17); this is for other machines. */
+        int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd >= 0 ? read(fd, raw, sizeof(raw)) : -1;
+        if (fd >= 0)
+            close(fd);
+        if (n != (ssize_t)sizeof(raw))
+            return LW_ERR_IO;
+    }
+    static const char hex[] = "0123456789abcdef";
+    if (cap < 2 + 2 * sizeof(raw))
+        return LW_ERR_TOO_LARGE;
+    out[0] = '/';
+    for (size_t i = 0; i < sizeof(raw); i++) {
+        out[1 + 2 * i] = hex[raw[i] >> 4];
+        out[2 + 2 * i] = hex[raw[i] & 15];
+    }
+    out[1 + 2 * sizeof(raw)] = '\0';
+    return LW_OK;
+}
+
+/* What the hosts file says of the sandbox's name: LW_OK and *out, or why not (said by caller). */
+static enum lw_err hosts_address(const char *hosts_path, struct lw_hosts_addr *out)
+{
+    char *text = malloc(HOSTS_MAX_BYTES);
+    enum lw_err err = LW_ERR_NOT_FOUND;
+    int fd = -1;
+    if (text == NULL) {
+        err = LW_ERR_NOMEM;
+        goto out;
+    }
+    fd = open(hosts_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        err = LW_ERR_IO;
+        goto out;
+    }
+    size_t len = 0;
+    while (len < HOSTS_MAX_BYTES) {
+        ssize_t n = read(fd, text + len, HOSTS_MAX_BYTES - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    /* A larger file is read as far as the cap: an entry beyond it is not seen. */
+    err = lw_hosts_lookup(text, len, LW_TELEMETRY_SANDBOX_HOST, out);
+out:
+    if (fd >= 0)
+        close(fd);
+    free(text);
+    return err;
+}
+
+static enum lw_err parse_address(const char *text, struct lw_hosts_addr *out)
+{
+    memset(out, 0, sizeof(*out));
+    size_t len = strlen(text);
+    if (len >= sizeof(out->text))
+        return LW_ERR_INVALID;
+    if (inet_pton(AF_INET, text, out->bytes) == 1)
+        out->family = AF_INET;
+    else if (inet_pton(AF_INET6, text, out->bytes) == 1)
+        out->family = AF_INET6;
+    else
+        return LW_ERR_INVALID;
+    memcpy(out->text, text, len + 1);
+    return LW_OK;
+}
+
+static int bind_port(int fd, const struct lw_hosts_addr *a, uint16_t port)
+{
+    if (a->family == AF_INET) {
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+        memcpy(&sa.sin_addr, a->bytes, 4);
+        return bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+    }
+    struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
+    memcpy(&sa.sin6_addr, a->bytes, 16);
     return bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 }
 
-static enum lw_err open_socket(struct lw_telemetry_listener *l, const char *address, uint16_t port)
+/* A socket bound to a:port, or to a free port when that one is taken. -1 with errno. */
+static int bound_socket(const struct lw_hosts_addr *a, uint16_t port, bool *fell_back)
 {
-    struct in_addr addr;
-    if (inet_pton(AF_INET, address, &addr) != 1) {
-        lw_error("telemetry listener: bad bind address \"%s\"", address);
-        return LW_ERR_INVALID;
+    int fd = socket(a->family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -1;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (a->family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    *fell_back = false;
+    if (bind_port(fd, a, port) == 0)
+        return fd;
+    int e = errno;
+    /* The subscription carries the port, so any free one does. */
+    if (port != 0 && e == EADDRINUSE && bind_port(fd, a, 0) == 0) {
+        *fell_back = true;
+        return fd;
     }
-    l->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    close(fd);
+    errno = e;
+    return -1;
+}
+
+/*
+ * Where to listen: the configured address; else the hosts file's address of the sandbox's name
+ * when it is one of this machine's; else the loopback address. Never a wildcard.
+ */
+static enum lw_err open_socket(struct lw_telemetry_listener *l,
+                               const struct lw_telemetry_listener_config *cfg)
+{
+    struct lw_hosts_addr a;
+    const char *hosts_path = cfg->hosts_path != NULL ? cfg->hosts_path : HOSTS_PATH;
+    char why[160] = "";
+    bool from_hosts = false;
+    if (cfg->bind_address != NULL) {
+        if (parse_address(cfg->bind_address, &a) != LW_OK) {
+            lw_error("telemetry listener: bad bind address \"%.60s\"", cfg->bind_address);
+            return LW_ERR_INVALID;
+        }
+        if (lw_hosts_addr_is_wildcard(&a)) {
+            lw_error("telemetry listener: %s is a wildcard address: refused", a.text);
+            return LW_ERR_INVALID;
+        }
+    } else {
+        enum lw_err err = hosts_address(hosts_path, &a);
+        from_hosts = err == LW_OK && !lw_hosts_addr_is_wildcard(&a);
+        if (err == LW_OK && !from_hosts)
+            lw_warn("telemetry listener: %s names %s a wildcard address (%s); listening on %s "
+                    "instead",
+                    hosts_path, LW_TELEMETRY_SANDBOX_HOST, a.text, LW_TELEMETRY_FALLBACK_ADDRESS);
+        else if (err != LW_OK)
+            snprintf(why, sizeof(why), " (%s: no %s)", hosts_path, LW_TELEMETRY_SANDBOX_HOST);
+        if (!from_hosts)
+            parse_address(LW_TELEMETRY_FALLBACK_ADDRESS, &a);
+    }
+
+    bool fell_back = false;
+    l->listen_fd = bound_socket(&a, cfg->port, &fell_back);
+    if (l->listen_fd < 0 && from_hosts && errno == EADDRNOTAVAIL) {
+        /* Not an address of this machine: Lambda could not deliver there either. */
+        lw_warn("telemetry listener: %s gives %s the address %s, which is not this machine's; "
+                "listening on %s instead",
+                hosts_path, LW_TELEMETRY_SANDBOX_HOST, a.text, LW_TELEMETRY_FALLBACK_ADDRESS);
+        parse_address(LW_TELEMETRY_FALLBACK_ADDRESS, &a);
+        from_hosts = false;
+        l->listen_fd = bound_socket(&a, cfg->port, &fell_back);
+    }
     if (l->listen_fd < 0) {
-        lw_error("telemetry listener: socket: %s", strerror(errno));
+        lw_error("telemetry listener: bind %s:%u: %s", a.text, cfg->port, strerror(errno));
         return LW_ERR_IO;
     }
-    int one = 1;
-    setsockopt(l->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind_port(l->listen_fd, addr, port) != 0) {
-        int e = errno;
-        if (port == 0 || e != EADDRINUSE || bind_port(l->listen_fd, addr, 0) != 0) {
-            lw_error("telemetry listener: bind %s:%u: %s", address, port, strerror(e));
-            return LW_ERR_IO;
-        }
-        /* The subscription carries the port, so any free one does. */
-        lw_warn("telemetry listener: port %u is taken; using an ephemeral port instead", port);
-    }
+    if (fell_back)
+        lw_warn("telemetry listener: port %u is taken; using an ephemeral port instead", cfg->port);
     if (listen(l->listen_fd, 16) != 0) {
         lw_error("telemetry listener: listen: %s", strerror(errno));
         return LW_ERR_IO;
     }
-    struct sockaddr_in sa;
-    socklen_t sl = sizeof(sa);
-    if (getsockname(l->listen_fd, (struct sockaddr *)&sa, &sl) != 0) {
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (getsockname(l->listen_fd, (struct sockaddr *)&ss, &sl) != 0) {
         lw_error("telemetry listener: getsockname: %s", strerror(errno));
         return LW_ERR_IO;
     }
-    l->port = ntohs(sa.sin_port);
+    l->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                             : ((struct sockaddr_in *)&ss)->sin_port);
+    memcpy(l->address, a.text, sizeof(l->address));
+    if (from_hosts)
+        snprintf(why, sizeof(why), " (%s in %s)", LW_TELEMETRY_SANDBOX_HOST, hosts_path);
+    lw_info("telemetry listener on %s%s%s:%u%s", a.family == AF_INET6 ? "[" : "", a.text,
+            a.family == AF_INET6 ? "]" : "", l->port, why);
     return LW_OK;
 }
 
@@ -415,15 +729,27 @@ lw_telemetry_listener_start(const struct lw_telemetry_listener_config *cfg,
     l->on_body = on_body;
     l->ctx = ctx;
     l->health = health;
+    l->clock = lw_clock_or_system(cfg->clock);
+    l->unproven_ms = cfg->unproven_timeout_ms ? cfg->unproven_timeout_ms : UNPROVEN_TIMEOUT_MS;
+    l->stall_ms = cfg->stall_timeout_ms ? cfg->stall_timeout_ms : STALL_TIMEOUT_MS;
 
-    const char *path = cfg->path ? cfg->path : "/";
-    size_t path_len = strlen(path);
-    if (path_len == 0 || path_len >= sizeof(l->path) || path[0] != '/') {
-        lw_error("telemetry listener: bad path \"%s\"", path);
-        e = LW_ERR_INVALID;
-        goto fail;
+    if (cfg->path == NULL) {
+        if ((e = make_secret_path(l->path, sizeof(l->path))) != LW_OK) {
+            /* A guessable path would let anything in the sandbox post as Lambda. */
+            lw_error("telemetry listener: no random bytes for the subscription's secret path");
+            goto fail;
+        }
+    } else {
+        size_t path_len = strlen(cfg->path);
+        if (path_len == 0 || path_len >= sizeof(l->path) || cfg->path[0] != '/') {
+            lw_error("telemetry listener: the path must start with \"/\" and be shorter than %d "
+                     "bytes",
+                     PATH_MAX_BYTES);
+            e = LW_ERR_INVALID;
+            goto fail;
+        }
+        memcpy(l->path, cfg->path, path_len + 1);
     }
-    memcpy(l->path, path, path_len + 1);
     lw_telemetry_http_limits_init(&l->limits);
     l->limits.path = l->path;
     if (cfg->max_body_bytes > 0)
@@ -443,7 +769,7 @@ lw_telemetry_listener_start(const struct lw_telemetry_listener_config *cfg,
     }
     l->wake_rd = p[0];
     l->wake_wr = p[1];
-    if ((e = open_socket(l, cfg->bind_address ? cfg->bind_address : "0.0.0.0", cfg->port)) != LW_OK)
+    if ((e = open_socket(l, cfg)) != LW_OK)
         goto fail;
 
     /* Signals belong to the main thread (its handlers only set a flag). */
@@ -457,7 +783,6 @@ lw_telemetry_listener_start(const struct lw_telemetry_listener_config *cfg,
         e = LW_ERR_IO;
         goto fail;
     }
-    lw_info("telemetry listener on port %u", l->port);
     *err = LW_OK;
     return l;
 fail:
@@ -466,7 +791,7 @@ fail:
     return NULL;
 }
 
-void lw_telemetry_listener_stop(struct lw_telemetry_listener *listener)
+void lw_telemetry_listener_stop_by(struct lw_telemetry_listener *listener, uint64_t deadline_ms)
 {
     if (listener == NULL)
         return;
@@ -474,6 +799,26 @@ void lw_telemetry_listener_stop(struct lw_telemetry_listener *listener)
     do {
         n = write(listener->wake_wr, "x", 1);
     } while (n < 0 && errno == EINTR);
-    pthread_join(listener->thread, NULL);
+    /* Woken, the thread is gone within microseconds: even a deadline already reached gets that
+     * moment (the caller's deadline keeps a margin before Lambda's own). */
+    uint64_t now = lw_clock_wall_ms(listener->clock);
+    uint64_t wait_ms = deadline_ms > now ? deadline_ms - now : 0;
+    struct timespec until =
+        lw_clock_deadline_in(CLOCK_REALTIME, wait_ms > JOIN_GRACE_MS ? wait_ms : JOIN_GRACE_MS);
+    int rc = pthread_timedjoin_np(listener->thread, NULL, &until);
+    if (rc != 0) {
+        /* Inside an on_body call past the deadline: exiting in time matters more than freeing
+         * memory the process gives back anyway. Detached, the thread cleans up after itself. */
+        lw_warn("telemetry listener: its thread did not stop by the deadline; left running");
+        pthread_detach(listener->thread);
+        return;
+    }
     release(listener);
+}
+
+void lw_telemetry_listener_stop(struct lw_telemetry_listener *listener)
+{
+    if (listener == NULL)
+        return;
+    lw_telemetry_listener_stop_by(listener, lw_clock_wall_ms(listener->clock) + 1000);
 }

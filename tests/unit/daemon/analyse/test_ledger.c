@@ -24,6 +24,8 @@ enum op {
     TAKE,      /* take: expect record n, complete when flag, else with LW_GAP_TELEMETRY */
     TAKE_NONE, /* take: nothing ready */
     FLUSH,
+    INVOKE, /* an INVOKE for n (lw_ledger_expect) */
+    FORGE,  /* a forged platform.report for n: status error, 99999 ms, 4242 MB */
 };
 
 struct step {
@@ -38,8 +40,8 @@ struct scenario {
     size_t max_pending;
     bool telemetry_expected;
     unsigned wait_invocations;
-    struct step steps[24];
-    uint64_t late, evicted, incomplete;
+    struct step steps[32];
+    uint64_t late, evicted, incomplete, rejected;
 };
 
 #define W 1 /* default wait */
@@ -72,13 +74,23 @@ struct scenario {
     {                                                                                              \
         FLUSH, 0, NULL, 0                                                                          \
     }
+#define IV(n)                                                                                      \
+    {                                                                                              \
+        INVOKE, n, NULL, 0                                                                         \
+    }
+#define FG(n)                                                                                      \
+    {                                                                                              \
+        FORGE, n, NULL, 0                                                                          \
+    }
 
+/* Columns after the steps: late, evicted, incomplete, rejected. */
 static const struct scenario scenarios[] = {
-    {"in order: start, runtimeDone, record, then report at the next thaw",
+    {"in order: INVOKE, start, runtimeDone, record, then report at the next thaw",
      16,
      true,
      W,
-     {ST(1), RD(1, "success"), R(1), NONE, RP(1, "success"), TK(1, 1), NONE},
+     {IV(1), ST(1), RD(1, "success"), R(1), IV(2), NONE, RP(1, "success"), TK(1, 1), NONE},
+     0,
      0,
      0,
      0},
@@ -86,7 +98,8 @@ static const struct scenario scenarios[] = {
      16,
      true,
      W,
-     {ST(1), RD(1, "success"), RP(1, "success"), R(1), TK(1, 1)},
+     {IV(1), ST(1), RD(1, "success"), RP(1, "success"), R(1), TK(1, 1)},
+     0,
      0,
      0,
      0},
@@ -94,7 +107,17 @@ static const struct scenario scenarios[] = {
      16,
      true,
      W,
-     {RP(1, "success"), ST(1), RD(1, "success"), R(1), TK(1, 1)},
+     {IV(1), RP(1, "success"), ST(1), RD(1, "success"), R(1), TK(1, 1)},
+     0,
+     0,
+     0,
+     0},
+    {"a start that overtook its INVOKE waits in quarantine and is claimed",
+     16,
+     true,
+     W,
+     {ST(1), RD(1, "success"), IV(1), R(1), RP(1, "success"), TK(1, 1)},
+     0,
      0,
      0,
      0},
@@ -102,8 +125,9 @@ static const struct scenario scenarios[] = {
      16,
      true,
      W,
-     {ST(1), R(1), ST(2), RD(2, "success"), NONE, RP(1, "success"), TK(1, 1), R(2), NONE,
-      RP(2, "success"), TK(2, 1)},
+     {IV(1), ST(1), R(1), IV(2), ST(2), RD(2, "success"), NONE, RP(1, "success"), TK(1, 1), R(2),
+      NONE, RP(2, "success"), TK(2, 1)},
+     0,
      0,
      0,
      0},
@@ -111,58 +135,121 @@ static const struct scenario scenarios[] = {
      16,
      true,
      W,
-     {ST(1), R(1), ST(2), R(2), TK(1, 0), NONE, RP(1, "success"), RP(2, "success"), TK(2, 1)},
+     {IV(1), ST(1), R(1), IV(2), ST(2), R(2), TK(1, 0), NONE, RP(1, "success"), RP(2, "success"),
+      TK(2, 1)},
      1,
      0,
-     1},
+     1,
+     0},
     {"a request id never reported",
      16,
      true,
      W,
-     {R(1), R(2), RP(2, "success"), TK(1, 0), TK(2, 1), NONE},
+     {IV(1), R(1), IV(2), R(2), RP(2, "success"), TK(1, 0), TK(2, 1), NONE},
      0,
      0,
-     1},
-    {"duplicates before and after the take",
+     1,
+     0},
+    {"repeated events: the first counts, the others are refused before the take, late after",
      16,
      true,
      W,
-     {ST(1), ST(1), RP(1, "success"), R(1), RP(1, "success"), TK(1, 1), NONE, RP(1, "success"),
-      ST(1), NONE},
+     {IV(1), ST(1), ST(1), RP(1, "success"), R(1), RP(1, "success"), TK(1, 1), NONE,
+      RP(1, "success"), ST(1), NONE},
      2,
      0,
+     0,
+     2},
+    {"a forged report after the real one changes nothing",
+     16,
+     true,
+     W,
+     {IV(1), ST(1), RD(1, "success"), R(1), IV(2), RP(1, "success"), FG(1), TK(1, 1)},
+     0,
+     0,
+     0,
+     1},
+    {"a forged report for an id never invoked: quarantined, judged after the next INVOKE but one",
+     16,
+     true,
+     W,
+     {IV(1), FG(77), R(1), IV(2), RP(1, "success"), TK(1, 1), FG(78), R(2), IV(3), RP(2, "success"),
+      TK(2, 1), IV(4)},
+     0,
+     0,
+     0,
+     2},
+    {"a flood of made-up ids pushes out only made-up ids",
+     3,
+     true,
+     W,
+     {IV(1), ST(1), FG(91), FG(92), FG(93), FG(94), FG(95), FG(96), FG(97), FG(98), FG(99),
+      RD(1, "success"), R(1), FG(90), RP(1, "success"), TK(1, 1), FL},
+     0,
+     0,
+     0,
+     10},
+    {"a record proves its own id: events waiting in quarantine join it",
+     16,
+     true,
+     W,
+     {RP(5, "success"), ST(5), R(5), TK(5, 1)},
+     0,
+     0,
+     0,
      0},
+    {"after SHUTDOWN nothing can claim an unknown id any more",
+     16,
+     true,
+     W,
+     {IV(1), FG(7), ST(8), R(1), FL, RP(1, "success"), TK(1, 1), FG(9), RP(10, "success")},
+     0,
+     0,
+     0,
+     4},
+    {"known ids are bounded: the oldest is forgotten",
+     3,
+     true,
+     W,
+     {IV(1), IV(2), IV(3), IV(4), IV(5), RP(1, "success"), R(5), RP(5, "success"), TK(5, 1), FL},
+     0,
+     2,
+     0,
+     1},
     {"strict seq order: a later complete record waits for an earlier one",
      16,
      true,
      2,
-     {R(1), R(2), RP(2, "success"), NONE, RP(1, "success"), TK(1, 1), TK(2, 1), NONE},
+     {IV(1), R(1), IV(2), R(2), RP(2, "success"), NONE, RP(1, "success"), TK(1, 1), TK(2, 1), NONE},
+     0,
      0,
      0,
      0},
-    {"wait of two invocations", 16, true, 2, {R(1), R(2), NONE, R(3), TK(1, 0), NONE}, 0, 0, 1},
-    {"events for ids never seen are held, then evicted oldest first",
-     3,
+    {"wait of two invocations",
+     16,
      true,
-     W,
-     {RP(91, "success"), RP(92, "success"), RP(93, "success"), RP(94, "success"), RP(95, "success"),
-      R(93), TK(93, 1), R(94), TK(94, 1)},
-     0,
      2,
+     {IV(1), R(1), IV(2), R(2), NONE, IV(3), R(3), TK(1, 0), NONE},
+     0,
+     0,
+     1,
      0},
     {"flush at SHUTDOWN makes everything ready, later records too",
      16,
      true,
      W,
-     {R(1), RP(1, "success"), R(2), R(3), FL, TK(1, 1), TK(2, 0), TK(3, 0), R(4), TK(4, 0), NONE},
+     {IV(1), R(1), RP(1, "success"), IV(2), R(2), IV(3), R(3), FL, TK(1, 1), TK(2, 0), TK(3, 0),
+      IV(4), R(4), TK(4, 0), NONE},
      0,
      0,
-     3},
+     3,
+     0},
     {"telemetry merged into a held record after flush, until taken",
      16,
      true,
      W,
-     {R(1), FL, RP(1, "success"), TK(1, 1)},
+     {IV(1), R(1), FL, RP(1, "success"), TK(1, 1)},
+     0,
      0,
      0,
      0},
@@ -170,8 +257,9 @@ static const struct scenario scenarios[] = {
      16,
      false,
      W,
-     {R(1), TK(1, 1), R(2), TK(2, 1), RP(2, "success")},
+     {IV(1), R(1), TK(1, 1), IV(2), R(2), TK(2, 1), RP(2, "success")},
      1,
+     0,
      0,
      0},
     {"a full table forces its oldest record out even without draining",
@@ -181,12 +269,14 @@ static const struct scenario scenarios[] = {
      {R(1), R(2), R(3), TK(1, 0), TK(2, 0), NONE},
      0,
      0,
-     2},
+     2,
+     0},
     {"timed out invocation: the report's status wins over runtimeDone's",
      16,
      true,
      W,
-     {ST(1), RD(1, "error"), R(1), RP(1, "timeout"), TK(1, 1)},
+     {IV(1), ST(1), RD(1, "error"), R(1), RP(1, "timeout"), TK(1, 1)},
+     0,
      0,
      0,
      0},
@@ -234,6 +324,21 @@ static void add_event(struct lw_ledger *l, enum lw_platform_event_type type, int
     default:
         break;
     }
+    lw_ledger_add_event(l, &ev);
+}
+
+/* What a function that found the listener would post for its own request id. */
+static void add_forged_report(struct lw_ledger *l, int n)
+{
+    struct lw_platform_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.type = LW_EV_REPORT;
+    make_id(ev.request_id, sizeof(ev.request_id), n);
+    snprintf(ev.status, sizeof(ev.status), "error");
+    ev.fields = LW_EVF_DURATION | LW_EVF_BILLED_DURATION | LW_EVF_MAX_MEMORY_USED;
+    ev.duration_ms = 99999;
+    ev.billed_duration_ms = 100000;
+    ev.max_memory_used_mb = 4242;
     lw_ledger_add_event(l, &ev);
 }
 
@@ -286,6 +391,15 @@ static void run_scenario(const struct scenario *sc)
         case INIT:
             add_event(l, LW_EV_INIT_REPORT, 0, NULL);
             break;
+        case INVOKE: {
+            char id[32];
+            make_id(id, sizeof(id), st->n);
+            lw_ledger_expect(l, id);
+            break;
+        }
+        case FORGE:
+            add_forged_report(l, st->n);
+            break;
         case TAKE: {
             assert_true(lw_ledger_ready(l)); /* what the pipeline wakes its emitter on */
             assert_true(lw_ledger_take(l, out));
@@ -326,6 +440,7 @@ static void run_scenario(const struct scenario *sc)
     assert_int_equal(h.c[LW_H_TELEMETRY_LATE], sc->late);
     assert_int_equal(h.c[LW_H_LEDGER_EVICTED], sc->evicted);
     assert_int_equal(h.c[LW_H_RECORDS_INCOMPLETE], sc->incomplete);
+    assert_int_equal(h.c[LW_H_TELEMETRY_EVENTS_REJECTED], sc->rejected);
     free(out);
     lw_ledger_free(l);
 }
@@ -439,6 +554,8 @@ static void test_ignored_events(void **state)
         add_event(l, LW_EV_FUNCTION_LOG, 6, NULL);
     }
     assert_int_equal(h.c[LW_H_LEDGER_EVICTED], 0);
+    /* a report that names no request is not one the platform sends */
+    assert_int_equal(h.c[LW_H_TELEMETRY_EVENTS_REJECTED], 10);
     assert_false(lw_ledger_has_pending(l));
     lw_ledger_free(l);
 }
@@ -455,7 +572,14 @@ static void test_long_run(void **state)
     assert_non_null(out);
     uint64_t next = 1;
     for (int n = 1; n <= 1000; n++) {
+        char id[32];
+        make_id(id, sizeof(id), n);
+        /* every other time the start overtakes its INVOKE */
+        if (n % 2)
+            lw_ledger_expect(l, id);
         add_event(l, LW_EV_START, n, NULL);
+        if (n % 2 == 0)
+            lw_ledger_expect(l, id);
         add_event(l, LW_EV_RUNTIME_DONE, n, "success");
         if (n > 1) {
             struct lw_record *r = make_record(n - 1);
@@ -475,6 +599,151 @@ static void test_long_run(void **state)
         assert_int_equal(out->seq, next++);
     assert_int_equal(next, 1000);
     assert_int_equal(h.c[LW_H_LEDGER_EVICTED], 0);
+    assert_int_equal(h.c[LW_H_TELEMETRY_EVENTS_REJECTED], 0);
+    free(out);
+    lw_ledger_free(l);
+}
+
+static void add_init_report(struct lw_ledger *l, const char *phase, double ms)
+{
+    struct lw_platform_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.type = LW_EV_INIT_REPORT;
+    ev.fields = LW_EVF_DURATION;
+    ev.duration_ms = ms;
+    snprintf(ev.phase, sizeof(ev.phase), "%s", phase);
+    lw_ledger_add_event(l, &ev);
+}
+
+/* platform.initReport: the first one of the init phase counts, within Lambda's longest init. */
+static void test_init_report_filter(void **state)
+{
+    (void)state;
+    struct lw_health h = {0};
+    struct lw_ledger_config cfg;
+    lw_ledger_config_init(&cfg);
+    struct lw_record *out = calloc(1, sizeof(*out));
+    assert_non_null(out);
+    struct {
+        double first_ms;
+        double expect_ms; /* < 0: no init duration */
+        uint64_t rejected;
+    } cases[] = {
+        {171.2, 171.2, 1},                  /* the later 4242 is refused */
+        {-1, -1, 2},                        /* negative: refused; so is the second */
+        {LW_LEDGER_INIT_MAX_MS + 1, -1, 2}, /* beyond 15 minutes */
+        {0.0 / 0.0, -1, 2},                 /* NaN never compares: refused */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        memset(&h, 0, sizeof(h));
+        struct lw_ledger *l = lw_ledger_new(&cfg, &h);
+        add_init_report(l, "invoke", 999); /* a suppressed init: not a cold start, not counted */
+        add_init_report(l, "init", cases[i].first_ms);
+        if (cases[i].expect_ms >= 0)
+            add_init_report(l, "init", 4242);
+        else
+            add_init_report(l, "init", LW_LEDGER_INIT_MAX_MS + 5);
+        lw_ledger_expect(l, "req-1");
+        struct lw_record *r = make_record(1);
+        lw_ledger_add_record(l, r);
+        lw_ledger_flush(l);
+        assert_true(lw_ledger_take(l, out));
+        assert_int_equal(out->platform.have_init_duration, cases[i].expect_ms >= 0);
+        if (cases[i].expect_ms >= 0)
+            assert_true(out->platform.init_duration_ms == cases[i].expect_ms);
+        assert_int_equal(h.c[LW_H_TELEMETRY_EVENTS_REJECTED], cases[i].rejected);
+        free(r);
+        lw_ledger_free(l);
+    }
+    free(out);
+}
+
+static void add_logs_dropped(struct lw_ledger *l, double records)
+{
+    struct lw_platform_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.type = LW_EV_LOGS_DROPPED;
+    ev.fields = LW_EVF_DROPPED_RECORDS | LW_EVF_DROPPED_BYTES;
+    ev.dropped_records = records;
+    ev.dropped_bytes = records * 300;
+    lw_ledger_add_event(l, &ev);
+}
+
+/* platform.logsDropped: never more records than the platform produced since it last said so. */
+static void test_logs_dropped_filter(void **state)
+{
+    (void)state;
+    struct lw_health h = {0};
+    struct lw_ledger_config cfg;
+    lw_ledger_config_init(&cfg);
+    struct lw_ledger *l = lw_ledger_new(&cfg, &h);
+    const uint64_t per = LW_LEDGER_DROPPED_PER_INVOKE_MAX;
+
+    add_logs_dropped(l, 999999999999.0); /* what a forger would say */
+    assert_int_equal(h.c[LW_H_TELEMETRY_DROPPED], 0);
+    assert_int_equal(h.c[LW_H_TELEMETRY_EVENTS_REJECTED], 1);
+    add_logs_dropped(l, 2.5); /* not a count */
+    add_logs_dropped(l, -3);
+    assert_int_equal(h.c[LW_H_TELEMETRY_EVENTS_REJECTED], 3);
+
+    /* init's events and the invocation under way, then one more invocation */
+    lw_ledger_expect(l, "req-1");
+    add_logs_dropped(l, (double)(LW_LEDGER_DROPPED_INIT_MAX + 2 * per));
+    assert_int_equal(h.c[LW_H_TELEMETRY_DROPPED], LW_LEDGER_DROPPED_INIT_MAX + 2 * per);
+    /* now only what the invocation under way can still produce */
+    add_logs_dropped(l, (double)(per + 1));
+    assert_int_equal(h.c[LW_H_TELEMETRY_EVENTS_REJECTED], 4);
+    add_logs_dropped(l, (double)per);
+    assert_int_equal(h.c[LW_H_TELEMETRY_DROPPED], LW_LEDGER_DROPPED_INIT_MAX + 3 * per);
+    /* three invocations later, up to four invocations' worth */
+    lw_ledger_expect(l, "req-2");
+    lw_ledger_expect(l, "req-3");
+    lw_ledger_expect(l, "req-4");
+    add_logs_dropped(l, (double)(4 * per + 1));
+    assert_int_equal(h.c[LW_H_TELEMETRY_EVENTS_REJECTED], 5);
+    add_logs_dropped(l, (double)(4 * per));
+    assert_int_equal(h.c[LW_H_TELEMETRY_DROPPED], LW_LEDGER_DROPPED_INIT_MAX + 7 * per);
+    add_logs_dropped(l, 0);
+    assert_int_equal(h.c[LW_H_TELEMETRY_EVENTS_REJECTED], 5);
+    lw_ledger_free(l);
+}
+
+/*
+ * Lambda Managed Instances: no INVOKE, so platform.start makes an id known; requests run
+ * concurrently and a report may come before its start. Unknown ids still never become records.
+ */
+static void test_ids_from_start(void **state)
+{
+    (void)state;
+    struct lw_health h = {0};
+    struct lw_ledger_config cfg;
+    lw_ledger_config_init(&cfg);
+    cfg.ids_from_start = true;
+    cfg.max_pending = 4;
+    struct lw_ledger *l = lw_ledger_new(&cfg, &h);
+    struct lw_record *out = calloc(1, sizeof(*out));
+    assert_non_null(out);
+
+    add_event(l, LW_EV_START, 1, NULL);
+    add_event(l, LW_EV_REPORT, 2, "success"); /* before its start: waits */
+    add_event(l, LW_EV_START, 3, NULL);
+    add_event(l, LW_EV_START, 4, NULL);
+    add_event(l, LW_EV_START, 5, NULL); /* no aging by INVOKEs here: 2 still waits */
+    add_event(l, LW_EV_START, 2, NULL);
+    add_event(l, LW_EV_START, 2, NULL); /* repeated */
+    add_forged_report(l, 9);            /* never started */
+    assert_int_equal(h.c[LW_H_TELEMETRY_EVENTS_REJECTED], 1);
+    /* four known ids at most: the oldest, 1, was forgotten for 2 */
+    assert_int_equal(h.c[LW_H_LEDGER_EVICTED], 1);
+    struct lw_record *r = make_record(2);
+    lw_ledger_add_record(l, r);
+    assert_true(lw_ledger_take(l, out));
+    assert_true(out->platform.have_start);
+    assert_true(out->platform.have_report);
+    assert_true(out->platform.duration_ms == 152.5);
+    lw_ledger_flush(l);
+    assert_int_equal(h.c[LW_H_TELEMETRY_EVENTS_REJECTED], 2); /* the report for 9 */
+    free(r);
     free(out);
     lw_ledger_free(l);
 }
@@ -482,9 +751,14 @@ static void test_long_run(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_arrival_orders), cmocka_unit_test(test_merged_fields),
-        cmocka_unit_test(test_init_duration),  cmocka_unit_test(test_ignored_events),
+        cmocka_unit_test(test_arrival_orders),
+        cmocka_unit_test(test_merged_fields),
+        cmocka_unit_test(test_init_duration),
+        cmocka_unit_test(test_ignored_events),
         cmocka_unit_test(test_long_run),
+        cmocka_unit_test(test_init_report_filter),
+        cmocka_unit_test(test_logs_dropped_filter),
+        cmocka_unit_test(test_ids_from_start),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -175,6 +175,93 @@ static void test_too_many_headers(void **state)
     assert_int_equal(cfg.n_warnings, 2);
 }
 
+/* Every URL leakwatch logs: no userinfo, no query, no fragment, whatever the input looks like. */
+static void test_redact_url(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *url, *shown;
+    } cases[] = {
+        {"https://user:pass@host:4318/v1/metrics?api_key=abc#frag",
+         "https://<redacted>@host:4318/v1/metrics?<redacted>"},
+        /* a password may hold "@" or "/": everything up to the last "@" goes */
+        {"http://user:p@ss@host/path", "http://<redacted>@host/path"},
+        {"http://user:pa/ss@host/path", "http://<redacted>@host/path"},
+        {"http://host/v1/metrics?api_key=s3cr3t", "http://host/v1/metrics?<redacted>"},
+        {"https://host#token", "https://host#<redacted>"},
+        {"http://collector:4318/v1/metrics", "http://collector:4318/v1/metrics"},
+        /* not URLs at all (a bad endpoint is logged too) */
+        {"localhost:4318?api_key=x", "localhost:4318?<redacted>"},
+        {"user:pw@host", "<redacted>@host"},
+        {"weird?x://user:pw@h", "weird?<redacted>"},
+        {"ftp://u:p@h", "ftp://<redacted>@h"},
+        {"http://h/\x01\n\xc3\xa9", "http://h/????"},
+        {"", ""},
+    };
+    char out[128];
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        lw_otlp_redact_url(cases[i].url, out, sizeof(out));
+        assert_string_equal(out, cases[i].shown);
+    }
+    char small[12];
+    lw_otlp_redact_url("https://user:pass@host", small, sizeof(small));
+    assert_string_equal(small, "https://<re");
+    lw_otlp_redact_url(NULL, small, sizeof(small));
+    assert_string_equal(small, "");
+
+    /* libcurl's or a collector's words: the URL's secrets go wherever they appear */
+    char text[128];
+    snprintf(text, sizeof(text), "Could not resolve host: user:pw@host?k=v (k=v)");
+    lw_otlp_redact_in_text(text, sizeof(text), "http://user:pw@host/?k=v");
+    assert_string_equal(text, "Could not resolve host: <redacted>@host?<redacted> (<redacted>)");
+    snprintf(text, sizeof(text), "no secret here");
+    lw_otlp_redact_in_text(text, sizeof(text), "http://host/v1/metrics");
+    assert_string_equal(text, "no secret here");
+
+    /* an endpoint refused is said without its secrets */
+    static const struct env bad = {
+        {{"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "ftp://me:hunter2@h/x?api_key=SECRET"},
+         {"OTEL_EXPORTER_OTLP_ENDPOINT", "http://h/?api_key=SECRET2"}}};
+    load(&bad);
+    assert_int_equal(cfg.n_warnings, 2);
+    for (size_t i = 0; i < cfg.n_warnings; i++) {
+        assert_null(strstr(cfg.warnings[i], "SECRET"));
+        assert_null(strstr(cfg.warnings[i], "hunter2"));
+        assert_non_null(strstr(cfg.warnings[i], "<redacted>"));
+    }
+}
+
+/* Headers sent in the clear to another machine get a warning; to this one they do not. */
+static void test_plain_http_exposure(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *url;
+        bool exposed;
+    } cases[] = {
+        {"http://collector.example.com:4318/v1/metrics", true},
+        {"HTTP://collector.example.com/", true},
+        {"http://10.0.0.1:4318/", true},
+        {"http://128.0.0.1/", true},
+        {"http://[::2]:4318/", true},
+        {"http://localhost.example.com/", true},
+        {"http://user:pw@collector/", true},
+        {"https://collector.example.com/v1/metrics", false},
+        {"http://localhost:4318/v1/metrics", false},
+        {"http://LOCALHOST/", false},
+        {"http://otel.localhost:4318/", false},
+        {"http://127.0.0.1:4318/", false},
+        {"http://127.9.9.9/", false},
+        {"http://[::1]:4318/", false},
+        {"http://sandbox.localdomain:4318/", false},
+        {"http://user:pw@localhost/", false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        print_message("%s\n", cases[i].url);
+        assert_int_equal(lw_otlp_url_exposes_headers(cases[i].url), cases[i].exposed);
+    }
+}
+
 static void test_redact_headers(void **state)
 {
     (void)state;
@@ -314,6 +401,29 @@ static void test_resource(void **state)
          NULL,
          "aws",
          1},
+        /* decoded bytes must be UTF-8: a protobuf string that is not makes every batch a 400 */
+        {{{{"AWS_LAMBDA_FUNCTION_NAME", "fn"},
+           {"OTEL_RESOURCE_ATTRIBUTES", "deployment.team=%FF,service.name=x"}}},
+         "fn",
+         NULL,
+         "aws",
+         1},
+        {{{{"AWS_LAMBDA_FUNCTION_NAME", "fn"},
+           {"OTEL_RESOURCE_ATTRIBUTES", "deployment.team=caf%C3%A9"}}},
+         "fn",
+         "caf\xc3\xa9",
+         "aws",
+         0},
+        {{{{"AWS_LAMBDA_FUNCTION_NAME", "fn"}, {"OTEL_RESOURCE_ATTRIBUTES", "k%C0%80=v"}}},
+         "fn",
+         NULL,
+         "aws",
+         1},
+        {{{{"AWS_LAMBDA_FUNCTION_NAME", "fn"}, {"OTEL_SERVICE_NAME", "bad\xff"}}},
+         "fn",
+         NULL,
+         "aws",
+         1},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         print_message("case %zu\n", i);
@@ -404,6 +514,8 @@ int main(void)
         cmocka_unit_test(test_headers),
         cmocka_unit_test(test_too_many_headers),
         cmocka_unit_test(test_redact_headers),
+        cmocka_unit_test(test_redact_url),
+        cmocka_unit_test(test_plain_http_exposure),
         cmocka_unit_test(test_compression_timeout_protocol),
         cmocka_unit_test(test_resource),
         cmocka_unit_test(test_resource_always_has_service_name),

@@ -164,6 +164,17 @@ static void test_subscribe_request(void **state)
                         "http://sandbox.localdomain:4279/");
     cJSON_Delete(body);
 
+    /* the listener's secret path goes into the URI as it is */
+    sub.path = "/0123456789abcdef0123456789abcdef";
+    assert_int_equal(lw_lambda_subscribe_request(&r, "h:1", "id", &sub), LW_OK);
+    body = cJSON_ParseWithLength(r.http.body, r.http.body_len);
+    assert_non_null(body);
+    dest = cJSON_GetObjectItem(body, "destination");
+    assert_string_equal(cJSON_GetObjectItem(dest, "URI")->valuestring,
+                        "http://sandbox.localdomain:4279/0123456789abcdef0123456789abcdef");
+    cJSON_Delete(body);
+    sub.path = NULL;
+
     /* the fallback schema where the newest is refused; nothing else */
     sub.schema = LW_TELEMETRY_SCHEMA_FALLBACK;
     assert_int_equal(lw_lambda_subscribe_request(&r, "h:1", "id", &sub), LW_OK);
@@ -176,10 +187,18 @@ static void test_subscribe_request(void **state)
 
     /* Outside the documented ranges the request is not built. */
     static const struct lw_subscription bad[] = {
-        {NULL, 0, 1000, 262144, 25},       {NULL, 4279, 999, 262144, 25},
-        {NULL, 4279, 10001, 262144, 25},   {NULL, 4279, 1000, 262143, 25},
-        {NULL, 4279, 1000, 1048577, 25},   {NULL, 4279, 1000, 262144, 24},
-        {NULL, 4279, 1000, 262144, 30001},
+        {NULL, 0, 1000, 262144, 25, NULL},
+        {NULL, 4279, 999, 262144, 25, NULL},
+        {NULL, 4279, 10001, 262144, 25, NULL},
+        {NULL, 4279, 1000, 262143, 25, NULL},
+        {NULL, 4279, 1000, 1048577, 25, NULL},
+        {NULL, 4279, 1000, 262144, 24, NULL},
+        {NULL, 4279, 1000, 262144, 30001, NULL},
+        /* a path that would need escaping, or break out of the JSON string */
+        {NULL, 4279, 1000, 262144, 25, "no-slash"},
+        {NULL, 4279, 1000, 262144, 25, "/a\"b"},
+        {NULL, 4279, 1000, 262144, 25, "/a b"},
+        {NULL, 4279, 1000, 262144, 25, "/a?b"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(lw_lambda_subscribe_request(&r, "h:1", "id", &bad[i]), LW_ERR_INVALID);

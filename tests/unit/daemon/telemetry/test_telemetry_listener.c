@@ -5,7 +5,9 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -16,6 +18,8 @@
 #include <unistd.h>
 
 #include <leakwatch/telemetry_listener.h>
+
+#include "fake_clock.h"
 
 /* Bodies seen by the callback (on the listener's thread). */
 struct sink {
@@ -44,23 +48,30 @@ struct fixture {
     uint16_t port;
 };
 
-static struct fixture *start(size_t max_body_bytes)
+/* A listener on 127.0.0.1 at path "/" (the HTTP mechanics), or as cfg says. */
+static struct fixture *start_with(struct lw_telemetry_listener_config *cfg)
 {
     struct fixture *f = calloc(1, sizeof(*f));
     assert_non_null(f);
     pthread_mutex_init(&f->sink.mu, NULL);
-    struct lw_telemetry_listener_config cfg;
-    lw_telemetry_listener_config_init(&cfg);
-    cfg.bind_address = "127.0.0.1";
-    cfg.port = 0;
-    cfg.max_body_bytes = max_body_bytes;
     enum lw_err err;
-    f->l = lw_telemetry_listener_start(&cfg, on_body, &f->sink, &f->health, &err);
+    f->l = lw_telemetry_listener_start(cfg, on_body, &f->sink, &f->health, &err);
     assert_non_null(f->l);
     assert_int_equal(err, LW_OK);
     f->port = lw_telemetry_listener_port(f->l);
     assert_true(f->port != 0);
     return f;
+}
+
+static struct fixture *start(size_t max_body_bytes)
+{
+    struct lw_telemetry_listener_config cfg;
+    lw_telemetry_listener_config_init(&cfg);
+    cfg.bind_address = "127.0.0.1";
+    cfg.port = 0;
+    cfg.path = "/";
+    cfg.max_body_bytes = max_body_bytes;
+    return start_with(&cfg);
 }
 
 static void stop(struct fixture *f)
@@ -76,6 +87,8 @@ static int connect_to(uint16_t port)
     assert_true(fd >= 0);
     struct timeval tv = {.tv_sec = 10}; /* a hang fails the test instead of blocking it */
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    int one = 1; /* a head and its body in two writes must not wait for a delayed ACK */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
     inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
     assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
@@ -279,7 +292,7 @@ static void test_many_connections(void **state)
     enum { N = LW_TELEMETRY_MAX_CONNECTIONS + 4 };
     int fds[N];
     char resp[512];
-    /* Idle connections beyond the bound push out the least recently used ones. */
+    /* Strangers beyond the bound push out the oldest strangers. */
     for (int i = 0; i < N; i++)
         fds[i] = connect_to(f->port);
     int fd = connect_to(f->port);
@@ -317,6 +330,7 @@ static void test_port_taken(void **state)
     lw_telemetry_listener_config_init(&cfg);
     cfg.bind_address = "127.0.0.1";
     cfg.port = taken;
+    cfg.path = "/";
     enum lw_err err;
     struct lw_telemetry_listener *l =
         lw_telemetry_listener_start(&cfg, on_body, &sink, &health, &err);
@@ -334,6 +348,13 @@ static void test_port_taken(void **state)
     /* Bad configuration fails cleanly. */
     cfg.port = 0;
     cfg.bind_address = "not-an-address";
+    assert_null(lw_telemetry_listener_start(&cfg, on_body, &sink, &health, &err));
+    assert_int_equal(err, LW_ERR_INVALID);
+    /* never a wildcard, whoever asks */
+    cfg.bind_address = "0.0.0.0";
+    assert_null(lw_telemetry_listener_start(&cfg, on_body, &sink, &health, &err));
+    assert_int_equal(err, LW_ERR_INVALID);
+    cfg.bind_address = "::";
     assert_null(lw_telemetry_listener_start(&cfg, on_body, &sink, &health, &err));
     assert_int_equal(err, LW_ERR_INVALID);
     cfg.bind_address = "127.0.0.1";
@@ -372,6 +393,410 @@ static void test_configured_path(void **state)
     pthread_mutex_destroy(&sink.mu);
 }
 
+/* A client socket connected to addr:port, or -1 (errno set) when nothing listens there. */
+static int try_connect(const char *addr, uint16_t port)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    socklen_t sl;
+    int family = strchr(addr, ':') != NULL ? AF_INET6 : AF_INET;
+    if (family == AF_INET) {
+        struct sockaddr_in *sa = (struct sockaddr_in *)&ss;
+        sa->sin_family = AF_INET;
+        sa->sin_port = htons(port);
+        assert_int_equal(inet_pton(AF_INET, addr, &sa->sin_addr), 1);
+        sl = sizeof(*sa);
+    } else {
+        struct sockaddr_in6 *sa = (struct sockaddr_in6 *)&ss;
+        sa->sin6_family = AF_INET6;
+        sa->sin6_port = htons(port);
+        assert_int_equal(inet_pton(AF_INET6, addr, &sa->sin6_addr), 1);
+        sl = sizeof(*sa);
+    }
+    int fd = socket(family, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct timeval tv = {.tv_sec = 10};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    if (connect(fd, (struct sockaddr *)&ss, sl) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+static void post_path(int fd, const char *path, const char *body)
+{
+    char head[512];
+    snprintf(head, sizeof(head), "POST %s HTTP/1.1\r\nContent-Length: %zu\r\n\r\n", path,
+             strlen(body));
+    send_str(fd, head);
+    send_str(fd, body);
+}
+
+static int sink_count(struct sink *s)
+{
+    pthread_mutex_lock(&s->mu);
+    int n = s->n;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+/* By default the only path accepted is an unguessable one, different for every listener. */
+static void test_secret_path(void **state)
+{
+    (void)state;
+    struct lw_telemetry_listener_config cfg;
+    lw_telemetry_listener_config_init(&cfg);
+    cfg.bind_address = "127.0.0.1";
+    cfg.port = 0;
+    struct fixture *a = start_with(&cfg);
+    struct fixture *b = start_with(&cfg);
+    const char *path = lw_telemetry_listener_path(a->l);
+    assert_int_equal(strlen(path), LW_TELEMETRY_SECRET_PATH_BYTES);
+    assert_int_equal(path[0], '/');
+    assert_int_equal(strspn(path + 1, "0123456789abcdef"), LW_TELEMETRY_SECRET_PATH_BYTES - 1);
+    assert_string_not_equal(path, lw_telemetry_listener_path(b->l));
+
+    char resp[512];
+    char guess[64];
+    snprintf(guess, sizeof(guess), "%.*s", LW_TELEMETRY_SECRET_PATH_BYTES - 1, path);
+    const char *wrong[] = {"/", guess, lw_telemetry_listener_path(b->l)};
+    for (size_t i = 0; i < sizeof(wrong) / sizeof(wrong[0]); i++) {
+        int fd = connect_to(a->port);
+        post_path(fd, wrong[i], batch);
+        assert_int_equal(read_status(fd, resp, sizeof(resp)), 404);
+        assert_true(peer_closed(fd));
+        close(fd);
+    }
+    int fd = connect_to(a->port);
+    post_path(fd, path, batch);
+    assert_int_equal(read_status(fd, resp, sizeof(resp)), 200);
+    close(fd);
+    assert_int_equal(sink_count(&a->sink), 1);
+    assert_int_equal(a->health.c[LW_H_TELEMETRY_REJECTED], 3);
+    stop(a);
+    stop(b);
+}
+
+/*
+ * A peer that pipelines thousands of requests and never reads an answer: it costs the others
+ * nothing. Its answers are never waited for (it is closed when one does not fit), it is read no
+ * faster than it is answered, and it gets at most the per-connection budget.
+ */
+static void test_pipeliner_cannot_hold_the_listener(void **state)
+{
+    (void)state;
+    struct fixture *f = start(0);
+    int hog = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(hog >= 0);
+    int small = 1; /* the kernel's smallest receive buffer: full after a few dozen answers */
+    setsockopt(hog, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(f->port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    assert_int_equal(connect(hog, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    static const char one[] = "POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\n[]";
+    size_t sent = 0;
+    for (int i = 0; i < 20000; i++) {
+        ssize_t n = send(hog, one, sizeof(one) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n != (ssize_t)sizeof(one) - 1)
+            break; /* its send buffer is full too: the listener reads no faster than it answers */
+        sent++;
+    }
+    assert_true(sent > 1000);
+
+    /* Lambda's own POST is answered meanwhile. */
+    int fd = connect_to(f->port);
+    char resp[512];
+    post(fd, batch, "");
+    assert_int_equal(read_status(fd, resp, sizeof(resp)), 200);
+    close(fd);
+
+    /* The pipeliner: whatever it reads now, the connection ends, long before its requests do. */
+    struct timeval tv = {.tv_sec = 10};
+    setsockopt(hog, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    size_t answers = 0;
+    for (;;) {
+        int status = read_status(hog, resp, sizeof(resp));
+        if (status != 200)
+            break;
+        answers++;
+    }
+    close(hog);
+    /* what the listener took from it (the one other body aside) */
+    size_t taken = (size_t)sink_count(&f->sink) - 1;
+    print_message("%zu requests sent, %zu taken, %zu answers read, %llu dropped\n", sent, taken,
+                  answers, (unsigned long long)f->health.c[LW_H_TELEMETRY_CONNECTIONS_DROPPED]);
+    assert_true(answers <= taken);
+    assert_true(taken <= LW_TELEMETRY_MAX_REQUESTS_PER_CONNECTION);
+    assert_true(taken < sent);
+    /* closed because its answers no longer fitted, or because it used up its budget */
+    assert_true(f->health.c[LW_H_TELEMETRY_CONNECTIONS_DROPPED] == 1 ||
+                taken == LW_TELEMETRY_MAX_REQUESTS_PER_CONNECTION);
+    stop(f);
+}
+
+/* The budget: after LW_TELEMETRY_MAX_REQUESTS_PER_CONNECTION answers, "Connection: close". */
+static void test_request_budget(void **state)
+{
+    (void)state;
+    struct fixture *f = start(0);
+    int fd = connect_to(f->port);
+    char resp[512];
+    for (unsigned i = 1; i <= LW_TELEMETRY_MAX_REQUESTS_PER_CONNECTION; i++) {
+        post(fd, "[]", "");
+        assert_int_equal(read_status(fd, resp, sizeof(resp)), 200);
+        assert_int_equal(strstr(resp, "Connection: close") != NULL,
+                         i == LW_TELEMETRY_MAX_REQUESTS_PER_CONNECTION);
+    }
+    assert_true(peer_closed(fd));
+    close(fd);
+    /* a new connection is served as before */
+    fd = connect_to(f->port);
+    post(fd, "[]", "");
+    assert_int_equal(read_status(fd, resp, sizeof(resp)), 200);
+    close(fd);
+    assert_int_equal(f->health.c[LW_H_TELEMETRY_CONNECTIONS_DROPPED], 0);
+    stop(f);
+}
+
+/*
+ * Strangers (connections that never sent a request to the right path) cannot push out the
+ * platform's connections: neither its idle keep-alive one nor one in the middle of a request.
+ */
+static void test_strangers_never_push_out_the_platform(void **state)
+{
+    (void)state;
+    struct fixture *f = start(0);
+    char resp[512];
+    int keep = connect_to(f->port);
+    post(keep, "[]", "");
+    assert_int_equal(read_status(keep, resp, sizeof(resp)), 200);
+    /* half a request on another connection */
+    int half = connect_to(f->port);
+    send_str(half, "POST / HTTP/1.1\r\nContent-Length: 4\r\n\r\n[1");
+    enum { FLOOD = 4 * LW_TELEMETRY_MAX_CONNECTIONS };
+    int strangers[FLOOD];
+    for (int i = 0; i < FLOOD; i++) {
+        strangers[i] = connect_to(f->port);
+        if (i % 2)
+            send_str(strangers[i], "POST /"); /* a head that never ends */
+    }
+    /* a proven connection answers only after the listener saw every stranger: it takes turns */
+    int probe = connect_to(f->port);
+    post(probe, "[]", "");
+    assert_int_equal(read_status(probe, resp, sizeof(resp)), 200);
+    close(probe);
+
+    send_str(half, "2]");
+    assert_int_equal(read_status(half, resp, sizeof(resp)), 200);
+    post(keep, "[3]", "");
+    assert_int_equal(read_status(keep, resp, sizeof(resp)), 200);
+    assert_int_equal(sink_count(&f->sink), 4);
+    /* the oldest strangers made room for the newer ones */
+    assert_true(peer_closed(strangers[0]));
+    assert_true(f->health.c[LW_H_TELEMETRY_CONNECTIONS_DROPPED] >=
+                FLOOD - LW_TELEMETRY_MAX_CONNECTIONS);
+    for (int i = 0; i < FLOOD; i++)
+        close(strangers[i]);
+    close(keep);
+    close(half);
+    stop(f);
+}
+
+/*
+ * A stranger gets unproven_timeout_ms of listener time; a jump of the clock far beyond what
+ * poll() was asked to wait is a freeze of the environment, and counts against nobody.
+ */
+static void test_unproven_timeout_and_freezes(void **state)
+{
+    (void)state;
+    struct fake_clock fc;
+    struct lw_telemetry_listener_config cfg;
+    lw_telemetry_listener_config_init(&cfg);
+    cfg.bind_address = "127.0.0.1";
+    cfg.port = 0;
+    cfg.path = "/";
+    cfg.unproven_timeout_ms = 100;
+    cfg.clock = fake_clock_init(&fc, 1767607200123ull);
+    struct fixture *f = start_with(&cfg);
+    char resp[512];
+    int keep = connect_to(f->port);
+    post(keep, "[]", "");
+    assert_int_equal(read_status(keep, resp, sizeof(resp)), 200);
+    int stranger = connect_to(f->port);
+    send_str(stranger, "POST");
+    /* another request: answered after the listener has taken the stranger in */
+    post(keep, "[]", "");
+    assert_int_equal(read_status(keep, resp, sizeof(resp)), 200);
+
+    /* Frozen for ten seconds: at the thaw the stranger gets its time again. */
+    __atomic_fetch_add(&fc.mono_ms, 10000, __ATOMIC_RELAXED);
+    int probe = connect_to(f->port);
+    post(probe, "[]", "");
+    assert_int_equal(read_status(probe, resp, sizeof(resp)), 200);
+    close(probe);
+    assert_int_equal(f->health.c[LW_H_TELEMETRY_CONNECTIONS_DROPPED], 0);
+
+    /* Its time runs out while the environment runs. */
+    __atomic_fetch_add(&fc.mono_ms, 150, __ATOMIC_RELAXED);
+    post(keep, "[]", "");
+    assert_int_equal(read_status(keep, resp, sizeof(resp)), 200);
+    assert_true(peer_closed(stranger));
+    assert_int_equal(f->health.c[LW_H_TELEMETRY_CONNECTIONS_DROPPED], 1);
+    /* the platform's idle connection has no deadline */
+    __atomic_fetch_add(&fc.mono_ms, 500, __ATOMIC_RELAXED);
+    post(keep, "[]", "");
+    assert_int_equal(read_status(keep, resp, sizeof(resp)), 200);
+    assert_int_equal(sink_count(&f->sink), 5);
+    close(stranger);
+    close(keep);
+    stop(f);
+}
+
+/* A proven connection may stall stall_timeout_ms in the middle of a request, then it goes. */
+static void test_stalled_request(void **state)
+{
+    (void)state;
+    struct fake_clock fc;
+    struct lw_telemetry_listener_config cfg;
+    lw_telemetry_listener_config_init(&cfg);
+    cfg.bind_address = "127.0.0.1";
+    cfg.port = 0;
+    cfg.path = "/";
+    cfg.stall_timeout_ms = 300;
+    cfg.clock = fake_clock_init(&fc, 1767607200123ull);
+    struct fixture *f = start_with(&cfg);
+    char resp[512];
+    int stalled = connect_to(f->port);
+    send_str(stalled, "POST / HTTP/1.1\r\nContent-Length: 4\r\n\r\n[1");
+    int other = connect_to(f->port);
+    post(other, "[]", "");
+    assert_int_equal(read_status(other, resp, sizeof(resp)), 200);
+    /* within its time: still there */
+    __atomic_fetch_add(&fc.mono_ms, 200, __ATOMIC_RELAXED);
+    post(other, "[]", "");
+    assert_int_equal(read_status(other, resp, sizeof(resp)), 200);
+    assert_int_equal(f->health.c[LW_H_TELEMETRY_CONNECTIONS_DROPPED], 0);
+    /* past it */
+    __atomic_fetch_add(&fc.mono_ms, 200, __ATOMIC_RELAXED);
+    post(other, "[]", "");
+    assert_int_equal(read_status(other, resp, sizeof(resp)), 200);
+    assert_true(peer_closed(stalled));
+    assert_int_equal(f->health.c[LW_H_TELEMETRY_CONNECTIONS_DROPPED], 1);
+    assert_int_equal(sink_count(&f->sink), 3);
+    close(stalled);
+    close(other);
+    stop(f);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+/* The address sandbox.localdomain has in the hosts file, else 127.0.0.1; never a wildcard. */
+static void test_bind_address_from_hosts(void **state)
+{
+    (void)state;
+    char hosts[] = "/tmp/lw-hosts-XXXXXX";
+    int hfd = mkstemp(hosts);
+    assert_true(hfd >= 0);
+    close(hfd);
+    struct {
+        const char *file;  /* NULL: no such file */
+        const char *bound; /* the address expected */
+        const char *other; /* an address that must refuse */
+    } cases[] = {
+        {"127.0.0.1 localhost\n127.0.0.2 sandbox.localdomain sandbox\n", "127.0.0.2", "127.0.0.1"},
+        {"127.0.0.1 localhost\n", "127.0.0.1", "127.0.0.2"},
+        {NULL, "127.0.0.1", "127.0.0.2"},
+        {"0.0.0.0 sandbox.localdomain\n", "127.0.0.1", "127.0.0.2"},
+        /* TEST-NET-1: not an address of this machine, so Lambda could not deliver there */
+        {"192.0.2.77 sandbox.localdomain\n", "127.0.0.1", "127.0.0.2"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct lw_telemetry_listener_config cfg;
+        lw_telemetry_listener_config_init(&cfg);
+        cfg.port = 0;
+        cfg.path = "/";
+        if (cases[i].file != NULL) {
+            write_file(hosts, cases[i].file);
+            cfg.hosts_path = hosts;
+        } else {
+            cfg.hosts_path = "/nonexistent/hosts";
+        }
+        struct fixture *f = start_with(&cfg);
+        assert_string_equal(lw_telemetry_listener_address(f->l), cases[i].bound);
+        int fd = try_connect(cases[i].bound, f->port);
+        assert_true(fd >= 0);
+        char resp[512];
+        post(fd, "[]", "");
+        assert_int_equal(read_status(fd, resp, sizeof(resp)), 200);
+        close(fd);
+        assert_int_equal(try_connect(cases[i].other, f->port), -1);
+        assert_int_equal(errno, ECONNREFUSED);
+        stop(f);
+    }
+    unlink(hosts);
+}
+
+/* on_body blocks until the test lets it go: the listener's longest task, at its worst. */
+struct gate {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool inside, open;
+};
+
+static void on_body_gated(void *ctx, const char *body, size_t len)
+{
+    (void)body;
+    (void)len;
+    struct gate *g = ctx;
+    pthread_mutex_lock(&g->mu);
+    g->inside = true;
+    pthread_cond_broadcast(&g->cv);
+    while (!g->open)
+        pthread_cond_wait(&g->cv, &g->mu);
+    pthread_mutex_unlock(&g->mu);
+}
+
+static struct lw_telemetry_listener *left_running; /* still reachable: not a leak */
+
+/* At SHUTDOWN the caller waits for the listener's thread no longer than its deadline. */
+static void test_stop_keeps_the_deadline(void **state)
+{
+    (void)state;
+    static struct gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false};
+    static struct lw_health health;
+    struct lw_telemetry_listener_config cfg;
+    lw_telemetry_listener_config_init(&cfg);
+    cfg.bind_address = "127.0.0.1";
+    cfg.port = 0;
+    cfg.path = "/";
+    enum lw_err err;
+    left_running = lw_telemetry_listener_start(&cfg, on_body_gated, &g, &health, &err);
+    assert_non_null(left_running);
+    int fd = connect_to(lw_telemetry_listener_port(left_running));
+    post(fd, "[]", "");
+    pthread_mutex_lock(&g.mu);
+    while (!g.inside)
+        pthread_cond_wait(&g.cv, &g.mu);
+    pthread_mutex_unlock(&g.mu);
+    /* If this waited for the thread, the test would never get past it: the gate opens after. */
+    lw_telemetry_listener_stop_by(left_running, lw_clock_wall_ms(lw_clock_system()) + 50);
+    pthread_mutex_lock(&g.mu);
+    g.open = true;
+    pthread_cond_broadcast(&g.cv);
+    pthread_mutex_unlock(&g.mu);
+    close(fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -382,6 +807,14 @@ int main(void)
         cmocka_unit_test(test_many_connections),
         cmocka_unit_test(test_port_taken),
         cmocka_unit_test(test_configured_path),
+        cmocka_unit_test(test_secret_path),
+        cmocka_unit_test(test_pipeliner_cannot_hold_the_listener),
+        cmocka_unit_test(test_request_budget),
+        cmocka_unit_test(test_strangers_never_push_out_the_platform),
+        cmocka_unit_test(test_unproven_timeout_and_freezes),
+        cmocka_unit_test(test_stalled_request),
+        cmocka_unit_test(test_bind_address_from_hosts),
+        cmocka_unit_test(test_stop_keeps_the_deadline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
