@@ -1,13 +1,16 @@
 /*
  * The EMF encoder, checked against the rules of the CloudWatch Embedded Metric Format
  * specification by a validator written here from the specification (and itself tested on
- * documents that break each rule), for records of every shape.
+ * documents that break each rule), for records of every shape; and against cJSON, which printed
+ * these lines from a tree before the encoder wrote them itself: every kind of line is what cJSON
+ * prints for its own parse of it, and every number is what the format's rule says.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <inttypes.h>
 #include <math.h>
 
 #include <cmocka.h>
@@ -687,7 +690,378 @@ static void test_shutdown(void **state)
                      LW_ERR_INVALID);
 }
 
-/* The validator catches each rule broken on its own. */
+/* ---- the line against cJSON ------------------------------------------------------------------ */
+
+/*
+ * The line is byte for byte what cJSON's unformatted printer gives for the document it parses
+ * to: the same members in the same order, strings escaped as cJSON escapes them, no space. This
+ * holds where cJSON prints a number as the encoder does: integers of up to 15 digits and
+ * fractions whose %.15g reads back, the figures of the records below (exact 64-bit integers
+ * and %.17g fractions are test_exact_integers' and test_numbers').
+ */
+static void assert_cjson_print(const char *l, size_t len)
+{
+    assert_true(len > 0 && l[len - 1] == '\n');
+    cJSON *doc = cJSON_ParseWithLength(l, len - 1);
+    assert_non_null(doc);
+    char *again = cJSON_PrintUnformatted(doc);
+    assert_non_null(again);
+    if (strlen(again) != len - 1 || memcmp(again, l, len - 1) != 0)
+        fail_msg("the line is not cJSON's print of its own parse:\n%.*s\n%s", (int)len, l, again);
+    cJSON_free(again);
+    cJSON_Delete(doc);
+}
+
+/* A previous environment that died of memory, predicted, with every part of the state. */
+static void make_death(struct lw_state *st, struct lw_death *x)
+{
+    memset(st, 0, sizeof(*st));
+    memset(x, 0, sizeof(*x));
+    snprintf(st->env_id, sizeof(st->env_id), "env-dead-1");
+    st->started_ms = 1767600000000ull;
+    st->boundary_ms = 1767600090000ull;
+    st->ended = true;
+    st->ended_ms = 1767600091500ull;
+    snprintf(st->shutdown_reason, sizeof(st->shutdown_reason), "failure");
+    st->verdict = LW_VERDICT_LEAK_CRITICAL;
+    st->have_readings = true;
+    st->fn_rss_bytes = 120 * MIB;
+    st->env_rss_bytes = 126 * MIB;
+    st->env_rss_max_bytes = 127 * MIB;
+    st->memory_limit_bytes = 128 * MIB;
+    st->have_last_report = true;
+    st->last_report_seq = 91;
+    snprintf(st->last_status, sizeof(st->last_status), "error");
+    snprintf(st->last_error_type, sizeof(st->last_error_type), "Runtime.OutOfMemory");
+    st->last_memory_size_mb = 128;
+    st->last_max_memory_used_mb = 128;
+    x->cause = LW_DEATH_OUT_OF_MEMORY;
+    x->oom_forms = LW_OOM_ERROR_TYPE | LW_OOM_ERROR_AT_LIMIT;
+    x->invocations = 92;
+    x->age_seconds = 91.5;
+    x->predicted = true;
+    x->lead_invocations = 40;
+    x->lead_minutes = 0.75;
+    x->have_error = true;
+    x->projected_seq = 95.04;
+    x->last_projected_seq = 92.25;
+    x->error_percent = 3.3;
+}
+
+static const struct lw_emf_options opts_all = {
+    .namespace_ = "Team.A/leakwatch#1:x-y_z",
+    .function_name = "orders\"api\\v2",
+    .function_version = "42",
+    .version_dimension = true,
+};
+
+/* Every kind of line leakwatch writes through this encoder, in its usual and unusual shapes. */
+static void test_cjson_print_of_every_kind(void **state)
+{
+    (void)state;
+    static struct lw_record r;
+    struct lw_health h;
+    for (int i = 0; i < LW_H_COUNT; i++)
+        h.c[i] = (uint64_t)i * 7;
+    size_t len = 0;
+
+    /* invocation: typical, with every option, with a verdict and strings from outside */
+    make_typical_record(&r);
+    assert_cjson_print(line, encode_valid(&opts, &r, NULL, NULL));
+    assert_cjson_print(line, encode_valid(&opts_all, &r, NULL, &h));
+    snprintf(r.platform.error_type, sizeof(r.platform.error_type), "Runtime.ExitError");
+    /* every control character cJSON writes in short form, others, DEL, a quote, a backslash,
+     * bytes that are not UTF-8 and characters of two, three and four bytes */
+    snprintf(r.procs[0].name, sizeof(r.procs[0].name), "a\b\f\n\r\t\x01\x1f\x7f\"\\/\xff\xc3");
+    snprintf(r.procs[1].name, sizeof(r.procs[1].name),
+             "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xed\xa0\x80");
+    struct lw_verdict v = {.kind = LW_VERDICT_LEAK_CRITICAL,
+                           .previous = LW_VERDICT_LEAK,
+                           .growth_bytes_per_invocation = 1048576,
+                           .growth_bytes_per_hour = 1.5e9,
+                           .have_projection = true,
+                           .projected_invocations_to_oom = 414,
+                           .projected_minutes_to_oom = 37.25};
+    snprintf(v.culprit, sizeof(v.culprit), "bootstrap");
+    snprintf(v.reason, sizeof(v.reason), "grows \"fast\"\tover 40 readings");
+    encode_valid(&opts, &r, &v, &h);
+    assert_non_null(strstr(line, "\"Name\":\"a\\b\\f\\n\\r\\t\\u0001\\u001f\x7f\\\"\\\\/??\""));
+    assert_cjson_print(line, strlen(line));
+    cJSON *doc = parse();
+    assert_string_equal(str(cJSON_GetArrayItem(get(doc, "Processes"), 1), "Name"),
+                        "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80???");
+    cJSON_Delete(doc);
+
+    /* an incomplete invocation of a restored environment, and a record never closed */
+    make_typical_record(&r);
+    r.restored = true;
+    r.cold_start = true;
+    r.gaps = LW_GAP_TELEMETRY | LW_GAP_START_READING;
+    r.platform.status[0] = '\0';
+    assert_cjson_print(line, encode_valid(&opts, &r, &v, NULL));
+    r.end_time_ms = 0;
+    r.n_procs = 0;
+    assert_cjson_print(line, encode_valid(&opts, &r, NULL, NULL));
+    assert_non_null(strstr(line, "\"Processes\":[],"));
+
+    /* interval */
+    make_typical_record(&r);
+    r.kind = LW_RECORD_INTERVAL;
+    r.request_id[0] = '\0';
+    r.end_time_ms = r.start_time_ms + 10000;
+    r.interval.requests = 120;
+    r.interval.timed = 120;
+    r.interval.duration_sum_ms = 3000.0;
+    r.interval.duration_max_ms = 95.5;
+    assert_cjson_print(line, encode_valid(&opts_all, &r, &v, &h));
+
+    /* shutdown, with and without the health counters */
+    struct lw_emf_shutdown sd = {.time_ms = 1767610000123ull,
+                                 .env_id = "env-3f2a9c",
+                                 .reason = "spin\"down\n",
+                                 .category = "spindown",
+                                 .lifetime_seconds = 2799.5,
+                                 .invocations = 1201};
+    assert_int_equal(lw_emf_encode_shutdown(&opts_all, &sd, &h, line, sizeof(line), &len), LW_OK);
+    assert_null(emf_violation(line, len));
+    assert_cjson_print(line, len);
+    assert_int_equal(lw_emf_encode_shutdown(&opts, &sd, NULL, line, sizeof(line), &len), LW_OK);
+    assert_cjson_print(line, len);
+
+    /* death: out of memory (predicted, not predicted), each other cause */
+    struct lw_state st;
+    struct lw_death x;
+    make_death(&st, &x);
+    struct lw_emf_death e = {
+        .time_ms = 1767600100000ull, .env_id = "env-new", .dead = &st, .death = &x};
+    assert_int_equal(lw_emf_encode_death(&opts_all, &e, line, sizeof(line), &len), LW_OK);
+    assert_null(emf_violation(line, len));
+    assert_cjson_print(line, len);
+    x.predicted = false;
+    x.have_error = false;
+    st.ended = false;
+    st.have_readings = false;
+    st.last_error_type[0] = '\0';
+    assert_int_equal(lw_emf_encode_death(&opts, &e, line, sizeof(line), &len), LW_OK);
+    assert_cjson_print(line, len);
+    for (int c = LW_DEATH_TIMEOUT; c <= LW_DEATH_KILLED; c++) {
+        x.cause = (enum lw_death_cause)c;
+        x.oom_forms = 0;
+        assert_int_equal(lw_emf_encode_death(&opts, &e, line, sizeof(line), &len), LW_OK);
+        assert_null(emf_violation(line, len));
+        assert_cjson_print(line, len);
+    }
+}
+
+/* The format's rule for a number, written here the plain way: an integral value as an integer,
+ * any other as "%.15g" when that reads back to it, else "%.17g". */
+static void number_rule(double v, char *out, size_t cap)
+{
+    if (v == floor(v) && fabs(v) < 9.2e18) {
+        snprintf(out, cap, "%" PRId64, (int64_t)v);
+        return;
+    }
+    snprintf(out, cap, "%.15g", v);
+    if (strtod(out, NULL) != v)
+        snprintf(out, cap, "%.17g", v);
+}
+
+/* The text of member key in the line, up to the next ',' or '}'. */
+static void member_text(const char *key, char *out, size_t cap)
+{
+    char pat[80];
+    snprintf(pat, sizeof(pat), "\"%s\":", key);
+    const char *p = strstr(line, pat);
+    if (p == NULL)
+        fail_msg("no %s in %s", key, line);
+    p += strlen(pat);
+    size_t n = strcspn(p, ",}");
+    assert_true(n < cap);
+    memcpy(out, p, n);
+    out[n] = '\0';
+}
+
+/* Every number of the line follows the rule, whether the encoder takes its short path (a few
+ * decimals, worked out without snprintf) or not; a value that is not finite is left out. */
+static void test_numbers(void **state)
+{
+    (void)state;
+    static struct lw_record r;
+    make_typical_record(&r);
+    static const double fixed[] = {
+        0,
+        1,
+        -1,
+        243.25,
+        0.1,
+        0.2,
+        0.3,
+        1.005,
+        2.675,
+        19.140625,
+        1e-4,
+        1.5e-4,
+        9.99e-5,
+        0.000123456789,
+        123456789.123,
+        999999999.5,
+        1e9 + 0.5,
+        1e15,
+        1e15 + 0.5,
+        1e17,
+        1e21,
+        4503599627370497.0,
+        9.2e18,
+        -9.3e18,
+        1.0 / 3,
+        2.0 / 3,
+        -123.456,
+        1e-300,
+        5e-324,
+        1.7976931348623157e308,
+        0.30000000000000004,
+        100.0 / 7,
+        -0.0,
+    };
+    static const double scale[] = {1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e9, 64, 1024};
+    char got[64], want[64];
+    size_t tried = 0;
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (size_t i = 0; i < 30000; i++) {
+        double v;
+        if (i < sizeof(fixed) / sizeof(fixed[0])) {
+            v = fixed[i];
+        } else {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            switch (i % 4) {
+            case 0: /* a decimal of a few places, as the platform's durations */
+                v = (double)(x % 100000000000ull) / scale[(x >> 40) % 10];
+                break;
+            case 1: /* any double at all */
+                memcpy(&v, &x, sizeof(v));
+                break;
+            case 2: /* a ratio, as a share or a rate */
+                v = (double)(x % 1000000) / (double)(1 + (x >> 32) % 1000);
+                break;
+            default:
+                v = -(double)(x % 100000) / scale[(x >> 50) % 10];
+                break;
+            }
+        }
+        r.platform.duration_ms = v;
+        encode_valid(&opts, &r, NULL, NULL);
+        if (!isfinite(v)) {
+            assert_null(strstr(line, "\"DurationMilliseconds\""));
+            continue;
+        }
+        member_text("DurationMilliseconds", got, sizeof(got));
+        number_rule(v, want, sizeof(want));
+        if (strcmp(got, want) != 0)
+            fail_msg("%.17g written as %s, the rule gives %s", v, got, want);
+        assert_true(strtod(got, NULL) == v);
+        tried++;
+    }
+    assert_true(tried > 20000);
+    static const double not_finite[] = {NAN, INFINITY, -INFINITY};
+    for (size_t i = 0; i < 3; i++) {
+        r.platform.duration_ms = not_finite[i];
+        encode_valid(&opts, &r, NULL, NULL);
+        assert_null(strstr(line, "\"DurationMilliseconds\""));
+    }
+}
+
+/* The death line: its metrics and properties; a figure that is not finite leaves its member
+ * out and the line is still written. */
+static void test_death(void **state)
+{
+    (void)state;
+    struct lw_state st;
+    struct lw_death x;
+    make_death(&st, &x);
+    struct lw_emf_death e = {
+        .time_ms = 1767600100000ull, .env_id = "env-new", .dead = &st, .death = &x};
+    size_t len = 0;
+    assert_int_equal(lw_emf_encode_death(&opts, &e, line, sizeof(line), &len), LW_OK);
+    const char *why = emf_violation(line, len);
+    if (why)
+        fail_msg("invalid EMF (%s): %s", why, line);
+    cJSON *doc = parse();
+    const cJSON *metrics =
+        get(cJSON_GetArrayItem(get(get(doc, "_aws"), "CloudWatchMetrics"), 0), "Metrics");
+    static const char *const names[] = {"OutOfMemoryDeaths", "OutOfMemoryPredicted",
+                                        "OutOfMemoryLeadSeconds", "DeadEnvironmentLifetimeSeconds",
+                                        "DeadEnvironmentInvocations"};
+    assert_int_equal(cJSON_GetArraySize(metrics), 5);
+    for (int i = 0; i < 5; i++)
+        assert_string_equal(str(cJSON_GetArrayItem(metrics, i), "Name"), names[i]);
+    assert_true(num(doc, "OutOfMemoryDeaths") == 1);
+    assert_true(num(doc, "OutOfMemoryPredicted") == 1);
+    assert_true(num(doc, "OutOfMemoryLeadSeconds") == 45);
+    assert_true(num(doc, "DeadEnvironmentLifetimeSeconds") == 91.5);
+    assert_true(num(doc, "DeadEnvironmentInvocations") == 92);
+    assert_string_equal(str(doc, "LeakwatchRecord"), "death");
+    assert_string_equal(str(doc, "EnvironmentId"), "env-new");
+    assert_string_equal(str(doc, "DeadEnvironmentId"), "env-dead-1");
+    assert_string_equal(str(doc, "Cause"), "Runtime.OutOfMemory");
+    const cJSON *forms = get(doc, "OomForms");
+    assert_int_equal(cJSON_GetArraySize(forms), 2);
+    assert_string_equal(cJSON_GetArrayItem(forms, 0)->valuestring, "error-type");
+    assert_string_equal(cJSON_GetArrayItem(forms, 1)->valuestring, "error-at-limit");
+    assert_true(cJSON_IsTrue(get(doc, "Predicted")));
+    assert_true(num(doc, "LeadInvocations") == 40);
+    assert_true(num(doc, "LeadMinutes") == 0.75);
+    assert_true(num(doc, "ProjectedOomSequence") == 95.0);
+    assert_true(num(doc, "LastProjectedOomSequence") == 92.3);
+    assert_true(num(doc, "ActualOomSequence") == 92);
+    assert_true(num(doc, "ProjectionErrorPercent") == 3.3);
+    assert_true(cJSON_IsFalse(get(doc, "Intervals")));
+    assert_true(num(doc, "DeadEnvironmentEndTimeMs") == 1767600091500.0);
+    assert_string_equal(str(doc, "LastVerdict"), "leak-critical");
+    assert_true(num(doc, "MemoryLimitBytes") == 128.0 * MIB);
+    assert_string_equal(str(doc, "LastErrorType"), "Runtime.OutOfMemory");
+    assert_true(num(doc, "LastMaxMemoryUsedMB") == 128);
+    assert_string_equal(str(doc, "ShutdownReason"), "failure");
+    cJSON_Delete(doc);
+
+    /* figures that are not finite: their members go, the line stays */
+    x.lead_invocations = INFINITY;
+    x.lead_minutes = NAN;
+    x.age_seconds = INFINITY;
+    assert_int_equal(lw_emf_encode_death(&opts, &e, line, sizeof(line), &len), LW_OK);
+    assert_null(emf_violation(line, len));
+    doc = parse();
+    assert_null(get(doc, "LeadInvocations"));
+    assert_null(get(doc, "LeadMinutes"));
+    assert_null(get(doc, "OutOfMemoryLeadSeconds"));
+    assert_null(get(doc, "DeadEnvironmentLifetimeSeconds"));
+    assert_true(cJSON_IsTrue(get(doc, "Predicted")));
+    cJSON_Delete(doc);
+
+    /* a death that is not of memory has no memory figures; not seen ending: its last boundary */
+    make_death(&st, &x);
+    x.cause = LW_DEATH_KILLED;
+    x.oom_forms = 0;
+    x.predicted = false;
+    st.ended = false;
+    assert_int_equal(lw_emf_encode_death(&opts, &e, line, sizeof(line), &len), LW_OK);
+    doc = parse();
+    assert_true(num(doc, "OutOfMemoryDeaths") == 0);
+    assert_null(get(doc, "OutOfMemoryPredicted"));
+    assert_null(get(doc, "OomForms"));
+    assert_null(get(doc, "Predicted"));
+    assert_null(get(doc, "LeadMinutes"));
+    assert_null(get(doc, "ShutdownReason"));
+    assert_true(num(doc, "DeadEnvironmentEndTimeMs") == 1767600090000.0);
+    assert_string_equal(str(doc, "Cause"), "killed");
+    cJSON_Delete(doc);
+
+    assert_int_equal(lw_emf_encode_death(&opts, NULL, line, sizeof(line), &len), LW_ERR_INVALID);
+    e.dead = NULL;
+    assert_int_equal(lw_emf_encode_death(&opts, &e, line, sizeof(line), &len), LW_ERR_INVALID);
+}
+
 /* An interval record (Managed Instances): the requests of the interval, no request id, no
  * per-invocation figure; and a restored environment's record says so. */
 static void test_interval_and_restored(void **state)
@@ -745,6 +1119,7 @@ static void test_interval_and_restored(void **state)
     cJSON_Delete(doc);
 }
 
+/* The validator catches each rule broken on its own. */
 static void test_validator_rejects(void **state)
 {
     (void)state;
@@ -855,6 +1230,9 @@ int main(void)
         cmocka_unit_test(test_options),
         cmocka_unit_test(test_shutdown),
         cmocka_unit_test(test_interval_and_restored),
+        cmocka_unit_test(test_cjson_print_of_every_kind),
+        cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_death),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
