@@ -910,9 +910,8 @@ static bool assess(struct lw_trend *t, struct lw_verdict *v)
     v->runtime_ceiling_fits = ceil_.fits;
     if (t->n_readings < t->cfg.min_points) {
         v->kind = LW_VERDICT_LEARNING;
-        say(v->reason, sizeof(v->reason),
-            "learning: %u of %u end readings after a %u-%s warm-up", t->n_readings,
-            t->cfg.min_points, t->cfg.warmup_invocations, unit_word(t));
+        say(v->reason, sizeof(v->reason), "learning: %u of %u end readings after a %u-%s warm-up",
+            t->n_readings, t->cfg.min_points, t->cfg.warmup_invocations, unit_word(t));
         return true;
     }
 
@@ -1027,8 +1026,8 @@ static bool assess(struct lw_trend *t, struct lw_verdict *v)
     }
 
     uint32_t same_name = 0;
-    if (v->culprit[0] && (v->culprit_role == LW_ROLE_RUNTIME ||
-                          v->culprit_role == LW_ROLE_RUNTIME_CHILD))
+    if (v->culprit[0] &&
+        (v->culprit_role == LW_ROLE_RUNTIME || v->culprit_role == LW_ROLE_RUNTIME_CHILD))
         v->culprit_pid = culprit_pid(t, v->culprit, v->culprit_role, &same_name);
 
     double rate = rate_per_minute(t);
@@ -1041,8 +1040,7 @@ static bool assess(struct lw_trend *t, struct lw_verdict *v)
     if (same_name > 1 && v->culprit_pid > 0) {
         /* workers of one name: which of them */
         size_t used = strlen(who);
-        snprintf(who + used, sizeof(who) - used, " (pid %d of %u)", (int)v->culprit_pid,
-                 same_name);
+        snprintf(who + used, sizeof(who) - used, " (pid %d of %u)", (int)v->culprit_pid, same_name);
     }
     char heap[24], at[24], lim[24];
     fmt_mb(heap, sizeof(heap), ceil_.heap_bytes);
@@ -1061,8 +1059,8 @@ static bool assess(struct lw_trend *t, struct lw_verdict *v)
             say(v->reason, sizeof(v->reason),
                 "anonymous RSS of %s grows but slows down (%.0f bytes per %s recently, "
                 "%.0f before): warming toward a plateau",
-                who, driver->slope_recent_bytes > 0 ? driver->slope_recent_bytes : 0,
-                unit_word(t), driver->slope_old_bytes);
+                who, driver->slope_recent_bytes > 0 ? driver->slope_recent_bytes : 0, unit_word(t),
+                driver->slope_old_bytes);
         else {
             v->still_growing = true;
             say(v->reason, sizeof(v->reason),

@@ -413,8 +413,7 @@ enum lw_err lw_emf_encode_death(const struct lw_emf_options *opt, const struct l
         add(&d, root, "LastProjectedOomSequence",
             raw_double(round(x->last_projected_seq * 10.0) / 10.0));
         add_u64(&d, root, "ActualOomSequence", x->invocations);
-        add(&d, root, "ProjectionErrorPercent",
-            raw_double(round(x->error_percent * 10.0) / 10.0));
+        add(&d, root, "ProjectionErrorPercent", raw_double(round(x->error_percent * 10.0) / 10.0));
     }
     add(&d, root, "Intervals", cJSON_CreateBool(s->intervals));
     add(&d, root, "Restored", cJSON_CreateBool(s->restored));

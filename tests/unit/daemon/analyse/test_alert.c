@@ -213,10 +213,11 @@ static void test_alert_line_exact(void **state)
     v.growth_bytes_per_hour = 720;
     snprintf(v.reason, sizeof(v.reason), "%s", "no retained growth");
     assert_int_equal(lw_alert_line(&v, "f", "e", 7, buf, sizeof(buf), &len), LW_OK);
-    assert_string_equal(buf, "{\"level\":\"WARN\",\"LeakwatchAlert\":\"verdict-change\","
-                             "\"FunctionName\":\"f\",\"EnvironmentId\":\"e\",\"Sequence\":7,"
-                             "\"From\":\"leak\",\"To\":\"steady\",\"Reason\":\"no retained "
-                             "growth\",\"GrowthPerInvocationBytes\":12,\"GrowthPerHourBytes\":720}\n");
+    assert_string_equal(buf,
+                        "{\"level\":\"WARN\",\"LeakwatchAlert\":\"verdict-change\","
+                        "\"FunctionName\":\"f\",\"EnvironmentId\":\"e\",\"Sequence\":7,"
+                        "\"From\":\"leak\",\"To\":\"steady\",\"Reason\":\"no retained "
+                        "growth\",\"GrowthPerInvocationBytes\":12,\"GrowthPerHourBytes\":720}\n");
 
     /* interval records (Managed Instances): no per-invocation growth, per hour only */
     v.intervals = true;
