@@ -115,13 +115,19 @@ describe('layer published from the zips', () => {
 
   test('the version names the zips and the description', () => {
     const stack = newStack();
-    new Leakwatch(stack, 'Leakwatch', {
+    const leakwatch = new Leakwatch(stack, 'Leakwatch', {
       layer: LeakwatchLayer.fromDist(fakeDist('9.8.7'), { version: '9.8.7', layerName: 'mem' }),
-    }).addFunction(newFunction(stack, 'Fn', lambda.Architecture.ARM_64));
-    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::LayerVersion', {
-      LayerName: 'mem-arm64',
-      Description: Match.stringLikeRegexp('^leakwatch 9\\.8\\.7 \\(arm64\\)'),
     });
+    leakwatch.addFunction(newFunction(stack, 'OnX86'));
+    leakwatch.addFunction(newFunction(stack, 'OnArm', lambda.Architecture.ARM_64));
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::Lambda::LayerVersion', 2);
+    for (const arch of ['x86_64', 'arm64']) {
+      template.hasResourceProperties('AWS::Lambda::LayerVersion', {
+        LayerName: `mem-${arch}`,
+        Description: Match.stringLikeRegexp(`^leakwatch 9\\.8\\.7 \\(${arch}\\)`),
+      });
+    }
   });
 
   test('zips by path, with a removal policy', () => {
