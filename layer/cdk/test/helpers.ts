@@ -2,7 +2,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LeakwatchLayer } from '../src';
@@ -15,9 +15,13 @@ export function arnLayer(): LeakwatchLayer {
   return LeakwatchLayer.fromArns({ x86_64: X86_ARN, arm64: ARM_ARN });
 }
 
-/** A stack in eu-west-1, as the ARNs above; synthesis writes to a temporary folder. */
+/** One temporary folder per test file for everything synthesis and the fake zips write, removed at exit. */
+const scratch = mkdtempSync(join(tmpdir(), 'leakwatch-cdk-test-'));
+process.on('exit', () => rmSync(scratch, { recursive: true, force: true }));
+
+/** A stack in eu-west-1, as the ARNs above; synthesis writes to a folder of its own. */
 export function newStack(region = 'eu-west-1'): Stack {
-  const app = new App({ outdir: mkdtempSync(join(tmpdir(), 'leakwatch-cdk-')) });
+  const app = new App({ outdir: mkdtempSync(join(scratch, 'out-')) });
   return new Stack(app, 'Stack', { env: { account: '123456789012', region } });
 }
 
@@ -39,7 +43,7 @@ export function newFunction(
 
 /** A folder with stand-ins for the zips of layer/build-layer (their content is never read as a zip). */
 export function fakeDist(version = '0.1.0', arches: string[] = ['x86_64', 'arm64']): string {
-  const dir = mkdtempSync(join(tmpdir(), 'leakwatch-dist-'));
+  const dir = mkdtempSync(join(scratch, 'dist-'));
   for (const arch of arches) {
     writeFileSync(join(dir, `leakwatch-${version}-${arch}.zip`), `not a real zip: ${arch}\n`);
   }

@@ -29,6 +29,7 @@ declare module 'node:fs' {
   export function writeFileSync(path: string, data: string): void;
   export function readFileSync(path: string, encoding: 'utf8'): string;
   export function existsSync(path: string): boolean;
+  export function rmSync(path: string, options: { recursive?: boolean; force?: boolean }): void;
 }
 
 declare module 'node:os' {
@@ -40,4 +41,7 @@ declare module 'node:path' {
 }
 
 declare const __dirname: string;
-declare const process: { readonly env: { readonly [name: string]: string | undefined } };
+declare const process: {
+  readonly env: { readonly [name: string]: string | undefined };
+  on(event: 'exit', listener: () => void): void;
+};
