@@ -7,7 +7,7 @@ import { Construct } from 'constructs';
 import { strict as assert } from 'node:assert';
 import { describe, test } from 'node:test';
 import { Leakwatch, LeakwatchProps } from '../src';
-import { arnLayer, newFunction, newStack, resources } from './helpers';
+import { arnLayer, newFunction, newStack, resources } from './fixtures';
 
 function ref(stack: Stack, construct: lambda.Function | sns.Topic): { Ref: string } {
   return { Ref: stack.getLogicalId(construct.node.defaultChild as CfnElement) };

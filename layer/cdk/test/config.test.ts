@@ -11,7 +11,7 @@ import {
   PeakMethod,
   renderEnvironment,
 } from '../src';
-import { arnLayer, leakwatchVariables, newFunction, newStack } from './helpers';
+import { arnLayer, leakwatchVariables, newFunction, newStack } from './fixtures';
 
 /** Each setting alone, and the one variable it must set. */
 const EACH_SETTING: [string, LeakwatchConfiguration, { [name: string]: string }][] = [

@@ -5,7 +5,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { strict as assert } from 'node:assert';
 import { describe, test } from 'node:test';
 import { Leakwatch, LeakwatchProps } from '../src';
-import { arnLayer, newFunction, newStack, resources } from './helpers';
+import { arnLayer, newFunction, newStack, resources } from './fixtures';
 
 /** The metrics every function's block shows, with the statistic each is shown with. */
 const SHOWN: [string, string][] = [

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { LEAKWATCH_VERSION, LISTED_RUNTIMES, Leakwatch, LeakwatchLayer } from '../src';
-import { ARM_ARN, X86_ARN, arnLayer, fakeDist, functionProps, newFunction, newStack, resources } from './helpers';
+import { ARM_ARN, X86_ARN, arnLayer, fakeDist, functionProps, newFunction, newStack, resources } from './fixtures';
 
 describe('layer by ARN', () => {
   test('each function gets the layer of its own architecture', () => {
