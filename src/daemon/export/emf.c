@@ -541,6 +541,8 @@ enum lw_err lw_emf_encode_record(const struct lw_emf_options *opt, const struct 
             key_text(&w, "VerdictReason", v->reason);
         if (v->culprit[0])
             key_text(&w, "Culprit", v->culprit);
+        if (v->culprit[0] && v->culprit_pid > 0)
+            key_double(&w, "CulpritPid", (double)v->culprit_pid);
     }
     processes(&w, rec);
     key_u64(&w, "StartTimeMs", rec->start_time_ms);
