@@ -201,24 +201,11 @@ static void text_str(struct w *w, const char *src)
     put_c(w, '"');
 }
 
-/* v in decimal at the end of b[0..24), NUL-terminated; returns where it starts. An EMF line
- * holds about sixty integers: snprintf for each was a tenth of the line's cost. */
-static char *dec_u64(char b[24], uint64_t v)
-{
-    char *p = b + 23;
-    *p = '\0';
-    do {
-        *--p = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    return p;
-}
-
 static void u64_val(struct w *w, uint64_t v)
 {
-    char b[24];
-    char *p = dec_u64(b, v);
-    put(w, p, (size_t)(b + 23 - p));
+    char b[LW_TEXT_U64_DEC_BYTES];
+    char *p = lw_text_u64_dec(b, v);
+    put(w, p, (size_t)(b + LW_TEXT_U64_DEC_BYTES - 1 - p));
 }
 
 static const double pow10_tab[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
@@ -245,9 +232,9 @@ static size_t short_decimal(char b[40], double v)
             continue;
         /* digits of m, the point d places from the right, trailing zeros of the fraction
          * dropped (a smaller d would have matched, but rounding may have skipped it) */
-        char digits[24];
-        char *q = dec_u64(digits, m);
-        size_t nd = (size_t)(digits + 23 - q);
+        char digits[LW_TEXT_U64_DEC_BYTES];
+        char *q = lw_text_u64_dec(digits, m);
+        size_t nd = (size_t)(digits + LW_TEXT_U64_DEC_BYTES - 1 - q);
         size_t o = 0;
         if (v < 0)
             b[o++] = '-';
@@ -285,10 +272,10 @@ static bool double_text(double v, char b[40], size_t *n)
         return false;
     if (v == floor(v) && fabs(v) < 9.2e18) {
         int64_t i = (int64_t)v;
-        char *p = dec_u64(b, i < 0 ? (uint64_t)0 - (uint64_t)i : (uint64_t)i);
+        char *p = lw_text_u64_dec(b, i < 0 ? (uint64_t)0 - (uint64_t)i : (uint64_t)i);
         if (i < 0)
             *--p = '-';
-        *n = (size_t)(b + 23 - p);
+        *n = (size_t)(b + LW_TEXT_U64_DEC_BYTES - 1 - p);
         memmove(b, p, *n);
         return true;
     }
