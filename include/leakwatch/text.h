@@ -1,8 +1,8 @@
 /*
  * Text primitives every output needs: UTF-8 validation and cutting, JSON string escaping,
- * decimal integers, hex digits. Pure; nothing here allocates. Names and strings leakwatch writes come from outside
- * (process names, function names, log lines the function wrote), so every writer goes through
- * these: what is not valid UTF-8 never reaches a JSON document or a terminal.
+ * decimal integers, hex digits. Pure; nothing here allocates. Names and strings leakwatch writes
+ * come from outside (process names, function names, log lines the function wrote), so every writer
+ * goes through these: what is not valid UTF-8 never reaches a JSON document or a terminal.
  */
 #ifndef LEAKWATCH_TEXT_H
 #define LEAKWATCH_TEXT_H

@@ -134,10 +134,8 @@ static void test_hex_value(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_utf8_len),
-        cmocka_unit_test(test_utf8_cut_and_clean),
-        cmocka_unit_test(test_json_escape),
-        cmocka_unit_test(test_hex_value),
+        cmocka_unit_test(test_utf8_len),    cmocka_unit_test(test_utf8_cut_and_clean),
+        cmocka_unit_test(test_json_escape), cmocka_unit_test(test_hex_value),
         cmocka_unit_test(test_u64_dec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

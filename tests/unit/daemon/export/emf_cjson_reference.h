@@ -230,10 +230,11 @@ static void ref_add_processes(struct ref_doc *d, const struct lw_record *rec)
     }
 }
 
-static enum lw_err ref_emf_encode_record(const struct lw_emf_options *opt, const struct lw_record *rec,
-                                 const struct lw_verdict *verdict_or_null,
-                                 const struct lw_health *health_delta_or_null, char *buf,
-                                 size_t cap, size_t *len)
+static enum lw_err ref_emf_encode_record(const struct lw_emf_options *opt,
+                                         const struct lw_record *rec,
+                                         const struct lw_verdict *verdict_or_null,
+                                         const struct lw_health *health_delta_or_null, char *buf,
+                                         size_t cap, size_t *len)
 {
     *len = 0;
     if (lw_emf_options_check(opt) != LW_OK || !rec)
@@ -256,7 +257,7 @@ static enum lw_err ref_emf_encode_record(const struct lw_emf_options *opt, const
     cJSON *root = d.root;
     bool interval = rec->kind == LW_RECORD_INTERVAL;
     ref_add(&d, root, "LeakwatchRecord",
-        cJSON_CreateStringReference(interval ? "interval" : "invocation"));
+            cJSON_CreateStringReference(interval ? "interval" : "invocation"));
     ref_add(&d, root, "LeakwatchVersion", cJSON_CreateStringReference(LW_VERSION));
     if (!interval)
         ref_add_str(&d, root, "RequestId", rec->request_id);
@@ -267,7 +268,8 @@ static enum lw_err ref_emf_encode_record(const struct lw_emf_options *opt, const
     ref_add(&d, root, "ColdStart", cJSON_CreateBool(rec->cold_start));
     if (rec->restored)
         ref_add(&d, root, "Restored", cJSON_CreateBool(true));
-    ref_add(&d, root, "PeakMethod", cJSON_CreateStringReference(lw_peak_method_name(rec->peak_method)));
+    ref_add(&d, root, "PeakMethod",
+            cJSON_CreateStringReference(lw_peak_method_name(rec->peak_method)));
     if (rec->platform.status[0])
         ref_add_str(&d, root, "Status", rec->platform.status);
     if (rec->platform.error_type[0])
@@ -297,9 +299,9 @@ static enum lw_err ref_emf_encode_record(const struct lw_emf_options *opt, const
 }
 
 static enum lw_err ref_emf_encode_shutdown(const struct lw_emf_options *opt,
-                                   const struct lw_emf_shutdown *s,
-                                   const struct lw_health *health_delta_or_null, char *buf,
-                                   size_t cap, size_t *len)
+                                           const struct lw_emf_shutdown *s,
+                                           const struct lw_health *health_delta_or_null, char *buf,
+                                           size_t cap, size_t *len)
 {
     *len = 0;
     if (lw_emf_options_check(opt) != LW_OK || !s)
@@ -307,7 +309,8 @@ static enum lw_err ref_emf_encode_shutdown(const struct lw_emf_options *opt,
     struct ref_doc d = {0};
     ref_begin(&d, opt, s->time_ms);
     ref_add_metric(&d, "EnvironmentLifetimeSeconds", "Seconds",
-               isfinite(s->lifetime_seconds) && s->lifetime_seconds > 0 ? s->lifetime_seconds : 0);
+                   isfinite(s->lifetime_seconds) && s->lifetime_seconds > 0 ? s->lifetime_seconds
+                                                                            : 0);
     ref_add_metric(&d, "EnvironmentInvocations", "Count", (double)s->invocations);
     ref_add_health(&d, health_delta_or_null);
     ref_add(&d, d.root, "LeakwatchRecord", cJSON_CreateStringReference("shutdown"));
@@ -320,8 +323,9 @@ static enum lw_err ref_emf_encode_shutdown(const struct lw_emf_options *opt,
     return ref_finish(&d, buf, cap, len);
 }
 
-static enum lw_err ref_emf_encode_death(const struct lw_emf_options *opt, const struct lw_emf_death *e,
-                                char *buf, size_t cap, size_t *len)
+static enum lw_err ref_emf_encode_death(const struct lw_emf_options *opt,
+                                        const struct lw_emf_death *e, char *buf, size_t cap,
+                                        size_t *len)
 {
     *len = 0;
     if (lw_emf_options_check(opt) != LW_OK || !e || !e->dead || !e->death)
@@ -357,11 +361,13 @@ static enum lw_err ref_emf_encode_death(const struct lw_emf_options *opt, const 
         ref_add(&d, root, "LeadMinutes", ref_raw_double(round(x->lead_minutes * 100.0) / 100.0));
     }
     if (x->have_error) {
-        ref_add(&d, root, "ProjectedOomSequence", ref_raw_double(round(x->projected_seq * 10.0) / 10.0));
+        ref_add(&d, root, "ProjectedOomSequence",
+                ref_raw_double(round(x->projected_seq * 10.0) / 10.0));
         ref_add(&d, root, "LastProjectedOomSequence",
-            ref_raw_double(round(x->last_projected_seq * 10.0) / 10.0));
+                ref_raw_double(round(x->last_projected_seq * 10.0) / 10.0));
         ref_add_u64(&d, root, "ActualOomSequence", x->invocations);
-        ref_add(&d, root, "ProjectionErrorPercent", ref_raw_double(round(x->error_percent * 10.0) / 10.0));
+        ref_add(&d, root, "ProjectionErrorPercent",
+                ref_raw_double(round(x->error_percent * 10.0) / 10.0));
     }
     ref_add(&d, root, "Intervals", cJSON_CreateBool(s->intervals));
     ref_add(&d, root, "Restored", cJSON_CreateBool(s->restored));

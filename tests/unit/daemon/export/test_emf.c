@@ -1082,8 +1082,8 @@ static bool rnd_bool(uint64_t *x)
 /* A 64-bit figure: small, at the edges of double's exact range, or any at all. */
 static uint64_t rnd_u64(uint64_t *x)
 {
-    static const uint64_t edge[] = {0, 1, 9007199254740992ull, 9007199254740993ull,
-                                    INT64_MAX, UINT64_MAX, 128 * MIB, 10240 * MIB};
+    static const uint64_t edge[] = {0,         1,          9007199254740992ull, 9007199254740993ull,
+                                    INT64_MAX, UINT64_MAX, 128 * MIB,           10240 * MIB};
     uint64_t r = rnd(x);
     switch (r % 4) {
     case 0:
@@ -1099,9 +1099,9 @@ static uint64_t rnd_u64(uint64_t *x)
  * tiny and huge magnitudes, negative zero, or any finite bit pattern. */
 static double rnd_double(uint64_t *x)
 {
-    static const double edge[] = {0.0,   -0.0,    1e-300, 5e-324,  1.7976931348623157e308,
+    static const double edge[] = {0.0,    -0.0,    1e-300, 5e-324,     1.7976931348623157e308,
                                   9.2e18, -9.3e18, 1e21,   1e15 + 0.5, 4503599627370497.0,
-                                  0.1,   1.0 / 3, 2.675,  1e-4,    9.99e-5};
+                                  0.1,    1.0 / 3, 2.675,  1e-4,       9.99e-5};
     uint64_t r = rnd(x);
     double v;
     switch (r % 6) {
@@ -1129,10 +1129,30 @@ static double rnd_double(uint64_t *x)
 static void rnd_text(uint64_t *x, char *s, size_t cap)
 {
     static const char *const piece[] = {
-        "a",  "orders-api", " ",    "\"",   "\\",     "/",     "\b",   "\f",
-        "\n", "\r",         "\t",   "\x01", "\x1f",   "\x7f",  "\xc3\xa9",
-        "\xe2\x82\xac",     "\xf0\x9f\x98\x80",       "\x80",  "\xc3", "\xe2\x82",
-        "\xc0\x80",         "\xed\xa0\x80",           "\xf4\x90\x80\x80", "\xff",
+        "a",
+        "orders-api",
+        " ",
+        "\"",
+        "\\",
+        "/",
+        "\b",
+        "\f",
+        "\n",
+        "\r",
+        "\t",
+        "\x01",
+        "\x1f",
+        "\x7f",
+        "\xc3\xa9",
+        "\xe2\x82\xac",
+        "\xf0\x9f\x98\x80",
+        "\x80",
+        "\xc3",
+        "\xe2\x82",
+        "\xc0\x80",
+        "\xed\xa0\x80",
+        "\xf4\x90\x80\x80",
+        "\xff",
     };
     size_t n = 0;
     size_t want = rnd(x) % 4 == 0 ? cap : rnd(x) % cap;
@@ -1259,7 +1279,7 @@ static void rnd_verdict(uint64_t *x, struct lw_verdict *v)
 static void rnd_options(uint64_t *x, struct lw_emf_options *o, char *name, char *version)
 {
     static const char *const ns[] = {"Leakwatch", "Team.A/leakwatch#1:x-y_z"};
-    static const char *const piece[] = {"f", "\"", "\\", "/", "\xc3\xa9", "\xf0\x9f\x98\x80",
+    static const char *const piece[] = {"f", "\"",    "\\", "/", "\xc3\xa9", "\xf0\x9f\x98\x80",
                                         "-", "orders"};
     char *out[2] = {name, version};
     for (int k = 0; k < 2; k++) {
@@ -1289,8 +1309,8 @@ static void rnd_options(uint64_t *x, struct lw_emf_options *o, char *name, char 
  * both and finds every member equal, wherever it is) and, since the direct encoder follows the
  * old one's order and number forms, the same bytes.
  */
-static void assert_same_line(enum lw_err ref_err, const char *ref, size_t ref_len,
-                             enum lw_err err, const char *got, size_t got_len, uint64_t seed)
+static void assert_same_line(enum lw_err ref_err, const char *ref, size_t ref_len, enum lw_err err,
+                             const char *got, size_t got_len, uint64_t seed)
 {
     if (ref_err != err)
         fail_msg("seed %" PRIu64 ": the cJSON encoder gives %d, the direct one %d", seed,
