@@ -15,6 +15,8 @@
  */
 #include "report_internal.h"
 
+#include <leakwatch/verdict.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,7 +45,6 @@ static const char html_head[] =
     ".kind.leak{background:#fff1e5;color:#953800}\n"
     ".kind.warming{background:#fff8c5;color:#7d4e00}\n"
     ".kind.steady{background:#dafbe1;color:#116329}\n"
-    ".death .predicted{color:#116329;font-weight:600}\n"
     "tr.death td{background:#ffebe9}\n"
     "figure.chart{margin:0 0 16px}\n"
     "figure.chart svg{display:block;width:100%;max-width:900px;height:auto}\n"
@@ -88,13 +89,12 @@ static void capture_end(struct capture *c, FILE *out)
     free(c->text);
 }
 
-/* A class for a verdict the report knows: never the string read, which anyone may write. */
+/* A class for a verdict leakwatch knows: never the string read, which anyone may write. */
 static const char *verdict_class(const char *verdict)
 {
-    static const char *const known[] = {"leak-critical", "leak", "warming", "steady", "learning"};
-    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-        if (strcmp(verdict, known[i]) == 0)
-            return known[i];
+    for (int k = 0; k < LW_VERDICT_COUNT; k++)
+        if (strcmp(verdict, lw_verdict_name((enum lw_verdict_kind)k)) == 0)
+            return lw_verdict_name((enum lw_verdict_kind)k);
     return "other";
 }
 
