@@ -288,7 +288,13 @@ static void note_death(char *notes, const struct lw_report_entry *d)
     lw_report_safe_copy(cause, sizeof(cause), d->ending[0] ? d->ending : "(no cause)", SIZE_MAX);
     size_t n = (size_t)snprintf(t, sizeof(t), "died: %s", cause);
     bool predicted = lw_report_death_has(d, LW_D_PREDICTED) && d->value[LW_D_PREDICTED] == 1;
-    if (predicted && lw_report_death_has(d, LW_D_LEAD_INVOCATIONS))
+    bool intervals = lw_report_death_has(d, LW_D_INTERVALS) && d->value[LW_D_INTERVALS] == 1;
+    if (predicted && intervals && lw_report_death_has(d, LW_D_LEAD_MINUTES)) {
+        /* intervals of time: its lead in time, not in intervals */
+        char m[48];
+        lw_time_fmt_minutes(d->value[LW_D_LEAD_MINUTES], m, sizeof(m));
+        snprintf(t + n, sizeof(t) - n, ", predicted %s ahead", m);
+    } else if (predicted && lw_report_death_has(d, LW_D_LEAD_INVOCATIONS))
         snprintf(t + n, sizeof(t) - n, ", predicted %.0f ahead", d->value[LW_D_LEAD_INVOCATIONS]);
     else if (lw_report_death_has(d, LW_D_PREDICTED))
         snprintf(t + n, sizeof(t) - n, predicted ? ", predicted" : ", not predicted");

@@ -730,6 +730,47 @@ static void test_chart_story(void **state)
     lw_report_free(r);
 }
 
+/* On a time axis (interval records) the death is placed at its environment's end. */
+static void test_chart_interval_death(void **state)
+{
+    (void)state;
+    struct lw_report *r = load_text(
+        "{\"LeakwatchRecord\":\"interval\",\"EnvironmentId\":\"mi\",\"Sequence\":1,"
+        "\"IntervalStartTimeMs\":1796421220000,\"EndTimeMs\":1796421250000,"
+        "\"FunctionRssEndBytes\":1048576}\n"
+        "{\"LeakwatchRecord\":\"interval\",\"EnvironmentId\":\"mi\",\"Sequence\":2,"
+        "\"IntervalStartTimeMs\":1796421250000,\"EndTimeMs\":1796421280000,"
+        "\"FunctionRssEndBytes\":2097152}\n"
+        "{\"LeakwatchRecord\":\"death\",\"EnvironmentId\":\"next\",\"DeadEnvironmentId\":\"mi\","
+        "\"Cause\":\"Runtime.OutOfMemory\",\"Intervals\":true,\"ActualOomSequence\":3,"
+        "\"DeadEnvironmentEndTimeMs\":1796421310000}\n");
+    char *doc = render(r, NULL, DOC_SVG);
+    struct xnode *svg = xml_parse(doc);
+    assert_non_null(svg);
+    const struct xnode *panel = xone(svg, "g", "panel");
+    const struct xnode *detail;
+    const struct xnode *main_plot = plots_of(panel, &detail);
+    double xs[4], ys[4];
+    const struct xnode *end = NULL;
+    struct xlist series = {.n = 0};
+    xfind(main_plot, "polyline", "series", &series);
+    for (size_t i = 0; i < series.n; i++)
+        if (strcmp(xattr(series.items[i], "data-series"), "end") == 0)
+            end = series.items[i];
+    assert_non_null(end);
+    assert_int_equal(points_of(end, xs, ys, 4), 2);
+    /* readings at 0.5 and 1.0 min, the death at 1.5 min: as far again right of the last */
+    const struct xnode *death = xone(main_plot, "line", "death");
+    double step = xs[1] - xs[0];
+    assert_true(step > 10);
+    assert_true(fabs(xattr_num(death, "x1") - (xs[1] + step)) < 0.5);
+    assert_string_equal(xtext(xone(main_plot, "text", "death-label")),
+                        "died: Runtime.OutOfMemory, 1.5 min");
+    xnode_free(svg);
+    free(doc);
+    lw_report_free(r);
+}
+
 /* Several environments: one panel each, a title each; hostile names arrive intact. */
 static void test_chart_panels_and_escaping(void **state)
 {
@@ -1113,6 +1154,7 @@ int main(void)
         cmocka_unit_test(test_chart_of_leaking_run),
         cmocka_unit_test(test_chart_slow_leak_to_the_limit),
         cmocka_unit_test(test_chart_story),
+        cmocka_unit_test(test_chart_interval_death),
         cmocka_unit_test(test_chart_panels_and_escaping),
         cmocka_unit_test(test_html_page),
         cmocka_unit_test(test_html_story),

@@ -300,12 +300,49 @@ static void test_text_death(void **state)
     lw_report_free(r);
 }
 
+/*
+ * A Managed Instances environment counts intervals of time, not invocations: its death has no
+ * row it happened in, so it gets a row of its own after the last interval, its lead in time.
+ */
+static void test_text_interval_death(void **state)
+{
+    (void)state;
+    struct lw_report *r = load_text(
+        "{\"LeakwatchRecord\":\"interval\",\"EnvironmentId\":\"mi\",\"Sequence\":1,"
+        "\"IntervalStartTimeMs\":1796421223000,\"EndTimeMs\":1796421223500,\"Requests\":64,"
+        "\"FunctionRssEndBytes\":1048576}\n"
+        "{\"LeakwatchRecord\":\"interval\",\"EnvironmentId\":\"mi\",\"Sequence\":2,"
+        "\"IntervalStartTimeMs\":1796421223500,\"EndTimeMs\":1796421224000,\"Requests\":60,"
+        "\"FunctionRssEndBytes\":2097152}\n"
+        "{\"LeakwatchRecord\":\"death\",\"EnvironmentId\":\"next\",\"DeadEnvironmentId\":\"mi\","
+        "\"Cause\":\"Runtime.OutOfMemory\",\"Predicted\":true,\"LeadInvocations\":40,"
+        "\"LeadMinutes\":1.5,\"ActualOomSequence\":3,\"Intervals\":true,"
+        "\"DeadEnvironmentInvocations\":3,\"DeadEnvironmentEndTimeMs\":1796421224400}\n");
+    struct membuf m;
+    mem_open(&m);
+    assert_int_equal(lw_report_write_text(r, NULL, m.f), LW_OK);
+    mem_close(&m);
+    assert_non_null(strstr(m.data, "\ndeath         Runtime.OutOfMemory in interval 3, predicted "
+                                   "40 intervals (1.5 min) ahead\n"));
+    const char *own = strstr(m.data, "\n  -  -");
+    assert_non_null(own);
+    assert_true(own > strstr(m.data, "\n  2  "));
+    const char *eol = strchr(own + 1, '\n');
+    static const char note[] = "died: Runtime.OutOfMemory, predicted 1.5 min ahead, its record is "
+                               "not in the log";
+    assert_memory_equal(eol - strlen(note), note, strlen(note));
+    assert_int_equal(count(m.data, "died: "), 1);
+    free(m.data);
+    lw_report_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_text_golden),    cmocka_unit_test(test_text_columns_aligned),
-        cmocka_unit_test(test_sparkline),      cmocka_unit_test(test_text_hostile_strings),
-        cmocka_unit_test(test_text_conflicts), cmocka_unit_test(test_text_death),
+        cmocka_unit_test(test_text_golden),         cmocka_unit_test(test_text_columns_aligned),
+        cmocka_unit_test(test_sparkline),           cmocka_unit_test(test_text_hostile_strings),
+        cmocka_unit_test(test_text_conflicts),      cmocka_unit_test(test_text_death),
+        cmocka_unit_test(test_text_interval_death),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
