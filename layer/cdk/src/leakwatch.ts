@@ -344,6 +344,7 @@ export class Leakwatch extends Construct {
         metrics: [
           m('OutOfMemoryDeaths', 'Sum', 'deaths'),
           m('OutOfMemoryPredicted', 'Sum', 'of them projected by leakwatch'),
+          m('OutOfMemoryLeadSeconds', 'p50', 'median lead of a projection (s)'),
         ],
         setPeriodToTimeRange: true,
         width: 8,

@@ -21,6 +21,7 @@ const SHOWN: [string, string][] = [
   ['LeakVerdictLevel', 'Maximum'],
   ['OutOfMemoryDeaths', 'Sum'],
   ['OutOfMemoryPredicted', 'Sum'],
+  ['OutOfMemoryLeadSeconds', 'p50'],
 ];
 
 /** A reference as it reads in the dashboard body once parsed: `<Ref LogicalId>`. */
