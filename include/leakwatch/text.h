@@ -1,14 +1,15 @@
 /*
  * Text primitives every output needs: UTF-8 validation and cutting, JSON string escaping, hex
- * digits. Pure; nothing here allocates. Names and strings leakwatch writes come from outside
- * (process names, function names, log lines the function wrote), so every writer goes through
- * these: what is not valid UTF-8 never reaches a JSON document or a terminal.
+ * digits, whole decimal numbers. Pure; nothing here allocates. Names and strings leakwatch writes
+ * come from outside (process names, function names, log lines the function wrote), so every writer
+ * goes through these: what is not valid UTF-8 never reaches a JSON document or a terminal.
  */
 #ifndef LEAKWATCH_TEXT_H
 #define LEAKWATCH_TEXT_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* The length of the valid UTF-8 sequence at s[0..n), or 0 when it is not one (overlong,
  * surrogate, beyond U+10FFFF, truncated, or n == 0). */
@@ -34,5 +35,9 @@ bool lw_text_json_escape(char *dst, size_t cap, size_t *len, const char *src, si
 
 /* The value of a hex digit, or -1. */
 int lw_text_hex_value(int c);
+
+/* The whole unsigned decimal number s[0..n): digits only (no sign, no space), at least one;
+ * false when it is not one or does not fit in 64 bits. */
+bool lw_text_parse_u64(const char *s, size_t n, uint64_t *out);
 
 #endif

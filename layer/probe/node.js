@@ -71,7 +71,7 @@
             s.updates++;
             let t = `leakwatch-probe 1\nruntime node\npid ${process.pid}\nstart ${start}\n` +
                     `updates ${s.updates}\ngc_major ${s.major}\ngc_minor ${s.minor}\n` +
-                    `heap_committed ${s.committed}\nheap_limit ${s.limit}\n`;
+                    `heap_resident ${s.committed}\nheap_limit ${s.limit}\n`;
             if (s.heapAfterGc >= 0)
                 t += `heap_after_gc ${s.heapAfterGc}\n`;
             if (s.heapAfterMajor >= 0)
@@ -88,7 +88,7 @@
 
         const heap = () => {
             const h = v8.getHeapStatistics();
-            s.committed = h.total_heap_size;
+            s.committed = h.total_physical_size;
             s.limit = h.heap_size_limit;
             if (typeof h.external_memory === 'number')
                 s.external = h.external_memory;

@@ -282,6 +282,21 @@ static void add_processes(struct doc *d, const struct lw_record *rec)
     }
 }
 
+/* The allocation sites that grew most (the Python probe with tracemalloc), largest first. */
+static void add_sites(struct doc *d, const struct lw_alloc_sites *sites)
+{
+    cJSON *list = check(d, cJSON_CreateArray());
+    add(d, d->root, "AllocationSites", list);
+    for (uint32_t i = 0; i < sites->n && i < LW_SITES_MAX && !d->oom; i++) {
+        const struct lw_alloc_site *s = &sites->site[i];
+        cJSON *o = check(d, cJSON_CreateObject());
+        append(d, list, o);
+        add_str(d, o, "Site", s->where);
+        add(d, o, "GrowthBytes", raw_double((double)s->growth_bytes));
+        add(d, o, "GrowthCount", raw_double((double)s->growth_count));
+    }
+}
+
 enum lw_err lw_emf_encode_record(const struct lw_emf_options *opt, const struct lw_record *rec,
                                  const struct lw_verdict *verdict_or_null,
                                  const struct lw_health *health_delta_or_null, char *buf,
@@ -339,6 +354,8 @@ enum lw_err lw_emf_encode_record(const struct lw_emf_options *opt, const struct 
         if (v->culprit[0])
             add_str(&d, root, "Culprit", v->culprit);
     }
+    if (rec->runtime.sites.n > 0)
+        add_sites(&d, &rec->runtime.sites);
     add_processes(&d, rec);
     add_u64(&d, root, "StartTimeMs", rec->start_time_ms);
     if (rec->end_time_ms)
@@ -411,8 +428,7 @@ enum lw_err lw_emf_encode_death(const struct lw_emf_options *opt, const struct l
         add(&d, root, "LastProjectedOomSequence",
             raw_double(round(x->last_projected_seq * 10.0) / 10.0));
         add_u64(&d, root, "ActualOomSequence", x->invocations);
-        add(&d, root, "ProjectionErrorPercent",
-            raw_double(round(x->error_percent * 10.0) / 10.0));
+        add(&d, root, "ProjectionErrorPercent", raw_double(round(x->error_percent * 10.0) / 10.0));
     }
     add(&d, root, "Intervals", cJSON_CreateBool(s->intervals));
     add(&d, root, "Restored", cJSON_CreateBool(s->restored));

@@ -34,8 +34,8 @@ static void test_csv(void **state)
     assert_non_null(strstr(m.data, ",15302656,15368192,21667840,11776000,11841536,3526656,0,"
                                    "65536,18845696,134217728,115372032,14.0411376953125,"));
     /* the learning rows have no growth-per-invocation figure: empty cells, not 0 */
-    /* ... nor the figures of interval records (Managed Instances) */
-    assert_non_null(strstr(m.data, ",19.91,20,19.5,41.27,24,,,,,0,,,,,,,\r\n"));
+    /* ... nor the figures of interval records (Managed Instances), nor a runtime probe's */
+    assert_non_null(strstr(m.data, ",19.91,20,19.5,41.27,24,,,,,0,,,,,,,,,,\r\n"));
     free(m.data);
     lw_report_free(r);
 
