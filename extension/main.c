@@ -7,7 +7,6 @@
  * INVOKE and calling event/next again it does no network I/O and never waits, so the extension
  * never adds latency to an invocation.
  */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,36 +25,13 @@
 #include <leakwatch/log.h>
 #include <leakwatch/pipeline.h>
 #include <leakwatch/report.h>
+#include <leakwatch/signals.h>
 #include <leakwatch/snapshot.h>
 #include <leakwatch/telemetry_listener.h>
 #include <leakwatch/ticker.h>
 
 /* Leave this much of the SHUTDOWN budget unused: exiting late means SIGKILL. */
 #define SHUTDOWN_MARGIN_MS 100
-
-/*
- * Lambda stops extensions with the SHUTDOWN event (then SIGKILL), never with SIGTERM, which it
- * sends the runtime. A SIGTERM that reaches leakwatch comes from elsewhere, and dying of it would
- * fail the invocation in flight (Extension.Crash) and reset the environment: it is noted, said
- * once, and leakwatch runs on until SHUTDOWN.
- */
-static volatile sig_atomic_t sigterm_seen;
-
-static void on_sigterm(int sig)
-{
-    (void)sig;
-    sigterm_seen = 1;
-}
-
-static void say_sigterm(void)
-{
-    static bool said;
-    if (sigterm_seen && !said) {
-        said = true;
-        lw_warn("SIGTERM received and ignored: leakwatch runs until the SHUTDOWN event, as "
-                "Lambda extensions do (exiting would fail the invocation in flight)");
-    }
-}
 
 struct daemon {
     struct lw_config cfg;
@@ -161,7 +137,7 @@ static void start(struct daemon *d, uint64_t start_ms)
 
 static int shutdown_now(struct daemon *d, const struct lw_lambda_event *ev)
 {
-    say_sigterm();
+    lw_signals_say();
     uint64_t t = lw_clock_wall_ms(lw_clock_system());
     uint64_t margin = SHUTDOWN_MARGIN_MS + lw_leak_check_reserve_ms();
     uint64_t deadline = ev->deadline_ms > margin ? ev->deadline_ms - margin : t + 1000;
@@ -231,7 +207,7 @@ static int run(struct daemon *d)
             lw_pipeline_invoke(d->pipeline, ev.request_id);
         if (d->boundary != NULL)
             lw_boundary_invoke(d->boundary, ev.request_id, ev.deadline_ms);
-        say_sigterm();
+        lw_signals_say();
     }
 }
 
@@ -254,15 +230,7 @@ int main(int argc, char **argv)
         usage(strcmp(argv[1], "--help") == 0 ? stdout : stderr);
         return strcmp(argv[1], "--help") == 0 ? 0 : 2;
     }
-    /* A closed pipe must not kill the extension (and with it the environment), nor a SIGTERM.
-     * SA_RESTART: the blocked event/next is not interrupted. */
-    signal(SIGPIPE, SIG_IGN);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_sigterm;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
+    lw_signals_install();
     lw_json_arena_install(); /* before any thread uses cJSON */
     static struct daemon d;
     int rc = run(&d);

@@ -59,11 +59,11 @@ struct lw_state {
     /* the verdict, as last assessed */
     enum lw_verdict_kind verdict;
     uint64_t verdict_seq;
-    bool flagged;             /* a leak verdict was reached in this environment */
-    uint64_t flagged_seq;     /* the first record with a leak verdict */
-    uint64_t flagged_ms;      /* its end time */
-    bool have_projection;     /* the latest leak verdict projected out-of-memory */
-    uint64_t projection_seq;  /* the record the projection was made at */
+    bool flagged;            /* a leak verdict was reached in this environment */
+    uint64_t flagged_seq;    /* the first record with a leak verdict */
+    uint64_t flagged_ms;     /* its end time */
+    bool have_projection;    /* the latest leak verdict projected out-of-memory */
+    uint64_t projection_seq; /* the record the projection was made at */
     uint64_t projection_ms;
     double projected_oom_seq; /* the invocation (interval) memory was projected to run out at */
     double projected_oom_ms;  /* epoch ms */
@@ -126,8 +126,8 @@ enum lw_death_cause {
 
 /* The forms an out-of-memory death is recognised by, bit flags; more than one may hold. */
 enum lw_oom_form {
-    LW_OOM_ERROR_TYPE = 1u << 0,     /* errorType Runtime.OutOfMemory in the platform's report */
-    LW_OOM_ERROR_AT_LIMIT = 1u << 1, /* an error status with maxMemoryUsedMB at the memory size */
+    LW_OOM_ERROR_TYPE = 1u << 0,       /* errorType Runtime.OutOfMemory in the platform's report */
+    LW_OOM_ERROR_AT_LIMIT = 1u << 1,   /* an error status with maxMemoryUsedMB at the memory size */
     LW_OOM_TIMEOUT_AT_LIMIT = 1u << 2, /* a timeout with maxMemoryUsedMB at the memory size */
     LW_OOM_KILLED_AT_LIMIT = 1u << 3,  /* the runtime killed (Runtime.ExitError, or no SHUTDOWN)
                                           with leakwatch's last reading at the memory limit */

@@ -52,6 +52,11 @@ struct lw_verdict {
     bool still_growing;
     char culprit[LW_NAME_MAX]; /* the process that grows, "" when none */
     enum lw_proc_role culprit_role;
+    /* Of the processes of that name and role (a runtime's workers share one name), the one
+     * whose anonymous RSS grew fastest since it was first seen; 0 when none is known. */
+    int32_t culprit_pid;
+    /* assessed on interval records (Managed Instances): per-invocation figures are undefined */
+    bool intervals;
     char reason[256]; /* one sentence a person can read */
 };
 

@@ -49,7 +49,7 @@ class LifecycleTest(EmulatorCase):
                        "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
                        "AWS_LAMBDA_INITIALIZATION_TYPE", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
                        "_HANDLER", "AWS_EXECUTION_ENV", "TZ", "LANG", "PATH", "LD_LIBRARY_PATH",
-                       "CUSTOM_VAR", "_PRIVATE", "EXT_CONFIG", "EXT_PROBE_DIR", "RT_PROBE_FILE"}
+                       "TMPDIR", "CUSTOM_VAR", "_PRIVATE", "EXT_CONFIG", "EXT_PROBE_DIR", "RT_PROBE_FILE"}
         # Python itself sets LC_CTYPE when LANG names a locale the machine lacks (PEP 538).
         self.assertEqual(set(rt_env) - {"LC_CTYPE"}, expected_rt)
         self.assertEqual(rt_env["AWS_LAMBDA_FUNCTION_NAME"], "fn-under-test")
@@ -62,6 +62,8 @@ class LifecycleTest(EmulatorCase):
             self.assertNotIn(hidden, ext_env)
         self.assertNotIn("LW_EMULATOR_CANARY", rt_env)
         self.assertEqual(ext_env["CUSTOM_VAR"], "yes")
+        # the sandbox's /tmp, one for the runtime and the extensions
+        self.assertEqual(ext_env["TMPDIR"], rt_env["TMPDIR"])
         self.assertEqual(ext_env["AWS_LAMBDA_RUNTIME_API"], rt_env["AWS_LAMBDA_RUNTIME_API"])
 
         # register response

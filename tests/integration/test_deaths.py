@@ -140,6 +140,32 @@ class DeathTest(LeakwatchCase):
         self.assertEqual(d["DeadEnvironmentInvocations"], 4)
         self.assertEqual(d["ShutdownReason"], "timeout")
 
+    def test_managed_instances_a_leaking_worker_killed_is_told_in_intervals(self):
+        # Many requests at once, never frozen, a record per interval: worker 2 of 4 leaks until
+        # the environment's memory runs out; the runtime is killed and the environment reset.
+        payload = {"leak_worker": 2, "bytes": MIB, "sleep_ms": 20}
+        with self.emulator("workers.py", memory_mb=256, mode="managed-instances",
+                           max_concurrency=4, env={"LEAKWATCH_INTERVAL_MS": "250"}) as emu:
+            results = emu.run_load(payload for _ in range(20000))
+            died = [r for r in results if r["error_type"] == "Runtime.OutOfMemory"]
+            self.assertTrue(died, "the environment never ran out of memory")
+            after = emu.run_load([{"sleep_ms": 1}] * 4)
+            emu.shutdown("spindown")
+            lines = emu.log_lines
+        self.assertTrue(all(r["status"] == "success" for r in after))
+        deaths = death_records(lines)
+        self.assertEqual(len(deaths), 1, deaths)
+        d = deaths[0]
+        self.assertEqual(d["Cause"], "Runtime.OutOfMemory")
+        self.assertTrue(d["Intervals"])
+        intervals = [r for r in json_lines(lines, "LeakwatchRecord")
+                     if r["LeakwatchRecord"] == "interval"
+                     and r["EnvironmentId"] == d["DeadEnvironmentId"]]
+        # counted in intervals: the dead environment's last interval is the one it died in
+        self.assertEqual(d["DeadEnvironmentInvocations"], intervals[-1]["Sequence"])
+        self.assertTrue(d["Predicted"], d)
+        self.assertGreater(d["LeadInvocations"], 0)
+
     def test_a_recycled_sandbox_tells_no_death(self):
         # A spindown takes the sandbox and its /tmp: the next environment starts clean.
         with self.emulator("leak", memory_mb=128, recycle_after_invocations=3) as emu:

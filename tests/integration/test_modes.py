@@ -135,6 +135,9 @@ class ManagedInstancesCollectionTest(ManagedInstancesLoad):
         self.assertEqual(len(found), 1, found)
         self.assertIn(found[0]["To"], ("leak", "leak-critical"))
         self.assertEqual(found[0]["Culprit"], "python3")
+        # of the four workers of that name, the one that leaks
+        self.assertEqual(found[0]["CulpritPid"], leaker)
+        self.assertIn("pid %d of 4" % leaker, found[0]["Reason"])
         flagged = [r for r in interval_records(lines) if r.get("Verdict") in ("leak", "leak-critical")]
         self.assertTrue(flagged)
         self.assertGreater(flagged[-1]["GrowthPerHourBytes"], 0)

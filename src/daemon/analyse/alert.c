@@ -193,11 +193,13 @@ enum lw_err lw_alert_line(const struct lw_verdict *v, const char *function_name,
     memcpy(reason, v->reason, sizeof(reason));
     reason[sizeof(reason) - 1] = '\0';
     put_json_str(&o, reason);
-    double growth = isfinite(v->growth_bytes_per_invocation) ? v->growth_bytes_per_invocation : 0;
-    if (fabs(growth) < 1e15)
-        put_fmt(&o, ",\"GrowthPerInvocationBytes\":%.0f", growth);
-    else
-        put_fmt(&o, ",\"GrowthPerInvocationBytes\":%.3e", growth);
+    /* per invocation only where one invocation is one record; per hour always */
+    const char *names[2] = {"GrowthPerInvocationBytes", "GrowthPerHourBytes"};
+    double values[2] = {v->growth_bytes_per_invocation, v->growth_bytes_per_hour};
+    for (int i = v->intervals ? 1 : 0; i < 2; i++) {
+        double g = isfinite(values[i]) ? values[i] : 0;
+        put_fmt(&o, fabs(g) < 1e15 ? ",\"%s\":%.0f" : ",\"%s\":%.3e", names[i], g);
+    }
     if (v->have_projection && isfinite(v->projected_minutes_to_oom)) {
         /* a tiny leak projects millions of minutes: keep the number short either way */
         if (fabs(v->projected_minutes_to_oom) < 1e9)
@@ -211,6 +213,8 @@ enum lw_err lw_alert_line(const struct lw_verdict *v, const char *function_name,
     if (culprit[0]) {
         put_str(&o, ",\"Culprit\":");
         put_json_str(&o, culprit);
+        if (v->culprit_pid > 0)
+            put_fmt(&o, ",\"CulpritPid\":%d", (int)v->culprit_pid);
     }
     put_str(&o, "}\n");
     if (o.overflow) {

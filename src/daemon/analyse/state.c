@@ -121,33 +121,32 @@ enum lw_err lw_state_decode(const char *buf, size_t len, struct lw_state *s)
         return LW_ERR_INVALID;
     }
     uint64_t version = 0, verdict = 0;
-    bool ok = count(root, "v", &version) && version == FORMAT_VERSION &&
-              string(root, "fn", s->function_name, sizeof(s->function_name)) &&
-              string(root, "ver", s->function_version, sizeof(s->function_version)) &&
-              string(root, "env", s->env_id, sizeof(s->env_id)) &&
-              count(root, "start", &s->started_ms) && flag(root, "restored", &s->restored) &&
-              count(root, "limit", &s->memory_limit_bytes) && count(root, "seq", &s->last_seq) &&
-              count(root, "at", &s->boundary_ms) && flag(root, "readings", &s->have_readings) &&
-              count(root, "fn_rss", &s->fn_rss_bytes) &&
-              count(root, "env_rss", &s->env_rss_bytes) &&
-              count(root, "env_rss_max", &s->env_rss_max_bytes) &&
-              flag(root, "intervals", &s->intervals) && count(root, "verdict", &verdict) &&
-              verdict < LW_VERDICT_COUNT && count(root, "verdict_seq", &s->verdict_seq) &&
-              flag(root, "flagged", &s->flagged) && count(root, "flagged_seq", &s->flagged_seq) &&
-              count(root, "flagged_at", &s->flagged_ms) && flag(root, "proj", &s->have_projection) &&
-              count(root, "proj_seq", &s->projection_seq) &&
-              count(root, "proj_at", &s->projection_ms) &&
-              lw_json_number(root, "oom_seq", &s->projected_oom_seq) &&
-              lw_json_number(root, "oom_at", &s->projected_oom_ms) &&
-              lw_json_number(root, "flag_oom_seq", &s->flag_projected_oom_seq) &&
-              flag(root, "ended", &s->ended) && count(root, "ended_at", &s->ended_ms) &&
-              string(root, "reason", s->shutdown_reason, sizeof(s->shutdown_reason)) &&
-              flag(root, "report", &s->have_last_report) &&
-              count(root, "report_seq", &s->last_report_seq) &&
-              string(root, "status", s->last_status, sizeof(s->last_status)) &&
-              string(root, "error", s->last_error_type, sizeof(s->last_error_type)) &&
-              count(root, "max_used_mb", &s->last_max_memory_used_mb) &&
-              count(root, "size_mb", &s->last_memory_size_mb);
+    bool ok =
+        count(root, "v", &version) && version == FORMAT_VERSION &&
+        string(root, "fn", s->function_name, sizeof(s->function_name)) &&
+        string(root, "ver", s->function_version, sizeof(s->function_version)) &&
+        string(root, "env", s->env_id, sizeof(s->env_id)) && count(root, "start", &s->started_ms) &&
+        flag(root, "restored", &s->restored) && count(root, "limit", &s->memory_limit_bytes) &&
+        count(root, "seq", &s->last_seq) && count(root, "at", &s->boundary_ms) &&
+        flag(root, "readings", &s->have_readings) && count(root, "fn_rss", &s->fn_rss_bytes) &&
+        count(root, "env_rss", &s->env_rss_bytes) &&
+        count(root, "env_rss_max", &s->env_rss_max_bytes) &&
+        flag(root, "intervals", &s->intervals) && count(root, "verdict", &verdict) &&
+        verdict < LW_VERDICT_COUNT && count(root, "verdict_seq", &s->verdict_seq) &&
+        flag(root, "flagged", &s->flagged) && count(root, "flagged_seq", &s->flagged_seq) &&
+        count(root, "flagged_at", &s->flagged_ms) && flag(root, "proj", &s->have_projection) &&
+        count(root, "proj_seq", &s->projection_seq) && count(root, "proj_at", &s->projection_ms) &&
+        lw_json_number(root, "oom_seq", &s->projected_oom_seq) &&
+        lw_json_number(root, "oom_at", &s->projected_oom_ms) &&
+        lw_json_number(root, "flag_oom_seq", &s->flag_projected_oom_seq) &&
+        flag(root, "ended", &s->ended) && count(root, "ended_at", &s->ended_ms) &&
+        string(root, "reason", s->shutdown_reason, sizeof(s->shutdown_reason)) &&
+        flag(root, "report", &s->have_last_report) &&
+        count(root, "report_seq", &s->last_report_seq) &&
+        string(root, "status", s->last_status, sizeof(s->last_status)) &&
+        string(root, "error", s->last_error_type, sizeof(s->last_error_type)) &&
+        count(root, "max_used_mb", &s->last_max_memory_used_mb) &&
+        count(root, "size_mb", &s->last_memory_size_mb);
     s->verdict = (enum lw_verdict_kind)verdict;
     cJSON_Delete(root);
     if (!ok || s->function_name[0] == '\0' || s->env_id[0] == '\0') {
@@ -351,7 +350,8 @@ enum lw_err lw_state_unframe(const unsigned char *file, size_t len, uint64_t *ge
     return seen || !blank ? LW_ERR_INVALID : LW_ERR_NOT_FOUND;
 }
 
-/* ---- the death -------------------------------------------------------------------------------- */
+/* ---- the death --------------------------------------------------------------------------------
+ */
 
 const char *lw_death_cause_name(enum lw_death_cause cause)
 {

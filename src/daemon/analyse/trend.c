@@ -157,6 +157,17 @@ struct fit {
     double slope_hi;
 };
 
+/* One process of the function by pid, to tell which of several of one name grows. */
+struct pid_track {
+    bool used;
+    int32_t pid;
+    uint64_t start_ticks; /* with the pid: the same process, not a reused pid */
+    char name[LW_NAME_MAX];
+    enum lw_proc_role role;
+    uint64_t first_seq, last_seq;
+    double first_bytes, last_bytes; /* anonymous RSS */
+};
+
 struct lw_trend {
     struct lw_trend_config cfg;
     bool started;
@@ -166,6 +177,7 @@ struct lw_trend {
 
     struct series fn;
     struct proc_series procs[LW_MAX_PROCS];
+    struct pid_track pids[LW_MAX_PROCS];
 
     uint64_t times_ms[RATE_N];
     uint32_t times_head;
@@ -183,6 +195,10 @@ struct lw_trend {
     bool have_flag_floor;
     double flag_floor_bytes; /* lowest function reading of the window a leak was found in */
     double last_fn_bytes;
+
+    /* The records are intervals (Managed Instances): growth is said per hour and per interval,
+     * never per invocation, which is not defined under concurrency. */
+    bool intervals;
 
     struct lw_verdict current;
     struct lw_alert_hold hold;
@@ -689,6 +705,74 @@ static bool same_key(const struct lw_record_proc *a, const struct lw_record_proc
     return a->role == b->role && strncmp(a->name, b->name, LW_NAME_MAX) == 0;
 }
 
+/* The function's processes by pid: a slot per live process, freed when it is gone. */
+static void track_pids(struct lw_trend *t, const struct lw_record *rec)
+{
+    uint32_t n = rec->n_procs < LW_MAX_PROCS ? rec->n_procs : LW_MAX_PROCS;
+    for (size_t k = 0; k < LW_MAX_PROCS; k++) {
+        struct pid_track *slot = &t->pids[k];
+        if (slot->used && slot->last_seq + 1 < rec->seq)
+            slot->used = false; /* not in the previous record either: gone */
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        const struct lw_record_proc *p = &rec->procs[i];
+        if (!p->have_end || (p->role != LW_ROLE_RUNTIME && p->role != LW_ROLE_RUNTIME_CHILD))
+            continue;
+        struct pid_track *slot = NULL, *free_slot = NULL;
+        for (size_t k = 0; k < LW_MAX_PROCS && !slot; k++) {
+            struct pid_track *c = &t->pids[k];
+            if (c->used && c->pid == p->pid && c->start_ticks == p->start_ticks)
+                slot = c;
+            else if (!c->used && !free_slot)
+                free_slot = c;
+        }
+        double anon = (double)p->end.rss_anon_bytes;
+        if (!slot) {
+            if (!free_slot)
+                continue;
+            slot = free_slot;
+            memset(slot, 0, sizeof(*slot));
+            slot->used = true;
+            slot->pid = p->pid;
+            slot->start_ticks = p->start_ticks;
+            slot->role = p->role;
+            snprintf(slot->name, sizeof(slot->name), "%.*s", LW_NAME_MAX - 1, p->name);
+            slot->first_seq = rec->seq;
+            slot->first_bytes = anon;
+        }
+        slot->last_seq = rec->seq;
+        slot->last_bytes = anon;
+    }
+}
+
+/* Which process of the culprit's name and role grows: the fastest since first seen, among
+ * those seen in the last record over at least two records. */
+static int32_t culprit_pid(const struct lw_trend *t, const char *name, enum lw_proc_role role,
+                           uint32_t *n_alive)
+{
+    int32_t best = 0;
+    double best_rate = 0;
+    uint32_t alive = 0;
+    int32_t only = 0;
+    for (size_t k = 0; k < LW_MAX_PROCS; k++) {
+        const struct pid_track *c = &t->pids[k];
+        if (!c->used || c->last_seq != t->last_seq || c->role != role ||
+            strncmp(c->name, name, LW_NAME_MAX) != 0)
+            continue;
+        alive++;
+        only = c->pid;
+        if (c->last_seq <= c->first_seq)
+            continue;
+        double rate = (c->last_bytes - c->first_bytes) / (double)(c->last_seq - c->first_seq);
+        if (rate > best_rate) {
+            best_rate = rate;
+            best = c->pid;
+        }
+    }
+    *n_alive = alive;
+    return alive == 1 ? only : best;
+}
+
 /* Per-process readings: processes of one name and role (worker children) are summed. */
 static void push_procs(struct lw_trend *t, const struct lw_record *rec)
 {
@@ -789,6 +873,12 @@ static void fmt_mb(char *buf, size_t cap, double bytes)
     snprintf(buf, cap, "%.0f MB", bytes / (1024.0 * 1024.0));
 }
 
+/* What one reading covers, in the reasons. */
+static const char *unit_word(const struct lw_trend *t)
+{
+    return t->intervals ? "interval" : "invocation";
+}
+
 /* The runtime's heap ceiling and what it means for this environment. */
 struct ceiling {
     double heap_bytes; /* 0: unknown */
@@ -813,15 +903,15 @@ static void runtime_ceiling(const struct lw_trend *t, struct ceiling *c)
 static bool assess(struct lw_trend *t, struct lw_verdict *v)
 {
     memset(v, 0, sizeof(*v));
+    v->intervals = t->intervals;
     struct ceiling ceil_;
     runtime_ceiling(t, &ceil_);
     v->runtime_heap_ceiling_bytes = (uint64_t)ceil_.heap_bytes;
     v->runtime_ceiling_fits = ceil_.fits;
     if (t->n_readings < t->cfg.min_points) {
         v->kind = LW_VERDICT_LEARNING;
-        say(v->reason, sizeof(v->reason),
-            "learning: %u of %u end readings after a %u-invocation warm-up", t->n_readings,
-            t->cfg.min_points, t->cfg.warmup_invocations);
+        say(v->reason, sizeof(v->reason), "learning: %u of %u end readings after a %u-%s warm-up",
+            t->n_readings, t->cfg.min_points, t->cfg.warmup_invocations, unit_word(t));
         return true;
     }
 
@@ -892,9 +982,10 @@ static bool assess(struct lw_trend *t, struct lw_verdict *v)
         double rate = rate_per_minute(t);
         v->growth_bytes_per_hour = v->growth_bytes_per_invocation * rate * 60;
         say(v->reason, sizeof(v->reason),
-            "no retained growth: anonymous RSS of the function changes %.0f bytes per "
-            "invocation over the last %u %s",
-            v->growth_bytes_per_invocation, fn.n, fn.floor_mode ? "floor points" : "readings");
+            "no retained growth: anonymous RSS of the function changes %.0f bytes per %s "
+            "over the last %u %s",
+            v->growth_bytes_per_invocation, unit_word(t), fn.n,
+            fn.floor_mode ? "floor points" : "readings");
         return true;
     }
 
@@ -934,6 +1025,11 @@ static bool assess(struct lw_trend *t, struct lw_verdict *v)
         }
     }
 
+    uint32_t same_name = 0;
+    if (v->culprit[0] &&
+        (v->culprit_role == LW_ROLE_RUNTIME || v->culprit_role == LW_ROLE_RUNTIME_CHILD))
+        v->culprit_pid = culprit_pid(t, v->culprit, v->culprit_role, &same_name);
+
     double rate = rate_per_minute(t);
     v->growth_bytes_per_invocation = driver->slope_bytes;
     v->growth_lower_bytes_per_invocation = driver->slope_lo_bytes > 0 ? driver->slope_lo_bytes : 0;
@@ -941,6 +1037,11 @@ static bool assess(struct lw_trend *t, struct lw_verdict *v)
     v->confidence = driver->tau > 0 ? driver->tau : 0;
     char who[LW_NAME_MAX + 32];
     describe(who, sizeof(who), v->culprit, v->culprit_role);
+    if (same_name > 1 && v->culprit_pid > 0) {
+        /* workers of one name: which of them */
+        size_t used = strlen(who);
+        snprintf(who + used, sizeof(who) - used, " (pid %d of %u)", (int)v->culprit_pid, same_name);
+    }
     char heap[24], at[24], lim[24];
     fmt_mb(heap, sizeof(heap), ceil_.heap_bytes);
     fmt_mb(at, sizeof(at), ceil_.env_bytes);
@@ -951,28 +1052,37 @@ static bool assess(struct lw_trend *t, struct lw_verdict *v)
         v->kind = LW_VERDICT_WARMING;
         if (heap_sizing && driver == &driver_est && !driver_proc)
             say(v->reason, sizeof(v->reason),
-                "anonymous RSS of %s grows %.0f bytes per invocation toward its heap ceiling "
+                "anonymous RSS of %s grows %.0f bytes per %s toward its heap ceiling "
                 "(%s: %s, %s with the environment), which fits the %s limit: heap sizing",
-                who, driver->slope_bytes, t->hint.origin, heap, at, lim);
+                who, driver->slope_bytes, unit_word(t), t->hint.origin, heap, at, lim);
         else if (driver->cls == GROWTH_WARMING)
             say(v->reason, sizeof(v->reason),
-                "anonymous RSS of %s grows but slows down (%.0f bytes per invocation recently, "
+                "anonymous RSS of %s grows but slows down (%.0f bytes per %s recently, "
                 "%.0f before): warming toward a plateau",
-                who, driver->slope_recent_bytes > 0 ? driver->slope_recent_bytes : 0,
+                who, driver->slope_recent_bytes > 0 ? driver->slope_recent_bytes : 0, unit_word(t),
                 driver->slope_old_bytes);
         else {
             v->still_growing = true;
             say(v->reason, sizeof(v->reason),
-                "anonymous RSS of %s grows %.0f bytes per invocation, not yet a leak: %s", who,
-                driver->slope_bytes, driver->undecided ? driver->undecided : "");
+                "anonymous RSS of %s grows %.0f bytes per %s, not yet a leak: %s", who,
+                driver->slope_bytes, unit_word(t), driver->undecided ? driver->undecided : "");
         }
         return true;
     }
 
     v->kind = LW_VERDICT_LEAK;
     char growth[128];
-    snprintf(growth, sizeof(growth), "grows %.0f bytes per invocation (at least %.0f)",
-             driver->slope_bytes, v->growth_lower_bytes_per_invocation);
+    if (t->intervals && rate > 0) {
+        /* per hour: what a team plans with when invocations overlap */
+        char hour[24], hour_lo[24];
+        fmt_mb(hour, sizeof(hour), driver->slope_bytes * rate * 60);
+        fmt_mb(hour_lo, sizeof(hour_lo), v->growth_lower_bytes_per_invocation * rate * 60);
+        snprintf(growth, sizeof(growth), "grows %s per hour (at least %s; %.0f bytes per interval)",
+                 hour, hour_lo, driver->slope_bytes);
+    } else {
+        snprintf(growth, sizeof(growth), "grows %.0f bytes per %s (at least %.0f)",
+                 driver->slope_bytes, unit_word(t), v->growth_lower_bytes_per_invocation);
+    }
     if (t->limit_bytes == 0 || !t->have_env || leak_sum <= 0) {
         t->crit_streak = 0;
         say(v->reason, sizeof(v->reason),
@@ -993,8 +1103,8 @@ static bool assess(struct lw_trend *t, struct lw_verdict *v)
     if (rate <= 0) {
         t->crit_streak = 0;
         say(v->reason, sizeof(v->reason),
-            "anonymous RSS of %s %s; memory runs out in %.0f invocations (rate unknown)", who,
-            growth, v->projected_invocations_to_oom);
+            "anonymous RSS of %s %s; memory runs out in %.0f %ss (rate unknown)", who, growth,
+            v->projected_invocations_to_oom, unit_word(t));
         return true;
     }
     v->have_projection = true;
@@ -1019,10 +1129,13 @@ static bool assess(struct lw_trend *t, struct lw_verdict *v)
     char ceiling_note[64] = "";
     if (ceil_.heap_bytes > 0 && !ceil_.fits && !driver_proc)
         snprintf(ceiling_note, sizeof(ceiling_note), "; its heap ceiling (%s) does not fit", heap);
+    char pace[48] = "";
+    if (!t->intervals)
+        snprintf(pace, sizeof(pace), "at %.1f invocations/min ", rate);
     say(v->reason, sizeof(v->reason),
-        "anonymous RSS of %s %s%s; at %.1f invocations/min %s runs out in %s (at the latest %s), "
+        "anonymous RSS of %s %s%s; %s%s runs out in %s (at the latest %s), "
         "%s the %.0f min recycle horizon",
-        who, growth, ceiling_note, rate, at_heap ? "the heap" : "memory", mins, late,
+        who, growth, ceiling_note, pace, at_heap ? "the heap" : "memory", mins, late,
         critical       ? "before"
         : critical_now ? "likely before"
                        : "after",
@@ -1075,6 +1188,7 @@ void lw_trend_add(struct lw_trend *t, const struct lw_record *rec, struct lw_ver
     }
     if (rec->memory_limit_bytes)
         t->limit_bytes = rec->memory_limit_bytes;
+    t->intervals = rec->kind == LW_RECORD_INTERVAL;
     if (rec->runtime_hint.kind != LW_RUNTIME_UNKNOWN || rec->runtime_hint.source != LW_HEAP_UNKNOWN)
         t->hint = rec->runtime_hint;
     /* The environment's first reading, warm-up included: the runtime before its heap grew. */
@@ -1088,6 +1202,7 @@ void lw_trend_add(struct lw_trend *t, const struct lw_record *rec, struct lw_ver
                     t->cfg.floor_block_invocations);
         t->last_fn_bytes = (double)rec->fn_end.rss_anon_bytes;
         push_procs(t, rec);
+        track_pids(t, rec);
         t->env_rss_bytes = (double)rec->env_end.rss_bytes;
         t->have_env = true;
         t->n_readings++;

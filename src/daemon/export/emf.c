@@ -353,6 +353,8 @@ enum lw_err lw_emf_encode_record(const struct lw_emf_options *opt, const struct 
             add_str(&d, root, "VerdictReason", v->reason);
         if (v->culprit[0])
             add_str(&d, root, "Culprit", v->culprit);
+        if (v->culprit[0] && v->culprit_pid > 0)
+            add(&d, root, "CulpritPid", raw_double((double)v->culprit_pid));
     }
     if (rec->runtime.sites.n > 0)
         add_sites(&d, &rec->runtime.sites);

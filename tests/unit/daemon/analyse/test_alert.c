@@ -178,6 +178,7 @@ static struct lw_verdict sample_verdict(void)
         .projected_invocations_to_oom = 444,
         .projected_minutes_to_oom = 37.04,
         .culprit_role = LW_ROLE_RUNTIME,
+        .culprit_pid = 7,
     };
     snprintf(v.culprit, sizeof(v.culprit), "%s", "bootstrap");
     snprintf(v.reason, sizeof(v.reason), "%s",
@@ -198,7 +199,8 @@ static void test_alert_line_exact(void **state)
         "\"EnvironmentId\":\"2026-01-01-env-a\",\"Sequence\":42,\"From\":\"steady\","
         "\"To\":\"leak-critical\",\"Reason\":\"anonymous RSS of runtime 'bootstrap' grows 102400 "
         "bytes per invocation\",\"GrowthPerInvocationBytes\":102400,"
-        "\"ProjectedMinutesToOom\":37.0,\"Culprit\":\"bootstrap\"}\n";
+        "\"GrowthPerHourBytes\":73728288,"
+        "\"ProjectedMinutesToOom\":37.0,\"Culprit\":\"bootstrap\",\"CulpritPid\":7}\n";
     assert_string_equal(buf, want);
     assert_int_equal(len, strlen(want));
 
@@ -208,12 +210,20 @@ static void test_alert_line_exact(void **state)
     v.have_projection = false;
     v.culprit[0] = '\0';
     v.growth_bytes_per_invocation = 12;
+    v.growth_bytes_per_hour = 720;
     snprintf(v.reason, sizeof(v.reason), "%s", "no retained growth");
     assert_int_equal(lw_alert_line(&v, "f", "e", 7, buf, sizeof(buf), &len), LW_OK);
-    assert_string_equal(buf, "{\"level\":\"WARN\",\"LeakwatchAlert\":\"verdict-change\","
-                             "\"FunctionName\":\"f\",\"EnvironmentId\":\"e\",\"Sequence\":7,"
-                             "\"From\":\"leak\",\"To\":\"steady\",\"Reason\":\"no retained "
-                             "growth\",\"GrowthPerInvocationBytes\":12}\n");
+    assert_string_equal(buf,
+                        "{\"level\":\"WARN\",\"LeakwatchAlert\":\"verdict-change\","
+                        "\"FunctionName\":\"f\",\"EnvironmentId\":\"e\",\"Sequence\":7,"
+                        "\"From\":\"leak\",\"To\":\"steady\",\"Reason\":\"no retained "
+                        "growth\",\"GrowthPerInvocationBytes\":12,\"GrowthPerHourBytes\":720}\n");
+
+    /* interval records (Managed Instances): no per-invocation growth, per hour only */
+    v.intervals = true;
+    assert_int_equal(lw_alert_line(&v, "f", "e", 7, buf, sizeof(buf), &len), LW_OK);
+    assert_null(strstr(buf, "GrowthPerInvocationBytes"));
+    assert_non_null(strstr(buf, "\"GrowthPerHourBytes\":720"));
 }
 
 /* Names come from outside (process comm, function name): the line stays one valid JSON line. */
@@ -229,7 +239,7 @@ static void test_alert_line_escaping(void **state)
     size_t len = 0;
     assert_int_equal(lw_alert_line(&v, "fn\"x", "env\n", 1, buf, sizeof(buf), &len), LW_OK);
     assert_non_null(strstr(buf, "\"Culprit\":\"we\\\"ird\\\\na\\u000ame\\u0009\\u007f\xc3\xa9"
-                                "\xe2\x82\xac\\ufffd\\ufffd\\ufffd\\ufffd\"}"));
+                                "\xe2\x82\xac\\ufffd\\ufffd\\ufffd\\ufffd\",\"CulpritPid\":7}"));
     /* exactly one newline, the last byte */
     assert_ptr_equal(strchr(buf, '\n'), buf + len - 1);
     cJSON *root = cJSON_Parse(buf);

@@ -178,7 +178,7 @@ static void test_unframe_takes_the_newest_valid_slot(void **state)
     unsigned char file[LW_STATE_FILE_BYTES];
     struct lw_state older = sample(), newer = sample();
     newer.last_seq = 42;
-    frame(&older, 7, file);                      /* slot 0: generation 7 */
+    frame(&older, 7, file);                       /* slot 0: generation 7 */
     frame(&newer, 8, file + LW_STATE_SLOT_BYTES); /* slot 1: generation 8 */
     struct lw_state out;
     uint64_t gen = 0;
@@ -204,7 +204,7 @@ static void test_every_cut_write_yields_old_or_new(void **state)
     memset(before, 0, sizeof(before));
     frame(&older, 1, before + LW_STATE_SLOT_BYTES); /* generation 1 in slot 1 */
     memcpy(after, before, sizeof(after));
-    frame(&newer, 2, after); /* generation 2 goes to slot 0 */
+    frame(&newer, 2, after);                              /* generation 2 goes to slot 0 */
     size_t whole = 24 + strlen((const char *)after + 24); /* header and payload */
     size_t olds = 0, news = 0;
     for (size_t cut = 0; cut <= LW_STATE_SLOT_BYTES; cut++) {

@@ -525,6 +525,78 @@ static void test_attribution(void **state)
     }
 }
 
+/*
+ * Workers of one name (a runtime's children on Managed Instances, summed in one series): the
+ * culprit is the name, and the worker that grows is named by its pid, in the verdict and its
+ * reason.
+ */
+static void run_workers(enum lw_record_kind kind, struct lw_verdict *flagged)
+{
+    static struct lw_record rec;
+    struct lw_trend *t = lw_trend_new(NULL);
+    assert_non_null(t);
+    struct lw_verdict v;
+    memset(flagged, 0, sizeof(*flagged));
+    for (uint64_t seq = 1; seq <= 300; seq++) {
+        memset(&rec, 0, sizeof(rec));
+        rec.kind = kind;
+        snprintf(rec.env_id, sizeof(rec.env_id), "env-workers");
+        rec.seq = seq;
+        rec.cold_start = seq == 1;
+        rec.start_time_ms = 1767607200000ull + seq * 10000;
+        rec.end_time_ms = rec.start_time_ms + 10000;
+        rec.have_end = true;
+        rec.memory_limit_bytes = (uint64_t)(512 * MB);
+        double fn = 0;
+        for (int w = 0; w < 5; w++) {
+            struct lw_record_proc *p = &rec.procs[rec.n_procs++];
+            p->pid = 100 + w;
+            p->start_ticks = 500 + (uint64_t)w;
+            p->role = w == 0 ? LW_ROLE_RUNTIME : LW_ROLE_RUNTIME_CHILD;
+            snprintf(p->name, sizeof(p->name), "%s", w == 0 ? "bootstrap" : "python3");
+            p->have_start = p->have_end = true;
+            double anon = 20 * MB + (w == 3 ? (double)seq * 256 * KB : 0);
+            p->end.rss_anon_bytes = (uint64_t)anon;
+            p->end.rss_bytes = (uint64_t)(anon + 10 * MB);
+            fn += anon;
+        }
+        rec.fn_end.rss_anon_bytes = (uint64_t)fn;
+        rec.fn_end.rss_bytes = (uint64_t)(fn + 50 * MB);
+        rec.env_end.rss_bytes = rec.fn_end.rss_bytes + (uint64_t)(15 * MB);
+        lw_trend_add(t, &rec, &v);
+        if (flagged->kind != LW_VERDICT_LEAK && flagged->kind != LW_VERDICT_LEAK_CRITICAL &&
+            (v.kind == LW_VERDICT_LEAK || v.kind == LW_VERDICT_LEAK_CRITICAL))
+            *flagged = v;
+    }
+    lw_trend_free(t);
+    assert_true(flagged->kind == LW_VERDICT_LEAK || flagged->kind == LW_VERDICT_LEAK_CRITICAL);
+    print_message("%s\n", flagged->reason);
+    assert_string_equal(flagged->culprit, "python3");
+    assert_int_equal(flagged->culprit_role, LW_ROLE_RUNTIME_CHILD);
+    assert_int_equal(flagged->culprit_pid, 103);
+    assert_non_null(strstr(flagged->reason, "pid 103 of 4"));
+}
+
+static void test_the_growing_worker_is_named_by_pid(void **state)
+{
+    (void)state;
+    struct lw_verdict flagged;
+    run_workers(LW_RECORD_INVOCATION, &flagged);
+    assert_non_null(strstr(flagged.reason, "bytes per invocation"));
+    assert_non_null(strstr(flagged.reason, "invocations/min"));
+}
+
+/* Interval records (Managed Instances): growth per hour, never per invocation. */
+static void test_interval_records_speak_of_hours_not_invocations(void **state)
+{
+    (void)state;
+    struct lw_verdict flagged;
+    run_workers(LW_RECORD_INTERVAL, &flagged);
+    /* 256 KiB per 10 s interval: 90 MB per hour */
+    assert_non_null(strstr(flagged.reason, "grows 90 MB per hour"));
+    assert_null(strstr(flagged.reason, "invocation"));
+}
+
 /* ---- missing end readings ------------------------------------------------------------------ */
 
 static void test_missing_end_readings(void **state)
@@ -1052,6 +1124,8 @@ int main(void)
         cmocka_unit_test(test_no_false_alarm),
         cmocka_unit_test(test_sawtooth_with_leak),
         cmocka_unit_test(test_attribution),
+        cmocka_unit_test(test_the_growing_worker_is_named_by_pid),
+        cmocka_unit_test(test_interval_records_speak_of_hours_not_invocations),
         cmocka_unit_test(test_missing_end_readings),
         cmocka_unit_test(test_cold_start_reset),
         cmocka_unit_test(test_leak_that_stops),

@@ -1,0 +1,3 @@
+export * from './configuration';
+export * from './layer';
+export * from './leakwatch';
