@@ -16,8 +16,9 @@
  * Files are opened once, through the folder, never through a symbolic link, and must be regular
  * files; they stay open while their process lives. Every report that cannot be used is counted
  * in ProbeReportsRejected and said once per process; a probe that was set up but never wrote
- * anything is said once. The last good report of a process is kept: a read that fails gives the
- * figures of the previous one, which a runtime that has not collected since would give anyway.
+ * anything is said once. A probe file that cannot be used at a boundary leaves that process's
+ * heap figures missing there (probe NONE), never guessed from an earlier report; the JVM's
+ * figures are those of its last collection, which the log says until the next one.
  *
  * Its memory is allocated once (lw_probes_new): the table of processes and one read buffer.
  */

@@ -178,6 +178,8 @@ static bool read_probe_file(struct lw_probes *p, struct slot *s, const char *nam
         s->sites = rep.sites;
         return true;
     }
+    /* Missing at this boundary, never guessed from the previous report. */
+    s->have_last = false;
     reject(p, s, name, why);
     return false;
 }
