@@ -176,6 +176,11 @@ struct lw_trend {
     uint32_t n_readings; /* function readings after warm-up */
 
     struct series fn;
+    /* The runtime's own figures, from its probe (docs/runtime-insight.md), when there are: the
+     * heap retained after collections, the memory outside it that JavaScript objects own
+     * (Node.js), and the rest of the function's anonymous memory (native). */
+    struct series heap, ext, native;
+    enum lw_probe_kind probe;
     struct proc_series procs[LW_MAX_PROCS];
     struct pid_track pids[LW_MAX_PROCS];
 
@@ -896,6 +901,105 @@ static void runtime_ceiling(const struct lw_trend *t, struct ceiling *c)
     c->fits = t->first_env_rss_bytes + CEILING_SLACK * c->heap_bytes <= (double)t->limit_bytes;
 }
 
+/* "1.0 MiB", "12.5 KiB", "300 bytes": a rate the reasons give per invocation. */
+static void fmt_size(char *buf, size_t cap, double bytes)
+{
+    double a = fabs(bytes);
+    if (a >= 1000.0 * 1024.0) /* 1000 KiB and more: 1.0 MiB, not 1023.8 KiB */
+        snprintf(buf, cap, "%.1f MiB", bytes / (1024.0 * 1024.0));
+    else if (a >= 1024.0)
+        snprintf(buf, cap, "%.1f KiB", bytes / 1024.0);
+    else
+        snprintf(buf, cap, "%.0f bytes", bytes);
+}
+
+static const char *heap_word(enum lw_probe_kind probe)
+{
+    switch (probe) {
+    case LW_PROBE_NODE:
+        return "V8 heap";
+    case LW_PROBE_PYTHON:
+        return "Python heap";
+    case LW_PROBE_JVM:
+        return "JVM heap";
+    case LW_PROBE_NONE:
+    case LW_PROBE_OFF:
+    case LW_PROBE_KIND_COUNT:
+        break;
+    }
+    return "heap";
+}
+
+/* "native memory flat", "native memory grows 2.0 KiB per invocation", or "" unknown. */
+static void native_words(char *buf, size_t cap, const struct lw_trend *t, const struct estimate *e)
+{
+    char r[24];
+    buf[0] = '\0';
+    if (!e->valid)
+        return;
+    if (e->cls == GROWTH_LEAK || e->cls == GROWTH_UNDECIDED) {
+        fmt_size(r, sizeof(r), e->slope_bytes);
+        snprintf(buf, cap, "native memory grows %s per %s", r, unit_word(t));
+    } else {
+        snprintf(buf, cap, "native memory flat");
+    }
+}
+
+/*
+ * The runtime's truth, when its probe reports: which part grows. Said in `part` (empty: no
+ * probe series yet, RSS alone decides). A heap or external-memory leak is a leak whatever RSS
+ * shows (the heap may still fit in memory the collector had already taken); RSS growth with
+ * the heap after collections flat and native memory flat is the collector sizing its heap,
+ * never a leak; with native memory growing it stays one, and says where to look.
+ */
+static void runtime_parts(struct lw_trend *t, struct estimate *fn, bool *heap_sizing, char *part,
+                          size_t cap)
+{
+    part[0] = '\0';
+    if (t->probe == LW_PROBE_NONE)
+        return;
+    struct leak_rules rules = {.min_points = t->cfg.leak_min_points, .floor_bytes = 0};
+    struct estimate heap, ext, native;
+    estimate_series(t, &t->heap, &heap, true, &rules);
+    if (!heap.valid)
+        return;
+    estimate_series(t, &t->ext, &ext, true, &rules);
+    estimate_series(t, &t->native, &native, true, &rules);
+    char rate[24], nat[64];
+    native_words(nat, sizeof(nat), t, &native);
+    const char *sep = nat[0] ? "; " : "";
+    if (heap.cls == GROWTH_LEAK || (ext.valid && ext.cls == GROWTH_LEAK)) {
+        bool in_heap = heap.cls == GROWTH_LEAK;
+        const struct estimate *e = in_heap ? &heap : &ext;
+        fmt_size(rate, sizeof(rate), e->slope_bytes);
+        if (in_heap)
+            snprintf(part, cap, "%s grows %s per %s%s%s", heap_word(t->probe), rate, unit_word(t),
+                     sep, nat);
+        else
+            snprintf(part, cap,
+                     "external memory (Buffers, ArrayBuffers) grows %s per %s; %s flat after "
+                     "collections",
+                     rate, unit_word(t), heap_word(t->probe));
+        *fn = *e;
+        *heap_sizing = false;
+        return;
+    }
+    if (fn->cls != GROWTH_LEAK && fn->cls != GROWTH_UNDECIDED && !*heap_sizing)
+        return; /* nothing grows: RSS's own words say so */
+    if (native.valid && (native.cls == GROWTH_LEAK || native.cls == GROWTH_UNDECIDED)) {
+        snprintf(part, cap, "native memory grows, %s flat: look at buffers and native modules",
+                 heap_word(t->probe));
+        return;
+    }
+    if (!native.valid)
+        return; /* what lies outside the heap is not known: RSS's own words */
+    /* RSS grows, the heap after collections does not, nor what lies outside it */
+    snprintf(part, cap, "%s flat after collections%s%s: heap sizing, not a leak",
+             heap_word(t->probe), sep, nat);
+    fn->cls = GROWTH_WARMING;
+    *heap_sizing = true;
+}
+
 /*
  * One assessment without hysteresis. Returns false when the engine has no new opinion
  * (the floor does not hold enough points yet): the current verdict stands.
@@ -933,6 +1037,8 @@ static bool assess(struct lw_trend *t, struct lw_verdict *v)
                        (fn.cls == GROWTH_LEAK || fn.cls == GROWTH_UNDECIDED);
     if (heap_sizing)
         fn.cls = GROWTH_WARMING;
+    char part[160];
+    runtime_parts(t, &fn, &heap_sizing, part, sizeof(part));
 
     /* The candidates: the function as a whole, and each process that is not the function. */
     const struct estimate *driver = NULL;
@@ -1050,7 +1156,10 @@ static bool assess(struct lw_trend *t, struct lw_verdict *v)
     if (driver->cls != GROWTH_LEAK) {
         t->crit_streak = 0;
         v->kind = LW_VERDICT_WARMING;
-        if (heap_sizing && driver == &driver_est && !driver_proc)
+        if (part[0] && driver == &driver_est && !driver_proc)
+            say(v->reason, sizeof(v->reason), "%s (anonymous RSS of %s grows %.0f bytes per %s)",
+                part, who, driver->slope_bytes, unit_word(t));
+        else if (heap_sizing && driver == &driver_est && !driver_proc)
             say(v->reason, sizeof(v->reason),
                 "anonymous RSS of %s grows %.0f bytes per %s toward its heap ceiling "
                 "(%s: %s, %s with the environment), which fits the %s limit: heap sizing",
@@ -1083,10 +1192,15 @@ static bool assess(struct lw_trend *t, struct lw_verdict *v)
         snprintf(growth, sizeof(growth), "grows %.0f bytes per %s (at least %.0f)",
                  driver->slope_bytes, unit_word(t), v->growth_lower_bytes_per_invocation);
     }
+    /* the part that grows, when the runtime's probe tells it, in place of RSS's words */
+    char what[LW_NAME_MAX + 300];
+    if (part[0] && !driver_proc)
+        snprintf(what, sizeof(what), "%s", part);
+    else
+        snprintf(what, sizeof(what), "anonymous RSS of %s %s", who, growth);
     if (t->limit_bytes == 0 || !t->have_env || leak_sum <= 0) {
         t->crit_streak = 0;
-        say(v->reason, sizeof(v->reason),
-            "anonymous RSS of %s %s; the memory limit is unknown, no projection", who, growth);
+        say(v->reason, sizeof(v->reason), "%s; the memory limit is unknown, no projection", what);
         return true;
     }
     /* Out of memory where the environment meets the limit, or earlier where the runtime meets
@@ -1102,8 +1216,7 @@ static bool assess(struct lw_trend *t, struct lw_verdict *v)
     v->projected_invocations_to_oom = headroom / leak_sum;
     if (rate <= 0) {
         t->crit_streak = 0;
-        say(v->reason, sizeof(v->reason),
-            "anonymous RSS of %s %s; memory runs out in %.0f %ss (rate unknown)", who, growth,
+        say(v->reason, sizeof(v->reason), "%s; memory runs out in %.0f %ss (rate unknown)", what,
             v->projected_invocations_to_oom, unit_word(t));
         return true;
     }
@@ -1133,14 +1246,40 @@ static bool assess(struct lw_trend *t, struct lw_verdict *v)
     if (!t->intervals)
         snprintf(pace, sizeof(pace), "at %.1f invocations/min ", rate);
     say(v->reason, sizeof(v->reason),
-        "anonymous RSS of %s %s%s; %s%s runs out in %s (at the latest %s), "
+        "%s%s; %s%s runs out in %s (at the latest %s), "
         "%s the %.0f min recycle horizon",
-        who, growth, ceiling_note, pace, at_heap ? "the heap" : "memory", mins, late,
+        what, ceiling_note, pace, at_heap ? "the heap" : "memory", mins, late,
         critical       ? "before"
         : critical_now ? "likely before"
                        : "after",
         horizon);
     return true;
+}
+
+/*
+ * The runtime probes' series. The heap's is what it retains: the heap after the last major
+ * collection (V8's mark-compact, the JVM's full collection), or for Python, whose probe writes
+ * after generation-2 collections, tracemalloc's traced memory. A figure missing from a record
+ * is a gap in its series, never guessed. native: the function's anonymous RSS less the heap's
+ * own memory, what grows when buffers or native modules leak.
+ */
+static void push_runtime(struct lw_trend *t, const struct lw_record *rec)
+{
+    const struct lw_runtime_mem *rt = &rec->runtime;
+    if (rt->processes == 0 || rt->probe == LW_PROBE_NONE || rt->probe == LW_PROBE_OFF)
+        return;
+    t->probe = rt->probe;
+    const struct lw_heap_mem *h = &rt->heap;
+    double x = (double)rec->seq;
+    uint32_t block = t->cfg.floor_block_invocations;
+    if (h->have & LW_HEAP_AFTER_MAJOR)
+        series_push(&t->heap, x, (double)h->after_major_bytes, block);
+    else if (rt->probe == LW_PROBE_PYTHON && (h->have & LW_HEAP_AFTER_GC))
+        series_push(&t->heap, x, (double)h->after_gc_bytes, block);
+    if (h->have & LW_HEAP_EXTERNAL)
+        series_push(&t->ext, x, (double)h->external_bytes, block);
+    if ((h->have & LW_HEAP_RESIDENT) && rec->fn_end.rss_anon_bytes >= h->resident_bytes)
+        series_push(&t->native, x, (double)(rec->fn_end.rss_anon_bytes - h->resident_bytes), block);
 }
 
 /*
@@ -1201,6 +1340,7 @@ void lw_trend_add(struct lw_trend *t, const struct lw_record *rec, struct lw_ver
         series_push(&t->fn, (double)rec->seq, (double)rec->fn_end.rss_anon_bytes,
                     t->cfg.floor_block_invocations);
         t->last_fn_bytes = (double)rec->fn_end.rss_anon_bytes;
+        push_runtime(t, rec);
         push_procs(t, rec);
         track_pids(t, rec);
         t->env_rss_bytes = (double)rec->env_end.rss_bytes;
