@@ -1011,8 +1011,15 @@ static enum heap_trend heap_points_trend(struct lw_trend *t, struct estimate *e)
         lo_y = t->pts[i].y < lo_y ? t->pts[i].y : lo_y;
         hi_y = t->pts[i].y > hi_y ? t->pts[i].y : hi_y;
     }
+    /* Growth that fills something up (a cache, a ring of the last N requests) rises as a leak
+     * does at first: the points must span as many invocations as RSS needs for a collected
+     * runtime, and the latest step must still keep up with the slope. */
+    const struct point *a = &t->pts[n - 2], *b = &t->pts[n - 1];
+    double last_slope = b->x > a->x ? (b->y - a->y) / (b->x - a->x) : 0;
+    bool long_enough = b->x - t->pts[0].x >= (double)t->cfg.gc_leak_min_points;
     if (e->tau >= HEAP_TAU_MIN && e->slope_lo_bytes >= min_growth &&
-        hi_y - lo_y >= HEAP_RISE_SHARE * lo_y) {
+        hi_y - lo_y >= HEAP_RISE_SHARE * lo_y && long_enough &&
+        last_slope >= DECEL_RATIO * e->slope_bytes) {
         e->cls = GROWTH_LEAK;
         return HEAP_GROWS;
     }
