@@ -38,8 +38,11 @@ MIN_GLIBC = (2, 34)
 
 
 class Arch:
-    def __init__(self, name, elf_machine, loader, cc, strip, libdirs, qemu, toolchain):
+    def __init__(self, name, deb_arch, triplet, elf_machine, loader, cc, strip, libdirs, qemu,
+                 toolchain):
         self.name = name  # Lambda's name for it
+        self.deb_arch = deb_arch  # Debian's name for it (package:arch)
+        self.triplet = triplet  # the GNU triplet: multiarch folders, configure --host
         self.elf_machine = elf_machine  # readelf -h "Machine:"
         self.loader = loader  # file name of the dynamic loader
         self.cc = cc
@@ -55,14 +58,15 @@ def host_machine():
 
 ARCHES = {
     "x86_64": Arch(
-        "x86_64", "Advanced Micro Devices X86-64", "ld-linux-x86-64.so.2",
+        "x86_64", "amd64", "x86_64-linux-gnu", "Advanced Micro Devices X86-64",
+        "ld-linux-x86-64.so.2",
         "x86_64-linux-gnu-gcc", "x86_64-linux-gnu-strip",
         ["/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/x86_64-linux-gnu/lib",
          "/usr/lib64", "/lib64"],
         # Built natively: the build machine is x86_64 (build-layer checks).
         None, None),
     "arm64": Arch(
-        "arm64", "AArch64", "ld-linux-aarch64.so.1",
+        "arm64", "arm64", "aarch64-linux-gnu", "AArch64", "ld-linux-aarch64.so.1",
         "aarch64-linux-gnu-gcc", "aarch64-linux-gnu-strip",
         # The multiarch libc6:arm64 (security updates) comes before the cross toolchain's copy.
         ["/usr/lib/aarch64-linux-gnu", "/lib/aarch64-linux-gnu", "/usr/aarch64-linux-gnu/lib"],

@@ -1,7 +1,8 @@
 /*
- * `leakwatch report`: reads leakwatch's own log lines back (the EMF "invocation" and "shutdown"
- * documents and the verdict-change alert lines), groups them by environment, orders them by
- * sequence number and writes a per-invocation table, a CSV or an SVG chart.
+ * `leakwatch report`: reads leakwatch's own log lines back (the EMF "invocation", "interval",
+ * "shutdown" and "death" documents and the verdict-change alert lines), groups them by
+ * environment, orders them by sequence number and writes a per-invocation table, a CSV, an SVG
+ * chart or an HTML page.
  *
  * The input is whatever a user has at hand: a CloudWatch Logs export, `aws logs tail` output,
  * the emulator's stdout. Lines may carry a prefix (timestamp, request id, level): each line is
@@ -57,22 +58,65 @@
 #define LW_REPORT_VERSION_MAX 64
 #define LW_REPORT_WORD_MAX 32 /* status, verdict, peak method, shutdown reason */
 #define LW_REPORT_REASON_MAX 512
+#define LW_REPORT_FORMS_MAX 128 /* a death's OomForms, joined: four known forms fit twice */
 
 enum lw_report_kind {
     LW_REPORT_INVOCATION = 1, /* "LeakwatchRecord":"invocation" */
     LW_REPORT_SHUTDOWN,       /* "LeakwatchRecord":"shutdown" */
     LW_REPORT_ALERT,          /* "LeakwatchAlert":"verdict-change" */
+    LW_REPORT_INTERVAL,       /* "LeakwatchRecord":"interval": one record per interval of time
+                                 (Lambda Managed Instances), no request id */
+    LW_REPORT_DEATH,          /* "LeakwatchRecord":"death": written by the next environment of a
+                                 sandbox about the previous one, which it names */
+};
+#define LW_REPORT_KIND_LAST LW_REPORT_DEATH
+
+/*
+ * The figures of a death line. A death line has none of the metrics of metrics.h, so its
+ * entry holds these in value[] and have_mask, by these ids (see lw_report_death_has()).
+ * Predicted, Intervals and Restored are 1 for true, 0 for false.
+ */
+enum lw_report_death_figure {
+    LW_D_OOM_DEATHS,         /* OutOfMemoryDeaths: 1 out of memory, else 0 */
+    LW_D_OOM_PREDICTED,      /* OutOfMemoryPredicted (out of memory only) */
+    LW_D_PREDICTED,          /* Predicted (out of memory only) */
+    LW_D_LEAD_INVOCATIONS,   /* LeadInvocations: from the leak's first flag to the death */
+    LW_D_LEAD_MINUTES,       /* LeadMinutes */
+    LW_D_LEAD_SECONDS,       /* OutOfMemoryLeadSeconds */
+    LW_D_PROJECTED_SEQ,      /* ProjectedOomSequence: what the first projection said */
+    LW_D_LAST_PROJECTED_SEQ, /* LastProjectedOomSequence */
+    LW_D_ACTUAL_SEQ,         /* ActualOomSequence: the invocation it died in */
+    LW_D_ERROR_PERCENT,      /* ProjectionErrorPercent */
+    LW_D_LAST_FN_RSS,        /* LastFunctionRssBytes */
+    LW_D_LAST_ENV_RSS,       /* LastEnvironmentRssBytes */
+    LW_D_PEAK_ENV_RSS,       /* PeakEnvironmentRssBytes */
+    LW_D_MEM_LIMIT,          /* MemoryLimitBytes */
+    LW_D_LAST_REPORT_SEQ,    /* LastReportSequence */
+    LW_D_LAST_MAX_USED_MB,   /* LastMaxMemoryUsedMB */
+    LW_D_INTERVALS,          /* Intervals: it kept interval records (Managed Instances) */
+    LW_D_RESTORED,           /* Restored: it was restored from a SnapStart snapshot */
+    LW_D_COUNT
 };
 
 /*
  * One of leakwatch's lines, parsed. Plain data; strings are NUL-terminated, "" when absent
  * (longer ones are truncated). Which fields a kind fills:
- *   invocation: everything but from[] and the shutdown figures; reason = VerdictReason,
- *               verdict = Verdict.
- *   shutdown:   env_id, function name/version, reason = ShutdownReason, lifetime, invocations,
- *               timestamp_ms.
+ *   invocation: everything but from[], told_by[], ending[], oom_forms[] and the shutdown
+ *               figures; reason = VerdictReason, verdict = Verdict.
+ *   interval:   as an invocation, without request_id; start_time_ms = IntervalStartTimeMs.
+ *   shutdown:   env_id, function name/version, reason = ShutdownReason, ending =
+ *               ShutdownCategory, lifetime, invocations, timestamp_ms.
  *   alert:      env_id, function_name, seq, from = From, verdict = To, reason = Reason,
- *               culprit, value[LW_M_GROWTH_PER_INVOCATION], value[LW_M_MINUTES_TO_OOM].
+ *               culprit, culprit_pid, value[LW_M_GROWTH_PER_INVOCATION] (invocation records)
+ *               or value[LW_M_GROWTH_PER_HOUR] (interval records), value[LW_M_MINUTES_TO_OOM].
+ *   death:      env_id = DeadEnvironmentId (the environment it is about, where the report
+ *               shows it), told_by = EnvironmentId (the one that wrote it), function
+ *               name/version, ending = Cause, oom_forms = OomForms joined by ", ",
+ *               verdict = LastVerdict, status = LastStatus, error_type = LastErrorType,
+ *               reason = ShutdownReason, start_time_ms/end_time_ms =
+ *               DeadEnvironmentStartTimeMs/EndTimeMs, lifetime = DeadEnvironmentLifetimeSeconds,
+ *               invocations = DeadEnvironmentInvocations, value[] the figures of enum
+ *               lw_report_death_figure, timestamp_ms.
  */
 struct lw_report_line {
     enum lw_report_kind kind;
@@ -87,19 +131,26 @@ struct lw_report_line {
     char from[LW_REPORT_WORD_MAX];
     char reason[LW_REPORT_REASON_MAX];
     char culprit[LW_NAME_MAX];
-    uint64_t seq;           /* Sequence; 0 for a shutdown line */
-    bool cold_start;        /* ColdStart */
-    uint32_t incomplete;    /* enum lw_record_gap bits from "Incomplete" */
-    uint64_t timestamp_ms;  /* _aws.Timestamp, 0 when absent */
-    uint64_t start_time_ms; /* StartTimeMs, 0 when absent */
-    uint64_t end_time_ms;   /* EndTimeMs, 0 when absent */
+    uint32_t culprit_pid; /* CulpritPid: which of the processes of that name; 0 when absent */
+    char ending[LW_REPORT_WORD_MAX];     /* ShutdownCategory (shutdown), Cause (death) */
+    char told_by[LW_ENV_ID_MAX];         /* death: EnvironmentId, the environment that wrote it */
+    char oom_forms[LW_REPORT_FORMS_MAX]; /* death: OomForms, joined by ", " */
+    uint64_t seq;                        /* Sequence; 0 for a shutdown or death line */
+    bool cold_start;                     /* ColdStart */
+    bool restored;                       /* Restored: the first record after a SnapStart restore */
+    uint32_t unknown_processes;          /* entries of Processes with the Role "unknown" */
+    double unknown_rss_end_bytes;        /* their RssEndBytes, summed */
+    uint32_t incomplete;                 /* enum lw_record_gap bits from "Incomplete" */
+    uint64_t timestamp_ms;               /* _aws.Timestamp, 0 when absent */
+    uint64_t start_time_ms;              /* StartTimeMs, 0 when absent */
+    uint64_t end_time_ms;                /* EndTimeMs, 0 when absent */
     /* the metrics of metrics.h found on the line, by id; have_mask bit i set when present */
     double value[LW_M_COUNT];
     uint64_t have_mask;
     bool have_lifetime;
     double lifetime_seconds; /* EnvironmentLifetimeSeconds */
     bool have_invocations;
-    uint64_t invocations; /* EnvironmentInvocations */
+    uint64_t invocations; /* EnvironmentInvocations; DeadEnvironmentInvocations of a death */
 };
 
 /* Why a line was not one of leakwatch's. */
@@ -110,7 +161,8 @@ enum lw_report_skip {
     LW_REPORT_SKIP_FOREIGN,  /* a JSON object that is not leakwatch's (another EMF producer,
                                 the function's JSON logs, an unknown LeakwatchRecord kind) */
     LW_REPORT_SKIP_INVALID,  /* leakwatch's line without its required fields (EnvironmentId;
-                                Sequence for invocations and alerts) or with a bad number */
+                                Sequence for invocations, intervals and alerts;
+                                DeadEnvironmentId for deaths) or with a bad number */
 };
 
 /*
@@ -125,7 +177,7 @@ enum lw_err lw_report_parse_line(const char *line, size_t len, struct lw_report_
                                  enum lw_report_skip *why);
 
 /*
- * What the input held. Every log event read is counted in exactly one of the first ten
+ * What the input held. Every log event read is counted in exactly one of the first twelve
  * counters. A log event is one line, except in exports: an event of a JSON document (one
  * "message" member) or one CSV record (which may span several lines).
  */
@@ -134,6 +186,8 @@ struct lw_report_stats {
     uint64_t invocations;      /* invocation lines kept (before deduplication) */
     uint64_t shutdowns;        /* shutdown lines kept */
     uint64_t alerts;           /* alert lines kept */
+    uint64_t intervals;        /* interval lines kept */
+    uint64_t deaths;           /* death lines kept */
     uint64_t skipped_text;     /* no JSON object on the line */
     uint64_t skipped_bad_json; /* '{' but not a complete JSON object (truncated lines) */
     uint64_t skipped_foreign;  /* JSON that is not leakwatch's */
@@ -143,8 +197,9 @@ struct lw_report_stats {
     uint64_t dropped_over_cap; /* leakwatch's lines beyond LW_REPORT_MAX_ENTRIES (among kept) */
     uint64_t duplicates;       /* lines removed by lw_report_finish(): repeats and conflicts */
     uint64_t conflicts;        /* of those, lines that claim the slot (environment and
-                                  Sequence; for shutdowns the environment) of a line read
-                                  before but say something else; each content counted once */
+                                  Sequence; for shutdowns the environment; for deaths the
+                                  dead environment) of a line read before but say something
+                                  else; each content counted once */
     uint64_t malformed;        /* leakwatch's lines that could not be read: the invalid ones
                                   and the bad JSON that names leakwatch (cut lines) */
 };
@@ -174,6 +229,10 @@ struct lw_report_entry {
     const char *from;
     const char *reason;
     const char *culprit;
+    uint32_t culprit_pid;
+    const char *ending;
+    const char *told_by;
+    const char *oom_forms;
     uint64_t seq;
     uint64_t timestamp_ms;
     uint64_t start_time_ms;
@@ -183,28 +242,37 @@ struct lw_report_entry {
     double value[LW_M_COUNT];
     uint64_t have_mask;
     double lifetime_seconds;
+    double unknown_rss_end_bytes;
+    uint32_t unknown_processes;
     uint32_t incomplete;
     uint32_t conflicts; /* after lw_report_finish(): other contents seen for this slot */
     bool cold_start;
+    bool restored;
     bool have_lifetime;
     bool have_invocations;
 };
 
-/* Whether entry e has metric id. */
+/* Whether entry e (not a death) has metric id. */
 bool lw_report_entry_has(const struct lw_report_entry *e, enum lw_metric_id id);
+
+/* Whether the death entry e has figure id. */
+bool lw_report_death_has(const struct lw_report_entry *e, enum lw_report_death_figure id);
 
 /* One environment after lw_report_finish(). Pointers are into the report. */
 struct lw_report_env {
     const char *env_id;
     const char *function_name;                 /* of its latest line */
     const char *function_version;              /* "" when not published */
-    const struct lw_report_entry *invocations; /* by Sequence, one per Sequence */
+    const struct lw_report_entry *invocations; /* by Sequence, one per Sequence: invocation and
+                                                  interval records */
     size_t n_invocations;
     const struct lw_report_entry *shutdown; /* NULL when the log has no shutdown line */
     const struct lw_report_entry *alerts;   /* by Sequence */
     size_t n_alerts;
-    uint64_t first_time_ms; /* earliest time seen, orders environments */
-    uint64_t conflicts;     /* conflicting lines of its invocations, alerts and shutdown */
+    const struct lw_report_entry *death; /* its death, told by the next environment of its
+                                            sandbox; NULL when the log has none */
+    uint64_t first_time_ms;              /* earliest time seen, orders environments */
+    uint64_t conflicts; /* conflicting lines of its records, alerts, shutdown and death */
 };
 
 struct lw_report;

@@ -103,3 +103,35 @@ size_t lw_report_safe_columns(const char *clean)
         chars += (*p & 0xc0) != 0x80; /* every byte but a continuation byte starts a character */
     return chars;
 }
+
+void lw_report_xml_put(FILE *out, const char *s)
+{
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        bool safe;
+        size_t l = lw_report_safe_char(s + i, n - i, &safe);
+        switch (s[i]) {
+        case '&':
+            fputs("&amp;", out);
+            break;
+        case '<':
+            fputs("&lt;", out);
+            break;
+        case '>':
+            fputs("&gt;", out);
+            break;
+        case '"':
+            fputs("&quot;", out);
+            break;
+        case '\'':
+            fputs("&apos;", out);
+            break;
+        default:
+            if (safe)
+                fwrite(s + i, 1, l, out);
+            else
+                fputc('?', out);
+        }
+        i += l;
+    }
+}

@@ -38,6 +38,7 @@ void lw_report_free(struct lw_report *r)
     free(r->inv.items);
     free(r->shut.items);
     free(r->alert.items);
+    free(r->death.items);
     free(r->envs);
     lw_report_input_clean_up(&r->in);
     free(r);
@@ -113,6 +114,12 @@ bool lw_report_entry_has(const struct lw_report_entry *e, enum lw_metric_id id)
     return (unsigned)id < LW_M_COUNT && (e->have_mask & (UINT64_C(1) << id)) != 0;
 }
 
+bool lw_report_death_has(const struct lw_report_entry *e, enum lw_report_death_figure id)
+{
+    return e->kind == LW_REPORT_DEATH && (unsigned)id < LW_D_COUNT &&
+           (e->have_mask & (UINT64_C(1) << id)) != 0;
+}
+
 enum lw_err lw_report_add(struct lw_report *r, const struct lw_report_line *line)
 {
     struct lw_report_vec *v;
@@ -129,6 +136,14 @@ enum lw_err lw_report_add(struct lw_report *r, const struct lw_report_line *line
     case LW_REPORT_ALERT:
         v = &r->alert;
         kept = &r->stats.alerts;
+        break;
+    case LW_REPORT_INTERVAL:
+        v = &r->inv; /* one sequence of records per environment, whatever their kind */
+        kept = &r->stats.intervals;
+        break;
+    case LW_REPORT_DEATH:
+        v = &r->death;
+        kept = &r->stats.deaths;
         break;
     default:
         return LW_ERR_INVALID;
@@ -150,6 +165,10 @@ enum lw_err lw_report_add(struct lw_report *r, const struct lw_report_line *line
         .from = lw_report_intern(r, line->from),
         .reason = lw_report_intern(r, line->reason),
         .culprit = lw_report_intern(r, line->culprit),
+        .culprit_pid = line->culprit_pid,
+        .ending = lw_report_intern(r, line->ending),
+        .told_by = lw_report_intern(r, line->told_by),
+        .oom_forms = lw_report_intern(r, line->oom_forms),
         .seq = line->seq,
         .timestamp_ms = line->timestamp_ms,
         .start_time_ms = line->start_time_ms,
@@ -158,14 +177,18 @@ enum lw_err lw_report_add(struct lw_report *r, const struct lw_report_line *line
         .arrival = r->arrivals++,
         .have_mask = line->have_mask,
         .lifetime_seconds = line->lifetime_seconds,
+        .unknown_rss_end_bytes = line->unknown_rss_end_bytes,
+        .unknown_processes = line->unknown_processes,
         .incomplete = line->incomplete,
         .cold_start = line->cold_start,
+        .restored = line->restored,
         .have_lifetime = line->have_lifetime,
         .have_invocations = line->have_invocations,
     };
     memcpy(e.value, line->value, sizeof(e.value));
     if (!e.env_id || !e.function_name || !e.function_version || !e.request_id || !e.status ||
-        !e.error_type || !e.peak_method || !e.verdict || !e.from || !e.reason || !e.culprit)
+        !e.error_type || !e.peak_method || !e.verdict || !e.from || !e.reason || !e.culprit ||
+        !e.ending || !e.told_by || !e.oom_forms)
         return LW_ERR_NOMEM;
     struct lw_report_entry *slot = vec_push(v);
     if (!slot)
@@ -195,25 +218,31 @@ static int cmp_content(const struct lw_report_entry *x, const struct lw_report_e
 {
     const char *const *sx[] = {&x->function_name, &x->function_version, &x->request_id, &x->status,
                                &x->error_type,    &x->peak_method,      &x->verdict,    &x->from,
-                               &x->reason,        &x->culprit};
+                               &x->reason,        &x->culprit,          &x->ending,     &x->told_by,
+                               &x->oom_forms};
     const char *const *sy[] = {&y->function_name, &y->function_version, &y->request_id, &y->status,
                                &y->error_type,    &y->peak_method,      &y->verdict,    &y->from,
-                               &y->reason,        &y->culprit};
+                               &y->reason,        &y->culprit,          &y->ending,     &y->told_by,
+                               &y->oom_forms};
     int c;
     for (size_t i = 0; i < sizeof(sx) / sizeof(sx[0]); i++)
         if ((c = cmp_str(*sx[i], *sy[i])) != 0)
             return c;
-    if ((c = cmp_u64(x->timestamp_ms, y->timestamp_ms)) ||
+    if ((c = cmp_u64(x->kind, y->kind)) || (c = cmp_u64(x->timestamp_ms, y->timestamp_ms)) ||
         (c = cmp_u64(x->start_time_ms, y->start_time_ms)) ||
         (c = cmp_u64(x->end_time_ms, y->end_time_ms)) ||
         (c = cmp_u64(x->have_mask, y->have_mask)) || (c = cmp_u64(x->incomplete, y->incomplete)) ||
-        (c = cmp_u64(x->cold_start, y->cold_start)) ||
+        (c = cmp_u64(x->cold_start, y->cold_start)) || (c = cmp_u64(x->restored, y->restored)) ||
+        (c = cmp_u64(x->unknown_processes, y->unknown_processes)) ||
+        (c = cmp_u64(x->culprit_pid, y->culprit_pid)) ||
         (c = cmp_u64(x->have_lifetime, y->have_lifetime)) ||
         (c = cmp_u64(x->have_invocations, y->have_invocations)) ||
         (c = cmp_u64(x->invocations, y->invocations)))
         return c;
     if (x->have_lifetime && x->lifetime_seconds != y->lifetime_seconds)
         return x->lifetime_seconds < y->lifetime_seconds ? -1 : 1;
+    if (x->unknown_rss_end_bytes != y->unknown_rss_end_bytes) /* finite sums of finite numbers */
+        return x->unknown_rss_end_bytes < y->unknown_rss_end_bytes ? -1 : 1;
     for (int i = 0; i < LW_M_COUNT; i++)
         if ((x->have_mask & (UINT64_C(1) << i)) && x->value[i] != y->value[i])
             return x->value[i] < y->value[i] ? -1 : 1; /* values are finite: never NaN */
@@ -240,13 +269,14 @@ static bool same_slot(const struct lw_report_entry *x, const struct lw_report_en
 }
 
 /*
- * Sorts v and keeps one entry per (environment, sequence): for shutdowns one per environment
- * (their sequence is 0). A line repeated to the byte (EMF delivery is at-least-once) is
- * dropped. Lines that claim the same slot but say something else are conflicting: leakwatch
- * writes each line once, so all but one of them were written by someone else, or corrupted on
- * the way. The report cannot tell which, so it shows the first one read, counts the others on
- * it (conflicts) and keeps one copy of each after the shown entries (v->items[v->n_shown..n)),
- * so that a later finish knows them again instead of counting them twice.
+ * Sorts v and keeps one entry per (environment, sequence): for shutdowns one per environment,
+ * for deaths one per dead environment (their sequence is 0). A line repeated to the byte (EMF
+ * delivery is at-least-once) is dropped. Lines that claim the same slot but say something else are
+ * conflicting: leakwatch writes each line once, so all but one of them were written by someone
+ * else, or corrupted on the way. The report cannot tell which, so it shows the first one read,
+ * counts the others on it (conflicts) and keeps one copy of each after the shown entries
+ * (v->items[v->n_shown..n)), so that a later finish knows them again instead of counting them
+ * twice.
  */
 static void sort_dedupe(struct lw_report_vec *v)
 {
@@ -309,76 +339,87 @@ static void note_time(struct lw_report_env *env, uint64_t t)
         env->first_time_ms = t;
 }
 
+/* The entries of environment id at v->items[*at..): their count; *at moves past them. */
+static size_t take_env(const struct lw_report_vec *v, size_t *at, const char *id,
+                       struct lw_report_env *env, const struct lw_report_entry **first)
+{
+    size_t n = 0;
+    *first = *at < v->n_shown ? &v->items[*at] : NULL;
+    for (; *at < v->n_shown && v->items[*at].env_id == id; (*at)++, n++) {
+        note_time(env, lw_report_entry_time_ms(&v->items[*at]));
+        env->conflicts += v->items[*at].conflicts;
+    }
+    return n;
+}
+
+/* The name and version of the environment's latest line that has them. */
+static void name_env(struct lw_report_env *env)
+{
+    const struct lw_report_entry *named = NULL;
+    for (size_t k = env->n_invocations; k > 0 && !named; k--)
+        if (env->invocations[k - 1].function_name[0])
+            named = &env->invocations[k - 1];
+    if (!named && env->shutdown && env->shutdown->function_name[0])
+        named = env->shutdown;
+    for (size_t k = env->n_alerts; k > 0 && !named; k--)
+        if (env->alerts[k - 1].function_name[0])
+            named = &env->alerts[k - 1];
+    if (!named && env->death && env->death->function_name[0])
+        named = env->death;
+    if (named) {
+        env->function_name = named->function_name;
+        env->function_version = named->function_version;
+    }
+}
+
 enum lw_err lw_report_finish(struct lw_report *r)
 {
     lw_report_input_end(r);
-    sort_dedupe(&r->inv);
-    sort_dedupe(&r->shut);
-    sort_dedupe(&r->alert);
-    size_t shown = r->inv.n_shown + r->shut.n_shown + r->alert.n_shown;
-    r->stats.duplicates = r->stats.invocations + r->stats.shutdowns + r->stats.alerts - shown;
-    r->stats.conflicts = (r->inv.n + r->shut.n + r->alert.n) - shown;
+    struct lw_report_vec *vecs[] = {&r->inv, &r->shut, &r->alert, &r->death};
+    enum { N_VECS = sizeof(vecs) / sizeof(vecs[0]) };
+    size_t shown = 0, kept = 0;
+    for (size_t k = 0; k < N_VECS; k++) {
+        sort_dedupe(vecs[k]);
+        shown += vecs[k]->n_shown;
+        kept += vecs[k]->n;
+    }
+    const struct lw_report_stats *st = &r->stats;
+    r->stats.duplicates =
+        st->invocations + st->intervals + st->shutdowns + st->alerts + st->deaths - shown;
+    r->stats.conflicts = kept - shown;
 
     free(r->envs);
     r->envs = NULL;
     r->n_envs = 0;
-    size_t max_envs = shown;
-    if (max_envs == 0)
+    if (shown == 0)
         return LW_OK;
-    r->envs = calloc(max_envs, sizeof(*r->envs));
+    r->envs = calloc(shown, sizeof(*r->envs));
     if (!r->envs)
         return LW_ERR_NOMEM;
 
-    /* a three-way merge of the sorted arrays by environment id */
-    size_t i = 0, s = 0, a = 0;
-    while (i < r->inv.n_shown || s < r->shut.n_shown || a < r->alert.n_shown) {
+    /* a merge of the sorted arrays by environment id */
+    size_t at[N_VECS] = {0};
+    for (;;) {
         const char *id = NULL;
-        if (i < r->inv.n_shown)
-            id = r->inv.items[i].env_id;
-        if (s < r->shut.n_shown && (!id || strcmp(r->shut.items[s].env_id, id) < 0))
-            id = r->shut.items[s].env_id;
-        if (a < r->alert.n_shown && (!id || strcmp(r->alert.items[a].env_id, id) < 0))
-            id = r->alert.items[a].env_id;
-
+        for (size_t k = 0; k < N_VECS; k++) {
+            const struct lw_report_vec *v = vecs[k];
+            if (at[k] < v->n_shown && (!id || strcmp(v->items[at[k]].env_id, id) < 0))
+                id = v->items[at[k]].env_id;
+        }
+        if (!id)
+            break;
         struct lw_report_env *env = &r->envs[r->n_envs++];
         env->env_id = id; /* interned: equal ids are the same pointer */
         env->function_name = "";
         env->function_version = "";
-        env->invocations = i < r->inv.n_shown ? &r->inv.items[i] : NULL; /* items may be NULL */
-        while (i < r->inv.n_shown && r->inv.items[i].env_id == id) {
-            note_time(env, lw_report_entry_time_ms(&r->inv.items[i]));
-            env->conflicts += r->inv.items[i].conflicts;
-            env->n_invocations++;
-            i++;
-        }
-        if (s < r->shut.n_shown && r->shut.items[s].env_id == id) {
-            env->shutdown = &r->shut.items[s];
-            note_time(env, lw_report_entry_time_ms(env->shutdown));
-            env->conflicts += env->shutdown->conflicts;
-            s++;
-        }
-        env->alerts = a < r->alert.n_shown ? &r->alert.items[a] : NULL;
-        while (a < r->alert.n_shown && r->alert.items[a].env_id == id) {
-            env->conflicts += r->alert.items[a].conflicts;
-            env->n_alerts++;
-            a++;
-        }
-        /* the name and version of the latest line that has them */
-        const struct lw_report_entry *named = NULL;
-        for (size_t k = env->n_invocations; k > 0 && !named; k--)
-            if (env->invocations[k - 1].function_name[0])
-                named = &env->invocations[k - 1];
-        if (!named && env->shutdown && env->shutdown->function_name[0])
-            named = env->shutdown;
-        for (size_t k = env->n_alerts; k > 0 && !named; k--)
-            if (env->alerts[k - 1].function_name[0])
-                named = &env->alerts[k - 1];
-        if (named) {
-            env->function_name = named->function_name;
-            env->function_version = named->function_version;
-        }
-        if (env->n_invocations == 0)
-            env->invocations = NULL;
+        const struct lw_report_entry *first;
+        env->n_invocations = take_env(&r->inv, &at[0], id, env, &first);
+        env->invocations = env->n_invocations ? first : NULL;
+        env->shutdown = take_env(&r->shut, &at[1], id, env, &first) ? first : NULL;
+        env->n_alerts = take_env(&r->alert, &at[2], id, env, &first);
+        env->alerts = env->n_alerts ? first : NULL;
+        env->death = take_env(&r->death, &at[3], id, env, &first) ? first : NULL;
+        name_env(env);
     }
     qsort(r->envs, r->n_envs, sizeof(*r->envs), cmp_env);
     return LW_OK;

@@ -1010,10 +1010,19 @@ class _Environment:
         self.freeze()
         return None
 
+    def _oom_killed(self):
+        """True once the kernel's OOM killer has ended a process of this environment. Asked
+        again where the runtime is found dead: the memory monitor polls, and a runtime the
+        kernel killed can be seen dead before the monitor's next look."""
+        if not self.oom and self.sandbox is not None and \
+                self.sandbox.oom_kills() > self.oom_kills_seen:
+            self.oom = True
+        return self.oom
+
     def _init_failure(self, deadline):
         if self.init_error is not None:
             return self.init_error
-        if self.oom:
+        if self._oom_killed():
             return ("error", "Runtime.OutOfMemory")
         for name, p in self.ext_procs.items():
             if not p.alive:
@@ -1068,7 +1077,9 @@ class _Environment:
                     inv.status, inv.error_type, reset = "error", "Runtime.OutOfMemory", "failure"
                     break
                 if self.runtime is None or not self.runtime.alive:
-                    inv.status, inv.error_type, reset = "error", "Runtime.ExitError", "failure"
+                    inv.status, inv.error_type, reset = "error", (
+                        "Runtime.OutOfMemory" if self._oom_killed() else "Runtime.ExitError"), \
+                        "failure"
                     break
                 crashed = [e for e in self.extensions.values()
                            if e.proc is not None and not e.proc.alive]
@@ -1406,7 +1417,8 @@ class _LmiEnvironment(_Environment):
                     reset = "failure"
                     break
                 if self.runtime is None or not self.runtime.alive:
-                    inv.status, inv.error_type = "error", "Runtime.ExitError"
+                    inv.status, inv.error_type = "error", (
+                        "Runtime.OutOfMemory" if self._oom_killed() else "Runtime.ExitError")
                     self.failed = (inv.status, inv.error_type)
                     reset = "failure"
                     break

@@ -7,8 +7,9 @@
  *   - trailing blanks and "\r" change nothing;
  *   - every line read is counted exactly once, and the reader keeps what the line parser
  *     accepts, kind by kind;
- *   - after finish, each environment has its invocations once each, by Sequence, its alerts by
- *     Sequence, and every kept line is either shown or counted as a duplicate;
+ *   - after finish, each environment has its records (invocations and intervals) once each, by
+ *     Sequence, its alerts by Sequence, its death (told by another environment) is about it,
+ *     and every kept line is either shown or counted as a duplicate;
  *   - conflicts (lines that claim a slot already read but differ) are among the duplicates
  *     and add up over the environments; reading the whole file a second time (at-least-once
  *     delivery) changes nothing shown and counts no new conflict;
@@ -40,8 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void check_line(const struct lw_report_line *l)
 {
-    check(l->kind == LW_REPORT_INVOCATION || l->kind == LW_REPORT_SHUTDOWN ||
-          l->kind == LW_REPORT_ALERT);
+    check(l->kind >= LW_REPORT_INVOCATION && l->kind <= LW_REPORT_KIND_LAST);
     STR_OK(l->env_id);
     check(l->env_id[0] != '\0');
     STR_OK(l->function_name);
@@ -54,7 +54,12 @@ static void check_line(const struct lw_report_line *l)
     STR_OK(l->from);
     STR_OK(l->reason);
     STR_OK(l->culprit);
-    check(l->have_mask >> LW_M_COUNT == 0);
+    STR_OK(l->ending);
+    STR_OK(l->told_by);
+    STR_OK(l->oom_forms);
+    check(l->culprit_pid <= INT32_MAX && (l->culprit_pid == 0 || l->culprit[0] != '\0'));
+    check(l->have_mask >> (l->kind == LW_REPORT_DEATH ? LW_D_COUNT : LW_M_COUNT) == 0);
+    check(isfinite(l->unknown_rss_end_bytes) && l->unknown_rss_end_bytes >= 0);
     for (int i = 0; i < LW_M_COUNT; i++) {
         if (l->have_mask & (1ull << i))
             check(isfinite(l->value[i]));
@@ -70,7 +75,7 @@ static bool same_line(const struct lw_report_line *a, const struct lw_report_lin
 }
 
 struct counts {
-    uint64_t lines, kind[4];
+    uint64_t lines, kind[LW_REPORT_KIND_LAST + 1];
 };
 
 static void parse_lines(const char *buf, size_t size, struct counts *c)
@@ -114,7 +119,8 @@ static void check_envs(const struct lw_report *r, const struct lw_report_stats *
         check(e != NULL && e->env_id != NULL && e->function_name != NULL);
         for (size_t k = 0; k < e->n_invocations; k++) {
             const struct lw_report_entry *x = &e->invocations[k];
-            check(x->kind == LW_REPORT_INVOCATION && strcmp(x->env_id, e->env_id) == 0);
+            check((x->kind == LW_REPORT_INVOCATION || x->kind == LW_REPORT_INTERVAL) &&
+                  strcmp(x->env_id, e->env_id) == 0);
             check(k == 0 || x->seq > e->invocations[k - 1].seq);
         }
         for (size_t k = 0; k < e->n_alerts; k++) {
@@ -123,8 +129,12 @@ static void check_envs(const struct lw_report *r, const struct lw_report_stats *
             check(k == 0 || x->seq >= e->alerts[k - 1].seq);
         }
         check(e->shutdown == NULL || e->shutdown->kind == LW_REPORT_SHUTDOWN);
-        shown += e->n_invocations + e->n_alerts + (e->shutdown != NULL);
+        /* a death belongs to the environment it tells about */
+        check(e->death == NULL ||
+              (e->death->kind == LW_REPORT_DEATH && strcmp(e->death->env_id, e->env_id) == 0));
+        shown += e->n_invocations + e->n_alerts + (e->shutdown != NULL) + (e->death != NULL);
         uint64_t conflicts = e->shutdown ? e->shutdown->conflicts : 0;
+        conflicts += e->death ? e->death->conflicts : 0;
         for (size_t k = 0; k < e->n_invocations; k++)
             conflicts += e->invocations[k].conflicts;
         for (size_t k = 0; k < e->n_alerts; k++)
@@ -132,7 +142,8 @@ static void check_envs(const struct lw_report *r, const struct lw_report_stats *
         check(conflicts == e->conflicts);
         total_conflicts += conflicts;
     }
-    check(shown + st->duplicates == st->invocations + st->shutdowns + st->alerts);
+    check(shown + st->duplicates ==
+          st->invocations + st->intervals + st->shutdowns + st->alerts + st->deaths);
     check(st->conflicts <= st->duplicates);
     check(total_conflicts == st->conflicts);
 }
@@ -271,9 +282,12 @@ struct xml {
 
 static bool allowed_element(const char *name, size_t n)
 {
-    static const char *const names[] = {"svg",   "g",      "rect",  "text", "line",    "polyline",
-                                        "path",  "circle", "title", "html", "head",    "meta",
-                                        "style", "body",   "h1",    "h2",   "section", "pre"};
+    static const char *const names[] = {
+        "svg",    "g",      "rect", "text",   "line",  "polyline", "path",   "circle",
+        "title",  "html",   "head", "meta",   "style", "body",     "header", "main",
+        "footer", "h1",     "h2",   "h3",     "p",     "section",  "dl",     "dt",
+        "dd",     "strong", "span", "figure", "table", "caption",  "thead",  "tbody",
+        "tr",     "th",     "td",   "ul",     "li"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (strlen(names[i]) == n && memcmp(names[i], name, n) == 0)
             return true;
@@ -446,7 +460,12 @@ static void write_all(const struct lw_report *r, size_t last)
     check(x.n_texts == (envs < 64 ? envs : 64));
     for (size_t i = 0; i < x.n_texts; i++) {
         const struct lw_report_env *e = lw_report_env_at(r, i);
-        expect_text("Memory per invocation: ",
+        /* an environment of interval records only is drawn over time */
+        size_t intervals = 0;
+        for (size_t k = 0; k < e->n_invocations; k++)
+            intervals += e->invocations[k].kind == LW_REPORT_INTERVAL;
+        bool over_time = e->n_invocations > 0 && intervals == e->n_invocations;
+        expect_text(over_time ? "Memory over time: " : "Memory per invocation: ",
                     e->function_name[0] ? e->function_name : "(unknown function)", "", NULL,
                     x.texts[i]);
     }
@@ -494,9 +513,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct lw_report_stats st;
     lw_report_stats(r, &st);
     /* every log event in exactly one counter */
-    check(st.lines == st.invocations + st.shutdowns + st.alerts + st.skipped_text +
-                          st.skipped_bad_json + st.skipped_foreign + st.skipped_invalid +
-                          st.skipped_too_long + st.framing);
+    check(st.lines == st.invocations + st.intervals + st.shutdowns + st.alerts + st.deaths +
+                          st.skipped_text + st.skipped_bad_json + st.skipped_foreign +
+                          st.skipped_invalid + st.skipped_too_long + st.framing);
     check_envs(r, &st);
     size_t envs = lw_report_env_count(r);
     size_t first_n = envs > 0 ? lw_report_env_at(r, 0)->n_invocations : 0;
@@ -513,6 +532,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check(st.invocations == c.kind[LW_REPORT_INVOCATION]);
     check(st.shutdowns == c.kind[LW_REPORT_SHUTDOWN]);
     check(st.alerts == c.kind[LW_REPORT_ALERT]);
+    check(st.intervals == c.kind[LW_REPORT_INTERVAL]);
+    check(st.deaths == c.kind[LW_REPORT_DEATH]);
 
     /* The same lines again: all duplicates, nothing new shown. */
     const char *p = buf, *end = buf + size;
@@ -526,7 +547,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     lw_report_stats(r, &st2);
     check(lw_report_env_count(r) == envs);
     check(envs == 0 || lw_report_env_at(r, 0)->n_invocations == first_n);
-    check(st2.duplicates == st.duplicates + st.invocations + st.shutdowns + st.alerts);
+    check(st2.duplicates ==
+          st.duplicates + st.invocations + st.intervals + st.shutdowns + st.alerts + st.deaths);
     check(st2.conflicts == st.conflicts);
     check_envs(r, &st2);
 

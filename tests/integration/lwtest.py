@@ -18,8 +18,10 @@ LAYER_ZIP = os.environ.get("LW_LAYER_ZIP")
 # With a layer of another architecture: a launcher for this machine that starts the layer's own
 # loader through qemu-user (qemu cannot follow a foreign launcher's execve without binfmt_misc).
 LAYER_LAUNCHER = os.environ.get("LW_LAYER_LAUNCHER")
-sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "emulator"))
-sys.path.insert(0, os.path.join(SOURCE_DIR, "layer"))
+# Appended, not prepended: the emulator's folder has test modules of the same names as this
+# folder's (test_modes, test_faults), and a test here that imports its sibling must get the sibling.
+sys.path.append(os.path.join(SOURCE_DIR, "tests", "emulator"))
+sys.path.append(os.path.join(SOURCE_DIR, "layer"))
 from lambda_emulator import Emulator  # noqa: E402
 from layerlib import unpack as unpack_layer  # noqa: E402
 

@@ -58,6 +58,9 @@ class DeathTest(LeakwatchCase):
             lines = emu.log_lines
             report = emu.report()
             self.environments = report["environments"]
+            exts = report.get("extensions")
+            self.shutdowns = [sh for e in (exts.values() if isinstance(exts, dict) else [])
+                              for sh in e.get("shutdowns") or []]
             # what to look at when a death is told otherwise than expected
             self.context = "leakwatch said: %s; its shutdowns: %s" % (
                 self.leakwatch_log(lines)[-8:],
@@ -74,7 +77,12 @@ class DeathTest(LeakwatchCase):
         self.assertEqual(len(deaths), 1, deaths)
         d = deaths[0]
         self.assertEqual(d["Cause"], "Runtime.OutOfMemory", self.context)
-        self.assertIn("error-type", d["OomForms"])
+        # Lambda's report of the fatal invocation names Runtime.OutOfMemory ("error-type"), but it
+        # may reach leakwatch after its SHUTDOWN budget for it has run out on a loaded machine:
+        # the kill at the limit, seen by leakwatch's own last reading, is then the form it knows.
+        self.assertTrue(set(d["OomForms"]) & {"error-type", "killed-at-limit"}, self.context)
+        self.assertTrue(set(d["OomForms"]) <= {"error-type", "error-at-limit", "killed-at-limit"},
+                        d["OomForms"])
         self.assertEqual(d["OutOfMemoryDeaths"], 1)
         self.assertEqual(d["DeadEnvironmentInvocations"], died + 1)
         # its age: the emulator's own count of the dead environment's life, from its creation
@@ -83,7 +91,14 @@ class DeathTest(LeakwatchCase):
         self.assertEqual(dead["invocations"], died + 1)
         self.assertEqual(dead["shutdown_reason"], "failure")
         self.assertLessEqual(d["DeadEnvironmentLifetimeSeconds"], dead["lifetime_s"])
-        self.assertGreater(d["DeadEnvironmentLifetimeSeconds"], dead["lifetime_s"] - 1.0)
+        if self.shutdowns and self.shutdowns[0]["in_time"]:
+            self.assertGreater(d["DeadEnvironmentLifetimeSeconds"], dead["lifetime_s"] - 1.0,
+                               "%s; emulator: %s; %s" % (d, dead, self.context))
+        else:
+            # Killed in its SHUTDOWN (a machine thrashing at the limit can stall it past the
+            # deadline): what it knew last is the boundary before the fatal invocation.
+            self.assertGreaterEqual(d["DeadEnvironmentEndTimeMs"], d["DeadEnvironmentStartTimeMs"])
+            self.assertGreater(d["DeadEnvironmentLifetimeSeconds"], 0)
         # predicted, with a lead, and how close the projection came
         self.assertTrue(d["Predicted"], d)
         self.assertEqual(d["OutOfMemoryPredicted"], 1)
@@ -93,7 +108,8 @@ class DeathTest(LeakwatchCase):
         # what the projection said when the leak was flagged, against the invocation it died in
         self.assertAlmostEqual(d["ProjectionErrorPercent"],
                                100.0 * abs(d["ProjectedOomSequence"] - (died + 1)) / (died + 1),
-                               delta=0.1)
+                               # both figures are rounded to a tenth
+                               delta=0.05 + 100.0 * 0.05 / (died + 1) + 1e-9, msg=str(d))
         self.assertLess(d["ProjectionErrorPercent"], 25.0)
         # the leak verdict was standing at the invocation the lead is counted from
         recs = invocation_records(lines)

@@ -5,6 +5,12 @@
 # function or a daemon without the Extensions API); every other check still has to pass.
 set(LW_LAYER_WORK ${CMAKE_BINARY_DIR}/layer)
 set(LW_LAYER_DIST ${LW_LAYER_WORK}/dist)
+# libcurl is built once from Debian's curl source package and kept in the build tree
+# (layer/curlbuild.py); every layer build of this tree and the layer tests share that cache.
+set(LW_LAYER_CACHE ${LW_LAYER_WORK}/layer-cache)
+set(LW_LAYER_LIBCURL source CACHE STRING
+    "libcurl in the layers: source (built from Debian's curl source package for OTLP only) or debian (Debian's libcurl4 with its whole closure, the fallback)")
+set_property(CACHE LW_LAYER_LIBCURL PROPERTY STRINGS source debian)
 
 set(LW_LAYER_ARCHES x86_64)
 find_program(LW_AARCH64_CC aarch64-linux-gnu-gcc)
@@ -15,10 +21,13 @@ else()
     message(STATUS "layer: no arm64 cross toolchain or qemu-aarch64; only the x86_64 layer is tested")
 endif()
 
+set(LW_LAYER_ARCHES_ZIPS)
 foreach(arch ${LW_LAYER_ARCHES})
+    list(APPEND LW_LAYER_ARCHES_ZIPS layer_zip_${arch})
     add_test(NAME layer.build.${arch}
              COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/layer/build-layer --arch ${arch}
-                     --out ${LW_LAYER_DIST} --build-root ${LW_LAYER_WORK})
+                     --out ${LW_LAYER_DIST} --build-root ${LW_LAYER_WORK}
+                     --cache ${LW_LAYER_CACHE} --libcurl ${LW_LAYER_LIBCURL})
     set_tests_properties(layer.build.${arch} PROPERTIES LABELS layer TIMEOUT 900
         FIXTURES_SETUP layer_zip_${arch} RESOURCE_LOCK layer_build)
     add_test(NAME layer.check.${arch}
@@ -27,6 +36,13 @@ foreach(arch ${LW_LAYER_ARCHES})
                      --function ${CMAKE_BINARY_DIR}/functions/steady --lifecycle require)
     set_tests_properties(layer.check.${arch} PROPERTIES LABELS layer TIMEOUT 900
         FIXTURES_REQUIRED layer_zip_${arch} SKIP_RETURN_CODE 77)
+    # The bundled libcurl's closure, and a real HTTPS POST through it to a local TLS receiver.
+    add_test(NAME layer.https.${arch}
+             COMMAND ${Python3_EXECUTABLE} -m unittest -v test_https
+             WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/tests/layer)
+    set_tests_properties(layer.https.${arch} PROPERTIES LABELS layer TIMEOUT 600
+        FIXTURES_REQUIRED layer_zip_${arch}
+        ENVIRONMENT "LW_SOURCE_DIR=${CMAKE_SOURCE_DIR};LW_LAYER_ZIP=${LW_LAYER_DIST}/leakwatch-${PROJECT_VERSION}-${arch}.zip;LW_LAYER_LIBCURL=${LW_LAYER_LIBCURL};PYTHONDONTWRITEBYTECODE=1")
 endforeach()
 
 # The integration tests once more, against the packaged x86_64 layer instead of the bare binary.
@@ -52,5 +68,7 @@ endif()
 add_test(NAME layer.test_layer
          COMMAND ${Python3_EXECUTABLE} -m unittest -v test_layer
          WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/tests/layer)
+# After the layer builds: its layers take libcurl from the cache they filled.
 set_tests_properties(layer.test_layer PROPERTIES LABELS layer TIMEOUT 900
-    ENVIRONMENT "LW_SOURCE_DIR=${CMAKE_SOURCE_DIR};PYTHONDONTWRITEBYTECODE=1")
+    FIXTURES_REQUIRED "${LW_LAYER_ARCHES_ZIPS}"
+    ENVIRONMENT "LW_SOURCE_DIR=${CMAKE_SOURCE_DIR};LW_LAYER_CACHE=${LW_LAYER_CACHE};LW_LAYER_LIBCURL=${LW_LAYER_LIBCURL};PYTHONDONTWRITEBYTECODE=1")

@@ -24,6 +24,13 @@ HOST = L.ARCHES["x86_64"]
 ARM = L.ARCHES["arm64"]
 HAVE_ARM = shutil.which(ARM.cc) is not None and shutil.which(ARM.qemu or "true") is not None
 VERSION = L.project_version()
+# libcurl from Debian's source package is built once into this cache and reused by every layer
+# the tests build (ctest passes the suite's cache, filled by layer.build.*).
+CACHE = os.environ.get("LW_LAYER_CACHE") or os.path.join(tempfile.gettempdir(), "lw-layer-cache")
+LIBCURL = os.environ.get("LW_LAYER_LIBCURL", "source")
+# What the bundled libcurl reports and the copyright file it brings, per --libcurl.
+CURL_VERSION_RE = {"source": r"^libcurl/\S+ mbedTLS/2", "debian": r"^libcurl/\S+ OpenSSL/3"}
+CURL_COPYRIGHT = {"source": "curl.copyright", "debian": "libcurl4.copyright"}
 
 # A stand-in daemon: prints what it was started with, and where its C library and loader came
 # from, as one JSON object.
@@ -92,9 +99,10 @@ def compile_c(cc, src_text, out, *flags):
     return out
 
 
-def build_layer(tmp, arch, binary):
+def build_layer(tmp, arch, binary, libcurl=LIBCURL):
     r = run([sys.executable, os.path.join(LAYER_DIR, "build-layer"), "--arch", arch.name,
-             "--binary", binary, "--out", os.path.join(tmp, "dist"), "--build-root", tmp])
+             "--binary", binary, "--out", os.path.join(tmp, "dist"), "--build-root", tmp,
+             "--cache", CACHE, "--libcurl", libcurl])
     if r.returncode != 0:
         raise AssertionError(f"build-layer failed: {r.stdout}{r.stderr}")
     return os.path.join(tmp, "dist", f"leakwatch-{VERSION}-{arch.name}.zip"), r.stdout
@@ -267,12 +275,12 @@ class ClosureTest(unittest.TestCase):
     """A daemon with the real dependencies (libcurl, cJSON, protobuf-c) is packaged with its whole
     library closure, passes check-layer and runs from the layer without any machine library."""
 
-    def closure(self, arch, cc_flags):
+    def closure(self, arch, cc_flags, libcurl=LIBCURL):
         tmp = tempfile.mkdtemp(prefix=f"lw-closure-{arch.name}-")
         self.addCleanup(shutil.rmtree, tmp, True)
         probe = compile_c(arch.cc, CURL_PROBE_C, os.path.join(tmp, "curl-probe"), *cc_flags,
                           "-lcurl", "-lcjson", "-lprotobuf-c")
-        zip_path, out = build_layer(tmp, arch, probe)
+        zip_path, out = build_layer(tmp, arch, probe, libcurl)
         self.assertIn("libcurl.so.4", out)
         r = check_layer(zip_path)
         self.assertEqual(r.returncode, 77, r.stdout + r.stderr)
@@ -281,7 +289,7 @@ class ClosureTest(unittest.TestCase):
         unpack(zip_path, opt)
         with zipfile.ZipFile(zip_path) as z:
             names = z.namelist()
-        self.assertIn(f"{L.LICENSE_DIR}/libcurl4.copyright", names)
+        self.assertIn(f"{L.LICENSE_DIR}/{CURL_COPYRIGHT[libcurl]}", names)
         self.assertFalse([n for n in names if n.startswith("lib/") or n.startswith("bin/")])
         return opt
 
@@ -289,7 +297,15 @@ class ClosureTest(unittest.TestCase):
         opt = self.closure(HOST, [])
         r = run([os.path.join(opt, L.EXTENSION_PATH)], env={})
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertRegex(r.stdout, r"^libcurl/\S+ OpenSSL/3")
+        self.assertRegex(r.stdout, CURL_VERSION_RE[LIBCURL])
+
+    def test_x86_64_with_debians_libcurl(self):
+        # The fallback, --libcurl debian: Debian's libcurl4 and its whole closure.
+        opt = self.closure(HOST, [], "debian")
+        r = run([os.path.join(opt, L.EXTENSION_PATH)], env={})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, CURL_VERSION_RE["debian"])
+        self.assertIn("libgssapi_krb5.so.2", os.listdir(os.path.join(opt, L.LIB_DIR)))
 
     @unittest.skipUnless(HAVE_ARM, "no arm64 cross compiler or qemu-aarch64")
     def test_arm64_under_qemu(self):
@@ -297,7 +313,7 @@ class ClosureTest(unittest.TestCase):
         r = run(L.loader_command(ARM, opt, "--argv0", "leakwatch",
                                  os.path.join(opt, L.BIN_PATH)), env={})
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertRegex(r.stdout, r"^libcurl/\S+ OpenSSL/3")
+        self.assertRegex(r.stdout, CURL_VERSION_RE[LIBCURL])
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
  * line a real log holds, every prefix of a real line, every single-byte corruption of one, and
  * strings cut at their field's size.
  */
+#include <leakwatch/emf.h>
 #include <leakwatch/report.h>
+#include <leakwatch/state.h>
 
 #include <math.h>
 #include <setjmp.h>
@@ -69,6 +71,242 @@ static void test_parse_fields(void **state)
     assert_true(out.have_invocations);
     assert_int_equal(out.invocations, 7);
     free(line);
+}
+
+/* Whether line has death figure id, and its value. */
+static bool figure(const struct lw_report_line *l, enum lw_report_death_figure id, double *v)
+{
+    if (!(l->have_mask & (UINT64_C(1) << id)))
+        return false;
+    *v = l->value[id];
+    return true;
+}
+
+#define ASSERT_FIGURE(line, id, expected)                                                          \
+    do {                                                                                           \
+        double v_;                                                                                 \
+        assert_true(figure((line), (id), &v_));                                                    \
+        assert_true(fabs(v_ - (expected)) < 1e-9);                                                 \
+    } while (0)
+
+/*
+ * A real death line (story.log, captured in the emulator): it belongs to the environment it is
+ * about, names the one that told it, and carries the cause, the forms, the prediction and the
+ * projection against the truth.
+ */
+static void test_parse_death(void **state)
+{
+    (void)state;
+    char *line = nth_line_with(FIXTURE("story.log"), "\"LeakwatchRecord\":\"death\"", 1);
+    struct lw_report_line out;
+    enum lw_report_skip why;
+    assert_int_equal(lw_report_parse_line(line, strlen(line), &out, &why), LW_OK);
+    assert_int_equal(out.kind, LW_REPORT_DEATH);
+    assert_string_equal(out.env_id, "2026/12/04/[$LATEST]cede52a7f90b40199337493b72b2899b");
+    assert_string_equal(out.told_by, "324de41b1880c93e");
+    assert_string_equal(out.function_name, "orders-api");
+    assert_string_equal(out.function_version, "$LATEST");
+    assert_string_equal(out.ending, "Runtime.OutOfMemory");
+    assert_string_equal(out.oom_forms, "error-type, error-at-limit");
+    assert_string_equal(out.verdict, "leak-critical");
+    assert_string_equal(out.status, "error");
+    assert_string_equal(out.error_type, "Runtime.OutOfMemory");
+    assert_string_equal(out.reason, "failure");
+    assert_int_equal(out.seq, 0);
+    assert_int_equal(out.start_time_ms, 1796421194072u);
+    assert_int_equal(out.end_time_ms, 1796421202990u);
+    assert_true(out.have_lifetime);
+    assert_true(out.lifetime_seconds == 8.918);
+    assert_true(out.have_invocations);
+    assert_int_equal(out.invocations, 64);
+    ASSERT_FIGURE(&out, LW_D_OOM_DEATHS, 1);
+    ASSERT_FIGURE(&out, LW_D_OOM_PREDICTED, 1);
+    ASSERT_FIGURE(&out, LW_D_PREDICTED, 1);
+    ASSERT_FIGURE(&out, LW_D_LEAD_INVOCATIONS, 33);
+    ASSERT_FIGURE(&out, LW_D_LEAD_MINUTES, 0.07);
+    ASSERT_FIGURE(&out, LW_D_LEAD_SECONDS, 4.385);
+    ASSERT_FIGURE(&out, LW_D_PROJECTED_SEQ, 61.5);
+    ASSERT_FIGURE(&out, LW_D_LAST_PROJECTED_SEQ, 64);
+    ASSERT_FIGURE(&out, LW_D_ACTUAL_SEQ, 64);
+    ASSERT_FIGURE(&out, LW_D_ERROR_PERCENT, 3.8);
+    ASSERT_FIGURE(&out, LW_D_LAST_FN_RSS, 134090752);
+    ASSERT_FIGURE(&out, LW_D_MEM_LIMIT, 134217728);
+    ASSERT_FIGURE(&out, LW_D_LAST_MAX_USED_MB, 132);
+    ASSERT_FIGURE(&out, LW_D_INTERVALS, 0); /* false is a figure too: 0, present */
+    ASSERT_FIGURE(&out, LW_D_RESTORED, 0);
+    free(line);
+
+    /* the forged one: what it lacks is absent, never 0 */
+    line = nth_line_with(FIXTURE("story.log"), "\"LeakwatchRecord\":\"death\"", 2);
+    assert_int_equal(lw_report_parse_line(line, strlen(line), &out, &why), LW_OK);
+    assert_string_equal(out.env_id, "forged-env<b>");
+    assert_string_equal(out.oom_forms, "<b>, error-type");
+    assert_int_equal(out.have_mask, 0);
+    assert_false(out.have_lifetime);
+    free(line);
+}
+
+/* Writes what the daemon writes for a death (lw_emf_encode_death) and reads it back. */
+static void encode_and_parse(const struct lw_state *dead, const struct lw_death *d,
+                             struct lw_report_line *out)
+{
+    struct lw_emf_options opt = {.namespace_ = "Leakwatch", .function_name = "fn"};
+    struct lw_emf_death e = {.time_ms = 1800000000000, .env_id = "next", .dead = dead, .death = d};
+    static char buf[8192];
+    size_t len;
+    assert_int_equal(lw_emf_encode_death(&opt, &e, buf, sizeof(buf), &len), LW_OK);
+    enum lw_report_skip why;
+    assert_int_equal(lw_report_parse_line(buf, len, out, &why), LW_OK);
+    assert_int_equal(out->kind, LW_REPORT_DEATH);
+}
+
+/*
+ * The daemon's own encoder against the report's reader: every figure the death line carries
+ * reaches the report under its name, and what a death that is not out of memory leaves out
+ * stays out (a timeout is neither predicted nor unpredicted).
+ */
+static void test_parse_death_round_trip(void **state)
+{
+    (void)state;
+    struct lw_state dead = {
+        .env_id = "dead",
+        .function_name = "fn",
+        .started_ms = 1799999000000,
+        .memory_limit_bytes = 134217728,
+        .last_seq = 40,
+        .boundary_ms = 1799999900000,
+        .have_readings = true,
+        .fn_rss_bytes = 120000000,
+        .env_rss_bytes = 125000000,
+        .env_rss_max_bytes = 130000000,
+        .verdict = LW_VERDICT_LEAK,
+        .ended = true,
+        .ended_ms = 1799999950000,
+        .shutdown_reason = "failure",
+        .have_last_report = true,
+        .last_report_seq = 41,
+        .last_status = "error",
+        .last_error_type = "Runtime.OutOfMemory",
+        .last_max_memory_used_mb = 128,
+        .last_memory_size_mb = 128,
+    };
+    struct lw_death d = {
+        .cause = LW_DEATH_OUT_OF_MEMORY,
+        .oom_forms = LW_OOM_ERROR_TYPE | LW_OOM_KILLED_AT_LIMIT,
+        .invocations = 41,
+        .age_seconds = 950,
+        .predicted = true,
+        .lead_invocations = 12,
+        .lead_minutes = 2.5,
+        .have_error = true,
+        .projected_seq = 44.04,
+        .error_percent = 7.4,
+        .last_projected_seq = 41.2,
+    };
+    struct lw_report_line out;
+    encode_and_parse(&dead, &d, &out);
+    assert_string_equal(out.env_id, "dead");
+    assert_string_equal(out.told_by, "next");
+    assert_string_equal(out.ending, "Runtime.OutOfMemory");
+    assert_string_equal(out.oom_forms, "error-type, killed-at-limit");
+    assert_string_equal(out.verdict, lw_verdict_name(LW_VERDICT_LEAK));
+    assert_string_equal(out.status, "error");
+    assert_string_equal(out.error_type, "Runtime.OutOfMemory");
+    assert_string_equal(out.reason, "failure");
+    assert_int_equal(out.start_time_ms, 1799999000000u);
+    assert_int_equal(out.end_time_ms, 1799999950000u);
+    assert_true(out.have_lifetime && out.lifetime_seconds == 950);
+    assert_true(out.have_invocations && out.invocations == 41);
+    ASSERT_FIGURE(&out, LW_D_OOM_DEATHS, 1);
+    ASSERT_FIGURE(&out, LW_D_OOM_PREDICTED, 1);
+    ASSERT_FIGURE(&out, LW_D_PREDICTED, 1);
+    ASSERT_FIGURE(&out, LW_D_LEAD_INVOCATIONS, 12);
+    ASSERT_FIGURE(&out, LW_D_LEAD_MINUTES, 2.5);
+    ASSERT_FIGURE(&out, LW_D_LEAD_SECONDS, 150);
+    ASSERT_FIGURE(&out, LW_D_PROJECTED_SEQ, 44.0); /* to a tenth */
+    ASSERT_FIGURE(&out, LW_D_LAST_PROJECTED_SEQ, 41.2);
+    ASSERT_FIGURE(&out, LW_D_ACTUAL_SEQ, 41);
+    ASSERT_FIGURE(&out, LW_D_ERROR_PERCENT, 7.4);
+    ASSERT_FIGURE(&out, LW_D_LAST_FN_RSS, 120000000);
+    ASSERT_FIGURE(&out, LW_D_LAST_ENV_RSS, 125000000);
+    ASSERT_FIGURE(&out, LW_D_PEAK_ENV_RSS, 130000000);
+    ASSERT_FIGURE(&out, LW_D_MEM_LIMIT, 134217728);
+    ASSERT_FIGURE(&out, LW_D_LAST_REPORT_SEQ, 41);
+    ASSERT_FIGURE(&out, LW_D_LAST_MAX_USED_MB, 128);
+    ASSERT_FIGURE(&out, LW_D_INTERVALS, 0);
+    ASSERT_FIGURE(&out, LW_D_RESTORED, 0);
+    /* every figure the report knows was written */
+    assert_int_equal(out.have_mask, (UINT64_C(1) << LW_D_COUNT) - 1);
+
+    /* a timeout in an environment of intervals, never projected */
+    dead.intervals = true;
+    dead.ended = false;
+    struct lw_death t = {.cause = LW_DEATH_TIMEOUT, .invocations = 7, .age_seconds = 30};
+    encode_and_parse(&dead, &t, &out);
+    assert_string_equal(out.ending, "timeout");
+    assert_string_equal(out.oom_forms, "");
+    assert_string_equal(out.reason, "");               /* no SHUTDOWN reached it */
+    assert_int_equal(out.end_time_ms, 1799999900000u); /* its last boundary */
+    ASSERT_FIGURE(&out, LW_D_OOM_DEATHS, 0);
+    ASSERT_FIGURE(&out, LW_D_INTERVALS, 1);
+    double v;
+    static const enum lw_report_death_figure absent[] = {
+        LW_D_OOM_PREDICTED, LW_D_PREDICTED,  LW_D_LEAD_INVOCATIONS, LW_D_LEAD_MINUTES,
+        LW_D_LEAD_SECONDS,  LW_D_ACTUAL_SEQ, LW_D_PROJECTED_SEQ,    LW_D_ERROR_PERCENT};
+    for (size_t i = 0; i < sizeof(absent) / sizeof(absent[0]); i++)
+        assert_false(figure(&out, absent[i], &v));
+}
+
+/*
+ * An interval record (Managed Instances, story.log): no request id, its start from
+ * IntervalStartTimeMs, the requests it served, the culprit with its pid; the alert of such an
+ * environment has its growth per hour only.
+ */
+static void test_parse_interval(void **state)
+{
+    (void)state;
+    char *line = nth_line_with(FIXTURE("story.log"), "\"LeakwatchRecord\":\"interval\"", 40);
+    struct lw_report_line out;
+    enum lw_report_skip why;
+    assert_int_equal(lw_report_parse_line(line, strlen(line), &out, &why), LW_OK);
+    assert_int_equal(out.kind, LW_REPORT_INTERVAL);
+    assert_int_equal(out.seq, 40);
+    assert_string_equal(out.request_id, "");
+    assert_int_equal(out.start_time_ms, 1796421223679u);
+    assert_int_equal(out.end_time_ms, 1796421224181u);
+    assert_string_equal(out.culprit, "python3");
+    assert_int_equal(out.culprit_pid, 19760);
+    assert_string_equal(out.verdict, "leak-critical");
+    assert_true(out.value[LW_M_REQUESTS] == 64);
+    assert_true(out.value[LW_M_REQUEST_DURATION_MAX] == 38.977);
+    assert_true(out.have_mask & (UINT64_C(1) << LW_M_GROWTH_PER_HOUR));
+    assert_false(out.have_mask & (UINT64_C(1) << LW_M_GROWTH_PER_INVOCATION));
+    free(line);
+
+    line = nth_line_with(FIXTURE("story.log"), "\"LeakwatchAlert\"", 2);
+    assert_int_equal(lw_report_parse_line(line, strlen(line), &out, &why), LW_OK);
+    assert_int_equal(out.kind, LW_REPORT_ALERT);
+    assert_string_equal(out.function_name, "orders-worker");
+    assert_int_equal(out.culprit_pid, 19760);
+    assert_true(out.value[LW_M_GROWTH_PER_HOUR] == 29229316770.0);
+    assert_false(out.have_mask & (UINT64_C(1) << LW_M_GROWTH_PER_INVOCATION));
+    free(line);
+
+    /* a pid is a positive 32-bit number, and only a culprit has one */
+    static const char *const bad_pids[] = {
+        "{\"LeakwatchRecord\":\"invocation\",\"EnvironmentId\":\"e\",\"Sequence\":1,"
+        "\"Culprit\":\"x\",\"CulpritPid\":0}",
+        "{\"LeakwatchRecord\":\"invocation\",\"EnvironmentId\":\"e\",\"Sequence\":1,"
+        "\"Culprit\":\"x\",\"CulpritPid\":4294967296}",
+        "{\"LeakwatchRecord\":\"invocation\",\"EnvironmentId\":\"e\",\"Sequence\":1,"
+        "\"Culprit\":\"x\",\"CulpritPid\":-5}",
+        "{\"LeakwatchRecord\":\"invocation\",\"EnvironmentId\":\"e\",\"Sequence\":1,"
+        "\"CulpritPid\":12}",
+    };
+    for (size_t i = 0; i < sizeof(bad_pids) / sizeof(bad_pids[0]); i++) {
+        assert_int_equal(lw_report_parse_line(bad_pids[i], strlen(bad_pids[i]), &out, &why), LW_OK);
+        assert_int_equal(out.culprit_pid, 0);
+    }
 }
 
 struct line_case {
@@ -138,6 +376,19 @@ static const struct line_case line_cases[] = {
      LW_REPORT_SKIP_INVALID, 0},
     {"{\"LeakwatchRecord\":\"shutdown\",\"ShutdownReason\":\"spindown\"}", LW_ERR_INVALID,
      LW_REPORT_SKIP_INVALID, 0},
+    /* interval records need their Sequence; a death needs the environment it tells about */
+    {"{\"LeakwatchRecord\":\"interval\",\"EnvironmentId\":\"e1\",\"Sequence\":3}", LW_OK,
+     LW_REPORT_SKIP_NONE, LW_REPORT_INTERVAL},
+    {"{\"LeakwatchRecord\":\"interval\",\"EnvironmentId\":\"e1\"}", LW_ERR_INVALID,
+     LW_REPORT_SKIP_INVALID, 0},
+    {"{\"LeakwatchRecord\":\"death\",\"EnvironmentId\":\"e2\",\"DeadEnvironmentId\":\"e1\"}", LW_OK,
+     LW_REPORT_SKIP_NONE, LW_REPORT_DEATH},
+    {"{\"LeakwatchRecord\":\"death\",\"DeadEnvironmentId\":\"e1\"}", LW_OK, LW_REPORT_SKIP_NONE,
+     LW_REPORT_DEATH},
+    {"{\"LeakwatchRecord\":\"death\",\"EnvironmentId\":\"e2\"}", LW_ERR_INVALID,
+     LW_REPORT_SKIP_INVALID, 0},
+    {"{\"LeakwatchRecord\":\"death\",\"EnvironmentId\":\"e2\",\"DeadEnvironmentId\":7}",
+     LW_ERR_INVALID, LW_REPORT_SKIP_INVALID, 0},
 };
 
 static void test_parse_line_kinds(void **state)
@@ -249,9 +500,10 @@ static void test_parse_truncates_utf8(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_fields),         cmocka_unit_test(test_parse_line_kinds),
-        cmocka_unit_test(test_parse_every_prefix),   cmocka_unit_test(test_parse_corruptions),
-        cmocka_unit_test(test_parse_truncates_utf8),
+        cmocka_unit_test(test_parse_fields),           cmocka_unit_test(test_parse_death),
+        cmocka_unit_test(test_parse_death_round_trip), cmocka_unit_test(test_parse_interval),
+        cmocka_unit_test(test_parse_line_kinds),       cmocka_unit_test(test_parse_every_prefix),
+        cmocka_unit_test(test_parse_corruptions),      cmocka_unit_test(test_parse_truncates_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -111,6 +111,56 @@ static void test_shutdown_only(void **state)
     lw_report_free(r);
 }
 
+/*
+ * A death line belongs to the environment it tells about, not to the one that wrote it: the
+ * dead one gets its death, the teller is kept by name; a second, other death for the same
+ * environment is a conflict (only one environment can tell it), the same one repeated is not.
+ */
+static void test_death_joins_the_dead(void **state)
+{
+    (void)state;
+    struct lw_report *r = load_text(
+        "{\"LeakwatchRecord\":\"invocation\",\"EnvironmentId\":\"old\",\"Sequence\":1,"
+        "\"StartTimeMs\":1000,\"ColdStart\":true}\n"
+        "{\"LeakwatchRecord\":\"invocation\",\"EnvironmentId\":\"old\",\"Sequence\":2,"
+        "\"StartTimeMs\":2000}\n"
+        "{\"LeakwatchRecord\":\"death\",\"EnvironmentId\":\"new\",\"DeadEnvironmentId\":\"old\","
+        "\"FunctionName\":\"fn\",\"Cause\":\"Runtime.OutOfMemory\",\"Predicted\":false,"
+        "\"DeadEnvironmentInvocations\":2,\"_aws\":{\"Timestamp\":3000}}\n"
+        "{\"LeakwatchRecord\":\"death\",\"EnvironmentId\":\"new\",\"DeadEnvironmentId\":\"old\","
+        "\"FunctionName\":\"fn\",\"Cause\":\"Runtime.OutOfMemory\",\"Predicted\":false,"
+        "\"DeadEnvironmentInvocations\":2,\"_aws\":{\"Timestamp\":3000}}\n"
+        "{\"LeakwatchRecord\":\"death\",\"EnvironmentId\":\"forger\",\"DeadEnvironmentId\":"
+        "\"old\",\"Cause\":\"timeout\"}\n"
+        "{\"LeakwatchRecord\":\"invocation\",\"EnvironmentId\":\"new\",\"Sequence\":1,"
+        "\"StartTimeMs\":4000,\"ColdStart\":true}\n");
+    struct lw_report_stats s;
+    lw_report_stats(r, &s);
+    assert_int_equal(s.deaths, 3);
+    assert_int_equal(s.duplicates, 2);
+    assert_int_equal(s.conflicts, 1);
+    assert_int_equal(lw_report_env_count(r), 2);
+    const struct lw_report_env *old = lw_report_env_at(r, 0);
+    const struct lw_report_env *teller = lw_report_env_at(r, 1);
+    assert_string_equal(old->env_id, "old");
+    assert_int_equal(old->n_invocations, 2);
+    assert_non_null(old->death);
+    assert_string_equal(old->death->ending, "Runtime.OutOfMemory");
+    assert_string_equal(old->death->told_by, "new");
+    assert_int_equal(old->death->conflicts, 1);
+    assert_int_equal(old->conflicts, 1);
+    assert_true(lw_report_death_has(old->death, LW_D_PREDICTED));
+    assert_true(old->death->value[LW_D_PREDICTED] == 0);
+    assert_false(lw_report_death_has(old->death, LW_D_LEAD_INVOCATIONS));
+    /* the death names the function the records did not */
+    assert_string_equal(old->function_name, "fn");
+    assert_string_equal(teller->env_id, "new");
+    assert_null(teller->death);
+    /* a record has no death figures, whatever bits its metrics set */
+    assert_false(lw_report_death_has(&old->invocations[0], LW_D_OOM_DEATHS));
+    lw_report_free(r);
+}
+
 #define INV(seq, rest)                                                                             \
     "{\"LeakwatchRecord\":\"invocation\",\"EnvironmentId\":\"e\",\"Sequence\":" #seq               \
     ",\"RequestId\":\"r" #seq "\",\"StartTimeMs\":" #seq "000" rest "}\n"
@@ -209,6 +259,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_duplicates_and_order),
         cmocka_unit_test(test_shutdown_only),
+        cmocka_unit_test(test_death_joins_the_dead),
         cmocka_unit_test(test_conflicts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -227,12 +227,122 @@ static void test_text_conflicts(void **state)
     lw_report_free(r);
 }
 
+#define DEATH_INV(seq)                                                                             \
+    "{\"LeakwatchRecord\":\"invocation\",\"EnvironmentId\":\"old\",\"Sequence\":" #seq             \
+    ",\"RequestId\":\"r" #seq "\",\"FunctionRssEndBytes\":" #seq "000000,\"MemoryLimitBytes\":"    \
+    "134217728}\n"
+
+/*
+ * The text report tells a death in the header, on the row of the invocation it happened in,
+ * and across the report; when that invocation's record never reached the log (leakwatch died
+ * with the function before writing it), on a row of its own after the last record.
+ */
+static void test_text_death(void **state)
+{
+    (void)state;
+    static const char death[] =
+        "{\"LeakwatchRecord\":\"death\",\"EnvironmentId\":\"new\",\"DeadEnvironmentId\":\"old\","
+        "\"Cause\":\"Runtime.OutOfMemory\",\"OomForms\":[\"killed-at-limit\"],"
+        "\"Predicted\":true,\"LeadInvocations\":2,\"LeadMinutes\":0.5,"
+        "\"OutOfMemoryLeadSeconds\":30,\"ProjectedOomSequence\":4.5,\"ActualOomSequence\":%d,"
+        "\"ProjectionErrorPercent\":12.5,\"DeadEnvironmentLifetimeSeconds\":61,"
+        "\"DeadEnvironmentInvocations\":%d,\"LastVerdict\":\"leak\"}\n";
+    char log[2048];
+    /* died in invocation 3, whose record is in the log */
+    snprintf(log, sizeof(log), DEATH_INV(1) DEATH_INV(2) DEATH_INV(3) "%s", "");
+    size_t n = strlen(log);
+    snprintf(log + n, sizeof(log) - n, death, 3, 3);
+    struct lw_report *r = load_text(log);
+    struct membuf m;
+    mem_open(&m);
+    assert_int_equal(lw_report_write_text(r, NULL, m.f), LW_OK);
+    mem_close(&m);
+    assert_non_null(strstr(m.data, "\ndeath         Runtime.OutOfMemory in invocation 3, after "
+                                   "1m 1s, predicted 2 invocations (30 s) ahead; projected at "
+                                   "invocation 4.5 when the leak was flagged, 12.5% off; "
+                                   "recognised by killed-at-limit\n"));
+    const char *row3 = strstr(m.data, "\n  3  r3");
+    assert_non_null(row3);
+    const char *eol = strchr(row3 + 1, '\n');
+    assert_non_null(eol);
+    assert_memory_equal(eol - strlen("died: Runtime.OutOfMemory, predicted 2 ahead"),
+                        "died: Runtime.OutOfMemory, predicted 2 ahead",
+                        strlen("died: Runtime.OutOfMemory, predicted 2 ahead"));
+    assert_int_equal(count(m.data, "died: "), 1);
+    assert_non_null(strstr(m.data, "\ndeaths: predicted 1 of 1 out-of-memory death, median lead "
+                                   "30 s (2 invocations)\n"));
+    free(m.data);
+    lw_report_free(r);
+
+    /* died in invocation 4, never logged: a row of its own after the last record */
+    snprintf(log, sizeof(log), DEATH_INV(1) DEATH_INV(2) DEATH_INV(3) "%s", "");
+    n = strlen(log);
+    snprintf(log + n, sizeof(log) - n, death, 4, 4);
+    r = load_text(log);
+    mem_open(&m);
+    assert_int_equal(lw_report_write_text(r, NULL, m.f), LW_OK);
+    mem_close(&m);
+    const char *row4 = strstr(m.data, "\n  4  -");
+    assert_non_null(row4);
+    assert_true(row4 > strstr(m.data, "\n  3  r3"));
+    eol = strchr(row4 + 1, '\n');
+    static const char own[] = "leak     died: Runtime.OutOfMemory, predicted 2 ahead, its record "
+                              "is not in the log";
+    assert_memory_equal(eol - strlen(own), own, strlen(own));
+    free(m.data);
+
+    struct lw_report_options last2 = {.last = 2};
+    mem_open(&m);
+    assert_int_equal(lw_report_write_text(r, &last2, m.f), LW_OK);
+    mem_close(&m);
+    assert_non_null(strstr(m.data, "\n  4  -")); /* --last keeps the end */
+    free(m.data);
+    lw_report_free(r);
+}
+
+/*
+ * A Managed Instances environment counts intervals of time, not invocations: its death has no
+ * row it happened in, so it gets a row of its own after the last interval, its lead in time.
+ */
+static void test_text_interval_death(void **state)
+{
+    (void)state;
+    struct lw_report *r = load_text(
+        "{\"LeakwatchRecord\":\"interval\",\"EnvironmentId\":\"mi\",\"Sequence\":1,"
+        "\"IntervalStartTimeMs\":1796421223000,\"EndTimeMs\":1796421223500,\"Requests\":64,"
+        "\"FunctionRssEndBytes\":1048576}\n"
+        "{\"LeakwatchRecord\":\"interval\",\"EnvironmentId\":\"mi\",\"Sequence\":2,"
+        "\"IntervalStartTimeMs\":1796421223500,\"EndTimeMs\":1796421224000,\"Requests\":60,"
+        "\"FunctionRssEndBytes\":2097152}\n"
+        "{\"LeakwatchRecord\":\"death\",\"EnvironmentId\":\"next\",\"DeadEnvironmentId\":\"mi\","
+        "\"Cause\":\"Runtime.OutOfMemory\",\"Predicted\":true,\"LeadInvocations\":40,"
+        "\"LeadMinutes\":1.5,\"ActualOomSequence\":3,\"Intervals\":true,"
+        "\"DeadEnvironmentInvocations\":3,\"DeadEnvironmentEndTimeMs\":1796421224400}\n");
+    struct membuf m;
+    mem_open(&m);
+    assert_int_equal(lw_report_write_text(r, NULL, m.f), LW_OK);
+    mem_close(&m);
+    assert_non_null(strstr(m.data, "\ndeath         Runtime.OutOfMemory in interval 3, predicted "
+                                   "40 intervals (1.5 min) ahead\n"));
+    const char *own = strstr(m.data, "\n  -  -");
+    assert_non_null(own);
+    assert_true(own > strstr(m.data, "\n  2  "));
+    const char *eol = strchr(own + 1, '\n');
+    static const char note[] = "died: Runtime.OutOfMemory, predicted 1.5 min ahead, its record is "
+                               "not in the log";
+    assert_memory_equal(eol - strlen(note), note, strlen(note));
+    assert_int_equal(count(m.data, "died: "), 1);
+    free(m.data);
+    lw_report_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_text_golden),    cmocka_unit_test(test_text_columns_aligned),
-        cmocka_unit_test(test_sparkline),      cmocka_unit_test(test_text_hostile_strings),
-        cmocka_unit_test(test_text_conflicts),
+        cmocka_unit_test(test_text_golden),         cmocka_unit_test(test_text_columns_aligned),
+        cmocka_unit_test(test_sparkline),           cmocka_unit_test(test_text_hostile_strings),
+        cmocka_unit_test(test_text_conflicts),      cmocka_unit_test(test_text_death),
+        cmocka_unit_test(test_text_interval_death),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
