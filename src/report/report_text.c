@@ -266,8 +266,8 @@ void lw_report_fmt_utc(uint64_t ms, char *dst, size_t cap)
         snprintf(dst, cap, "?");
         return;
     }
-    int n = snprintf(dst, cap, "%04d-%02d-%02d %02d:%02d:%02d", tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    int n = snprintf(dst, cap, "%04d-%02d-%02d %02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
     if (n < 0 || (size_t)n >= cap) /* a cut time would read as another time */
         snprintf(dst, cap, "?");
 }

@@ -84,7 +84,7 @@ static bool figure(const struct lw_report_line *l, enum lw_report_death_figure i
 
 #define ASSERT_FIGURE(line, id, expected)                                                          \
     do {                                                                                           \
-        double v_;                                                                                 \
+        double v_ = NAN;                                                                           \
         assert_true(figure((line), (id), &v_));                                                    \
         assert_true(fabs(v_ - (expected)) < 1e-9);                                                 \
     } while (0)
