@@ -4,18 +4,21 @@
  * "extension" record, to every Telemetry API subscriber.
  *
  * Pure: the caller passes the record, the verdict, the health counters' increase since the
- * previous line, and a buffer; the encoder builds a cJSON tree, prints it into the buffer and
- * frees the tree before returning. Nothing else is allocated and nothing escapes.
+ * previous line, and a buffer; the encoder writes the document straight into the buffer,
+ * member by member. Nothing is allocated and nothing escapes. The bytes are those cJSON's
+ * unformatted printer gives for the same document (the format leakwatch always had).
  *
  * Numbers: byte counts and timestamps are printed from the integers themselves, so every 64-bit
  * value is exact (cJSON's own number printer goes through a double, exact only up to 2^53).
  * Metric values come from lw_metric_value() as doubles: an integral double is printed as an
  * integer (exact, since byte counts below 2^53 = 8 PiB convert to double exactly), any other
- * with the shortest of %.15g / %.17g that reads back to the same double.
+ * with the shortest of %.15g / %.17g that reads back to the same double. A value that is not
+ * finite leaves its member out (a metric: its definition too).
  *
  * Strings taken from processes and the platform (names, request id, error type, reason) are
- * made valid UTF-8 (an invalid byte becomes '?') so the document is valid JSON; cJSON escapes
- * quotes and control characters.
+ * made valid UTF-8 (an invalid byte becomes '?') and cut after LW_EMF_DIMENSION_VALUE_MAX
+ * bytes so the document is valid JSON; quotes, backslashes and control characters are escaped
+ * as cJSON escapes them (\n, \t, ... and \u00xx).
  */
 #ifndef LEAKWATCH_EMF_H
 #define LEAKWATCH_EMF_H
@@ -72,8 +75,8 @@ enum lw_err lw_emf_options_check(const struct lw_emf_options *opt);
  * lw_metric_value() gives is written, the health counters' increases as Count metrics. The
  * record's allocation sites, when it carries any, go in "AllocationSites" ([{"Site",
  * "GrowthBytes", "GrowthCount"}]).
- * Returns LW_OK, LW_ERR_INVALID (bad options), LW_ERR_TOO_LARGE (the line does not fit in cap,
- * or would exceed LW_EMF_MAX_BYTES; buf then holds no line) or LW_ERR_NOMEM.
+ * Returns LW_OK, LW_ERR_INVALID (bad options) or LW_ERR_TOO_LARGE (the line and its NUL do not
+ * fit in cap, or the line would exceed LW_EMF_MAX_BYTES; buf then holds no line).
  */
 enum lw_err lw_emf_encode_record(const struct lw_emf_options *opt, const struct lw_record *rec,
                                  const struct lw_verdict *verdict_or_null,

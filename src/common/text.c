@@ -117,6 +117,17 @@ bool lw_text_json_escape(char *dst, size_t cap, size_t *len, const char *src, si
     return ok;
 }
 
+char *lw_text_u64_dec(char buf[LW_TEXT_U64_DEC_BYTES], uint64_t v)
+{
+    char *p = buf + LW_TEXT_U64_DEC_BYTES - 1;
+    *p = '\0';
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    return p;
+}
+
 int lw_text_hex_value(int c)
 {
     if (c >= '0' && c <= '9')

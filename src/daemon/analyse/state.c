@@ -44,45 +44,92 @@ __attribute__((format(printf, 2, 3))) static void put(struct out *o, const char 
     o->len += (size_t)n;
 }
 
+static void put_lit(struct out *o, const char *s)
+{
+    size_t n = strlen(s);
+    if (o->overflow || n >= o->cap - o->len) {
+        o->overflow = true;
+        return;
+    }
+    memcpy(o->buf + o->len, s, n + 1);
+    o->len += n;
+}
+
+/*
+ * "key":v, for the integers and flags that are most of the state: the file is written at every
+ * boundary, on the function's CPU share, and vsnprintf for each of them was most of its cost.
+ */
+static void put_num(struct out *o, const char *key, uint64_t v)
+{
+    char b[LW_TEXT_U64_DEC_BYTES];
+    put_lit(o, "\"");
+    put_lit(o, key);
+    put_lit(o, "\":");
+    put_lit(o, lw_text_u64_dec(b, v));
+    put_lit(o, ",");
+}
+
+/* A double as "%.17g" (exact); one that is not finite as 0. */
+static void put_double(struct out *o, const char *key, double v)
+{
+    if (!isfinite(v) || v == 0.0) {
+        put_num(o, key, 0);
+        return;
+    }
+    put(o, "\"%s\":%.17g,", key, v);
+}
+
 static void put_str(struct out *o, const char *key, const char *v)
 {
-    put(o, "\"%s\":\"", key);
+    put_lit(o, "\"");
+    put_lit(o, key);
+    put_lit(o, "\":\"");
     if (!o->overflow && !lw_text_json_escape(o->buf, o->cap, &o->len, v, strlen(v)))
         o->overflow = true;
-    put(o, "\",");
+    put_lit(o, "\",");
 }
 
 enum lw_err lw_state_encode(const struct lw_state *s, char *buf, size_t cap, size_t *len)
 {
     struct out o = {buf, cap, 0, false};
-    put(&o, "{\"v\":%u,", FORMAT_VERSION);
+    put_lit(&o, "{");
+    put_num(&o, "v", FORMAT_VERSION);
     put_str(&o, "fn", s->function_name);
     put_str(&o, "ver", s->function_version);
     put_str(&o, "env", s->env_id);
-    put(&o, "\"start\":%" PRIu64 ",\"restored\":%d,\"limit\":%" PRIu64 ",", s->started_ms,
-        s->restored ? 1 : 0, s->memory_limit_bytes);
-    put(&o,
-        "\"seq\":%" PRIu64 ",\"at\":%" PRIu64 ",\"readings\":%d,\"fn_rss\":%" PRIu64
-        ",\"env_rss\":%" PRIu64 ",\"env_rss_max\":%" PRIu64 ",\"intervals\":%d,",
-        s->last_seq, s->boundary_ms, s->have_readings ? 1 : 0, s->fn_rss_bytes, s->env_rss_bytes,
-        s->env_rss_max_bytes, s->intervals ? 1 : 0);
-    put(&o,
-        "\"verdict\":%d,\"verdict_seq\":%" PRIu64 ",\"flagged\":%d,\"flagged_seq\":%" PRIu64
-        ",\"flagged_at\":%" PRIu64 ",\"proj\":%d,\"proj_seq\":%" PRIu64 ",\"proj_at\":%" PRIu64
-        ",\"oom_seq\":%.17g,\"oom_at\":%.17g,\"flag_oom_seq\":%.17g,",
-        (int)s->verdict, s->verdict_seq, s->flagged ? 1 : 0, s->flagged_seq, s->flagged_ms,
-        s->have_projection ? 1 : 0, s->projection_seq, s->projection_ms,
-        isfinite(s->projected_oom_seq) ? s->projected_oom_seq : 0.0,
-        isfinite(s->projected_oom_ms) ? s->projected_oom_ms : 0.0,
-        isfinite(s->flag_projected_oom_seq) ? s->flag_projected_oom_seq : 0.0);
-    put(&o, "\"ended\":%d,\"ended_at\":%" PRIu64 ",", s->ended ? 1 : 0, s->ended_ms);
+    put_num(&o, "start", s->started_ms);
+    put_num(&o, "restored", s->restored);
+    put_num(&o, "limit", s->memory_limit_bytes);
+    put_num(&o, "seq", s->last_seq);
+    put_num(&o, "at", s->boundary_ms);
+    put_num(&o, "readings", s->have_readings);
+    put_num(&o, "fn_rss", s->fn_rss_bytes);
+    put_num(&o, "env_rss", s->env_rss_bytes);
+    put_num(&o, "env_rss_max", s->env_rss_max_bytes);
+    put_num(&o, "intervals", s->intervals);
+    put_num(&o, "verdict", (uint64_t)s->verdict);
+    put_num(&o, "verdict_seq", s->verdict_seq);
+    put_num(&o, "flagged", s->flagged);
+    put_num(&o, "flagged_seq", s->flagged_seq);
+    put_num(&o, "flagged_at", s->flagged_ms);
+    put_num(&o, "proj", s->have_projection);
+    put_num(&o, "proj_seq", s->projection_seq);
+    put_num(&o, "proj_at", s->projection_ms);
+    put_double(&o, "oom_seq", s->projected_oom_seq);
+    put_double(&o, "oom_at", s->projected_oom_ms);
+    put_double(&o, "flag_oom_seq", s->flag_projected_oom_seq);
+    put_num(&o, "ended", s->ended);
+    put_num(&o, "ended_at", s->ended_ms);
     put_str(&o, "reason", s->shutdown_reason);
-    put(&o, "\"report\":%d,\"report_seq\":%" PRIu64 ",", s->have_last_report ? 1 : 0,
-        s->last_report_seq);
+    put_num(&o, "report", s->have_last_report);
+    put_num(&o, "report_seq", s->last_report_seq);
     put_str(&o, "status", s->last_status);
     put_str(&o, "error", s->last_error_type);
-    put(&o, "\"max_used_mb\":%" PRIu64 ",\"size_mb\":%" PRIu64 "}", s->last_max_memory_used_mb,
-        s->last_memory_size_mb);
+    put_num(&o, "max_used_mb", s->last_max_memory_used_mb);
+    put_num(&o, "size_mb", s->last_memory_size_mb);
+    /* the last member's comma becomes the closing brace */
+    if (!o.overflow)
+        o.buf[o.len - 1] = '}';
     if (o.overflow) {
         if (cap > 0)
             buf[0] = '\0';

@@ -1,7 +1,9 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <inttypes.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -86,6 +88,37 @@ static void test_json_escape(void **state)
     assert_string_equal(small, "abcd"); /* never half a character */
 }
 
+/* Every integer reads back as itself, the largest included, and ends at the buffer's end. */
+static void test_u64_dec(void **state)
+{
+    (void)state;
+    static const struct {
+        uint64_t v;
+        const char *text;
+    } cases[] = {{0, "0"},
+                 {7, "7"},
+                 {10, "10"},
+                 {1767607200250ull, "1767607200250"},
+                 {9007199254740993ull, "9007199254740993"},
+                 {UINT64_MAX, "18446744073709551615"}};
+    char b[LW_TEXT_U64_DEC_BYTES];
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *p = lw_text_u64_dec(b, cases[i].v);
+        assert_string_equal(p, cases[i].text);
+        assert_ptr_equal(p + strlen(p), b + LW_TEXT_U64_DEC_BYTES - 1);
+    }
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    char want[32];
+    for (int i = 0; i < 10000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        uint64_t v = x >> (x % 64);
+        snprintf(want, sizeof(want), "%" PRIu64, v);
+        assert_string_equal(lw_text_u64_dec(b, v), want);
+    }
+}
+
 static void test_hex_value(void **state)
 {
     (void)state;
@@ -101,10 +134,9 @@ static void test_hex_value(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_utf8_len),
-        cmocka_unit_test(test_utf8_cut_and_clean),
-        cmocka_unit_test(test_json_escape),
-        cmocka_unit_test(test_hex_value),
+        cmocka_unit_test(test_utf8_len),    cmocka_unit_test(test_utf8_cut_and_clean),
+        cmocka_unit_test(test_json_escape), cmocka_unit_test(test_hex_value),
+        cmocka_unit_test(test_u64_dec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
