@@ -95,6 +95,9 @@ static void start(struct daemon *d, uint64_t start_ms)
         .init_pid = (int32_t)getppid(),
         .self_pid = (int32_t)getpid(),
         .extensions_dir = d->cfg.extensions_dir,
+        .probes_dir = d->cfg.probes_dir,
+        .exec_wrapper_expected = d->cfg.exec_wrapper,
+        .health = &d->health,
     };
     struct lw_processes *procs = d->pipeline != NULL ? lw_processes_new(&pc) : NULL;
     struct lw_boundary_config bc = {

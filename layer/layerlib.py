@@ -20,6 +20,14 @@ PRIVATE_DIR = "leakwatch"
 BIN_PATH = "leakwatch/bin/leakwatch"
 LIB_DIR = "leakwatch/lib"
 LICENSE_DIR = "leakwatch/licenses"
+# The runtime-insight files (docs/runtime-insight.md): the exec wrapper a function names in
+# AWS_LAMBDA_EXEC_WRAPPER and the probes it loads, {path in the layer: (source, mode)}.
+PROBE_FILES = {
+    "leakwatch/wrapper": ("layer/probe/wrapper", 0o755),
+    "leakwatch/probe/node.js": ("layer/probe/node.js", 0o644),
+    "leakwatch/probe/python/sitecustomize.py": ("layer/probe/python/sitecustomize.py", 0o644),
+}
+WRAPPER_PATH = "leakwatch/wrapper"
 # Libraries the daemon opens with dlopen() (no DT_NEEDED names them): libcurl, for OTLP export
 # only (src/daemon/export/http.c, LIBCURL_SONAME). The layer carries them and their closure all the same.
 DLOPENED = ("libcurl.so.4",)
@@ -151,6 +159,15 @@ def loader_version(arch, root):
     if r.returncode != 0 or not m:
         raise LayerError(f"bundled loader does not run: {r.stdout.strip()} {r.stderr.strip()}")
     return int(m.group(1)), int(m.group(2))
+
+
+def stage_probes(root):
+    """Copies the wrapper and the probes into the layer tree at root, with their modes."""
+    for rel, (src, mode) in PROBE_FILES.items():
+        dst = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        shutil.copyfile(os.path.join(SOURCE_DIR, src), dst)
+        os.chmod(dst, mode)
 
 
 def tree_size_bytes(root):

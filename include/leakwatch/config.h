@@ -64,6 +64,10 @@ struct lw_config {
     char extensions_dir[LW_CONFIG_STR_MAX]; /* LEAKWATCH_EXTENSIONS_DIR (set by the launcher) */
     bool state_file;                        /* LEAKWATCH_STATE_FILE, default true */
     char state_path[LW_CONFIG_STR_MAX];     /* $TMPDIR (else /tmp) + "/leakwatch-state" */
+    /* runtime insight (docs/runtime-insight.md) */
+    char probes_dir[LW_CONFIG_STR_MAX]; /* $TMPDIR (else /tmp) + "/leakwatch-probes" */
+    bool exec_wrapper;                  /* AWS_LAMBDA_EXEC_WRAPPER names leakwatch's wrapper */
+    uint32_t python_tracemalloc_frames; /* LEAKWATCH_PYTHON_TRACEMALLOC 1..64, 0: off */
 
     /* the Lambda environment */
     char runtime_api[LW_CONFIG_STR_MAX];      /* AWS_LAMBDA_RUNTIME_API host:port */

@@ -72,7 +72,9 @@ enum lw_err lw_emf_options_check(const struct lw_emf_options *opt);
  * Encodes the "invocation" document of a completed record as one line ending in '\n' into
  * (buf, cap); *len is its length without the terminating NUL that follows it. verdict and
  * health_delta may be NULL (their fields are then left out). Every metric of metrics.h that
- * lw_metric_value() gives is written, the health counters' increases as Count metrics.
+ * lw_metric_value() gives is written, the health counters' increases as Count metrics. The
+ * record's allocation sites, when it carries any, go in "AllocationSites" ([{"Site",
+ * "GrowthBytes", "GrowthCount"}]).
  * Returns LW_OK, LW_ERR_INVALID (bad options) or LW_ERR_TOO_LARGE (the line and its NUL do not
  * fit in cap, or the line would exceed LW_EMF_MAX_BYTES; buf then holds no line).
  */

@@ -28,6 +28,10 @@ enum lw_health_counter {
     /* listener connections closed before they finished a request: idle or slow before proving
      * they know the subscription's path, not reading their answers, or pushed out by newer ones */
     LW_H_TELEMETRY_CONNECTIONS_DROPPED,
+    /* runtime probe reports not used: a probe file or GC log that is no regular file, belongs to
+     * another process, fails its checksum twice or is not a probe's at all, and GC log bytes
+     * jumped over because more came in one invocation than a boundary reads */
+    LW_H_PROBE_REJECTED,
     LW_H_COUNT
 };
 

@@ -59,7 +59,11 @@
       "leakwatch.interval.request_duration_mean", "ms")                                            \
     X(REQUEST_DURATION_MAX, "RequestDurationMaxMilliseconds", "Milliseconds",                      \
       "leakwatch.interval.request_duration_max", "ms")                                             \
-    X(FN_PROCESSES, "FunctionProcesses", "Count", "leakwatch.function.processes", "1")
+    X(FN_PROCESSES, "FunctionProcesses", "Count", "leakwatch.function.processes", "1")             \
+    /* the runtime's own figures, from its probe (docs/runtime-insight.md) */                      \
+    X(HEAP_AFTER_GC, "HeapAfterGcBytes", "Bytes", "leakwatch.runtime.heap.after_gc", "By")         \
+    X(HEAP_LIMIT, "HeapLimitBytes", "Bytes", "leakwatch.runtime.heap.limit", "By")                 \
+    X(EXTERNAL_MEMORY, "ExternalMemoryBytes", "Bytes", "leakwatch.runtime.external_memory", "By")
 
 enum lw_metric_id {
 #define LW_METRIC_ENUM(id, emf, emf_unit, otlp, ucum) LW_M_##id,

@@ -52,12 +52,70 @@ enum lw_heap_source {
     LW_HEAP_ENVIRON,     /* an option in the runtime's environment (NODE_OPTIONS, ...) */
     LW_HEAP_DEFAULT,     /* the runtime's (or Lambda's) default for the memory size */
 };
+/* What leakwatch's exec wrapper (/opt/leakwatch/wrapper) set up for a runtime: LEAKWATCH_PROBE
+ * in the runtime's environment (docs/runtime-insight.md). */
+enum lw_probe_kind {
+    LW_PROBE_NONE = 0, /* no wrapper: the runtime was not started through it */
+    LW_PROBE_OFF,      /* the wrapper ran and left the probe off (lw_runtime_hint.probe_note) */
+    LW_PROBE_NODE,     /* V8's heap after collections, written by the Node.js probe */
+    LW_PROBE_PYTHON,   /* collections, allocated blocks, tracemalloc: the Python probe */
+    LW_PROBE_JVM,      /* the JVM's own unified GC log, parsed by leakwatch */
+    LW_PROBE_KIND_COUNT
+};
+
 struct lw_runtime_hint {
     enum lw_runtime_kind kind;
     enum lw_heap_source source;
     uint64_t heap_max_bytes;    /* the heap's ceiling in bytes; 0 when given as permille */
     uint32_t heap_max_permille; /* or: in thousandths of the function's memory size */
     char origin[32];            /* the setting it came from ("-Xmx400m", "NODE_OPTIONS") */
+    enum lw_probe_kind probe;   /* what the exec wrapper set up */
+    char probe_note[48];        /* why it is off, as the wrapper said it (printable ASCII) */
+};
+
+/* "none", "off", "node", "python", "jvm". */
+const char *lw_probe_kind_name(enum lw_probe_kind kind);
+
+/* A runtime's heap as its probe last reported it (docs/runtime-insight.md), in bytes. Each
+ * figure is there only when its bit of `have` is set. The figures are as of the runtime's last
+ * garbage collection, not of the boundary: a runtime that did not collect since keeps them. */
+enum lw_heap_field {
+    LW_HEAP_AFTER_GC = 1u << 0,      /* after_gc_bytes */
+    LW_HEAP_AFTER_MAJOR = 1u << 1,   /* after_major_bytes */
+    LW_HEAP_RESIDENT = 1u << 2,      /* resident_bytes */
+    LW_HEAP_LIMIT = 1u << 3,         /* limit_bytes */
+    LW_HEAP_EXTERNAL = 1u << 4,      /* external_bytes */
+    LW_HEAP_ARRAY_BUFFERS = 1u << 5, /* array_buffers_bytes */
+    LW_HEAP_BLOCKS = 1u << 6,        /* blocks */
+};
+struct lw_heap_mem {
+    uint32_t have;              /* enum lw_heap_field bits; 0: no report */
+    uint64_t after_gc_bytes;    /* in use after the last collection, of any kind */
+    uint64_t after_major_bytes; /* in use after the last major (full) collection: retained */
+    /* the heap's own memory: V8's physical heap, the JVM's committed heap, the memory Python
+     * allocated (tracemalloc) */
+    uint64_t resident_bytes;
+    uint64_t limit_bytes;         /* the heap's ceiling (V8's limit, the JVM's max capacity) */
+    uint64_t external_bytes;      /* V8: memory outside the heap owned by JavaScript objects */
+    uint64_t array_buffers_bytes; /* V8: ArrayBuffers and Buffers (part of external) */
+    uint64_t blocks;              /* Python: sys.getallocatedblocks() */
+    uint64_t major_gcs;           /* major (full, generation-2) collections so far */
+    uint64_t minor_gcs;           /* the others */
+};
+
+/* The allocation sites that grew most, from the Python probe with tracemalloc, between the
+ * baseline snapshot and the latest one leakwatch asked for. */
+#define LW_SITES_MAX 3
+#define LW_SITE_TEXT_MAX 164 /* "file:line", NUL included; longer ones keep their end */
+struct lw_alloc_site {
+    int64_t growth_bytes;
+    int64_t growth_count; /* blocks */
+    char where[LW_SITE_TEXT_MAX];
+};
+struct lw_alloc_sites {
+    uint32_t request; /* the request (leakwatch's count) they answer; 0: none */
+    uint32_t n;
+    struct lw_alloc_site site[LW_SITES_MAX]; /* the largest growth first */
 };
 
 /* One process's memory from /proc/PID/status, converted to bytes. */
@@ -77,7 +135,9 @@ struct lw_proc_reading {
     enum lw_proc_role role;
     char name[LW_NAME_MAX];
     struct lw_proc_mem mem;
-    bool hwm_reset; /* the kernel accepted "5" in clear_refs after this reading */
+    bool hwm_reset;           /* the kernel accepted "5" in clear_refs after this reading */
+    enum lw_probe_kind probe; /* the probe read for this process, NONE when none */
+    struct lw_heap_mem heap;  /* what that probe reported */
 };
 
 /* Every process of the environment at one boundary (INVOKE or SHUTDOWN). */
@@ -88,6 +148,8 @@ struct lw_snapshot {
     struct lw_proc_reading procs[LW_MAX_PROCS];
     uint64_t self_cpu_us; /* leakwatch's own CPU time (user + system) since it started */
     struct lw_runtime_hint runtime_hint; /* of the runtime, as first seen; kind 0 if none yet */
+    struct lw_alloc_sites sites;         /* the latest allocation sites a probe reported */
+    uint32_t tracemalloc_frames;         /* a probe runs tracemalloc with this many frames */
 };
 
 /* How the per-invocation peak was obtained. */
@@ -125,7 +187,20 @@ struct lw_record_proc {
     bool have_end;   /* false: the process exited during the invocation */
     struct lw_proc_mem start;
     struct lw_proc_mem end;
-    uint64_t peak_bytes; /* this process's peak RSS during the invocation */
+    uint64_t peak_bytes;      /* this process's peak RSS during the invocation */
+    enum lw_probe_kind probe; /* the probe read at the end, NONE when none */
+    struct lw_heap_mem heap;  /* its report at the end */
+};
+
+/* The function's runtime memory from the probes (docs/runtime-insight.md): the heaps of its
+ * processes at the end of the invocation, summed field by field over the processes that
+ * reported that field. */
+struct lw_runtime_mem {
+    enum lw_probe_kind probe; /* the runtime's probe; NONE: no figures */
+    uint32_t processes;       /* function processes whose probe was read at the end */
+    struct lw_heap_mem heap;  /* the sums */
+    uint32_t tracemalloc_frames;
+    struct lw_alloc_sites sites;
 };
 
 /* The platform's half, from the Telemetry API (platform.start / runtimeDone / report). */
@@ -231,6 +306,8 @@ struct lw_record {
     /* Totals only from complete readings (record_build.h): the totals left out because a
      * process that belonged to them at the start was not read at the end. */
     uint32_t partial_totals; /* enum lw_record_total bits */
+
+    struct lw_runtime_mem runtime; /* the runtime probes' figures at the end, when there are */
 };
 
 #endif

@@ -60,6 +60,11 @@ void lw_record_open(struct lw_record *r, const struct lw_snapshot *start, const 
  *
  * The record's peak_method is method, except that LW_PEAK_HWM becomes LW_PEAK_SAMPLED when a
  * function process's peak had to come from a sampled figure.
+ *
+ * The runtime probes' figures (struct lw_runtime_mem): each process keeps its own from the end
+ * snapshot; the record's are their sums over the function's processes, with the allocation
+ * sites and tracemalloc's frames of the end snapshot, and are left out with the function's end
+ * total.
  */
 void lw_record_close(struct lw_record *r, const struct lw_snapshot *end, enum lw_peak_method method,
                      const uint64_t *sampled_peaks);

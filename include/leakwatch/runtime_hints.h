@@ -46,6 +46,8 @@
  *    DOTNET_GCHeapHardLimitPercent (hexadecimal percent), else the GC's 75% of a container's
  *    memory limit.
  *  - Python and unknown runtimes: no ceiling.
+ * And what leakwatch's exec wrapper set up for the runtime: LEAKWATCH_PROBE ("node", "python",
+ * "jvm", or "off: <why>", the reason kept in probe_note; any other value is off too).
  */
 void lw_runtime_hints_parse(const char *cmdline, size_t cmdline_len, const char *environ,
                             size_t environ_len, struct lw_runtime_hint *out);

@@ -38,6 +38,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <leakwatch/health.h>
 #include <leakwatch/record.h>
 
 struct lw_processes_config {
@@ -47,6 +48,12 @@ struct lw_processes_config {
     /* the folder of /opt/extensions, "" when unknown (then the folder of /proc/self/exe). It
      * is listed once, here: the files Lambda starts as extensions */
     const char *extensions_dir;
+    /* the runtime probes' folder ($TMPDIR/leakwatch-probes, probes.h); NULL or "": none read */
+    const char *probes_dir;
+    /* AWS_LAMBDA_EXEC_WRAPPER names leakwatch's wrapper: a runtime not started through it is
+     * said once */
+    bool exec_wrapper_expected;
+    struct lw_health *health; /* borrowed: the probes count what they reject (may be NULL) */
 };
 
 struct lw_processes;
@@ -64,7 +71,9 @@ enum lw_hwm_state {
 /*
  * Takes one snapshot into out. When reset_hwm, the high-water mark of every function process
  * (and leakwatch's own) is reset right after it was read. A process that vanishes while being
- * read is simply left out: that is normal, not an error. Returns the reset outcome.
+ * read is simply left out: that is normal, not an error. Returns the reset outcome. Once every
+ * process is read, the runtime probes' reports of the function's processes are read too
+ * (probes.h), when the runtime was started through leakwatch's exec wrapper.
  */
 enum lw_hwm_state lw_snapshot_take(struct lw_processes *ps, bool reset_hwm, uint64_t now_ms,
                                    uint64_t self_cpu_us, struct lw_snapshot *out);

@@ -1,8 +1,9 @@
 /*
  * Text primitives every output needs: UTF-8 validation and cutting, JSON string escaping,
- * decimal integers, hex digits. Pure; nothing here allocates. Names and strings leakwatch writes
- * come from outside (process names, function names, log lines the function wrote), so every writer
- * goes through these: what is not valid UTF-8 never reaches a JSON document or a terminal.
+ * decimal integers (written and read), hex digits. Pure; nothing here allocates. Names and strings
+ * leakwatch writes come from outside (process names, function names, log lines the function wrote),
+ * so every writer goes through these: what is not valid UTF-8 never reaches a JSON document or a
+ * terminal.
  */
 #ifndef LEAKWATCH_TEXT_H
 #define LEAKWATCH_TEXT_H
@@ -43,5 +44,9 @@ char *lw_text_u64_dec(char buf[LW_TEXT_U64_DEC_BYTES], uint64_t v);
 
 /* The value of a hex digit, or -1. */
 int lw_text_hex_value(int c);
+
+/* The whole unsigned decimal number s[0..n): digits only (no sign, no space), at least one;
+ * false when it is not one or does not fit in 64 bits. */
+bool lw_text_parse_u64(const char *s, size_t n, uint64_t *out);
 
 #endif

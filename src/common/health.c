@@ -31,6 +31,7 @@ const char *lw_health_name(enum lw_health_counter which)
         [LW_H_PROCS_DROPPED] = "ProcessesDropped",
         [LW_H_TELEMETRY_EVENTS_REJECTED] = "TelemetryEventsRejected",
         [LW_H_TELEMETRY_CONNECTIONS_DROPPED] = "TelemetryConnectionsDropped",
+        [LW_H_PROBE_REJECTED] = "ProbeReportsRejected",
     };
     if (which >= LW_H_COUNT)
         return "Unknown";

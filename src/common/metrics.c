@@ -205,6 +205,16 @@ static bool value(enum lw_metric_id id, const struct lw_record *rec, const struc
     case LW_M_FN_PROCESSES:
         *out = (double)function_processes(rec);
         return have_end_snapshot(rec);
+    case LW_M_HEAP_AFTER_GC:
+        /* after the last major collection: what the heap retains */
+        *out = (double)rec->runtime.heap.after_major_bytes;
+        return rec->runtime.processes > 0 && (rec->runtime.heap.have & LW_HEAP_AFTER_MAJOR);
+    case LW_M_HEAP_LIMIT:
+        *out = (double)rec->runtime.heap.limit_bytes;
+        return rec->runtime.processes > 0 && (rec->runtime.heap.have & LW_HEAP_LIMIT);
+    case LW_M_EXTERNAL_MEMORY:
+        *out = (double)rec->runtime.heap.external_bytes;
+        return rec->runtime.processes > 0 && (rec->runtime.heap.have & LW_HEAP_EXTERNAL);
     case LW_M_COUNT:
         break;
     }

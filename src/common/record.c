@@ -71,3 +71,21 @@ bool lw_record_role_is_function(enum lw_proc_role role)
 {
     return role == LW_ROLE_RUNTIME || role == LW_ROLE_RUNTIME_CHILD;
 }
+
+const char *lw_probe_kind_name(enum lw_probe_kind kind)
+{
+    switch (kind) {
+    case LW_PROBE_OFF:
+        return "off";
+    case LW_PROBE_NODE:
+        return "node";
+    case LW_PROBE_PYTHON:
+        return "python";
+    case LW_PROBE_JVM:
+        return "jvm";
+    case LW_PROBE_NONE:
+    case LW_PROBE_KIND_COUNT:
+        break;
+    }
+    return "none";
+}

@@ -924,6 +924,16 @@ class _Environment:
             env["LW_EMU_SEED_FILE"] = seed_file
         return env
 
+    def runtime_argv(self, env):
+        """The runtime's command. Lambda's managed runtimes honour AWS_LAMBDA_EXEC_WRAPPER: their
+        bootstrap is started as `WRAPPER <original argv...>` (the wrapper then usually execs
+        "$@"). The OS-only runtimes (provided.*) run the function's own bootstrap and ignore it."""
+        wrapper = env.get("AWS_LAMBDA_EXEC_WRAPPER", "")
+        managed = not (self.emu.execution_env or "").startswith("AWS_Lambda_provided")
+        if wrapper and managed:
+            return [wrapper] + self.emu.function_cmd
+        return self.emu.function_cmd
+
     # ---- init -------------------------------------------------------------------------------
 
     def run_init(self):
@@ -968,7 +978,9 @@ class _Environment:
             if self.init_error is None:
                 # The runtime starts only once every external extension has registered.
                 try:
-                    self.runtime = self._spawn("runtime", "runtime", emu.function_cmd, self.runtime_env())
+                    rt_env = self.runtime_env()
+                    self.runtime = self._spawn("runtime", "runtime", self.runtime_argv(rt_env),
+                                               rt_env)
                     self.rt_started = True
                 except OSError:
                     self.init_error = ("error", "Runtime.InvalidEntrypoint")

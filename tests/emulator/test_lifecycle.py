@@ -3,7 +3,7 @@ import os
 import time
 import unittest
 
-from emutest import EmulatorCase
+from emutest import RUNTIME, EmulatorCase
 
 TELEMETRY = {"types": ["platform", "function", "extension"],
              "buffering": {"maxItems": 1000, "maxBytes": 262144, "timeoutMs": 25}}
@@ -201,3 +201,39 @@ class LifecycleTest(EmulatorCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ExecWrapperTest(EmulatorCase):
+    """AWS_LAMBDA_EXEC_WRAPPER: a managed runtime starts its bootstrap as WRAPPER <argv...>."""
+
+    def wrapper(self):
+        path = os.path.join(self.tmp, "wrapper")
+        with open(path, "w") as f:
+            f.write('#!/bin/sh\nWRAPPED_ARGV="$*"\nexport WRAPPED_ARGV\nexec "$@"\n')
+        os.chmod(path, 0o755)
+        return path
+
+    def start_env(self):
+        starts = self.kind("runtime", "start")
+        self.assertEqual(len(starts), 1)
+        return starts[0]["env"]
+
+    def test_a_managed_runtime_is_started_through_the_wrapper(self):
+        wrapper = self.wrapper()
+        with self.emulator(env={"AWS_LAMBDA_EXEC_WRAPPER": wrapper},
+                           execution_env="AWS_Lambda_python3.12") as emu:
+            self.assertEqual(emu.invoke({})["status"], "success")
+        env = self.start_env()
+        self.assertEqual(env.get("WRAPPED_ARGV"), RUNTIME)
+
+    def test_an_os_only_runtime_ignores_it(self):
+        wrapper = self.wrapper()
+        with self.emulator(env={"AWS_LAMBDA_EXEC_WRAPPER": wrapper}) as emu:
+            self.assertEqual(emu.invoke({})["status"], "success")
+        self.assertNotIn("WRAPPED_ARGV", self.start_env())
+
+    def test_a_wrapper_that_cannot_start_fails_the_init(self):
+        with self.emulator(env={"AWS_LAMBDA_EXEC_WRAPPER": os.path.join(self.tmp, "missing")},
+                           execution_env="AWS_Lambda_nodejs20.x") as emu:
+            r = emu.invoke({})
+        self.assertEqual(r["error_type"], "Runtime.InvalidEntrypoint")

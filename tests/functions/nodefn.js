@@ -7,10 +7,12 @@
  * objects that are dropped before the answer: V8's heap sizing, nothing kept), then retains
  * `bytes` in a module-level list when the invocation's number is a multiple of `every` (the
  * leak; 0 bytes: no leak). What is retained is a JavaScript array of doubles, so it lives in
- * V8's heap and counts against --max-old-space-size, as a real leak does.
+ * V8's heap and counts against --max-old-space-size, as a real leak does. `buffer_bytes` are
+ * retained likewise as a Buffer: memory outside V8's heap (external), as a Buffer leak is.
  *
  * Speaks the Lambda Runtime API (2018-06-01) with Node's standard library only. Knobs come from
- * the event payload, with defaults from the environment: bytes (NODEFN_BYTES, 0), every
+ * the event payload, with defaults from the environment: bytes (NODEFN_BYTES, 0), buffer_bytes
+ * (NODEFN_BUFFER_BYTES, 0), every
  * (NODEFN_EVERY, 1), garbage_bytes (NODEFN_GARBAGE_BYTES, 4 MiB), delay_ms (DELAY_MS, 0).
  * Start it as Lambda's Node.js runtime starts node for the memory size (docs/verdict.md):
  *   node --max-semi-space-size=M/20 --max-old-space-size=M*9/10 nodefn.js
@@ -97,6 +99,7 @@ async function main() {
     try {
         defaults = {
             bytes: envInt('NODEFN_BYTES', 0, MAX_BYTES),
+            buffer_bytes: envInt('NODEFN_BUFFER_BYTES', 0, MAX_BYTES),
             every: envInt('NODEFN_EVERY', 1, 1 << 20),
             garbage_bytes: envInt('NODEFN_GARBAGE_BYTES', 4 << 20, MAX_BYTES),
             delay_ms: envInt('DELAY_MS', 0, 900000),
@@ -107,7 +110,7 @@ async function main() {
                              stackTrace: [] }));
         process.exit(1);
     }
-    const maxima = { bytes: MAX_BYTES, every: 1 << 20, garbage_bytes: MAX_BYTES,
+    const maxima = { bytes: MAX_BYTES, buffer_bytes: MAX_BYTES, every: 1 << 20, garbage_bytes: MAX_BYTES,
                      delay_ms: 900000 };
     for (;;) {
         const next = await request('GET', '/2018-06-01/runtime/invocation/next');
@@ -142,6 +145,12 @@ async function main() {
             RETAINED.push(a);
             retainedBytes += a.length * 8;
             allocated = a.length * 8;
+        }
+        if (k.buffer_bytes > 0 && invocation % k.every === 0) {
+            // filled, so that its pages are touched: resident, as a real buffer's are
+            RETAINED.push(Buffer.alloc(k.buffer_bytes, invocation & 0xff));
+            retainedBytes += k.buffer_bytes;
+            allocated += k.buffer_bytes;
         }
         const body = JSON.stringify({
             function: 'nodefn', invocation, request_id: id, allocated_bytes: allocated,

@@ -157,6 +157,20 @@ struct fit {
     double slope_hi;
 };
 
+/*
+ * The heap after major collections, one point per collection seen: a runtime collects fully
+ * every few to few dozen invocations (Node.js 20 with a 1 MiB leak: 4 in 70), and between two
+ * the figure stands still. Repeating it at every invocation would draw stairs a trend test
+ * reads as "a step, not a trend"; one point per collection is the heap's own series.
+ */
+#define GC_POINTS 32
+struct gc_points {
+    struct point p[GC_POINTS]; /* a ring */
+    uint32_t head, n;
+    bool have_count;
+    uint64_t last_count; /* the collections counted at the last point */
+};
+
 /* One process of the function by pid, to tell which of several of one name grows. */
 struct pid_track {
     bool used;
@@ -176,6 +190,12 @@ struct lw_trend {
     uint32_t n_readings; /* function readings after warm-up */
 
     struct series fn;
+    /* The runtime's own figures, from its probe (docs/runtime-insight.md), when there are: the
+     * heap retained after collections, the memory outside it that JavaScript objects own
+     * (Node.js), and the rest of the function's anonymous memory (native). */
+    struct gc_points heap;
+    struct series ext, native;
+    enum lw_probe_kind probe;
     struct proc_series procs[LW_MAX_PROCS];
     struct pid_track pids[LW_MAX_PROCS];
 
@@ -896,6 +916,171 @@ static void runtime_ceiling(const struct lw_trend *t, struct ceiling *c)
     c->fits = t->first_env_rss_bytes + CEILING_SLACK * c->heap_bytes <= (double)t->limit_bytes;
 }
 
+/* "1.0 MiB", "12.5 KiB", "300 bytes": a rate the reasons give per invocation. */
+static void fmt_size(char *buf, size_t cap, double bytes)
+{
+    double a = fabs(bytes);
+    if (a >= 1000.0 * 1024.0) /* 1000 KiB and more: 1.0 MiB, not 1023.8 KiB */
+        snprintf(buf, cap, "%.1f MiB", bytes / (1024.0 * 1024.0));
+    else if (a >= 1024.0)
+        snprintf(buf, cap, "%.1f KiB", bytes / 1024.0);
+    else
+        snprintf(buf, cap, "%.0f bytes", bytes);
+}
+
+static const char *heap_word(enum lw_probe_kind probe)
+{
+    switch (probe) {
+    case LW_PROBE_NODE:
+        return "V8 heap";
+    case LW_PROBE_PYTHON:
+        return "Python heap";
+    case LW_PROBE_JVM:
+        return "JVM heap";
+    case LW_PROBE_NONE:
+    case LW_PROBE_OFF:
+    case LW_PROBE_KIND_COUNT:
+        break;
+    }
+    return "heap";
+}
+
+/* "native memory flat", "native memory grows 2.0 KiB per invocation", or "" unknown. */
+static void native_words(char *buf, size_t cap, const struct lw_trend *t, const struct estimate *e)
+{
+    char r[24];
+    buf[0] = '\0';
+    if (!e->valid)
+        return;
+    if (e->cls == GROWTH_LEAK || e->cls == GROWTH_UNDECIDED) {
+        fmt_size(r, sizeof(r), e->slope_bytes);
+        snprintf(buf, cap, "native memory grows %s per %s", r, unit_word(t));
+    } else {
+        snprintf(buf, cap, "native memory flat");
+    }
+}
+
+enum heap_trend { HEAP_UNKNOWN = 0, HEAP_FLAT, HEAP_GROWS };
+
+/*
+ * The heap after collections, from its points: grows (most pairs of points rising, the lower
+ * quartile of their slopes at least the engine's smallest growth, and a rise beyond what one
+ * collection to the next varies), else flat; unknown with fewer than HEAP_MIN_POINTS. Its slope's
+ * low end is the lower quartile of the pairwise slopes. A collection's retained heap has no
+ * allocation noise in it: a few points are evidence, where RSS needs dozens.
+ */
+#define HEAP_MIN_POINTS 3
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+#define HEAP_TAU_MIN 0.6
+/* ... and a rise of at least this share of the heap's lowest point: what the same collection
+ * retains twice varies by a few percent (Node.js 20, garbage only: 10.5 to 10.7 MB) */
+#define HEAP_RISE_SHARE 0.05
+static enum heap_trend heap_points_trend(struct lw_trend *t, struct estimate *e)
+{
+    memset(e, 0, sizeof(*e));
+    const struct gc_points *g = &t->heap;
+    uint32_t n = ring_copy(g->p, g->head, g->n, GC_POINTS, t->pts);
+    if (n < HEAP_MIN_POINTS)
+        return HEAP_UNKNOWN;
+    size_t m = 0;
+    long s = 0;
+    for (uint32_t i = 0; i < n; i++)
+        for (uint32_t j = i + 1; j < n; j++) {
+            double dx = t->pts[j].x - t->pts[i].x, dy = t->pts[j].y - t->pts[i].y;
+            s += dy > 0 ? 1 : dy < 0 ? -1 : 0;
+            if (dx > 0)
+                t->pairs[m++] = dy / dx;
+        }
+    if (m == 0)
+        return HEAP_UNKNOWN;
+    e->valid = true;
+    e->n = n;
+    e->tau = (double)s / ((double)n * (n - 1) / 2.0);
+    qsort(t->pairs, m, sizeof(t->pairs[0]), cmp_double);
+    e->slope_bytes = m % 2 ? t->pairs[m / 2] : (t->pairs[m / 2 - 1] + t->pairs[m / 2]) / 2;
+    double lo = t->pairs[m / 4];
+    e->slope_lo_bytes = lo;
+    double min_growth = t->cfg.min_growth_bytes_per_invocation;
+    double lo_y = t->pts[0].y, hi_y = t->pts[0].y;
+    for (uint32_t i = 1; i < n; i++) {
+        lo_y = t->pts[i].y < lo_y ? t->pts[i].y : lo_y;
+        hi_y = t->pts[i].y > hi_y ? t->pts[i].y : hi_y;
+    }
+    /* Growth that fills something up (a cache, a ring of the last N requests) rises as a leak
+     * does at first: the points must span as many invocations as RSS needs for a collected
+     * runtime, and the latest step must still keep up with the slope. */
+    const struct point *a = &t->pts[n - 2], *b = &t->pts[n - 1];
+    double last_slope = b->x > a->x ? (b->y - a->y) / (b->x - a->x) : 0;
+    bool long_enough = b->x - t->pts[0].x >= (double)t->cfg.gc_leak_min_points;
+    if (e->tau >= HEAP_TAU_MIN && e->slope_lo_bytes >= min_growth &&
+        hi_y - lo_y >= HEAP_RISE_SHARE * lo_y && long_enough &&
+        last_slope >= DECEL_RATIO * e->slope_bytes) {
+        e->cls = GROWTH_LEAK;
+        return HEAP_GROWS;
+    }
+    return HEAP_FLAT;
+}
+
+/*
+ * The runtime's truth, when its probe reports: which part grows. Said in `part` (empty: no
+ * probe series yet, RSS alone decides). A heap or external-memory leak is a leak whatever RSS
+ * shows (the heap may still fit in memory the collector had already taken); RSS growth with
+ * the heap after collections flat and native memory flat is the collector sizing its heap,
+ * never a leak; with native memory growing it stays one, and says where to look.
+ */
+static void runtime_parts(struct lw_trend *t, struct estimate *fn, bool *heap_sizing, char *part,
+                          size_t cap)
+{
+    part[0] = '\0';
+    if (t->probe == LW_PROBE_NONE)
+        return;
+    struct leak_rules rules = {.min_points = t->cfg.leak_min_points, .floor_bytes = 0};
+    struct estimate heap, ext, native;
+    estimate_series(t, &t->ext, &ext, true, &rules);
+    estimate_series(t, &t->native, &native, true, &rules);
+    enum heap_trend ht = heap_points_trend(t, &heap);
+    char rate[24], nat[64];
+    native_words(nat, sizeof(nat), t, &native);
+    const char *sep = nat[0] ? "; " : "";
+    if (ht == HEAP_GROWS || (ext.valid && ext.cls == GROWTH_LEAK)) {
+        bool in_heap = ht == HEAP_GROWS;
+        const struct estimate *e = in_heap ? &heap : &ext;
+        fmt_size(rate, sizeof(rate), e->slope_bytes);
+        if (in_heap)
+            snprintf(part, cap, "%s grows %s per %s%s%s", heap_word(t->probe), rate, unit_word(t),
+                     sep, nat);
+        else
+            snprintf(part, cap,
+                     "external memory (Buffers, ArrayBuffers) grows %s per %s; %s flat after "
+                     "collections",
+                     rate, unit_word(t), heap_word(t->probe));
+        *fn = *e;
+        *heap_sizing = false;
+        return;
+    }
+    if (ht != HEAP_FLAT)
+        return; /* too few collections yet: RSS's own words */
+    if (fn->cls != GROWTH_LEAK && fn->cls != GROWTH_UNDECIDED && !*heap_sizing)
+        return; /* nothing grows: RSS's own words say so */
+    if (native.valid && (native.cls == GROWTH_LEAK || native.cls == GROWTH_UNDECIDED)) {
+        snprintf(part, cap, "native memory grows, %s flat: look at buffers and native modules",
+                 heap_word(t->probe));
+        return;
+    }
+    if (!native.valid)
+        return; /* what lies outside the heap is not known: RSS's own words */
+    /* RSS grows, the heap after collections does not, nor what lies outside it */
+    snprintf(part, cap, "%s flat after collections%s%s: heap sizing, not a leak",
+             heap_word(t->probe), sep, nat);
+    fn->cls = GROWTH_WARMING;
+    *heap_sizing = true;
+}
+
 /*
  * One assessment without hysteresis. Returns false when the engine has no new opinion
  * (the floor does not hold enough points yet): the current verdict stands.
@@ -933,6 +1118,8 @@ static bool assess(struct lw_trend *t, struct lw_verdict *v)
                        (fn.cls == GROWTH_LEAK || fn.cls == GROWTH_UNDECIDED);
     if (heap_sizing)
         fn.cls = GROWTH_WARMING;
+    char part[160];
+    runtime_parts(t, &fn, &heap_sizing, part, sizeof(part));
 
     /* The candidates: the function as a whole, and each process that is not the function. */
     const struct estimate *driver = NULL;
@@ -1050,7 +1237,10 @@ static bool assess(struct lw_trend *t, struct lw_verdict *v)
     if (driver->cls != GROWTH_LEAK) {
         t->crit_streak = 0;
         v->kind = LW_VERDICT_WARMING;
-        if (heap_sizing && driver == &driver_est && !driver_proc)
+        if (part[0] && driver == &driver_est && !driver_proc)
+            say(v->reason, sizeof(v->reason), "%s (anonymous RSS of %s grows %.0f bytes per %s)",
+                part, who, driver->slope_bytes, unit_word(t));
+        else if (heap_sizing && driver == &driver_est && !driver_proc)
             say(v->reason, sizeof(v->reason),
                 "anonymous RSS of %s grows %.0f bytes per %s toward its heap ceiling "
                 "(%s: %s, %s with the environment), which fits the %s limit: heap sizing",
@@ -1083,10 +1273,15 @@ static bool assess(struct lw_trend *t, struct lw_verdict *v)
         snprintf(growth, sizeof(growth), "grows %.0f bytes per %s (at least %.0f)",
                  driver->slope_bytes, unit_word(t), v->growth_lower_bytes_per_invocation);
     }
+    /* the part that grows, when the runtime's probe tells it, in place of RSS's words */
+    char what[LW_NAME_MAX + 300];
+    if (part[0] && !driver_proc)
+        snprintf(what, sizeof(what), "%s", part);
+    else
+        snprintf(what, sizeof(what), "anonymous RSS of %s %s", who, growth);
     if (t->limit_bytes == 0 || !t->have_env || leak_sum <= 0) {
         t->crit_streak = 0;
-        say(v->reason, sizeof(v->reason),
-            "anonymous RSS of %s %s; the memory limit is unknown, no projection", who, growth);
+        say(v->reason, sizeof(v->reason), "%s; the memory limit is unknown, no projection", what);
         return true;
     }
     /* Out of memory where the environment meets the limit, or earlier where the runtime meets
@@ -1102,8 +1297,7 @@ static bool assess(struct lw_trend *t, struct lw_verdict *v)
     v->projected_invocations_to_oom = headroom / leak_sum;
     if (rate <= 0) {
         t->crit_streak = 0;
-        say(v->reason, sizeof(v->reason),
-            "anonymous RSS of %s %s; memory runs out in %.0f %ss (rate unknown)", who, growth,
+        say(v->reason, sizeof(v->reason), "%s; memory runs out in %.0f %ss (rate unknown)", what,
             v->projected_invocations_to_oom, unit_word(t));
         return true;
     }
@@ -1133,14 +1327,50 @@ static bool assess(struct lw_trend *t, struct lw_verdict *v)
     if (!t->intervals)
         snprintf(pace, sizeof(pace), "at %.1f invocations/min ", rate);
     say(v->reason, sizeof(v->reason),
-        "anonymous RSS of %s %s%s; %s%s runs out in %s (at the latest %s), "
+        "%s%s; %s%s runs out in %s (at the latest %s), "
         "%s the %.0f min recycle horizon",
-        who, growth, ceiling_note, pace, at_heap ? "the heap" : "memory", mins, late,
+        what, ceiling_note, pace, at_heap ? "the heap" : "memory", mins, late,
         critical       ? "before"
         : critical_now ? "likely before"
                        : "after",
         horizon);
     return true;
+}
+
+/*
+ * The runtime probes' series. The heap's is what it retains: the heap after the last major
+ * collection (V8's mark-compact, the JVM's full collection), or for Python, whose probe writes
+ * after generation-2 collections, tracemalloc's traced memory. A figure missing from a record
+ * is a gap in its series, never guessed. native: the function's anonymous RSS less the heap's
+ * own memory, what grows when buffers or native modules leak.
+ */
+static void push_runtime(struct lw_trend *t, const struct lw_record *rec)
+{
+    const struct lw_runtime_mem *rt = &rec->runtime;
+    if (rt->processes == 0 || rt->probe == LW_PROBE_NONE || rt->probe == LW_PROBE_OFF)
+        return;
+    t->probe = rt->probe;
+    const struct lw_heap_mem *h = &rt->heap;
+    double x = (double)rec->seq;
+    uint32_t block = t->cfg.floor_block_invocations;
+    double retained = -1;
+    if (h->have & LW_HEAP_AFTER_MAJOR)
+        retained = (double)h->after_major_bytes;
+    else if (rt->probe == LW_PROBE_PYTHON && (h->have & LW_HEAP_AFTER_GC))
+        retained = (double)h->after_gc_bytes;
+    struct gc_points *g = &t->heap;
+    if (retained >= 0 && (!g->have_count || h->major_gcs != g->last_count)) {
+        g->have_count = true;
+        g->last_count = h->major_gcs;
+        g->p[g->head] = (struct point){.x = x, .y = retained};
+        g->head = (g->head + 1) % GC_POINTS;
+        if (g->n < GC_POINTS)
+            g->n++;
+    }
+    if (h->have & LW_HEAP_EXTERNAL)
+        series_push(&t->ext, x, (double)h->external_bytes, block);
+    if ((h->have & LW_HEAP_RESIDENT) && rec->fn_end.rss_anon_bytes >= h->resident_bytes)
+        series_push(&t->native, x, (double)(rec->fn_end.rss_anon_bytes - h->resident_bytes), block);
 }
 
 /*
@@ -1201,6 +1431,7 @@ void lw_trend_add(struct lw_trend *t, const struct lw_record *rec, struct lw_ver
         series_push(&t->fn, (double)rec->seq, (double)rec->fn_end.rss_anon_bytes,
                     t->cfg.floor_block_invocations);
         t->last_fn_bytes = (double)rec->fn_end.rss_anon_bytes;
+        push_runtime(t, rec);
         push_procs(t, rec);
         track_pids(t, rec);
         t->env_rss_bytes = (double)rec->env_end.rss_bytes;

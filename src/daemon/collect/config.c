@@ -1,6 +1,7 @@
 #include <leakwatch/config.h>
 
 #include <leakwatch/limits.h>
+#include <leakwatch/probes.h>
 #include <leakwatch/state.h>
 
 #include <errno.h>
@@ -177,6 +178,39 @@ static void load_peak_mode(struct lw_config *cfg, lw_getenv_fn get, void *ctx)
              v);
 }
 
+/*
+ * Runtime insight: the exec wrapper is the function's setting (AWS_LAMBDA_EXEC_WRAPPER, which
+ * extensions see among the function's variables), and so is tracemalloc for the Python probe,
+ * which reads the variable itself with the same rule; leakwatch says once when it is not valid.
+ * The probes' folder is where the wrapper puts it: under the same TMPDIR.
+ */
+static void load_runtime_insight(struct lw_config *cfg, lw_getenv_fn get, void *ctx,
+                                 const char *tmpdir)
+{
+    snprintf(cfg->probes_dir, sizeof(cfg->probes_dir), "%s/%s", tmpdir, LW_PROBES_DIR_NAME);
+    const char *w = get(ctx, "AWS_LAMBDA_EXEC_WRAPPER");
+    size_t wl = w ? strlen(w) : 0;
+    static const char ours[] = "/leakwatch/wrapper";
+    cfg->exec_wrapper = wl >= sizeof(ours) - 1 && strcmp(w + wl - (sizeof(ours) - 1), ours) == 0;
+    const char *v = get(ctx, "LEAKWATCH_PYTHON_TRACEMALLOC");
+    if (v == NULL || *v == '\0')
+        return;
+    unsigned frames = 0;
+    bool ok = strlen(v) <= 2;
+    for (const char *c = v; ok && *c; c++) {
+        ok = *c >= '0' && *c <= '9';
+        frames = frames * 10 + (unsigned)(*c - '0');
+    }
+    if (!ok || frames < 1 || frames > 64) {
+        warn(cfg,
+             "LEAKWATCH_PYTHON_TRACEMALLOC=\"%.64s\" is not a whole number of frames from 1 to "
+             "64; tracemalloc stays off",
+             v);
+        return;
+    }
+    cfg->python_tracemalloc_frames = frames;
+}
+
 void lw_config_load(struct lw_config *cfg, lw_getenv_fn get, void *ctx)
 {
     memset(cfg, 0, sizeof(*cfg));
@@ -254,9 +288,10 @@ void lw_config_load(struct lw_config *cfg, lw_getenv_fn get, void *ctx)
     cfg->state_file = load_bool(cfg, get, ctx, "LEAKWATCH_STATE_FILE", true);
     const char *tmpdir = get(ctx, "TMPDIR");
     if (tmpdir == NULL || tmpdir[0] != '/' ||
-        strlen(tmpdir) + sizeof("/" LW_STATE_FILE_NAME) > sizeof(cfg->state_path))
+        strlen(tmpdir) + sizeof("/" LW_PROBES_DIR_NAME) > sizeof(cfg->state_path))
         tmpdir = "/tmp";
     snprintf(cfg->state_path, sizeof(cfg->state_path), "%s/%s", tmpdir, LW_STATE_FILE_NAME);
+    load_runtime_insight(cfg, get, ctx, tmpdir);
 
     load_str(cfg, get, ctx, "AWS_LAMBDA_RUNTIME_API", cfg->runtime_api, sizeof(cfg->runtime_api),
              "");

@@ -143,6 +143,8 @@ static bool apply_end(struct lw_record *r, const struct lw_snapshot *end,
             p->have_end = true;
             p->end = e->mem;
             p->peak_bytes = peak;
+            p->probe = e->probe;
+            p->heap = e->heap;
         } else {
             /* more distinct processes over the invocation than the record holds: the totals
                still count this one, the per-process list cannot */
@@ -211,6 +213,55 @@ static uint32_t partial_totals(const struct lw_record *r)
     return partial;
 }
 
+/* One field of a process's heap report into its sum, when the process reported it. */
+static void add_field(struct lw_heap_mem *sum, uint64_t *sum_field, const struct lw_heap_mem *h,
+                      uint64_t value, uint32_t bit)
+{
+    if (!(h->have & bit))
+        return;
+    *sum_field += value;
+    sum->have |= bit;
+}
+
+/* One process's heap figures into the sums, field by field. */
+static void add_heap(struct lw_heap_mem *sum, const struct lw_heap_mem *h)
+{
+    add_field(sum, &sum->after_gc_bytes, h, h->after_gc_bytes, LW_HEAP_AFTER_GC);
+    add_field(sum, &sum->after_major_bytes, h, h->after_major_bytes, LW_HEAP_AFTER_MAJOR);
+    add_field(sum, &sum->resident_bytes, h, h->resident_bytes, LW_HEAP_RESIDENT);
+    add_field(sum, &sum->limit_bytes, h, h->limit_bytes, LW_HEAP_LIMIT);
+    add_field(sum, &sum->external_bytes, h, h->external_bytes, LW_HEAP_EXTERNAL);
+    add_field(sum, &sum->array_buffers_bytes, h, h->array_buffers_bytes, LW_HEAP_ARRAY_BUFFERS);
+    add_field(sum, &sum->blocks, h, h->blocks, LW_HEAP_BLOCKS);
+    sum->major_gcs += h->major_gcs;
+    sum->minor_gcs += h->minor_gcs;
+}
+
+/*
+ * The runtime probes' figures of the function at the end: each field summed over the function's
+ * processes that reported it. Left out when the function's end total is (a process of the start
+ * not read at the end): a sum without it would show a drop nobody measured.
+ */
+static void runtime_totals(struct lw_record *r, const struct lw_snapshot *end)
+{
+    memset(&r->runtime, 0, sizeof(r->runtime));
+    if (r->partial_totals & LW_TOTAL_FUNCTION)
+        return;
+    for (uint32_t i = 0; i < r->n_procs && i < LW_MAX_PROCS; i++) {
+        const struct lw_record_proc *p = &r->procs[i];
+        if (!p->have_end || !lw_record_role_is_function(p->role) || p->probe == LW_PROBE_NONE)
+            continue;
+        if (r->runtime.probe == LW_PROBE_NONE || p->role == LW_ROLE_RUNTIME)
+            r->runtime.probe = p->probe;
+        r->runtime.processes++;
+        add_heap(&r->runtime.heap, &p->heap);
+    }
+    if (r->runtime.processes == 0)
+        return;
+    r->runtime.tracemalloc_frames = end->tracemalloc_frames;
+    r->runtime.sites = end->sites;
+}
+
 void lw_record_close(struct lw_record *r, const struct lw_snapshot *end, enum lw_peak_method method,
                      const uint64_t *sampled_peaks)
 {
@@ -238,6 +289,7 @@ void lw_record_close(struct lw_record *r, const struct lw_snapshot *end, enum lw
         r->gaps |= LW_GAP_PROCS;
         r->peak_method = LW_PEAK_NONE;
     }
+    runtime_totals(r, end);
 }
 
 void lw_record_close_missing(struct lw_record *r, const struct lw_snapshot *end_or_null,

@@ -57,24 +57,6 @@ static void put(struct setting *s, uint64_t value, enum lw_heap_source source, c
             s->origin[i] = '?';
 }
 
-/* A whole unsigned decimal number of s[0..n), no sign, no spaces; false on overflow. */
-static bool parse_u64(const char *s, size_t n, uint64_t *out)
-{
-    if (n == 0 || n > 20)
-        return false;
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        unsigned d = (unsigned)(s[i] - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return false;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return true;
-}
-
 /* A JVM size: digits and an optional k, m, g or t (either case); bytes without. Must be > 0. */
 static bool parse_jvm_size(const char *s, size_t n, uint64_t *out)
 {
@@ -104,7 +86,7 @@ static bool parse_jvm_size(const char *s, size_t n, uint64_t *out)
             n--;
     }
     uint64_t v;
-    if (!parse_u64(s, n, &v) || v == 0 || v > UINT64_MAX / mult)
+    if (!lw_text_parse_u64(s, n, &v) || v == 0 || v > UINT64_MAX / mult)
         return false;
     *out = v * mult;
     return true;
@@ -116,7 +98,7 @@ static bool parse_percent_permille(const char *s, size_t n, uint64_t *out)
     const char *dot = memchr(s, '.', n);
     size_t int_len = dot ? (size_t)(dot - s) : n;
     uint64_t whole;
-    if (!parse_u64(s, int_len, &whole) || whole > 100)
+    if (!lw_text_parse_u64(s, int_len, &whole) || whole > 100)
         return false;
     uint64_t tenths = 0;
     if (dot) {
@@ -208,7 +190,7 @@ static void node_token(struct node *nd, const char *t, size_t n, enum lw_heap_so
         struct setting *s = nd->want_old ? &nd->old_mib : &nd->semi_mib;
         const char *flag = nd->want_old ? "--max-old-space-size" : "--max-semi-space-size";
         nd->want_old = nd->want_semi = false;
-        if (parse_u64(t, n, &v) && v > 0 && v <= UINT64_MAX / MIB)
+        if (lw_text_parse_u64(t, n, &v) && v > 0 && v <= UINT64_MAX / MIB)
             put(s, v, src, flag, strlen(flag));
         return;
     }
@@ -226,7 +208,7 @@ static void node_token(struct node *nd, const char *t, size_t n, enum lw_heap_so
         s = &nd->semi_mib;
         nd->want_semi = two;
     }
-    if (s && !two && parse_u64(t + at, n - at, &v) && v > 0 && v <= UINT64_MAX / MIB)
+    if (s && !two && lw_text_parse_u64(t + at, n - at, &v) && v > 0 && v <= UINT64_MAX / MIB)
         put(s, v, src, t, n);
 }
 
@@ -457,6 +439,39 @@ static void decide_dotnet(const char *env, size_t env_len, struct lw_runtime_hin
     set_default(out, DOTNET_DEFAULT_PERMILLE, "GC default 75%");
 }
 
+/* LEAKWATCH_PROBE as leakwatch's exec wrapper sets it: the runtime's name, or "off: <why>". */
+static void note_probe(const char *v, size_t n, struct lw_runtime_hint *out)
+{
+    static const struct {
+        const char *name;
+        enum lw_probe_kind kind;
+    } kinds[] = {{"node", LW_PROBE_NODE}, {"python", LW_PROBE_PYTHON}, {"jvm", LW_PROBE_JVM}};
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        if (n == strlen(kinds[i].name) && memcmp(v, kinds[i].name, n) == 0) {
+            out->probe = kinds[i].kind;
+            return;
+        }
+    }
+    out->probe = LW_PROBE_OFF;
+    size_t skip;
+    const char *why = v;
+    if (has_prefix(v, n, "off: ", &skip)) {
+        why += skip;
+        n -= skip;
+    } else {
+        why = "LEAKWATCH_PROBE not understood";
+        n = strlen(why);
+    }
+    if (n > sizeof(out->probe_note) - 1)
+        n = sizeof(out->probe_note) - 1;
+    /* it goes into a log line: printable ASCII only */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)why[i];
+        out->probe_note[i] = c >= 0x20 && c <= 0x7e ? (char)c : '?';
+    }
+    out->probe_note[n] = '\0';
+}
+
 void lw_runtime_hints_parse(const char *cmdline, size_t cmdline_len, const char *environ,
                             size_t environ_len, struct lw_runtime_hint *out)
 {
@@ -498,6 +513,8 @@ void lw_runtime_hints_parse(const char *cmdline, size_t cmdline_len, const char 
     case LW_RUNTIME_KIND_COUNT:
         break;
     }
+    if (env_get(environ, environ_len, "LEAKWATCH_PROBE", &v, &vn))
+        note_probe(v, vn, out);
 }
 
 uint64_t lw_runtime_hint_heap_bytes(const struct lw_runtime_hint *h, uint64_t memory_limit_bytes)

@@ -12,6 +12,7 @@
 
 #include <leakwatch/lambda_api.h>
 #include <leakwatch/log.h>
+#include <leakwatch/probes.h>
 #include <leakwatch/procfs.h>
 #include <leakwatch/runtime_hints.h>
 
@@ -89,6 +90,8 @@ struct lw_processes {
     struct child_file child_files[CHILD_FILES];
     char buf[READ_CAP];
     struct lw_runtime_hint runtime_hint; /* of the runtime last classified */
+    struct lw_probes *probes;            /* NULL: no probe is read */
+    bool exec_wrapper_expected;
 };
 
 /* Reads a small /proc file whole into buf (NUL-terminated), relative to an open directory (or
@@ -221,6 +224,9 @@ struct lw_processes *lw_processes_new(const struct lw_processes_config *cfg)
     while (ps->ext_dir_len > 1 && ps->ext_dir[ps->ext_dir_len - 1] == '/')
         ps->ext_dir[--ps->ext_dir_len] = '\0';
     list_extensions(ps);
+    ps->exec_wrapper_expected = cfg->exec_wrapper_expected;
+    if (cfg->probes_dir != NULL && cfg->probes_dir[0] != '\0')
+        ps->probes = lw_probes_new(cfg->probes_dir, cfg->health);
     /* leakwatch's own start: no process started before it can be the runtime */
     int self = open_proc_dir(ps, ps->self_pid);
     struct lw_stat_info st;
@@ -249,6 +255,7 @@ void lw_processes_free(struct lw_processes *ps)
     for (size_t i = 0; i < CHILD_FILES; i++)
         if (ps->child_files[i].fd >= 0)
             close(ps->child_files[i].fd);
+    lw_probes_free(ps->probes);
     free(ps);
 }
 
@@ -398,6 +405,15 @@ static void note_runtime_hint(struct lw_processes *ps, struct known *k)
     lw_debug("runtime pid %d: %s, heap ceiling from %s (%s)", (int)k->pid,
              lw_runtime_kind_name(ps->runtime_hint.kind),
              lw_heap_source_name(ps->runtime_hint.source), ps->runtime_hint.origin);
+    /* What the exec wrapper did, said once per runtime (a reset restarts leakwatch too). */
+    if (ps->runtime_hint.probe == LW_PROBE_OFF)
+        lw_info("runtime probe off (%s): leak verdicts come from resident memory alone",
+                ps->runtime_hint.probe_note);
+    else if (ps->runtime_hint.probe == LW_PROBE_NONE && ps->exec_wrapper_expected)
+        lw_warn("AWS_LAMBDA_EXEC_WRAPPER names leakwatch's wrapper, but the runtime (pid %d) was "
+                "not started through it (an OS-only runtime ignores the variable): leak "
+                "verdicts come from resident memory alone",
+                (int)k->pid);
 }
 
 /*
@@ -834,6 +850,17 @@ enum lw_hwm_state lw_snapshot_take(struct lw_processes *ps, bool reset_hwm, uint
     for (size_t i = 0; i < ps->n_known; i++)
         ps->known[i].read = false;
     out->runtime_hint = ps->runtime_hint; /* after discover(): a new runtime is classified there */
+    /* The probes last: the processes' own readings come first, as close to the thaw as can be. */
+    memset(&out->sites, 0, sizeof(out->sites));
+    out->tracemalloc_frames = 0;
+    if (ps->probes != NULL) {
+        for (uint32_t i = 0; i < out->n_procs && i < LW_MAX_PROCS; i++) {
+            struct lw_proc_reading *r = &out->procs[i];
+            if (lw_record_role_is_function(r->role))
+                lw_probes_read(ps->probes, ps->runtime_hint.probe, r->role == LW_ROLE_RUNTIME, r);
+        }
+        lw_probes_end(ps->probes, &out->sites, &out->tracemalloc_frames);
+    }
     bool found = false;
     for (uint32_t i = 0; i < out->n_procs && i < LW_MAX_PROCS; i++)
         found |= lw_record_role_is_function(out->procs[i].role);

@@ -451,6 +451,23 @@ static struct w writer(char *buf, size_t cap)
     return w;
 }
 
+/* The allocation sites that grew most (the Python probe with tracemalloc), largest first. */
+static void sites(struct w *w, const struct lw_alloc_sites *s)
+{
+    key(w, "AllocationSites");
+    open_c(w, '[');
+    for (uint32_t i = 0; i < s->n && i < LW_SITES_MAX && !w->full; i++) {
+        const struct lw_alloc_site *site = &s->site[i];
+        comma(w);
+        open_c(w, '{');
+        key_text(w, "Site", site->where);
+        key_double(w, "GrowthBytes", (double)site->growth_bytes);
+        key_double(w, "GrowthCount", (double)site->growth_count);
+        close_c(w, '}');
+    }
+    close_c(w, ']');
+}
+
 static void processes(struct w *w, const struct lw_record *rec)
 {
     key(w, "Processes");
@@ -531,6 +548,8 @@ enum lw_err lw_emf_encode_record(const struct lw_emf_options *opt, const struct 
         if (v->culprit[0] && v->culprit_pid > 0)
             key_double(&w, "CulpritPid", (double)v->culprit_pid);
     }
+    if (rec->runtime.sites.n > 0)
+        sites(&w, &rec->runtime.sites);
     processes(&w, rec);
     key_u64(&w, "StartTimeMs", rec->start_time_ms);
     if (rec->end_time_ms)

@@ -34,14 +34,16 @@ static void test_csv(void **state)
     assert_non_null(strstr(m.data, ",15302656,15368192,21667840,11776000,11841536,3526656,0,"
                                    "65536,18845696,134217728,115372032,14.0411376953125,"));
     /* the learning rows have no growth-per-invocation figure: empty cells, not 0 */
-    /* ... nor the figures of interval records (Managed Instances), nor those of a death */
+    /* ... nor the figures of interval records (Managed Instances), nor a runtime probe's, nor
+     * those of a death */
     char empty_death[64];
     size_t n_death = 3 + (LW_D_COUNT - 2) + 3; /* teller, cause, forms, figures, three more */
     assert_true(n_death < sizeof(empty_death));
     memset(empty_death, ',', n_death);
     empty_death[n_death] = '\0';
     char row_end[128];
-    snprintf(row_end, sizeof(row_end), ",19.91,20,19.5,41.27,24,,,,,0,,,,,,,%s\r\n", empty_death);
+    snprintf(row_end, sizeof(row_end), ",19.91,20,19.5,41.27,24,,,,,0,,,,,,,,,,%s\r\n",
+             empty_death);
     assert_non_null(strstr(m.data, row_end));
     free(m.data);
     lw_report_free(r);

@@ -1115,6 +1115,127 @@ static void test_flattened_never_critical(void **state)
     lw_trend_free(t);
 }
 
+/* ---- the runtime's own figures (docs/runtime-insight.md) ------------------------------------- */
+
+/*
+ * A Node.js function whose probe reports: the heap after major collections, the heap's own
+ * memory and external memory, each growing per invocation by its own amount. The function's
+ * anonymous RSS grows 1 MiB per invocation in every case; which part grows decides.
+ */
+struct parts_case {
+    const char *what;
+    bool probe;
+    double heap_growth, resident_growth, external_growth;
+    bool expect_leak;
+    const char *expect_words[2];
+};
+
+static const struct parts_case parts_cases[] = {
+    {"garbage only: the collector sizes its heap",
+     true,
+     0,
+     1 * MB,
+     0,
+     false,
+     {"V8 heap flat after collections", "heap sizing, not a leak"}},
+    {"the same RSS without a probe: RSS alone calls it a leak",
+     false,
+     0,
+     1 * MB,
+     0,
+     true,
+     {"anonymous RSS", NULL}},
+    {"a heap leak",
+     true,
+     1 * MB,
+     1 * MB,
+     0,
+     true,
+     {"V8 heap grows 1.0 MiB per invocation", "native memory flat"}},
+    {"a Buffer leak",
+     true,
+     0,
+     0,
+     1 * MB,
+     true,
+     {"external memory (Buffers, ArrayBuffers) grows 1.0 MiB per invocation", "V8 heap flat"}},
+    {"a native leak",
+     true,
+     0,
+     0,
+     0,
+     true,
+     {"native memory grows, V8 heap flat: look at buffers and native modules", NULL}},
+};
+
+static void test_runtime_probe_parts(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(parts_cases) / sizeof(parts_cases[0]); i++) {
+        const struct parts_case *c = &parts_cases[i];
+        struct lw_trend *t = lw_trend_new(NULL);
+        assert_non_null(t);
+        static struct lw_record rec;
+        struct rng r = {11 + i};
+        uint64_t leaks = 0, with_words = 0, assessed = 0, heap_at_last_major = 0;
+        struct lw_verdict v;
+        for (uint64_t seq = 1; seq <= 150; seq++) {
+            struct gen g = {.limit_mb = 1024,
+                            .base_bytes = 60 * MB,
+                            .leak_bytes = 1 * MB,
+                            .noise_bytes = 64 * 1024};
+            make_record(&g, "env-parts", seq, &r, &rec);
+            double n = (double)seq;
+            if (c->probe) {
+                struct lw_runtime_mem *rt = &rec.runtime;
+                rt->probe = LW_PROBE_NODE;
+                rt->processes = 1;
+                rt->heap.have = LW_HEAP_AFTER_GC | LW_HEAP_AFTER_MAJOR | LW_HEAP_RESIDENT |
+                                LW_HEAP_LIMIT | LW_HEAP_EXTERNAL;
+                double noise = 32 * 1024 * rng_normal(&r);
+                rt->heap.after_major_bytes = (uint64_t)(20 * MB + c->heap_growth * n + noise);
+                rt->heap.after_gc_bytes = rt->heap.after_major_bytes;
+                /* a major collection every 7 invocations: the figure stands still between */
+                rt->heap.major_gcs = seq / 7;
+                if (seq % 7 != 0 && seq > 7)
+                    rt->heap.after_major_bytes = heap_at_last_major;
+                else
+                    heap_at_last_major = rt->heap.after_major_bytes;
+                rt->heap.resident_bytes = (uint64_t)(30 * MB + c->resident_growth * n);
+                rt->heap.limit_bytes = (uint64_t)(2048 * MB);
+                rt->heap.external_bytes = (uint64_t)(2 * MB + c->external_growth * n);
+            }
+            lw_trend_add(t, &rec, &v);
+            if (v.kind == LW_VERDICT_LEARNING)
+                continue;
+            assessed++;
+            leaks += v.kind == LW_VERDICT_LEAK || v.kind == LW_VERDICT_LEAK_CRITICAL;
+            if (getenv("LW_TRACE_TREND") && seq % 10 == 0)
+                printf("    %llu %s %s\n", (unsigned long long)seq, lw_verdict_name(v.kind),
+                       v.reason);
+            bool words = true;
+            for (size_t k = 0; k < 2; k++)
+                words = words && (!c->expect_words[k] || strstr(v.reason, c->expect_words[k]));
+            with_words += words;
+        }
+        print_message("%s: %llu of %llu assessed verdicts a leak; last: %s\n", c->what,
+                      (unsigned long long)leaks, (unsigned long long)assessed, v.reason);
+        assert_true(assessed > 100);
+        if (c->expect_leak) {
+            assert_true(leaks > 0);
+            assert_true(v.kind == LW_VERDICT_LEAK || v.kind == LW_VERDICT_LEAK_CRITICAL);
+        } else {
+            assert_int_equal(leaks, 0);
+        }
+        /* the last verdict names the part, in the words the issue asks for */
+        for (size_t k = 0; k < 2; k++)
+            if (c->expect_words[k] && !strstr(v.reason, c->expect_words[k]))
+                fail_msg("%s: \"%s\" not in \"%s\"", c->what, c->expect_words[k], v.reason);
+        assert_true(with_words > 0);
+        lw_trend_free(t);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1138,6 +1259,7 @@ int main(void)
         cmocka_unit_test(test_heap_ceiling),
         cmocka_unit_test(test_critical_on_the_pessimistic_end),
         cmocka_unit_test(test_flattened_never_critical),
+        cmocka_unit_test(test_runtime_probe_parts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -413,6 +413,48 @@ static void test_incomplete(void **state)
     cJSON_Delete(doc);
 }
 
+/* The runtime probe's figures: its metrics, the allocation sites as a list,
+ * largest first, a hostile site escaped; without a probe, none of them. */
+static void test_runtime_figures(void **state)
+{
+    (void)state;
+    struct lw_record r;
+    make_typical_record(&r);
+    encode_valid(&opts, &r, NULL, NULL);
+    cJSON *doc = parse();
+    assert_null(get(doc, "HeapAfterGcBytes"));
+    assert_null(get(doc, "AllocationSites"));
+    cJSON_Delete(doc);
+
+    r.runtime.probe = LW_PROBE_PYTHON;
+    r.runtime.processes = 1;
+    r.runtime.heap.have = LW_HEAP_AFTER_MAJOR | LW_HEAP_LIMIT;
+    r.runtime.heap.after_major_bytes = 20971520;
+    r.runtime.heap.limit_bytes = 536870912;
+    r.runtime.sites.request = 3;
+    r.runtime.sites.n = 2;
+    r.runtime.sites.site[0] = (struct lw_alloc_site){.growth_bytes = 1048576, .growth_count = 12};
+    snprintf(r.runtime.sites.site[0].where, LW_SITE_TEXT_MAX, "app.py:42");
+    r.runtime.sites.site[1] = (struct lw_alloc_site){.growth_bytes = -4096, .growth_count = -1};
+    snprintf(r.runtime.sites.site[1].where, LW_SITE_TEXT_MAX, "e\"vil.py:7");
+    encode_valid(&opts, &r, NULL, NULL);
+    doc = parse();
+    assert_true(num(doc, "HeapAfterGcBytes") == 20971520.0);
+    assert_true(num(doc, "HeapLimitBytes") == 536870912.0);
+    assert_null(get(doc, "ExternalMemoryBytes")); /* not reported: missing, not 0 */
+    const cJSON *sites = get(doc, "AllocationSites");
+    assert_true(cJSON_IsArray(sites));
+    assert_int_equal(cJSON_GetArraySize(sites), 2);
+    const cJSON *first = cJSON_GetArrayItem(sites, 0);
+    assert_string_equal(cJSON_GetStringValue(get(first, "Site")), "app.py:42");
+    assert_true(num(first, "GrowthBytes") == 1048576.0);
+    assert_true(num(first, "GrowthCount") == 12.0);
+    const cJSON *second = cJSON_GetArrayItem(sites, 1);
+    assert_string_equal(cJSON_GetStringValue(get(second, "Site")), "e\"vil.py:7");
+    assert_true(num(second, "GrowthBytes") == -4096.0);
+    cJSON_Delete(doc);
+}
+
 static void test_verdict_and_hostile_strings(void **state)
 {
     (void)state;
@@ -1616,6 +1658,7 @@ int main(void)
         cmocka_unit_test(test_version_dimension_and_health),
         cmocka_unit_test(test_incomplete),
         cmocka_unit_test(test_verdict_and_hostile_strings),
+        cmocka_unit_test(test_runtime_figures),
         cmocka_unit_test(test_largest),
         cmocka_unit_test(test_exact_integers),
         cmocka_unit_test(test_buffer_caps),

@@ -1,0 +1,299 @@
+/*
+ * The runtime probes' files, read at each boundary (see probes.h for the contract).
+ */
+#include <leakwatch/probes.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <leakwatch/gclog.h>
+#include <leakwatch/log.h>
+#include <leakwatch/probe_file.h>
+
+#define JVM_CHUNK 16384
+/* Boundaries a process is looked for before its missing report is said; then it is looked for
+ * at every RETRY_EVERY-th boundary only (one openat each). */
+#define MISSES_BEFORE_SAYING 2
+#define RETRY_EVERY 64
+
+struct slot {
+    bool used;
+    bool seen; /* read at this boundary */
+    int32_t pid;
+    uint64_t start_ticks;
+    enum lw_probe_kind kind;
+    int fd;
+    ino_t ino;
+    uint32_t misses;
+    bool said_rejected;
+    bool have_last;
+    struct lw_heap_mem last;
+    uint32_t tracemalloc_frames;
+    struct lw_alloc_sites sites;
+    /* the JVM's log */
+    uint64_t offset;
+    struct lw_gclog gc;
+};
+
+struct lw_probes {
+    char dir[256];
+    int dir_fd;
+    struct lw_health *health;
+    struct slot slots[LW_PROBES_MAX];
+    bool said_full;
+    bool said_missing;
+    bool said_on;
+    char *buf; /* JVM_CHUNK bytes, also the probe file's */
+};
+
+struct lw_probes *lw_probes_new(const char *dir, struct lw_health *health)
+{
+    struct lw_probes *p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return NULL;
+    p->buf = malloc(JVM_CHUNK);
+    if (p->buf == NULL) {
+        free(p);
+        return NULL;
+    }
+    snprintf(p->dir, sizeof(p->dir), "%s", dir ? dir : "");
+    p->dir_fd = -1;
+    p->health = health;
+    for (size_t i = 0; i < LW_PROBES_MAX; i++)
+        p->slots[i].fd = -1;
+    return p;
+}
+
+static void close_slot(struct slot *s)
+{
+    if (s->fd >= 0)
+        close(s->fd);
+    memset(s, 0, sizeof(*s));
+    s->fd = -1;
+}
+
+void lw_probes_free(struct lw_probes *p)
+{
+    if (p == NULL)
+        return;
+    for (size_t i = 0; i < LW_PROBES_MAX; i++)
+        close_slot(&p->slots[i]);
+    if (p->dir_fd >= 0)
+        close(p->dir_fd);
+    free(p->buf);
+    free(p);
+}
+
+static struct slot *slot_of(struct lw_probes *p, const struct lw_proc_reading *r)
+{
+    struct slot *free_slot = NULL;
+    for (size_t i = 0; i < LW_PROBES_MAX; i++) {
+        struct slot *s = &p->slots[i];
+        if (s->used && s->pid == r->pid && s->start_ticks == r->start_ticks)
+            return s;
+        if (!s->used && free_slot == NULL)
+            free_slot = s;
+    }
+    if (free_slot == NULL) {
+        if (!p->said_full)
+            lw_warn("runtime probes: more than %d processes of the function; the others' "
+                    "reports are not read",
+                    LW_PROBES_MAX);
+        p->said_full = true;
+        return NULL;
+    }
+    close_slot(free_slot);
+    free_slot->used = true;
+    free_slot->pid = r->pid;
+    free_slot->start_ticks = r->start_ticks;
+    return free_slot;
+}
+
+/* A report that cannot be used: counted, and said once per process. */
+static void reject(struct lw_probes *p, struct slot *s, const char *file, const char *why)
+{
+    lw_health_add(p->health, LW_H_PROBE_REJECTED, 1);
+    if (!s->said_rejected)
+        lw_warn("runtime probe of pid %d: %s/%s not used: %s (counted in %s)", (int)s->pid, p->dir,
+                file, why, lw_health_name(LW_H_PROBE_REJECTED));
+    s->said_rejected = true;
+}
+
+/* Opens name in the probes' folder: a regular file, never through a link. -1 when it is not
+ * there (errno ENOENT) or cannot be used (said). */
+static int open_file(struct lw_probes *p, struct slot *s, const char *name)
+{
+    if (p->dir_fd < 0) {
+        p->dir_fd = open(p->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (p->dir_fd < 0)
+            return -1;
+    }
+    int fd = openat(p->dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno != ENOENT)
+            reject(p, s, name, errno == ELOOP ? "a symbolic link" : strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        reject(p, s, name, "not a regular file");
+        errno = EINVAL;
+        return -1;
+    }
+    s->ino = st.st_ino;
+    return fd;
+}
+
+/* Node.js, Python: the whole file, once more when the first read caught a write half done. */
+static bool read_probe_file(struct lw_probes *p, struct slot *s, const char *name)
+{
+    struct lw_probe_report rep;
+    const char *why = "unreadable";
+    for (int attempt = 0; attempt < 2; attempt++) {
+        ssize_t n;
+        do {
+            n = pread(s->fd, p->buf, LW_PROBE_FILE_BYTES, 0);
+        } while (n < 0 && errno == EINTR);
+        if (n < 0)
+            break;
+        if (lw_probe_file_parse(p->buf, (size_t)n, &rep, &why) != LW_OK)
+            continue;
+        if (rep.pid != s->pid || rep.start_ticks != s->start_ticks) {
+            why = "it belongs to another process (of an earlier environment?)";
+            break;
+        }
+        if (rep.kind != s->kind) {
+            why = "it is another runtime's";
+            break;
+        }
+        s->last = rep.heap;
+        s->have_last = true;
+        s->tracemalloc_frames = rep.tracemalloc_frames;
+        s->sites = rep.sites;
+        return true;
+    }
+    /* Missing at this boundary, never guessed from the previous report. */
+    s->have_last = false;
+    reject(p, s, name, why);
+    return false;
+}
+
+/* The JVM: what its log gained since the last boundary. */
+static bool read_gc_log(struct lw_probes *p, struct slot *s, const char *name)
+{
+    uint64_t got_total = 0;
+    for (;;) {
+        ssize_t n;
+        do {
+            n = pread(s->fd, p->buf, JVM_CHUNK, (off_t)s->offset);
+        } while (n < 0 && errno == EINTR);
+        if (n <= 0)
+            break;
+        got_total += (uint64_t)n;
+        size_t used = lw_gclog_feed(&s->gc, p->buf, (size_t)n);
+        s->offset += used;
+        if ((size_t)n < JVM_CHUNK)
+            break;
+        if (got_total >= LW_PROBES_JVM_READ_MAX) {
+            /* More than a boundary reads: jump to the end, where the latest collections are,
+             * and start again at the next whole line. */
+            struct stat st;
+            if (fstat(s->fd, &st) == 0 && (uint64_t)st.st_size > s->offset + JVM_CHUNK) {
+                s->offset = (uint64_t)st.st_size - JVM_CHUNK;
+                lw_gclog_resync(&s->gc);
+                reject(p, s, name, "more written in one invocation than a boundary reads");
+            }
+            break;
+        }
+    }
+    if (got_total == 0 && s->offset > 0) {
+        /* Nothing new: the JVM may have started a new file of that name (filecount=1). */
+        struct stat st;
+        if (fstatat(p->dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_ino != s->ino) {
+            struct lw_gclog fresh;
+            lw_gclog_init(&fresh);
+            fresh.heap = s->gc.heap; /* the ceiling is in the first file's header only */
+            close(s->fd);
+            s->fd = open_file(p, s, name);
+            s->offset = 0;
+            s->gc = fresh;
+            if (s->fd >= 0)
+                return read_gc_log(p, s, name);
+        }
+    }
+    if (s->gc.heap.have == 0)
+        return false;
+    s->last = s->gc.heap;
+    s->have_last = true;
+    return true;
+}
+
+void lw_probes_read(struct lw_probes *p, enum lw_probe_kind expected, bool runtime,
+                    struct lw_proc_reading *r)
+{
+    if (expected != LW_PROBE_NODE && expected != LW_PROBE_PYTHON && expected != LW_PROBE_JVM)
+        return;
+    struct slot *s = slot_of(p, r);
+    if (s == NULL)
+        return;
+    s->seen = true;
+    s->kind = expected;
+    char name[64];
+    if (expected == LW_PROBE_JVM)
+        snprintf(name, sizeof(name), "jvm-%d.log", (int)r->pid);
+    else
+        snprintf(name, sizeof(name), "%d.probe", (int)r->pid);
+    if (s->fd < 0) {
+        s->misses++;
+        if (s->misses > MISSES_BEFORE_SAYING && s->misses % RETRY_EVERY != 0)
+            return;
+        s->fd = open_file(p, s, name);
+        if (s->fd < 0) {
+            if (runtime && s->misses == MISSES_BEFORE_SAYING && !p->said_missing) {
+                p->said_missing = true;
+                lw_warn("runtime probe (%s) of pid %d: no report in %s; the probe did not load "
+                        "in the runtime, leak verdicts come from resident memory alone",
+                        lw_probe_kind_name(expected), (int)r->pid, p->dir);
+            }
+            return;
+        }
+        lw_gclog_init(&s->gc);
+        s->offset = 0;
+    }
+    bool fresh = expected == LW_PROBE_JVM ? read_gc_log(p, s, name) : read_probe_file(p, s, name);
+    if (fresh && !p->said_on) {
+        p->said_on = true;
+        lw_info("runtime probe (%s) reports for pid %d: heap after collections from %s/%s",
+                lw_probe_kind_name(expected), (int)r->pid, p->dir, name);
+    }
+    if (s->have_last) {
+        r->probe = expected;
+        r->heap = s->last;
+    }
+}
+
+void lw_probes_end(struct lw_probes *p, struct lw_alloc_sites *sites, uint32_t *tracemalloc_frames)
+{
+    memset(sites, 0, sizeof(*sites));
+    *tracemalloc_frames = 0;
+    for (size_t i = 0; i < LW_PROBES_MAX; i++) {
+        struct slot *s = &p->slots[i];
+        if (!s->used)
+            continue;
+        if (!s->seen) {
+            close_slot(s); /* its process is gone */
+            continue;
+        }
+        s->seen = false;
+        if (s->tracemalloc_frames > *tracemalloc_frames)
+            *tracemalloc_frames = s->tracemalloc_frames;
+        if (s->sites.request > sites->request)
+            *sites = s->sites;
+    }
+}
