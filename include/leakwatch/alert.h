@@ -54,19 +54,24 @@ void lw_alert_hold_apply(struct lw_alert_hold *h, struct lw_verdict *current,
  * leak-critical), not between them and not among learning, steady and warming. */
 bool lw_alert_due(enum lw_verdict_kind from, enum lw_verdict_kind to);
 
+struct lw_alloc_sites;
+
 /*
  * The alert line for a verdict change, one JSON object and a '\n', into buf[0..cap)
  * (NUL-terminated; *len excludes the NUL):
  *   {"level":"WARN","LeakwatchAlert":"verdict-change","FunctionName":"..","EnvironmentId":"..",
  *    "Sequence":n,"From":"steady","To":"leak","Reason":"..","GrowthPerInvocationBytes":n,
  *    "ProjectedMinutesToOom":n,"Culprit":".."}
- * ProjectedMinutesToOom is left out without a projection, Culprit when there is none. Strings
+ * ProjectedMinutesToOom is left out without a projection, Culprit when there is none. With
+ * sites (NULL or none: left out), "AllocationSites":[{"Site":"file:line","GrowthBytes":n,
+ * "GrowthCount":n},...], the largest growth first, as the record carries them. Strings
  * are JSON-escaped; bytes that are not UTF-8 become U+FFFD. LW_ERR_TOO_LARGE when cap is too
  * small: LW_ALERT_LINE_MAX always suffices for a function name of up to 140 bytes (ARN
  * length) and the record's limits. LW_ERR_INVALID for NULL arguments.
  */
-#define LW_ALERT_LINE_MAX 4096
+#define LW_ALERT_LINE_MAX 8192 /* 4 KiB for the line, 3 sites escaped at worst for the rest */
 enum lw_err lw_alert_line(const struct lw_verdict *v, const char *function_name, const char *env_id,
-                          uint64_t seq, char *buf, size_t cap, size_t *len);
+                          uint64_t seq, const struct lw_alloc_sites *sites, char *buf, size_t cap,
+                          size_t *len);
 
 #endif

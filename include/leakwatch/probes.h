@@ -56,4 +56,16 @@ void lw_probes_read(struct lw_probes *p, enum lw_probe_kind expected, bool runti
                     struct lw_proc_reading *r);
 void lw_probes_end(struct lw_probes *p, struct lw_alloc_sites *sites, uint32_t *tracemalloc_frames);
 
+/*
+ * Allocation sites (Python with tracemalloc): lw_probes_end() asks the probe for a snapshot by
+ * writing the next request number into <dir>/control when lw_probes_sites_due() says so of the
+ * count of boundaries at which a probe said tracemalloc runs: the first request (the probe's
+ * baseline) at the LW_PROBES_SITES_FIRST-th, then at every power of two. The probe answers with
+ * the sites that grew most since the baseline, which the following records (and so the alert
+ * line of a leak) carry. A snapshot costs the function time in proportion to its live
+ * allocations: log2(n) of them in n invocations. Pure.
+ */
+#define LW_PROBES_SITES_FIRST 8
+bool lw_probes_sites_due(uint64_t traced_boundaries);
+
 #endif

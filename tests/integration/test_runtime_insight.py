@@ -6,6 +6,7 @@ resident memory, said once. Skipped with the reason when node is missing."""
 import json
 import os
 import shutil
+import sys
 import unittest
 
 from lwtest import MIB, SOURCE_DIR, Emulator, LeakwatchCase, alerts, invocation_records
@@ -34,7 +35,10 @@ class InsightCase(LeakwatchCase):
     def setUp(self):
         super().setUp()
         need_node()
-        # the layer's runtime-insight files, where the layer puts them (layer/layerlib.py)
+        self.install_probes()
+
+    def install_probes(self):
+        """The layer's runtime-insight files, where the layer puts them (layer/layerlib.py)."""
         for rel, (src, mode) in PROBE_FILES.items():
             dst = os.path.join(self.opt, rel)
             os.makedirs(os.path.dirname(dst), exist_ok=True)
@@ -211,3 +215,54 @@ class JvmInsight(InsightCase):
         self.assertTrue(self.heap_series(records), "the GC log was read")
         self.assertEqual([r["Sequence"] for r in records if leaky(r.get("Verdict"))], [])
         self.assertEqual([a for a in alerts(lines) if leaky(a.get("To"))], [])
+
+
+PYLEAK = os.path.join(SOURCE_DIR, "tests", "functions", "pyleak.py")
+
+
+def pyleak_blob_line():
+    """The line of pyleak.py that allocates the leaked blob: what tracemalloc must name."""
+    with open(PYLEAK) as f:
+        for number, line in enumerate(f, 1):
+            if '"blob": fill * k["bytes"]' in line:
+                return number
+    raise AssertionError("pyleak.py has no blob line")
+
+
+class PythonInsight(InsightCase):
+    def setUp(self):
+        LeakwatchCase.setUp(self)  # no node needed
+        self.install_probes()
+
+    def test_tracemalloc_names_the_leaking_line_in_the_alert(self):
+        """A Python leak with LEAKWATCH_PYTHON_TRACEMALLOC=1: leakwatch asks the probe for
+        snapshots (a baseline at the 8th invocation, then at every power of two) and the alert
+        of the leak names the file:line that allocates what is kept."""
+        n = 100
+        env = {"AWS_LAMBDA_EXEC_WRAPPER": self.wrapper, "LEAKWATCH_LOG_LEVEL": "info",
+               "LEAKWATCH_PYTHON_TRACEMALLOC": "1"}
+        with Emulator(opt_dir=self.opt, function_cmd=[sys.executable, PYLEAK], memory_mb=1024,
+                      timeout_s=20.0, env=env, log_file=self.log_file,
+                      execution_env="AWS_Lambda_python3.11") as emu:
+            results = [emu.invoke({"bytes": 2 * MIB, "objects": 100})
+                       for _ in range(n)]
+            emu.shutdown("spindown")
+            lines = emu.log_lines
+        self.assertEqual([r["status"] for r in results], ["success"] * n)
+        records = invocation_records(lines)
+        self.trace(records)
+        want = "pyleak.py:%d" % pyleak_blob_line()
+        with_sites = [r for r in records if r.get("AllocationSites")]
+        self.assertTrue(with_sites, "no record carries allocation sites")
+        # the probe answers the request of the 16th boundary (its 8th was the baseline)
+        self.assertGreater(with_sites[0]["Sequence"], 16)
+        top = with_sites[-1]["AllocationSites"][0]
+        self.assertTrue(top["Site"].endswith(want), (top, want))
+        self.assertGreater(top["GrowthBytes"], 16 * MIB)
+        into_leak = [a for a in alerts(lines) if leaky(a.get("To"))]
+        self.assertEqual(len(into_leak), 1, (into_leak, [(r["Sequence"], r.get("Verdict"),
+                                                         r.get("VerdictReason"))
+                                                        for r in records[28:90:4]]))
+        sites = into_leak[0].get("AllocationSites")
+        self.assertTrue(sites, into_leak[0])
+        self.assertTrue(sites[0]["Site"].endswith(want), (sites, want))

@@ -3,6 +3,7 @@
  * caller writes the line where it wants (stdout, serialised with the EMF lines).
  */
 #include <leakwatch/alert.h>
+#include <leakwatch/record.h>
 #include <leakwatch/text.h>
 #include <leakwatch/trend.h>
 #include <leakwatch/verdict.h>
@@ -172,7 +173,8 @@ static void put_json_str(struct out *o, const char *s)
 }
 
 enum lw_err lw_alert_line(const struct lw_verdict *v, const char *function_name, const char *env_id,
-                          uint64_t seq, char *buf, size_t cap, size_t *len)
+                          uint64_t seq, const struct lw_alloc_sites *sites, char *buf, size_t cap,
+                          size_t *len)
 {
     if (!v || !function_name || !env_id || !buf || !len || cap == 0)
         return LW_ERR_INVALID;
@@ -215,6 +217,20 @@ enum lw_err lw_alert_line(const struct lw_verdict *v, const char *function_name,
         put_json_str(&o, culprit);
         if (v->culprit_pid > 0)
             put_fmt(&o, ",\"CulpritPid\":%d", (int)v->culprit_pid);
+    }
+    if (sites != NULL && sites->n > 0) {
+        put_str(&o, ",\"AllocationSites\":[");
+        for (uint32_t i = 0; i < sites->n && i < LW_SITES_MAX; i++) {
+            const struct lw_alloc_site *site = &sites->site[i];
+            char where[sizeof(site->where)];
+            memcpy(where, site->where, sizeof(where));
+            where[sizeof(where) - 1] = '\0';
+            put_str(&o, i ? ",{\"Site\":" : "{\"Site\":");
+            put_json_str(&o, where);
+            put_fmt(&o, ",\"GrowthBytes\":%" PRId64, site->growth_bytes);
+            put_fmt(&o, ",\"GrowthCount\":%" PRId64 "}", site->growth_count);
+        }
+        put_str(&o, "]");
     }
     put_str(&o, "}\n");
     if (o.overflow) {

@@ -276,8 +276,8 @@ static void emit_record(struct lw_pipeline *p, struct lw_record *rec)
         }
     }
     if (verdict.changed && (p->config->exports & LW_EXPORT_EMF) &&
-        lw_alert_line(&verdict, p->config->function_name, rec->env_id, rec->seq, p->line, LINE_CAP,
-                      &len) == LW_OK)
+        lw_alert_line(&verdict, p->config->function_name, rec->env_id, rec->seq,
+                      &rec->runtime.sites, p->line, LINE_CAP, &len) == LW_OK)
         emit_line(p, p->line, len);
     lw_json_arena_leave(&p->emit_arena);
     state_verdict(p, rec, &verdict);

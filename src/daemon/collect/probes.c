@@ -48,7 +48,10 @@ struct lw_probes {
     bool said_full;
     bool said_missing;
     bool said_on;
-    char *buf; /* JVM_CHUNK bytes, also the probe file's */
+    bool said_control;
+    uint64_t traced_boundaries; /* boundaries at which a probe said tracemalloc runs */
+    uint32_t requests;          /* allocation-site requests written to the control file */
+    char *buf;                  /* JVM_CHUNK bytes, also the probe file's */
 };
 
 struct lw_probes *lw_probes_new(const char *dir, struct lw_health *health)
@@ -278,6 +281,42 @@ void lw_probes_read(struct lw_probes *p, enum lw_probe_kind expected, bool runti
     }
 }
 
+bool lw_probes_sites_due(uint64_t traced_boundaries)
+{
+    if (traced_boundaries < LW_PROBES_SITES_FIRST)
+        return false;
+    /* LW_PROBES_SITES_FIRST is a power of two: from there on, every power of two */
+    return (traced_boundaries & (traced_boundaries - 1)) == 0;
+}
+
+/* The request, "leakwatch-control 1 snapshot <n>\n", written whole to a new file and renamed
+ * over the old one: a probe never reads half of it. The folder is the function's to write too,
+ * so nothing is followed there: a symbolic link at control.tmp is not opened, and rename
+ * replaces whatever name is at control without writing through it. */
+static void write_request(struct lw_probes *p)
+{
+    char text[64];
+    int n = snprintf(text, sizeof(text), "leakwatch-control 1 snapshot %u\n", p->requests + 1);
+    if (n < 0 || (size_t)n >= sizeof(text) || p->dir_fd < 0)
+        return;
+    int fd = openat(p->dir_fd, "control.tmp",
+                    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+    bool ok = fd >= 0 && write(fd, text, (size_t)n) == n;
+    if (fd >= 0)
+        close(fd);
+    ok = ok && renameat(p->dir_fd, "control.tmp", p->dir_fd, "control") == 0;
+    if (!ok) {
+        if (!p->said_control) {
+            p->said_control = true;
+            lw_warn("runtime probes: cannot ask for allocation sites in %s/control: %s; the "
+                    "records go on without them",
+                    p->dir, strerror(errno));
+        }
+        return;
+    }
+    p->requests++;
+}
+
 void lw_probes_end(struct lw_probes *p, struct lw_alloc_sites *sites, uint32_t *tracemalloc_frames)
 {
     memset(sites, 0, sizeof(*sites));
@@ -296,4 +335,8 @@ void lw_probes_end(struct lw_probes *p, struct lw_alloc_sites *sites, uint32_t *
         if (s->sites.request > sites->request)
             *sites = s->sites;
     }
+    /* With tracemalloc on, the probe snapshots when asked: a baseline first, then at every
+     * power of two of the boundaries, log2(n) snapshots in n invocations. */
+    if (*tracemalloc_frames > 0 && lw_probes_sites_due(++p->traced_boundaries))
+        write_request(p);
 }

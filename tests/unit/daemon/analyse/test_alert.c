@@ -15,6 +15,7 @@
 
 #include <leakwatch/trend.h>
 #include <leakwatch/alert.h>
+#include <leakwatch/record.h>
 #include <leakwatch/verdict.h>
 
 static void test_names_and_levels(void **state)
@@ -193,7 +194,8 @@ static void test_alert_line_exact(void **state)
     char buf[LW_ALERT_LINE_MAX];
     size_t len = 0;
     assert_int_equal(
-        lw_alert_line(&v, "orders-api", "2026-01-01-env-a", 42, buf, sizeof(buf), &len), LW_OK);
+        lw_alert_line(&v, "orders-api", "2026-01-01-env-a", 42, NULL, buf, sizeof(buf), &len),
+        LW_OK);
     const char *want =
         "{\"level\":\"WARN\",\"LeakwatchAlert\":\"verdict-change\",\"FunctionName\":\"orders-api\","
         "\"EnvironmentId\":\"2026-01-01-env-a\",\"Sequence\":42,\"From\":\"steady\","
@@ -212,7 +214,7 @@ static void test_alert_line_exact(void **state)
     v.growth_bytes_per_invocation = 12;
     v.growth_bytes_per_hour = 720;
     snprintf(v.reason, sizeof(v.reason), "%s", "no retained growth");
-    assert_int_equal(lw_alert_line(&v, "f", "e", 7, buf, sizeof(buf), &len), LW_OK);
+    assert_int_equal(lw_alert_line(&v, "f", "e", 7, NULL, buf, sizeof(buf), &len), LW_OK);
     assert_string_equal(buf,
                         "{\"level\":\"WARN\",\"LeakwatchAlert\":\"verdict-change\","
                         "\"FunctionName\":\"f\",\"EnvironmentId\":\"e\",\"Sequence\":7,"
@@ -221,7 +223,7 @@ static void test_alert_line_exact(void **state)
 
     /* interval records (Managed Instances): no per-invocation growth, per hour only */
     v.intervals = true;
-    assert_int_equal(lw_alert_line(&v, "f", "e", 7, buf, sizeof(buf), &len), LW_OK);
+    assert_int_equal(lw_alert_line(&v, "f", "e", 7, NULL, buf, sizeof(buf), &len), LW_OK);
     assert_null(strstr(buf, "GrowthPerInvocationBytes"));
     assert_non_null(strstr(buf, "\"GrowthPerHourBytes\":720"));
 }
@@ -237,7 +239,7 @@ static void test_alert_line_escaping(void **state)
              "we\"ird\\na\nme\t\x7f\xc3\xa9\xe2\x82\xac\xff\x80\xc0\xaf");
     char buf[LW_ALERT_LINE_MAX];
     size_t len = 0;
-    assert_int_equal(lw_alert_line(&v, "fn\"x", "env\n", 1, buf, sizeof(buf), &len), LW_OK);
+    assert_int_equal(lw_alert_line(&v, "fn\"x", "env\n", 1, NULL, buf, sizeof(buf), &len), LW_OK);
     assert_non_null(strstr(buf, "\"Culprit\":\"we\\\"ird\\\\na\\u000ame\\u0009\\u007f\xc3\xa9"
                                 "\xe2\x82\xac\\ufffd\\ufffd\\ufffd\\ufffd\",\"CulpritPid\":7}"));
     /* exactly one newline, the last byte */
@@ -260,25 +262,27 @@ static void test_alert_line_cap(void **state)
     struct lw_verdict v = sample_verdict();
     char full[LW_ALERT_LINE_MAX];
     size_t full_len = 0;
-    assert_int_equal(lw_alert_line(&v, "orders-api", "env", 3, full, sizeof(full), &full_len),
+    assert_int_equal(lw_alert_line(&v, "orders-api", "env", 3, NULL, full, sizeof(full), &full_len),
                      LW_OK);
     char buf[LW_ALERT_LINE_MAX];
     for (size_t cap = 1; cap <= full_len; cap++) {
         size_t len = 99;
         memset(buf, 'x', sizeof(buf));
-        assert_int_equal(lw_alert_line(&v, "orders-api", "env", 3, buf, cap, &len),
+        assert_int_equal(lw_alert_line(&v, "orders-api", "env", 3, NULL, buf, cap, &len),
                          LW_ERR_TOO_LARGE);
         assert_int_equal(len, 0);
         assert_int_equal(buf[0], '\0');
     }
     size_t len = 0;
-    assert_int_equal(lw_alert_line(&v, "orders-api", "env", 3, buf, full_len + 1, &len), LW_OK);
+    assert_int_equal(lw_alert_line(&v, "orders-api", "env", 3, NULL, buf, full_len + 1, &len),
+                     LW_OK);
     assert_int_equal(len, full_len);
     assert_string_equal(buf, full);
 
-    assert_int_equal(lw_alert_line(NULL, "f", "e", 1, buf, sizeof(buf), &len), LW_ERR_INVALID);
-    assert_int_equal(lw_alert_line(&v, NULL, "e", 1, buf, sizeof(buf), &len), LW_ERR_INVALID);
-    assert_int_equal(lw_alert_line(&v, "f", "e", 1, buf, 0, &len), LW_ERR_INVALID);
+    assert_int_equal(lw_alert_line(NULL, "f", "e", 1, NULL, buf, sizeof(buf), &len),
+                     LW_ERR_INVALID);
+    assert_int_equal(lw_alert_line(&v, NULL, "e", 1, NULL, buf, sizeof(buf), &len), LW_ERR_INVALID);
+    assert_int_equal(lw_alert_line(&v, "f", "e", 1, NULL, buf, 0, &len), LW_ERR_INVALID);
 
     /* the documented maximum holds the worst case: every byte of every name escaped */
     struct lw_verdict worst = sample_verdict();
@@ -293,7 +297,49 @@ static void test_alert_line_cap(void **state)
     memset(fn, 0x01, sizeof(fn) - 1);
     fn[sizeof(fn) - 1] = '\0';
     worst.projected_minutes_to_oom = 1e300;
-    assert_int_equal(lw_alert_line(&worst, fn, env, UINT64_MAX, buf, sizeof(buf), &len), LW_OK);
+    assert_int_equal(lw_alert_line(&worst, fn, env, UINT64_MAX, NULL, buf, sizeof(buf), &len),
+                     LW_OK);
+    /* and with three allocation sites of escaped bytes only, at the largest growths */
+    struct lw_alloc_sites sites = {.request = 9, .n = LW_SITES_MAX};
+    for (int i = 0; i < LW_SITES_MAX; i++) {
+        memset(sites.site[i].where, 0x01, sizeof(sites.site[i].where) - 1);
+        sites.site[i].where[sizeof(sites.site[i].where) - 1] = '\0';
+        sites.site[i].growth_bytes = INT64_MIN;
+        sites.site[i].growth_count = INT64_MIN;
+    }
+    assert_int_equal(lw_alert_line(&worst, fn, env, UINT64_MAX, &sites, buf, sizeof(buf), &len),
+                     LW_OK);
+}
+
+/* The allocation sites the record carries (Python with tracemalloc) are in the alert line, in
+ * their order; a site's text comes from the function's probe file and is escaped. */
+static void test_alert_line_sites(void **state)
+{
+    (void)state;
+    struct lw_verdict v = sample_verdict();
+    struct lw_alloc_sites sites = {.request = 2, .n = 2};
+    snprintf(sites.site[0].where, sizeof(sites.site[0].where), "%s", "/var/task/app.py:12");
+    sites.site[0].growth_bytes = 1048576;
+    sites.site[0].growth_count = 8;
+    snprintf(sites.site[1].where, sizeof(sites.site[1].where), "%s", "/opt/x\"y.py:3");
+    sites.site[1].growth_bytes = 4096;
+    sites.site[1].growth_count = -2;
+    char buf[LW_ALERT_LINE_MAX];
+    size_t len = 0;
+    assert_int_equal(lw_alert_line(&v, "f", "e", 40, &sites, buf, sizeof(buf), &len), LW_OK);
+    assert_non_null(strstr(buf,
+                           ",\"CulpritPid\":7,\"AllocationSites\":[{\"Site\":\"/var/task/"
+                           "app.py:12\",\"GrowthBytes\":1048576,\"GrowthCount\":8},{\"Site\":"
+                           "\"/opt/x\\\"y.py:3\",\"GrowthBytes\":4096,\"GrowthCount\":-2}]}\n"));
+    cJSON *root = cJSON_Parse(buf);
+    assert_non_null(root);
+    cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "AllocationSites");
+    assert_int_equal(cJSON_GetArraySize(arr), 2);
+    cJSON_Delete(root);
+    /* none reported: no key */
+    sites.n = 0;
+    assert_int_equal(lw_alert_line(&v, "f", "e", 40, &sites, buf, sizeof(buf), &len), LW_OK);
+    assert_null(strstr(buf, "AllocationSites"));
 }
 
 int main(void)
@@ -306,6 +352,7 @@ int main(void)
         cmocka_unit_test(test_alert_line_exact),
         cmocka_unit_test(test_alert_line_escaping),
         cmocka_unit_test(test_alert_line_cap),
+        cmocka_unit_test(test_alert_line_sites),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
