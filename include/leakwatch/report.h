@@ -107,7 +107,8 @@ enum lw_report_death_figure {
  *   shutdown:   env_id, function name/version, reason = ShutdownReason, ending =
  *               ShutdownCategory, lifetime, invocations, timestamp_ms.
  *   alert:      env_id, function_name, seq, from = From, verdict = To, reason = Reason,
- *               culprit, culprit_pid, value[LW_M_GROWTH_PER_INVOCATION] (invocation records)
+ *               culprit, culprit_pid, site and site_growth_bytes (the first of
+ *               AllocationSites), value[LW_M_GROWTH_PER_INVOCATION] (invocation records)
  *               or value[LW_M_GROWTH_PER_HOUR] (interval records), value[LW_M_MINUTES_TO_OOM].
  *   death:      env_id = DeadEnvironmentId (the environment it is about, where the report
  *               shows it), told_by = EnvironmentId (the one that wrote it), function
@@ -132,6 +133,9 @@ struct lw_report_line {
     char reason[LW_REPORT_REASON_MAX];
     char culprit[LW_NAME_MAX];
     uint32_t culprit_pid; /* CulpritPid: which of the processes of that name; 0 when absent */
+    /* alert: the first of AllocationSites (Python with tracemalloc), "" when absent */
+    char site[LW_SITE_TEXT_MAX];
+    double site_growth_bytes;
     char ending[LW_REPORT_WORD_MAX];     /* ShutdownCategory (shutdown), Cause (death) */
     char told_by[LW_ENV_ID_MAX];         /* death: EnvironmentId, the environment that wrote it */
     char oom_forms[LW_REPORT_FORMS_MAX]; /* death: OomForms, joined by ", " */
@@ -230,6 +234,8 @@ struct lw_report_entry {
     const char *reason;
     const char *culprit;
     uint32_t culprit_pid;
+    const char *site; /* alert: the allocation site that grew most, "" when none */
+    double site_growth_bytes;
     const char *ending;
     const char *told_by;
     const char *oom_forms;

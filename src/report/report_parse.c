@@ -162,6 +162,17 @@ static void parse_culprit(const cJSON *root, struct lw_report_line *out)
         out->culprit_pid = (uint32_t)pid;
 }
 
+/* The allocation site that grew most: the first of AllocationSites, largest first as the
+ * daemon writes them. A site without a text or a finite growth is none. */
+static void parse_site(const cJSON *root, struct lw_report_line *out)
+{
+    const cJSON *sites = cJSON_GetObjectItemCaseSensitive(root, "AllocationSites");
+    const cJSON *first = cJSON_IsArray(sites) ? cJSON_GetArrayItem(sites, 0) : NULL;
+    if (!cJSON_IsObject(first) || !lw_json_string(first, "Site", out->site, sizeof(out->site)) ||
+        !lw_json_number(first, "GrowthBytes", &out->site_growth_bytes))
+        out->site[0] = '\0';
+}
+
 /* The fields an invocation and an interval record share. */
 static void parse_record(const cJSON *root, struct lw_report_line *out)
 {
@@ -238,6 +249,7 @@ static const char *parse_leakwatch(const cJSON *root, enum lw_report_kind kind,
         lw_json_string(root, "To", out->verdict, sizeof(out->verdict));
         lw_json_string(root, "Reason", out->reason, sizeof(out->reason));
         parse_culprit(root, out);
+        parse_site(root, out);
         /* an alert about interval records has its growth per hour only */
         if (lw_json_number(root, "GrowthPerInvocationBytes",
                            &out->value[LW_M_GROWTH_PER_INVOCATION]))

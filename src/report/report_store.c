@@ -166,6 +166,8 @@ enum lw_err lw_report_add(struct lw_report *r, const struct lw_report_line *line
         .reason = lw_report_intern(r, line->reason),
         .culprit = lw_report_intern(r, line->culprit),
         .culprit_pid = line->culprit_pid,
+        .site = lw_report_intern(r, line->site),
+        .site_growth_bytes = line->site_growth_bytes,
         .ending = lw_report_intern(r, line->ending),
         .told_by = lw_report_intern(r, line->told_by),
         .oom_forms = lw_report_intern(r, line->oom_forms),
@@ -188,7 +190,7 @@ enum lw_err lw_report_add(struct lw_report *r, const struct lw_report_line *line
     memcpy(e.value, line->value, sizeof(e.value));
     if (!e.env_id || !e.function_name || !e.function_version || !e.request_id || !e.status ||
         !e.error_type || !e.peak_method || !e.verdict || !e.from || !e.reason || !e.culprit ||
-        !e.ending || !e.told_by || !e.oom_forms)
+        !e.site || !e.ending || !e.told_by || !e.oom_forms)
         return LW_ERR_NOMEM;
     struct lw_report_entry *slot = vec_push(v);
     if (!slot)
@@ -216,14 +218,14 @@ static int cmp_str(const char *x, const char *y)
  */
 static int cmp_content(const struct lw_report_entry *x, const struct lw_report_entry *y)
 {
-    const char *const *sx[] = {&x->function_name, &x->function_version, &x->request_id, &x->status,
-                               &x->error_type,    &x->peak_method,      &x->verdict,    &x->from,
-                               &x->reason,        &x->culprit,          &x->ending,     &x->told_by,
-                               &x->oom_forms};
-    const char *const *sy[] = {&y->function_name, &y->function_version, &y->request_id, &y->status,
-                               &y->error_type,    &y->peak_method,      &y->verdict,    &y->from,
-                               &y->reason,        &y->culprit,          &y->ending,     &y->told_by,
-                               &y->oom_forms};
+    const char *const *sx[] = {
+        &x->function_name, &x->function_version, &x->request_id, &x->status, &x->error_type,
+        &x->peak_method,   &x->verdict,          &x->from,       &x->reason, &x->culprit,
+        &x->ending,        &x->told_by,          &x->oom_forms,  &x->site};
+    const char *const *sy[] = {
+        &y->function_name, &y->function_version, &y->request_id, &y->status, &y->error_type,
+        &y->peak_method,   &y->verdict,          &y->from,       &y->reason, &y->culprit,
+        &y->ending,        &y->told_by,          &y->oom_forms,  &y->site};
     int c;
     for (size_t i = 0; i < sizeof(sx) / sizeof(sx[0]); i++)
         if ((c = cmp_str(*sx[i], *sy[i])) != 0)
@@ -235,6 +237,8 @@ static int cmp_content(const struct lw_report_entry *x, const struct lw_report_e
         (c = cmp_u64(x->cold_start, y->cold_start)) || (c = cmp_u64(x->restored, y->restored)) ||
         (c = cmp_u64(x->unknown_processes, y->unknown_processes)) ||
         (c = cmp_u64(x->culprit_pid, y->culprit_pid)) ||
+        (c = (x->site_growth_bytes > y->site_growth_bytes) -
+             (x->site_growth_bytes < y->site_growth_bytes)) ||
         (c = cmp_u64(x->have_lifetime, y->have_lifetime)) ||
         (c = cmp_u64(x->have_invocations, y->have_invocations)) ||
         (c = cmp_u64(x->invocations, y->invocations)))

@@ -831,6 +831,14 @@ void lw_report_put_alert(const struct lw_report_entry *a, FILE *out)
         lw_report_put_culprit(a, out);
         open = true;
     }
+    if (a->site && a->site[0]) {
+        char g[48];
+        lw_report_fmt_bytes(a->site_growth_bytes, g, sizeof(g));
+        fprintf(out, "%sallocated at ", open ? ", " : " (");
+        lw_report_safe_put(out, a->site);
+        fprintf(out, ", grew %s", g);
+        open = true;
+    }
     if (open)
         fprintf(out, ")");
     if (a->reason[0]) {

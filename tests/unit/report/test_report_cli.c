@@ -159,11 +159,44 @@ static void test_run_conflicts(void **state)
     run_free(&res);
 }
 
+/* An alert that names the allocation site that grew most (Python with tracemalloc) says it in
+ * the report's list of alerts; a site's text comes from the function and is shown safely. */
+static void test_run_alert_site(void **state)
+{
+    (void)state;
+    char *log = read_file(FIXTURE("small.log"), NULL);
+    const char *anchor = "\"Culprit\":\"bootstrap\"";
+    char *at = strstr(strstr(log, "\"To\":\"leak\""), anchor);
+    assert_non_null(at);
+    const char *sites = ",\"AllocationSites\":[{\"Site\":\"app.py:12\\u001b[2J\","
+                        "\"GrowthBytes\":1048576,\"GrowthCount\":4}]";
+    size_t head = (size_t)(at - log) + strlen(anchor);
+    size_t n = strlen(log) + strlen(sites) + 1;
+    char *text = malloc(n);
+    assert_non_null(text);
+    snprintf(text, n, "%.*s%s%s", (int)head, log, sites, log + head);
+    const char *args[] = {"report"};
+    struct run_result res = run(text, 1, args);
+    assert_int_equal(res.status, 0);
+    assert_non_null(strstr(res.out, "allocated at app.py:12"));
+    assert_non_null(strstr(res.out, ", grew 1.0 MiB"));
+    assert_null(strchr(res.out, '\x1b')); /* the escape in the site never reaches the terminal */
+    run_free(&res);
+    /* the same log without the site says none */
+    res = run(log, 1, args);
+    assert_int_equal(res.status, 0);
+    assert_null(strstr(res.out, "allocated at"));
+    run_free(&res);
+    free(text);
+    free(log);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_run),
         cmocka_unit_test(test_run_conflicts),
+        cmocka_unit_test(test_run_alert_site),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,9 +3,11 @@
  * line a real log holds, every prefix of a real line, every single-byte corruption of one, and
  * strings cut at their field's size.
  */
+#include <leakwatch/alert.h>
 #include <leakwatch/emf.h>
 #include <leakwatch/report.h>
 #include <leakwatch/state.h>
+#include <leakwatch/verdict.h>
 
 #include <math.h>
 #include <setjmp.h>
@@ -94,6 +96,48 @@ static bool figure(const struct lw_report_line *l, enum lw_report_death_figure i
  * about, names the one that told it, and carries the cause, the forms, the prediction and the
  * projection against the truth.
  */
+/* The allocation site of an alert (Python with tracemalloc), from a line the daemon's own
+ * encoder wrote: a renamed key there fails here. */
+static void test_parse_alert_site(void **state)
+{
+    (void)state;
+    struct lw_verdict v;
+    memset(&v, 0, sizeof(v));
+    v.kind = LW_VERDICT_LEAK;
+    v.previous = LW_VERDICT_WARMING;
+    v.changed = true;
+    v.growth_bytes_per_invocation = 2097152;
+    snprintf(v.reason, sizeof(v.reason), "%s", "anonymous RSS of runtime 'python3' grows");
+    snprintf(v.culprit, sizeof(v.culprit), "%s", "python3");
+    struct lw_alloc_sites sites = {.request = 2, .n = 2};
+    snprintf(sites.site[0].where, sizeof(sites.site[0].where), "%s", "pyleak.py:163");
+    sites.site[0].growth_bytes = 33554432;
+    sites.site[0].growth_count = 16;
+    snprintf(sites.site[1].where, sizeof(sites.site[1].where), "%s", "other.py:1");
+    sites.site[1].growth_bytes = 10;
+    char line[LW_ALERT_LINE_MAX];
+    size_t len = 0;
+    assert_int_equal(lw_alert_line(&v, "f", "env-1", 40, &sites, line, sizeof(line), &len), LW_OK);
+    line[--len] = '\0'; /* the newline */
+    struct lw_report_line out;
+    enum lw_report_skip why;
+    assert_int_equal(lw_report_parse_line(line, len, &out, &why), LW_OK);
+    assert_int_equal(out.kind, LW_REPORT_ALERT);
+    assert_string_equal(out.site, "pyleak.py:163");
+    assert_true(out.site_growth_bytes == 33554432.0);
+    /* without sites: none */
+    assert_int_equal(lw_alert_line(&v, "f", "env-1", 40, NULL, line, sizeof(line), &len), LW_OK);
+    line[--len] = '\0';
+    assert_int_equal(lw_report_parse_line(line, len, &out, &why), LW_OK);
+    assert_string_equal(out.site, "");
+    /* a site that is not an object with a text and a number is none */
+    const char *bad = "{\"LeakwatchAlert\":\"verdict-change\",\"EnvironmentId\":\"e\","
+                      "\"Sequence\":3,\"From\":\"steady\",\"To\":\"leak\","
+                      "\"AllocationSites\":[{\"Site\":7,\"GrowthBytes\":1}]}";
+    assert_int_equal(lw_report_parse_line(bad, strlen(bad), &out, &why), LW_OK);
+    assert_string_equal(out.site, "");
+}
+
 static void test_parse_death(void **state)
 {
     (void)state;
@@ -500,10 +544,11 @@ static void test_parse_truncates_utf8(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_fields),           cmocka_unit_test(test_parse_death),
-        cmocka_unit_test(test_parse_death_round_trip), cmocka_unit_test(test_parse_interval),
-        cmocka_unit_test(test_parse_line_kinds),       cmocka_unit_test(test_parse_every_prefix),
-        cmocka_unit_test(test_parse_corruptions),      cmocka_unit_test(test_parse_truncates_utf8),
+        cmocka_unit_test(test_parse_fields),         cmocka_unit_test(test_parse_death),
+        cmocka_unit_test(test_parse_alert_site),     cmocka_unit_test(test_parse_death_round_trip),
+        cmocka_unit_test(test_parse_interval),       cmocka_unit_test(test_parse_line_kinds),
+        cmocka_unit_test(test_parse_every_prefix),   cmocka_unit_test(test_parse_corruptions),
+        cmocka_unit_test(test_parse_truncates_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
