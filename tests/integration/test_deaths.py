@@ -41,6 +41,25 @@ def state_payload(function_name, **over):
 
 class DeathTest(LeakwatchCase):
 
+    def killed_in_its_shutdown(self):
+        """Whether the emulator had to kill leakwatch in the dead environment's SHUTDOWN. On a
+        loaded machine leakwatch, stalled like every process of a cgroup at its memory limit,
+        can miss that deadline after an OOM kill; it then tells the death from what it wrote
+        before: no SHUTDOWN seen ("killed" unless its last reading was at the limit), and the
+        environment taken to have died in the record after the last one it closed."""
+        shutdowns = getattr(self, "shutdowns", None)
+        return bool(shutdowns) and bool(shutdowns[0].get("killed"))
+
+    def died_in(self, d, expected):
+        """The invocation the death line says it died in: `expected`, or one more when
+        leakwatch was killed in its SHUTDOWN after closing the fatal invocation's record."""
+        n = d["DeadEnvironmentInvocations"]
+        if self.killed_in_its_shutdown():
+            self.assertIn(n, (expected, expected + 1), getattr(self, "context", ""))
+        else:
+            self.assertEqual(n, expected, getattr(self, "context", ""))
+        return n
+
     def run_until_oom(self, fn, payloads, memory_mb, after=2, env=None):
         """Invokes with each payload until one dies of out-of-memory, then `after` more (in the
         next environment of the sandbox), then SHUTDOWN. Returns (results, index of the death,
@@ -84,7 +103,7 @@ class DeathTest(LeakwatchCase):
         self.assertTrue(set(d["OomForms"]) <= {"error-type", "error-at-limit", "killed-at-limit"},
                         d["OomForms"])
         self.assertEqual(d["OutOfMemoryDeaths"], 1)
-        self.assertEqual(d["DeadEnvironmentInvocations"], died + 1)
+        n = self.died_in(d, died + 1)
         # its age: the emulator's own count of the dead environment's life, from its creation
         # to the end of its SHUTDOWN (leakwatch starts a little later and ends a little earlier)
         dead = self.environments[0]
@@ -104,19 +123,19 @@ class DeathTest(LeakwatchCase):
         self.assertEqual(d["OutOfMemoryPredicted"], 1)
         self.assertGreater(d["LeadInvocations"], 0)
         self.assertGreater(d["OutOfMemoryLeadSeconds"], 0)
-        self.assertEqual(d["ActualOomSequence"], died + 1)
+        self.assertEqual(d["ActualOomSequence"], n)
         # what the projection said when the leak was flagged, against the invocation it died in
         self.assertAlmostEqual(d["ProjectionErrorPercent"],
-                               100.0 * abs(d["ProjectedOomSequence"] - (died + 1)) / (died + 1),
+                               100.0 * abs(d["ProjectedOomSequence"] - n) / n,
                                # both figures are rounded to a tenth
-                               delta=0.05 + 100.0 * 0.05 / (died + 1) + 1e-9, msg=str(d))
+                               delta=0.05 + 100.0 * 0.05 / n + 1e-9, msg=str(d))
         self.assertLess(d["ProjectionErrorPercent"], 25.0)
         # the leak verdict was standing at the invocation the lead is counted from
         recs = invocation_records(lines)
         dead_env = [r for r in recs if r["EnvironmentId"] == d["DeadEnvironmentId"]]
         flagged = [r for r in dead_env if r.get("Verdict") in ("leak", "leak-critical")]
         self.assertTrue(flagged)
-        self.assertEqual(flagged[0]["Sequence"], died + 1 - d["LeadInvocations"])
+        self.assertEqual(flagged[0]["Sequence"], n - d["LeadInvocations"])
         # it comes first in the next environment, before its first record
         new_env = [r for r in json_lines(lines, "LeakwatchRecord")
                    if r.get("EnvironmentId") == d["EnvironmentId"]]
@@ -131,12 +150,15 @@ class DeathTest(LeakwatchCase):
         deaths = death_records(lines)
         self.assertEqual(len(deaths), 1, deaths)
         d = deaths[0]
-        self.assertEqual(d["Cause"], "Runtime.OutOfMemory", self.context)
-        self.assertFalse(d["Predicted"])
-        self.assertEqual(d["OutOfMemoryPredicted"], 0)
+        if self.killed_in_its_shutdown():
+            self.assertIn(d["Cause"], ("Runtime.OutOfMemory", "killed"), self.context)
+        else:
+            self.assertEqual(d["Cause"], "Runtime.OutOfMemory", self.context)
+        self.assertFalse(d.get("Predicted", False))
+        self.assertEqual(d.get("OutOfMemoryPredicted", 0), 0)
         self.assertNotIn("OutOfMemoryLeadSeconds", d)
         self.assertNotIn("LeadInvocations", d)
-        self.assertEqual(d["DeadEnvironmentInvocations"], 21)
+        self.died_in(d, 21)
         self.assertNotIn(d["LastVerdict"], ("leak", "leak-critical"))
 
     def test_a_timeout_is_a_timeout_death(self):
@@ -168,6 +190,10 @@ class DeathTest(LeakwatchCase):
             after = emu.run_load([{"sleep_ms": 1}] * 4)
             emu.shutdown("spindown")
             lines = emu.log_lines
+            exts = emu.report().get("extensions")
+            self.shutdowns = [sh for e in (exts.values() if isinstance(exts, dict) else [])
+                              for sh in e.get("shutdowns") or []]
+            self.context = "its shutdowns: %s" % self.shutdowns
         self.assertTrue(all(r["status"] == "success" for r in after))
         deaths = death_records(lines)
         self.assertEqual(len(deaths), 1, deaths)
@@ -178,7 +204,7 @@ class DeathTest(LeakwatchCase):
                      if r["LeakwatchRecord"] == "interval"
                      and r["EnvironmentId"] == d["DeadEnvironmentId"]]
         # counted in intervals: the dead environment's last interval is the one it died in
-        self.assertEqual(d["DeadEnvironmentInvocations"], intervals[-1]["Sequence"])
+        self.died_in(d, intervals[-1]["Sequence"])
         self.assertTrue(d["Predicted"], d)
         self.assertGreater(d["LeadInvocations"], 0)
 
