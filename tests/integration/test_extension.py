@@ -88,7 +88,11 @@ class ExtensionTest(LeakwatchCase):
         self.assertEqual(len(recs), n)
         # SIGTERM reaches the runtime before SHUTDOWN reaches extensions: the last record says
         # its end reading is missing instead of guessing.
-        self.assertEqual(recs[-1]["Incomplete"], ["end-reading"])
+        if lwtest.LAYER_LAUNCHER:
+            # under qemu-user the start reading can also come too late for the runtime (above)
+            self.assertIn("end-reading", recs[-1]["Incomplete"])
+        else:
+            self.assertEqual(recs[-1]["Incomplete"], ["end-reading"])
         self.assertEqual(recs[-1]["PeakMethod"], "none")
         self.assertNotIn("FunctionRssEndBytes", recs[-1])
         down = shutdown_records(lines)
