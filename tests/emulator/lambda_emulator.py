@@ -1172,6 +1172,10 @@ class _Environment:
         for it with a deadline inside the 2 s budget; whatever is still alive then is killed."""
         emu = self.emu
         self.thaw()
+        if reason == "failure" and self.sandbox is not None:
+            # The dying runtime's kernel work (reclaim at the memory limit, the OOM kill, the
+            # teardown of its memory) ran past the CPU quota; see Sandbox.forgive_cpu_debt.
+            self.sandbox.forgive_cpu_debt()
         t0 = time.monotonic()
         with self.cond:
             self.phase = "shutdown"

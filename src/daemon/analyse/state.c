@@ -243,10 +243,15 @@ void lw_state_on_verdict(struct lw_state *s, const struct lw_record *rec,
         s->flagged_seq = rec->seq;
         s->flagged_ms = at;
     }
-    s->have_projection = leak_kind(v->kind) && v->have_projection &&
-                         isfinite(v->projected_invocations_to_oom) &&
-                         v->projected_invocations_to_oom >= 0;
-    if (s->have_projection) {
+    bool fresh = leak_kind(v->kind) && v->have_projection &&
+                 isfinite(v->projected_invocations_to_oom) && v->projected_invocations_to_oom >= 0;
+    /* A leak verdict that stands without figures of its own (held while the growth is not
+     * linear in this window, or over a reading near the limit) keeps the projection it stood on;
+     * any other verdict withdraws it. */
+    if (!leak_kind(v->kind))
+        s->have_projection = false;
+    if (fresh) {
+        s->have_projection = true;
         s->projection_seq = rec->seq;
         s->projection_ms = at;
         s->projected_oom_seq = (double)rec->seq + v->projected_invocations_to_oom;

@@ -415,10 +415,19 @@ static void test_on_verdict_keeps_first_flag_and_latest_projection(void **state)
     assert_string_equal(s.last_status, "success");
     assert_int_equal(s.last_max_memory_used_mb, 200);
 
+    /* a leak that stands without figures of its own keeps the projection it stood on */
+    v.have_projection = false;
+    v.projected_invocations_to_oom = 0;
+    rec.seq = 31;
+    lw_state_on_verdict(&s, &rec, &v);
+    assert_true(s.have_projection);
+    assert_int_equal(s.projection_seq, 30);
+    assert_true(s.projected_oom_seq == 35.5);
+
     /* the leak verdict withdrawn: no projection stands */
     v.kind = LW_VERDICT_WARMING;
     v.have_projection = false;
-    rec.seq = 31;
+    rec.seq = 32;
     lw_state_on_verdict(&s, &rec, &v);
     assert_false(s.have_projection);
     assert_true(s.flagged);
