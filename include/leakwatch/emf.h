@@ -114,13 +114,14 @@ struct lw_emf_death {
 /*
  * Encodes the "death" document. Metrics: OutOfMemoryDeaths (1 or 0: alarm on its sum), and for
  * an out-of-memory death OutOfMemoryPredicted (1 or 0: its average is the share predicted) and,
- * when predicted, OutOfMemoryLeadSeconds; DeadEnvironmentLifetimeSeconds and
- * DeadEnvironmentInvocations. Properties: Cause, OomForms (the forms it was recognised by),
- * Predicted, LeadInvocations, LeadMinutes, ProjectedOomSequence (what the projection said
- * when the leak was first flagged), LastProjectedOomSequence, ActualOomSequence,
- * ProjectionErrorPercent (of the first), the dead environment's id, start, end, verdict and last
- * memory, and Lambda's last word on it (LastStatus, LastErrorType, LastMaxMemoryUsedMB,
- * ShutdownReason). Same contract as lw_emf_encode_record().
+ * when predicted, OutOfMemoryLeadSeconds; DeadEnvironmentLifetimeSeconds,
+ * DeadEnvironmentInvocations and DeadEnvironmentUnwrittenRecords. Properties: Cause, OomForms
+ * (the forms it was recognised by), LastRequestId (the invocation it died in), Predicted,
+ * LeadInvocations, LeadMinutes, ProjectedOomSequence (what the projection said when the leak
+ * was first flagged), LastProjectedOomSequence, ActualOomSequence, ProjectionErrorPercent (of
+ * the first), the dead environment's id, start, end, verdict and last memory, and Lambda's last
+ * word on it (LastStatus, LastErrorType, LastMaxMemoryUsedMB, ShutdownReason). Same contract
+ * as lw_emf_encode_record().
  */
 enum lw_err lw_emf_encode_death(const struct lw_emf_options *opt, const struct lw_emf_death *d,
                                 char *buf, size_t cap, size_t *len);

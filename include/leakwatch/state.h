@@ -55,6 +55,10 @@ struct lw_state {
     uint64_t env_rss_bytes; /* the environment's */
     uint64_t env_rss_max_bytes;
     bool intervals; /* records are intervals (Managed Instances): seq counts intervals */
+    /* the request id of the invocation opened at the last boundary: the one the environment
+     * was in when it ended (empty for intervals, and before the first INVOKE) */
+    char open_request_id[LW_REQUEST_ID_MAX];
+    bool open_closed; /* its record was closed (a SHUTDOWN boundary): no invocation after it */
 
     /* the verdict, as last assessed */
     enum lw_verdict_kind verdict;
@@ -115,6 +119,9 @@ void lw_state_on_record(struct lw_state *s, const struct lw_record *rec);
 void lw_state_on_verdict(struct lw_state *s, const struct lw_record *rec,
                          const struct lw_verdict *v);
 
+/* An INVOKE's request id, as the invocation it opens; kept until the next one. */
+void lw_state_on_invoke(struct lw_state *s, const char *request_id);
+
 /* How a previous environment ended, and what leakwatch had foreseen of it. */
 enum lw_death_cause {
     LW_DEATH_OUT_OF_MEMORY = 0,
@@ -136,8 +143,11 @@ enum lw_oom_form {
 
 struct lw_death {
     enum lw_death_cause cause;
-    uint32_t oom_forms;      /* enum lw_oom_form bits, 0 unless out of memory */
-    uint64_t invocations;    /* invocations (intervals) the environment started */
+    uint32_t oom_forms;   /* enum lw_oom_form bits, 0 unless out of memory */
+    uint64_t invocations; /* invocations (intervals) the environment started */
+    /* its records never written out: those started after the last one emitted (the one it
+     * died in when no SHUTDOWN came to close it, and any a cut-short SHUTDOWN left) */
+    uint64_t unwritten_records;
     double age_seconds;      /* from its start to its end (or its last boundary) */
     bool predicted;          /* out of memory, and leakwatch had projected it */
     double lead_invocations; /* from the first leak verdict to the death */

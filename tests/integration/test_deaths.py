@@ -51,10 +51,11 @@ class DeathTest(LeakwatchCase):
         return bool(shutdowns) and bool(shutdowns[0].get("killed"))
 
     def died_in(self, d, expected):
-        """The invocation the death line says it died in: `expected`, or one more when
-        leakwatch was killed in its SHUTDOWN after closing the fatal invocation's record."""
+        """The invocation the death line says it died in: `expected`; for intervals, which have
+        no request id to tell the last one closed from one opened after it, or one more when
+        leakwatch was killed in its SHUTDOWN after closing the fatal interval."""
         n = d["DeadEnvironmentInvocations"]
-        if self.killed_in_its_shutdown():
+        if self.killed_in_its_shutdown() and d["Intervals"]:
             self.assertIn(n, (expected, expected + 1), getattr(self, "context", ""))
         else:
             self.assertEqual(n, expected, getattr(self, "context", ""))
@@ -104,6 +105,10 @@ class DeathTest(LeakwatchCase):
                         d["OomForms"])
         self.assertEqual(d["OutOfMemoryDeaths"], 1)
         n = self.died_in(d, died + 1)
+        # the invocation it died in, by its request id, and every record of it written
+        self.assertEqual(d["LastRequestId"], results[died]["request_id"])
+        if not self.killed_in_its_shutdown():
+            self.assertEqual(d["DeadEnvironmentUnwrittenRecords"], 0, self.context)
         # its age: the emulator's own count of the dead environment's life, from its creation
         # to the end of its SHUTDOWN (leakwatch starts a little later and ends a little earlier)
         dead = self.environments[0]
@@ -159,6 +164,7 @@ class DeathTest(LeakwatchCase):
         self.assertNotIn("OutOfMemoryLeadSeconds", d)
         self.assertNotIn("LeadInvocations", d)
         self.died_in(d, 21)
+        self.assertEqual(d["LastRequestId"], results[20]["request_id"])
         self.assertNotIn(d["LastVerdict"], ("leak", "leak-critical"))
 
     def test_a_timeout_is_a_timeout_death(self):

@@ -452,6 +452,16 @@ void lw_pipeline_invoke(struct lw_pipeline *p, const char *request_id)
     pthread_mutex_lock(&p->lock);
     lw_ledger_expect(p->ledger, request_id);
     pthread_mutex_unlock(&p->lock);
+    /* The invocation it opens, kept for the death line should the environment end in it. The
+     * boundary's record write follows at once and carries it; only the first INVOKE, which
+     * closes no record, writes it itself. */
+    if (p->state_writer.fd < 0)
+        return;
+    pthread_mutex_lock(&p->state_lock);
+    lw_state_on_invoke(&p->state, request_id);
+    if (p->state.last_seq == 0)
+        state_write(p);
+    pthread_mutex_unlock(&p->state_lock);
 }
 
 static void on_event(void *ctx, const struct lw_platform_event *ev)

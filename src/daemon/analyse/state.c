@@ -107,6 +107,8 @@ enum lw_err lw_state_encode(const struct lw_state *s, char *buf, size_t cap, siz
     put_num(&o, "env_rss", s->env_rss_bytes);
     put_num(&o, "env_rss_max", s->env_rss_max_bytes);
     put_num(&o, "intervals", s->intervals);
+    put_str(&o, "rid", s->open_request_id);
+    put_num(&o, "rid_closed", s->open_closed);
     put_num(&o, "verdict", (uint64_t)s->verdict);
     put_num(&o, "verdict_seq", s->verdict_seq);
     put_num(&o, "flagged", s->flagged);
@@ -194,6 +196,10 @@ enum lw_err lw_state_decode(const char *buf, size_t len, struct lw_state *s)
         string(root, "error", s->last_error_type, sizeof(s->last_error_type)) &&
         count(root, "max_used_mb", &s->last_max_memory_used_mb) &&
         count(root, "size_mb", &s->last_memory_size_mb);
+    /* added after the first files were written: optional */
+    if (ok && cJSON_GetObjectItemCaseSensitive(root, "rid") != NULL)
+        ok = string(root, "rid", s->open_request_id, sizeof(s->open_request_id)) &&
+             flag(root, "rid_closed", &s->open_closed);
     s->verdict = (enum lw_verdict_kind)verdict;
     cJSON_Delete(root);
     if (!ok || s->function_name[0] == '\0' || s->env_id[0] == '\0') {
@@ -209,6 +215,8 @@ void lw_state_on_record(struct lw_state *s, const struct lw_record *rec)
 {
     s->last_seq = rec->seq;
     s->boundary_ms = rec->end_time_ms;
+    if (s->open_request_id[0] && strcmp(rec->request_id, s->open_request_id) == 0)
+        s->open_closed = true;
     s->intervals = rec->kind == LW_RECORD_INTERVAL;
     if (rec->memory_limit_bytes > 0)
         s->memory_limit_bytes = rec->memory_limit_bytes;
@@ -230,6 +238,13 @@ void lw_state_on_record(struct lw_state *s, const struct lw_record *rec)
 static bool leak_kind(enum lw_verdict_kind k)
 {
     return k == LW_VERDICT_LEAK || k == LW_VERDICT_LEAK_CRITICAL;
+}
+
+void lw_state_on_invoke(struct lw_state *s, const char *request_id)
+{
+    snprintf(s->open_request_id, sizeof(s->open_request_id), "%s",
+             request_id != NULL ? request_id : "");
+    s->open_closed = false;
 }
 
 void lw_state_on_verdict(struct lw_state *s, const struct lw_record *rec,
@@ -459,7 +474,12 @@ void lw_death_assess(const struct lw_state *s, struct lw_death *out)
     memset(out, 0, sizeof(*out));
     /* The environment died in the record after the last one closed: it was opened at the last
      * boundary (a SHUTDOWN closes it, and then nothing was open). */
-    out->invocations = s->last_seq + (s->ended ? 0 : 1);
+    /* Unless the invocation opened there is known to be the last one closed: a SHUTDOWN
+     * boundary closed it, and leakwatch was killed before it could say it ended. */
+    out->invocations = s->last_seq + (s->ended || s->open_closed ? 0 : 1);
+    /* written out: up to the last record assessed (its line goes out just before) */
+    out->unwritten_records =
+        out->invocations > s->verdict_seq ? out->invocations - s->verdict_seq : 0;
     uint64_t end = s->ended ? s->ended_ms : s->boundary_ms;
     out->age_seconds = end > s->started_ms ? (double)(end - s->started_ms) / 1000.0 : 0;
 

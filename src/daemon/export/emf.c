@@ -599,6 +599,7 @@ enum lw_err lw_emf_encode_death(const struct lw_emf_options *opt, const struct l
         metric(&ms, "OutOfMemoryLeadSeconds", "Seconds", x->lead_minutes * 60.0);
     metric(&ms, "DeadEnvironmentLifetimeSeconds", "Seconds", x->age_seconds);
     metric(&ms, "DeadEnvironmentInvocations", "Count", (double)x->invocations);
+    metric(&ms, "DeadEnvironmentUnwrittenRecords", "Count", (double)x->unwritten_records);
     struct w w = writer(buf, cap);
     begin(&w, opt, e->time_ms, &ms, "death");
     key_text(&w, "EnvironmentId", e->env_id);
@@ -619,6 +620,10 @@ enum lw_err lw_emf_encode_death(const struct lw_emf_options *opt, const struct l
         key_double(&w, "ProjectionErrorPercent", round(x->error_percent * 10.0) / 10.0);
     }
     key_bool(&w, "Intervals", s->intervals);
+    /* the invocation it was in when it ended: its record is the death's, and when no SHUTDOWN
+     * came to close it (UnwrittenRecords), this line is the only one that names it */
+    if (s->open_request_id[0] && !s->intervals)
+        key_text(&w, "LastRequestId", s->open_request_id);
     key_bool(&w, "Restored", s->restored);
     key_u64(&w, "DeadEnvironmentStartTimeMs", s->started_ms);
     key_u64(&w, "DeadEnvironmentEndTimeMs", s->ended ? s->ended_ms : s->boundary_ms);

@@ -21,6 +21,7 @@
 #include <leakwatch/config.h>
 #include <leakwatch/json_arena.h>
 #include <leakwatch/pipeline.h>
+#include <leakwatch/state.h>
 
 #include "test_records.h"
 
@@ -437,6 +438,20 @@ static cJSON *first_line(void)
     return first;
 }
 
+/* The state file as it stands, without taking it. */
+static bool state_now(const char *path, struct lw_state *st)
+{
+    unsigned char file[LW_STATE_FILE_BYTES];
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return false;
+    ssize_t n = pread(fd, file, sizeof(file), 0);
+    close(fd);
+    uint64_t generation = 0;
+    const char *why = NULL;
+    return n > 0 && lw_state_unframe(file, (size_t)n, &generation, st, &why) == LW_OK;
+}
+
 /* An environment of `function` in `dir` that starts and spins down: its first line. */
 static cJSON *first_line_of_next(struct lw_health *health, const char *function, const char *dir)
 {
@@ -464,7 +479,10 @@ static void test_the_next_environment_tells_how_the_last_one_died(void **state)
 
     out_open();
     struct lw_pipeline *p = start_in(true, &health, "orders", dir);
+    char id[LW_REQUEST_ID_MAX];
     for (unsigned seq = 1; seq <= 3; seq++) {
+        request_id(id, sizeof(id), seq);
+        lw_pipeline_invoke(p, id);
         make_record(&rec, seq);
         lw_pipeline_add_record(p, &rec);
         if (seq < 3)
@@ -487,6 +505,9 @@ static void test_the_next_environment_tells_how_the_last_one_died(void **state)
     assert_true(num(doc, "OutOfMemoryDeaths") == 1);
     assert_true(num(doc, "OutOfMemoryPredicted") == 0); /* three invocations: no verdict yet */
     assert_true(num(doc, "DeadEnvironmentInvocations") == 3);
+    request_id(id, sizeof(id), 3);
+    assert_string_equal(str(doc, "LastRequestId"), id);
+    assert_true(num(doc, "DeadEnvironmentUnwrittenRecords") == 0);
     assert_string_equal(str(doc, "LastErrorType"), "Runtime.OutOfMemory");
     assert_string_equal(str(doc, "ShutdownReason"), "failure");
     const cJSON *forms = cJSON_GetObjectItemCaseSensitive(doc, "OomForms");
@@ -505,8 +526,45 @@ static void test_the_next_environment_tells_how_the_last_one_died(void **state)
     assert_string_equal(str(doc, "LeakwatchRecord"), "shutdown");
     cJSON_Delete(doc);
 
+    /* Killed in its second invocation, before any SHUTDOWN: that record was never written, and
+     * the death line names it. The first INVOKE alone already left its id. */
+    out_open();
+    p = start_in(true, &health, "orders", dir);
+    request_id(id, sizeof(id), 1);
+    lw_pipeline_invoke(p, id);
     char path[256];
     snprintf(path, sizeof(path), "%s/leakwatch-state", dir);
+    struct lw_state left;
+    const char *why = NULL;
+    lw_pipeline_free(p);
+    out_drain();
+    assert_int_equal(lw_state_file_take(path, &left, &why), LW_OK);
+    assert_string_equal(left.open_request_id, id);
+    assert_int_equal(left.last_seq, 0);
+
+    out_open();
+    p = start_in(true, &health, "orders", dir);
+    request_id(id, sizeof(id), 1);
+    lw_pipeline_invoke(p, id);
+    /* as the daemon does: the next INVOKE's id first, then the boundary closes the last one */
+    request_id(id, sizeof(id), 2);
+    lw_pipeline_invoke(p, id);
+    make_record(&rec, 1);
+    lw_pipeline_add_record(p, &rec);
+    send_report(p, 1, "success", "", 60);
+    /* its line out (the state says so right after) */
+    for (int i = 0; i < 500 && !(state_now(path, &left) && left.verdict_seq == 1); i++)
+        usleep(10000);
+    assert_int_equal(left.verdict_seq, 1);
+    lw_pipeline_free(p);
+    out_drain();
+    doc = first_line_of_next(&health, "orders", dir);
+    assert_string_equal(str(doc, "Cause"), "killed");
+    assert_string_equal(str(doc, "LastRequestId"), id);
+    assert_true(num(doc, "DeadEnvironmentInvocations") == 2);
+    assert_true(num(doc, "DeadEnvironmentUnwrittenRecords") == 1);
+    cJSON_Delete(doc);
+
     unlink(path);
     rmdir(dir);
 }

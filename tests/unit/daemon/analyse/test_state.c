@@ -28,6 +28,7 @@ static struct lw_state sample(void)
     snprintf(s.function_name, sizeof(s.function_name), "orders-api");
     snprintf(s.function_version, sizeof(s.function_version), "$LATEST");
     snprintf(s.env_id, sizeof(s.env_id), "2026/12/04/[$LATEST]0123abcd\"\\\n");
+    lw_state_on_invoke(&s, "8d6f0c1e-2b4a-4c1d-9e7f-0a1b2c3d4e5f");
     s.started_ms = 1764800000000ull;
     s.memory_limit_bytes = 256 * MIB;
     s.last_seq = 41;
@@ -65,6 +66,8 @@ static void assert_same(const struct lw_state *a, const struct lw_state *b)
     assert_int_equal(a->env_rss_bytes, b->env_rss_bytes);
     assert_int_equal(a->env_rss_max_bytes, b->env_rss_max_bytes);
     assert_int_equal(a->intervals, b->intervals);
+    assert_string_equal(a->open_request_id, b->open_request_id);
+    assert_int_equal(a->open_closed, b->open_closed);
     assert_int_equal(a->verdict, b->verdict);
     assert_int_equal(a->verdict_seq, b->verdict_seq);
     assert_int_equal(a->flagged, b->flagged);
@@ -140,6 +143,22 @@ static void test_decode_refuses_other_shapes(void **state)
     assert_non_null(at);
     memcpy(at, "\"sex\":", 6);
     assert_int_equal(lw_state_decode(buf, len, &back), LW_ERR_INVALID);
+    /* the open request's id came later: a file without it is read, one with a bad one is not */
+    assert_int_equal(lw_state_encode(&s, buf, sizeof(buf), &len), LW_OK);
+    at = strstr(buf, "\"rid\":");
+    assert_non_null(at);
+    memcpy(at, "\"rix\":", 6);
+    assert_int_equal(lw_state_decode(buf, len, &back), LW_OK);
+    assert_string_equal(back.open_request_id, "");
+    assert_string_equal(back.env_id, s.env_id);
+    assert_int_equal(lw_state_encode(&s, buf, sizeof(buf), &len), LW_OK);
+    at = strstr(buf, "\"rid\":\"");
+    assert_non_null(at);
+    char edited_rid[LW_STATE_SLOT_BYTES];
+    const char *rest = strchr(at + 7, '"') + 1;
+    snprintf(edited_rid, sizeof(edited_rid), "%.*s\"rid\":7%s", (int)(at - buf), buf, rest);
+    assert_int_equal(lw_state_decode(edited_rid, strlen(edited_rid), &back), LW_ERR_INVALID);
+    assert_int_equal(lw_state_encode(&s, buf, sizeof(buf), &len), LW_OK);
     /* a verdict out of range, a negative count, a flag of 2 */
     const char *bad[] = {"\"verdict\":99", "\"seq\":-1", "\"ended\":2"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -543,6 +562,53 @@ static void test_death_forms(void **state)
     assert_null(lw_oom_form_name(3));
 }
 
+/* The invocation a state says the environment died in, and how many of its records never went
+ * out. */
+static void assert_died_in(const struct lw_state *s, uint64_t invocation, uint64_t unwritten)
+{
+    struct lw_death d;
+    lw_death_assess(s, &d);
+    assert_int_equal(d.invocations, invocation);
+    assert_int_equal(d.unwritten_records, unwritten);
+}
+
+static void test_death_unwritten_records(void **state)
+{
+    (void)state;
+    memset(&rec, 0, sizeof(rec));
+    /* a SHUTDOWN that closed the fatal invocation and wrote every record */
+    struct lw_state s = oom_state("error", "Runtime.OutOfMemory", 256);
+    s.verdict_seq = 42;
+    assert_died_in(&s, 42, 0);
+    /* a SHUTDOWN cut short before the last two went out */
+    s.verdict_seq = 40;
+    assert_died_in(&s, 42, 2);
+
+    /* killed in invocation 43, opened after 42 was closed and written: that one is lost */
+    s = sample();
+    s.last_seq = 42;
+    s.verdict_seq = 42;
+    lw_state_on_invoke(&s, "req-43");
+    assert_died_in(&s, 43, 1);
+
+    /* killed after its SHUTDOWN boundary closed invocation 43, before it said it ended: it died
+     * in 43, not in one after it, and 43 was written or not as the verdict says */
+    snprintf(rec.request_id, sizeof(rec.request_id), "req-43");
+    rec.seq = 43;
+    rec.end_time_ms = s.boundary_ms + 500;
+    lw_state_on_record(&s, &rec);
+    assert_true(s.open_closed);
+    assert_died_in(&s, 43, 1);
+    s.verdict_seq = 43;
+    assert_died_in(&s, 43, 0);
+
+    /* a record of another request (intervals have none) leaves the open one open */
+    lw_state_on_invoke(&s, "req-44");
+    snprintf(rec.request_id, sizeof(rec.request_id), "req-43");
+    lw_state_on_record(&s, &rec);
+    assert_false(s.open_closed);
+}
+
 static void test_death_not_predicted(void **state)
 {
     (void)state;
@@ -578,6 +644,7 @@ int main(void)
         cmocka_unit_test(test_on_verdict_keeps_first_flag_and_latest_projection),
         cmocka_unit_test(test_death_out_of_memory_predicted),
         cmocka_unit_test(test_death_forms),
+        cmocka_unit_test(test_death_unwritten_records),
         cmocka_unit_test(test_death_not_predicted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

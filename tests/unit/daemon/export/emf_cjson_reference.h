@@ -342,6 +342,7 @@ static enum lw_err ref_emf_encode_death(const struct lw_emf_options *opt,
         ref_add_metric(&d, "OutOfMemoryLeadSeconds", "Seconds", x->lead_minutes * 60.0);
     ref_add_metric(&d, "DeadEnvironmentLifetimeSeconds", "Seconds", x->age_seconds);
     ref_add_metric(&d, "DeadEnvironmentInvocations", "Count", (double)x->invocations);
+    ref_add_metric(&d, "DeadEnvironmentUnwrittenRecords", "Count", (double)x->unwritten_records);
     cJSON *root = d.root;
     ref_add(&d, root, "LeakwatchRecord", cJSON_CreateStringReference("death"));
     ref_add(&d, root, "LeakwatchVersion", cJSON_CreateStringReference(LW_VERSION));
@@ -370,6 +371,8 @@ static enum lw_err ref_emf_encode_death(const struct lw_emf_options *opt,
                 ref_raw_double(round(x->error_percent * 10.0) / 10.0));
     }
     ref_add(&d, root, "Intervals", cJSON_CreateBool(s->intervals));
+    if (s->open_request_id[0] && !s->intervals)
+        ref_add_str(&d, root, "LastRequestId", s->open_request_id);
     ref_add(&d, root, "Restored", cJSON_CreateBool(s->restored));
     ref_add_u64(&d, root, "DeadEnvironmentStartTimeMs", s->started_ms);
     ref_add_u64(&d, root, "DeadEnvironmentEndTimeMs", s->ended ? s->ended_ms : s->boundary_ms);

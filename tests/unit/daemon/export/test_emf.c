@@ -761,6 +761,7 @@ static void make_death(struct lw_state *st, struct lw_death *x)
     memset(st, 0, sizeof(*st));
     memset(x, 0, sizeof(*x));
     snprintf(st->env_id, sizeof(st->env_id), "env-dead-1");
+    snprintf(st->open_request_id, sizeof(st->open_request_id), "req-92");
     st->started_ms = 1767600000000ull;
     st->boundary_ms = 1767600090000ull;
     st->ended = true;
@@ -1033,17 +1034,20 @@ static void test_death(void **state)
     cJSON *doc = parse();
     const cJSON *metrics =
         get(cJSON_GetArrayItem(get(get(doc, "_aws"), "CloudWatchMetrics"), 0), "Metrics");
-    static const char *const names[] = {"OutOfMemoryDeaths", "OutOfMemoryPredicted",
-                                        "OutOfMemoryLeadSeconds", "DeadEnvironmentLifetimeSeconds",
-                                        "DeadEnvironmentInvocations"};
-    assert_int_equal(cJSON_GetArraySize(metrics), 5);
-    for (int i = 0; i < 5; i++)
+    static const char *const names[] = {
+        "OutOfMemoryDeaths",          "OutOfMemoryPredicted",
+        "OutOfMemoryLeadSeconds",     "DeadEnvironmentLifetimeSeconds",
+        "DeadEnvironmentInvocations", "DeadEnvironmentUnwrittenRecords"};
+    assert_int_equal(cJSON_GetArraySize(metrics), 6);
+    for (int i = 0; i < 6; i++)
         assert_string_equal(str(cJSON_GetArrayItem(metrics, i), "Name"), names[i]);
     assert_true(num(doc, "OutOfMemoryDeaths") == 1);
     assert_true(num(doc, "OutOfMemoryPredicted") == 1);
     assert_true(num(doc, "OutOfMemoryLeadSeconds") == 45);
     assert_true(num(doc, "DeadEnvironmentLifetimeSeconds") == 91.5);
     assert_true(num(doc, "DeadEnvironmentInvocations") == 92);
+    assert_true(num(doc, "DeadEnvironmentUnwrittenRecords") == 0);
+    assert_string_equal(str(doc, "LastRequestId"), "req-92");
     assert_string_equal(str(doc, "LeakwatchRecord"), "death");
     assert_string_equal(str(doc, "EnvironmentId"), "env-new");
     assert_string_equal(str(doc, "DeadEnvironmentId"), "env-dead-1");
@@ -1087,10 +1091,12 @@ static void test_death(void **state)
     x.cause = LW_DEATH_KILLED;
     x.oom_forms = 0;
     x.predicted = false;
+    x.unwritten_records = 1;
     st.ended = false;
     assert_int_equal(lw_emf_encode_death(&opts, &e, line, sizeof(line), &len), LW_OK);
     doc = parse();
     assert_true(num(doc, "OutOfMemoryDeaths") == 0);
+    assert_true(num(doc, "DeadEnvironmentUnwrittenRecords") == 1);
     assert_null(get(doc, "OutOfMemoryPredicted"));
     assert_null(get(doc, "OomForms"));
     assert_null(get(doc, "Predicted"));
@@ -1098,6 +1104,19 @@ static void test_death(void **state)
     assert_null(get(doc, "ShutdownReason"));
     assert_true(num(doc, "DeadEnvironmentEndTimeMs") == 1767600090000.0);
     assert_string_equal(str(doc, "Cause"), "killed");
+    cJSON_Delete(doc);
+
+    /* intervals have no request of their own; before the first INVOKE there is none */
+    st.intervals = true;
+    assert_int_equal(lw_emf_encode_death(&opts, &e, line, sizeof(line), &len), LW_OK);
+    doc = parse();
+    assert_null(get(doc, "LastRequestId"));
+    cJSON_Delete(doc);
+    st.intervals = false;
+    st.open_request_id[0] = '\0';
+    assert_int_equal(lw_emf_encode_death(&opts, &e, line, sizeof(line), &len), LW_OK);
+    doc = parse();
+    assert_null(get(doc, "LastRequestId"));
     cJSON_Delete(doc);
 
     assert_int_equal(lw_emf_encode_death(&opts, NULL, line, sizeof(line), &len), LW_ERR_INVALID);
