@@ -6,6 +6,7 @@ resident memory, said once. Skipped with the reason when node is missing."""
 import json
 import os
 import shutil
+import subprocess
 import sys
 import unittest
 
@@ -266,3 +267,33 @@ class PythonInsight(InsightCase):
         sites = into_leak[0].get("AllocationSites")
         self.assertTrue(sites, into_leak[0])
         self.assertTrue(sites[0]["Site"].endswith(want), (sites, want))
+
+    def test_a_forked_worker_reports_in_its_own_file(self):
+        """A worker forked by the runtime (multiprocessing's fork, a process per request on
+        Managed Instances) gets its own probe file at its first collection, named by its pid and
+        saying so, and leaves the parent's alone."""
+        probe_dir = os.path.join(self.opt, "probe-out")
+        os.mkdir(probe_dir)
+        script = ("import gc, os, sys\n"
+                  "gc.collect()\n"
+                  "pid = os.fork()\n"
+                  "if pid == 0:\n"
+                  "    gc.collect()\n"
+                  "    os._exit(0)\n"
+                  "os.waitpid(pid, 0)\n"
+                  "print(pid)\n")
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        env.update(LEAKWATCH_PROBE_DIR=probe_dir,
+                   PYTHONPATH=os.path.dirname(os.path.join(
+                       self.opt, "leakwatch/probe/python/sitecustomize.py")))
+        out = subprocess.run([sys.executable, "-c", script], env=env, check=True,
+                             capture_output=True, text=True)
+        child = int(out.stdout.split()[-1])
+        files = sorted(os.listdir(probe_dir))
+        self.assertEqual(len(files), 2, files)
+        self.assertIn("%d.probe" % child, files)
+        for name in files:
+            with open(os.path.join(probe_dir, name), "rb") as f:
+                text = f.read().rstrip(b"\0").decode()
+            self.assertIn("\npid %s\n" % name.split(".")[0], text)
+            self.assertIn("\nruntime python\n", text)

@@ -72,7 +72,8 @@ def _leakwatch_probe():
             except OSError:
                 pass
         state.clear()
-        state.update(pid=os.getpid(), start=start_ticks(), fd=-1, updates=0, gens=[0, 0, 0],
+        state.update(pid=os.getpid(), forked=False, start=start_ticks(), fd=-1, updates=0,
+                     gens=[0, 0, 0],
                      last_write=0.0, last_poll=0.0, control=None, request=0, baseline=None,
                      sites=[], sites_request=0)
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -175,7 +176,7 @@ def _leakwatch_probe():
         if phase != "stop":
             return
         try:
-            if state["pid"] != os.getpid():
+            if state["forked"]:
                 open_file()
             generation = info.get("generation", 0)
             if 0 <= generation <= 2:
@@ -192,8 +193,14 @@ def _leakwatch_probe():
         import tracemalloc
 
         tracemalloc.start(frames)
+    def forked():
+        state["forked"] = True
+
     open_file()
     write()
+    # A forked child (multiprocessing, a worker per request) gets its own file at its first
+    # collection; told by the fork itself, not by a getpid() at every collection.
+    os.register_at_fork(after_in_child=forked)
     gc.callbacks.append(on_gc)
 
 
