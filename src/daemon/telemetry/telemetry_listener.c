@@ -808,7 +808,8 @@ void lw_telemetry_listener_stop_by(struct lw_telemetry_listener *listener, uint6
     int rc = pthread_timedjoin_np(listener->thread, NULL, &until);
     if (rc != 0) {
         /* Inside an on_body call past the deadline: exiting in time matters more than freeing
-         * memory the process gives back anyway. Detached, the thread cleans up after itself. */
+         * memory the process gives back anyway. Detached, the thread ends by itself once that
+         * call returns (the wake-up is waiting for it); its memory stays with the process. */
         lw_warn("telemetry listener: its thread did not stop by the deadline; left running");
         pthread_detach(listener->thread);
         return;
