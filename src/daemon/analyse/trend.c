@@ -194,6 +194,7 @@ struct lw_trend {
      * heap retained after collections, the memory outside it that JavaScript objects own
      * (Node.js), and the rest of the function's anonymous memory (native). */
     struct gc_points heap;
+    double heap_limit_bytes; /* the heap's ceiling as the runtime reports it (0: unknown) */
     struct series ext, native;
     enum lw_probe_kind probe;
     struct proc_series procs[LW_MAX_PROCS];
@@ -1033,10 +1034,11 @@ static enum heap_trend heap_points_trend(struct lw_trend *t, struct estimate *e)
  * the heap after collections flat and native memory flat is the collector sizing its heap,
  * never a leak; with native memory growing it stays one, and says where to look.
  */
-static void runtime_parts(struct lw_trend *t, struct estimate *fn, bool *heap_sizing, char *part,
-                          size_t cap)
+static void runtime_parts(struct lw_trend *t, struct estimate *fn, bool *heap_sizing,
+                          bool *in_heap_out, char *part, size_t cap)
 {
     part[0] = '\0';
+    *in_heap_out = false;
     if (t->probe == LW_PROBE_NONE)
         return;
     struct leak_rules rules = {.min_points = t->cfg.leak_min_points, .floor_bytes = 0};
@@ -1061,6 +1063,7 @@ static void runtime_parts(struct lw_trend *t, struct estimate *fn, bool *heap_si
                      rate, unit_word(t), heap_word(t->probe));
         *fn = *e;
         *heap_sizing = false;
+        *in_heap_out = in_heap;
         return;
     }
     if (ht != HEAP_FLAT)
@@ -1119,7 +1122,8 @@ static bool assess(struct lw_trend *t, struct lw_verdict *v)
     if (heap_sizing)
         fn.cls = GROWTH_WARMING;
     char part[160];
-    runtime_parts(t, &fn, &heap_sizing, part, sizeof(part));
+    bool heap_leak = false;
+    runtime_parts(t, &fn, &heap_sizing, &heap_leak, part, sizeof(part));
 
     /* The candidates: the function as a whole, and each process that is not the function. */
     const struct estimate *driver = NULL;
@@ -1295,6 +1299,31 @@ static bool assess(struct lw_trend *t, struct lw_verdict *v)
     if (headroom < 0)
         headroom = 0;
     v->projected_invocations_to_oom = headroom / leak_sum;
+    double lo_runs = leak_lo_sum > 0 ? headroom / leak_lo_sum : INFINITY;
+    /* A leak in the heap, with the heap's ceiling reported by the runtime: the runtime fails
+     * when what it retains meets that ceiling, whatever resident memory does. Where the
+     * environment's end is the runtime's ceiling in resident memory (at_heap), or resident
+     * memory has stopped there, the heap alone tells: a JVM commits all of its heap long before
+     * it fills it (flat for its last 220 invocations before its OutOfMemoryError, with
+     * -XX:MaxHeapSize at 85% of 512 MB). Otherwise whichever runs out first. What is retained
+     * now: the last full collection's figure, moved on at the heap's slope (a JVM's full
+     * collections came 40 to 240 invocations apart). */
+    if (heap_leak && !driver_proc && t->heap_limit_bytes > 0 && t->heap.n > 0) {
+        const struct point *last = &t->heap.p[(t->heap.head + GC_POINTS - 1) % GC_POINTS];
+        double since = (double)t->last_seq > last->x ? (double)t->last_seq - last->x : 0;
+        double room = t->heap_limit_bytes - (last->y + driver->slope_bytes * since);
+        if (room < 0)
+            room = 0;
+        double heap_runs = room / driver->slope_bytes;
+        double heap_lo_runs = driver->slope_lo_bytes > 0 ? room / driver->slope_lo_bytes : INFINITY;
+        bool rss_at_ceiling =
+            ceil_.env_bytes > 0 && t->env_rss_bytes >= AT_CEILING_SHARE * ceil_.env_bytes;
+        if (at_heap || rss_at_ceiling || heap_runs < v->projected_invocations_to_oom) {
+            v->projected_invocations_to_oom = heap_runs;
+            lo_runs = heap_lo_runs;
+            at_heap = true;
+        }
+    }
     if (rate <= 0) {
         t->crit_streak = 0;
         say(v->reason, sizeof(v->reason), "%s; memory runs out in %.0f %ss (rate unknown)", what,
@@ -1303,7 +1332,7 @@ static bool assess(struct lw_trend *t, struct lw_verdict *v)
     }
     v->have_projection = true;
     v->projected_minutes_to_oom = v->projected_invocations_to_oom / rate;
-    v->projected_minutes_to_oom_late = leak_lo_sum > 0 ? headroom / leak_lo_sum / rate : INFINITY;
+    v->projected_minutes_to_oom_late = lo_runs / rate;
     /* leak-critical: confident that memory runs out before the horizon, i.e. even the slowest
      * growth the readings support gets there, in hold_assessments assessments in a row. Once
      * critical, it stays so until that projection is clearly beyond the horizon. */
@@ -1367,6 +1396,8 @@ static void push_runtime(struct lw_trend *t, const struct lw_record *rec)
         if (g->n < GC_POINTS)
             g->n++;
     }
+    if (h->have & LW_HEAP_LIMIT)
+        t->heap_limit_bytes = (double)h->limit_bytes;
     if (h->have & LW_HEAP_EXTERNAL)
         series_push(&t->ext, x, (double)h->external_bytes, block);
     if ((h->have & LW_HEAP_RESIDENT) && rec->fn_end.rss_anon_bytes >= h->resident_bytes)

@@ -1236,6 +1236,68 @@ static void test_runtime_probe_parts(void **state)
     }
 }
 
+/*
+ * A JVM leaking 0.5 MB per invocation inside its heap, started with Lambda's 85% heap: it
+ * commits heap faster than it fills it, 1 MB of resident memory per invocation, until all of
+ * the heap is committed; resident memory is flat from there, and the JVM fails when what it
+ * retains meets its heap's capacity (435 MB), at invocation 850. Once resident memory is at the
+ * ceiling, the projection is the heap's, not resident memory's toward the limit (which said
+ * about invocation 502 at invocation 500). Full collections every 5 invocations, and every 60
+ * (the retained figure is then up to 59 invocations old: what it is now is moved on).
+ */
+static void heap_leak_run(uint64_t gc_every)
+{
+    static const char cmd[] = "java\0-XX:MaxHeapSize=445440k\0Main";
+    struct lw_runtime_hint h;
+    hint_of(cmd, sizeof(cmd), &h);
+    assert_int_equal(h.kind, LW_RUNTIME_JVM);
+    struct lw_trend *t = lw_trend_new(NULL);
+    assert_non_null(t);
+    static struct lw_record rec;
+    struct rng r = {5};
+    struct lw_verdict v;
+    const double capacity = 435 * MB, died = (capacity - 10 * MB) / (0.5 * MB);
+    double retained = 0;
+    uint64_t at_heap = 0, checked = 0;
+    for (uint64_t seq = 1; seq <= 800; seq++) {
+        double committed = 1 * MB * (double)seq < capacity ? 1 * MB * (double)seq : capacity;
+        struct gen g = {.limit_mb = 512, .base_bytes = 30 * MB + committed, .leak_bytes = 0};
+        make_record(&g, "env-jvm", seq, &r, &rec);
+        rec.runtime_hint = h;
+        struct lw_runtime_mem *rt = &rec.runtime;
+        rt->probe = LW_PROBE_JVM;
+        rt->processes = 1;
+        rt->heap.have = LW_HEAP_AFTER_GC | LW_HEAP_AFTER_MAJOR | LW_HEAP_LIMIT;
+        rt->heap.major_gcs = seq / gc_every;
+        if (seq % gc_every == 0)
+            retained = 10 * MB + 0.5 * MB * (double)seq;
+        rt->heap.after_major_bytes = (uint64_t)retained;
+        rt->heap.after_gc_bytes = (uint64_t)retained;
+        rt->heap.limit_bytes = (uint64_t)capacity;
+        lw_trend_add(t, &rec, &v);
+        if (seq < 500 || !v.have_projection)
+            continue;
+        /* resident memory has been at the ceiling since invocation 435 */
+        double projected = (double)seq + v.projected_invocations_to_oom;
+        checked++;
+        if (fabs(projected - died) > 0.05 * died)
+            fail_msg("at %llu: projected %.0f, the heap is full at %.0f: %s",
+                     (unsigned long long)seq, projected, died, v.reason);
+        at_heap += strstr(v.reason, "the heap runs out") != NULL;
+    }
+    print_message("full collections every %llu: %s\n", (unsigned long long)gc_every, v.reason);
+    assert_true(checked > 250);
+    assert_int_equal(at_heap, checked);
+    lw_trend_free(t);
+}
+
+static void test_heap_leak_projected_to_the_heap_capacity(void **state)
+{
+    (void)state;
+    heap_leak_run(5);
+    heap_leak_run(60);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1260,6 +1322,7 @@ int main(void)
         cmocka_unit_test(test_critical_on_the_pessimistic_end),
         cmocka_unit_test(test_flattened_never_critical),
         cmocka_unit_test(test_runtime_probe_parts),
+        cmocka_unit_test(test_heap_leak_projected_to_the_heap_capacity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
