@@ -2,9 +2,9 @@
 /*
  * leakwatch's Node.js probe, loaded with `node --require` (NODE_OPTIONS) by /opt/leakwatch/wrapper.
  *
- * After each garbage collection V8 reports (a PerformanceObserver on 'gc' entries, delivered in
- * batches after the collection) it writes the heap as V8 sees it right after that collection
- * into one small file per process, $LEAKWATCH_PROBE_DIR/<pid>.probe, which leakwatch reads with
+ * After each major garbage collection V8 reports (a PerformanceObserver on 'gc' entries,
+ * delivered in batches after the collection), and at most every 0.1 s after scavenges, it writes
+ * the heap as V8 sees it right after that collection into one small file per process, $LEAKWATCH_PROBE_DIR/<pid>.probe, which leakwatch reads with
  * one pread at each invocation boundary: the heap used after the last collection and after the
  * last major one (mark-compact: what the heap retains), the heap V8 holds from the system, its
  * limit, and the memory outside the heap that JavaScript objects own (external, ArrayBuffers and
@@ -42,8 +42,13 @@
         const buf = Buffer.alloc(FILE_BYTES);
         const s = {
             updates: 0, major: 0, minor: 0, heapAfterGc: -1, heapAfterMajor: -1,
-            committed: 0, limit: 0, external: -1, arrayBuffers: -1,
+            committed: 0, limit: 0, external: -1, arrayBuffers: -1, lastWrite: 0,
         };
+        // After scavenges alone, at most one write per this many ms: a handler that makes
+        // garbage scavenges every invocation or two, and each write reads the heap's figures
+        // and writes 4 KiB. After a major collection, always.
+        const MINOR_WRITE_MS = 100;
+        const now = () => perf.performance.now();
 
         const off = () => {
             try {
@@ -84,6 +89,7 @@
             buf.fill(0);
             buf.write(t, 0, 'latin1');
             fs.writeSync(fd, buf, 0, FILE_BYTES, 0);
+            s.lastWrite = now();
         };
 
         const heap = () => {
@@ -111,7 +117,7 @@
                         any = true;
                     }
                 }
-                if (!any)
+                if (!any || (!major && now() - s.lastWrite < MINOR_WRITE_MS))
                     return;
                 s.heapAfterGc = heap();
                 if (major) {
