@@ -4,11 +4,11 @@
  *
  * After each major garbage collection V8 reports (a PerformanceObserver on 'gc' entries,
  * delivered in batches after the collection), and at most every 0.1 s after scavenges, it writes
- * the heap as V8 sees it right after that collection into one small file per process, $LEAKWATCH_PROBE_DIR/<pid>.probe, which leakwatch reads with
- * one pread at each invocation boundary: the heap used after the last collection and after the
- * last major one (mark-compact: what the heap retains), the heap V8 holds from the system, its
- * limit, and the memory outside the heap that JavaScript objects own (external, ArrayBuffers and
- * Buffers among it). No socket, no message per invocation, nothing printed.
+ * the heap as V8 sees it right after that collection into one small file per process,
+ * $LEAKWATCH_PROBE_DIR/<pid>.probe, which leakwatch reads with one pread at each invocation
+ * boundary: the heap used after the last collection and after the last major one (mark-compact:
+ * what the heap retains), the heap V8 holds from the system, its limit, and the memory outside
+ * the heap that JavaScript objects own (external, ArrayBuffers and Buffers among it). No socket, no message per invocation, nothing printed.
  *
  * The rule: the function must never notice. Everything runs inside try/catch; any failure (the
  * file cannot be opened or written, an API missing from this Node.js) switches the probe off for

@@ -73,9 +73,8 @@ def _leakwatch_probe():
                 pass
         state.clear()
         state.update(pid=os.getpid(), forked=False, start=start_ticks(), fd=-1, updates=0,
-                     gens=[0, 0, 0],
-                     last_write=0.0, last_poll=0.0, control=None, request=0, baseline=None,
-                     sites=[], sites_request=0)
+                     gens=[0, 0, 0], last_write=0.0, last_poll=0.0, control=None, request=0,
+                     baseline=None, sites=[], sites_request=0)
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
         state["fd"] = os.open("%s/%d.probe" % (directory, state["pid"]), flags, 0o600)
 
