@@ -12,9 +12,9 @@
  *   start 567890                /proc/PID/stat): pids are reused, and /tmp outlives a reset
  *   updates 42                  writes so far
  *   gc_major 7                  major collections (V8 mark-compact, Python generation 2)
- *   gc_minor 30                 the others
- *   heap_after_gc 20256112      bytes in use after the last collection
- *   heap_after_major 20256112   ... after the last major one
+ *   gc_minor 30                 Python: the others (the Node.js probe sees full ones only)
+ *   heap_after_gc 20256112      Python: bytes in use after the last collection
+ *   heap_after_major 20256112   bytes in use after the last major one
  *   heap_resident 36536320      the heap's own memory (V8's physical heap; Python: traced)
  *   heap_limit 584056832        V8's heap limit
  *   external 1664820            V8: memory outside the heap held by JavaScript objects

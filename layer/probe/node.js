@@ -2,13 +2,23 @@
 /*
  * leakwatch's Node.js probe, loaded with `node --require` (NODE_OPTIONS) by /opt/leakwatch/wrapper.
  *
- * After each major garbage collection V8 reports (a PerformanceObserver on 'gc' entries,
- * delivered in batches after the collection), and at most every 0.1 s after scavenges, it writes
- * the heap as V8 sees it right after that collection into one small file per process,
- * $LEAKWATCH_PROBE_DIR/<pid>.probe, which leakwatch reads with one pread at each invocation
- * boundary: the heap used after the last collection and after the last major one (mark-compact:
- * what the heap retains), the heap V8 holds from the system, its limit, and the memory outside
- * the heap that JavaScript objects own (external, ArrayBuffers and Buffers among it). No socket, no message per invocation, nothing printed.
+ * After each full garbage collection (mark-compact) it writes the heap as V8 sees it then into
+ * one small file per process, $LEAKWATCH_PROBE_DIR/<pid>.probe, which leakwatch reads with one
+ * pread at each invocation boundary: the heap used after the last full collection (what the heap
+ * retains), the heap V8 holds from the system, its limit, and the memory outside the heap that
+ * JavaScript objects own (external, ArrayBuffers and Buffers among it). No socket, no message per
+ * invocation, nothing printed.
+ *
+ * How it learns of a full collection costs nothing in between: a FinalizationRegistry watches
+ * one empty object that nothing references. V8 clears weak targets only in full collections (its
+ * scavenges treat them as strong), so the registry's callback runs once after each full
+ * collection, as a task of the event loop; it then reads the heap's figures, writes, and watches
+ * a new object. (A PerformanceObserver on 'gc' entries would tell the same, but Node.js then does
+ * its own bookkeeping at every collection, scavenges included: about 3% of a garbage-heavy 10 ms
+ * handler, docs/runtime-insight.md.) Between full collections a timer of 0.1 s, which never keeps
+ * the process alive, rewrites the figures that move with scavenges (the heap V8 holds, external
+ * memory) when they changed, so that leakwatch's "native" memory (the function's anonymous RSS
+ * less V8's heap) does not count a growing heap as native.
  *
  * The rule: the function must never notice. Everything runs inside try/catch; any failure (the
  * file cannot be opened or written, an API missing from this Node.js) switches the probe off for
@@ -19,17 +29,17 @@
  */
 (function leakwatchProbe() {
     const FILE_BYTES = 4096;
+    // Between full collections, the heap's holdings and external memory at most this often.
+    const REFRESH_MS = 100;
     let fd = -1;
-    let observer = null;
+    let timer = null;
+    let on = false;
     try {
         const dir = process.env.LEAKWATCH_PROBE_DIR;
         if (!dir || dir[0] !== '/' || !require('worker_threads').isMainThread)
             return;
         const fs = require('fs');
         const v8 = require('v8');
-        const perf = require('perf_hooks');
-        const MAJOR = perf.constants.NODE_PERFORMANCE_GC_MAJOR;
-        const MINOR = perf.constants.NODE_PERFORMANCE_GC_MINOR;
         // Who this file belongs to: pids are reused, so leakwatch also checks the start time
         // (field 22 of /proc/self/stat, after the command name, which may hold spaces).
         const stat = fs.readFileSync('/proc/self/stat', 'latin1');
@@ -41,21 +51,15 @@
                          c.O_WRONLY | c.O_CREAT | c.O_TRUNC | c.O_NOFOLLOW, 0o600);
         const buf = Buffer.alloc(FILE_BYTES);
         const s = {
-            updates: 0, major: 0, minor: 0, heapAfterGc: -1, heapAfterMajor: -1,
-            committed: 0, limit: 0, external: -1, arrayBuffers: -1, lastWrite: 0,
+            updates: 0, major: 0, heapAfterMajor: -1, committed: 0, limit: 0, external: -1,
+            arrayBuffers: -1,
         };
-        // After scavenges alone, at most one write per this many ms: a handler that makes
-        // garbage scavenges every invocation or two, and each write reads the heap's figures
-        // and writes 4 KiB. After a major collection, always.
-        const MINOR_WRITE_MS = 100;
-        const now = () => perf.performance.now();
 
         const off = () => {
-            try {
-                if (observer)
-                    observer.disconnect();
-            } catch (e) { /* already off */ }
-            observer = null;
+            on = false;
+            if (timer)
+                clearInterval(timer);
+            timer = null;
             if (fd >= 0) {
                 try {
                     fs.closeSync(fd);
@@ -75,10 +79,8 @@
         const write = () => {
             s.updates++;
             let t = `leakwatch-probe 1\nruntime node\npid ${process.pid}\nstart ${start}\n` +
-                    `updates ${s.updates}\ngc_major ${s.major}\ngc_minor ${s.minor}\n` +
+                    `updates ${s.updates}\ngc_major ${s.major}\n` +
                     `heap_resident ${s.committed}\nheap_limit ${s.limit}\n`;
-            if (s.heapAfterGc >= 0)
-                t += `heap_after_gc ${s.heapAfterGc}\n`;
             if (s.heapAfterMajor >= 0)
                 t += `heap_after_major ${s.heapAfterMajor}\n`;
             if (s.external >= 0)
@@ -89,53 +91,53 @@
             buf.fill(0);
             buf.write(t, 0, 'latin1');
             fs.writeSync(fd, buf, 0, FILE_BYTES, 0);
-            s.lastWrite = now();
         };
 
+        // Reads V8's figures; says whether the heap's holdings or external memory moved.
         const heap = () => {
             const h = v8.getHeapStatistics();
+            const ext = typeof h.external_memory === 'number' ? h.external_memory : -1;
+            const moved = h.total_physical_size !== s.committed || ext !== s.external;
             s.committed = h.total_physical_size;
             s.limit = h.heap_size_limit;
-            if (typeof h.external_memory === 'number')
-                s.external = h.external_memory;
-            return h.used_heap_size;
+            s.external = ext;
+            return [h.used_heap_size, moved];
         };
 
-        heap();
-        write();
-        observer = new perf.PerformanceObserver((list) => {
+        const registry = new FinalizationRegistry(() => {
+            if (!on)
+                return;
             try {
-                let major = false;
-                let any = false;
-                for (const e of list.getEntries()) {
-                    const kind = e.detail ? e.detail.kind : e.kind;
-                    if (kind === MAJOR) {
-                        s.major++;
-                        major = any = true;
-                    } else if (kind === MINOR) {
-                        s.minor++;
-                        any = true;
-                    }
-                }
-                if (!any || (!major && now() - s.lastWrite < MINOR_WRITE_MS))
-                    return;
-                s.heapAfterGc = heap();
-                if (major) {
-                    s.heapAfterMajor = s.heapAfterGc;
-                    // ArrayBuffers (Buffers among them) only here: the call also reads the
-                    // process's resident size, a file read, too dear for every scavenge.
-                    s.arrayBuffers = process.memoryUsage().arrayBuffers;
-                }
+                s.major++;
+                s.heapAfterMajor = heap()[0];
+                // ArrayBuffers (Buffers among them) only here: the call also reads the
+                // process's resident size, a file read, too dear for the timer.
+                s.arrayBuffers = process.memoryUsage().arrayBuffers;
                 write();
+                registry.register({}, 0);
             } catch (e) {
                 off();
             }
         });
-        observer.observe({ entryTypes: ['gc'] });
+
+        on = true;
+        heap();
+        write();
+        registry.register({}, 0);
+        timer = setInterval(() => {
+            try {
+                if (heap()[1])
+                    write();
+            } catch (e) {
+                off();
+            }
+        }, REFRESH_MS);
+        timer.unref();
     } catch (e) {
+        on = false;
         try {
-            if (observer)
-                observer.disconnect();
+            if (timer)
+                clearInterval(timer);
             if (fd >= 0)
                 require('fs').closeSync(fd);
         } catch (e2) { /* nothing to do */ }

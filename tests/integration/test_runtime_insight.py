@@ -122,6 +122,58 @@ class RuntimeInsight(InsightCase):
         self.assertIn("external memory", flagged[-1]["VerdictReason"])
         self.assertNotIn("V8 heap grows", flagged[-1]["VerdictReason"])
 
+    def test_the_probe_writes_after_full_collections_only(self):
+        """The probe learns of full collections from a watched object V8 clears only in full
+        collections: scavenges alone never count, a full collection followed by a turn of the
+        event loop counts once, and the heap it reports then is what survived."""
+        script = r"""
+const fs = require('fs'), perf = require('perf_hooks');
+const file = `${process.env.LEAKWATCH_PROBE_DIR}/${process.pid}.probe`;
+const read = () => Object.fromEntries(fs.readFileSync(file, 'latin1').replace(/\0+$/, '')
+    .trim().split('\n').map((l) => [l.slice(0, l.indexOf(' ')), l.slice(l.indexOf(' ') + 1)]));
+const seen = { major: 0, minor: 0 };  // V8's own count, to compare with
+new perf.PerformanceObserver((list) => {
+    for (const e of list.getEntries())
+        seen[e.detail.kind === perf.constants.NODE_PERFORMANCE_GC_MAJOR ? 'major' : 'minor']++;
+}).observe({ entryTypes: ['gc'] });
+const turn = () => new Promise((resolve) => setTimeout(resolve, 2));
+(async () => {
+    for (let i = 0; i < 150; i++) {  // short-lived garbage: scavenges
+        const o = [];
+        for (let k = 0; k < 5000; k++) o.push({ k, s: 'x' + k });
+        await turn();
+    }
+    await turn();
+    const scavenged = { probe: read(), seen: { ...seen } };
+    global.kept = new Array(4 * 1024 * 1024).fill(0.5);  // 32 MiB that survive
+    for (let i = 0; i < 3; i++) {
+        global.gc();
+        await turn();
+        await turn();
+    }
+    process.stdout.write(JSON.stringify({ scavenged, full: { probe: read(), seen } }));
+})();
+"""
+        probe_dir = os.path.join(self.tmp, "probes")
+        os.mkdir(probe_dir)
+        out = subprocess.run(
+            ["node", "--expose-gc", "--require",
+             os.path.join(self.opt, "leakwatch", "probe", "node.js"), "-e", script],
+            env=dict(os.environ, LEAKWATCH_PROBE_DIR=probe_dir), capture_output=True,
+            text=True, timeout=60, check=True)
+        got = json.loads(out.stdout)
+        before, after = got["scavenged"], got["full"]
+        self.assertGreater(before["seen"]["minor"], 10, "the garbage made scavenges")
+        self.assertEqual(int(before["probe"]["gc_major"]), before["seen"]["major"],
+                         "scavenges are not counted as full collections")
+        # each gc() had its turns of the event loop: counted; full collections with no turn
+        # between them (V8's own, say, right before a gc()) count once
+        majors = int(after["probe"]["gc_major"])
+        self.assertGreaterEqual(majors - int(before["probe"]["gc_major"]), 3)
+        self.assertLessEqual(majors, after["seen"]["major"])
+        self.assertGreater(int(after["probe"]["heap_after_major"]), 32 * MIB)
+        self.assertGreater(int(after["probe"]["updates"]), int(before["probe"]["updates"]))
+
     def check_fallback(self, lines, results_expected, said):
         """The function ran; no heap figures; one log line about the probe; RSS decides."""
         records = invocation_records(lines)
