@@ -375,17 +375,22 @@ static void fit_points(const struct point *p, uint32_t n, double *pairs, double 
 /*
  * Sen's interval of the slope fitted last by fit_points() over n points: the order statistics
  * (np - C)/2 and (np + C)/2 + 1 (1-based) of the pairwise slopes, C = z * sqrt(Var S), Var S the
- * Mann-Kendall variance. pairs still holds those slopes (in any order). Two selections: only
- * computed for growth that is significant.
+ * Mann-Kendall variance. pairs still holds those slopes as fit_points()' median left them,
+ * partitioned around np/2: the low end lies below the median and is selected among the lower
+ * half alone, the high end among the upper half (C > 0, so neither is the median itself). Two
+ * selections over half the slopes each: only computed for growth that is significant.
  */
 static void sen_interval(double *pairs, uint32_t n, struct fit *f)
 {
     size_t np = (size_t)n * (n - 1) / 2;
+    size_t mid = np / 2;
     double c = SEN_Z * sqrt((double)n * (n - 1) * (2.0 * n + 5) / 18.0);
     double lo_rank = floor(((double)np - c) / 2.0);
     double hi_rank = ceil(((double)np + c) / 2.0);
-    f->slope_lo = lo_rank >= 1 ? lw_select_kth(pairs, np, (size_t)lo_rank - 1) : -INFINITY;
-    f->slope_hi = hi_rank < (double)np ? lw_select_kth(pairs, np, (size_t)hi_rank) : INFINITY;
+    f->slope_lo = lo_rank >= 1 ? lw_select_kth(pairs, mid, (size_t)lo_rank - 1) : -INFINITY;
+    f->slope_hi = hi_rank < (double)np
+                      ? lw_select_kth(pairs + mid + 1, np - mid - 1, (size_t)hi_rank - mid - 1)
+                      : INFINITY;
 }
 
 /*

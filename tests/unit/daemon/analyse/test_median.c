@@ -100,6 +100,15 @@ static void test_select_equals_sort(void **state)
                 memcpy(work, orig, n * sizeof(*work));
                 double want = n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
                 assert_true(lw_median(work, n) == want);
+                /* what the trend engine's Sen interval relies on: after the median, an order
+                 * statistic on either side is found within that side alone */
+                size_t lo_k = (size_t)(next_rand() % (n / 2 + 1));
+                if (lo_k < n / 2)
+                    assert_true(lw_select_kth(work, n / 2, lo_k) == sorted[lo_k]);
+                size_t hi_k = n / 2 + 1 + (size_t)(next_rand() % (n - n / 2));
+                if (hi_k < n)
+                    assert_true(lw_select_kth(work + n / 2 + 1, n - n / 2 - 1, hi_k - n / 2 - 1) ==
+                                sorted[hi_k]);
             }
         }
     }
