@@ -99,6 +99,9 @@ static const struct mem_key mem_keys[] = {
 };
 #undef MEM_KEY
 
+#define STATUS_ALL                                                                                 \
+    (LW_STATUS_NAME | LW_STATUS_STATE | LW_STATUS_PID | LW_STATUS_PPID | LW_STATUS_MEM_ALL)
+
 static bool has_key(const char *line, size_t line_len, const char *key, size_t key_len)
 {
     return line_len >= key_len && memcmp(line, key, key_len) == 0;
@@ -170,6 +173,10 @@ enum lw_err lw_procfs_parse_status(const char *buf, size_t len, struct lw_status
             return LW_ERR_INVALID;
         }
         p = nl + 1;
+        /* every key read here comes before RssShmem in the kernel's order: the ~30 lines
+         * after it (VmData ... Sig*, Cap*, Cpus_allowed) are not looked at */
+        if (out->present == STATUS_ALL)
+            break;
     }
     if (!(out->present & LW_STATUS_NAME)) {
         memset(out, 0, sizeof(*out));
