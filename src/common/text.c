@@ -1,7 +1,6 @@
 #include <leakwatch/text.h>
 
 #include <stdint.h>
-#include <stdio.h>
 #include <string.h>
 
 size_t lw_text_utf8_len(const unsigned char *s, size_t n)
@@ -72,37 +71,109 @@ void lw_text_utf8_clean(char *dst, size_t cap, const char *src, char replacement
     dst[o] = '\0';
 }
 
+/* Printable ASCII that stands for itself inside a JSON string: most of any name. */
+static bool json_plain(unsigned char c)
+{
+    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
+#define BYTES_ONES 0x0101010101010101ull
+#define BYTES_HIGHS 0x8080808080808080ull
+
+/*
+ * Whether all eight bytes of w are plain. Each test sets the high bit of a byte that is not
+ * (below 0x20, above 0x7e, '"' or '\\'); a borrow or carry only spills out of a byte that is not
+ * plain either, so a word that tests clean is all plain, and one that does not is not.
+ */
+static bool json_plain8(uint64_t w)
+{
+    uint64_t quote = w ^ (BYTES_ONES * '"');
+    uint64_t backslash = w ^ (BYTES_ONES * '\\');
+    uint64_t below = (w - BYTES_ONES * 0x20) & ~w;
+    uint64_t above = (w + BYTES_ONES) | w;
+    uint64_t is_quote = (quote - BYTES_ONES) & ~quote;
+    uint64_t is_backslash = (backslash - BYTES_ONES) & ~backslash;
+    return ((below | above | is_quote | is_backslash) & BYTES_HIGHS) == 0;
+}
+
+/* How many bytes of p[0..n) from the start are plain: eight at a time while they all are. */
+static size_t json_plain_run(const unsigned char *p, size_t n)
+{
+    size_t run = 0;
+    for (;;) {
+        uint64_t w;
+        if (n - run < sizeof(w))
+            break;
+        memcpy(&w, p + run, sizeof(w));
+        if (!json_plain8(w))
+            break;
+        run += sizeof(w);
+    }
+    while (run < n && json_plain(p[run]))
+        run++;
+    return run;
+}
+
+/*
+ * What stands for the byte or character at p[0..n) that is not plain: an escape (written into
+ * esc) or the valid UTF-8 sequence itself. Returns its bytes in *piece; *step is how many bytes
+ * of p it stands for.
+ */
+static size_t json_piece(const unsigned char *p, size_t n, char esc[6], const char **piece,
+                         size_t *step)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char c = p[0];
+    *step = 1;
+    *piece = esc;
+    if (c == '"' || c == '\\') {
+        esc[0] = '\\';
+        esc[1] = (char)c;
+        return 2;
+    }
+    if (c < 0x20 || c == 0x7f) {
+        /* \u00XX: what "\\u%04x" printed, without a formatter per character */
+        memcpy(esc, "\\u00", 4);
+        esc[4] = hex[c >> 4];
+        esc[5] = hex[c & 0xf];
+        return 6;
+    }
+    size_t len = lw_text_utf8_len(p, n);
+    if (len == 0) {
+        *piece = "\\ufffd";
+        return 6;
+    }
+    *piece = (const char *)p;
+    *step = len;
+    return len;
+}
+
 bool lw_text_json_escape(char *dst, size_t cap, size_t *len, const char *src, size_t n)
 {
     const unsigned char *p = (const unsigned char *)src;
     size_t o = *len;
     bool ok = true;
     for (size_t i = 0; i < n;) {
-        char esc[8];
-        const char *piece;
-        size_t k;
-        size_t step = 1;
-        unsigned char c = p[i];
-        if (c == '"' || c == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)c;
-            piece = esc;
-            k = 2;
-        } else if (c < 0x20 || c == 0x7f) {
-            snprintf(esc, sizeof(esc), "\\u%04x", c);
-            piece = esc;
-            k = 6;
-        } else {
-            step = lw_text_utf8_len(p + i, n - i);
-            if (step == 0) {
-                piece = "\\ufffd";
-                k = 6;
-                step = 1;
-            } else {
-                piece = src + i;
-                k = step;
+        /* A run of plain ASCII goes in one copy, as much of it as fits with the NUL: what one
+         * copy per character wrote before it stopped. */
+        size_t run = json_plain_run(p + i, n - i);
+        if (run > 0) {
+            size_t room = o + 1 < cap ? cap - 1 - o : 0;
+            size_t m = run < room ? run : room;
+            if (m > 0)
+                memcpy(dst + o, src + i, m);
+            o += m;
+            i += m;
+            if (m < run) {
+                ok = false;
+                break;
             }
+            continue;
         }
+        char esc[6];
+        const char *piece;
+        size_t step;
+        size_t k = json_piece(p + i, n - i, esc, &piece, &step);
         if (o + k >= cap) {
             ok = false;
             break;
@@ -119,12 +190,31 @@ bool lw_text_json_escape(char *dst, size_t cap, size_t *len, const char *src, si
 
 char *lw_text_u64_dec(char buf[LW_TEXT_U64_DEC_BYTES], uint64_t v)
 {
+    /* two digits a step: half the steps for the long timestamps and byte counts */
+    static const char pairs[] = "00010203040506070809"
+                                "10111213141516171819"
+                                "20212223242526272829"
+                                "30313233343536373839"
+                                "40414243444546474849"
+                                "50515253545556575859"
+                                "60616263646566676869"
+                                "70717273747576777879"
+                                "80818283848586878889"
+                                "90919293949596979899";
     char *p = buf + LW_TEXT_U64_DEC_BYTES - 1;
     *p = '\0';
-    do {
-        *--p = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
+    while (v >= 100) {
+        size_t r = (size_t)(v % 100);
+        v /= 100;
+        p -= 2;
+        memcpy(p, pairs + 2 * r, 2);
+    }
+    if (v >= 10) {
+        p -= 2;
+        memcpy(p, pairs + 2 * v, 2);
+    } else {
+        *--p = (char)('0' + v);
+    }
     return p;
 }
 

@@ -88,6 +88,153 @@ static void test_json_escape(void **state)
     assert_string_equal(small, "abcd"); /* never half a character */
 }
 
+/* The escaper as it was, one copy per character: what the one that copies runs of ASCII whole
+ * must write, byte for byte. */
+static bool reference_json_escape(char *dst, size_t cap, size_t *len, const char *src, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)src;
+    size_t o = *len;
+    bool ok = true;
+    for (size_t i = 0; i < n;) {
+        char esc[8];
+        const char *piece;
+        size_t k;
+        size_t step = 1;
+        unsigned char c = p[i];
+        if (c == '"' || c == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)c;
+            piece = esc;
+            k = 2;
+        } else if (c < 0x20 || c == 0x7f) {
+            snprintf(esc, sizeof(esc), "\\u%04x", c);
+            piece = esc;
+            k = 6;
+        } else {
+            step = lw_text_utf8_len(p + i, n - i);
+            if (step == 0) {
+                piece = "\\ufffd";
+                k = 6;
+                step = 1;
+            } else {
+                piece = src + i;
+                k = step;
+            }
+        }
+        if (o + k >= cap) {
+            ok = false;
+            break;
+        }
+        memcpy(dst + o, piece, k);
+        o += k;
+        i += step;
+    }
+    if (cap > 0)
+        dst[o < cap ? o : cap - 1] = '\0';
+    *len = o;
+    return ok;
+}
+
+#define ESCAPE_MAX_IN 64
+
+/* src[0..n) escaped after `start` bytes in use, into every cap from 0 to beyond what the whole of
+ * it needs: the same result, the same *len and the same bytes in the whole buffer (what was not
+ * to be written included) as the reference. */
+static void assert_escapes_as_reference(const char *src, size_t n, size_t start)
+{
+    assert_true(n <= ESCAPE_MAX_IN);
+    char want[ESCAPE_MAX_IN * 6 + 16], got[sizeof(want)];
+    for (size_t cap = 0; cap <= start + 6 * n + 2; cap++) {
+        memset(want, 0x5a, sizeof(want));
+        memset(got, 0x5a, sizeof(got));
+        size_t want_len = start, got_len = start;
+        bool want_ok = reference_json_escape(want, cap, &want_len, src, n);
+        bool got_ok = lw_text_json_escape(got, cap, &got_len, src, n);
+        if (got_ok != want_ok || got_len != want_len || memcmp(got, want, sizeof(want)) != 0)
+            print_message("n %zu start %zu cap %zu\n", n, start, cap);
+        assert_int_equal(got_ok, want_ok);
+        assert_int_equal(got_len, want_len);
+        assert_memory_equal(got, want, sizeof(want));
+    }
+}
+
+static void assert_escapes_as_reference_any_start(const char *src, size_t n)
+{
+    assert_escapes_as_reference(src, n, 0);
+    assert_escapes_as_reference(src, n, 3); /* appended; caps below 3 start out full */
+}
+
+static uint64_t next_random(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+static void test_json_escape_as_reference(void **state)
+{
+    (void)state;
+    /* every byte alone, and between plain ASCII */
+    for (int c = 0; c < 256; c++) {
+        char in[3] = {'a', (char)c, 'z'};
+        assert_escapes_as_reference_any_start(in + 1, 1);
+        assert_escapes_as_reference_any_start(in, 3);
+    }
+    /* every byte at every place of a run long enough to be taken eight bytes at a time */
+    for (int c = 0; c < 256; c++) {
+        for (size_t at = 0; at < 17; at++) {
+            char in[17];
+            memset(in, 'x', sizeof(in));
+            in[at] = (char)c;
+            assert_escapes_as_reference_any_start(in, sizeof(in));
+        }
+    }
+    /* UTF-8 valid and broken, between runs of ASCII */
+    static const char *const pieces[] = {
+        "\xc3\xa9",
+        "\xe2\x82\xac",
+        "\xf0\x9f\x98\x80",
+        "\xf4\x8f\xbf\xbf",
+        "\xc3",
+        "\xe2\x82",
+        "\xf0\x9f\x98",
+        "\xc0\xaf",
+        "\xe0\x80\xaf",
+        "\xed\xa0\x80",
+        "\xf4\x90\x80\x80",
+        "\x80",
+        "\xff",
+        "\xc3\x28",
+        "\"",
+        "\\",
+        "\x01",
+        "\x7f",
+        "my-function",
+        "$LATEST",
+    };
+    size_t count = sizeof(pieces) / sizeof(pieces[0]);
+    for (size_t i = 0; i < count; i++) {
+        for (size_t j = 0; j < count; j++) {
+            char in[ESCAPE_MAX_IN];
+            int n = snprintf(in, sizeof(in), "ab%scd%s", pieces[i], pieces[j]);
+            assert_escapes_as_reference_any_start(in, (size_t)n);
+        }
+    }
+    /* random: uniform bytes, and mostly plain ASCII with the odd special or high byte */
+    uint64_t x = 0x2545f4914f6cdd1dull;
+    for (int round = 0; round < 2000; round++) {
+        char in[ESCAPE_MAX_IN];
+        size_t n = (size_t)(next_random(&x) % (ESCAPE_MAX_IN + 1));
+        bool uniform = round % 2 == 0;
+        for (size_t i = 0; i < n; i++) {
+            uint64_t r = next_random(&x);
+            in[i] = uniform || r % 8 == 0 ? (char)(r >> 8) : (char)(0x20 + (r >> 8) % 0x5f);
+        }
+        assert_escapes_as_reference_any_start(in, n);
+    }
+}
+
 /* Every integer reads back as itself, the largest included, and ends at the buffer's end. */
 static void test_u64_dec(void **state)
 {
@@ -135,8 +282,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_utf8_len),    cmocka_unit_test(test_utf8_cut_and_clean),
-        cmocka_unit_test(test_json_escape), cmocka_unit_test(test_hex_value),
-        cmocka_unit_test(test_u64_dec),
+        cmocka_unit_test(test_json_escape), cmocka_unit_test(test_json_escape_as_reference),
+        cmocka_unit_test(test_hex_value),   cmocka_unit_test(test_u64_dec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

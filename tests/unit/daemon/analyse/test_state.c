@@ -51,6 +51,22 @@ static struct lw_state sample(void)
     return s;
 }
 
+/* The sample, ended by a failure that Lambda reported as out of memory. */
+static struct lw_state ended_sample(void)
+{
+    struct lw_state s = sample();
+    s.ended = true;
+    s.ended_ms = s.boundary_ms + 900;
+    snprintf(s.shutdown_reason, sizeof(s.shutdown_reason), "failure");
+    s.have_last_report = true;
+    s.last_report_seq = 42;
+    snprintf(s.last_status, sizeof(s.last_status), "error");
+    snprintf(s.last_error_type, sizeof(s.last_error_type), "Runtime.OutOfMemory");
+    s.last_max_memory_used_mb = 256;
+    s.last_memory_size_mb = 256;
+    return s;
+}
+
 static void assert_same(const struct lw_state *a, const struct lw_state *b)
 {
     assert_string_equal(a->function_name, b->function_name);
@@ -95,16 +111,7 @@ static void assert_same(const struct lw_state *a, const struct lw_state *b)
 static void test_encode_decode_round_trip(void **state)
 {
     (void)state;
-    struct lw_state s = sample();
-    s.ended = true;
-    s.ended_ms = s.boundary_ms + 900;
-    snprintf(s.shutdown_reason, sizeof(s.shutdown_reason), "failure");
-    s.have_last_report = true;
-    s.last_report_seq = 42;
-    snprintf(s.last_status, sizeof(s.last_status), "error");
-    snprintf(s.last_error_type, sizeof(s.last_error_type), "Runtime.OutOfMemory");
-    s.last_max_memory_used_mb = 256;
-    s.last_memory_size_mb = 256;
+    struct lw_state s = ended_sample();
     s.restored = true;
     char buf[LW_STATE_SLOT_BYTES];
     size_t len = 0;
@@ -124,6 +131,204 @@ static void test_encode_too_small_is_refused(void **state)
     size_t len = 7;
     assert_int_equal(lw_state_encode(&s, buf, sizeof(buf), &len), LW_ERR_TOO_LARGE);
     assert_string_equal(buf, "");
+}
+
+/* States whose encoding is pinned: every kind of member, strings that need each kind of escape. */
+static struct lw_state pinned_state(int which)
+{
+    struct lw_state s;
+    memset(&s, 0, sizeof(s));
+    if (which == 0)
+        return s; /* all zero, every string empty */
+    if (which == 1)
+        return ended_sample();
+    if (which == 3) {
+        /* what a function's environment writes: runs of plain names, doubles that are not
+         * finite or a negative zero */
+        s = (struct lw_state){
+            .started_ms = 1768480000123ull,
+            .memory_limit_bytes = 512 * MIB,
+            .last_seq = 1234,
+            .boundary_ms = 1768481234567ull,
+            .have_readings = true,
+            .fn_rss_bytes = 93847552,
+            .env_rss_bytes = 142606336,
+            .env_rss_max_bytes = 150994944,
+            .verdict = LW_VERDICT_STEADY,
+            .verdict_seq = 1233,
+            .projected_oom_seq = NAN,
+            .projected_oom_ms = INFINITY,
+            .flag_projected_oom_seq = -0.0,
+            .have_last_report = true,
+            .last_report_seq = 1233,
+            .last_max_memory_used_mb = 143,
+            .last_memory_size_mb = 512,
+        };
+        snprintf(s.function_name, sizeof(s.function_name), "my-function");
+        snprintf(s.function_version, sizeof(s.function_version), "$LATEST");
+        snprintf(s.env_id, sizeof(s.env_id),
+                 "2026/01/15/[$LATEST]5f1c2a9be0d34b7e8a6c1d2f3e4b5a69");
+        lw_state_on_invoke(&s, "3f2b9c1e-7a4d-4e8b-9c0f-1a2b3c4d5e6f");
+        snprintf(s.last_status, sizeof(s.last_status), "success");
+        return s;
+    }
+    /* every control character, DEL, quote, backslash, valid UTF-8 of each length and bytes
+     * that are not UTF-8 (a stray continuation, overlong, a surrogate, beyond U+10FFFF, cut) */
+    char *p = s.function_name;
+    for (int c = 1; c < 0x20; c++)
+        *p++ = (char)c;
+    snprintf(p, sizeof(s.function_name) - 31,
+             "\x7f\"q\"\\b\\ \xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80 \x80\xff\xc0\xaf\xed\xa0\x80"
+             "\xf4\x90\x80\x80 end\xe2\x82");
+    snprintf(s.function_version, sizeof(s.function_version), "v\"1\\");
+    snprintf(s.env_id, sizeof(s.env_id), "2026/12/04/[$LATEST]\tab\xc3");
+    lw_state_on_invoke(&s, "r\xc3\xa9q-\x01-\"id\"");
+    snprintf(s.shutdown_reason, sizeof(s.shutdown_reason), "timeout");
+    snprintf(s.last_status, sizeof(s.last_status), "timeout");
+    snprintf(s.last_error_type, sizeof(s.last_error_type), "Sandbox.Timedout\x7f");
+    s.started_ms = UINT64_MAX;
+    s.restored = true;
+    s.memory_limit_bytes = UINT64_MAX - 1;
+    s.last_seq = 10;
+    s.boundary_ms = 9;
+    s.have_readings = true;
+    s.fn_rss_bytes = 100;
+    s.env_rss_bytes = 999;
+    s.env_rss_max_bytes = 1000;
+    s.intervals = true;
+    s.open_closed = true;
+    s.verdict = LW_VERDICT_LEAK;
+    s.verdict_seq = 18446744073709551615ull;
+    s.flagged = true;
+    s.flagged_seq = 1;
+    s.flagged_ms = 12345678901234567890ull;
+    s.have_projection = true;
+    s.projection_seq = 2;
+    s.projection_ms = 3;
+    s.projected_oom_seq = 0.1;
+    s.projected_oom_ms = -1e300;
+    s.flag_projected_oom_seq = 4.9e-324;
+    s.ended = true;
+    s.ended_ms = 7;
+    s.have_last_report = true;
+    s.last_report_seq = 10;
+    s.last_max_memory_used_mb = 4096;
+    s.last_memory_size_mb = 10240;
+    return s;
+}
+
+/* What lw_state_encode() and lw_state_frame() wrote for pinned_state(i) before they were made
+ * faster, copied from their output then: the file must not change by a byte. */
+static const struct {
+    const char *payload;
+    const char *header; /* lw_state_frame(generation 0x0102030405060708 + i) */
+} pinned[] = {
+    {
+        /* payload */
+        "{\"v\":1,\"fn\":\"\",\"ver\":\"\",\"env\":\"\",\"start\":0,\"restored\":0,\"limi"
+        "t\":0,\"seq\":0,\"at\":0,\"readings\":0,\"fn_rss\":0,\"env_rss\":0,\"env_rss_max"
+        "\":0,\"intervals\":0,\"rid\":\"\",\"rid_closed\":0,\"verdict\":0,\"verdict_seq\""
+        ":0,\"flagged\":0,\"flagged_seq\":0,\"flagged_at\":0,\"proj\":0,\"proj_seq\":0,\""
+        "proj_at\":0,\"oom_seq\":0,\"oom_at\":0,\"flag_oom_seq\":0,\"ended\":0,\"ended_at"
+        "\":0,\"reason\":\"\",\"report\":0,\"report_seq\":0,\"status\":\"\",\"error\":\"\""
+        ",\"max_used_mb\":0,\"size_mb\":0}",
+        /* header */
+        "LWST\001\000\000\000\010\007\006\005\004\003\002\001\254\001\000\000v\273\252\234",
+    },
+    {
+        /* payload */
+        "{\"v\":1,\"fn\":\"orders-api\",\"ver\":\"$LATEST\",\"env\":\"2026/12/04/[$LATEST"
+        "]0123abcd\\\"\\\\\\u000a\",\"start\":1764800000000,\"restored\":0,\"limit\":2684"
+        "35456,\"seq\":41,\"at\":1764800041000,\"readings\":1,\"fn_rss\":209715200,\"env_"
+        "rss\":241172480,\"env_rss_max\":251658240,\"intervals\":0,\"rid\":\"8d6f0c1e-2b4"
+        "a-4c1d-9e7f-0a1b2c3d4e5f\",\"rid_closed\":0,\"verdict\":4,\"verdict_seq\":40,\"f"
+        "lagged\":1,\"flagged_seq\":20,\"flagged_at\":1764800020000,\"proj\":1,\"proj_seq"
+        "\":40,\"proj_at\":1764800040000,\"oom_seq\":43.25,\"oom_at\":1764800043250.5,\"f"
+        "lag_oom_seq\":50.5,\"ended\":1,\"ended_at\":1764800041900,\"reason\":\"failure\""
+        ",\"report\":1,\"report_seq\":42,\"status\":\"error\",\"error\":\"Runtime.OutOfMe"
+        "mory\",\"max_used_mb\":256,\"size_mb\":256}",
+        /* header */
+        "LWST\001\000\000\000\011\007\006\005\004\003\002\001\240\002\000\000b3\025\332",
+    },
+    {
+        /* payload */
+        "{\"v\":1,\"fn\":\"\\u0001\\u0002\\u0003\\u0004\\u0005\\u0006\\u0007\\u0008\\u000"
+        "9\\u000a\\u000b\\u000c\\u000d\\u000e\\u000f\\u0010\\u0011\\u0012\\u0013\\u0014\\"
+        "u0015\\u0016\\u0017\\u0018\\u0019\\u001a\\u001b\\u001c\\u001d\\u001e\\u001f\\u00"
+        "7f\\\"q\\\"\\\\b\\\\ \303\251\342\202\254\360\237\230\200 \\ufffd\\ufffd\\ufffd\\"
+        "ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd end\\ufffd\\ufffd\",\"ver"
+        "\":\"v\\\"1\\\\\",\"env\":\"2026/12/04/[$LATEST]\\u0009ab\\ufffd\",\"start\":184"
+        "46744073709551615,\"restored\":1,\"limit\":18446744073709551614,\"seq\":10,\"at\""
+        ":9,\"readings\":1,\"fn_rss\":100,\"env_rss\":999,\"env_rss_max\":1000,\"interval"
+        "s\":1,\"rid\":\"r\303\251q-\\u0001-\\\"id\\\"\",\"rid_closed\":1,\"verdict\":3,\""
+        "verdict_seq\":18446744073709551615,\"flagged\":1,\"flagged_seq\":1,\"flagged_at\""
+        ":12345678901234567890,\"proj\":1,\"proj_seq\":2,\"proj_at\":3,\"oom_seq\":0.1000"
+        "0000000000001,\"oom_at\":-1.0000000000000001e+300,\"flag_oom_seq\":4.94065645841"
+        "24654e-324,\"ended\":1,\"ended_at\":7,\"reason\":\"timeout\",\"report\":1,\"repo"
+        "rt_seq\":10,\"status\":\"timeout\",\"error\":\"Sandbox.Timedout\\u007f\",\"max_u"
+        "sed_mb\":4096,\"size_mb\":10240}",
+        /* header */
+        "LWST\001\000\000\000\012\007\006\005\004\003\002\001\314\003\000\000\225\314\012"
+        "\364",
+    },
+    {
+        /* payload */
+        "{\"v\":1,\"fn\":\"my-function\",\"ver\":\"$LATEST\",\"env\":\"2026/01/15/[$LATES"
+        "T]5f1c2a9be0d34b7e8a6c1d2f3e4b5a69\",\"start\":1768480000123,\"restored\":0,\"li"
+        "mit\":536870912,\"seq\":1234,\"at\":1768481234567,\"readings\":1,\"fn_rss\":9384"
+        "7552,\"env_rss\":142606336,\"env_rss_max\":150994944,\"intervals\":0,\"rid\":\"3"
+        "f2b9c1e-7a4d-4e8b-9c0f-1a2b3c4d5e6f\",\"rid_closed\":0,\"verdict\":1,\"verdict_s"
+        "eq\":1233,\"flagged\":0,\"flagged_seq\":0,\"flagged_at\":0,\"proj\":0,\"proj_seq"
+        "\":0,\"proj_at\":0,\"oom_seq\":0,\"oom_at\":0,\"flag_oom_seq\":0,\"ended\":0,\"e"
+        "nded_at\":0,\"reason\":\"\",\"report\":1,\"report_seq\":1233,\"status\":\"succes"
+        "s\",\"error\":\"\",\"max_used_mb\":143,\"size_mb\":512}",
+        /* header */
+        "LWST\001\000\000\000\013\007\006\005\004\003\002\001a\002\000\000\241&\217;",
+    },
+};
+
+#define PINNED_COUNT (sizeof(pinned) / sizeof(pinned[0]))
+#define UNWRITTEN 0xa5
+
+/* Whether buf[from..to) is all as it was filled: nothing was written there. */
+static bool unwritten(const char *buf, size_t from, size_t to)
+{
+    for (size_t i = from; i < to; i++)
+        if ((unsigned char)buf[i] != UNWRITTEN)
+            return false;
+    return true;
+}
+
+static void test_encode_bytes_as_before(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < PINNED_COUNT; i++) {
+        print_message("state %zu\n", i);
+        struct lw_state s = pinned_state((int)i);
+        size_t want = strlen(pinned[i].payload);
+        char buf[LW_STATE_SLOT_BYTES];
+        memset(buf, UNWRITTEN, sizeof(buf));
+        size_t len = 0;
+        assert_int_equal(lw_state_encode(&s, buf, sizeof(buf), &len), LW_OK);
+        assert_int_equal(len, want);
+        assert_memory_equal(buf, pinned[i].payload, want + 1); /* its NUL too */
+        assert_true(unwritten(buf, want + 1, sizeof(buf)));
+        /* too small at every size: refused, empty, *len untouched, nothing written past cap */
+        for (size_t cap = 0; cap <= want; cap++) {
+            memset(buf, UNWRITTEN, sizeof(buf));
+            len = 7;
+            assert_int_equal(lw_state_encode(&s, buf, cap, &len), LW_ERR_TOO_LARGE);
+            assert_int_equal(len, 7);
+            if (cap > 0)
+                assert_int_equal(buf[0], '\0');
+            assert_true(unwritten(buf, cap, sizeof(buf)));
+        }
+        /* and just big enough */
+        memset(buf, UNWRITTEN, sizeof(buf));
+        assert_int_equal(lw_state_encode(&s, buf, want + 1, &len), LW_OK);
+        assert_int_equal(len, want);
+        assert_memory_equal(buf, pinned[i].payload, want + 1);
+    }
 }
 
 static void test_decode_refuses_other_shapes(void **state)
@@ -189,6 +394,24 @@ static void frame(const struct lw_state *s, uint64_t gen, unsigned char slot[LW_
     size_t len = 0;
     assert_int_equal(lw_state_encode(s, payload, sizeof(payload), &len), LW_OK);
     assert_int_equal(lw_state_frame(gen, payload, len, slot), LW_OK);
+}
+
+/* The slot around each pinned payload: the same header (CRC included) and zero padding, over
+ * whatever the buffer held. */
+static void test_frame_bytes_as_before(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < PINNED_COUNT; i++) {
+        size_t len = strlen(pinned[i].payload);
+        unsigned char slot[LW_STATE_SLOT_BYTES];
+        memset(slot, UNWRITTEN, sizeof(slot));
+        assert_int_equal(lw_state_frame(0x0102030405060708ull + i, pinned[i].payload, len, slot),
+                         LW_OK);
+        assert_memory_equal(slot, pinned[i].header, 24);
+        assert_memory_equal(slot + 24, pinned[i].payload, len);
+        for (size_t at = 24 + len; at < sizeof(slot); at++)
+            assert_int_equal(slot[at], 0);
+    }
 }
 
 static void test_unframe_takes_the_newest_valid_slot(void **state)
@@ -635,7 +858,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_encode_decode_round_trip),
         cmocka_unit_test(test_encode_too_small_is_refused),
+        cmocka_unit_test(test_encode_bytes_as_before),
         cmocka_unit_test(test_decode_refuses_other_shapes),
+        cmocka_unit_test(test_frame_bytes_as_before),
         cmocka_unit_test(test_unframe_takes_the_newest_valid_slot),
         cmocka_unit_test(test_every_cut_write_yields_old_or_new),
         cmocka_unit_test(test_truncated_and_corrupt_files),
