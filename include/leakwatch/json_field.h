@@ -19,6 +19,18 @@ bool lw_json_string(const cJSON *obj, const char *key, char *dst, size_t cap);
 /* The finite number member key of obj; false (and *out untouched) otherwise. */
 bool lw_json_number(const cJSON *obj, const char *key, double *out);
 
+/* The same for a member already found (NULL: absent). */
+bool lw_json_item_string(const cJSON *item, char *dst, size_t cap);
+bool lw_json_item_number(const cJSON *item, double *out);
+
+/*
+ * Finds several members of obj in one pass over it: found[k] is the member named names[k] (the
+ * first of that name, as cJSON_GetObjectItemCaseSensitive() finds it), NULL when there is none
+ * or obj is no object. Looking each up on its own walks the object once per name: for the dozen
+ * names of a Telemetry API record, most of the cost of reading a batch.
+ */
+void lw_json_members(const cJSON *obj, const char *const *names, size_t n, const cJSON **found);
+
 /*
  * A non-negative integral member that a double holds exactly (at most 2^53). Returns 1 and sets
  * *out when present and valid, 0 when absent, -1 when present but not such a count (negative,

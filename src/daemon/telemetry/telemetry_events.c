@@ -43,31 +43,84 @@ static enum lw_platform_event_type type_of(const char *s)
 
 /* --- fields ---------------------------------------------------------------------------------- */
 
-/* A finite number under key; sets the field bit. */
-static void take_number(struct lw_platform_event *ev, const cJSON *obj, const char *key,
-                        double *dst, uint32_t bit)
+/* A finite number in item; sets the field bit. */
+static void take_number(struct lw_platform_event *ev, const cJSON *item, double *dst, uint32_t bit)
 {
-    if (lw_json_number(obj, key, dst))
+    if (lw_json_item_number(item, dst))
         ev->fields |= bit;
 }
 
-static void take_metrics(struct lw_platform_event *ev, const cJSON *record)
+/* The members read, each found once per object (lw_json_members): an event, its record, the
+ * record's metrics. */
+enum { E_TYPE, E_TIME, E_RECORD, E_COUNT };
+static const char *const event_members[E_COUNT] = {"type", "time", "record"};
+
+enum {
+    R_REQUEST_ID,
+    R_STATUS,
+    R_ERROR_TYPE,
+    R_INITIALIZATION_TYPE,
+    R_PHASE,
+    R_NAME,
+    R_STATE,
+    R_REASON,
+    R_INSTANCE_ID,
+    R_INSTANCE_MAX_MEMORY,
+    R_METRICS,
+    R_SPANS,
+    R_DROPPED_RECORDS,
+    R_DROPPED_BYTES,
+    R_COUNT
+};
+static const char *const record_members[R_COUNT] = {
+    [R_REQUEST_ID] = "requestId",
+    [R_STATUS] = "status",
+    [R_ERROR_TYPE] = "errorType",
+    [R_INITIALIZATION_TYPE] = "initializationType",
+    [R_PHASE] = "phase",
+    [R_NAME] = "name",
+    [R_STATE] = "state",
+    [R_REASON] = "reason",
+    [R_INSTANCE_ID] = "instanceId",
+    [R_INSTANCE_MAX_MEMORY] = "instanceMaxMemory",
+    [R_METRICS] = "metrics",
+    [R_SPANS] = "spans",
+    [R_DROPPED_RECORDS] = "droppedRecords",
+    [R_DROPPED_BYTES] = "droppedBytes",
+};
+
+enum {
+    MX_DURATION,
+    MX_BILLED,
+    MX_MEMORY_SIZE,
+    MX_MAX_USED,
+    MX_INIT,
+    MX_RESTORE,
+    MX_PRODUCED,
+    MX_COUNT
+};
+static const char *const metric_members[MX_COUNT] = {
+    [MX_DURATION] = "durationMs",      [MX_BILLED] = "billedDurationMs",
+    [MX_MEMORY_SIZE] = "memorySizeMB", [MX_MAX_USED] = "maxMemoryUsedMB",
+    [MX_INIT] = "initDurationMs",      [MX_RESTORE] = "restoreDurationMs",
+    [MX_PRODUCED] = "producedBytes",
+};
+
+static void take_metrics(struct lw_platform_event *ev, const cJSON *metrics)
 {
-    const cJSON *m = cJSON_GetObjectItemCaseSensitive(record, "metrics");
-    if (!cJSON_IsObject(m))
-        return;
-    take_number(ev, m, "durationMs", &ev->duration_ms, LW_EVF_DURATION);
-    take_number(ev, m, "billedDurationMs", &ev->billed_duration_ms, LW_EVF_BILLED_DURATION);
-    take_number(ev, m, "memorySizeMB", &ev->memory_size_mb, LW_EVF_MEMORY_SIZE);
-    take_number(ev, m, "maxMemoryUsedMB", &ev->max_memory_used_mb, LW_EVF_MAX_MEMORY_USED);
-    take_number(ev, m, "initDurationMs", &ev->init_duration_ms, LW_EVF_INIT_DURATION);
-    take_number(ev, m, "restoreDurationMs", &ev->restore_duration_ms, LW_EVF_RESTORE_DURATION);
-    take_number(ev, m, "producedBytes", &ev->produced_bytes, LW_EVF_PRODUCED_BYTES);
+    const cJSON *m[MX_COUNT];
+    lw_json_members(metrics, metric_members, MX_COUNT, m);
+    take_number(ev, m[MX_DURATION], &ev->duration_ms, LW_EVF_DURATION);
+    take_number(ev, m[MX_BILLED], &ev->billed_duration_ms, LW_EVF_BILLED_DURATION);
+    take_number(ev, m[MX_MEMORY_SIZE], &ev->memory_size_mb, LW_EVF_MEMORY_SIZE);
+    take_number(ev, m[MX_MAX_USED], &ev->max_memory_used_mb, LW_EVF_MAX_MEMORY_USED);
+    take_number(ev, m[MX_INIT], &ev->init_duration_ms, LW_EVF_INIT_DURATION);
+    take_number(ev, m[MX_RESTORE], &ev->restore_duration_ms, LW_EVF_RESTORE_DURATION);
+    take_number(ev, m[MX_PRODUCED], &ev->produced_bytes, LW_EVF_PRODUCED_BYTES);
 }
 
-static void take_spans(struct lw_platform_event *ev, const cJSON *record)
+static void take_spans(struct lw_platform_event *ev, const cJSON *spans)
 {
-    const cJSON *spans = cJSON_GetObjectItemCaseSensitive(record, "spans");
     const cJSON *span;
     if (!cJSON_IsArray(spans))
         return;
@@ -76,14 +129,13 @@ static void take_spans(struct lw_platform_event *ev, const cJSON *record)
         const cJSON *name = cJSON_GetObjectItemCaseSensitive(span, "name");
         if (!cJSON_IsString(name) || name->valuestring == NULL)
             continue;
+        const cJSON *duration = cJSON_GetObjectItemCaseSensitive(span, "durationMs");
         if (strcmp(name->valuestring, "responseLatency") == 0)
-            take_number(ev, span, "durationMs", &ev->response_latency_ms, LW_EVF_RESPONSE_LATENCY);
+            take_number(ev, duration, &ev->response_latency_ms, LW_EVF_RESPONSE_LATENCY);
         else if (strcmp(name->valuestring, "responseDuration") == 0)
-            take_number(ev, span, "durationMs", &ev->response_duration_ms,
-                        LW_EVF_RESPONSE_DURATION);
+            take_number(ev, duration, &ev->response_duration_ms, LW_EVF_RESPONSE_DURATION);
         else if (strcmp(name->valuestring, "extensionOverhead") == 0)
-            take_number(ev, span, "durationMs", &ev->extension_overhead_ms,
-                        LW_EVF_EXTENSION_OVERHEAD);
+            take_number(ev, duration, &ev->extension_overhead_ms, LW_EVF_EXTENSION_OVERHEAD);
     }
 }
 
@@ -93,18 +145,20 @@ static bool parse_event(const cJSON *item, struct lw_platform_event *ev)
     memset(ev, 0, sizeof(*ev));
     if (!cJSON_IsObject(item))
         return false;
-    const cJSON *type = cJSON_GetObjectItemCaseSensitive(item, "type");
+    const cJSON *e[E_COUNT];
+    lw_json_members(item, event_members, E_COUNT, e);
+    const cJSON *type = e[E_TYPE];
     if (!cJSON_IsString(type) || type->valuestring == NULL)
         return false;
     ev->type = type_of(type->valuestring);
 
-    const cJSON *time = cJSON_GetObjectItemCaseSensitive(item, "time");
+    const cJSON *time = e[E_TIME];
     if (cJSON_IsString(time) && time->valuestring != NULL &&
         lw_time_parse_iso8601(time->valuestring, strlen(time->valuestring), 0, &ev->time_ms) ==
             LW_OK)
         ev->fields |= LW_EVF_TIME;
 
-    const cJSON *record = cJSON_GetObjectItemCaseSensitive(item, "record");
+    const cJSON *record = e[E_RECORD];
     if (ev->type == LW_EV_UNKNOWN)
         return true;
     if (ev->type == LW_EV_FUNCTION_LOG || ev->type == LW_EV_EXTENSION_LOG) {
@@ -118,27 +172,29 @@ static bool parse_event(const cJSON *item, struct lw_platform_event *ev)
     if (!cJSON_IsObject(record))
         return false;
 
-    lw_json_string(record, "requestId", ev->request_id, sizeof(ev->request_id));
-    lw_json_string(record, "status", ev->status, sizeof(ev->status));
-    lw_json_string(record, "errorType", ev->error_type, sizeof(ev->error_type));
-    lw_json_string(record, "initializationType", ev->initialization_type,
-                   sizeof(ev->initialization_type));
-    lw_json_string(record, "phase", ev->phase, sizeof(ev->phase));
-    lw_json_string(record, "name", ev->name, sizeof(ev->name));
-    lw_json_string(record, "state", ev->state, sizeof(ev->state));
-    lw_json_string(record, "reason", ev->reason, sizeof(ev->reason));
+    const cJSON *r[R_COUNT];
+    lw_json_members(record, record_members, R_COUNT, r);
+    lw_json_item_string(r[R_REQUEST_ID], ev->request_id, sizeof(ev->request_id));
+    lw_json_item_string(r[R_STATUS], ev->status, sizeof(ev->status));
+    lw_json_item_string(r[R_ERROR_TYPE], ev->error_type, sizeof(ev->error_type));
+    lw_json_item_string(r[R_INITIALIZATION_TYPE], ev->initialization_type,
+                        sizeof(ev->initialization_type));
+    lw_json_item_string(r[R_PHASE], ev->phase, sizeof(ev->phase));
+    lw_json_item_string(r[R_NAME], ev->name, sizeof(ev->name));
+    lw_json_item_string(r[R_STATE], ev->state, sizeof(ev->state));
+    lw_json_item_string(r[R_REASON], ev->reason, sizeof(ev->reason));
     if (ev->type == LW_EV_INIT_START || ev->type == LW_EV_RESTORE_START) {
-        const char *id =
-            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(record, "instanceId"));
+        const char *id = cJSON_GetStringValue(r[R_INSTANCE_ID]);
         if (id != NULL && strlen(id) < sizeof(ev->instance_id))
-            lw_json_string(record, "instanceId", ev->instance_id, sizeof(ev->instance_id));
-        take_number(ev, record, "instanceMaxMemory", &ev->instance_max_memory_bytes,
+            lw_json_item_string(r[R_INSTANCE_ID], ev->instance_id, sizeof(ev->instance_id));
+        take_number(ev, r[R_INSTANCE_MAX_MEMORY], &ev->instance_max_memory_bytes,
                     LW_EVF_INSTANCE_MAX_MEMORY);
     }
-    take_metrics(ev, record);
-    take_spans(ev, record);
-    take_number(ev, record, "droppedRecords", &ev->dropped_records, LW_EVF_DROPPED_RECORDS);
-    take_number(ev, record, "droppedBytes", &ev->dropped_bytes, LW_EVF_DROPPED_BYTES);
+    if (cJSON_IsObject(r[R_METRICS]))
+        take_metrics(ev, r[R_METRICS]);
+    take_spans(ev, r[R_SPANS]);
+    take_number(ev, r[R_DROPPED_RECORDS], &ev->dropped_records, LW_EVF_DROPPED_RECORDS);
+    take_number(ev, r[R_DROPPED_BYTES], &ev->dropped_bytes, LW_EVF_DROPPED_BYTES);
     return true;
 }
 

@@ -50,10 +50,50 @@ static void test_fields(void **state)
     cJSON_Delete(o);
 }
 
+/* One pass finds what one lookup per name finds: the first member of each name. */
+static void test_members_as_lookups(void **state)
+{
+    (void)state;
+    static const char *const docs[] = {
+        "{\"a\":1,\"b\":\"x\",\"a\":2,\"ab\":3,\"\":4,\"c\":null}",
+        "{\"b\":[1],\"b\":\"second\",\"B\":5}",
+        "{}",
+        "[1,2]",
+        "\"text\"",
+    };
+    static const char *const names[] = {"a", "b", "ab", "", "c", "B", "missing"};
+    enum { N = sizeof(names) / sizeof(names[0]) };
+    for (size_t d = 0; d < sizeof(docs) / sizeof(docs[0]); d++) {
+        cJSON *o = cJSON_Parse(docs[d]);
+        assert_non_null(o);
+        const cJSON *found[N];
+        lw_json_members(o, names, N, found);
+        for (size_t k = 0; k < N; k++) {
+            const cJSON *want =
+                cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, names[k]) : NULL;
+            assert_ptr_equal(found[k], want);
+        }
+        cJSON_Delete(o);
+    }
+    /* the first "a" is 1, the first "b" an array: a later string does not count */
+    cJSON *o = cJSON_Parse(docs[1]);
+    const cJSON *found[N];
+    lw_json_members(o, names, N, found);
+    char buf[16];
+    assert_false(lw_json_item_string(found[1], buf, sizeof(buf)));
+    assert_string_equal(buf, "");
+    double v = 0;
+    assert_true(lw_json_item_number(found[5], &v));
+    assert_true(v == 5);
+    assert_null(found[0]);
+    cJSON_Delete(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fields),
+        cmocka_unit_test(test_members_as_lookups),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -207,6 +207,30 @@ static void test_length_bounded(void **state)
     free(exact);
 }
 
+/* A member given twice counts as cJSON's lookup finds it, the first time, whatever its type. */
+static void test_first_member_counts(void **state)
+{
+    (void)state;
+    const char text[] =
+        "[{\"type\":\"platform.report\",\"time\":\"2026-01-05T10:00:07.001Z\","
+        "\"type\":\"platform.start\",\"record\":{\"requestId\":\"first\","
+        "\"requestId\":\"second\",\"status\":7,\"status\":\"success\","
+        "\"metrics\":{\"durationMs\":\"12\",\"durationMs\":12,\"maxMemoryUsedMB\":64},"
+        "\"metrics\":{\"billedDurationMs\":13}}}]";
+    struct collected c = {0};
+    struct lw_health h = {0};
+    assert_int_equal(lw_telemetry_events_parse(text, strlen(text), collect, &c, &h), LW_OK);
+    assert_int_equal(c.n, 1);
+    const struct lw_platform_event *ev = &c.ev[0];
+    assert_int_equal(ev->type, LW_EV_REPORT);
+    assert_string_equal(ev->request_id, "first");
+    assert_string_equal(ev->status, "");
+    assert_false(ev->fields & LW_EVF_DURATION);
+    assert_false(ev->fields & LW_EVF_BILLED_DURATION);
+    assert_true(ev->fields & LW_EVF_MAX_MEMORY_USED);
+    assert_true(ev->max_memory_used_mb == 64);
+}
+
 /* Schema 2025-01-29: the platform's identity of the environment and its memory, on initStart
  * and restoreStart; Managed Instances' reduced report. */
 static void test_schema_2025_fields(void **state)
@@ -261,7 +285,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_table),         cmocka_unit_test(test_report_fields),
         cmocka_unit_test(test_runtime_done_fields), cmocka_unit_test(test_other_fields),
-        cmocka_unit_test(test_length_bounded),      cmocka_unit_test(test_schema_2025_fields),
+        cmocka_unit_test(test_length_bounded),      cmocka_unit_test(test_first_member_counts),
+        cmocka_unit_test(test_schema_2025_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
