@@ -42,10 +42,12 @@ enum lw_err lw_lambda_register_request(struct lw_lambda_request *r, const char *
 /*
  * What to register for after a refusal, or -1 to give up. Lambda Managed Instances refuse
  * INVOKE for extensions (403 Extension.InvalidEventType, and the extension may register again);
- * an extension that exits then fails the function's init. So a refused event type is dropped
- * and registration tried again: INVOKE+SHUTDOWN, then SHUTDOWN, then no events at all. Any
- * other refusal (a 5xx, a closed registration, too many extensions) cannot be helped by trying
- * again. error_type is the refusal's errorType ("" when unknown).
+ * an extension that exits then fails the function's init. So after a 400 or 403 the events
+ * are dropped one by one and registration tried again: INVOKE+SHUTDOWN, then SHUTDOWN, then no
+ * events at all. That holds for any errorType, an unknown or missing one included: a platform
+ * may refuse an event type in words of its own. Only a 5xx (the API's "exit promptly"), a
+ * closed registration and too many extensions cannot be helped by trying again. error_type is
+ * the refusal's errorType ("" when unknown).
  */
 int lw_lambda_register_fallback(unsigned events, long status, const char *error_type);
 

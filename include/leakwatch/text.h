@@ -45,6 +45,10 @@ char *lw_text_u64_dec(char buf[LW_TEXT_U64_DEC_BYTES], uint64_t v);
 /* The value of a hex digit, or -1. */
 int lw_text_hex_value(int c);
 
+/* The whole hexadecimal number s[0..n): 1 to 16 hex digits and nothing else (no 0x, no sign,
+ * no space); false otherwise. */
+bool lw_text_parse_hex_u64(const char *s, size_t n, uint64_t *out);
+
 /* The whole unsigned decimal number s[0..n): digits only (no sign, no space), at least one;
  * false when it is not one or does not fit in 64 bits. */
 bool lw_text_parse_u64(const char *s, size_t n, uint64_t *out);

@@ -229,6 +229,21 @@ int lw_text_hex_value(int c)
     return -1;
 }
 
+bool lw_text_parse_hex_u64(const char *s, size_t n, uint64_t *out)
+{
+    if (n == 0 || n > 16)
+        return false;
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        int d = lw_text_hex_value((unsigned char)s[i]);
+        if (d < 0)
+            return false;
+        v = v << 4 | (uint64_t)d;
+    }
+    *out = v;
+    return true;
+}
+
 bool lw_text_parse_u64(const char *s, size_t n, uint64_t *out)
 {
     if (n == 0 || n > 20)

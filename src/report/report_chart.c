@@ -511,13 +511,7 @@ static void write_horizon(FILE *out, const struct plot *p, const struct layout *
     if (!s->have_horizon)
         return;
     char label[160], where[48];
-    if (s->time_axis) {
-        char when[32];
-        lw_report_fmt_utc((uint64_t)s->horizon_ms, when, sizeof(when));
-        snprintf(where, sizeof(where), "%s UTC", when + 11);
-    } else {
-        fmt_x(s, s->horizon_x, where, sizeof(where));
-    }
+    fmt_x(s, s->horizon_x, where, sizeof(where)); /* never on a time axis: see find_horizon */
     snprintf(label, sizeof(label), "recycle horizon, %.0f min after the start: %s%s",
              s->horizon_minutes, s->horizon_estimated ? "about " : "", where);
     if (l->horizon_beyond || s->horizon_x < p->xlo) {

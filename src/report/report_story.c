@@ -154,6 +154,11 @@ static void find_horizon(const struct lw_report_env *env, struct lw_report_story
     const struct lw_report_entry *g = s->verdict;
     if (!s->have_oom || !g)
         return;
+    if (s->time_axis) {
+        /* interval records: Managed Instances, whose environments have no known lifetime */
+        s->horizon_why = "none: Managed Instances publish no environment lifetime";
+        return;
+    }
     uint64_t start = env_start_ms(env);
     if (start == 0) {
         s->horizon_why = "the environment's start is not in this log";
@@ -163,11 +168,6 @@ static void find_horizon(const struct lw_report_env *env, struct lw_report_story
     s->horizon_default = !horizon_in_reason(g->reason, &s->horizon_minutes);
     double horizon_ms = (double)start + s->horizon_minutes * MINUTE_MS;
     s->horizon_ms = horizon_ms;
-    if (s->time_axis) {
-        s->horizon_x = (horizon_ms - (double)s->t0_ms) / MINUTE_MS;
-        s->have_horizon = true;
-        return;
-    }
     for (size_t i = 0; i < env->n_invocations; i++) {
         uint64_t t = lw_report_entry_time_ms(&env->invocations[i]);
         if (t && (double)t >= horizon_ms) {

@@ -722,11 +722,7 @@ bool lw_report_put_horizon(const struct lw_report_story *s, FILE *out)
         return false;
     fprintf(out, "%.0f min after the start%s: ", s->horizon_minutes,
             s->horizon_default ? " (the default: the verdict does not name it)" : "");
-    if (s->time_axis) {
-        char when[32];
-        lw_report_fmt_utc((uint64_t)s->horizon_ms, when, sizeof(when));
-        fprintf(out, "%s UTC", when);
-    } else if (s->horizon_estimated) {
+    if (s->horizon_estimated) {
         fprintf(out, "about invocation %.0f at %.1f invocations/min%s", s->horizon_x,
                 s->rate_per_minute, s->rate_from_log ? " (the log's rate)" : "");
     } else {

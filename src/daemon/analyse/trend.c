@@ -1365,14 +1365,16 @@ static bool assess(struct lw_trend *t, struct lw_verdict *v)
     char pace[48] = "";
     if (!t->intervals)
         snprintf(pace, sizeof(pace), "at %.1f invocations/min ", rate);
+    /* Managed Instances publish no environment lifetime: there the same minutes are only how
+     * soon an out-of-memory must be to make the leak critical, and the reason says so. */
     say(v->reason, sizeof(v->reason),
         "%s%s; %s%s runs out in %s (at the latest %s), "
-        "%s the %.0f min recycle horizon",
+        "%s the %.0f min %s",
         what, ceiling_note, pace, at_heap ? "the heap" : "memory", mins, late,
-        critical       ? "before"
-        : critical_now ? "likely before"
-                       : "after",
-        horizon);
+        critical       ? (t->intervals ? "within" : "before")
+        : critical_now ? (t->intervals ? "likely within" : "likely before")
+                       : (t->intervals ? "not within" : "after"),
+        horizon, t->intervals ? "critical window" : "recycle horizon");
     return true;
 }
 

@@ -45,16 +45,10 @@ static bool parse_i64(const char *s, size_t n, uint64_t max, int64_t *out)
 
 static bool parse_hex32(const char *s, size_t n, uint32_t *out)
 {
-    if (n != 8)
+    uint64_t v;
+    if (n != 8 || !lw_text_parse_hex_u64(s, n, &v))
         return false;
-    uint32_t v = 0;
-    for (size_t i = 0; i < n; i++) {
-        int d = lw_text_hex_value((unsigned char)s[i]);
-        if (d < 0)
-            return false;
-        v = v << 4 | (uint32_t)d;
-    }
-    *out = v;
+    *out = (uint32_t)v;
     return true;
 }
 

@@ -124,17 +124,7 @@ static bool parse_hex(const char *s, size_t n, uint64_t *out)
         s += 2;
         n -= 2;
     }
-    if (n == 0 || n > 16)
-        return false;
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++) {
-        int d = lw_text_hex_value((unsigned char)s[i]);
-        if (d < 0)
-            return false;
-        v = v << 4 | (uint64_t)d;
-    }
-    *out = v;
-    return true;
+    return lw_text_parse_hex_u64(s, n, out);
 }
 
 static bool has_prefix(const char *s, size_t n, const char *prefix, size_t *plen)

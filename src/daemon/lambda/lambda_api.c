@@ -59,9 +59,14 @@ enum lw_err lw_lambda_register_request(struct lw_lambda_request *r, const char *
 int lw_lambda_register_fallback(unsigned events, long status, const char *error_type)
 {
     if (status != 400 && status != 403)
-        return -1;
-    if (error_type == NULL || strcmp(error_type, "Extension.InvalidEventType") != 0)
-        return -1;
+        return -1; /* a 5xx: the API's word for "non-recoverable, exit promptly" */
+    /* Refusals that are not about the events asked for; every other one, an unknown type
+     * included, may be (a platform that refuses an event type in words of its own). */
+    static const char *const hopeless[] = {"Extension.RegistrationClosed",
+                                           "Extension.TooManyExtensions"};
+    for (size_t i = 0; error_type != NULL && i < sizeof(hopeless) / sizeof(hopeless[0]); i++)
+        if (strcmp(error_type, hopeless[i]) == 0)
+            return -1;
     if (events & LW_REGISTER_INVOKE)
         return (int)(events & ~(unsigned)LW_REGISTER_INVOKE);
     if (events != 0)

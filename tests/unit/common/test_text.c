@@ -278,12 +278,51 @@ static void test_hex_value(void **state)
     assert_int_equal(lw_text_hex_value(0xff), -1);
 }
 
+static void test_parse_hex_u64(void **state)
+{
+    (void)state;
+    uint64_t v = 7;
+    assert_true(lw_text_parse_hex_u64("0", 1, &v));
+    assert_int_equal(v, 0);
+    assert_true(lw_text_parse_hex_u64("c800000", 7, &v));
+    assert_int_equal(v, 0xc800000);
+    assert_true(lw_text_parse_hex_u64("FFFFFFFFFFFFFFFF", 16, &v));
+    assert_true(v == UINT64_MAX);
+    /* only s[0..n) is read */
+    assert_true(lw_text_parse_hex_u64("1fZZ", 2, &v));
+    assert_int_equal(v, 0x1f);
+    v = 7;
+    assert_false(lw_text_parse_hex_u64("", 0, &v));
+    assert_false(lw_text_parse_hex_u64("10000000000000000", 17, &v));
+    assert_false(lw_text_parse_hex_u64("0x10", 4, &v));
+    assert_false(lw_text_parse_hex_u64("-1", 2, &v));
+    assert_false(lw_text_parse_hex_u64(" 1", 2, &v));
+    assert_int_equal(v, 7); /* untouched on failure */
+}
+
+static void test_parse_u64(void **state)
+{
+    (void)state;
+    uint64_t v = 7;
+    assert_true(lw_text_parse_u64("18446744073709551615", 20, &v));
+    assert_true(v == UINT64_MAX);
+    assert_true(lw_text_parse_u64("042", 3, &v));
+    assert_int_equal(v, 42);
+    v = 7;
+    assert_false(lw_text_parse_u64("18446744073709551616", 20, &v));
+    assert_false(lw_text_parse_u64("", 0, &v));
+    assert_false(lw_text_parse_u64("+1", 2, &v));
+    assert_false(lw_text_parse_u64("1a", 2, &v));
+    assert_int_equal(v, 7);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_utf8_len),    cmocka_unit_test(test_utf8_cut_and_clean),
-        cmocka_unit_test(test_json_escape), cmocka_unit_test(test_json_escape_as_reference),
-        cmocka_unit_test(test_hex_value),   cmocka_unit_test(test_u64_dec),
+        cmocka_unit_test(test_utf8_len),      cmocka_unit_test(test_utf8_cut_and_clean),
+        cmocka_unit_test(test_json_escape),   cmocka_unit_test(test_json_escape_as_reference),
+        cmocka_unit_test(test_hex_value),     cmocka_unit_test(test_u64_dec),
+        cmocka_unit_test(test_parse_hex_u64), cmocka_unit_test(test_parse_u64),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -707,7 +707,8 @@ static void test_chart_story(void **state)
     xnode_free(svg);
     free(doc);
 
-    /* Managed Instances: minutes on x, the projection and the horizon in time */
+    /* Managed Instances: minutes on x, the projection in time, and no recycle horizon (they
+     * publish no environment lifetime) */
     struct lw_report_options mi = {.function_name = "orders-worker"};
     doc = render(r, &mi, DOC_SVG);
     svg = xml_parse(doc);
@@ -725,6 +726,7 @@ static void test_chart_story(void **state)
                         27);
     assert_non_null(strstr(xtext(xone(main_plot, "text", "oom-label")), " min"));
     assert_int_equal(xcount(main_plot, NULL, "death"), 0);
+    assert_int_equal(xcount(main_plot, NULL, "horizon"), 0);
     xnode_free(svg);
     free(doc);
     lw_report_free(r);

@@ -334,6 +334,25 @@ static void test_text_interval_death(void **state)
     assert_int_equal(count(m.data, "died: "), 1);
     free(m.data);
     lw_report_free(r);
+
+    /* a projection on intervals is placed in time, with no recycle horizon beside it */
+    r = load_text("{\"LeakwatchRecord\":\"interval\",\"EnvironmentId\":\"mi\",\"Sequence\":1,"
+                  "\"IntervalStartTimeMs\":1796421220000,\"EndTimeMs\":1796421230000,"
+                  "\"FunctionRssEndBytes\":104857600,\"MemoryLimitBytes\":268435456}\n"
+                  "{\"LeakwatchRecord\":\"interval\",\"EnvironmentId\":\"mi\",\"Sequence\":2,"
+                  "\"IntervalStartTimeMs\":1796421230000,\"EndTimeMs\":1796421240000,"
+                  "\"FunctionRssEndBytes\":110100480,\"MemoryLimitBytes\":268435456,"
+                  "\"Verdict\":\"leak\",\"ProjectedMinutesToOom\":5.2,"
+                  "\"GrowthPerHourBytes\":1887436800,"
+                  "\"VerdictReason\":\"runtime grows 1.9 GB per hour; memory runs out in 5.2 min "
+                  "(at the latest 6 min), likely within the 120 min critical window\"}\n");
+    mem_open(&m);
+    assert_int_equal(lw_report_write_text(r, NULL, m.f), LW_OK);
+    mem_close(&m);
+    assert_non_null(strstr(
+        m.data, "\nhorizon       none: Managed Instances publish no environment lifetime\n"));
+    free(m.data);
+    lw_report_free(r);
 }
 
 int main(void)

@@ -582,6 +582,7 @@ static void test_the_growing_worker_is_named_by_pid(void **state)
     (void)state;
     struct lw_verdict flagged;
     run_workers(LW_RECORD_INVOCATION, &flagged);
+    assert_non_null(strstr(flagged.reason, "min recycle horizon"));
     assert_non_null(strstr(flagged.reason, "bytes per invocation"));
     assert_non_null(strstr(flagged.reason, "invocations/min"));
 }
@@ -595,6 +596,9 @@ static void test_interval_records_speak_of_hours_not_invocations(void **state)
     /* 256 KiB per 10 s interval: 90 MB per hour */
     assert_non_null(strstr(flagged.reason, "grows 90 MB per hour"));
     assert_null(strstr(flagged.reason, "invocation"));
+    /* Managed Instances publish no lifetime: no recycle horizon, a window to be critical in */
+    assert_null(strstr(flagged.reason, "horizon"));
+    assert_non_null(strstr(flagged.reason, "min critical window"));
 }
 
 /* ---- missing end readings ------------------------------------------------------------------ */

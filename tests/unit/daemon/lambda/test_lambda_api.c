@@ -77,8 +77,14 @@ static void test_register_fallback(void **state)
     assert_int_equal(lw_lambda_register_fallback(both, 500, "Extension.InvalidEventType"), -1);
     assert_int_equal(lw_lambda_register_fallback(both, 403, "Extension.RegistrationClosed"), -1);
     assert_int_equal(lw_lambda_register_fallback(both, 403, "Extension.TooManyExtensions"), -1);
-    assert_int_equal(lw_lambda_register_fallback(both, 403, ""), -1);
-    assert_int_equal(lw_lambda_register_fallback(both, 403, NULL), -1);
+    /* a refusal in words leakwatch does not know may still be about an event type */
+    assert_int_equal(lw_lambda_register_fallback(both, 403, ""), LW_REGISTER_SHUTDOWN);
+    assert_int_equal(lw_lambda_register_fallback(both, 403, NULL), LW_REGISTER_SHUTDOWN);
+    assert_int_equal(lw_lambda_register_fallback(both, 400, "Extension.SomethingNew"),
+                     LW_REGISTER_SHUTDOWN);
+    assert_int_equal(lw_lambda_register_fallback(LW_REGISTER_SHUTDOWN, 403, "InvalidRequestFormat"),
+                     0);
+    assert_int_equal(lw_lambda_register_fallback(0, 403, "Extension.SomethingNew"), -1);
     assert_int_equal(lw_lambda_register_fallback(both, 0, "Extension.InvalidEventType"), -1);
 }
 

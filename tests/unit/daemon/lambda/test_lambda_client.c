@@ -113,6 +113,20 @@ static void test_register_gives_up_where_no_retry_helps(void **state)
     assert_int_equal(lw_lambda_client_register(&api, "h:1", LW_MODE_ON_DEMAND, &reg), LW_ERR_HTTP);
     assert_int_equal(f.next, 3);
     assert_string_equal(f.bodies[2], "{\"events\":[]}");
+    /* a refusal of an unknown kind degrades the same way, and is taken at the first that works */
+    static const struct answer unknown[] = {
+        {403, "{\"errorType\":\"Extension.NotOnThisPlatform\"}", NULL}, {200, REGISTERED, "id-9"}};
+    script(unknown, 2);
+    assert_int_equal(lw_lambda_client_register(&api, "h:1", LW_MODE_ON_DEMAND, &reg), LW_OK);
+    assert_int_equal(f.next, 2);
+    assert_int_equal(reg.events, LW_REGISTER_SHUTDOWN);
+    assert_string_equal(reg.extension_id, "id-9");
+    /* a closed registration is not about the events: one try */
+    static const struct answer closed[] = {
+        {403, "{\"errorType\":\"Extension.RegistrationClosed\"}", NULL}};
+    script(closed, 1);
+    assert_int_equal(lw_lambda_client_register(&api, "h:1", LW_MODE_ON_DEMAND, &reg), LW_ERR_HTTP);
+    assert_int_equal(f.next, 1);
 }
 
 static const struct lw_subscription sub = {
