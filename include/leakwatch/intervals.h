@@ -26,6 +26,11 @@
  * said in the outcome. Power of two. */
 #define LW_INTERVALS_TRACKED 1024
 
+/* A request whose report has not come this long after its start is given up: Lambda's longest
+ * function timeout (15 min) and a minute more. Otherwise every lost report would hold a slot
+ * for the environment's life, and Managed Instances environments live long. */
+#define LW_INTERVALS_GIVE_UP_MS (16u * 60u * 1000u)
+
 enum lw_intervals_outcome {
     LW_INTERVALS_IGNORED = 0, /* not an event intervals count (initStart, logs, ...) */
     LW_INTERVALS_STARTED,     /* platform.start remembered */
@@ -38,18 +43,24 @@ enum lw_intervals_outcome {
 struct lw_intervals {
     uint64_t seed;
     uint64_t slots[LW_INTERVALS_TRACKED]; /* 0 empty, 1 deleted, else a request id's hash */
+    uint32_t born[LW_INTERVALS_TRACKED];  /* the interval (count of takes) a slot's start came in */
     uint32_t used;                        /* live slots */
     uint32_t deleted;                     /* deleted slots (reused by inserts, purged when many) */
+    uint32_t takes;                       /* intervals taken so far */
+    uint32_t give_up_takes;               /* 0: never give up a start */
     struct lw_interval_stats current;     /* since the last lw_intervals_take() */
 };
 
-/* seed: random bits, so that nobody can choose request ids that collide. */
-void lw_intervals_init(struct lw_intervals *iv, uint64_t seed);
+/* seed: random bits, so that nobody can choose request ids that collide. interval_ms: how
+ * often lw_intervals_take() is called; a start is given up LW_INTERVALS_GIVE_UP_MS (rounded up
+ * to whole intervals, and one more) after the interval it came in. 0: never given up. */
+void lw_intervals_init(struct lw_intervals *iv, uint64_t seed, uint32_t interval_ms);
 
 enum lw_intervals_outcome lw_intervals_event(struct lw_intervals *iv,
                                              const struct lw_platform_event *ev);
 
-/* The stats since the last take, and a new interval begins. Requests in flight stay tracked. */
+/* The stats since the last take, and a new interval begins. Requests in flight stay tracked,
+ * except those given up (out->given_up). */
 void lw_intervals_take(struct lw_intervals *iv, struct lw_interval_stats *out);
 
 /* Requests started and not yet reported. */

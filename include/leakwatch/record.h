@@ -266,6 +266,7 @@ struct lw_interval_stats {
     double duration_sum_ms; /* report.metrics.durationMs summed */
     double duration_max_ms; /* the longest */
     uint64_t started;       /* platform.start events in the interval */
+    uint64_t given_up;      /* starts whose report never came (LW_INTERVALS_GIVE_UP_MS) */
 };
 
 struct lw_record {

@@ -8,10 +8,12 @@
 
 _Static_assert((LW_INTERVALS_TRACKED & MASK) == 0, "the table size is a power of two");
 
-void lw_intervals_init(struct lw_intervals *iv, uint64_t seed)
+void lw_intervals_init(struct lw_intervals *iv, uint64_t seed, uint32_t interval_ms)
 {
     memset(iv, 0, sizeof(*iv));
     iv->seed = seed;
+    if (interval_ms > 0)
+        iv->give_up_takes = (LW_INTERVALS_GIVE_UP_MS + interval_ms - 1) / interval_ms + 1;
 }
 
 /* FNV-1a over the id, started from the seed, then mixed (splitmix64's finaliser) so that the
@@ -49,10 +51,13 @@ static int find(const struct lw_intervals *iv, uint64_t key)
 static void purge(struct lw_intervals *iv)
 {
     uint64_t live[LW_INTERVALS_TRACKED];
+    uint32_t born[LW_INTERVALS_TRACKED];
     uint32_t n = 0;
     for (uint32_t s = 0; s < LW_INTERVALS_TRACKED; s++)
-        if (iv->slots[s] > DELETED)
-            live[n++] = iv->slots[s];
+        if (iv->slots[s] > DELETED) {
+            live[n] = iv->slots[s];
+            born[n++] = iv->born[s];
+        }
     memset(iv->slots, 0, sizeof(iv->slots));
     iv->deleted = 0;
     for (uint32_t i = 0; i < n; i++) {
@@ -60,6 +65,7 @@ static void purge(struct lw_intervals *iv)
         while (iv->slots[s] != EMPTY)
             s = (s + 1) & MASK;
         iv->slots[s] = live[i];
+        iv->born[s] = born[i];
     }
 }
 
@@ -78,6 +84,7 @@ static enum lw_intervals_outcome start(struct lw_intervals *iv, uint64_t key)
     if (iv->slots[s] == DELETED)
         iv->deleted--;
     iv->slots[s] = key;
+    iv->born[s] = iv->takes;
     iv->used++;
     return LW_INTERVALS_STARTED;
 }
@@ -119,6 +126,18 @@ enum lw_intervals_outcome lw_intervals_event(struct lw_intervals *iv,
 
 void lw_intervals_take(struct lw_intervals *iv, struct lw_interval_stats *out)
 {
+    iv->takes++;
+    if (iv->give_up_takes > 0 && iv->used > 0) {
+        /* one pass over a few KiB every interval (seconds): cheap next to the reading */
+        for (uint32_t s = 0; s < LW_INTERVALS_TRACKED; s++) {
+            if (iv->slots[s] > DELETED && iv->takes - iv->born[s] > iv->give_up_takes) {
+                iv->slots[s] = DELETED;
+                iv->used--;
+                iv->deleted++;
+                iv->current.given_up++;
+            }
+        }
+    }
     *out = iv->current;
     memset(&iv->current, 0, sizeof(iv->current));
 }

@@ -353,7 +353,7 @@ struct lw_pipeline *lw_pipeline_new(const struct lw_pipeline_config *cfg, struct
     p->clock = lw_clock_or_system(cfg->clock);
     lw_identity_init(&p->identity, cfg->env_id, cfg->process_start_ms);
     p->intervals_mode = cfg->intervals;
-    lw_intervals_init(&p->intervals, cfg->intervals_seed);
+    lw_intervals_init(&p->intervals, cfg->intervals_seed, cfg->config->interval_ms);
     p->emf.namespace_ = cfg->config->emf_namespace;
     p->emf.function_name = cfg->config->function_name;
     p->emf.function_version = cfg->config->function_version;
@@ -408,6 +408,9 @@ static void add_interval(struct lw_pipeline *p, const struct lw_record *rec)
     struct lw_record *slot = &p->ready[(p->ready_head + p->ready_count) % READY_INTERVALS];
     *slot = *rec;
     lw_intervals_take(&p->intervals, &slot->interval);
+    /* a request whose report never came: its telemetry is lost, and said so */
+    if (slot->interval.given_up > 0)
+        lw_health_add(p->health, LW_H_LEDGER_EVICTED, slot->interval.given_up);
     p->ready_count++;
     pthread_cond_signal(&p->wake);
 }

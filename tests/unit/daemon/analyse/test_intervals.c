@@ -33,7 +33,7 @@ static struct lw_intervals iv; /* large: not on the stack */
 static void test_starts_and_reports(void **state)
 {
     (void)state;
-    lw_intervals_init(&iv, 42);
+    lw_intervals_init(&iv, 42, 0);
     struct lw_platform_event e;
     e = ev(LW_EV_START, "a", "", -1);
     assert_int_equal(lw_intervals_event(&iv, &e), LW_INTERVALS_STARTED);
@@ -75,7 +75,7 @@ static void test_starts_and_reports(void **state)
 static void test_unstarted_and_repeated_reports_count_nothing(void **state)
 {
     (void)state;
-    lw_intervals_init(&iv, 7);
+    lw_intervals_init(&iv, 7, 0);
     struct lw_platform_event e = ev(LW_EV_REPORT, "never-started", "error", 99999.0);
     assert_int_equal(lw_intervals_event(&iv, &e), LW_INTERVALS_UNSTARTED);
     e = ev(LW_EV_START, "x", "", -1);
@@ -107,7 +107,7 @@ static void test_unstarted_and_repeated_reports_count_nothing(void **state)
 static void test_bounded_and_reusable(void **state)
 {
     (void)state;
-    lw_intervals_init(&iv, 99);
+    lw_intervals_init(&iv, 99, 0);
     char id[32];
     struct lw_platform_event e;
     for (int i = 0; i < LW_INTERVALS_TRACKED - 1; i++) {
@@ -137,12 +137,81 @@ static void test_bounded_and_reusable(void **state)
     assert_int_equal(s.requests, LW_INTERVALS_TRACKED - 1 + 20000);
 }
 
+/* A start whose report never comes is given up after LW_INTERVALS_GIVE_UP_MS, counted once,
+ * and its slot is free again; one that is reported in time is not. */
+static void test_lost_reports_are_given_up(void **state)
+{
+    (void)state;
+    /* 60 s intervals: 16 min is 16 intervals; given up at the 18th take, more than 16 min
+     * after the start whatever its place in the first interval */
+    lw_intervals_init(&iv, 3, 60000);
+    struct lw_platform_event e = ev(LW_EV_START, "lost", "", -1);
+    assert_int_equal(lw_intervals_event(&iv, &e), LW_INTERVALS_STARTED);
+    struct lw_interval_stats s;
+    uint64_t given_up = 0;
+    for (int i = 1; i <= 17; i++) {
+        lw_intervals_take(&iv, &s);
+        given_up += s.given_up;
+    }
+    assert_int_equal(given_up, 0);
+    assert_int_equal(lw_intervals_in_flight(&iv), 1);
+    e = ev(LW_EV_START, "slow", "", -1); /* started in the 18th interval */
+    assert_int_equal(lw_intervals_event(&iv, &e), LW_INTERVALS_STARTED);
+    lw_intervals_take(&iv, &s);
+    assert_int_equal(s.given_up, 1);
+    assert_int_equal(s.started, 1);
+    assert_int_equal(lw_intervals_in_flight(&iv), 1);
+    /* its report, had it come, no longer counts: it is no one's */
+    e = ev(LW_EV_REPORT, "lost", "success", 1.0);
+    assert_int_equal(lw_intervals_event(&iv, &e), LW_INTERVALS_UNSTARTED);
+    /* the slow one, reported 15 min on, still counts */
+    for (int i = 0; i < 15; i++) {
+        lw_intervals_take(&iv, &s);
+        assert_int_equal(s.given_up, 0);
+    }
+    e = ev(LW_EV_REPORT, "slow", "success", 900000.0);
+    assert_int_equal(lw_intervals_event(&iv, &e), LW_INTERVALS_COUNTED);
+    assert_int_equal(lw_intervals_in_flight(&iv), 0);
+
+    /* a full table of lost starts frees up, and takes starts again */
+    lw_intervals_init(&iv, 5, 600000); /* 10 min: given up at the 4th take */
+    char id[32];
+    uint32_t n = 0;
+    for (;; n++) {
+        snprintf(id, sizeof(id), "lost-%u", n);
+        e = ev(LW_EV_START, id, "", -1);
+        if (lw_intervals_event(&iv, &e) != LW_INTERVALS_STARTED)
+            break;
+    }
+    assert_int_equal(n, LW_INTERVALS_TRACKED - 1);
+    for (int i = 0; i < 3; i++) {
+        lw_intervals_take(&iv, &s);
+        assert_int_equal(s.given_up, 0);
+    }
+    lw_intervals_take(&iv, &s);
+    assert_int_equal(s.given_up, LW_INTERVALS_TRACKED - 1);
+    assert_int_equal(lw_intervals_in_flight(&iv), 0);
+    e = ev(LW_EV_START, "fresh", "", -1);
+    assert_int_equal(lw_intervals_event(&iv, &e), LW_INTERVALS_STARTED);
+    e = ev(LW_EV_REPORT, "fresh", "success", 2.0);
+    assert_int_equal(lw_intervals_event(&iv, &e), LW_INTERVALS_COUNTED);
+
+    /* interval 0: never given up */
+    lw_intervals_init(&iv, 5, 0);
+    e = ev(LW_EV_START, "kept", "", -1);
+    lw_intervals_event(&iv, &e);
+    for (int i = 0; i < 1000; i++)
+        lw_intervals_take(&iv, &s);
+    assert_int_equal(lw_intervals_in_flight(&iv), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_starts_and_reports),
         cmocka_unit_test(test_unstarted_and_repeated_reports_count_nothing),
         cmocka_unit_test(test_bounded_and_reusable),
+        cmocka_unit_test(test_lost_reports_are_given_up),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
