@@ -157,27 +157,50 @@ void lw_otlp_redact_url(const char *url, char *out, size_t cap)
     }
 }
 
-/* Replaces every occurrence of secret[0..n) in text with "<redacted>", within cap. */
-static void redact_span(char *text, size_t cap, const char *secret, size_t n)
+/* Writes "<redacted>" at text[o], within cap; returns the new end. */
+static size_t put_mark(char *text, size_t cap, size_t o)
 {
     static const char mark[] = "<redacted>";
+    size_t k = sizeof(mark) - 1 < cap - 1 - o ? sizeof(mark) - 1 : cap - 1 - o;
+    memcpy(text + o, mark, k);
+    return o + k;
+}
+
+/*
+ * Replaces every occurrence of secret[0..n) in text with "<redacted>", within cap. A text that
+ * fills cap may have been cut (libcurl's message was copied into a fixed buffer): a secret cut
+ * there leaves a beginning of itself at the end, and that goes as well. A text too long to
+ * check is not shown at all.
+ */
+static void redact_span(char *text, size_t cap, const char *secret, size_t n)
+{
     char copy[1024];
     size_t len = strlen(text);
-    if (n == 0 || len >= sizeof(copy))
+    if (n == 0)
         return;
+    if (len >= sizeof(copy)) {
+        snprintf(text, cap, "(message not shown: too long to check for secrets)");
+        return;
+    }
     memcpy(copy, text, len + 1);
     size_t o = 0;
     for (size_t i = 0; i < len && o + 1 < cap;) {
         if (len - i >= n && memcmp(copy + i, secret, n) == 0) {
-            size_t k = sizeof(mark) - 1 < cap - 1 - o ? sizeof(mark) - 1 : cap - 1 - o;
-            memcpy(text + o, mark, k);
-            o += k;
+            o = put_mark(text, cap, o);
             i += n;
         } else {
             text[o++] = copy[i++];
         }
     }
     text[o] = '\0';
+    if (len + 1 < cap)
+        return;
+    for (size_t k = n - 1 < o ? n - 1 : o; k > 0; k--) {
+        if (memcmp(text + o - k, secret, k) == 0) {
+            text[put_mark(text, cap, o - k)] = '\0';
+            return;
+        }
+    }
 }
 
 void lw_otlp_redact_in_text(char *text, size_t cap, const char *url)

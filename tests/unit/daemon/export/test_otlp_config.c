@@ -7,6 +7,7 @@
 #include <leakwatch/otlp_config.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MAX_VARS 12
@@ -217,6 +218,28 @@ static void test_redact_url(void **state)
     snprintf(text, sizeof(text), "no secret here");
     lw_otlp_redact_in_text(text, sizeof(text), "http://host/v1/metrics");
     assert_string_equal(text, "no secret here");
+    /* a message cut in the middle of a secret (it filled its buffer): the cut part goes too */
+    char cut[24];
+    memcpy(cut, "bad URL: https://abcdefgh12345", sizeof(cut) - 1); /* cut as http.c cuts */
+    cut[sizeof(cut) - 1] = '\0';
+    lw_otlp_redact_in_text(cut, sizeof(cut), "https://abcdefgh12345678@host/");
+    assert_string_equal(cut, "bad URL: https://<redac");
+    memcpy(cut, "host?api_key=AKIAXYZ987654321", sizeof(cut) - 1);
+    cut[sizeof(cut) - 1] = '\0';
+    lw_otlp_redact_in_text(cut, sizeof(cut), "https://host/v1?api_key=AKIAXYZ987654321");
+    assert_string_equal(cut, "host?<redacted>");
+    /* a text that did not fill its buffer was not cut: its ending is its own */
+    snprintf(text, sizeof(text), "refused: api");
+    lw_otlp_redact_in_text(text, sizeof(text), "https://host/?api_key=1");
+    assert_string_equal(text, "refused: api");
+    /* too long to check: not shown */
+    char *big = malloc(2048);
+    assert_non_null(big);
+    memset(big, 'x', 2047);
+    big[2047] = '\0';
+    lw_otlp_redact_in_text(big, 2048, "https://u:p@host/");
+    assert_null(strchr(big, 'x'));
+    free(big);
 
     /* an endpoint refused is said without its secrets */
     static const struct env bad = {
