@@ -108,7 +108,7 @@ enum lw_err lw_lambda_client_subscribe(struct lw_http_transport *api, const char
         err = call(api, &r, &resp);
         if (!(err != LW_OK && resp.status == 400 && attempt == 0))
             break;
-        lw_info("Telemetry API schema %s refused (HTTP 400); subscribing with %s",
+        lw_warn("Telemetry API schema %s refused (HTTP 400); subscribing with %s",
                 LW_TELEMETRY_SCHEMA, LW_TELEMETRY_SCHEMA_FALLBACK);
     }
     if (err != LW_OK || resp.status != 200) {
