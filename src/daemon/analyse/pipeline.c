@@ -389,11 +389,12 @@ fail:
 }
 
 /* The emitter is woken only when a record is ready: a record still waiting for its report, or
- * a batch that completed none, costs the function no context switch. Called with the lock. */
-static void wake_if_ready(struct lw_pipeline *p)
+ * a batch that completed none, costs the function no context switch. The caller tells it under
+ * the lock and signals after unlocking, so that the emitter does not wake only to wait for the
+ * lock the caller still holds (two more context switches per record, seen with strace). */
+static bool ready_to_emit(struct lw_pipeline *p)
 {
-    if (lw_ledger_ready(p->ledger))
-        pthread_cond_signal(&p->wake);
+    return lw_ledger_ready(p->ledger);
 }
 
 /* An interval record with its platform part, for the emitter (lock held). */
@@ -412,20 +413,22 @@ static void add_interval(struct lw_pipeline *p, const struct lw_record *rec)
     if (slot->interval.given_up > 0)
         lw_health_add(p->health, LW_H_LEDGER_EVICTED, slot->interval.given_up);
     p->ready_count++;
-    pthread_cond_signal(&p->wake);
 }
 
 void lw_pipeline_add_record(struct lw_pipeline *p, const struct lw_record *rec)
 {
+    bool wake = true;
     pthread_mutex_lock(&p->lock);
-    if (rec->kind == LW_RECORD_INTERVAL)
+    if (rec->kind == LW_RECORD_INTERVAL) {
         add_interval(p, rec);
-    else {
+    } else {
         lw_ledger_add_record(p->ledger, rec);
-        wake_if_ready(p);
+        wake = ready_to_emit(p);
     }
     struct lw_identity id = p->identity;
     pthread_mutex_unlock(&p->lock);
+    if (wake)
+        pthread_cond_signal(&p->wake);
     state_record(p, rec, &id);
     if (p->exporter != NULL)
         lw_exporter_notify(p->exporter); /* thawed now: a good moment to send */
@@ -493,8 +496,10 @@ void lw_pipeline_add_telemetry(struct lw_pipeline *p, const char *body, size_t l
     lw_telemetry_events_parse(body, len, on_event, p, p->health);
     lw_json_arena_leave(&p->telemetry_arena);
     pthread_mutex_lock(&p->lock);
-    wake_if_ready(p);
+    bool wake = ready_to_emit(p);
     pthread_mutex_unlock(&p->lock);
+    if (wake)
+        pthread_cond_signal(&p->wake);
 }
 
 /* The condition variables' deadline for deadline_ms (epoch ms), measured from the pipeline's
