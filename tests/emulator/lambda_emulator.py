@@ -107,7 +107,8 @@ EXTENSION_STDOUT_MODES = ("read", "stall", "close")
 # API accepts only schema 2025-01-29 (400 ValidationError otherwise).
 # "snapstart" plays SnapStart: each environment is initialised, snapshotted (frozen) and restored,
 # with platform.restoreStart / restoreRuntimeDone / restoreReport and the Runtime API's
-# restore/next hook; see _SnapStartEnvironment.
+# restore/next hook; every environment shares the one init's platform.initStart (the snapshot's
+# instanceId); see _SnapStartEnvironment.
 MODES = ("on-demand", "managed-instances", "snapstart")
 INITIALIZATION_TYPES = {"on-demand": "on-demand", "managed-instances": "lambda-managed-instances",
                         "snapstart": "snap-start"}
@@ -1271,10 +1272,22 @@ class _SnapStartEnvironment(_Environment):
     log stream (the instanceId of platform.restoreStart), the runtime's restore/next answered,
     platform.restoreRuntimeDone once the runtime asks for its first invocation, then
     platform.restoreReport, and the first platform.report carries restoreDurationMs.
-    Extensions get no event for the restore: only the telemetry tells them."""
+    Extensions get no event for the restore: only the telemetry tells them.
+
+    Lambda runs that init once, when the version is published, and restores every environment
+    from its snapshot: each restored environment's processes saw the same platform.initStart,
+    with the same instanceId. The emulator cannot copy processes and runs the init again in each
+    environment, but tells it as the one init it stands for: the snapshot's instanceId (the
+    first environment's init log stream) in every environment's initStart. Only restoreStart
+    tells environments apart, with an instanceId of their own unless the emulator's
+    restore_instance_id is False (the schema makes it optional)."""
 
     def __init__(self, emu, env_id):
         super().__init__(emu, env_id)
+        with emu.cond:
+            if emu.snapshot_instance_id is None:
+                emu.snapshot_instance_id = self.instance_id
+            self.log_stream = self.instance_id = emu.snapshot_instance_id
         self.restore_waiting = False  # the runtime is blocked in restore/next
         self.restore_released = False
         self.restored_runtime = False  # the runtime asked for work after the restore
@@ -1311,12 +1324,15 @@ class _SnapStartEnvironment(_Environment):
         self.instance_id = self.log_stream
         self.platform_log(f"RESTORE_START Runtime Version: {emu.runtime_version}\t"
                           f"Runtime Version ARN: arn:aws:lambda:{emu.region}::runtime:emulator")
-        self.emit("platform.restoreStart", {"runtimeVersion": emu.runtime_version,
-                                            "runtimeVersionArn": f"arn:aws:lambda:{emu.region}::runtime:emulator",
-                                            "functionName": emu.function_name,
-                                            "functionVersion": emu.function_version,
-                                            "instanceId": self.instance_id,
-                                            "instanceMaxMemory": emu.memory_mb * MIB})
+        restore = {"runtimeVersion": emu.runtime_version,
+                   "runtimeVersionArn": f"arn:aws:lambda:{emu.region}::runtime:emulator",
+                   "functionName": emu.function_name,
+                   "functionVersion": emu.function_version,
+                   "instanceId": self.instance_id,
+                   "instanceMaxMemory": emu.memory_mb * MIB}
+        if not emu.restore_instance_id:
+            del restore["instanceId"]
+        self.emit("platform.restoreStart", restore)
         self.thaw()
         with self.cond:
             self.restore_released = True
@@ -1623,7 +1639,8 @@ class Emulator:
                  shutdown_budget_ms=SHUTDOWN_BUDGET_MS, mode="on-demand",
                  refuse_invoke_registration=False, max_concurrency=1, telemetry_schemas=None,
                  snapshot_random_lib=None, sandbox="auto", rie=False,
-                 sandbox_address="127.0.0.1", report_init_duration=True):
+                 sandbox_address="127.0.0.1", report_init_duration=True,
+                 restore_instance_id=True):
         if isinstance(function_cmd, str):
             function_cmd = [function_cmd]
         if not function_cmd:
@@ -1695,6 +1712,11 @@ class Emulator:
         # LD_PRELOAD library (tests/emulator/fixtures/seeded_random.c), getrandom() returns the
         # same bytes in every environment until the snapshot, and the kernel's afterwards.
         self.snapshot_random_lib = snapshot_random_lib
+        # SnapStart: the instanceId of the one init every environment is restored from (set by
+        # the first environment), and whether platform.restoreStart carries the restored
+        # environment's own instanceId (False: left out, as the schema allows).
+        self.snapshot_instance_id = None
+        self.restore_instance_id = bool(restore_instance_id)
         # The Lambda-grade sandbox (sandbox.py): cgroups for CPU share, memory limit and freezing.
         # "auto" uses it where the machine allows and says once when it does not; True requires
         # it; False keeps the fallback (no CPU share, the memory limit by polling, SIGSTOP).

@@ -122,6 +122,38 @@ class SnapStartTest(EmulatorCase):
         self.assertIn("restoreDurationMs", reports[0]["metrics"])
         self.assertNotIn("restoreDurationMs", reports[1]["metrics"])
 
+    def restored_twice(self, **kw):
+        """Two environments restored from one snapshot, one invocation each: the telemetry
+        records of their initStart and restoreStart events, in order."""
+        self.install("tel")
+        cfg = {"tel": {"telemetry": {"schema": "2025-01-29"}}}
+        with self.emulator(cfg, mode="snapstart", **kw) as emu:
+            emu.function_cmd = [sys.executable, SNAPFN]
+            for _ in range(2):
+                self.assertEqual(emu.invoke({})["status"], "success")
+                emu.shutdown()
+        events = [e for _, e in self.events_received("tel")]
+        inits = [e["record"] for e in events if e["type"] == "platform.initStart"]
+        restores = [e["record"] for e in events if e["type"] == "platform.restoreStart"]
+        self.assertEqual((len(inits), len(restores)), (2, 2))
+        return inits, restores
+
+    def test_every_restore_shares_the_one_init(self):
+        # Lambda runs init once, before the snapshot: every environment restored from it saw
+        # that initStart; only restoreStart tells them apart
+        inits, restores = self.restored_twice()
+        self.assertEqual(inits[0]["instanceId"], inits[1]["instanceId"])
+        ids = {r["instanceId"] for r in restores}
+        self.assertEqual(len(ids), 2)
+        self.assertNotIn(inits[0]["instanceId"], ids)
+
+    def test_a_restore_without_its_instance_id(self):
+        inits, restores = self.restored_twice(restore_instance_id=False)
+        self.assertEqual(inits[0]["instanceId"], inits[1]["instanceId"])
+        for r in restores:
+            self.assertNotIn("instanceId", r)
+            self.assertEqual(r["functionName"], "emulated-function")
+
 
 if __name__ == "__main__":
     unittest.main()

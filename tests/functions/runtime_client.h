@@ -91,7 +91,8 @@ static struct {
     struct rc_child children[RC_MAX_CHILDREN];
     size_t child_count;
     /* defaults of the common knobs, from the environment */
-    uint64_t delay_ms, sleep_ms, spin_ms, fail, crash, exec_self, children_target, child_bytes;
+    uint64_t delay_ms, sleep_ms, spin_ms, fail, crash, exec_self, children_target, child_bytes,
+        child_linger_ms;
 } rc;
 
 /* Keeps the allocations of the handlers observable so the compiler cannot elide them. */
@@ -765,14 +766,18 @@ RC_API void rc_init_error(const char *type, const char *message)
 /*
  * A child started by `children`: exec'd afresh (a fork alone would share the parent's pages and
  * count them in its own RSS), it maps and touches `bytes`, reports readiness with one byte on
- * ready_fd, then waits on its lifeline until the parent closes it or dies.
+ * ready_fd, then waits on its lifeline until the parent closes it or dies, and lingers
+ * `linger_ms` more before it exits: a helper that finishes its own work after its parent is
+ * gone (at SHUTDOWN it outlives the runtime that died of SIGTERM).
  */
-static int child_main(const char *bytes_arg, const char *life_arg, const char *ready_arg)
+static int child_main(const char *bytes_arg, const char *life_arg, const char *ready_arg,
+                      const char *linger_arg)
 {
-    uint64_t bytes, life_fd, ready_fd;
+    uint64_t bytes, life_fd, ready_fd, linger_ms;
     if (parse_u64(bytes_arg, strlen(bytes_arg), RC_MAX_BYTES, &bytes) != 0 ||
         parse_u64(life_arg, strlen(life_arg), 65535, &life_fd) != 0 ||
-        parse_u64(ready_arg, strlen(ready_arg), 65535, &ready_fd) != 0)
+        parse_u64(ready_arg, strlen(ready_arg), 65535, &ready_fd) != 0 ||
+        parse_u64(linger_arg, strlen(linger_arg), RC_MAX_SLEEP_MS, &linger_ms) != 0)
         return 2;
     if (bytes > 0 && rc_map_touched((size_t)bytes) == NULL)
         return 3;
@@ -783,13 +788,14 @@ static int child_main(const char *bytes_arg, const char *life_arg, const char *r
     char c;
     while ((n = read((int)life_fd, &c, 1)) != 0 && (n > 0 || errno == EINTR))
         ;
+    rc_sleep_ms(linger_ms);
     return 0;
 }
 
-static int child_start(uint64_t bytes, struct rc_result *res)
+static int child_start(uint64_t bytes, uint64_t linger_ms, struct rc_result *res)
 {
     int life[2], ready[2];
-    char bytes_arg[24], life_arg[12], ready_arg[12];
+    char bytes_arg[24], life_arg[12], ready_arg[12], linger_arg[24];
     if (pipe2(life, O_CLOEXEC) != 0) {
         rc_fail(res, "ChildStartFailed", "pipe: %s", strerror(errno));
         return -1;
@@ -803,6 +809,7 @@ static int child_start(uint64_t bytes, struct rc_result *res)
     snprintf(bytes_arg, sizeof bytes_arg, "%llu", (unsigned long long)bytes);
     snprintf(life_arg, sizeof life_arg, "%d", life[0]);
     snprintf(ready_arg, sizeof ready_arg, "%d", ready[1]);
+    snprintf(linger_arg, sizeof linger_arg, "%llu", (unsigned long long)linger_ms);
     pid_t pid = fork();
     if (pid == 0) {
         char *argv[] = {(char *)(uintptr_t)rc.exe_arg0,
@@ -810,6 +817,7 @@ static int child_start(uint64_t bytes, struct rc_result *res)
                         bytes_arg,
                         life_arg,
                         ready_arg,
+                        linger_arg,
                         NULL};
         /* Only these two descriptors survive the exec. */
         fcntl(life[0], F_SETFD, 0);
@@ -867,7 +875,8 @@ static void children_reap(void)
 /* ---- the event loop ------------------------------------------------------------------------- */
 
 /*
- * The runtime: with "--hold-child BYTES LIFE_FD READY_FD" runs as a child (see child_main);
+ * The runtime: with "--hold-child BYTES LIFE_FD READY_FD LINGER_MS" runs as a child (see
+ * child_main);
  * otherwise resolves the Runtime API, calls setup() (which reads its environment defaults; a
  * non-zero return is reported with /runtime/init/error) and loops: next event, common knobs,
  * handle(), children, sleep, then crash, /error or /response. Never returns normally.
@@ -887,8 +896,8 @@ RC_API int rc_run(int argc, char **argv, const char *name, int (*setup)(char *ms
     uint64_t threads = 0;
     rc.name = name;
     rc.exe_arg0 = argc > 0 ? argv[0] : name;
-    if (argc == 5 && strcmp(argv[1], "--hold-child") == 0)
-        return child_main(argv[2], argv[3], argv[4]);
+    if (argc == 6 && strcmp(argv[1], "--hold-child") == 0)
+        return child_main(argv[2], argv[3], argv[4], argv[5]);
     /* "--answer-after-exec REQUEST_ID INVOCATION": this image replaced (exec) a runtime in the
      * middle of that invocation; it answers it first, then goes on with the event loop. */
     const char *exec_request_id = NULL;
@@ -909,6 +918,8 @@ RC_API int rc_run(int argc, char **argv, const char *name, int (*setup)(char *ms
         rc_env_u64("EXEC", 0, 1, &rc.exec_self, msg, sizeof msg) != 0 ||
         rc_env_u64("CHILDREN", 0, RC_MAX_CHILDREN, &rc.children_target, msg, sizeof msg) != 0 ||
         rc_env_u64("CHILD_BYTES", 1048576, RC_MAX_BYTES, &rc.child_bytes, msg, sizeof msg) != 0 ||
+        rc_env_u64("CHILD_LINGER_MS", 0, RC_MAX_SLEEP_MS, &rc.child_linger_ms, msg, sizeof msg) !=
+            0 ||
         rc_env_u64("THREADS", 0, RC_MAX_THREADS, &threads, msg, sizeof msg) != 0 ||
         (setup != NULL && setup(msg, sizeof msg) != 0))
         rc_init_error("Runtime.InvalidConfiguration", msg);
@@ -957,7 +968,7 @@ RC_API int rc_run(int argc, char **argv, const char *name, int (*setup)(char *ms
         ev.invocation = ++rc.invocation;
 
         uint64_t delay_ms = 0, sleep_ms = 0, spin_ms = 0, fail = 0, crash = 0, exec_self = 0,
-                 children = 0, child_bytes = 0;
+                 children = 0, child_bytes = 0, child_linger_ms = 0;
         if (rc_knob(&ev, "delay_ms", rc.delay_ms, RC_MAX_SLEEP_MS, &delay_ms, &res) == 0 &&
             rc_knob(&ev, "sleep_ms", rc.sleep_ms, RC_MAX_SLEEP_MS, &sleep_ms, &res) == 0 &&
             rc_knob(&ev, "spin_ms", rc.spin_ms, RC_MAX_SLEEP_MS, &spin_ms, &res) == 0 &&
@@ -965,7 +976,9 @@ RC_API int rc_run(int argc, char **argv, const char *name, int (*setup)(char *ms
             rc_knob(&ev, "crash", rc.crash, 255, &crash, &res) == 0 &&
             rc_knob(&ev, "exec", rc.exec_self, 1, &exec_self, &res) == 0 &&
             rc_knob(&ev, "children", rc.children_target, RC_MAX_CHILDREN, &children, &res) == 0 &&
-            rc_knob(&ev, "child_bytes", rc.child_bytes, RC_MAX_BYTES, &child_bytes, &res) == 0) {
+            rc_knob(&ev, "child_bytes", rc.child_bytes, RC_MAX_BYTES, &child_bytes, &res) == 0 &&
+            rc_knob(&ev, "child_linger_ms", rc.child_linger_ms, RC_MAX_SLEEP_MS, &child_linger_ms,
+                    &res) == 0) {
             /* A real runtime spends time dispatching an event before the handler touches any
              * memory; delay_ms models that, so that what a test measures is not blurred by
              * the boundary reading racing the first microseconds of the invocation. */
@@ -974,7 +987,7 @@ RC_API int rc_run(int argc, char **argv, const char *name, int (*setup)(char *ms
             rc_spin_ms(spin_ms);
             children_reap();
             while (!res.error_type[0] && rc.child_count < children)
-                child_start(child_bytes, &res);
+                child_start(child_bytes, child_linger_ms, &res);
             while (!res.error_type[0] && rc.child_count > children)
                 child_stop_last();
             if (!res.error_type[0])

@@ -161,27 +161,41 @@ class PartialReadingTest(ClassificationCase):
 
     def test_a_partly_gone_function_at_shutdown_invents_no_drop(self):
         # As filed: a Python extension run by "/usr/bin/python3 -u" next to a runtime with a
-        # helper child. At SHUTDOWN the runtime has died of SIGTERM; what is still alive is not
-        # the function's total, and the record says its end reading is missing.
+        # helper child. At SHUTDOWN the runtime has died of SIGTERM while the helper, still
+        # finishing its work (child_linger_ms), is alive and read: what is left is not the
+        # function's total, and the record says its end reading is missing. The helper lingers
+        # 1.5 s after its parent died, far past leakwatch's last reading (taken as SHUTDOWN
+        # arrives, 300 ms at most after the SIGTERM); the emulator kills it with the sandbox.
         env = self.install(["pyu-ext"])
         # delay_ms: the handler starts 100 ms into the invocation, as a real runtime does after
         # dispatching, so its allocation is not in the boundary reading itself
-        payloads = [{"bytes": MIB, "children": 1, "child_bytes": 2 * MIB, "delay_ms": 100}] * 4
+        payloads = [{"bytes": MIB, "children": 1, "child_bytes": 2 * MIB, "delay_ms": 100,
+                     "child_linger_ms": 1500}] * 4
         results, report, lines = self.run_function("leak", payloads, env=env, memory_mb=512)
         recs = invocation_records(lines)
         self.assertEqual(len(recs), 4)
+        helper_pid = process(recs[0], "runtime-child")[0]["Pid"]
         last = recs[-1]
-        self.assertIn("end-reading", last["Incomplete"])
+        self.assertEqual(last["Incomplete"], ["end-reading"])
         for metric in ("FunctionGrowthBytes", "FunctionRssEndBytes", "FunctionAnonEndBytes",
                        "FunctionRssPeakBytes", "EnvironmentRssBytes", "HeadroomBytes"):
             self.assertNotIn(metric, last)
         self.assertIn("FunctionRssStartBytes", last)
+        # the runtime is listed without an end reading, the helper that outlived it with one:
+        # the survivor's memory is in the list, not passed off as the function's total
+        runtime = process(last, "runtime")
+        self.assertEqual(len(runtime), 1, last["Processes"])
+        self.assertNotIn("RssEndBytes", runtime[0])
+        helper = process(last, "runtime-child")
+        self.assertEqual([p["Pid"] for p in helper], [helper_pid], last["Processes"])
+        self.assertGreaterEqual(helper[0]["AnonEndBytes"], 2 * MIB)
         # the per-process list stands: the extension read at the end, under its own name
         self.assertTrue(any("RssEndBytes" in p for p in by_extension(last, "pyu-ext")))
         # the complete records before it: the leaked MiB, never a drop
         for rec in recs[1:3]:
             self.assertNotIn("Incomplete", rec)
             self.assertGreater(rec["FunctionGrowthBytes"], 0)
+        self.assertEqual(incomplete_count(lines), 1)
 
     def test_a_process_that_ends_during_an_invocation_leaves_the_totals_out(self):
         # two helper children live after invocation 1; invocation 2 ends them: the function's

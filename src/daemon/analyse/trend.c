@@ -1464,21 +1464,31 @@ void lw_trend_add(struct lw_trend *t, const struct lw_record *rec, struct lw_ver
     t->intervals = rec->kind == LW_RECORD_INTERVAL;
     if (rec->runtime_hint.kind != LW_RUNTIME_UNKNOWN || rec->runtime_hint.source != LW_HEAP_UNKNOWN)
         t->hint = rec->runtime_hint;
+    /* Totals only from complete readings (record_build.h). A process of the start that was not
+     * read at the end (an extension that exited, a helper the platform stopped) leaves its
+     * totals too small: the environment's would widen the headroom of the out-of-memory
+     * projection and pass the heap-sizing checks, the function's would be a drop nobody
+     * measured. Such a total is a gap: the previous value stays, nothing is guessed. */
+    bool fn_whole =
+        rec->have_end && !(rec->partial_totals & LW_TOTAL_FUNCTION) && !runtime_gone(rec);
+    bool env_whole = fn_whole && !(rec->partial_totals & LW_TOTAL_ENVIRONMENT);
     /* The environment's first reading, warm-up included: the runtime before its heap grew. */
-    if (rec->have_end && !runtime_gone(rec) && !t->have_first_env && rec->env_end.rss_bytes) {
+    if (env_whole && !t->have_first_env && rec->env_end.rss_bytes) {
         t->have_first_env = true;
         t->first_env_rss_bytes = (double)rec->env_end.rss_bytes;
     }
 
-    if (rec->have_end && !runtime_gone(rec) && rec->seq > t->cfg.warmup_invocations) {
+    if (fn_whole && rec->seq > t->cfg.warmup_invocations) {
         series_push(&t->fn, (double)rec->seq, (double)rec->fn_end.rss_anon_bytes,
                     t->cfg.floor_block_invocations);
         t->last_fn_bytes = (double)rec->fn_end.rss_anon_bytes;
         push_runtime(t, rec);
         push_procs(t, rec);
         track_pids(t, rec);
-        t->env_rss_bytes = (double)rec->env_end.rss_bytes;
-        t->have_env = true;
+        if (env_whole) {
+            t->env_rss_bytes = (double)rec->env_end.rss_bytes;
+            t->have_env = true;
+        }
         t->n_readings++;
     }
 

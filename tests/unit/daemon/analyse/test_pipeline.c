@@ -49,8 +49,9 @@ static void request_id(char *out, size_t cap, unsigned seq)
     snprintf(out, cap, "00000000-0000-4000-8000-%012u", seq);
 }
 
-/* Record seq: the runtime leaks 1 MiB per invocation. */
-static void make_record(struct lw_record *r, unsigned seq)
+/* Record seq: the runtime leaks 1 MiB per invocation. With helper_gone, a helper child of the
+ * runtime is read at the start and has exited by the end: the end reading is partial. */
+static void make_record_with(struct lw_record *r, unsigned seq, bool helper_gone)
 {
     static struct lw_snapshot s, e;
     memset(&s, 0, sizeof(s));
@@ -60,6 +61,8 @@ static void make_record(struct lw_record *r, unsigned seq)
     uint64_t anon = (40 + seq) * MIB;
     snap_add(&s, 7, 100, LW_ROLE_RUNTIME, "bootstrap", anon + 10 * MIB, anon, anon, true);
     snap_add(&s, 8, 90, LW_ROLE_SELF, "leakwatch", 3 * MIB, MIB, 3 * MIB, true);
+    if (helper_gone)
+        snap_add(&s, 11, 120, LW_ROLE_RUNTIME_CHILD, "helper", 20 * MIB, 18 * MIB, 20 * MIB, true);
     snap_add(&e, 7, 100, LW_ROLE_RUNTIME, "bootstrap", anon + 11 * MIB, anon + MIB, anon + 2 * MIB,
              false);
     snap_add(&e, 8, 90, LW_ROLE_SELF, "leakwatch", 3 * MIB, MIB, 3 * MIB, false);
@@ -67,6 +70,11 @@ static void make_record(struct lw_record *r, unsigned seq)
     request_id(id, sizeof(id), seq);
     lw_record_open(r, &s, id, "env-test", seq, seq == 1, s.time_ms + 3000, 512 * MIB);
     lw_record_close(r, &e, LW_PEAK_HWM, NULL);
+}
+
+static void make_record(struct lw_record *r, unsigned seq)
+{
+    make_record_with(r, seq, false);
 }
 
 /* The Telemetry API batch of one invocation: start, runtimeDone and report. */
@@ -194,6 +202,26 @@ static struct lw_pipeline *start(bool telemetry, struct lw_health *health)
     return start_in(telemetry, health, "orders", NULL);
 }
 
+/* A pipeline of "orders" with fresh health counters, writing to a new pipe. */
+static struct lw_pipeline *start_fresh(bool telemetry)
+{
+    static struct lw_health health;
+    memset(&health, 0, sizeof(health));
+    out_open();
+    return start(telemetry, &health);
+}
+
+/* SHUTDOWN (reason as its category) with budget_ms to flush, then every line written, parsed. */
+static size_t finish(struct lw_pipeline *p, const char *reason, uint64_t invocations,
+                     uint64_t budget_ms, cJSON **docs, size_t cap)
+{
+    uint64_t t0 = now_ms();
+    lw_pipeline_shutdown(p, reason, reason, invocations, t0, t0 + budget_ms);
+    lw_pipeline_free(p);
+    out_drain();
+    return parse_lines(docs, cap);
+}
+
 static void test_records_and_telemetry_from_two_threads(void **state)
 {
     (void)state;
@@ -254,10 +282,7 @@ static void test_records_and_telemetry_from_two_threads(void **state)
 static void test_shutdown_emits_what_never_got_its_report(void **state)
 {
     (void)state;
-    static struct lw_health health;
-    memset(&health, 0, sizeof(health));
-    out_open();
-    struct lw_pipeline *p = start(true, &health);
+    struct lw_pipeline *p = start_fresh(true);
     static struct lw_record rec;
     /* only the first invocation's report ever arrives, in time */
     make_record(&rec, 1);
@@ -269,13 +294,8 @@ static void test_shutdown_emits_what_never_got_its_report(void **state)
         make_record(&rec, seq);
         lw_pipeline_add_record(p, &rec);
     }
-    uint64_t t0 = now_ms();
-    lw_pipeline_shutdown(p, "timeout", "timeout", 3, t0, t0 + 400);
-    lw_pipeline_free(p);
-    out_drain();
-
     static cJSON *docs[16];
-    size_t n = parse_lines(docs, 16);
+    size_t n = finish(p, "timeout", 3, 400, docs, 16);
     assert_int_equal(n, 4);
     assert_null(cJSON_GetObjectItemCaseSensitive(docs[0], "Incomplete"));
     for (size_t i = 1; i < 3; i++) {
@@ -285,6 +305,51 @@ static void test_shutdown_emits_what_never_got_its_report(void **state)
         assert_null(str(docs[i], "Status"));
     }
     assert_string_equal(str(docs[3], "ShutdownReason"), "timeout");
+    for (size_t i = 0; i < n; i++)
+        cJSON_Delete(docs[i]);
+}
+
+/* RecordsIncomplete counts every record that goes out incomplete, once, whatever it lacks: a
+ * partial end reading (a helper of the runtime exited during the invocation) counts though the
+ * platform's report arrived; one that also lacks its report counts once, not twice. */
+static void test_a_partial_end_reading_counts_as_incomplete_once(void **state)
+{
+    (void)state;
+    struct lw_pipeline *p = start_fresh(true);
+    static struct lw_record rec;
+    char body[2048];
+    /* 1: partial, its report arrives; 2: complete, its report arrives; 3: partial, no report */
+    for (unsigned seq = 1; seq <= 3; seq++) {
+        make_record_with(&rec, seq, seq != 2);
+        assert_int_equal(rec.gaps != 0, seq != 2);
+        lw_pipeline_add_record(p, &rec);
+        if (seq == 3)
+            break;
+        size_t len = make_batch(body, sizeof(body), seq);
+        lw_pipeline_add_telemetry(p, body, len);
+    }
+    static cJSON *docs[16];
+    size_t n = finish(p, "spindown", 3, 400, docs, 16);
+    assert_int_equal(n, 4);
+    const char *want[3][2] = {
+        {"partial-end-reading", NULL}, {NULL, NULL}, {"telemetry", "partial-end-reading"}};
+    double counted = 0;
+    for (size_t i = 0; i < n; i++) {
+        counted += num(docs[i], "RecordsIncomplete") > 0 ? num(docs[i], "RecordsIncomplete") : 0;
+        if (i == 3)
+            break;
+        const cJSON *gaps = cJSON_GetObjectItemCaseSensitive(docs[i], "Incomplete");
+        assert_int_equal(cJSON_GetArraySize(gaps), (want[i][0] != NULL) + (want[i][1] != NULL));
+        for (int k = 0; k < 2 && want[i][k] != NULL; k++) {
+            bool found = false;
+            const cJSON *g;
+            cJSON_ArrayForEach(g, gaps) found |= strcmp(g->valuestring, want[i][k]) == 0;
+            assert_true(found);
+        }
+    }
+    /* the first record's line carries its own count */
+    assert_true(num(docs[0], "RecordsIncomplete") == 1);
+    assert_true(counted == 2);
     for (size_t i = 0; i < n; i++)
         cJSON_Delete(docs[i]);
 }
@@ -576,6 +641,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_records_and_telemetry_from_two_threads),
         cmocka_unit_test(test_shutdown_emits_what_never_got_its_report),
+        cmocka_unit_test(test_a_partial_end_reading_counts_as_incomplete_once),
         cmocka_unit_test(test_without_telemetry_records_go_out_at_once),
         cmocka_unit_test(test_shutdown_returns_by_its_deadline_when_stdout_is_full),
         cmocka_unit_test(test_a_closed_stdout_is_said_once_and_counted),

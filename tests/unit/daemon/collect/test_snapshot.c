@@ -323,6 +323,29 @@ static size_t fixture(const char *label, const char *file, char *buf, size_t cap
     return n;
 }
 
+/* A "Key:  N kB" line of a shape's captured status file, in bytes: what the snapshot must
+ * report for it, found by a plain scan of the fixture rather than by the parser under test. */
+static uint64_t fixture_status_bytes(const char *label, const char *key)
+{
+    char buf[8192];
+    fixture(label, "status", buf, sizeof(buf));
+    size_t klen = strlen(key);
+    for (const char *line = buf; line != NULL && *line != '\0';) {
+        if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
+            char *end = NULL;
+            unsigned long long kb = strtoull(line + klen + 1, &end, 10);
+            if (end == line + klen + 1 || strncmp(end, " kB", 3) != 0)
+                fail_msg("%s: %s is no \"N kB\"", label, key);
+            return (uint64_t)kb * 1024;
+        }
+        line = strchr(line, '\n');
+        if (line != NULL)
+            line++;
+    }
+    fail_msg("%s: no %s in its status", label, key);
+    return 0;
+}
+
 /* The captures name Lambda's folders ("/opt/..."); in the fake tree they live under root. */
 static size_t rebase(const char *in, size_t len, char *out, size_t cap)
 {
@@ -515,6 +538,17 @@ static struct lw_processes *take_case(const struct shape_case *c, struct shape *
                      w->role == LW_ROLE_SELF;
         if (r->hwm_reset != reset)
             fail_msg("%s: %s: reset %d", c->what, w->label, r->hwm_reset);
+        /* its memory is its own status file's, whatever its role */
+        uint64_t rss = fixture_status_bytes(w->label, "VmRSS");
+        uint64_t anon = fixture_status_bytes(w->label, "RssAnon");
+        uint64_t file = fixture_status_bytes(w->label, "RssFile");
+        if (r->mem.rss_bytes != rss || r->mem.rss_anon_bytes != anon ||
+            r->mem.rss_file_bytes != file)
+            fail_msg("%s: %s: want RSS %llu (anon %llu, file %llu), got %llu (%llu, %llu)", c->what,
+                     w->label, (unsigned long long)rss, (unsigned long long)anon,
+                     (unsigned long long)file, (unsigned long long)r->mem.rss_bytes,
+                     (unsigned long long)r->mem.rss_anon_bytes,
+                     (unsigned long long)r->mem.rss_file_bytes);
     }
     return ps;
 }
