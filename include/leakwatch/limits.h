@@ -6,6 +6,8 @@
 #ifndef LEAKWATCH_LIMITS_H
 #define LEAKWATCH_LIMITS_H
 
+#include <stddef.h>
+
 /* ---- Lambda --------------------------------------------------------------------------------- */
 
 /* Telemetry API buffering ranges (the subscription is refused outside them). leakwatch asks for
@@ -16,6 +18,10 @@
 #define LW_TELEMETRY_MAX_BYTES_MAX 1048576u
 #define LW_TELEMETRY_TIMEOUT_MS_MIN 25u
 #define LW_TELEMETRY_TIMEOUT_MS_MAX 30000u
+
+/* The telemetry listener's receive buffer for a subscription of max_bytes: Lambda advises room
+ * for twice maxBytes plus the request's metadata. */
+#define LW_TELEMETRY_RECEIVE_BYTES(max_bytes) (2u * (size_t)(max_bytes) + 64u * 1024u)
 
 /* Port 9001 is Lambda's own (the Runtime and Extensions APIs); the listener never takes it. */
 #define LW_LAMBDA_RESERVED_PORT 9001u

@@ -18,14 +18,16 @@
 #include <stdint.h>
 
 #include <leakwatch/err.h>
+#include <leakwatch/limits.h>
 
 #define LW_TELEMETRY_HTTP_HEAD_MAX_BYTES 8192 /* request line + headers + blank line */
 #define LW_TELEMETRY_HTTP_MAX_HEADERS 64
 /*
- * Lambda advises a receive buffer of 2 x maxBytes + metadata; maxBytes is at most 1 MiB, so the
- * default body cap is 2 MiB + 64 KiB and no configuration may go above 4 MiB.
+ * Lambda advises a receive buffer of 2 x maxBytes + metadata (LW_TELEMETRY_RECEIVE_BYTES); the
+ * default body cap is the one for the largest maxBytes (2 MiB + 64 KiB), and no configuration
+ * may go above 4 MiB.
  */
-#define LW_TELEMETRY_HTTP_BODY_DEFAULT_BYTES ((size_t)2 * 1024 * 1024 + 64 * 1024)
+#define LW_TELEMETRY_HTTP_BODY_DEFAULT_BYTES LW_TELEMETRY_RECEIVE_BYTES(LW_TELEMETRY_MAX_BYTES_MAX)
 #define LW_TELEMETRY_HTTP_BODY_CAP_BYTES ((size_t)4 * 1024 * 1024)
 
 enum lw_telemetry_http_method {

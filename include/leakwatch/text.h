@@ -1,9 +1,9 @@
 /*
- * Text primitives every output needs: UTF-8 validation and cutting, JSON string escaping,
- * decimal integers (written and read), hex digits. Pure; nothing here allocates. Names and strings
- * leakwatch writes come from outside (process names, function names, log lines the function wrote),
- * so every writer goes through these: what is not valid UTF-8 never reaches a JSON document or a
- * terminal.
+ * Text primitives every output needs: UTF-8 validation and cutting, bounded copies, JSON string
+ * escaping, decimal integers (written and read), hex digits. Pure; nothing here allocates. Names
+ * and strings leakwatch writes come from outside (process names, function names, log lines the
+ * function wrote), so every writer goes through these: what is not valid UTF-8 never reaches a JSON
+ * document or a terminal.
  */
 #ifndef LEAKWATCH_TEXT_H
 #define LEAKWATCH_TEXT_H
@@ -16,6 +16,9 @@
  * surrogate, beyond U+10FFFF, truncated, or n == 0). */
 size_t lw_text_utf8_len(const unsigned char *s, size_t n);
 
+/* Whether the whole of s[0..n) is valid UTF-8 (true for n == 0). */
+bool lw_text_utf8_valid(const char *s, size_t n);
+
 /* The longest prefix of s[0..n) that fits in max bytes without cutting a UTF-8 sequence. */
 size_t lw_text_utf8_cut(const char *s, size_t n, size_t max);
 
@@ -25,6 +28,13 @@ size_t lw_text_utf8_cut(const char *s, size_t n, size_t max);
  * the copy is truncated at a whole character.
  */
 void lw_text_utf8_clean(char *dst, size_t cap, const char *src, char replacement);
+
+/*
+ * Copies the C string src (NULL is "") into dst (cap > 0), NUL-terminated, keeping at most
+ * cap - 1 bytes. The bytes are copied as they are, so a cut may split a UTF-8 sequence: for
+ * text that must stay valid, lw_text_utf8_clean().
+ */
+void lw_text_copy(char *dst, size_t cap, const char *src);
 
 /*
  * Appends src[0..n) to dst as the inside of a JSON string (no quotes): '"' and '\\' escaped,

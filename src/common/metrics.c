@@ -7,8 +7,6 @@
 #include <math.h>
 #include <stddef.h>
 
-#include <leakwatch/record_build.h>
-
 static const struct lw_metric_desc descs[LW_M_COUNT] = {
 #define LW_METRIC_DESC(id, emf, emf_unit, otlp, ucum) [LW_M_##id] = {emf, emf_unit, otlp, ucum},
     LW_METRICS(LW_METRIC_DESC)

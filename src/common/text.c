@@ -37,6 +37,18 @@ size_t lw_text_utf8_len(const unsigned char *s, size_t n)
     return len;
 }
 
+bool lw_text_utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        size_t l = lw_text_utf8_len(u + i, n - i);
+        if (l == 0)
+            return false;
+        i += l;
+    }
+    return true;
+}
+
 size_t lw_text_utf8_cut(const char *s, size_t n, size_t max)
 {
     if (n <= max)
@@ -69,6 +81,14 @@ void lw_text_utf8_clean(char *dst, size_t cap, const char *src, char replacement
         i += l;
     }
     dst[o] = '\0';
+}
+
+void lw_text_copy(char *dst, size_t cap, const char *src)
+{
+    size_t n = src ? strnlen(src, cap - 1) : 0;
+    if (n)
+        memcpy(dst, src, n);
+    dst[n] = '\0';
 }
 
 /* Printable ASCII that stands for itself inside a JSON string: most of any name. */

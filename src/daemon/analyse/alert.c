@@ -126,6 +126,7 @@ void lw_alert_hold_apply(struct lw_alert_hold *h, struct lw_verdict *current,
 /* ---- the alert line -------------------------------------------------------------------------- */
 
 /* A bounded string builder: writes stop at the cap and remember that they did. */
+/* Unlike state.c's writer, this one keeps the buffer a C string after every piece. */
 struct out {
     char *buf;
     size_t cap; /* including the NUL */

@@ -1,5 +1,6 @@
 #include <leakwatch/ledger.h>
 #include <leakwatch/log.h>
+#include <leakwatch/text.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -102,13 +103,6 @@ void lw_ledger_free(struct lw_ledger *ledger)
     free(ledger);
 }
 
-static void copy_str(char *dst, size_t cap, const char *src)
-{
-    size_t n = strnlen(src, cap - 1);
-    memcpy(dst, src, n);
-    dst[n] = '\0';
-}
-
 static uint64_t to_u64(double v)
 {
     if (!(v > 0))
@@ -132,8 +126,8 @@ static void merge(struct lw_platform *p, const struct lw_platform_event *ev)
     case LW_EV_RUNTIME_DONE:
         p->have_runtime_done = true;
         if (!p->have_report && ev->status[0] != '\0') {
-            copy_str(p->status, sizeof(p->status), ev->status);
-            copy_str(p->error_type, sizeof(p->error_type), ev->error_type);
+            lw_text_copy(p->status, sizeof(p->status), ev->status);
+            lw_text_copy(p->error_type, sizeof(p->error_type), ev->error_type);
         }
         if (ev->fields & LW_EVF_DURATION)
             p->runtime_duration_ms = ev->duration_ms;
@@ -143,8 +137,8 @@ static void merge(struct lw_platform *p, const struct lw_platform_event *ev)
     case LW_EV_REPORT:
         p->have_report = true;
         if (ev->status[0] != '\0') {
-            copy_str(p->status, sizeof(p->status), ev->status);
-            copy_str(p->error_type, sizeof(p->error_type), ev->error_type);
+            lw_text_copy(p->status, sizeof(p->status), ev->status);
+            lw_text_copy(p->error_type, sizeof(p->error_type), ev->error_type);
         }
         if (ev->fields & LW_EVF_DURATION)
             p->duration_ms = ev->duration_ms;
@@ -250,7 +244,7 @@ static struct pending *new_pending(struct lw_ledger *l, struct pending *table,
     slot->used = true;
     slot->order = ++l->order;
     slot->epoch = l->epoch;
-    copy_str(slot->request_id, sizeof(slot->request_id), request_id);
+    lw_text_copy(slot->request_id, sizeof(slot->request_id), request_id);
     return slot;
 }
 
@@ -459,7 +453,7 @@ bool lw_ledger_take(struct lw_ledger *ledger, struct lw_record *out)
         out->platform.have_init_duration = true;
         out->platform.init_duration_ms = l->init_report_ms;
     }
-    copy_str(l->emitted[l->emitted_next], LW_REQUEST_ID_MAX, out->request_id);
+    lw_text_copy(l->emitted[l->emitted_next], LW_REQUEST_ID_MAX, out->request_id);
     l->emitted_next = (l->emitted_next + 1) % l->emitted_cap;
     if (l->emitted_count < l->emitted_cap)
         l->emitted_count++;

@@ -26,8 +26,8 @@
 #include <leakwatch/trend.h>
 #include <leakwatch/verdict.h>
 
-/* One EMF line: ~35 metrics and LW_MAX_PROCS process objects stay far below this. */
-#define LINE_CAP (64 * 1024)
+/* the pipeline's one line buffer holds the alert line as well */
+_Static_assert(LW_ALERT_LINE_MAX <= LW_EMF_BUFFER_BYTES, "the alert line fits the EMF buffer");
 /* How long one stdout line may wait for the platform to drain the pipe. */
 #define OUT_BUDGET_MS 200
 #define PENDING_RECORDS 16
@@ -67,6 +67,7 @@ struct lw_pipeline {
     struct lw_out out;
     struct lw_health last_health; /* counters at the previous line: lines carry increases */
     uint64_t lines_dropped;       /* EMF lines dropped since stdout last took one */
+    /* LW_EMF_BUFFER_BYTES: any EMF line, and the alert line (LW_ALERT_LINE_MAX) */
     char *line;
     struct lw_record rec; /* the record being emitted: too large for the stack of a thread */
     struct lw_identity rec_identity; /* the identity it is emitted under */
@@ -181,7 +182,7 @@ static void state_begin(struct lw_pipeline *p, const struct lw_config *cfg)
         };
         size_t len = 0;
         if ((cfg->exports & LW_EXPORT_EMF) &&
-            lw_emf_encode_death(&p->emf, &e, p->line, LINE_CAP, &len) == LW_OK)
+            lw_emf_encode_death(&p->emf, &e, p->line, LW_EMF_BUFFER_BYTES, &len) == LW_OK)
             emit_line(p, p->line, len);
     }
     if (!lw_state_writer_open(&p->state_writer, cfg->state_path))
@@ -265,8 +266,8 @@ static void emit_record(struct lw_pipeline *p, struct lw_record *rec)
 
     size_t len = 0;
     if (p->config->exports & LW_EXPORT_EMF) {
-        enum lw_err err =
-            lw_emf_encode_record(&p->emf, rec, &verdict, &delta, p->line, LINE_CAP, &len);
+        enum lw_err err = lw_emf_encode_record(&p->emf, rec, &verdict, &delta, p->line,
+                                               LW_EMF_BUFFER_BYTES, &len);
         if (err == LW_OK)
             emit_line(p, p->line, len);
         else {
@@ -277,7 +278,7 @@ static void emit_record(struct lw_pipeline *p, struct lw_record *rec)
     }
     if (verdict.changed && (p->config->exports & LW_EXPORT_EMF) &&
         lw_alert_line(&verdict, p->config->function_name, rec->env_id, rec->seq,
-                      &rec->runtime.sites, p->line, LINE_CAP, &len) == LW_OK)
+                      &rec->runtime.sites, p->line, LW_EMF_BUFFER_BYTES, &len) == LW_OK)
         emit_line(p, p->line, len);
     lw_json_arena_leave(&p->emit_arena);
     state_verdict(p, rec, &verdict);
@@ -370,7 +371,7 @@ struct lw_pipeline *lw_pipeline_new(const struct lw_pipeline_config *cfg, struct
     p->ledger_config.ids_from_start = cfg->ids_from_start;
     p->ledger = lw_ledger_new(&p->ledger_config, health);
     p->trend = new_trend(cfg->config, false);
-    p->line = malloc(LINE_CAP);
+    p->line = malloc(LW_EMF_BUFFER_BYTES);
     /* without its arena a thread's cJSON simply uses malloc */
     lw_json_arena_init(&p->emit_arena, EMIT_ARENA_BYTES);
     lw_json_arena_init(&p->telemetry_arena, TELEMETRY_ARENA_BYTES);
@@ -614,7 +615,8 @@ void lw_pipeline_shutdown(struct lw_pipeline *p, const char *reason, const char 
             .invocations = invocations,
         };
         size_t len = 0;
-        if (lw_emf_encode_shutdown(&p->emf, &s, &delta, p->line, LINE_CAP, &len) == LW_OK)
+        if (lw_emf_encode_shutdown(&p->emf, &s, &delta, p->line, LW_EMF_BUFFER_BYTES, &len) ==
+            LW_OK)
             emit_line(p, p->line, len);
     }
 }

@@ -23,6 +23,7 @@
 
 /* ---- encoding -------------------------------------------------------------------------------- */
 
+/* Unlike alert.c's builder: the NUL only at the end, keys copied whole (hot path, see below). */
 struct out {
     char *buf;
     size_t cap, len;

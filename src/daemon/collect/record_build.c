@@ -14,14 +14,7 @@
 
 #include <string.h>
 
-/* Copies a C string into a fixed field, truncating; NULL is "". */
-static void copy_str(char *dst, size_t cap, const char *src)
-{
-    size_t n = src ? strnlen(src, cap - 1) : 0;
-    if (n)
-        memcpy(dst, src, n);
-    dst[n] = '\0';
-}
+#include <leakwatch/text.h>
 
 static void add_mem(struct lw_mem_totals *t, const struct lw_proc_mem *m)
 {
@@ -41,8 +34,8 @@ void lw_record_open(struct lw_record *r, const struct lw_snapshot *start, const 
                     uint64_t memory_limit_bytes)
 {
     memset(r, 0, sizeof(*r));
-    copy_str(r->request_id, sizeof(r->request_id), request_id);
-    copy_str(r->env_id, sizeof(r->env_id), env_id);
+    lw_text_copy(r->request_id, sizeof(r->request_id), request_id);
+    lw_text_copy(r->env_id, sizeof(r->env_id), env_id);
     r->seq = seq;
     r->runtime_hint = start->runtime_hint; /* what the runtime's flags say (trend engine) */
     r->cold_start = cold_start;
@@ -62,7 +55,7 @@ void lw_record_open(struct lw_record *r, const struct lw_snapshot *start, const 
         p->pid = s->pid;
         p->start_ticks = s->start_ticks;
         p->role = s->role;
-        copy_str(p->name, sizeof(p->name), s->name);
+        lw_text_copy(p->name, sizeof(p->name), s->name);
         p->have_start = true;
         p->start = s->mem;
         p->peak_bytes = s->hwm_reset ? 0 : s->mem.hwm_bytes; /* the HWM baseline, see above */
@@ -139,7 +132,7 @@ static bool apply_end(struct lw_record *r, const struct lw_snapshot *end,
                                   &e->mem, sampled_peaks ? sampled_peaks[j] : 0, &sampled);
         if (p) {
             p->role = e->role; /* the latest classification and name (exec changes comm) */
-            copy_str(p->name, sizeof(p->name), e->name);
+            lw_text_copy(p->name, sizeof(p->name), e->name);
             p->have_end = true;
             p->end = e->mem;
             p->peak_bytes = peak;

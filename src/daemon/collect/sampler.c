@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <leakwatch/clock.h>
 #include <leakwatch/procfs.h>
 #include <leakwatch/snapshot.h>
 
@@ -113,14 +114,7 @@ static void *sampler_main(void *arg)
                     s->w[i].peak_bytes = rss[i];
         __atomic_fetch_add(&s->samples, 1, __ATOMIC_RELAXED);
 
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += s->interval_ms / 1000;
-        until.tv_nsec += (long)(s->interval_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        struct timespec until = lw_clock_deadline_in(CLOCK_MONOTONIC, s->interval_ms);
         while (!s->stop && pthread_cond_timedwait(&s->wake, &s->lock, &until) != ETIMEDOUT) {
         }
     }

@@ -44,16 +44,11 @@ static bool dimension_value_valid(const char *v)
     size_t n = strnlen(v, LW_EMF_DIMENSION_VALUE_MAX + 1);
     if (n == 0 || n > LW_EMF_DIMENSION_VALUE_MAX)
         return false;
-    const unsigned char *s = (const unsigned char *)v;
-    for (size_t i = 0; i < n;) {
-        if (s[i] < 0x20 || s[i] == 0x7f)
+    /* a control byte never appears inside a UTF-8 sequence: checking each byte is enough */
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
             return false;
-        size_t l = lw_text_utf8_len(s + i, n - i);
-        if (l == 0)
-            return false;
-        i += l;
-    }
-    return true;
+    return lw_text_utf8_valid(v, n);
 }
 
 enum lw_err lw_emf_options_check(const struct lw_emf_options *opt)

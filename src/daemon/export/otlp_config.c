@@ -439,18 +439,6 @@ static void load_transport(struct lw_otlp_config *cfg, lw_getenv_fn getenv_fn, v
         warn(cfg, "%s=%.60s is not supported; using http/protobuf", name, v);
 }
 
-static bool utf8_valid(const char *s)
-{
-    size_t n = strlen(s);
-    for (size_t i = 0; i < n;) {
-        size_t k = lw_text_utf8_len((const unsigned char *)s + i, n - i);
-        if (k == 0)
-            return false;
-        i += k;
-    }
-    return true;
-}
-
 /*
  * OTEL_RESOURCE_ATTRIBUTES into res. The specification says to discard the whole variable on
  * any decoding error, so everything is decoded into a scratch resource first.
@@ -479,8 +467,8 @@ static void load_resource_attributes(struct lw_otlp_config *cfg, const char *raw
              * collector refuse every batch. */
             if (eq != NULL && key_len > 0 &&
                 lw_otlp_percent_decode(key, key_len, k, sizeof(k)) == LW_OK &&
-                lw_otlp_percent_decode(value, value_len, v, sizeof(v)) == LW_OK && utf8_valid(k) &&
-                utf8_valid(v))
+                lw_otlp_percent_decode(value, value_len, v, sizeof(v)) == LW_OK &&
+                lw_text_utf8_valid(k, strlen(k)) && lw_text_utf8_valid(v, strlen(v)))
                 err = lw_otlp_resource_set_str(user, k, v);
             if (err != LW_OK) {
                 warn(cfg,
@@ -539,7 +527,7 @@ static void load_resource(struct lw_otlp_config *cfg, lw_getenv_fn getenv_fn, vo
     /* service.name: OTEL_SERVICE_NAME > OTEL_RESOURCE_ATTRIBUTES > the function's name */
     const char *service = getenv_fn(ctx, "OTEL_SERVICE_NAME");
     if (service != NULL && service[0] != '\0') {
-        if (!utf8_valid(service))
+        if (!lw_text_utf8_valid(service, strlen(service)))
             warn(cfg, "OTEL_SERVICE_NAME is not UTF-8; ignored");
         else if (lw_otlp_resource_set_str(res, "service.name", service) != LW_OK)
             warn(cfg, "OTEL_SERVICE_NAME is longer than %d bytes; ignored",

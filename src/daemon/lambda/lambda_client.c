@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <leakwatch/limits.h>
 #include <leakwatch/log.h>
 
 static const char *events_name(unsigned events)
@@ -135,8 +136,7 @@ struct lw_telemetry_listener *lw_lambda_client_start_telemetry(
     struct lw_telemetry_listener_config lc;
     lw_telemetry_listener_config_init(&lc);
     lc.port = cfg->telemetry_port;
-    /* Lambda's advice: room for twice maxBytes plus the request's metadata. */
-    lc.max_body_bytes = 2u * (size_t)cfg->telemetry_max_bytes + 64u * 1024u;
+    lc.max_body_bytes = LW_TELEMETRY_RECEIVE_BYTES(cfg->telemetry_max_bytes);
     enum lw_err err = LW_OK;
     struct lw_telemetry_listener *l = lw_telemetry_listener_start(&lc, on_batch, ctx, health, &err);
     if (l == NULL) {

@@ -61,6 +61,60 @@ static void test_utf8_cut_and_clean(void **state)
     assert_string_equal(out, "");
 }
 
+static void test_utf8_valid(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *bytes;
+        size_t n;
+        bool valid;
+    } cases[] = {
+#define S(lit) lit, sizeof(lit) - 1
+        {S(""), true},
+        {S("plain ascii"), true},
+        {S("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"), true},
+        {S("a\0b"), true},               /* NUL is a character: the length decides */
+        {S("caf\xc3"), false},           /* cut at the end */
+        {S("\xc3\xa9x\xe2\x82"), false}, /* cut after valid ones */
+        {S("a\xc0\xaf-"), false},        /* overlong in the middle */
+        {S("\xed\xa0\x80"), false},      /* a surrogate */
+        {S("\xf4\x90\x80\x80"), false},  /* beyond U+10FFFF */
+        {S("\x80"), false},              /* a lone continuation byte */
+        {S("ok\xff"), false},
+#undef S
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        if (lw_text_utf8_valid(cases[i].bytes, cases[i].n) != cases[i].valid)
+            fail_msg("case %zu: expected %s", i, cases[i].valid ? "valid" : "invalid");
+    /* only the n bytes given are read: an invalid byte past them does not count */
+    assert_true(lw_text_utf8_valid("ab\xff", 2));
+}
+
+static void test_copy(void **state)
+{
+    (void)state;
+    char dst[6];
+    memset(dst, 'x', sizeof(dst));
+    lw_text_copy(dst, sizeof(dst), "abc");
+    assert_string_equal(dst, "abc");
+    memset(dst, 'x', sizeof(dst));
+    lw_text_copy(dst, sizeof(dst), "abcdefgh"); /* truncated to cap - 1 bytes */
+    assert_string_equal(dst, "abcde");
+    lw_text_copy(dst, sizeof(dst), "abcde"); /* exactly fits */
+    assert_string_equal(dst, "abcde");
+    lw_text_copy(dst, sizeof(dst), NULL);
+    assert_string_equal(dst, "");
+    lw_text_copy(dst, sizeof(dst), "");
+    assert_string_equal(dst, "");
+    char one[1] = {'x'};
+    lw_text_copy(one, sizeof(one), "abc"); /* room for the NUL only */
+    assert_int_equal(one[0], '\0');
+    /* bytes as they are: a cut may split a UTF-8 sequence (lw_text_utf8_clean keeps it whole) */
+    char four[4];
+    lw_text_copy(four, sizeof(four), "a\xe2\x82\xac");
+    assert_memory_equal(four, "a\xe2\x82", 4);
+}
+
 static void test_json_escape(void **state)
 {
     (void)state;
@@ -319,7 +373,8 @@ static void test_parse_u64(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_utf8_len),      cmocka_unit_test(test_utf8_cut_and_clean),
+        cmocka_unit_test(test_utf8_len),      cmocka_unit_test(test_utf8_valid),
+        cmocka_unit_test(test_copy),          cmocka_unit_test(test_utf8_cut_and_clean),
         cmocka_unit_test(test_json_escape),   cmocka_unit_test(test_json_escape_as_reference),
         cmocka_unit_test(test_hex_value),     cmocka_unit_test(test_u64_dec),
         cmocka_unit_test(test_parse_hex_u64), cmocka_unit_test(test_parse_u64),

@@ -1,6 +1,6 @@
 /*
- * Verdict names and levels, the hysteresis rule and the alert line: the exact bytes, the
- * escaping of names from outside, and the hard cap.
+ * The hysteresis rule and the alert line: the exact bytes, the escaping of names from outside,
+ * and the hard cap. Verdict names and levels are common/verdict.c's: test_verdict.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,28 +17,6 @@
 #include <leakwatch/alert.h>
 #include <leakwatch/record.h>
 #include <leakwatch/verdict.h>
-
-static void test_names_and_levels(void **state)
-{
-    (void)state;
-    static const struct {
-        enum lw_verdict_kind kind;
-        const char *name;
-        int level;
-    } cases[] = {
-        {LW_VERDICT_LEARNING, "learning", 0},
-        {LW_VERDICT_STEADY, "steady", 0},
-        {LW_VERDICT_WARMING, "warming", 1},
-        {LW_VERDICT_LEAK, "leak", 2},
-        {LW_VERDICT_LEAK_CRITICAL, "leak-critical", 3},
-    };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        assert_string_equal(lw_verdict_name(cases[i].kind), cases[i].name);
-        assert_int_equal(lw_verdict_level(cases[i].kind), cases[i].level);
-    }
-    assert_string_equal(lw_verdict_name(LW_VERDICT_COUNT), "unknown");
-    assert_int_equal(lw_verdict_level(LW_VERDICT_COUNT), 0);
-}
 
 static void test_alert_due(void **state)
 {
@@ -345,13 +323,9 @@ static void test_alert_line_sites(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_names_and_levels),
-        cmocka_unit_test(test_alert_due),
-        cmocka_unit_test(test_hold),
-        cmocka_unit_test(test_withdrawal_evidence),
-        cmocka_unit_test(test_alert_line_exact),
-        cmocka_unit_test(test_alert_line_escaping),
-        cmocka_unit_test(test_alert_line_cap),
+        cmocka_unit_test(test_alert_due),           cmocka_unit_test(test_hold),
+        cmocka_unit_test(test_withdrawal_evidence), cmocka_unit_test(test_alert_line_exact),
+        cmocka_unit_test(test_alert_line_escaping), cmocka_unit_test(test_alert_line_cap),
         cmocka_unit_test(test_alert_line_sites),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,8 @@
 /*
- * Record assembly: process matching by (pid, start_ticks), function and environment totals,
- * the per-process peak rules, leakwatch's own figures, gaps, and the SHUTDOWN close without an
- * end reading.
+ * record_build: record assembly from two snapshots. Process matching by (pid, start_ticks),
+ * function and environment totals, the per-process peak rules, leakwatch's own figures, gaps,
+ * and the SHUTDOWN close without an end reading. The record's vocabulary (role, gap and peak
+ * method names) is common/record.c's: tests/unit/common/test_record.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,25 +20,6 @@ static const struct lw_record_proc *find(const struct lw_record *r, int32_t pid,
         if (r->procs[i].pid == pid && r->procs[i].start_ticks == start_ticks)
             return &r->procs[i];
     return NULL;
-}
-
-static void test_names(void **state)
-{
-    (void)state;
-    assert_string_equal(lw_proc_role_name(LW_ROLE_RUNTIME), "runtime");
-    assert_string_equal(lw_proc_role_name(LW_ROLE_RUNTIME_CHILD), "runtime-child");
-    assert_string_equal(lw_proc_role_name(LW_ROLE_EXTENSION), "extension");
-    assert_string_equal(lw_proc_role_name(LW_ROLE_SELF), "self");
-    assert_string_equal(lw_proc_role_name(LW_ROLE_UNKNOWN), "unknown");
-    assert_string_equal(lw_proc_role_name(LW_ROLE_COUNT), "unknown");
-    assert_string_equal(lw_peak_method_name(LW_PEAK_NONE), "none");
-    assert_string_equal(lw_peak_method_name(LW_PEAK_HWM), "hwm");
-    assert_string_equal(lw_peak_method_name(LW_PEAK_SAMPLED), "sampled");
-    assert_true(lw_record_role_is_function(LW_ROLE_RUNTIME));
-    assert_true(lw_record_role_is_function(LW_ROLE_RUNTIME_CHILD));
-    assert_false(lw_record_role_is_function(LW_ROLE_EXTENSION));
-    assert_false(lw_record_role_is_function(LW_ROLE_SELF));
-    assert_false(lw_record_role_is_function(LW_ROLE_UNKNOWN));
 }
 
 static void test_typical(void **state)
@@ -376,27 +358,9 @@ static void test_close_missing(void **state)
     }
 }
 
-/* Every gap flag has a distinct name in EMF's "Incomplete" list, and the name reads back. */
-static void test_gap_names(void **state)
-{
-    (void)state;
-    static const char *const want[] = {"end-reading", "telemetry", "processes", "start-reading",
-                                       "partial-end-reading"};
-    size_t n = 0;
-    for (uint32_t f = 1; f <= LW_GAP_LAST; f <<= 1, n++) {
-        assert_true(n < sizeof(want) / sizeof(want[0]));
-        assert_string_equal(lw_record_gap_name(f), want[n]);
-        assert_int_equal(lw_record_gap_from_name(want[n]), f);
-    }
-    assert_int_equal(n, sizeof(want) / sizeof(want[0]));
-    assert_null(lw_record_gap_name(LW_GAP_LAST << 1));
-    assert_int_equal(lw_record_gap_from_name("something-else"), LW_GAP_NONE);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_names),
         cmocka_unit_test(test_typical),
         cmocka_unit_test(test_pid_reuse),
         cmocka_unit_test(test_peak_rules),
@@ -405,7 +369,6 @@ int main(void)
         cmocka_unit_test(test_overflow),
         cmocka_unit_test(test_strings),
         cmocka_unit_test(test_close_missing),
-        cmocka_unit_test(test_gap_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
