@@ -120,11 +120,12 @@ void lw_ledger_add_record(struct lw_ledger *ledger, const struct lw_record *rec)
  * Add one platform event, in any order relative to the records, through the plausibility filter
  * above. platform.initReport's durationMs is kept for the cold-start record (when its report
  * carries no initDurationMs); a suppressed init (phase "invoke") is not a cold start and is
- * ignored. platform.logsDropped adds its droppedRecords to LW_H_TELEMETRY_DROPPED. Events for a
- * record already taken count LW_H_TELEMETRY_LATE. Other types are ignored. What the filter
- * refuses counts LW_H_TELEMETRY_EVENTS_REJECTED: a start, runtimeDone or report without a
- * request id, for an id never known, or repeated for its id; an initReport repeated or out of
- * range; a logsDropped beyond what the platform can have produced.
+ * ignored. platform.logsDropped adds its droppedRecords to LW_H_TELEMETRY_DROPPED. An event for
+ * a record already taken without it counts LW_H_TELEMETRY_LATE (the first one of its type). Other
+ * types are ignored. What the filter refuses counts LW_H_TELEMETRY_EVENTS_REJECTED: a start,
+ * runtimeDone or report without a request id, for an id never known, or repeated for its id
+ * (before or after its record is taken); an initReport repeated or out of range; a logsDropped
+ * beyond what the platform can have produced.
  */
 void lw_ledger_add_event(struct lw_ledger *ledger, const struct lw_platform_event *ev);
 

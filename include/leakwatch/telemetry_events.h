@@ -57,6 +57,9 @@ enum lw_platform_event_field {
     LW_EVF_DROPPED_BYTES = 1u << 12,
     /* initStart / restoreStart, schema 2025-01-29: instanceMaxMemory (bytes) */
     LW_EVF_INSTANCE_MAX_MEMORY = 1u << 13,
+    /* initStart / restoreStart: the record has an instanceId member, of whatever type (a usable
+     * one is in instance_id; "" there then means one that is not) */
+    LW_EVF_INSTANCE_ID = 1u << 14,
 };
 
 #define LW_EV_WORD_MAX 32 /* initializationType, phase, state, reason (longer ones truncated) */

@@ -13,6 +13,7 @@ invocation, does what the event (or, as an extension, HOSTILE_ATTACK) asks:
   forge-dropped     POST a platform.logsDropped of 999,999,999,999 records
   forge-init        POST a platform.initReport of 4242 ms
   flood-ids         POST platform.start and platform.report for 64 made-up request ids
+  forge-unknown     POST a platform.runtimeDone and platform.report for a made-up request id
   pipeline          on one connection per port (with the smallest receive buffer), a thread
                     pipelines POSTs for as long as the connection takes them and never reads an
                     answer; the connections stay open for the life of the process
@@ -25,6 +26,16 @@ Every POST goes to each port at a few guessed paths ("/", "/telemetry", "/lambda
 to each invocation says what it found, what each POST got back (status, or null), how many
 requests each pipelining connection took and whether the listener had closed it.
 
+With "uri" in the event (the URI leakwatch subscribed, which the emulator records), the
+neighbour knows the secret path, as code that can read leakwatch's memory would, or one
+SnapStart environment's code that read it in another: the batch goes there instead (to the
+URI's port on 127.0.0.1), once, and the answer has its status under "known" (the pipeline uses
+that path too, with empty batches). Then forge-report forges for request ids this process
+served two or more invocations ago (their real reports are in by then; the one in flight is
+the known limit of docs/security.md), and forge-unknown posts a platform.runtimeDone and
+platform.report for one made-up id. With "delay_ms" (at most 10 s) the attack waits that long
+first: time for the platform's own events of the phase before to be delivered.
+
 Run as a function (the Runtime API loop) when _HANDLER is set, else as an external extension
 (registers for INVOKE and SHUTDOWN; its name is its file name). Standard library only.
 """
@@ -36,10 +47,12 @@ import socket
 import sys
 import threading
 import time
+import urllib.parse
 import uuid
 
 GUESSED_PATHS = ("/", "/telemetry", "/lambda")
 KEPT = []  # the pipelining sockets: open as long as the process lives
+SERVED = []  # request ids of the invocations this process served, oldest first
 
 
 def log(message):
@@ -114,17 +127,28 @@ def _event(kind, record):
             "record": record}
 
 
-def batch_for(attack, request_id):
+def _forged_report(request_id):
+    return [
+        _event("platform.runtimeDone", {
+            "requestId": request_id, "status": "error", "errorType": "Forged.Error",
+            "metrics": {"durationMs": 99999.0, "producedBytes": 1}}),
+        _event("platform.report", {
+            "requestId": request_id, "status": "error", "errorType": "Forged.Error",
+            "metrics": {"durationMs": 99999.0, "billedDurationMs": 100000,
+                        "memorySizeMB": 4242, "maxMemoryUsedMB": 4242}}),
+    ]
+
+
+def batch_for(attack, request_id, known_path=False):
     if attack == "forge-report":
-        return [
-            _event("platform.runtimeDone", {
-                "requestId": request_id, "status": "error", "errorType": "Forged.Error",
-                "metrics": {"durationMs": 99999.0, "producedBytes": 1}}),
-            _event("platform.report", {
-                "requestId": request_id, "status": "error", "errorType": "Forged.Error",
-                "metrics": {"durationMs": 99999.0, "billedDurationMs": 100000,
-                            "memorySizeMB": 4242, "maxMemoryUsedMB": 4242}}),
-        ]
+        if not known_path:
+            return _forged_report(request_id)
+        out = []
+        for old in SERVED[:-1]:  # not the previous one: its real report may still be on its way
+            out += _forged_report(old)
+        return out
+    if attack == "forge-unknown":
+        return _forged_report(str(uuid.uuid4()))
     if attack == "forge-start":
         ids = [request_id] + [str(uuid.uuid4()) for _ in range(20)]
         return [_event("platform.start", {"requestId": i, "version": "$LATEST"}) for i in ids]
@@ -158,12 +182,12 @@ def post(port, path, body):
         return None
 
 
-def pipeline(port, body):
+def pipeline(port, body, path="/"):
     """On one connection, POSTs written back to back by a thread for as long as the connection
     takes them, nothing ever read. Returns how many went out before they stopped going (or in
     the first 5 s), and whether the listener closed the connection by then."""
-    one = (("POST / HTTP/1.1\r\nHost: sandbox.localdomain\r\nContent-Type: application/json\r\n"
-            "Content-Length: %d\r\n\r\n" % len(body)).encode() + body)
+    one = (("POST %s HTTP/1.1\r\nHost: sandbox.localdomain\r\nContent-Type: application/json\r\n"
+            "Content-Length: %d\r\n\r\n" % (path, len(body))).encode() + body)
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     # the smallest receive buffer: the answers it never reads fill it at once
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)
@@ -196,20 +220,30 @@ def pipeline(port, body):
     return state["sent"], state["closed"]
 
 
-def attack(kind, request_id):
+def attack(kind, request_id, uri=None):
     ports = neighbour_ports()
     result = {"attack": kind, "ports": ports, "posts": {}, "pipelined": {}, "closed": {}}
+    known = urllib.parse.urlsplit(uri) if uri else None
     if kind == "pipeline":
+        if known is not None:
+            sent, closed = pipeline(known.port, b"[]", known.path)
+            result["pipelined"][str(known.port)] = sent
+            result["closed"][str(known.port)] = closed
+            return result
         body = json.dumps([_event("platform.start", {"requestId": request_id})]).encode()
         for port in ports:
             sent, closed = pipeline(port, body)
             result["pipelined"][str(port)] = sent
             result["closed"][str(port)] = closed
         return result
-    batch = batch_for(kind, request_id)
+    batch = batch_for(kind, request_id, known is not None)
     if batch is None:
         return result
     body = json.dumps(batch).encode()
+    if known is not None:
+        result["known"] = post(known.port, known.path, body)
+        result["events"] = len(batch)
+        return result
     for port in ports:
         result["posts"][str(port)] = [post(port, path, body) for path in GUESSED_PATHS]
     return result
@@ -239,9 +273,15 @@ def run_function():
             event = json.loads(payload) if payload.strip() else {}
         except ValueError:
             event = {}
-        kind = event.get("attack", "none") if isinstance(event, dict) else "none"
-        result = attack(kind, request_id)
-        sleep_ms = event.get("sleep_ms", 0) if isinstance(event, dict) else 0
+        if not isinstance(event, dict):
+            event = {}
+        kind = event.get("attack", "none")
+        delay_ms = event.get("delay_ms", 0)
+        if isinstance(delay_ms, int) and 0 < delay_ms <= 10000:
+            time.sleep(delay_ms / 1000.0)
+        result = attack(kind, request_id, event.get("uri"))
+        SERVED.append(request_id)
+        sleep_ms = event.get("sleep_ms", 0)
         if isinstance(sleep_ms, int) and 0 < sleep_ms <= 60000:
             time.sleep(sleep_ms / 1000.0)  # time for a stalled listener to cost something
         result["request_id"] = request_id

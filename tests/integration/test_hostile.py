@@ -19,6 +19,21 @@ secret appears in a log line.
 | the listener reachable from other addresses        | test_the_listener_is_reachable_only_on_the_sandbox_address, ListenerAddressTest |
 | a guessable subscription path                      | test_the_subscription_path_is_unguessable   |
 | OTLP credentials in the log                        | test_otlp_secrets_never_reach_a_log_line    |
+
+The tests above never get past the secret path: every forged POST is a 404. KnownPathTest gives
+the hostile function the real subscription URI (as code that can read leakwatch's memory, or a
+SnapStart environment that shares the path, would have it), so that what stands behind the path
+is tried end to end: the ledger's plausibility filter (TelemetryEventsRejected) and the
+listener's back-pressure on a connection that proved itself.
+
+| attack, on the real path                           | test                                        |
+| -------------------------------------------------- | ------------------------------------------- |
+| forged platform.report / runtimeDone, real ids     | test_forged_reports_for_real_ids_change_no_figure |
+| forged reports for made-up ids                     | test_reports_for_made_up_ids_change_no_figure |
+| forged platform.logsDropped                        | test_a_forged_logs_dropped_is_refused       |
+| forged platform.initReport                         | test_a_forged_init_report_is_refused        |
+| a flood of made-up request ids                     | test_a_flood_of_made_up_ids_evicts_nothing_real |
+| a pipeliner that never reads                       | test_a_stalling_pipeliner_that_knows_the_path_costs_nothing |
 """
 import json
 import os
@@ -118,6 +133,42 @@ class HostileCase(LeakwatchCase):
                 self.assertEqual(answer["posts"][str(port)], [404, 404, 404], answer)
         return port
 
+    def known_uri(self, emu):
+        """Runs init and returns the URI leakwatch subscribed (its secret path included)."""
+        self.assertIsNone(emu.init())
+        self.init_ms = emu.env.init_duration_ms  # the platform's, before any invocation
+        uris = emu.report()["subscribed_uris"]
+        self.assertEqual(len(uris), 1, uris)
+        return uris[0]
+
+    def run_pipeliner(self, known=False):
+        """Two invocations each leave a connection on which a thread pipelines requests for as
+        long as the listener takes them and never reads an answer (on the real path when
+        known); the next invocation runs four seconds while it goes on, two more follow. Checks
+        that Lambda's deliveries and SHUTDOWN did not notice; returns (results, lines, report)."""
+        with self.emulator("hostile.py") as emu:
+            event = {"uri": self.known_uri(emu)} if known else {}
+            results = [emu.invoke(dict(event, attack="pipeline")) for _ in range(2)]
+            results.append(emu.invoke({"attack": "none", "sleep_ms": 4000}))
+            results += [emu.invoke({"attack": "none"}) for _ in range(2)]
+            emu.shutdown("spindown")
+            lines = emu.log_lines
+            report = emu.report()
+        self.assertEqual([r["status"] for r in results], ["success"] * 5)
+        port = str(listener_port(report))
+        for res in results[:2]:
+            answer = json.loads(res["response"])
+            self.assertGreater(answer["pipelined"][port], 0, answer)
+            self.assertTrue(answer["closed"][port], answer)  # shut out, not waited for
+        telemetry = report["telemetry"]["leakwatch"]
+        self.assertEqual((telemetry["failed_posts"], telemetry["dropped_events"]), (0, 0))
+        self.assert_lambdas_figures(lines, results)
+        ext = report["extensions"]["leakwatch"]["shutdown"]
+        self.assertEqual((ext["in_time"], ext["killed"], ext["exit_code"]), (True, False, 0),
+                         self.leakwatch_log(lines))
+        self.assertEqual(len(shutdown_records(lines)), 1)
+        return results, lines, report
+
     def run_hostile(self, attack, n, **kw):
         results, report, lines = self.run_function("hostile.py", [{"attack": attack}] * n, **kw)
         self.assertEqual([r["status"] for r in results], ["success"] * n, results)
@@ -190,26 +241,8 @@ class StallTest(HostileCase):
         # Two invocations each leave a connection on which a thread pipelines requests for as
         # long as the listener takes them and never reads an answer; the next invocation runs
         # four seconds while it goes on. Lambda's deliveries and SHUTDOWN must not notice.
-        with self.emulator("hostile.py") as emu:
-            results = [emu.invoke({"attack": "pipeline"}) for _ in range(2)]
-            results.append(emu.invoke({"attack": "none", "sleep_ms": 4000}))
-            results += [emu.invoke({"attack": "none"}) for _ in range(2)]
-            emu.shutdown("spindown")
-            lines = emu.log_lines
-            report = emu.report()
-        self.assertEqual([r["status"] for r in results], ["success"] * 5)
-        port = listener_port(report)
-        for res in results[:2]:
-            # the pipeliner was shut out, not waited for
-            self.assertTrue(json.loads(res["response"])["closed"][str(port)], res["response"])
-        telemetry = report["telemetry"]["leakwatch"]
-        self.assertEqual((telemetry["failed_posts"], telemetry["dropped_events"]), (0, 0))
-        self.assert_lambdas_figures(lines, results)
-        ext = report["extensions"]["leakwatch"]["shutdown"]
-        self.assertEqual((ext["in_time"], ext["killed"], ext["exit_code"]), (True, False, 0),
-                         self.leakwatch_log(lines))
+        results, lines, report = self.run_pipeliner()
         self.attacked(results[:2], report, "pipeline")
-        self.assertEqual(len(shutdown_records(lines)), 1)
 
 
 class ListenerAddressTest(HostileCase):
@@ -312,6 +345,83 @@ class SecretsTest(HostileCase):
             self.assertEqual(len(plain), 1, log)
             self.assertIn("x-api-key", plain[0])
             os.remove(self.log_file)
+
+
+
+class KnownPathTest(HostileCase):
+    """The attacker knows the subscription URI: every forged batch is taken (HTTP 200), and
+    what leakwatch holds to is the plausibility filter and the listener's own limits."""
+
+    def run_known(self, attack, n, event=None, **kw):
+        with self.emulator("hostile.py", **kw) as emu:
+            uri = self.known_uri(emu)
+            results = [emu.invoke(dict(event or {}, attack=attack, uri=uri)) for _ in range(n)]
+            emu.shutdown("spindown")
+            lines = emu.log_lines
+        self.assertEqual([r["status"] for r in results], ["success"] * n, results)
+        answers = [json.loads(r["response"]) for r in results]
+        for answer in answers:
+            self.assertEqual(answer["attack"], attack)
+            self.assertEqual(answer["known"], 200, answer)  # past the path
+        return results, answers, lines
+
+    def test_forged_reports_for_real_ids_change_no_figure(self):
+        # Each invocation forges an error, 99999 ms and 4242 MB for every request id it served
+        # before the previous one: ids leakwatch knows, whose real report is in. The first
+        # report wins; each forged event is refused, not taken for a late delivery.
+        n = 5
+        results, answers, lines = self.run_known("forge-report", n, {"delay_ms": 100})
+        self.assertEqual([a["events"] for a in answers], [0, 0, 2, 4, 6])
+        self.assert_lambdas_figures(lines, results)
+        self.assertEqual(health_total(lines, "TelemetryEventsRejected"), 12)
+        self.assertEqual(health_total(lines, "TelemetryEventsLate"), 0)
+
+    def test_reports_for_made_up_ids_change_no_figure(self):
+        n = 4
+        results, answers, lines = self.run_known("forge-unknown", n)
+        self.assert_lambdas_figures(lines, results)
+        # each made-up id's runtimeDone and report, judged after the next INVOKE or at SHUTDOWN
+        self.assertEqual(health_total(lines, "TelemetryEventsRejected"), 2 * n)
+        self.assertEqual(health_total(lines, "LedgerEvicted"), 0)
+
+    def test_a_forged_logs_dropped_is_refused(self):
+        # 999,999,999,999 records is beyond what the platform can have produced (the ledger's
+        # allowance: a few dozen at init, eight per invocation).
+        n = 3
+        results, _, lines = self.run_known("forge-dropped", n)
+        self.assertEqual(health_total(lines, "TelemetryEventsDropped"), 0)
+        self.assertEqual(health_total(lines, "TelemetryEventsRejected"), n)
+        self.assert_lambdas_figures(lines, results)
+
+    def test_a_forged_init_report_is_refused(self):
+        # The report carries no initDurationMs here, so the cold start's init duration is the
+        # platform.initReport's: the first one, which the platform delivered while the function
+        # waited, before the forged 4242 ms went out and before the cold start's record did.
+        n = 2
+        results, _, lines = self.run_known("forge-init", n, {"delay_ms": 300},
+                                           report_init_duration=False)
+        recs = invocation_records(lines)
+        self.assertTrue(recs[0]["ColdStart"])
+        self.assertAlmostEqual(recs[0]["InitDurationMilliseconds"], self.init_ms, places=2)
+        self.assertNotIn("InitDurationMilliseconds", recs[1])
+        self.assertEqual(health_total(lines, "TelemetryEventsRejected"), n)
+        self.assert_lambdas_figures(lines, results)
+
+    def test_a_flood_of_made_up_ids_evicts_nothing_real(self):
+        # 64 made-up ids (a start and a report each) per invocation, while the invocation's own
+        # id waits for its events: they push out only one another.
+        n = 5
+        results, _, lines = self.run_known("flood-ids", n)
+        self.assert_lambdas_figures(lines, results)
+        self.assertEqual(health_total(lines, "LedgerEvicted"), 0)
+        self.assertEqual(health_total(lines, "TelemetryEventsRejected"), 128 * n)
+
+    def test_a_stalling_pipeliner_that_knows_the_path_costs_nothing(self):
+        # As test_a_stalling_pipeliner_costs_nothing, on the real path: the connection proves
+        # itself, and what holds is the listener's back-pressure (no request parsed while an
+        # answer is pending, answers written without waiting, a peer that does not read them
+        # closed, at most 1,000 requests a connection), not the 404.
+        self.run_pipeliner(known=True)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@
  *    platform.start where ids come from it) whose record is not closed yet;
  *  - quarantine: platform halves for ids not known (yet): an event that overtook its INVOKE, or
  *    one nobody will ever claim;
- *  - emitted: the ids of the last records taken, to tell a late event from an unknown one.
+ *  - emitted: the ids of the last records taken and which of their events they had, to tell a
+ *    late event (one the record went out without) from a repeated one or an unknown one.
  * Known ids and quarantined ones never share a table: a flood of made-up ids cycles through the
  * quarantine and cannot push out an id leakwatch is waiting for.
  */
@@ -32,6 +33,12 @@ struct pending {
     struct lw_platform platform;
 };
 
+/* A record taken: its id, and which platform events it went out with. */
+struct emitted {
+    char request_id[LW_REQUEST_ID_MAX];
+    bool have_start, have_runtime_done, have_report;
+};
+
 struct lw_ledger {
     struct lw_ledger_config cfg;
     struct lw_health *health;
@@ -45,7 +52,7 @@ struct lw_ledger {
     uint64_t order;
     uint64_t epoch; /* INVOKEs seen (lw_ledger_expect) */
 
-    char (*emitted)[LW_REQUEST_ID_MAX];
+    struct emitted *emitted;
     size_t emitted_cap, emitted_next, emitted_count;
 
     bool have_init_report;
@@ -201,13 +208,13 @@ static struct pending *find_pending(struct lw_ledger *l, struct pending *table,
     return NULL;
 }
 
-static bool was_emitted(const struct lw_ledger *l, const char *request_id)
+static struct emitted *find_emitted(struct lw_ledger *l, const char *request_id)
 {
     for (size_t i = 0; i < l->emitted_count; i++) {
-        if (strncmp(l->emitted[i], request_id, LW_REQUEST_ID_MAX) == 0)
-            return true;
+        if (strncmp(l->emitted[i].request_id, request_id, LW_REQUEST_ID_MAX) == 0)
+            return &l->emitted[i];
     }
-    return false;
+    return NULL;
 }
 
 static bool is_ready(const struct lw_ledger *l, const struct held *h)
@@ -262,7 +269,7 @@ static void claim_quarantined(struct lw_ledger *l, const char *request_id, struc
 static struct pending *make_known(struct lw_ledger *l, const char *request_id)
 {
     if (find_pending(l, l->known, request_id) != NULL || find_held(l, request_id) != NULL ||
-        was_emitted(l, request_id))
+        find_emitted(l, request_id) != NULL)
         return NULL;
     struct pending pushed;
     struct pending *k = new_pending(l, l->known, request_id, &pushed);
@@ -392,12 +399,25 @@ void lw_ledger_add_event(struct lw_ledger *ledger, const struct lw_platform_even
     struct lw_platform *p = NULL;
     struct held *h = find_held(l, ev->request_id);
     struct pending *k = h == NULL ? find_pending(l, l->known, ev->request_id) : NULL;
+    struct emitted *e = NULL;
     if (h != NULL)
         p = &h->rec.platform;
     else if (k != NULL)
         p = &k->platform;
-    else if (was_emitted(l, ev->request_id)) {
+    else if ((e = find_emitted(l, ev->request_id)) != NULL) {
+        /* Late only when the record went out without it, and only the first time; a second one
+         * is a replay or a forgery whenever it comes, and must not pass for a late delivery. */
+        struct lw_platform had = {.have_start = e->have_start,
+                                  .have_runtime_done = e->have_runtime_done,
+                                  .have_report = e->have_report};
+        if (repeated(&had, ev->type)) {
+            implausible(l, 1, name);
+            return;
+        }
         lw_health_add(l->health, LW_H_TELEMETRY_LATE, 1);
+        e->have_start |= ev->type == LW_EV_START;
+        e->have_runtime_done |= ev->type == LW_EV_RUNTIME_DONE;
+        e->have_report |= ev->type == LW_EV_REPORT;
         return;
     } else if (l->cfg.ids_from_start && ev->type == LW_EV_START) {
         /* not held, known or taken (checked above): make_known() cannot refuse it */
@@ -453,7 +473,11 @@ bool lw_ledger_take(struct lw_ledger *ledger, struct lw_record *out)
         out->platform.have_init_duration = true;
         out->platform.init_duration_ms = l->init_report_ms;
     }
-    lw_text_copy(l->emitted[l->emitted_next], LW_REQUEST_ID_MAX, out->request_id);
+    struct emitted *e = &l->emitted[l->emitted_next];
+    lw_text_copy(e->request_id, sizeof(e->request_id), out->request_id);
+    e->have_start = out->platform.have_start;
+    e->have_runtime_done = out->platform.have_runtime_done;
+    e->have_report = out->platform.have_report;
     l->emitted_next = (l->emitted_next + 1) % l->emitted_cap;
     if (l->emitted_count < l->emitted_cap)
         l->emitted_count++;

@@ -353,6 +353,7 @@ struct lw_pipeline *lw_pipeline_new(const struct lw_pipeline_config *cfg, struct
         p->exporter = start_exporter(cfg, health);
     p->clock = lw_clock_or_system(cfg->clock);
     lw_identity_init(&p->identity, cfg->env_id, cfg->process_start_ms);
+    p->identity.restorable = cfg->config->mode == LW_MODE_SNAPSTART;
     p->intervals_mode = cfg->intervals;
     lw_intervals_init(&p->intervals, cfg->intervals_seed, cfg->config->interval_ms);
     p->emf.namespace_ = cfg->config->emf_namespace;
@@ -435,22 +436,34 @@ void lw_pipeline_add_record(struct lw_pipeline *p, const struct lw_record *rec)
         lw_exporter_notify(p->exporter); /* thawed now: a good moment to send */
 }
 
-/* platform.initStart and restoreStart name the environment (lock held). */
+/*
+ * platform.initStart and restoreStart name the environment (lock held), through the identity's
+ * own filter (identity.h): what it refuses is counted and said without the id, whose bytes a
+ * stranger may have chosen.
+ */
 static void identity_event(struct lw_pipeline *p, const struct lw_platform_event *ev)
 {
-    bool changed = false;
+    enum lw_identity_outcome o = LW_IDENTITY_KEPT;
+    const char *instance_id = (ev->fields & LW_EVF_INSTANCE_ID) ? ev->instance_id : NULL;
     if (ev->type == LW_EV_INIT_START) {
-        changed = lw_identity_on_init_start(&p->identity, ev->instance_id);
+        o = lw_identity_on_init_start(&p->identity, instance_id);
     } else if (ev->type == LW_EV_RESTORE_START) {
         char own[LW_ENV_ID_MAX] = "";
-        if (ev->instance_id[0] == '\0')
+        if (instance_id == NULL)
             lw_identity_new_env_id(own, sizeof(own));
         uint64_t at = (ev->fields & LW_EVF_TIME) ? ev->time_ms : lw_clock_wall_ms(p->clock);
-        lw_identity_on_restore(&p->identity, ev->instance_id, own, at);
-        lw_info("restored from a SnapStart snapshot: environment %s", p->identity.env_id);
-        changed = true;
+        o = lw_identity_on_restore(&p->identity, instance_id, own, at);
+        /* the id is printable ASCII now: checked by the filter, or made by leakwatch */
+        if (o == LW_IDENTITY_CHANGED)
+            lw_info("restored from a SnapStart snapshot: environment %s", p->identity.env_id);
+    } else {
+        return;
     }
-    if (changed && p->exporter != NULL)
+    if (o == LW_IDENTITY_REFUSED) {
+        lw_health_add(p->health, LW_H_TELEMETRY_EVENTS_REJECTED, 1);
+        lw_debug("pipeline: 1 %s not counted", lw_platform_event_type_name(ev->type));
+    }
+    if (o == LW_IDENTITY_CHANGED && p->exporter != NULL)
         lw_exporter_set_instance(p->exporter, p->identity.env_id);
 }
 

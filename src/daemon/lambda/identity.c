@@ -38,23 +38,41 @@ void lw_identity_init(struct lw_identity *id, const char *own_id, uint64_t now_m
     id->since_ms = now_ms;
 }
 
-bool lw_identity_on_init_start(struct lw_identity *id, const char *instance_id)
+bool lw_identity_instance_id_ok(const char *s)
 {
-    if (instance_id == NULL || instance_id[0] == '\0' || id->restored ||
-        strcmp(id->env_id, instance_id) == 0)
+    size_t n = strnlen(s, LW_INSTANCE_ID_MAX + 1);
+    if (n == 0 || n > LW_INSTANCE_ID_MAX)
         return false;
-    set_id(id, instance_id);
-    id->from_platform = true;
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
+            return false;
+    }
     return true;
 }
 
-void lw_identity_on_restore(struct lw_identity *id, const char *instance_id, const char *new_own_id,
-                            uint64_t restore_ms)
+enum lw_identity_outcome lw_identity_on_init_start(struct lw_identity *id, const char *instance_id)
 {
-    bool platform = instance_id != NULL && instance_id[0] != '\0';
+    if (id->init_started || (instance_id != NULL && !lw_identity_instance_id_ok(instance_id)))
+        return LW_IDENTITY_REFUSED;
+    id->init_started = true;
+    if (instance_id == NULL || id->restored || strcmp(id->env_id, instance_id) == 0)
+        return LW_IDENTITY_KEPT;
+    set_id(id, instance_id);
+    id->from_platform = true;
+    return LW_IDENTITY_CHANGED;
+}
+
+enum lw_identity_outcome lw_identity_on_restore(struct lw_identity *id, const char *instance_id,
+                                                const char *new_own_id, uint64_t restore_ms)
+{
+    if (!id->restorable || id->restores > 0 ||
+        (instance_id != NULL && !lw_identity_instance_id_ok(instance_id)))
+        return LW_IDENTITY_REFUSED;
+    bool platform = instance_id != NULL;
     set_id(id, platform ? instance_id : new_own_id);
     id->from_platform = platform;
     id->restored = true;
     id->restores++;
     id->since_ms = restore_ms;
+    return LW_IDENTITY_CHANGED;
 }

@@ -184,6 +184,8 @@ static bool parse_event(const cJSON *item, struct lw_platform_event *ev)
     lw_json_item_string(r[R_STATE], ev->state, sizeof(ev->state));
     lw_json_item_string(r[R_REASON], ev->reason, sizeof(ev->reason));
     if (ev->type == LW_EV_INIT_START || ev->type == LW_EV_RESTORE_START) {
+        if (r[R_INSTANCE_ID] != NULL)
+            ev->fields |= LW_EVF_INSTANCE_ID;
         const char *id = cJSON_GetStringValue(r[R_INSTANCE_ID]);
         if (id != NULL && strlen(id) < sizeof(ev->instance_id))
             lw_json_item_string(r[R_INSTANCE_ID], ev->instance_id, sizeof(ev->instance_id));

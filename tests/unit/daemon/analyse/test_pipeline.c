@@ -203,12 +203,13 @@ static struct lw_pipeline *start(bool telemetry, struct lw_health *health)
 }
 
 /* A pipeline of "orders" with fresh health counters, writing to a new pipe. */
+static struct lw_health fresh_health; /* start_fresh's: still there after finish */
+
 static struct lw_pipeline *start_fresh(bool telemetry)
 {
-    static struct lw_health health;
-    memset(&health, 0, sizeof(health));
+    memset(&fresh_health, 0, sizeof(fresh_health));
     out_open();
-    return start(telemetry, &health);
+    return start(telemetry, &fresh_health);
 }
 
 /* SHUTDOWN (reason as its category) with budget_ms to flush, then every line written, parsed. */
@@ -350,6 +351,44 @@ static void test_a_partial_end_reading_counts_as_incomplete_once(void **state)
     /* the first record's line carries its own count */
     assert_true(num(docs[0], "RecordsIncomplete") == 1);
     assert_true(counted == 2);
+    for (size_t i = 0; i < n; i++)
+        cJSON_Delete(docs[i]);
+}
+
+/*
+ * initStart and restoreStart through the identity's filter (identity.h): a malformed instanceId,
+ * a second initStart and a restoreStart where no restore can happen (not SnapStart) are counted
+ * as rejected and rename nothing; the record is emitted under the first genuine initStart's id.
+ */
+static void test_only_a_plausible_start_names_the_environment(void **state)
+{
+    (void)state;
+    struct lw_pipeline *p = start_fresh(true);
+    static const char *const batches[] = {
+        "[{\"type\":\"platform.initStart\",\"record\":{\"instanceId\":\"a\\u001b[2Jb\"}}]",
+        "[{\"type\":\"platform.initStart\",\"record\":{\"instanceId\":42}}]",
+        "[{\"type\":\"platform.initStart\",\"record\":{\"instanceId\":\"2026/01/05/[$LATEST]"
+        "real\"}}]",
+        "[{\"type\":\"platform.initStart\",\"record\":{\"instanceId\":\"forged\"}}]",
+        "[{\"type\":\"platform.restoreStart\",\"record\":{\"instanceId\":\"forged\"}}]",
+        "[{\"type\":\"platform.restoreStart\",\"record\":{}}]",
+    };
+    for (size_t i = 0; i < sizeof(batches) / sizeof(batches[0]); i++)
+        lw_pipeline_add_telemetry(p, batches[i], strlen(batches[i]));
+    static struct lw_record rec;
+    make_record(&rec, 1);
+    lw_pipeline_add_record(p, &rec);
+    char body[2048];
+    size_t len = make_batch(body, sizeof(body), 1);
+    lw_pipeline_add_telemetry(p, body, len);
+    static cJSON *docs[4];
+    size_t n = finish(p, "spindown", 1, 400, docs, 4);
+    assert_int_equal(n, 2);
+    assert_string_equal(str(docs[0], "EnvironmentId"), "2026/01/05/[$LATEST]real");
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(docs[0], "ColdStart")));
+    assert_null(cJSON_GetObjectItemCaseSensitive(docs[0], "Restored"));
+    assert_string_equal(str(docs[1], "EnvironmentId"), "2026/01/05/[$LATEST]real");
+    assert_int_equal(fresh_health.c[LW_H_TELEMETRY_EVENTS_REJECTED], 5);
     for (size_t i = 0; i < n; i++)
         cJSON_Delete(docs[i]);
 }
@@ -642,6 +681,7 @@ int main(void)
         cmocka_unit_test(test_records_and_telemetry_from_two_threads),
         cmocka_unit_test(test_shutdown_emits_what_never_got_its_report),
         cmocka_unit_test(test_a_partial_end_reading_counts_as_incomplete_once),
+        cmocka_unit_test(test_only_a_plausible_start_names_the_environment),
         cmocka_unit_test(test_without_telemetry_records_go_out_at_once),
         cmocka_unit_test(test_shutdown_returns_by_its_deadline_when_stdout_is_full),
         cmocka_unit_test(test_a_closed_stdout_is_said_once_and_counted),

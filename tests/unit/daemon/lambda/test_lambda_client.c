@@ -173,6 +173,32 @@ static void test_subscribe_refusals(void **state)
     assert_string_equal(schema, "untouched");
 }
 
+/*
+ * A request that cannot be built (a runtime API address longer than any URL leakwatch builds, a
+ * port of 0) fails before anything is sent: the transport is never called, the error is
+ * returned, the schema is left alone, and the refusal is said from a response that was zeroed,
+ * never from one left uninitialised (run under valgrind or the ASan build to see it).
+ */
+static void test_subscribe_request_that_cannot_be_built(void **state)
+{
+    (void)state;
+    const char *schema = "untouched";
+    char long_api[LW_URL_MAX + 16];
+    memset(long_api, 'h', sizeof(long_api) - 1);
+    long_api[sizeof(long_api) - 1] = '\0';
+    memset(&f, 0, sizeof(f)); /* no answer scripted: a call to the transport fails the test */
+    assert_int_equal(lw_lambda_client_subscribe(&api, long_api, "id", sub, &schema),
+                     LW_ERR_TOO_LARGE);
+    assert_int_equal(f.next, 0);
+
+    struct lw_subscription no_port = sub;
+    no_port.port = 0;
+    assert_int_equal(lw_lambda_client_subscribe(&api, "h:1", "id", no_port, &schema),
+                     LW_ERR_INVALID);
+    assert_int_equal(f.next, 0);
+    assert_string_equal(schema, "untouched");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -182,6 +208,7 @@ int main(void)
         cmocka_unit_test(test_register_gives_up_where_no_retry_helps),
         cmocka_unit_test(test_subscribe_new_schema_then_fallback),
         cmocka_unit_test(test_subscribe_refusals),
+        cmocka_unit_test(test_subscribe_request_that_cannot_be_built),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
