@@ -280,17 +280,24 @@ static void test_records_and_telemetry_from_two_threads(void **state)
         cJSON_Delete(docs[i]);
 }
 
+/* Invocation seq's record, then its platform report. */
+static void add_reported(struct lw_pipeline *p, unsigned seq)
+{
+    static struct lw_record rec;
+    make_record(&rec, seq);
+    lw_pipeline_add_record(p, &rec);
+    char body[2048];
+    size_t len = make_batch(body, sizeof(body), seq);
+    lw_pipeline_add_telemetry(p, body, len);
+}
+
 static void test_shutdown_emits_what_never_got_its_report(void **state)
 {
     (void)state;
     struct lw_pipeline *p = start_fresh(true);
     static struct lw_record rec;
     /* only the first invocation's report ever arrives, in time */
-    make_record(&rec, 1);
-    lw_pipeline_add_record(p, &rec);
-    char body[2048];
-    size_t len = make_batch(body, sizeof(body), 1);
-    lw_pipeline_add_telemetry(p, body, len);
+    add_reported(p, 1);
     for (unsigned seq = 2; seq <= 3; seq++) {
         make_record(&rec, seq);
         lw_pipeline_add_record(p, &rec);
@@ -375,12 +382,7 @@ static void test_only_a_plausible_start_names_the_environment(void **state)
     };
     for (size_t i = 0; i < sizeof(batches) / sizeof(batches[0]); i++)
         lw_pipeline_add_telemetry(p, batches[i], strlen(batches[i]));
-    static struct lw_record rec;
-    make_record(&rec, 1);
-    lw_pipeline_add_record(p, &rec);
-    char body[2048];
-    size_t len = make_batch(body, sizeof(body), 1);
-    lw_pipeline_add_telemetry(p, body, len);
+    add_reported(p, 1);
     static cJSON *docs[4];
     size_t n = finish(p, "spindown", 1, 400, docs, 4);
     assert_int_equal(n, 2);
