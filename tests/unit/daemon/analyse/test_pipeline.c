@@ -374,8 +374,8 @@ static void test_only_a_plausible_start_names_the_environment(void **state)
     static const char *const batches[] = {
         "[{\"type\":\"platform.initStart\",\"record\":{\"instanceId\":\"a\\u001b[2Jb\"}}]",
         "[{\"type\":\"platform.initStart\",\"record\":{\"instanceId\":42}}]",
-        "[{\"type\":\"platform.initStart\",\"record\":{\"instanceId\":\"2026/01/05/[$LATEST]"
-        "real\"}}]",
+        ("[{\"type\":\"platform.initStart\",\"record\":{\"instanceId\":\"2026/01/05/[$LATEST]"
+         "real\"}}]"),
         "[{\"type\":\"platform.initStart\",\"record\":{\"instanceId\":\"forged\"}}]",
         "[{\"type\":\"platform.restoreStart\",\"record\":{\"instanceId\":\"forged\"}}]",
         "[{\"type\":\"platform.restoreStart\",\"record\":{}}]",
