@@ -77,6 +77,7 @@ struct lw_config {
     bool function_version_set;
     char region[LW_CONFIG_STR_MAX]; /* AWS_REGION */
     char initialization_type[64];   /* AWS_LAMBDA_INITIALIZATION_TYPE */
+    bool initialization_type_set;   /* it came from the environment (not the default) */
     enum lw_mode mode;              /* from initialization_type */
     uint64_t memory_limit_bytes;    /* AWS_LAMBDA_FUNCTION_MEMORY_SIZE (MB) in bytes */
 

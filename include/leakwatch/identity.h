@@ -31,11 +31,11 @@
  *    space (0x21-0x7e): the log stream names Lambda uses ("2025/01/29/[$LATEST]0123abcd...")
  *    are, and such a name is safe in a log line, a JSON document and a terminal;
  *  - platform.initStart counts once per process: an environment has one init. The first wins;
- *  - platform.restoreStart counts only where a restore can happen (SnapStart, `restorable`) and
- *    once per process: Lambda restores a snapshot into a new environment and never snapshots a
- *    restored one, so a second restoreStart is a replay or a forgery. The first wins.
- * A refused event does not use up its one chance: a forged malformed one cannot shut out the
- * platform's.
+ *  - platform.restoreStart counts only where a restore can happen (`restorable`: SnapStart, or a
+ *    platform that does not say its mode) and once per process: Lambda restores a snapshot into a
+ * new environment and never snapshots a restored one, so a second restoreStart is a replay or a
+ * forgery. The first wins. A refused event does not use up its one chance: a forged malformed one
+ * cannot shut out the platform's.
  */
 #define LW_INSTANCE_ID_MAX (LW_ENV_ID_MAX - 1)
 
@@ -52,7 +52,7 @@ struct lw_identity {
     uint32_t restores;  /* restores seen by this process (more than one: a snapshot of a
                            snapshot, or a replayed event) */
     uint64_t since_ms;  /* epoch ms when this identity began: init, or the restore */
-    bool restorable;    /* SnapStart: a restore can happen (set by the caller after init) */
+    bool restorable;    /* a restore can happen (set by the caller after init) */
     bool init_started;  /* a platform.initStart was accepted */
 };
 

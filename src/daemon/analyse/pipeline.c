@@ -353,7 +353,12 @@ struct lw_pipeline *lw_pipeline_new(const struct lw_pipeline_config *cfg, struct
         p->exporter = start_exporter(cfg, health);
     p->clock = lw_clock_or_system(cfg->clock);
     lw_identity_init(&p->identity, cfg->env_id, cfg->process_start_ms);
-    p->identity.restorable = cfg->config->mode == LW_MODE_SNAPSTART;
+    /* A restore can happen on SnapStart, and wherever the platform does not say which mode this
+     * is: that AWS_LAMBDA_INITIALIZATION_TYPE reaches extensions is documented for Managed
+     * Instances only, and a restore refused for want of it would leave restored environments
+     * one identity. */
+    p->identity.restorable =
+        cfg->config->mode == LW_MODE_SNAPSTART || !cfg->config->initialization_type_set;
     p->intervals_mode = cfg->intervals;
     lw_intervals_init(&p->intervals, cfg->intervals_seed, cfg->config->interval_ms);
     p->emf.namespace_ = cfg->config->emf_namespace;

@@ -301,8 +301,9 @@ void lw_config_load(struct lw_config *cfg, lw_getenv_fn get, void *ctx)
         load_str(cfg, get, ctx, "AWS_LAMBDA_FUNCTION_VERSION", cfg->function_version,
                  sizeof(cfg->function_version), "$LATEST");
     load_str(cfg, get, ctx, "AWS_REGION", cfg->region, sizeof(cfg->region), "");
-    load_str(cfg, get, ctx, "AWS_LAMBDA_INITIALIZATION_TYPE", cfg->initialization_type,
-             sizeof(cfg->initialization_type), "on-demand");
+    cfg->initialization_type_set =
+        load_str(cfg, get, ctx, "AWS_LAMBDA_INITIALIZATION_TYPE", cfg->initialization_type,
+                 sizeof(cfg->initialization_type), "on-demand");
     if (strcmp(cfg->initialization_type, "lambda-managed-instances") == 0)
         cfg->mode = LW_MODE_MANAGED_INSTANCES;
     else if (strcmp(cfg->initialization_type, "snap-start") == 0)

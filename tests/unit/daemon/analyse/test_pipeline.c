@@ -171,6 +171,9 @@ static struct lw_config cfg;
 
 /* A pipeline of function `function`; with a tmpdir it keeps its state file there, without one
  * none (the tests in one process would otherwise tell each other's deaths). */
+/* AWS_LAMBDA_INITIALIZATION_TYPE for the next start_in; NULL: not set. */
+static const char *init_type = "on-demand";
+
 static struct lw_pipeline *start_in(bool telemetry, struct lw_health *health, const char *function,
                                     const char *tmpdir)
 {
@@ -180,6 +183,8 @@ static struct lw_pipeline *start_in(bool telemetry, struct lw_health *health, co
                          "emf",
                          "LEAKWATCH_STATE_FILE",
                          tmpdir != NULL ? "true" : "false",
+                         "AWS_LAMBDA_INITIALIZATION_TYPE",
+                         init_type,
                          "TMPDIR",
                          tmpdir,
                          NULL};
@@ -391,6 +396,32 @@ static void test_only_a_plausible_start_names_the_environment(void **state)
     assert_null(cJSON_GetObjectItemCaseSensitive(docs[0], "Restored"));
     assert_string_equal(str(docs[1], "EnvironmentId"), "2026/01/05/[$LATEST]real");
     assert_int_equal(fresh_health.c[LW_H_TELEMETRY_EVENTS_REJECTED], 5);
+    for (size_t i = 0; i < n; i++)
+        cJSON_Delete(docs[i]);
+}
+
+/* Where the platform does not say which mode this is, a restore can happen: the first
+ * restoreStart names the environment (and says it was restored), a second is refused. */
+static void test_a_restore_where_the_mode_is_not_said(void **state)
+{
+    (void)state;
+    init_type = NULL;
+    struct lw_pipeline *p = start_fresh(true);
+    init_type = "on-demand";
+    static const char *const batches[] = {
+        "[{\"type\":\"platform.initStart\",\"record\":{\"instanceId\":\"snapshot\"}}]",
+        "[{\"type\":\"platform.restoreStart\",\"record\":{\"instanceId\":\"restored-1\"}}]",
+        "[{\"type\":\"platform.restoreStart\",\"record\":{\"instanceId\":\"forged\"}}]",
+    };
+    for (size_t i = 0; i < sizeof(batches) / sizeof(batches[0]); i++)
+        lw_pipeline_add_telemetry(p, batches[i], strlen(batches[i]));
+    add_reported(p, 1);
+    static cJSON *docs[4];
+    size_t n = finish(p, "spindown", 1, 400, docs, 4);
+    assert_int_equal(n, 2);
+    assert_string_equal(str(docs[0], "EnvironmentId"), "restored-1");
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(docs[0], "Restored")));
+    assert_int_equal(fresh_health.c[LW_H_TELEMETRY_EVENTS_REJECTED], 1);
     for (size_t i = 0; i < n; i++)
         cJSON_Delete(docs[i]);
 }
@@ -684,6 +715,7 @@ int main(void)
         cmocka_unit_test(test_shutdown_emits_what_never_got_its_report),
         cmocka_unit_test(test_a_partial_end_reading_counts_as_incomplete_once),
         cmocka_unit_test(test_only_a_plausible_start_names_the_environment),
+        cmocka_unit_test(test_a_restore_where_the_mode_is_not_said),
         cmocka_unit_test(test_without_telemetry_records_go_out_at_once),
         cmocka_unit_test(test_shutdown_returns_by_its_deadline_when_stdout_is_full),
         cmocka_unit_test(test_a_closed_stdout_is_said_once_and_counted),
