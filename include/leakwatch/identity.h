@@ -31,11 +31,12 @@
  *    space (0x21-0x7e): the log stream names Lambda uses ("2025/01/29/[$LATEST]0123abcd...")
  *    are, and such a name is safe in a log line, a JSON document and a terminal;
  *  - platform.initStart counts once per process: an environment has one init. The first wins;
- *  - platform.restoreStart counts only where a restore can happen (`restorable`: SnapStart, or a
- *    platform that does not say its mode) and once per process: Lambda restores a snapshot into a
- * new environment and never snapshots a restored one, so a second restoreStart is a replay or a
- * forgery. The first wins. A refused event does not use up its one chance: a forged malformed one
- * cannot shut out the platform's.
+ *  - platform.restoreStart counts only where a restore can happen (`restorable`: SnapStart, or
+ *    a platform that does not say its mode) and once per process: Lambda restores a snapshot
+ *    into a new environment and never snapshots a restored one, so a second restoreStart is a
+ *    replay or a forgery. The first wins.
+ * A refused event does not use up its one chance: a forged malformed one cannot shut out the
+ * platform's.
  */
 #define LW_INSTANCE_ID_MAX (LW_ENV_ID_MAX - 1)
 

@@ -367,6 +367,17 @@ static void test_a_partial_end_reading_counts_as_incomplete_once(void **state)
         cJSON_Delete(docs[i]);
 }
 
+/* A fresh pipeline given batches[0..n), then one invocation and its report, then SHUTDOWN:
+ * the lines written, parsed into docs. */
+static size_t one_invocation_after(const char *const *batches, size_t n, cJSON **docs, size_t cap)
+{
+    struct lw_pipeline *p = start_fresh(true);
+    for (size_t i = 0; i < n; i++)
+        lw_pipeline_add_telemetry(p, batches[i], strlen(batches[i]));
+    add_reported(p, 1);
+    return finish(p, "spindown", 1, 400, docs, cap);
+}
+
 /*
  * initStart and restoreStart through the identity's filter (identity.h): a malformed instanceId,
  * a second initStart and a restoreStart where no restore can happen (not SnapStart) are counted
@@ -375,7 +386,6 @@ static void test_a_partial_end_reading_counts_as_incomplete_once(void **state)
 static void test_only_a_plausible_start_names_the_environment(void **state)
 {
     (void)state;
-    struct lw_pipeline *p = start_fresh(true);
     static const char *const batches[] = {
         "[{\"type\":\"platform.initStart\",\"record\":{\"instanceId\":\"a\\u001b[2Jb\"}}]",
         "[{\"type\":\"platform.initStart\",\"record\":{\"instanceId\":42}}]",
@@ -385,11 +395,8 @@ static void test_only_a_plausible_start_names_the_environment(void **state)
         "[{\"type\":\"platform.restoreStart\",\"record\":{\"instanceId\":\"forged\"}}]",
         "[{\"type\":\"platform.restoreStart\",\"record\":{}}]",
     };
-    for (size_t i = 0; i < sizeof(batches) / sizeof(batches[0]); i++)
-        lw_pipeline_add_telemetry(p, batches[i], strlen(batches[i]));
-    add_reported(p, 1);
     static cJSON *docs[4];
-    size_t n = finish(p, "spindown", 1, 400, docs, 4);
+    size_t n = one_invocation_after(batches, sizeof(batches) / sizeof(batches[0]), docs, 4);
     assert_int_equal(n, 2);
     assert_string_equal(str(docs[0], "EnvironmentId"), "2026/01/05/[$LATEST]real");
     assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(docs[0], "ColdStart")));
@@ -405,19 +412,15 @@ static void test_only_a_plausible_start_names_the_environment(void **state)
 static void test_a_restore_where_the_mode_is_not_said(void **state)
 {
     (void)state;
-    init_type = NULL;
-    struct lw_pipeline *p = start_fresh(true);
-    init_type = "on-demand";
     static const char *const batches[] = {
         "[{\"type\":\"platform.initStart\",\"record\":{\"instanceId\":\"snapshot\"}}]",
         "[{\"type\":\"platform.restoreStart\",\"record\":{\"instanceId\":\"restored-1\"}}]",
         "[{\"type\":\"platform.restoreStart\",\"record\":{\"instanceId\":\"forged\"}}]",
     };
-    for (size_t i = 0; i < sizeof(batches) / sizeof(batches[0]); i++)
-        lw_pipeline_add_telemetry(p, batches[i], strlen(batches[i]));
-    add_reported(p, 1);
+    init_type = NULL;
     static cJSON *docs[4];
-    size_t n = finish(p, "spindown", 1, 400, docs, 4);
+    size_t n = one_invocation_after(batches, sizeof(batches) / sizeof(batches[0]), docs, 4);
+    init_type = "on-demand";
     assert_int_equal(n, 2);
     assert_string_equal(str(docs[0], "EnvironmentId"), "restored-1");
     assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(docs[0], "Restored")));
