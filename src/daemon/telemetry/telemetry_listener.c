@@ -349,27 +349,53 @@ static void conn_read(struct lw_telemetry_listener *l, struct conn *c)
 }
 
 /*
- * A slot for a new connection. When all are busy: the oldest connection that has not proven
- * itself goes (a stranger, or the platform's own connection a moment before its request, which
- * it sends at once); else the least recently active proven connection that is idle between
- * requests. A proven connection in the middle of a request is never pushed out: NULL then.
+ * What an unproven connection's first bytes say of it, measured against the request line only
+ * the platform can send ("POST <secret path> "): NOT_PLATFORM when they differ from it; UNKNOWN
+ * while they are a shorter part of it (nothing yet, or "POST /", which anyone can send);
+ * PLATFORM once the whole of it has come, a head still on its way.
+ */
+enum first_bytes { NOT_PLATFORM, UNKNOWN, PLATFORM };
+
+static enum first_bytes first_bytes(const struct lw_telemetry_listener *l, const struct conn *c)
+{
+    static const char method[] = "POST ";
+    size_t m = sizeof(method) - 1, p = strlen(l->path);
+    size_t n = c->len < m + p + 1 ? c->len : m + p + 1;
+    for (size_t i = 0; i < n; i++) {
+        char want = i < m ? method[i] : i < m + p ? l->path[i - m] : ' ';
+        if (c->buf[i] != want)
+            return NOT_PLATFORM;
+    }
+    return n == m + p + 1 ? PLATFORM : UNKNOWN;
+}
+
+/*
+ * A slot for a new connection. When all are busy: the oldest unproven connection whose first
+ * bytes cannot be the platform's goes, else the oldest whose bytes cannot tell yet (a stranger,
+ * or the platform's own connection a moment before its request, which it sends at once), else
+ * the least recently active proven connection that is idle between requests. A connection in
+ * the middle of a request to the secret path is never pushed out, proven or with only its
+ * request line in so far: NULL then.
  */
 static struct conn *free_slot(struct lw_telemetry_listener *l)
 {
-    struct conn *stranger = NULL, *idle = NULL;
+    struct conn *stranger[2] = {NULL, NULL}, *idle = NULL; /* by enum first_bytes */
     for (unsigned i = 0; i < l->max_conns; i++) {
         struct conn *c = &l->conns[i];
         if (c->fd < 0)
             return c;
         if (!c->proven) {
-            if (stranger == NULL || c->accepted < stranger->accepted)
-                stranger = c;
+            enum first_bytes k = first_bytes(l, c);
+            if (k != PLATFORM && (stranger[k] == NULL || c->accepted < stranger[k]->accepted))
+                stranger[k] = c;
         } else if (c->phase == PHASE_HEAD && c->len == 0) {
             if (idle == NULL || c->last_active < idle->last_active)
                 idle = c;
         }
     }
-    struct conn *victim = stranger != NULL ? stranger : idle;
+    struct conn *victim = stranger[NOT_PLATFORM] != NULL ? stranger[NOT_PLATFORM]
+                          : stranger[UNKNOWN] != NULL    ? stranger[UNKNOWN]
+                                                         : idle;
     if (victim != NULL)
         conn_drop(l, victim, "all connections busy; a newer one takes its place");
     return victim;

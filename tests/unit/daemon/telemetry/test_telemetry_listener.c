@@ -631,6 +631,52 @@ static void test_strangers_never_push_out_the_platform(void **state)
 }
 
 /*
+ * The platform's connection whose request line to the secret path is in, its head still on the
+ * way, is in the middle of a request: a flood of strangers (silent, "POST /", other paths) never
+ * pushes it out, though it has not proven itself yet and is the oldest unproven one.
+ */
+static void test_a_request_line_to_the_secret_path_keeps_its_slot(void **state)
+{
+    (void)state;
+    struct lw_telemetry_listener_config cfg;
+    lw_telemetry_listener_config_init(&cfg);
+    cfg.bind_address = "127.0.0.1";
+    cfg.port = 0;
+    cfg.path = "/b3f1c0de";
+    struct fixture *f = start_with(&cfg);
+    static const char full[] = "POST /b3f1c0de HTTP/1.1\r\nContent-Length: 2\r\n\r\n[]";
+    char resp[512];
+    int platform = connect_to(f->port);
+    send_str(platform, "POST /b3f1c0de HTTP/1.1\r\nHost: sandbox.localdomain\r\nContent-Le");
+    /* a complete request after it: answered only once the listener has read the first */
+    int probe = connect_to(f->port);
+    send_str(probe, full);
+    assert_int_equal(read_status(probe, resp, sizeof(resp)), 200);
+    close(probe);
+    enum { FLOOD = 4 * LW_TELEMETRY_MAX_CONNECTIONS };
+    int strangers[FLOOD];
+    for (int i = 0; i < FLOOD; i++) {
+        strangers[i] = connect_to(f->port);
+        if (i % 4 == 1)
+            send_str(strangers[i], "POST /");
+        else if (i % 4 == 2)
+            send_str(strangers[i], "POST /b3f1c0dX HTTP/1.1\r\n");
+    }
+    probe = connect_to(f->port);
+    send_str(probe, full);
+    assert_int_equal(read_status(probe, resp, sizeof(resp)), 200);
+    close(probe);
+    send_str(platform, "ngth: 3\r\n\r\n[7]");
+    assert_int_equal(read_status(platform, resp, sizeof(resp)), 200);
+    assert_int_equal(sink_count(&f->sink), 3);
+    assert_true(peer_closed(strangers[0]));
+    for (int i = 0; i < FLOOD; i++)
+        close(strangers[i]);
+    close(platform);
+    stop(f);
+}
+
+/*
  * A stranger gets unproven_timeout_ms of listener time; a jump of the clock far beyond what
  * poll() was asked to wait is a freeze of the environment, and counts against nobody.
  */
@@ -864,6 +910,7 @@ int main(void)
         cmocka_unit_test(test_pipeliner_cannot_hold_the_listener),
         cmocka_unit_test(test_request_budget),
         cmocka_unit_test(test_strangers_never_push_out_the_platform),
+        cmocka_unit_test(test_a_request_line_to_the_secret_path_keeps_its_slot),
         cmocka_unit_test(test_unproven_timeout_and_freezes),
         cmocka_unit_test(test_stalled_request),
         cmocka_unit_test(test_bind_address_from_hosts),
