@@ -52,6 +52,18 @@ static void on_telemetry(void *ctx, const char *body, size_t len)
     lw_pipeline_add_telemetry(d->pipeline, body, len);
 }
 
+/* While event/next waits: the Telemetry API's batches are read on this thread, in the same
+ * poll(), so an invocation costs one wake-up for both. */
+static enum lw_err serve_telemetry(void *ctx, int fd)
+{
+    struct daemon *d = ctx;
+    enum lw_err err = lw_telemetry_listener_serve_until(d->listener, fd);
+    if (err != LW_OK && lw_telemetry_listener_start_thread(d->listener) == LW_OK)
+        lw_warn("telemetry listener: poll failed while waiting for event/next; the listener "
+                "has a thread of its own from now on");
+    return err;
+}
+
 static void tick(void *ctx)
 {
     struct daemon *d = ctx;
@@ -142,6 +154,10 @@ static int shutdown_now(struct daemon *d, const struct lw_lambda_event *ev)
     uint64_t margin = SHUTDOWN_MARGIN_MS + lw_leak_check_reserve_ms();
     uint64_t deadline = ev->deadline_ms > margin ? ev->deadline_ms - margin : t + 1000;
     lw_ticker_stop(d->ticker); /* before the last reading: one thread reads at a time */
+    /* The last reports come while this thread settles and flushes: from now on the listener
+     * has a thread of its own. Without one, they are not read, and the records say so. */
+    if (d->listener != NULL && lw_telemetry_listener_start_thread(d->listener) != LW_OK)
+        lw_warn("the last invocations' reports cannot be read: their records go out without");
     if (d->pipeline != NULL)
         lw_pipeline_settle(d->pipeline, t, deadline);
     if (d->boundary != NULL)
@@ -194,6 +210,10 @@ static int run(struct daemon *d)
     if (lw_lambda_events_init(&d->events, &d->api, d->cfg.runtime_api, d->reg.extension_id) !=
         LW_OK)
         return 1;
+    if (d->listener != NULL) {
+        d->events.wait = serve_telemetry;
+        d->events.wait_ctx = d;
+    }
     for (;;) {
         struct lw_lambda_event ev;
         if (lw_lambda_events_next(&d->events, &ev) != LW_OK)

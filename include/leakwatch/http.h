@@ -87,6 +87,8 @@ enum lw_err lw_http_loopback_send(struct lw_http_transport *t, const struct lw_h
 enum lw_err lw_http_loopback_receive(struct lw_http_transport *t, const struct lw_http_request *req,
                                      struct lw_http_response *resp);
 bool lw_http_loopback_answered(const struct lw_http_transport *t);
+/* The socket of the request in flight, to wait on with other work (-1: none, or not loopback). */
+int lw_http_loopback_fd(const struct lw_http_transport *t);
 
 /*
  * The libcurl transport: one reusable easy handle (keep-alive), TCP_NODELAY, CA bundle from

@@ -47,6 +47,8 @@ enum lw_err lw_lambda_client_subscribe(struct lw_http_transport *api, const char
  * on_batch(ctx, ...) on the listener's thread. NULL (said) when either fails: leakwatch then
  * goes on with /proc figures alone.
  */
+/* The listener runs on the caller's thread (lw_telemetry_listener_serve_until) until it is given
+ * its own (lw_telemetry_listener_start_thread). */
 struct lw_telemetry_listener *lw_lambda_client_start_telemetry(
     struct lw_http_transport *api, const struct lw_config *cfg, const char *extension_id,
     void (*on_batch)(void *ctx, const char *body, size_t len), void *ctx, struct lw_health *health);
@@ -60,6 +62,10 @@ struct lw_lambda_events {
     struct lw_lambda_request next;
     bool pending;               /* event/next sent, its answer not read yet */
     struct lw_json_arena arena; /* cJSON of each answer */
+    /* NULL, or what waits until fd (event/next's socket) is readable, doing other work
+     * meanwhile: the daemon serves the telemetry listener there, on the same thread. */
+    enum lw_err (*wait)(void *ctx, int fd);
+    void *wait_ctx;
 };
 
 enum lw_err lw_lambda_events_init(struct lw_lambda_events *e, struct lw_http_transport *api,

@@ -24,6 +24,7 @@
 #ifndef LEAKWATCH_TELEMETRY_LISTENER_H
 #define LEAKWATCH_TELEMETRY_LISTENER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -60,6 +61,9 @@ struct lw_telemetry_listener_config {
     uint32_t unproven_timeout_ms;
     uint32_t stall_timeout_ms;
     const struct lw_clock *clock; /* NULL: the system clock */
+    /* No thread of its own: the caller serves it with lw_telemetry_listener_serve_until(),
+     * until lw_telemetry_listener_start_thread() gives it one. */
+    bool on_caller_thread;
 };
 
 /* Defaults: the address from /etc/hosts, LW_TELEMETRY_DEFAULT_PORT (limits.h), a secret path,
@@ -84,6 +88,18 @@ lw_telemetry_listener_start(const struct lw_telemetry_listener_config *cfg,
                             struct lw_health *health, enum lw_err *err);
 
 /* The port actually bound (the configured one, or the fallback). Put it in the subscription. */
+/*
+ * On the caller's thread (on_caller_thread): serves the listener until fd is readable (or has
+ * an error or hang-up for its reader to find), in one poll() over fd and the listener's
+ * sockets. fd comes first: once it is readable this returns without serving the listener in
+ * that turn, and what the listener had waiting gets one turn at the start of the next call,
+ * even if fd is readable again by then. LW_ERR_IO when poll() fails.
+ */
+enum lw_err lw_telemetry_listener_serve_until(struct lw_telemetry_listener *listener, int fd);
+
+/* A thread of its own from now on (the caller stops serving it); LW_OK if it already has one. */
+enum lw_err lw_telemetry_listener_start_thread(struct lw_telemetry_listener *listener);
+
 uint16_t lw_telemetry_listener_port(const struct lw_telemetry_listener *listener);
 
 /* The path accepted ("/" and the secret), for the subscription's URI. A secret: never log it. */

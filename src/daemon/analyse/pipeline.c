@@ -48,21 +48,18 @@ struct lw_pipeline {
     struct lw_ledger_config ledger_config;
     bool intervals_mode; /* Managed Instances: interval records, telemetry counted not joined */
 
-    pthread_mutex_t lock; /* guards ledger, intervals, ready, identity, stop, busy */
+    pthread_mutex_t lock; /* guards ledger, intervals, ready, identity, busy */
     struct lw_identity identity;
     struct lw_intervals intervals;
     struct lw_record ready[READY_INTERVALS]; /* interval records for the emitter, in order */
     size_t ready_head, ready_count;
-    pthread_cond_t wake;     /* emitter: something to do */
-    pthread_cond_t idle;     /* shutdown: the emitter has drained the ledger */
+    pthread_cond_t idle;     /* shutdown: an emitter has drained what was ready */
     pthread_cond_t reported; /* intervals: a request in flight was reported */
     struct lw_ledger *ledger;
-    bool stop;
+    /* A thread is emitting (see emit_ready): the others leave the records to it. */
     bool busy;
-    bool thread_started;
-    pthread_t thread;
 
-    /* emitter thread only */
+    /* the emitting thread only (busy) */
     struct lw_trend *trend;
     struct lw_out out;
     struct lw_health last_health; /* counters at the previous line: lines carry increases */
@@ -77,10 +74,11 @@ struct lw_pipeline {
     /* telemetry thread only */
     struct lw_json_arena telemetry_arena;
 
-    /* the state file (state.h): written by the main and the emitter thread, under state_lock */
+    /* the state file (state.h): kept by every thread that adds or emits, under state_lock */
     pthread_mutex_t state_lock;
     struct lw_state state;
     struct lw_state_writer state_writer;
+    bool state_dirty; /* changed since the file was last written */
 };
 
 /*
@@ -119,7 +117,6 @@ static void apply_identity(struct lw_record *rec, const struct lw_identity *id)
     }
 }
 
-/* Emitter thread: trend, EMF line, alert line, OTLP queue. Runs outside the lock. */
 /* The trend engine, made anew for an environment restored from a SnapStart snapshot: its
  * warm-up then also covers the pages that come back from the snapshot as they are first used. */
 static struct lw_trend *new_trend(const struct lw_config *cfg, bool restored)
@@ -145,12 +142,13 @@ static void state_identity(struct lw_state *s, const struct lw_identity *id)
 static void state_write(struct lw_pipeline *p)
 {
     lw_state_writer_write(&p->state_writer, &p->state);
+    p->state_dirty = false;
 }
 
 /*
  * At start: the previous environment of this sandbox, if its file is here, is told in one death
- * line, then this environment's own file is begun. Runs before the emitter thread exists, so the
- * line goes to stdout directly. A file that cannot be used is said once and removed.
+ * line, then this environment's own file is begun. Runs before any other thread can emit, so
+ * the line goes to stdout directly. A file that cannot be used is said once and removed.
  */
 static void state_begin(struct lw_pipeline *p, const struct lw_config *cfg)
 {
@@ -195,7 +193,9 @@ static void state_begin(struct lw_pipeline *p, const struct lw_config *cfg)
     state_write(p);
 }
 
-/* Main thread, at a boundary. */
+/* A record closed at a boundary: kept now, and written with the verdict of the record that goes
+ * out next (or by state_flush when none is waiting), so a boundary costs one write of the file,
+ * not two. */
 static void state_record(struct lw_pipeline *p, const struct lw_record *rec,
                          const struct lw_identity *id)
 {
@@ -204,11 +204,21 @@ static void state_record(struct lw_pipeline *p, const struct lw_record *rec,
     pthread_mutex_lock(&p->state_lock);
     state_identity(&p->state, id);
     lw_state_on_record(&p->state, rec);
-    state_write(p);
+    p->state_dirty = true;
     pthread_mutex_unlock(&p->state_lock);
 }
 
-/* Emitter thread, a record assessed. */
+static void state_flush(struct lw_pipeline *p)
+{
+    if (p->state_writer.fd < 0)
+        return;
+    pthread_mutex_lock(&p->state_lock);
+    if (p->state_dirty)
+        state_write(p);
+    pthread_mutex_unlock(&p->state_lock);
+}
+
+/* A record assessed, by the thread that emitted it. */
 static void state_verdict(struct lw_pipeline *p, const struct lw_record *rec,
                           const struct lw_verdict *v)
 {
@@ -286,14 +296,33 @@ static void emit_record(struct lw_pipeline *p, struct lw_record *rec)
         lw_exporter_enqueue(p->exporter, rec, &verdict);
 }
 
-static void *emitter_main(void *arg)
+/*
+ * Emits every record that is ready, in order, on the calling thread (lock held; it is let go
+ * around each record). Whichever thread completes a record emits it: the main thread at a
+ * boundary (after event/next is already out), the listener's when a report completes one, the
+ * ticker's on Managed Instances. No thread of its own, so no wake-up and no hand-off per
+ * record. One thread emits at a time: one that finds another emitting leaves its records to
+ * it, and the emitting thread looks again before it stops. With a deadline (epoch ms, 0: none)
+ * it stops taking records there and no line waits for stdout past it. Returns false when it
+ * stopped at the deadline with records still ready.
+ */
+static bool emit_ready(struct lw_pipeline *p, uint64_t deadline_ms)
 {
-    struct lw_pipeline *p = arg;
-    /* its name in top -H, perf and /proc/PID/task/TID/comm */
-    pthread_setname_np(pthread_self(), "lw-pipeline");
-    pthread_mutex_lock(&p->lock);
+    if (p->busy)
+        return true;
+    p->busy = true;
+    bool done = true;
     for (;;) {
         bool have = false;
+        if (deadline_ms != 0) {
+            uint64_t now = lw_clock_wall_ms(p->clock);
+            if (now >= deadline_ms) {
+                done = p->ready_count == 0 && !lw_ledger_ready(p->ledger);
+                break;
+            }
+            uint64_t left = deadline_ms - now;
+            lw_out_set_budget(&p->out, left < OUT_BUDGET_MS ? (uint32_t)left : OUT_BUDGET_MS);
+        }
         if (p->ready_count > 0) {
             p->rec = p->ready[p->ready_head];
             p->ready_head = (p->ready_head + 1) % READY_INTERVALS;
@@ -302,22 +331,16 @@ static void *emitter_main(void *arg)
         } else {
             have = lw_ledger_take(p->ledger, &p->rec);
         }
-        if (have) {
-            p->rec_identity = p->identity;
-            p->busy = true;
-            pthread_mutex_unlock(&p->lock);
-            emit_record(p, &p->rec);
-            pthread_mutex_lock(&p->lock);
-            p->busy = false;
-            continue;
-        }
-        pthread_cond_broadcast(&p->idle);
-        if (p->stop)
+        if (!have)
             break;
-        pthread_cond_wait(&p->wake, &p->lock);
+        p->rec_identity = p->identity;
+        pthread_mutex_unlock(&p->lock);
+        emit_record(p, &p->rec);
+        pthread_mutex_lock(&p->lock);
     }
-    pthread_mutex_unlock(&p->lock);
-    return NULL;
+    p->busy = false;
+    pthread_cond_broadcast(&p->idle);
+    return done;
 }
 
 /* The OTLP exporter over libcurl, or NULL (said) when it cannot run. */
@@ -366,7 +389,6 @@ struct lw_pipeline *lw_pipeline_new(const struct lw_pipeline_config *cfg, struct
     p->emf.function_version = cfg->config->function_version;
     p->emf.version_dimension = cfg->config->version_dimension;
     pthread_mutex_init(&p->lock, NULL);
-    pthread_cond_init(&p->wake, NULL);
     pthread_cond_init(&p->idle, NULL);
     pthread_cond_init(&p->reported, NULL);
 
@@ -386,22 +408,10 @@ struct lw_pipeline *lw_pipeline_new(const struct lw_pipeline_config *cfg, struct
     if (p->ledger == NULL || p->trend == NULL || p->line == NULL)
         goto fail;
     state_begin(p, cfg->config);
-    if (pthread_create(&p->thread, NULL, emitter_main, p) != 0)
-        goto fail;
-    p->thread_started = true;
     return p;
 fail:
     lw_pipeline_free(p);
     return NULL;
-}
-
-/* The emitter is woken only when a record is ready: a record still waiting for its report, or
- * a batch that completed none, costs the function no context switch. The caller tells it under
- * the lock and signals after unlocking, so that the emitter does not wake only to wait for the
- * lock the caller still holds (two more context switches per record, seen with strace). */
-static bool ready_to_emit(struct lw_pipeline *p)
-{
-    return lw_ledger_ready(p->ledger);
 }
 
 /* An interval record with its platform part, for the emitter (lock held). */
@@ -424,19 +434,21 @@ static void add_interval(struct lw_pipeline *p, const struct lw_record *rec)
 
 void lw_pipeline_add_record(struct lw_pipeline *p, const struct lw_record *rec)
 {
-    bool wake = true;
     pthread_mutex_lock(&p->lock);
-    if (rec->kind == LW_RECORD_INTERVAL) {
+    if (rec->kind == LW_RECORD_INTERVAL)
         add_interval(p, rec);
-    } else {
+    else
         lw_ledger_add_record(p->ledger, rec);
-        wake = ready_to_emit(p);
-    }
     struct lw_identity id = p->identity;
-    pthread_mutex_unlock(&p->lock);
-    if (wake)
-        pthread_cond_signal(&p->wake);
     state_record(p, rec, &id);
+    emit_ready(p, 0);
+    /* A record waiting for its report is written with its verdict, as soon as the listener
+     * has the batch (usually already in its socket); only a record that went out without it,
+     * or none, leaves the file to this write. */
+    bool waiting = lw_ledger_has_pending(p->ledger);
+    pthread_mutex_unlock(&p->lock);
+    if (!waiting)
+        state_flush(p);
     if (p->exporter != NULL)
         lw_exporter_notify(p->exporter); /* thawed now: a good moment to send */
 }
@@ -515,10 +527,8 @@ void lw_pipeline_add_telemetry(struct lw_pipeline *p, const char *body, size_t l
     lw_telemetry_events_parse(body, len, on_event, p, p->health);
     lw_json_arena_leave(&p->telemetry_arena);
     pthread_mutex_lock(&p->lock);
-    bool wake = ready_to_emit(p);
+    emit_ready(p, 0);
     pthread_mutex_unlock(&p->lock);
-    if (wake)
-        pthread_cond_signal(&p->wake);
 }
 
 /* The condition variables' deadline for deadline_ms (epoch ms), measured from the pipeline's
@@ -546,13 +556,20 @@ void lw_pipeline_set_telemetry_expected(struct lw_pipeline *p, bool expected)
     pthread_mutex_unlock(&p->lock);
 }
 
-static bool wait_idle(struct lw_pipeline *p, const struct timespec *until)
+/* Lock held. Until nothing is pending or the deadline: what becomes ready meanwhile (the
+ * listener's thread completes it) is emitted by that thread, or here if it found this one
+ * emitting. */
+static bool wait_idle(struct lw_pipeline *p, uint64_t deadline_ms)
 {
-    while (p->busy || p->ready_count > 0 || lw_ledger_has_pending(p->ledger)) {
-        if (pthread_cond_timedwait(&p->idle, &p->lock, until) == ETIMEDOUT)
+    struct timespec until;
+    abs_deadline(p, &until, deadline_ms);
+    for (;;) {
+        emit_ready(p, deadline_ms);
+        if (!p->busy && p->ready_count == 0 && !lw_ledger_has_pending(p->ledger))
+            return true;
+        if (pthread_cond_timedwait(&p->idle, &p->lock, &until) == ETIMEDOUT)
             return false;
     }
-    return true;
 }
 
 void lw_pipeline_settle(struct lw_pipeline *p, uint64_t now_ms, uint64_t deadline_ms)
@@ -581,26 +598,18 @@ void lw_pipeline_shutdown(struct lw_pipeline *p, const char *reason, const char 
      * waiting, marked incomplete. */
     uint64_t left = deadline_ms > now_ms ? deadline_ms - now_ms : 0;
     uint64_t report_wait = left / 2 < 1000 ? left / 2 : 1000;
-    struct timespec until;
     state_end(p, reason, now_ms, false);
     pthread_mutex_lock(&p->lock);
-    if (p->ledger_config.telemetry_expected && !p->intervals_mode) {
-        abs_deadline(p, &until, now_ms + report_wait);
-        wait_idle(p, &until);
-    }
-    abs_deadline(p, &until, deadline_ms);
+    if (p->ledger_config.telemetry_expected && !p->intervals_mode)
+        wait_idle(p, now_ms + report_wait);
     lw_ledger_flush(p->ledger);
-    p->stop = true;
-    pthread_cond_signal(&p->wake);
-    bool drained = wait_idle(p, &until);
+    bool drained = wait_idle(p, deadline_ms);
     pthread_mutex_unlock(&p->lock);
     if (!drained) {
         state_end(p, reason, now_ms, true);
         lw_warn("shutdown deadline reached with records still pending");
-        return; /* the emitter may be stuck on stdout: do not join it */
+        return; /* the thread emitting may be stuck on stdout: its last line is not waited for */
     }
-    pthread_join(p->thread, NULL);
-    p->thread_started = false;
     state_end(p, reason, now_ms, true);
 
     /* Every record is in the OTLP queue now. Deliver it before the shutdown line: that line is
@@ -643,15 +652,6 @@ void lw_pipeline_free(struct lw_pipeline *p)
 {
     if (p == NULL)
         return;
-    if (p->thread_started) {
-        /* Also after a shutdown that gave up on a stuck emitter: each line it still has gives
-         * up after OUT_BUDGET_MS, so this join is bounded. */
-        pthread_mutex_lock(&p->lock);
-        p->stop = true;
-        pthread_cond_signal(&p->wake);
-        pthread_mutex_unlock(&p->lock);
-        pthread_join(p->thread, NULL);
-    }
     lw_exporter_free(p->exporter);
     lw_ledger_free(p->ledger);
     lw_trend_free(p->trend);
@@ -662,7 +662,6 @@ void lw_pipeline_free(struct lw_pipeline *p)
     lw_state_writer_close(&p->state_writer);
     pthread_mutex_destroy(&p->state_lock);
     pthread_mutex_destroy(&p->lock);
-    pthread_cond_destroy(&p->wake);
     pthread_cond_destroy(&p->idle);
     pthread_cond_destroy(&p->reported);
     free(p);

@@ -376,6 +376,12 @@ enum lw_err lw_http_loopback_receive(struct lw_http_transport *tr,
     return receive_response(t, req, resp);
 }
 
+int lw_http_loopback_fd(const struct lw_http_transport *tr)
+{
+    const struct loopback *t = loopback_of(tr);
+    return t != NULL ? t->fd : -1;
+}
+
 bool lw_http_loopback_answered(const struct lw_http_transport *tr)
 {
     const struct loopback *t = loopback_of(tr);

@@ -137,6 +137,8 @@ struct lw_telemetry_listener *lw_lambda_client_start_telemetry(
     lw_telemetry_listener_config_init(&lc);
     lc.port = cfg->telemetry_port;
     lc.max_body_bytes = LW_TELEMETRY_RECEIVE_BYTES(cfg->telemetry_max_bytes);
+    /* served by the event loop's own wait (lw_lambda_events.wait): no thread, no hand-off */
+    lc.on_caller_thread = true;
     enum lw_err err = LW_OK;
     struct lw_telemetry_listener *l = lw_telemetry_listener_start(&lc, on_batch, ctx, health, &err);
     if (l == NULL) {
@@ -192,6 +194,10 @@ enum lw_err lw_lambda_events_next(struct lw_lambda_events *e, struct lw_lambda_e
             return LW_ERR_HTTP;
         struct lw_http_response resp;
         memset(&resp, 0, sizeof(resp));
+        int fd = lw_http_loopback_fd(e->api);
+        /* a wait that fails leaves the wait to the transport's own */
+        if (e->wait != NULL && fd >= 0 && e->wait(e->wait_ctx, fd) != LW_OK)
+            e->wait = NULL;
         enum lw_err err = lw_http_loopback_receive(e->api, &e->next.http, &resp);
         e->pending = false;
         if (err == LW_OK && (resp.status < 200 || resp.status > 299))

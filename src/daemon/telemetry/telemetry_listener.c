@@ -21,11 +21,13 @@
 #include <unistd.h>
 
 /*
- * One thread, one poll() over a wake-up pipe, the listening socket and at most
- * LW_TELEMETRY_MAX_CONNECTIONS connections, every socket non-blocking. Each connection owns one
- * receive buffer holding the request being read: it starts small, grows to what the parsed head
- * announces (never above head cap + body cap + one read of slack) and shrinks back after a large
- * body, so an idle environment keeps only a few KiB.
+ * One poll() over the listening socket and at most LW_TELEMETRY_MAX_CONNECTIONS connections,
+ * every socket non-blocking, on one of two threads: the caller's, inside
+ * lw_telemetry_listener_serve_until() (the daemon's event loop, which waits for event/next in
+ * the same poll()), or a thread of its own, which also polls a wake-up pipe to be stopped. Each
+ * connection owns one receive buffer holding the request being read: it starts small, grows to what
+ * the parsed head announces (never above head cap + body cap + one read of slack) and shrinks back
+ * after a large body, so an idle environment keeps only a few KiB.
  *
  * Answers are a few dozen bytes, written with MSG_DONTWAIT: a peer that reads them always has
  * room for them, so one that does not (its window and our send buffer full) is not reading, and
@@ -92,6 +94,9 @@ struct lw_telemetry_listener {
     void (*on_body)(void *ctx, const char *body, size_t len);
     void *ctx;
     struct lw_health *health;
+    bool accept_paused; /* too many files open: accept() is tried again after ACCEPT_RETRY_MS */
+    bool owed;          /* serve_until returned with the listener's work waiting: a turn first */
+    bool thread_started;
     pthread_t thread;
 };
 
@@ -462,6 +467,109 @@ static int next_timeout(const struct lw_telemetry_listener *l, uint64_t now, boo
     return wait == NO_DEADLINE ? -1 : (int)(wait < 60000 ? wait : 60000);
 }
 
+/* One turn's poll set, after the caller's first slots: the listening socket, then every open
+ * connection (polled[] names them in order). Returns how many slots it filled. */
+static nfds_t turn_fds(struct lw_telemetry_listener *l, struct pollfd *pfds, struct conn **polled,
+                       unsigned *n_conns)
+{
+    nfds_t n = 0;
+    pfds[n++] = (struct pollfd){.fd = l->accept_paused ? -1 : l->listen_fd, .events = POLLIN};
+    *n_conns = 0;
+    for (unsigned i = 0; i < l->max_conns; i++) {
+        struct conn *c = &l->conns[i];
+        if (c->fd < 0)
+            continue;
+        polled[(*n_conns)++] = c;
+        /* not read while a request it sent is still buffered */
+        pfds[n++] = (struct pollfd){.fd = c->fd, .events = c->ready ? 0 : POLLIN};
+    }
+    return n;
+}
+
+/* A poll() that began at t0 with this timeout returned at t1: far later than asked means the
+ * environment was frozen meanwhile. */
+static void after_poll(struct lw_telemetry_listener *l, uint64_t t0, uint64_t t1, int timeout)
+{
+    if (timeout >= 0 && t1 - t0 > (uint64_t)timeout + FREEZE_SLACK_MS)
+        forgive(l, t1);
+}
+
+/* The work of one turn, on turn_fds()'s slots as poll() left them (rc its result). */
+static void turn_work(struct lw_telemetry_listener *l, const struct pollfd *pfds,
+                      struct conn *const *polled, unsigned n_conns, int rc, int timeout,
+                      uint64_t t1)
+{
+    for (unsigned i = 0; i < n_conns; i++) {
+        struct conn *c = polled[i];
+        if (c->fd < 0)
+            continue; /* closed earlier in this turn */
+        if (c->ready)
+            conn_process(l, c);
+        else if (rc > 0 && (pfds[1 + i].revents & (POLLIN | POLLHUP | POLLERR)))
+            conn_read(l, c);
+    }
+    for (unsigned i = 0; i < l->max_conns; i++) {
+        struct conn *c = &l->conns[i];
+        if (c->fd >= 0 && !c->ready && conn_deadline(l, c) <= t1)
+            conn_drop(l, c,
+                      c->proven ? "stalled in the middle of a request"
+                                : "no request to the subscribed path in time");
+    }
+    if (rc > 0 && (pfds[0].revents & POLLIN)) {
+        bool more = true;
+        for (int k = 0; k < ACCEPTS_PER_TURN && more && !l->accept_paused; k++)
+            l->accept_paused = !accept_one(l, &more);
+    } else if (l->accept_paused && timeout >= 0) {
+        l->accept_paused = false;
+    }
+    uint64_t t2 = now_ms(l);
+    if (t2 - t1 > FREEZE_SLACK_MS)
+        forgive(l, t2); /* frozen while working: no turn takes that long */
+}
+
+/* A connection has a request buffered, not processed yet. */
+static bool conn_ready(const struct lw_telemetry_listener *l)
+{
+    for (unsigned i = 0; i < l->max_conns; i++) {
+        if (l->conns[i].fd >= 0 && l->conns[i].ready)
+            return true;
+    }
+    return false;
+}
+
+enum lw_err lw_telemetry_listener_serve_until(struct lw_telemetry_listener *l, int fd)
+{
+    struct pollfd pfds[2 + LW_TELEMETRY_MAX_CONNECTIONS];
+    struct conn *polled[LW_TELEMETRY_MAX_CONNECTIONS];
+    /* Work left by the last call, which returned first: one turn now, whatever fd says, so that
+     * invocations back to back (fd readable at every call) never starve the listener. */
+    bool owed = l->owed;
+    l->owed = false;
+    for (;;) {
+        uint64_t t0 = now_ms(l);
+        int timeout = owed ? 0 : next_timeout(l, t0, l->accept_paused);
+        unsigned n_conns;
+        pfds[0] = (struct pollfd){.fd = fd, .events = POLLIN};
+        nfds_t n = 1 + turn_fds(l, pfds + 1, polled, &n_conns);
+        int rc = poll(pfds, n, timeout);
+        if (rc < 0 && errno != EINTR)
+            return LW_ERR_IO;
+        uint64_t t1 = now_ms(l);
+        after_poll(l, t0, t1, timeout);
+        bool answered = rc > 0 && pfds[0].revents;
+        /* The caller's answer first: at a boundary, its reading is what cannot wait. What the
+         * listener has waiting is owed a turn at the next call. */
+        if (answered && !owed) {
+            l->owed = rc > 1 || conn_ready(l);
+            return LW_OK;
+        }
+        turn_work(l, pfds + 1, polled, n_conns, rc, timeout, t1);
+        if (answered)
+            return LW_OK;
+        owed = false;
+    }
+}
+
 static void *listener_main(void *arg)
 {
     struct lw_telemetry_listener *l = arg;
@@ -469,24 +577,13 @@ static void *listener_main(void *arg)
     pthread_setname_np(pthread_self(), "lw-telemetry");
     struct pollfd pfds[2 + LW_TELEMETRY_MAX_CONNECTIONS];
     struct conn *polled[LW_TELEMETRY_MAX_CONNECTIONS];
-    bool accept_paused = false;
 
     for (;;) {
         uint64_t t0 = now_ms(l);
-        int timeout = next_timeout(l, t0, accept_paused);
-
-        nfds_t n = 0;
-        pfds[n++] = (struct pollfd){.fd = l->wake_rd, .events = POLLIN};
-        pfds[n++] = (struct pollfd){.fd = accept_paused ? -1 : l->listen_fd, .events = POLLIN};
-        unsigned n_conns = 0;
-        for (unsigned i = 0; i < l->max_conns; i++) {
-            struct conn *c = &l->conns[i];
-            if (c->fd < 0)
-                continue;
-            polled[n_conns++] = c;
-            /* not read while a request it sent is still buffered */
-            pfds[n++] = (struct pollfd){.fd = c->fd, .events = c->ready ? 0 : POLLIN};
-        }
+        int timeout = next_timeout(l, t0, l->accept_paused);
+        unsigned n_conns;
+        pfds[0] = (struct pollfd){.fd = l->wake_rd, .events = POLLIN};
+        nfds_t n = 1 + turn_fds(l, pfds + 1, polled, &n_conns);
         int rc = poll(pfds, n, timeout);
         if (rc < 0 && errno != EINTR) {
             lw_error("telemetry listener: poll: %s; listener stopped", strerror(errno));
@@ -495,37 +592,28 @@ static void *listener_main(void *arg)
         if (rc > 0 && pfds[0].revents)
             break;
         uint64_t t1 = now_ms(l);
-        if (timeout >= 0 && t1 - t0 > (uint64_t)timeout + FREEZE_SLACK_MS)
-            forgive(l, t1); /* woken far later than asked: frozen meanwhile */
-
-        for (unsigned i = 0; i < n_conns; i++) {
-            struct conn *c = polled[i];
-            if (c->fd < 0)
-                continue; /* closed earlier in this turn */
-            if (c->ready)
-                conn_process(l, c);
-            else if (rc > 0 && (pfds[2 + i].revents & (POLLIN | POLLHUP | POLLERR)))
-                conn_read(l, c);
-        }
-        for (unsigned i = 0; i < l->max_conns; i++) {
-            struct conn *c = &l->conns[i];
-            if (c->fd >= 0 && !c->ready && conn_deadline(l, c) <= t1)
-                conn_drop(l, c,
-                          c->proven ? "stalled in the middle of a request"
-                                    : "no request to the subscribed path in time");
-        }
-        if (rc > 0 && (pfds[1].revents & POLLIN)) {
-            bool more = true;
-            for (int k = 0; k < ACCEPTS_PER_TURN && more && !accept_paused; k++)
-                accept_paused = !accept_one(l, &more);
-        } else if (accept_paused && timeout >= 0) {
-            accept_paused = false;
-        }
-        uint64_t t2 = now_ms(l);
-        if (t2 - t1 > FREEZE_SLACK_MS)
-            forgive(l, t2); /* frozen while working: no turn takes that long */
+        after_poll(l, t0, t1, timeout);
+        turn_work(l, pfds + 1, polled, n_conns, rc, timeout, t1);
     }
     return NULL;
+}
+
+enum lw_err lw_telemetry_listener_start_thread(struct lw_telemetry_listener *l)
+{
+    if (l->thread_started)
+        return LW_OK;
+    /* Signals belong to the main thread (its handlers only set a flag). */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&l->thread, NULL, listener_main, l);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        lw_error("telemetry listener: pthread_create: %s", strerror(rc));
+        return LW_ERR_IO;
+    }
+    l->thread_started = true;
+    return LW_OK;
 }
 
 /* --- start / stop -------------------------------------------------------------------------- */
@@ -797,18 +885,8 @@ lw_telemetry_listener_start(const struct lw_telemetry_listener_config *cfg,
     l->wake_wr = p[1];
     if ((e = open_socket(l, cfg)) != LW_OK)
         goto fail;
-
-    /* Signals belong to the main thread (its handlers only set a flag). */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&l->thread, NULL, listener_main, l);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc != 0) {
-        lw_error("telemetry listener: pthread_create: %s", strerror(rc));
-        e = LW_ERR_IO;
+    if (!cfg->on_caller_thread && (e = lw_telemetry_listener_start_thread(l)) != LW_OK)
         goto fail;
-    }
     *err = LW_OK;
     return l;
 fail:
@@ -821,6 +899,10 @@ void lw_telemetry_listener_stop_by(struct lw_telemetry_listener *listener, uint6
 {
     if (listener == NULL)
         return;
+    if (!listener->thread_started) {
+        release(listener);
+        return;
+    }
     ssize_t n;
     do {
         n = write(listener->wake_wr, "x", 1);

@@ -296,6 +296,51 @@ static void add_reported(struct lw_pipeline *p, unsigned seq)
     lw_pipeline_add_telemetry(p, body, len);
 }
 
+/* What is in the pipe now, without waiting. */
+static size_t read_now(char *buf, size_t cap)
+{
+    fcntl(out.fds[0], F_SETFL, O_NONBLOCK);
+    ssize_t r = read(out.fds[0], buf, cap - 1);
+    size_t got = r > 0 ? (size_t)r : 0;
+    buf[got] = '\0';
+    return got;
+}
+
+/* No thread of its own: a record goes out, line written, before the call that completed it
+ * returns, whichever of the two halves completes it. */
+static void test_the_thread_that_completes_a_record_emits_it(void **state)
+{
+    (void)state;
+    static struct lw_health health;
+    memset(&health, 0, sizeof(health));
+    out_open();
+    struct lw_pipeline *p = start(true, &health);
+    static struct lw_record rec;
+    static char buf[64 * 1024];
+    char body[2048];
+    /* the record first: it waits for its report, and goes out on the telemetry's call */
+    make_record(&rec, 1);
+    lw_pipeline_add_record(p, &rec);
+    assert_int_equal(read_now(buf, sizeof(buf)), 0);
+    lw_pipeline_add_telemetry(p, body, make_batch(body, sizeof(body), 1));
+    assert_true(read_now(buf, sizeof(buf)) > 0);
+    assert_non_null(strstr(buf, "\"Sequence\":1,"));
+    assert_non_null(strstr(buf, "\"BilledDurationMilliseconds\":52"));
+    /* the report first: the record goes out on the boundary's call */
+    lw_pipeline_add_telemetry(p, body, make_batch(body, sizeof(body), 2));
+    assert_int_equal(read_now(buf, sizeof(buf)), 0);
+    make_record(&rec, 2);
+    lw_pipeline_add_record(p, &rec);
+    assert_true(read_now(buf, sizeof(buf)) > 0);
+    assert_non_null(strstr(buf, "\"Sequence\":2,"));
+    assert_null(strstr(buf, "\"Incomplete\""));
+    fcntl(out.fds[0], F_SETFL, 0);
+    uint64_t t0 = now_ms();
+    lw_pipeline_shutdown(p, "spindown", "spindown", 2, t0, t0 + 1000);
+    lw_pipeline_free(p);
+    out_drain();
+}
+
 static void test_shutdown_emits_what_never_got_its_report(void **state)
 {
     (void)state;
@@ -715,6 +760,7 @@ int main(void)
     lw_json_arena_install();  /* as the daemon does: the pipeline's cJSON in its arenas */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_records_and_telemetry_from_two_threads),
+        cmocka_unit_test(test_the_thread_that_completes_a_record_emits_it),
         cmocka_unit_test(test_shutdown_emits_what_never_got_its_report),
         cmocka_unit_test(test_a_partial_end_reading_counts_as_incomplete_once),
         cmocka_unit_test(test_only_a_plausible_start_names_the_environment),

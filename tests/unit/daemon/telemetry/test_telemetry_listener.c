@@ -30,12 +30,14 @@ struct sink {
     char last[4096];
     size_t last_len;
     size_t total_bytes;
+    pthread_t thread; /* the thread of the last call */
 };
 
 static void on_body(void *ctx, const char *body, size_t len)
 {
     struct sink *s = ctx;
     pthread_mutex_lock(&s->mu);
+    s->thread = pthread_self();
     s->n++;
     s->total_bytes += len;
     s->last_len = len < sizeof(s->last) ? len : sizeof(s->last);
@@ -207,6 +209,84 @@ static void test_keep_alive_and_pieces(void **state)
     assert_true(peer_closed(fd));
     close(fd);
     assert_int_equal(counter(f, LW_H_TELEMETRY_REJECTED), 0);
+    stop(f);
+}
+
+/* The platform's side for test_on_the_callers_thread: waits for the answer to its post, then
+ * makes the caller's fd readable. */
+struct answer_then_wake {
+    int client, wake_wr, status;
+};
+
+static void *answer_then_wake(void *arg)
+{
+    struct answer_then_wake *a = arg;
+    char resp[512];
+    a->status = read_status(a->client, resp, sizeof(resp));
+    assert_int_equal(write(a->wake_wr, "x", 1), 1);
+    return NULL;
+}
+
+static int sink_n(struct fixture *f)
+{
+    pthread_mutex_lock(&f->sink.mu);
+    int n = f->sink.n;
+    pthread_mutex_unlock(&f->sink.mu);
+    return n;
+}
+
+/* The daemon's listener has no thread: it is served while the event loop waits for its own
+ * fd, on the event loop's thread, until it is given a thread of its own for SHUTDOWN. */
+static void test_on_the_callers_thread(void **state)
+{
+    (void)state;
+    struct lw_telemetry_listener_config cfg;
+    lw_telemetry_listener_config_init(&cfg);
+    cfg.bind_address = "127.0.0.1";
+    cfg.port = 0;
+    cfg.path = "/";
+    cfg.on_caller_thread = true;
+    struct fixture *f = start_with(&cfg);
+    int wake[2];
+    assert_int_equal(pipe(wake), 0);
+    int fd = connect_to(f->port);
+    post(fd, batch, "");
+    /* Nobody serves it yet: no answer comes by itself. */
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    assert_int_equal(poll(&pfd, 1, 100), 0);
+    assert_int_equal(sink_n(f), 0);
+
+    /* Served while the caller waits for its fd, on the caller's thread, until the fd is
+     * readable. */
+    struct answer_then_wake a = {.client = fd, .wake_wr = wake[1]};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, answer_then_wake, &a), 0);
+    assert_int_equal(lw_telemetry_listener_serve_until(f->l, wake[0]), LW_OK);
+    pthread_join(t, NULL);
+    assert_int_equal(a.status, 200);
+    assert_int_equal(sink_n(f), 1);
+    assert_true(pthread_equal(f->sink.thread, pthread_self()));
+
+    /* The caller's fd stays readable (back-to-back invocations): every call returns at once,
+     * and the listener still gets its turn, at the start of the next call. */
+    post(fd, batch, "");
+    assert_int_equal(poll(&(struct pollfd){.fd = wake[0], .events = POLLIN}, 1, 0), 1);
+    usleep(50 * 1000); /* the post is in the listener's socket */
+    for (int i = 0; i < 3 && sink_n(f) < 2; i++)
+        assert_int_equal(lw_telemetry_listener_serve_until(f->l, wake[0]), LW_OK);
+    assert_int_equal(sink_n(f), 2);
+    char resp[512];
+    assert_int_equal(read_status(fd, resp, sizeof(resp)), 200);
+
+    /* A thread of its own: served with nobody waiting. */
+    assert_int_equal(lw_telemetry_listener_start_thread(f->l), LW_OK);
+    post(fd, batch, "");
+    assert_int_equal(read_status(fd, resp, sizeof(resp)), 200);
+    assert_int_equal(sink_n(f), 3);
+    assert_false(pthread_equal(f->sink.thread, pthread_self()));
+    close(fd);
+    close(wake[0]);
+    close(wake[1]);
     stop(f);
 }
 
@@ -915,6 +995,7 @@ int main(void)
         cmocka_unit_test(test_stalled_request),
         cmocka_unit_test(test_bind_address_from_hosts),
         cmocka_unit_test(test_stop_keeps_the_deadline),
+        cmocka_unit_test(test_on_the_callers_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
