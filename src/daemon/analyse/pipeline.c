@@ -23,6 +23,7 @@
 #include <leakwatch/out.h>
 #include <leakwatch/state.h>
 #include <leakwatch/telemetry_events.h>
+#include <leakwatch/text.h>
 #include <leakwatch/trend.h>
 #include <leakwatch/verdict.h>
 
@@ -110,7 +111,7 @@ static void emit_line(struct lw_pipeline *p, const char *line, size_t len)
  */
 static void apply_identity(struct lw_record *rec, const struct lw_identity *id)
 {
-    snprintf(rec->env_id, sizeof(rec->env_id), "%s", id->env_id);
+    lw_text_copy(rec->env_id, sizeof(rec->env_id), id->env_id);
     if (id->restored) {
         rec->restored = true;
         rec->cold_start = false;
@@ -134,7 +135,7 @@ static struct lw_trend *new_trend(const struct lw_config *cfg, bool restored)
 /* The identity the state is kept under: the environment's, which a restore renews. */
 static void state_identity(struct lw_state *s, const struct lw_identity *id)
 {
-    snprintf(s->env_id, sizeof(s->env_id), "%s", id->env_id);
+    lw_text_copy(s->env_id, sizeof(s->env_id), id->env_id);
     s->started_ms = id->since_ms;
     s->restored = id->restored;
 }

@@ -267,8 +267,7 @@ static bool leak_kind(enum lw_verdict_kind k)
 
 void lw_state_on_invoke(struct lw_state *s, const char *request_id)
 {
-    snprintf(s->open_request_id, sizeof(s->open_request_id), "%s",
-             request_id != NULL ? request_id : "");
+    lw_text_copy(s->open_request_id, sizeof(s->open_request_id), request_id);
     s->open_closed = false;
 }
 
@@ -324,8 +323,8 @@ void lw_state_on_verdict(struct lw_state *s, const struct lw_record *rec,
         return;
     s->have_last_report = true;
     s->last_report_seq = rec->seq;
-    snprintf(s->last_status, sizeof(s->last_status), "%s", pl->status);
-    snprintf(s->last_error_type, sizeof(s->last_error_type), "%s", pl->error_type);
+    lw_text_copy(s->last_status, sizeof(s->last_status), pl->status);
+    lw_text_copy(s->last_error_type, sizeof(s->last_error_type), pl->error_type);
     s->last_max_memory_used_mb = pl->have_report ? pl->max_memory_used_mb : 0;
     s->last_memory_size_mb = pl->have_report ? pl->memory_size_mb : 0;
 }

@@ -100,6 +100,15 @@ static void test_request_head(void **state)
     assert_int_equal(lw_http_wire_request(&bad_method, &u, out, sizeof(out), &len), LW_ERR_INVALID);
     assert_int_equal(lw_http_wire_request(&req, &u, out, 40, &len), LW_ERR_TOO_LARGE);
     assert_int_equal(len, 0);
+    /* the exact fit: the request and its terminating NUL, and not one byte less */
+    size_t whole = 0;
+    assert_int_equal(lw_http_wire_request(&req, &u, out, sizeof(out), &whole), LW_OK);
+    char exact[1024];
+    assert_int_equal(lw_http_wire_request(&req, &u, exact, whole + 1, &len), LW_OK);
+    assert_int_equal(len, whole);
+    assert_memory_equal(exact, out, whole);
+    assert_int_equal(exact[whole], '\0');
+    assert_int_equal(lw_http_wire_request(&req, &u, exact, whole, &len), LW_ERR_TOO_LARGE);
 }
 
 struct parsed {
