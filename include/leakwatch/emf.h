@@ -46,11 +46,28 @@
 #define LW_EMF_NAMESPACE_MAX 256
 #define LW_EMF_DIMENSION_VALUE_MAX 1024
 
+/*
+ * The metric definitions ({"Name":..,"Unit":..} of every metric) of the last document, as
+ * written: the next document with the same metrics copies them instead of writing them again
+ * (about 4,500 instructions per invocation), the same bytes. Keyed by the names' and units'
+ * pointers, which come from leakwatch's static tables. Used by one thread at a time.
+ */
+#define LW_EMF_CACHE_METRICS 96
+#define LW_EMF_CACHE_BYTES 8192
+struct lw_emf_cache {
+    size_t n; /* 0: empty */
+    const char *names[LW_EMF_CACHE_METRICS];
+    const char *units[LW_EMF_CACHE_METRICS];
+    size_t len;
+    char text[LW_EMF_CACHE_BYTES];
+};
+
 struct lw_emf_options {
     const char *namespace_;       /* see lw_emf_namespace_valid() */
     const char *function_name;    /* AWS_LAMBDA_FUNCTION_NAME: the FunctionName dimension */
     const char *function_version; /* AWS_LAMBDA_FUNCTION_VERSION; may be NULL when not wanted */
     bool version_dimension;       /* also publish under [FunctionName, FunctionVersion] */
+    struct lw_emf_cache *cache;   /* NULL: none */
 };
 
 /*

@@ -242,5 +242,34 @@ class ExtensionTest(LeakwatchCase):
             self.assertTrue(any(re.match(r'write\(\d+, "5", 1\s*\)', c) for c in w), w)
             self.assertTrue(any(c.startswith("pread64(") for c in w), w)
 
+    def test_no_thread_of_its_own_between_invocations(self):
+        """The Telemetry API listener and the records' emission run on the event loop's thread:
+        between invocations leakwatch has none of its own named threads (lw-telemetry,
+        lw-pipeline, ...), and its records still carry the platform's report, which only the
+        listener can have brought. (Threads a sanitizer's or qemu's runtime adds are not
+        leakwatch's, and are not named lw-.)"""
+        n = 6
+        with self.emulator("steady") as emu:
+            results = [emu.invoke({}) for _ in range(n)]
+            early = invocation_records(emu.log_lines)
+            self.assertTrue(early, "no record before SHUTDOWN")
+            pid = process(early[0], "self")[0]["Pid"]
+            names = []
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                    names.append(f.read().strip())
+            emu.shutdown("spindown")
+            lines = emu.log_lines
+        self.assertTrue(all(r["status"] == "success" for r in results), results)
+        self.assertEqual([x for x in names if x.startswith("lw-")], [], names)
+        recs = invocation_records(lines)
+        self.assertEqual(len(recs), n)
+        # every record but the last (its report comes during SHUTDOWN, to the listener's own
+        # thread by then) joined its report while leakwatch had no other thread
+        for rec in recs[:-1]:
+            self.assertNotIn("Incomplete", rec, rec)
+            self.assertIn("BilledDurationMilliseconds", rec)
+
+
 if __name__ == "__main__":
     unittest.main()

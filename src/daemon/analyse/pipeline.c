@@ -46,6 +46,7 @@ struct lw_pipeline {
     struct lw_exporter *exporter; /* owned */
     const struct lw_clock *clock;
     struct lw_emf_options emf;
+    struct lw_emf_cache emf_cache; /* emf.cache: used by the emitting thread only */
     struct lw_ledger_config ledger_config;
     bool intervals_mode; /* Managed Instances: interval records, telemetry counted not joined */
 
@@ -389,6 +390,7 @@ struct lw_pipeline *lw_pipeline_new(const struct lw_pipeline_config *cfg, struct
     p->emf.function_name = cfg->config->function_name;
     p->emf.function_version = cfg->config->function_version;
     p->emf.version_dimension = cfg->config->version_dimension;
+    p->emf.cache = &p->emf_cache;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->idle, NULL);
     pthread_cond_init(&p->reported, NULL);

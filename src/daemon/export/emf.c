@@ -375,6 +375,51 @@ static void health_metrics(struct metrics *ms, const struct lw_health *h)
         metric(ms, lw_health_name((enum lw_health_counter)i), "Count", (double)h->c[i]);
 }
 
+_Static_assert(MAX_METRICS <= LW_EMF_CACHE_METRICS, "the cache holds every document's metrics");
+
+static bool cached(const struct lw_emf_cache *c, const struct metrics *ms)
+{
+    if (c == NULL || c->n == 0 || c->n != ms->n)
+        return false;
+    for (size_t i = 0; i < ms->n; i++) {
+        if (c->names[i] != ms->m[i].name || c->units[i] != ms->m[i].unit)
+            return false;
+    }
+    return true;
+}
+
+/* The metrics' definitions, from the cache when it holds the same metrics (emf.h). */
+static void definitions(struct w *w, struct lw_emf_cache *c, const struct metrics *ms)
+{
+    if (cached(c, ms)) {
+        put(w, c->text, c->len);
+        return;
+    }
+    const char *start = w->p;
+    for (size_t i = 0; i < ms->n; i++) {
+        if (i > 0)
+            put_c(w, ',');
+        PUT_LIT(w, "{\"Name\":");
+        lit_str(w, ms->m[i].name);
+        PUT_LIT(w, ",\"Unit\":");
+        lit_str(w, ms->m[i].unit);
+        put_c(w, '}');
+    }
+    if (c == NULL)
+        return;
+    size_t len = (size_t)(w->p - start);
+    c->n = 0;
+    if (w->full || ms->n == 0 || ms->n > LW_EMF_CACHE_METRICS || len > sizeof(c->text))
+        return;
+    for (size_t i = 0; i < ms->n; i++) {
+        c->names[i] = ms->m[i].name;
+        c->units[i] = ms->m[i].unit;
+    }
+    memcpy(c->text, start, len);
+    c->len = len;
+    c->n = ms->n;
+}
+
 /*
  * The root up to the first property of the kind: "_aws" (Timestamp, one directive with the
  * dimension sets and the metrics' definitions), the dimension values, every metric's value,
@@ -398,15 +443,7 @@ static void begin(struct w *w, const struct lw_emf_options *opt, uint64_t timest
     if (opt->version_dimension)
         PUT_LIT(w, ",[\"FunctionName\",\"FunctionVersion\"]");
     PUT_LIT(w, "],\"Metrics\":[");
-    for (size_t i = 0; i < ms->n; i++) {
-        if (i > 0)
-            put_c(w, ',');
-        PUT_LIT(w, "{\"Name\":");
-        lit_str(w, ms->m[i].name);
-        PUT_LIT(w, ",\"Unit\":");
-        lit_str(w, ms->m[i].unit);
-        put_c(w, '}');
-    }
+    definitions(w, opt->cache, ms);
     PUT_LIT(w, "]}]}");
     w->first = false;
     key_text(w, "FunctionName", opt->function_name);

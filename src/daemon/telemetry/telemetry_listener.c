@@ -52,6 +52,7 @@
 #define ACCEPTS_PER_TURN 4
 #define UNPROVEN_TIMEOUT_MS 2000
 #define STALL_TIMEOUT_MS 10000
+#define SEND_BUFFER_BYTES 4096 /* the kernel doubles it, and keeps at least 4.5 KiB */
 #define FREEZE_SLACK_MS 1000
 #define HOSTS_MAX_BYTES (64 * 1024)
 #define HOSTS_PATH "/etc/hosts"
@@ -733,6 +734,12 @@ static int bound_socket(const struct lw_hosts_addr *a, uint16_t port, bool *fell
         return -1;
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    /* Inherited by every accepted connection: the platform reads each answer before it sends
+     * the next request, so one answer is ever waiting; a peer that does not read them fills
+     * this after a few dozen and is closed, instead of being answered for its whole budget
+     * into a buffer the kernel grows to megabytes. */
+    int sndbuf = SEND_BUFFER_BYTES;
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
     if (a->family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
     *fell_back = false;

@@ -1358,6 +1358,7 @@ static void rnd_options(uint64_t *x, struct lw_emf_options *o, char *name, char 
             out[k][n++] = 'f';
         out[k][n] = '\0';
     }
+    *o = (struct lw_emf_options){0};
     o->namespace_ = ns[rnd(x) % 2];
     o->function_name = name;
     o->version_dimension = rnd_bool(x);
@@ -1401,13 +1402,17 @@ static void test_same_as_cjson_encoder(void **state)
     (void)state;
     static struct lw_record r;
     static char name[LW_EMF_DIMENSION_VALUE_MAX + 1], version[LW_EMF_DIMENSION_VALUE_MAX + 1];
-    size_t written = 0, too_large = 0;
+    size_t written = 0, too_large = 0, cache_hits = 0;
+    static struct lw_emf_cache cache;
     for (uint64_t i = 0; i < 20000; i++) {
         uint64_t seed = 0x9e3779b97f4a7c15ull + i, x = seed;
         struct lw_emf_options o;
         struct lw_verdict v;
         struct lw_health h;
         rnd_options(&x, &o, name, version);
+        /* every other document through one cache of metric definitions (emf.h), kept from
+         * document to document of other shapes, options and buffer sizes */
+        o.cache = i % 2 ? &cache : NULL;
         rnd_record(&x, &r);
         rnd_verdict(&x, &v);
         for (int k = 0; k < LW_H_COUNT; k++)
@@ -1419,9 +1424,18 @@ static void test_same_as_cjson_encoder(void **state)
             ref_emf_encode_record(&o, &r, vp, hp, ref_line, sizeof(ref_line), &ref_len);
         enum lw_err err = lw_emf_encode_record(&o, &r, vp, hp, line, sizeof(line), &len);
         assert_same_line(ref_err, ref_line, ref_len, err, line, len, seed);
+        if (o.cache != NULL && err == LW_OK) {
+            /* the same metrics again: copied from the cache (a document without metrics
+             * leaves it empty), the same bytes */
+            cache_hits += cache.n > 0;
+            err = lw_emf_encode_record(&o, &r, vp, hp, line, sizeof(line), &len);
+            assert_same_line(ref_err, ref_line, ref_len, err, line, len, seed);
+        }
         written += err == LW_OK;
         if (err == LW_OK && i % 8 == 0) {
-            /* a buffer too small for the line and its NUL: neither writes part of it */
+            /* a buffer too small for the line and its NUL: neither writes part of it (with the
+             * cache, whose definitions may not fit either) */
+            o.cache = &cache;
             size_t cap = (size_t)(rnd(&x) % (len + 1));
             ref_err = ref_emf_encode_record(&o, &r, vp, hp, ref_line, cap, &ref_len);
             err = lw_emf_encode_record(&o, &r, vp, hp, line, cap, &len);
@@ -1433,6 +1447,7 @@ static void test_same_as_cjson_encoder(void **state)
     }
     assert_true(written > 15000);
     assert_true(too_large > 1000);
+    assert_true(cache_hits > 7000);
 }
 
 /* Shutdown and death lines of every shape through both encoders. The old encoder failed a

@@ -609,7 +609,7 @@ static void test_pipeliner_cannot_hold_the_listener(void **state)
             break; /* its send buffer is full too: the listener reads no faster than it answers */
         sent++;
     }
-    assert_true(sent > 1000);
+    assert_true(sent > 100);
 
     /* Lambda's own POST is answered meanwhile. */
     int fd = connect_to(f->port);
@@ -634,11 +634,12 @@ static void test_pipeliner_cannot_hold_the_listener(void **state)
     print_message("%zu requests sent, %zu taken, %zu answers read, %llu dropped\n", sent, taken,
                   answers, (unsigned long long)counter(f, LW_H_TELEMETRY_CONNECTIONS_DROPPED));
     assert_true(answers <= taken);
-    assert_true(taken <= LW_TELEMETRY_MAX_REQUESTS_PER_CONNECTION);
     assert_true(taken < sent);
-    /* closed because its answers no longer fitted, or because it used up its budget */
-    assert_true(counter(f, LW_H_TELEMETRY_CONNECTIONS_DROPPED) == 1 ||
-                taken == LW_TELEMETRY_MAX_REQUESTS_PER_CONNECTION);
+    /* closed because its answers no longer fitted in the connection's small send buffer, long
+     * before its budget: a peer that does not read costs the listener a few hundred requests
+     * at most, not a thousand */
+    assert_int_equal(counter(f, LW_H_TELEMETRY_CONNECTIONS_DROPPED), 1);
+    assert_true(taken < LW_TELEMETRY_MAX_REQUESTS_PER_CONNECTION / 2);
     stop(f);
 }
 
