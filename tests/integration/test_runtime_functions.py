@@ -47,7 +47,7 @@ class RuntimeFunctions(LeakwatchCase):
         return results, lines
 
     def check_leak_function(self, cmd, name):
-        n = 6
+        n = 10
         results, lines = self.run_cmd(cmd, [{"bytes": MIB, "garbage_bytes": MIB}] * n)
         self.assertEqual([r["status"] for r in results], ["success"] * n)
         body = json.loads(results[-1]["response"])
@@ -56,12 +56,16 @@ class RuntimeFunctions(LeakwatchCase):
         records = invocation_records(lines)
         self.assertGreaterEqual(len(records), n - 1)
         self.assertEqual([p["Name"] for p in process(records[-1], "runtime")], [name])
-        # what it retained shows in the runtime's anonymous memory between two end readings
+        # what it retained shows in the runtime's anonymous memory between two end readings,
+        # less what the collector freed and the heap reused without new pages: the JVM's G1
+        # puts each 1 MiB array in humongous regions of its own, and a collection between two
+        # readings hands the garbage's regions, already touched, to the next retained array
+        # (seen once under load: 2.4 MiB of growth for 3 MiB retained)
         ends = [(r["Sequence"], process(r, "runtime")[0]["AnonEndBytes"]) for r in records
                 if "AnonEndBytes" in process(r, "runtime")[0]]
-        self.assertGreaterEqual(len(ends), 3)
+        self.assertGreaterEqual(len(ends), 6)
         (s0, a0), (s1, a1) = ends[1], ends[-1]
-        self.assertGreater(a1 - a0, (s1 - s0) * MIB * 0.9)
+        self.assertGreater(a1 - a0, (s1 - s0) * MIB * 0.9 - 2 * MIB)
 
     def test_nodefn_answers_and_leakwatch_reads_it(self):
         need_node()
