@@ -1,10 +1,10 @@
 /*
  * From closed records to shipped metrics. The pipeline owns the one shared structure (the
- * ledger, behind one mutex) and the emitter thread. The main thread hands it each record whose
- * memory half is closed and returns at once; the telemetry thread hands it platform events; the
- * emitter thread takes completed records in sequence order, runs the trend engine, writes the
- * EMF and alert lines and queues OTLP. Nothing here blocks the main thread: it only takes the
- * mutex for a copy and signals.
+ * ledger, behind one mutex) and has no thread of its own. The boundary hands it each record
+ * whose memory half is closed, the listener the platform's events; the call that completes a
+ * record (or makes one ready) emits it, in sequence order, on the caller's thread: the trend
+ * engine, the EMF and alert lines, the OTLP queue. One thread emits at a time; a caller that
+ * finds another emitting leaves its records to it and returns at once.
  */
 #ifndef LEAKWATCH_PIPELINE_H
 #define LEAKWATCH_PIPELINE_H
@@ -76,8 +76,7 @@ void lw_pipeline_settle(struct lw_pipeline *p, uint64_t now_ms, uint64_t deadlin
  * any) is flushed so that its drops are counted in time, then the shutdown line
  * with the environment's age, invocation count, the reason as the platform sent it and
  * leakwatch's category of it ("spindown", "timeout", "failure"). Returns when done or at
- * deadline_ms (epoch), whichever comes first; the emitter thread is stopped and joined when it
- * finished in time.
+ * deadline_ms (epoch), whichever comes first; no line waits for stdout past the deadline.
  */
 void lw_pipeline_shutdown(struct lw_pipeline *p, const char *reason, const char *category,
                           uint64_t invocations, uint64_t now_ms, uint64_t deadline_ms);

@@ -114,7 +114,7 @@ enum lw_err lw_state_unframe(const unsigned char *file, size_t len, uint64_t *ge
 /* A record closed at a boundary (main thread): the last sequence number and readings. */
 void lw_state_on_record(struct lw_state *s, const struct lw_record *rec);
 
-/* A record assessed and joined with Lambda's report (emitter thread): the verdict, its
+/* A record assessed and joined with Lambda's report (the thread that emits it): the verdict, its
  * projection and the platform's status of that invocation (interval). */
 void lw_state_on_verdict(struct lw_state *s, const struct lw_record *rec,
                          const struct lw_verdict *v);

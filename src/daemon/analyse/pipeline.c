@@ -32,7 +32,7 @@ _Static_assert(LW_ALERT_LINE_MAX <= LW_EMF_BUFFER_BYTES, "the alert line fits th
 /* How long one stdout line may wait for the platform to drain the pipe. */
 #define OUT_BUDGET_MS 200
 #define PENDING_RECORDS 16
-/* Interval records (Managed Instances) waiting for the emitter: one a timer period; more only
+/* Interval records (Managed Instances) waiting to be emitted: one a timer period; more only
  * when stdout stalls, and then the oldest gives way (counted in EmfLinesDropped). */
 #define READY_INTERVALS 4
 /* cJSON's nodes for one EMF line (about 25 KB with a few processes) and for one Telemetry API
@@ -53,7 +53,7 @@ struct lw_pipeline {
     pthread_mutex_t lock; /* guards ledger, intervals, ready, identity, busy */
     struct lw_identity identity;
     struct lw_intervals intervals;
-    struct lw_record ready[READY_INTERVALS]; /* interval records for the emitter, in order */
+    struct lw_record ready[READY_INTERVALS]; /* interval records to emit, in order */
     size_t ready_head, ready_count;
     pthread_cond_t idle;     /* shutdown: an emitter has drained what was ready */
     pthread_cond_t reported; /* intervals: a request in flight was reported */
@@ -417,11 +417,12 @@ fail:
     return NULL;
 }
 
-/* An interval record with its platform part, for the emitter (lock held). */
+/* An interval record with its platform part, to emit (lock held). */
 static void add_interval(struct lw_pipeline *p, const struct lw_record *rec)
 {
     if (p->ready_count == READY_INTERVALS) {
-        /* the emitter is stuck (stdout full): the oldest gives way, counted as a dropped line */
+        /* the emitting thread is stuck (stdout full): the oldest gives way, counted as a dropped
+         * line */
         p->ready_head = (p->ready_head + 1) % READY_INTERVALS;
         p->ready_count--;
         lw_health_add(p->health, LW_H_EMF_DROPPED, 1);
