@@ -13,6 +13,10 @@
  *     boundary is read and parsed. At most LW_PROBES_JVM_READ_MAX bytes per boundary: beyond
  *     that, the oldest part is jumped over (counted). The JVM starts a new file at 4 MB (the
  *     old one renamed away): a file that stopped growing is checked for a new one of its name.
+ *   - JVM without the wrapper (LW_PROBE_JVM_PERFDATA: the snapshot asks for it when the
+ *     runtime is a JVM and the wrapper set up no log): its performance-data file (hsperf.h),
+ *     found through the process's mapping of it in /proc/PID/maps, read once to find the
+ *     counters, then one pread of the bytes up to the last of them per boundary.
  * Files are opened once, through the folder, never through a symbolic link, and must be regular
  * files; they stay open while their process lives. Every report that cannot be used is counted
  * in ProbeReportsRejected and said once per process; a probe that was set up but never wrote
@@ -39,9 +43,9 @@
 
 struct lw_probes;
 
-/* dir: the probes' folder ($TMPDIR/leakwatch-probes). NULL when out of memory. The health
- * counters are borrowed. */
-struct lw_probes *lw_probes_new(const char *dir, struct lw_health *health);
+/* dir: the probes' folder ($TMPDIR/leakwatch-probes); proc_root: "/proc" (tests point
+ * elsewhere). NULL when out of memory. The health counters are borrowed. */
+struct lw_probes *lw_probes_new(const char *dir, const char *proc_root, struct lw_health *health);
 void lw_probes_free(struct lw_probes *p);
 
 /*

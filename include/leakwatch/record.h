@@ -55,11 +55,12 @@ enum lw_heap_source {
 /* What leakwatch's exec wrapper (/opt/leakwatch/wrapper) set up for a runtime: LEAKWATCH_PROBE
  * in the runtime's environment (docs/runtime-insight.md). */
 enum lw_probe_kind {
-    LW_PROBE_NONE = 0, /* no wrapper: the runtime was not started through it */
-    LW_PROBE_OFF,      /* the wrapper ran and left the probe off (lw_runtime_hint.probe_note) */
-    LW_PROBE_NODE,     /* V8's heap after collections, written by the Node.js probe */
-    LW_PROBE_PYTHON,   /* collections, allocated blocks, tracemalloc: the Python probe */
-    LW_PROBE_JVM,      /* the JVM's own unified GC log, parsed by leakwatch */
+    LW_PROBE_NONE = 0,     /* no wrapper: the runtime was not started through it */
+    LW_PROBE_OFF,          /* the wrapper ran and left the probe off (lw_runtime_hint.probe_note) */
+    LW_PROBE_NODE,         /* V8's heap after collections, written by the Node.js probe */
+    LW_PROBE_PYTHON,       /* collections, allocated blocks, tracemalloc: the Python probe */
+    LW_PROBE_JVM,          /* the JVM's own unified GC log, parsed by leakwatch */
+    LW_PROBE_JVM_PERFDATA, /* no wrapper: the JVM's performance-data file (hsperf.h) */
     LW_PROBE_KIND_COUNT
 };
 
@@ -68,12 +69,16 @@ struct lw_runtime_hint {
     enum lw_heap_source source;
     uint64_t heap_max_bytes;    /* the heap's ceiling in bytes; 0 when given as permille */
     uint32_t heap_max_permille; /* or: in thousandths of the function's memory size */
-    char origin[32];            /* the setting it came from ("-Xmx400m", "NODE_OPTIONS") */
-    enum lw_probe_kind probe;   /* what the exec wrapper set up */
-    char probe_note[48];        /* why it is off, as the wrapper said it (printable ASCII) */
+    /* V8: the old space alone, where what the heap retains lives: the runtime fails when what a
+     * full collection leaves exceeds it. In bytes, or in thousandths; both 0 when unknown. */
+    uint64_t old_space_bytes;
+    uint32_t old_space_permille;
+    char origin[32];          /* the setting it came from ("-Xmx400m", "NODE_OPTIONS") */
+    enum lw_probe_kind probe; /* what the exec wrapper set up */
+    char probe_note[48];      /* why it is off, as the wrapper said it (printable ASCII) */
 };
 
-/* "none", "off", "node", "python", "jvm". */
+/* "none", "off", "node", "python", "jvm", "jvm-perfdata". */
 const char *lw_probe_kind_name(enum lw_probe_kind kind);
 
 /* A runtime's heap as its probe last reported it (docs/runtime-insight.md), in bytes. Each

@@ -56,6 +56,11 @@ void lw_runtime_hints_parse(const char *cmdline, size_t cmdline_len, const char 
  * not known. */
 uint64_t lw_runtime_hint_heap_bytes(const struct lw_runtime_hint *h, uint64_t memory_limit_bytes);
 
+/* V8's old space in bytes for a function of memory_limit_bytes: from --max-old-space-size, or
+ * Lambda's 90% of the memory size under a Lambda Node.js runtime; 0 when not known. */
+uint64_t lw_runtime_hint_old_space_bytes(const struct lw_runtime_hint *h,
+                                         uint64_t memory_limit_bytes);
+
 /* "unknown", "node", "jvm", "dotnet", "python". */
 const char *lw_runtime_kind_name(enum lw_runtime_kind kind);
 

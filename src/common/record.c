@@ -83,6 +83,8 @@ const char *lw_probe_kind_name(enum lw_probe_kind kind)
         return "python";
     case LW_PROBE_JVM:
         return "jvm";
+    case LW_PROBE_JVM_PERFDATA:
+        return "jvm-perfdata";
     case LW_PROBE_NONE:
     case LW_PROBE_KIND_COUNT:
         break;

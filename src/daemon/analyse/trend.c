@@ -194,7 +194,8 @@ struct lw_trend {
      * heap retained after collections, the memory outside it that JavaScript objects own
      * (Node.js), and the rest of the function's anonymous memory (native). */
     struct gc_points heap;
-    double heap_limit_bytes; /* the heap's ceiling as the runtime reports it (0: unknown) */
+    double heap_limit_bytes;    /* the heap's ceiling as the runtime reports it (0: unknown) */
+    double heap_resident_bytes; /* the heap's own memory at the last report (0: unknown) */
     struct series ext, native;
     enum lw_probe_kind probe;
     struct proc_series procs[LW_MAX_PROCS];
@@ -942,6 +943,7 @@ static const char *heap_word(enum lw_probe_kind probe)
     case LW_PROBE_PYTHON:
         return "Python heap";
     case LW_PROBE_JVM:
+    case LW_PROBE_JVM_PERFDATA:
         return "JVM heap";
     case LW_PROBE_NONE:
     case LW_PROBE_OFF:
@@ -966,14 +968,17 @@ static void native_words(char *buf, size_t cap, const struct lw_trend *t, const 
     }
 }
 
-enum heap_trend { HEAP_UNKNOWN = 0, HEAP_FLAT, HEAP_GROWS };
+/* HEAP_RISING: the points rise as a leak's do, over fewer invocations than a leak needs. */
+enum heap_trend { HEAP_UNKNOWN = 0, HEAP_FLAT, HEAP_RISING, HEAP_GROWS };
 
 /*
  * The heap after collections, from its points: grows (most pairs of points rising, the lower
  * quartile of their slopes at least the engine's smallest growth, and a rise beyond what one
  * collection to the next varies), else flat; unknown with fewer than HEAP_MIN_POINTS. Its slope's
  * low end is the lower quartile of the pairwise slopes. A collection's retained heap has no
- * allocation noise in it: a few points are evidence, where RSS needs dozens.
+ * allocation noise in it: a few points are evidence, where RSS needs dozens. Rising (a leak's
+ * shape over fewer invocations than a leak needs, or two points that rise) lets resident
+ * memory decide the verdict, and the heap's slope project it.
  */
 #define HEAP_MIN_POINTS 3
 
@@ -986,12 +991,13 @@ static int cmp_double(const void *a, const void *b)
 /* ... and a rise of at least this share of the heap's lowest point: what the same collection
  * retains twice varies by a few percent (Node.js 20, garbage only: 10.5 to 10.7 MB) */
 #define HEAP_RISE_SHARE 0.05
+#define FITS_SPAN_FACTOR 4
 static enum heap_trend heap_points_trend(struct lw_trend *t, struct estimate *e)
 {
     memset(e, 0, sizeof(*e));
     const struct gc_points *g = &t->heap;
     uint32_t n = ring_copy(g->p, g->head, g->n, GC_POINTS, t->pts);
-    if (n < HEAP_MIN_POINTS)
+    if (n < 2)
         return HEAP_UNKNOWN;
     size_t m = 0;
     long s = 0;
@@ -1022,12 +1028,28 @@ static enum heap_trend heap_points_trend(struct lw_trend *t, struct estimate *e)
      * runtime, and the latest step must still keep up with the slope. */
     const struct point *a = &t->pts[n - 2], *b = &t->pts[n - 1];
     double last_slope = b->x > a->x ? (b->y - a->y) / (b->x - a->x) : 0;
-    bool long_enough = b->x - t->pts[0].x >= (double)t->cfg.gc_leak_min_points;
-    if (e->tau >= HEAP_TAU_MIN && e->slope_lo_bytes >= min_growth &&
-        hi_y - lo_y >= HEAP_RISE_SHARE * lo_y && long_enough &&
-        last_slope >= DECEL_RATIO * e->slope_bytes) {
+    /* A heap whose ceiling fits the memory limit can exhaust only itself (the runtime's own
+     * out-of-memory error, not the environment's): its growth must last FITS_SPAN_FACTOR times
+     * as long. What fills and then stops (the last 40 requests' data kept, 4 MB each, in a JVM
+     * with -Xmx400m in 512 MB) rises as a leak does for as long as it fills. */
+    struct ceiling ceil_;
+    runtime_ceiling(t, &ceil_);
+    double span = (double)t->cfg.gc_leak_min_points * (ceil_.fits ? FITS_SPAN_FACTOR : 1);
+    bool long_enough = b->x - t->pts[0].x >= span;
+    bool rises = e->tau >= HEAP_TAU_MIN && e->slope_lo_bytes >= min_growth &&
+                 hi_y - lo_y >= HEAP_RISE_SHARE * lo_y &&
+                 last_slope >= DECEL_RATIO * e->slope_bytes;
+    if (n < HEAP_MIN_POINTS) {
+        /* Two points: a slope, but no spread to bound it by, and too little to call the heap
+         * flat. Enough to project from while resident memory decides the verdict; the
+         * pessimistic end stays unknown, so the projection alone never makes it critical. */
+        e->slope_lo_bytes = 0;
+        e->cls = rises ? GROWTH_LEAK : GROWTH_UNDECIDED;
+        return rises ? HEAP_RISING : HEAP_UNKNOWN;
+    }
+    if (rises) {
         e->cls = GROWTH_LEAK;
-        return HEAP_GROWS;
+        return long_enough ? HEAP_GROWS : HEAP_RISING;
     }
     return HEAP_FLAT;
 }
@@ -1040,10 +1062,11 @@ static enum heap_trend heap_points_trend(struct lw_trend *t, struct estimate *e)
  * never a leak; with native memory growing it stays one, and says where to look.
  */
 static void runtime_parts(struct lw_trend *t, struct estimate *fn, bool *heap_sizing,
-                          bool *in_heap_out, char *part, size_t cap)
+                          bool *in_heap_out, struct estimate *rising, char *part, size_t cap)
 {
     part[0] = '\0';
     *in_heap_out = false;
+    memset(rising, 0, sizeof(*rising));
     if (t->probe == LW_PROBE_NONE)
         return;
     struct leak_rules rules = {.min_points = t->cfg.leak_min_points, .floor_bytes = 0};
@@ -1071,6 +1094,8 @@ static void runtime_parts(struct lw_trend *t, struct estimate *fn, bool *heap_si
         *in_heap_out = in_heap;
         return;
     }
+    if (ht == HEAP_RISING)
+        *rising = heap; /* too short to decide: RSS decides, the heap's slope projects */
     if (ht != HEAP_FLAT)
         return; /* too few collections yet: RSS's own words */
     if (fn->cls != GROWTH_LEAK && fn->cls != GROWTH_UNDECIDED && !*heap_sizing)
@@ -1128,7 +1153,8 @@ static bool assess(struct lw_trend *t, struct lw_verdict *v)
         fn.cls = GROWTH_WARMING;
     char part[160];
     bool heap_leak = false;
-    runtime_parts(t, &fn, &heap_sizing, &heap_leak, part, sizeof(part));
+    struct estimate heap_rising;
+    runtime_parts(t, &fn, &heap_sizing, &heap_leak, &heap_rising, part, sizeof(part));
 
     /* The candidates: the function as a whole, and each process that is not the function. */
     const struct estimate *driver = NULL;
@@ -1317,17 +1343,44 @@ static bool assess(struct lw_trend *t, struct lw_verdict *v)
      * it fills it (flat for its last 220 invocations before its OutOfMemoryError, with
      * -XX:MaxHeapSize at 85% of 512 MB). Otherwise whichever runs out first. What is retained
      * now: the last full collection's figure, moved on at the heap's slope (a JVM's full
-     * collections came 40 to 240 invocations apart). */
-    if (heap_leak && !driver_proc && t->heap_limit_bytes > 0 && t->heap.n > 0) {
+     * collections came 40 to 240 invocations apart). The same for a heap whose few points
+     * already rise as a leak's do while resident memory still decides the verdict: the heap's
+     * slope, not resident memory's (which also carries the collector sizing its heap), says
+     * when the heap runs out. */
+    const struct estimate *heap_est = heap_leak ? driver : heap_rising.valid ? &heap_rising : NULL;
+    double heap_cap = t->heap_limit_bytes;
+    if (t->probe == LW_PROBE_NODE) {
+        /* V8 fails when what a full collection leaves exceeds its old space, which is less
+         * than the heap's limit by the young generation's reserve */
+        double old_space = (double)lw_runtime_hint_old_space_bytes(&t->hint, t->limit_bytes);
+        if (old_space > 0 && (heap_cap <= 0 || old_space < heap_cap))
+            heap_cap = old_space;
+    }
+    if (heap_est && !driver_proc && heap_cap > 0 && t->heap.n > 0) {
         const struct point *last = &t->heap.p[(t->heap.head + GC_POINTS - 1) % GC_POINTS];
         double since = (double)t->last_seq > last->x ? (double)t->last_seq - last->x : 0;
-        double room = t->heap_limit_bytes - (last->y + driver->slope_bytes * since);
+        double retained = last->y + heap_est->slope_bytes * since;
+        double room = heap_cap - retained;
         if (room < 0)
             room = 0;
-        double heap_runs = room / driver->slope_bytes;
-        double heap_lo_runs = driver->slope_lo_bytes > 0 ? room / driver->slope_lo_bytes : INFINITY;
+        double heap_runs = room / heap_est->slope_bytes;
+        double heap_lo_runs =
+            heap_est->slope_lo_bytes > 0 ? room / heap_est->slope_lo_bytes : INFINITY;
         bool rss_at_ceiling =
             ceil_.env_bytes > 0 && t->env_rss_bytes >= AT_CEILING_SHARE * ceil_.env_bytes;
+        if (t->probe == LW_PROBE_NODE && t->heap_resident_bytes > 0 && !at_heap &&
+            t->heap_resident_bytes < t->env_rss_bytes) {
+            /* Nor is the memory limit met where resident memory's slope says: V8's heap
+             * carries garbage it gives back as the heap fills (a leaking Node.js function's
+             * resident memory grew 1.7 MB per invocation for a 0.5 MB leak, then fell by 45 MB
+             * near its old space's limit). What the environment needs at the end is what lies
+             * outside the heap now and what the heap retains by then. */
+            double mem_room = oom_at - (t->env_rss_bytes - t->heap_resident_bytes + retained);
+            if (mem_room < 0)
+                mem_room = 0;
+            v->projected_invocations_to_oom = mem_room / heap_est->slope_bytes;
+            lo_runs = heap_est->slope_lo_bytes > 0 ? mem_room / heap_est->slope_lo_bytes : INFINITY;
+        }
         if (at_heap || rss_at_ceiling || heap_runs < v->projected_invocations_to_oom) {
             v->projected_invocations_to_oom = heap_runs;
             lo_runs = heap_lo_runs;
@@ -1410,6 +1463,7 @@ static void push_runtime(struct lw_trend *t, const struct lw_record *rec)
     }
     if (h->have & LW_HEAP_LIMIT)
         t->heap_limit_bytes = (double)h->limit_bytes;
+    t->heap_resident_bytes = (h->have & LW_HEAP_RESIDENT) ? (double)h->resident_bytes : 0;
     if (h->have & LW_HEAP_EXTERNAL)
         series_push(&t->ext, x, (double)h->external_bytes, block);
     if ((h->have & LW_HEAP_RESIDENT) && rec->fn_end.rss_anon_bytes >= h->resident_bytes)

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <leakwatch/gclog.h>
+#include <leakwatch/hsperf.h>
 #include <leakwatch/log.h>
 #include <leakwatch/probe_file.h>
 
@@ -38,10 +39,16 @@ struct slot {
     /* the JVM's log */
     uint64_t offset;
     struct lw_gclog gc;
+    /* the JVM's performance-data file */
+    bool have_layout;
+    bool refused; /* a file whose layout is not read (G1, broken): not read again */
+    struct lw_hsperf_layout layout;
+    struct lw_hsperf_track track;
 };
 
 struct lw_probes {
     char dir[256];
+    char proc_root[64];
     int dir_fd;
     struct lw_health *health;
     struct slot slots[LW_PROBES_MAX];
@@ -54,7 +61,7 @@ struct lw_probes {
     char *buf;                  /* JVM_CHUNK bytes, also the probe file's */
 };
 
-struct lw_probes *lw_probes_new(const char *dir, struct lw_health *health)
+struct lw_probes *lw_probes_new(const char *dir, const char *proc_root, struct lw_health *health)
 {
     struct lw_probes *p = calloc(1, sizeof(*p));
     if (p == NULL)
@@ -65,6 +72,7 @@ struct lw_probes *lw_probes_new(const char *dir, struct lw_health *health)
         return NULL;
     }
     snprintf(p->dir, sizeof(p->dir), "%s", dir ? dir : "");
+    snprintf(p->proc_root, sizeof(p->proc_root), "%s", proc_root ? proc_root : "/proc");
     p->dir_fd = -1;
     p->health = health;
     for (size_t i = 0; i < LW_PROBES_MAX; i++)
@@ -122,8 +130,9 @@ static void reject(struct lw_probes *p, struct slot *s, const char *file, const 
 {
     lw_health_add(p->health, LW_H_PROBE_REJECTED, 1);
     if (!s->said_rejected)
-        lw_warn("runtime probe of pid %d: %s/%s not used: %s (counted in %s)", (int)s->pid, p->dir,
-                file, why, lw_health_name(LW_H_PROBE_REJECTED));
+        lw_warn("runtime probe of pid %d: %s%s%s not used: %s (counted in %s)", (int)s->pid,
+                file[0] == '/' ? "" : p->dir, file[0] == '/' ? "" : "/", file, why,
+                lw_health_name(LW_H_PROBE_REJECTED));
     s->said_rejected = true;
 }
 
@@ -237,9 +246,149 @@ static bool read_gc_log(struct lw_probes *p, struct slot *s, const char *name)
     return true;
 }
 
+/*
+ * The JVM's performance-data file, found through the process's own mapping of it (hsperf.h):
+ * /proc/PID/maps read once, a line at a time, then the file opened by that name, never through
+ * a link, and kept only if it is the inode the process maps. -1 when the process maps none
+ * (-XX:-UsePerfData, not a JVM, not started yet).
+ */
+static int open_hsperf(struct lw_probes *p, struct slot *s, char *path, size_t cap)
+{
+    char maps[96];
+    snprintf(maps, sizeof(maps), "%s/%d/maps", p->proc_root, (int)s->pid);
+    int mfd = open(maps, O_RDONLY | O_CLOEXEC);
+    if (mfd < 0)
+        return -1;
+    uint64_t ino = 0;
+    bool found = false;
+    size_t have = 0;
+    while (!found) {
+        ssize_t n;
+        do {
+            n = read(mfd, p->buf + have, JVM_CHUNK - have);
+        } while (n < 0 && errno == EINTR);
+        if (n <= 0)
+            break;
+        have += (size_t)n;
+        size_t start = 0;
+        for (;;) {
+            char *nl = memchr(p->buf + start, '\n', have - start);
+            if (nl == NULL)
+                break;
+            size_t len = (size_t)(nl - (p->buf + start));
+            if (lw_hsperf_maps_line(p->buf + start, len, s->pid, path, cap, &ino)) {
+                found = true;
+                break;
+            }
+            start += len + 1;
+        }
+        if (start == 0 && have == JVM_CHUNK)
+            have = 0; /* a line longer than the buffer: no path of ours is that long */
+        else {
+            memmove(p->buf, p->buf + start, have - start);
+            have -= start;
+        }
+    }
+    close(mfd);
+    if (!found)
+        return -1;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        reject(p, s, path, errno == ELOOP ? "a symbolic link" : strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_ino != ino) {
+        close(fd);
+        reject(p, s, path, "not the file the JVM maps");
+        return -1;
+    }
+    return fd;
+}
+
+/* The counters: found once in the file's first JVM_CHUNK bytes, read at their places after. */
+static bool read_hsperf(struct lw_probes *p, struct slot *s, const char *path)
+{
+    const char *why = "unreadable";
+    size_t want = s->have_layout ? s->layout.end : JVM_CHUNK;
+    ssize_t n;
+    do {
+        n = pread(s->fd, p->buf, want, 0);
+    } while (n < 0 && errno == EINTR);
+    int64_t v[LW_HSPERF_COUNTERS];
+    const unsigned char *b = (const unsigned char *)p->buf;
+    s->have_last = false;
+    if (n > 0 && !s->have_layout) {
+        if (lw_hsperf_layout_parse(b, (size_t)n, &s->layout, &why) != LW_OK) {
+            /* A JVM still starting has not filled its file in: looked at again next time.
+             * Anything else will not change: said and counted once, then left alone. */
+            if (strcmp(why, "not filled in yet") != 0) {
+                s->refused = true;
+                reject(p, s, path, why);
+            }
+            return false;
+        }
+        s->have_layout = true;
+    }
+    if (n > 0 && s->have_layout && lw_hsperf_read(&s->layout, b, (size_t)n, v, &why) == LW_OK) {
+        lw_hsperf_heap(&s->track, v, &s->last);
+        s->have_last = true;
+        return true;
+    }
+    reject(p, s, path, why);
+    return false;
+}
+
+static void read_jvm_perfdata(struct lw_probes *p, bool runtime, struct lw_proc_reading *r,
+                              struct slot *s)
+{
+    char path[160];
+    snprintf(path, sizeof(path), "%s*/%d", LW_HSPERF_DIR_PREFIX, (int)r->pid);
+    if (s->refused)
+        return;
+    if (s->fd < 0) {
+        s->misses++;
+        if (s->misses > MISSES_BEFORE_SAYING && s->misses % RETRY_EVERY != 0)
+            return;
+        s->fd = open_hsperf(p, s, path, sizeof(path));
+        if (s->fd < 0) {
+            if (runtime && s->misses == MISSES_BEFORE_SAYING && !p->said_missing) {
+                p->said_missing = true;
+                lw_info("the JVM (pid %d) keeps no performance data (-XX:-UsePerfData?): leak "
+                        "verdicts come from resident memory alone",
+                        (int)r->pid);
+            }
+            return;
+        }
+        s->have_layout = false;
+        memset(&s->track, 0, sizeof(s->track));
+    }
+    if (read_hsperf(p, s, path) && !p->said_on) {
+        p->said_on = true;
+        lw_info("the JVM's heap (pid %d) from its performance data, %s", (int)r->pid, path);
+    }
+    if (s->refused) {
+        close(s->fd);
+        s->fd = -1;
+    }
+    if (s->have_last) {
+        r->probe = LW_PROBE_JVM_PERFDATA;
+        r->heap = s->last;
+    }
+}
+
 void lw_probes_read(struct lw_probes *p, enum lw_probe_kind expected, bool runtime,
                     struct lw_proc_reading *r)
 {
+    if (expected == LW_PROBE_JVM_PERFDATA) {
+        struct slot *s = slot_of(p, r);
+        if (s != NULL) {
+            s->seen = true;
+            s->kind = expected;
+            read_jvm_perfdata(p, runtime, r, s);
+        }
+        return;
+    }
     if (expected != LW_PROBE_NODE && expected != LW_PROBE_PYTHON && expected != LW_PROBE_JVM)
         return;
     struct slot *s = slot_of(p, r);

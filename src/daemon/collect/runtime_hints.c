@@ -16,6 +16,7 @@
 #define JVM_DEFAULT_PERMILLE 250     /* -XX:MaxRAMPercentage's default, 25 */
 #define LAMBDA_JAVA_PERMILLE 850     /* Lambda's Java runtime: -XX:MaxHeapSize 85% of memory */
 #define LAMBDA_NODE_PERMILLE 1050    /* Lambda's Node.js runtime: 90% old space + 3 x 5% */
+#define LAMBDA_NODE_OLD_PERMILLE 900 /* of which the old space */
 #define DOTNET_DEFAULT_PERMILLE 750  /* .NET GC: 75% of a container's memory limit */
 #define V8_SEMI_SPACE_DEFAULT_MIB 16 /* V8's default maximum semi-space on 64-bit */
 #define V8_YOUNG_SEMI_SPACES 3       /* young generation: two semi-spaces and the new large space */
@@ -394,10 +395,13 @@ static void decide_node(const char *cmd, size_t cmd_len, const char *env, size_t
     if (nd.old_mib.set) {
         uint64_t semi = nd.semi_mib.set ? nd.semi_mib.value : V8_SEMI_SPACE_DEFAULT_MIB;
         uint64_t mib = nd.old_mib.value + V8_YOUNG_SEMI_SPACES * semi;
-        if (mib >= nd.old_mib.value && mib <= UINT64_MAX / MIB)
+        if (mib >= nd.old_mib.value && mib <= UINT64_MAX / MIB) {
             from_setting(out, &nd.old_mib, mib * MIB, 0);
+            out->old_space_bytes = nd.old_mib.value * MIB;
+        }
     } else if (lambda) {
         set_default(out, LAMBDA_NODE_PERMILLE, "Lambda's 90% old space");
+        out->old_space_permille = LAMBDA_NODE_OLD_PERMILLE;
     }
 }
 
@@ -516,6 +520,16 @@ uint64_t lw_runtime_hint_heap_bytes(const struct lw_runtime_hint *h, uint64_t me
     if (h->heap_max_permille == 0 || memory_limit_bytes == 0)
         return 0;
     return memory_limit_bytes / 1000 * h->heap_max_permille;
+}
+
+uint64_t lw_runtime_hint_old_space_bytes(const struct lw_runtime_hint *h,
+                                         uint64_t memory_limit_bytes)
+{
+    if (h->old_space_bytes)
+        return h->old_space_bytes;
+    if (h->old_space_permille == 0 || memory_limit_bytes == 0)
+        return 0;
+    return memory_limit_bytes / 1000 * h->old_space_permille;
 }
 
 const char *lw_runtime_kind_name(enum lw_runtime_kind kind)

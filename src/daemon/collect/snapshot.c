@@ -226,7 +226,7 @@ struct lw_processes *lw_processes_new(const struct lw_processes_config *cfg)
     list_extensions(ps);
     ps->exec_wrapper_expected = cfg->exec_wrapper_expected;
     if (cfg->probes_dir != NULL && cfg->probes_dir[0] != '\0')
-        ps->probes = lw_probes_new(cfg->probes_dir, cfg->health);
+        ps->probes = lw_probes_new(cfg->probes_dir, cfg->proc_root, cfg->health);
     /* leakwatch's own start: no process started before it can be the runtime */
     int self = open_proc_dir(ps, ps->self_pid);
     struct lw_stat_info st;
@@ -854,10 +854,15 @@ enum lw_hwm_state lw_snapshot_take(struct lw_processes *ps, bool reset_hwm, uint
     memset(&out->sites, 0, sizeof(out->sites));
     out->tracemalloc_frames = 0;
     if (ps->probes != NULL) {
+        /* Without the wrapper's GC log a JVM still keeps its performance data. */
+        enum lw_probe_kind expected = ps->runtime_hint.probe;
+        if ((expected == LW_PROBE_NONE || expected == LW_PROBE_OFF) &&
+            ps->runtime_hint.kind == LW_RUNTIME_JVM)
+            expected = LW_PROBE_JVM_PERFDATA;
         for (uint32_t i = 0; i < out->n_procs && i < LW_MAX_PROCS; i++) {
             struct lw_proc_reading *r = &out->procs[i];
             if (lw_record_role_is_function(r->role))
-                lw_probes_read(ps->probes, ps->runtime_hint.probe, r->role == LW_ROLE_RUNTIME, r);
+                lw_probes_read(ps->probes, expected, r->role == LW_ROLE_RUNTIME, r);
         }
         lw_probes_end(ps->probes, &out->sites, &out->tracemalloc_frames);
     }

@@ -129,6 +129,32 @@ static void test_cases(void **state)
     }
 }
 
+/* V8's old space alone, where what the heap retains lives: from the flag, or Lambda's 90%. */
+static void test_v8_old_space(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *cmd;
+        size_t cmd_len;
+        const char *env;
+        size_t env_len;
+        uint64_t want;
+    } old[] = {
+        {Z("node\0--max-semi-space-size=25\0--max-old-space-size=461\0a.js"), Z(""), 461 * MIB},
+        {Z("node\0a.js"), Z("NODE_OPTIONS=--max-old-space-size=200"), 200 * MIB},
+        {Z("/bin/sh\0/var/runtime/bootstrap"), Z("AWS_EXECUTION_ENV=AWS_Lambda_nodejs22.x"),
+         512 * MIB / 1000 * 900},
+        {Z("node\0a.js"), Z(""), 0},                           /* V8's own default */
+        {Z("java\0-Xmx400m\0Main"), Z(""), 0},                 /* not V8 */
+        {Z("node\0--max-old-space-size=12x\0a.js"), Z(""), 0}, /* refused */
+    };
+    for (size_t i = 0; i < sizeof(old) / sizeof(old[0]); i++) {
+        struct lw_runtime_hint h;
+        lw_runtime_hints_parse(old[i].cmd, old[i].cmd_len, old[i].env, old[i].env_len, &h);
+        assert_int_equal(lw_runtime_hint_old_space_bytes(&h, 512 * MIB), old[i].want);
+    }
+}
+
 /* The strings of buf[0..n) that are whole (NUL-terminated): what a prefix may be used for. */
 static size_t whole_strings(const char *buf, size_t n)
 {
@@ -279,9 +305,8 @@ static void test_snapshot_hook(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cases),
-        cmocka_unit_test(test_prefixes),
-        cmocka_unit_test(test_null_and_names),
+        cmocka_unit_test(test_cases),         cmocka_unit_test(test_v8_old_space),
+        cmocka_unit_test(test_prefixes),      cmocka_unit_test(test_null_and_names),
         cmocka_unit_test(test_snapshot_hook),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
