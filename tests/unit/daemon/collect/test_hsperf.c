@@ -402,8 +402,8 @@ static void test_maps_line(void **state)
     assert_true(lw_hsperf_maps_line(line, n, 25090, path, 35, &ino));
     static const char *const others[] = {
         /* deleted since it was mapped */
-        "7f867c20f000-7f867c217000 rw-s 00000000 fe:00 10960901 /tmp/hsperfdata_u/25090 "
-        "(deleted)",
+        ("7f867c20f000-7f867c217000 rw-s 00000000 fe:00 10960901 /tmp/hsperfdata_u/25090 "
+         "(deleted)"),
         /* a private mapping is not the JVM's shared file */
         "7f867c20f000-7f867c217000 rw-p 00000000 fe:00 10960901 /tmp/hsperfdata_u/25090",
         /* another folder, no user, a folder deeper */
