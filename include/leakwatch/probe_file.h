@@ -20,6 +20,8 @@
  *   external 1664820            V8: memory outside the heap held by JavaScript objects
  *   array_buffers 14981         V8: ArrayBuffers and Buffers (part of external)
  *   blocks 208607               Python: sys.getallocatedblocks()
+ *   old_committed 24117248      V8: the old generation's committed size after the last full
+ *                               collection (every space but the young ones)
  *   tracemalloc 1               Python: tracemalloc runs with this many frames
  *   sites 2                     Python: the request the sites below answer
  *   site 10106589 202 app.py:4  growth in bytes and in blocks, and where (the rest of the line)

@@ -92,6 +92,7 @@ enum lw_heap_field {
     LW_HEAP_EXTERNAL = 1u << 4,      /* external_bytes */
     LW_HEAP_ARRAY_BUFFERS = 1u << 5, /* array_buffers_bytes */
     LW_HEAP_BLOCKS = 1u << 6,        /* blocks */
+    LW_HEAP_OLD_COMMITTED = 1u << 7, /* old_committed_bytes */
 };
 struct lw_heap_mem {
     uint32_t have;              /* enum lw_heap_field bits; 0: no report */
@@ -104,8 +105,11 @@ struct lw_heap_mem {
     uint64_t external_bytes;      /* V8: memory outside the heap owned by JavaScript objects */
     uint64_t array_buffers_bytes; /* V8: ArrayBuffers and Buffers (part of external) */
     uint64_t blocks;              /* Python: sys.getallocatedblocks() */
-    uint64_t major_gcs;           /* major (full, generation-2) collections so far */
-    uint64_t minor_gcs;           /* the others */
+    /* V8: the old generation's spaces' committed size after the last full collection: V8 fails
+     * when it cannot keep that within its old space, what its objects leave unused included */
+    uint64_t old_committed_bytes;
+    uint64_t major_gcs; /* major (full, generation-2) collections so far */
+    uint64_t minor_gcs; /* the others */
 };
 
 /* The allocation sites that grew most, from the Python probe with tracemalloc, between the

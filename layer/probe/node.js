@@ -52,7 +52,7 @@
         const buf = Buffer.alloc(FILE_BYTES);
         const s = {
             updates: 0, major: 0, heapAfterMajor: -1, committed: 0, limit: 0, external: -1,
-            arrayBuffers: -1,
+            arrayBuffers: -1, oldCommitted: -1,
         };
 
         const off = () => {
@@ -83,6 +83,8 @@
                     `heap_resident ${s.committed}\nheap_limit ${s.limit}\n`;
             if (s.heapAfterMajor >= 0)
                 t += `heap_after_major ${s.heapAfterMajor}\n`;
+            if (s.oldCommitted >= 0)
+                t += `old_committed ${s.oldCommitted}\n`;
             if (s.external >= 0)
                 t += `external ${s.external}\n`;
             if (s.arrayBuffers >= 0)
@@ -110,6 +112,13 @@
             try {
                 s.major++;
                 s.heapAfterMajor = heap()[0];
+                // What the old generation holds committed: V8 fails when that cannot stay
+                // within its old space, whatever its objects leave unused in it.
+                let old = 0;
+                for (const sp of v8.getHeapSpaceStatistics())
+                    if (!sp.space_name.startsWith('new_') && sp.space_name !== 'read_only_space')
+                        old += sp.space_size;
+                s.oldCommitted = old;
                 // ArrayBuffers (Buffers among them) only here: the call also reads the
                 // process's resident size, a file read, too dear for the timer.
                 s.arrayBuffers = process.memoryUsage().arrayBuffers;

@@ -196,6 +196,7 @@ struct lw_trend {
     struct gc_points heap;
     double heap_limit_bytes;    /* the heap's ceiling as the runtime reports it (0: unknown) */
     double heap_resident_bytes; /* the heap's own memory at the last report (0: unknown) */
+    double old_committed_bytes; /* V8: its old generation's committed size (0: unknown) */
     struct series ext, native;
     enum lw_probe_kind probe;
     struct proc_series procs[LW_MAX_PROCS];
@@ -977,8 +978,9 @@ enum heap_trend { HEAP_UNKNOWN = 0, HEAP_FLAT, HEAP_RISING, HEAP_GROWS };
  * collection to the next varies), else flat; unknown with fewer than HEAP_MIN_POINTS. Its slope's
  * low end is the lower quartile of the pairwise slopes. A collection's retained heap has no
  * allocation noise in it: a few points are evidence, where RSS needs dozens. Rising (a leak's
- * shape over fewer invocations than a leak needs, or two points that rise) lets resident
- * memory decide the verdict, and the heap's slope project it.
+ * shape over fewer invocations than a leak needs) lets resident memory decide the verdict, and
+ * the heap's slope project it. Two points are not enough even for that: a leak that steps
+ * (5 MB on one invocation in ten) gave a slope 40% short from two.
  */
 #define HEAP_MIN_POINTS 3
 
@@ -997,7 +999,7 @@ static enum heap_trend heap_points_trend(struct lw_trend *t, struct estimate *e)
     memset(e, 0, sizeof(*e));
     const struct gc_points *g = &t->heap;
     uint32_t n = ring_copy(g->p, g->head, g->n, GC_POINTS, t->pts);
-    if (n < 2)
+    if (n < HEAP_MIN_POINTS)
         return HEAP_UNKNOWN;
     size_t m = 0;
     long s = 0;
@@ -1039,14 +1041,6 @@ static enum heap_trend heap_points_trend(struct lw_trend *t, struct estimate *e)
     bool rises = e->tau >= HEAP_TAU_MIN && e->slope_lo_bytes >= min_growth &&
                  hi_y - lo_y >= HEAP_RISE_SHARE * lo_y &&
                  last_slope >= DECEL_RATIO * e->slope_bytes;
-    if (n < HEAP_MIN_POINTS) {
-        /* Two points: a slope, but no spread to bound it by, and too little to call the heap
-         * flat. Enough to project from while resident memory decides the verdict; the
-         * pessimistic end stays unknown, so the projection alone never makes it critical. */
-        e->slope_lo_bytes = 0;
-        e->cls = rises ? GROWTH_LEAK : GROWTH_UNDECIDED;
-        return rises ? HEAP_RISING : HEAP_UNKNOWN;
-    }
     if (rises) {
         e->cls = GROWTH_LEAK;
         return long_enough ? HEAP_GROWS : HEAP_RISING;
@@ -1350,9 +1344,18 @@ static bool assess(struct lw_trend *t, struct lw_verdict *v)
     const struct estimate *heap_est = heap_leak ? driver : heap_rising.valid ? &heap_rising : NULL;
     double heap_cap = t->heap_limit_bytes;
     if (t->probe == LW_PROBE_NODE) {
-        /* V8 fails when what a full collection leaves exceeds its old space, which is less
-         * than the heap's limit by the young generation's reserve */
+        /* V8 fails when its old generation's committed size cannot stay within its old space
+         * (less than the heap's limit by the young generation's reserve). What its objects
+         * leave unused there counts too: with 52 KB arrays among garbage, 81% of it held
+         * objects, and V8 failed with 400 MB retained for a 483 MB old space. So the ceiling
+         * for what is retained is the old space at that share. */
         double old_space = (double)lw_runtime_hint_old_space_bytes(&t->hint, t->limit_bytes);
+        const struct point *last =
+            t->heap.n ? &t->heap.p[(t->heap.head + GC_POINTS - 1) % GC_POINTS] : NULL;
+        if (old_space > 0 && last && t->old_committed_bytes > 0) {
+            double share = last->y / t->old_committed_bytes;
+            old_space *= share < 1 ? share : 1;
+        }
         if (old_space > 0 && (heap_cap <= 0 || old_space < heap_cap))
             heap_cap = old_space;
     }
@@ -1464,6 +1467,7 @@ static void push_runtime(struct lw_trend *t, const struct lw_record *rec)
     if (h->have & LW_HEAP_LIMIT)
         t->heap_limit_bytes = (double)h->limit_bytes;
     t->heap_resident_bytes = (h->have & LW_HEAP_RESIDENT) ? (double)h->resident_bytes : 0;
+    t->old_committed_bytes = (h->have & LW_HEAP_OLD_COMMITTED) ? (double)h->old_committed_bytes : 0;
     if (h->have & LW_HEAP_EXTERNAL)
         series_push(&t->ext, x, (double)h->external_bytes, block);
     if ((h->have & LW_HEAP_RESIDENT) && rec->fn_end.rss_anon_bytes >= h->resident_bytes)

@@ -66,6 +66,7 @@ enum key {
     K_EXTERNAL,
     K_ARRAY_BUFFERS,
     K_BLOCKS,
+    K_OLD_COMMITTED,
     K_TRACEMALLOC,
     K_SITES,
     K_COUNT
@@ -88,6 +89,7 @@ static const struct {
     [K_EXTERNAL] = {"external", LW_PROBE_BYTES_MAX, LW_HEAP_EXTERNAL},
     [K_ARRAY_BUFFERS] = {"array_buffers", LW_PROBE_BYTES_MAX, LW_HEAP_ARRAY_BUFFERS},
     [K_BLOCKS] = {"blocks", LW_PROBE_BYTES_MAX, LW_HEAP_BLOCKS},
+    [K_OLD_COMMITTED] = {"old_committed", LW_PROBE_BYTES_MAX, LW_HEAP_OLD_COMMITTED},
     [K_TRACEMALLOC] = {"tracemalloc", 64, 0},
     [K_SITES] = {"sites", UINT32_MAX, 0},
 };
@@ -115,6 +117,9 @@ static void put_heap(struct lw_heap_mem *h, enum key k, uint64_t v)
         break;
     case K_BLOCKS:
         h->blocks = v;
+        break;
+    case K_OLD_COMMITTED:
+        h->old_committed_bytes = v;
         break;
     case K_GC_MAJOR:
         h->major_gcs = v;

@@ -226,6 +226,7 @@ static void add_heap(struct lw_heap_mem *sum, const struct lw_heap_mem *h)
     add_field(sum, &sum->external_bytes, h, h->external_bytes, LW_HEAP_EXTERNAL);
     add_field(sum, &sum->array_buffers_bytes, h, h->array_buffers_bytes, LW_HEAP_ARRAY_BUFFERS);
     add_field(sum, &sum->blocks, h, h->blocks, LW_HEAP_BLOCKS);
+    add_field(sum, &sum->old_committed_bytes, h, h->old_committed_bytes, LW_HEAP_OLD_COMMITTED);
     sum->major_gcs += h->major_gcs;
     sum->minor_gcs += h->minor_gcs;
 }

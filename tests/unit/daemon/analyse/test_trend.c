@@ -1431,8 +1431,9 @@ static void test_heap_fill_inside_a_fitting_ceiling(void **state)
  * 1.8 times what it retains, so resident memory grows 0.9 MB per invocation and would meet the
  * limit near invocation 520; but V8 gives that slack back as its old space fills, and fails when
  * what a full collection leaves exceeds the old space: at invocation 946. Full collections come
- * every 18 invocations. From the flag on, every projection is within 10% of that (resident
- * memory's said 43% early), and the flag comes as early as without the probe.
+ * every 18 invocations. From the heap's third point on (invocation 54), every projection is
+ * within 10% of that (resident memory's said 43% early), and the flag comes as early as without
+ * the probe.
  */
 static void test_v8_leak_projected_from_its_heap(void **state)
 {
@@ -1443,8 +1444,13 @@ static void test_v8_leak_projected_from_its_heap(void **state)
     hint_of(cmd, sizeof(cmd), &h);
     assert_int_equal(h.kind, LW_RUNTIME_NODE);
     const double old_space = 461 * MB, leak = 0.5 * MB, start = 10 * MB;
-    const double died = (old_space - start) / leak;
-    for (int with_probe = 0; with_probe < 2; with_probe++) {
+    /* run 0: resident memory alone; 1: the probe; 2: the probe, its objects filling 81% of the
+     * old generation's committed pages (small arrays among garbage): V8 fails with 81% of the
+     * old space retained */
+    for (int run = 0; run < 3; run++) {
+        const int with_probe = run > 0;
+        const double share = run == 2 ? 0.81 : 1.0;
+        const double died = (old_space * share - start) / leak;
         struct lw_trend *t = lw_trend_new(NULL);
         assert_non_null(t);
         static struct lw_record rec;
@@ -1467,10 +1473,11 @@ static void test_v8_leak_projected_from_its_heap(void **state)
                     retained_at_major = retained;
                 rt->heap.have = LW_HEAP_RESIDENT | LW_HEAP_LIMIT;
                 if (seq >= 18)
-                    rt->heap.have |= LW_HEAP_AFTER_GC | LW_HEAP_AFTER_MAJOR;
+                    rt->heap.have |= LW_HEAP_AFTER_GC | LW_HEAP_AFTER_MAJOR | LW_HEAP_OLD_COMMITTED;
                 rt->heap.major_gcs = seq / 18;
                 rt->heap.after_major_bytes = (uint64_t)retained_at_major;
                 rt->heap.after_gc_bytes = (uint64_t)retained_at_major;
+                rt->heap.old_committed_bytes = (uint64_t)(retained_at_major / share);
                 rt->heap.resident_bytes = (uint64_t)resident;
                 rt->heap.limit_bytes = (uint64_t)(557 * MB); /* old space + 3 x 32 MiB */
             }
@@ -1478,7 +1485,7 @@ static void test_v8_leak_projected_from_its_heap(void **state)
             bool leaking = v.kind == LW_VERDICT_LEAK || v.kind == LW_VERDICT_LEAK_CRITICAL;
             if (leaking && flagged == 0)
                 flagged = seq;
-            if (!flagged || !v.have_projection)
+            if (!flagged || !v.have_projection || seq < 54)
                 continue;
             double err = fabs((double)seq + v.projected_invocations_to_oom - died) / died;
             worst = err > worst ? err : worst;
@@ -1491,7 +1498,7 @@ static void test_v8_leak_projected_from_its_heap(void **state)
                       with_probe ? "probe" : "resident memory alone", (unsigned long long)flagged,
                       100 * worst, v.reason);
         assert_true(flagged > 0 && flagged <= 60);
-        assert_true(checked > 600);
+        assert_true(checked > 590);
         if (!with_probe)
             assert_true(worst > 0.30); /* what the probe's figures correct */
         lw_trend_free(t);

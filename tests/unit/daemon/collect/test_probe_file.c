@@ -192,6 +192,18 @@ static void test_tolerated(void **state)
     assert_non_null(strstr(r.sites.site[0].where, "/app.py:4242"));
     assert_int_equal(r.sites.site[2].growth_bytes, -40);
 
+    /* V8's old generation, committed, after a full collection; beyond 8 PiB it is refused */
+    n = make_file(buf, sizeof(buf),
+                  "leakwatch-probe 1\nruntime node\npid 5\nstart 9\nheap_after_major 400\n"
+                  "old_committed 483\n");
+    assert_int_equal(lw_probe_file_parse(buf, n, &r, NULL), LW_OK);
+    assert_int_equal(r.heap.have, LW_HEAP_AFTER_MAJOR | LW_HEAP_OLD_COMMITTED);
+    assert_int_equal(r.heap.old_committed_bytes, 483);
+    n = make_file(buf, sizeof(buf),
+                  "leakwatch-probe 1\nruntime node\npid 5\nstart 9\n"
+                  "old_committed 9007199254740993\n");
+    assert_int_equal(lw_probe_file_parse(buf, n, &r, NULL), LW_ERR_INVALID);
+
     /* the same sites, but no request they answer */
     n = make_file(buf, sizeof(buf),
                   "leakwatch-probe 1\nruntime python\npid 5\nstart 9\nsite 5 1 small.py:1\n");
