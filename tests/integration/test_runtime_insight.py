@@ -47,10 +47,12 @@ class InsightCase(LeakwatchCase):
             os.chmod(dst, mode)
         self.wrapper = os.path.join(self.opt, WRAPPER_PATH)
 
-    def run_node(self, payloads, memory_mb=512, before=None, log_level="info"):
-        """Runs nodefn through the wrapper, one invocation per payload, then SHUTDOWN.
-        before(emu) runs before the environment starts (the sandbox's /tmp is there)."""
-        env = {"AWS_LAMBDA_EXEC_WRAPPER": self.wrapper, "LEAKWATCH_LOG_LEVEL": log_level}
+    def run_node(self, payloads, memory_mb=512, before=None, log_level="info", wrapper=True):
+        """Runs nodefn through the wrapper (or without), one invocation per payload, then
+        SHUTDOWN. before(emu) runs before the environment starts (the sandbox's /tmp is there)."""
+        env = {"LEAKWATCH_LOG_LEVEL": log_level}
+        if wrapper:
+            env["AWS_LAMBDA_EXEC_WRAPPER"] = self.wrapper
         with Emulator(opt_dir=self.opt, function_cmd=node_cmd(memory_mb), memory_mb=memory_mb,
                       timeout_s=20.0, env=env, log_file=self.log_file,
                       execution_env=NODE_ENV) as emu:
@@ -200,6 +202,17 @@ const turn = () => new Promise((resolve) => setTimeout(resolve, 2));
         results, lines = self.run_node([{"bytes": MIB}] * n, before=block)
         self.assertEqual(json.loads(results[-1]["response"])["retained_bytes"], n * MIB)
         self.check_fallback(lines, n, "cannot write")
+
+    def test_without_the_wrapper_says_what_it_would_give(self):
+        """Node.js has no figures of its own without the wrapper: said once, at info level, with
+        the setting that gives them; nothing is said when the wrapper runs."""
+        for wrapper, want in ((False, 1), (True, 0)):
+            _, lines = self.run_node([{"bytes": MIB}] * 3, wrapper=wrapper)
+            said = [line for line in lines if "without leakwatch's wrapper" in line]
+            self.assertEqual(len(said), want, said)
+            if want:
+                self.assertIn("AWS_LAMBDA_EXEC_WRAPPER=/opt/leakwatch/wrapper", said[0])
+                self.assertIn("INFO", said[0])
 
     def test_probe_that_never_reports_falls_back_to_rss(self):
         """The hook loads but the probe cannot write its file (a read-only folder made by

@@ -414,6 +414,11 @@ static void note_runtime_hint(struct lw_processes *ps, struct known *k)
                 "not started through it (an OS-only runtime ignores the variable): leak "
                 "verdicts come from resident memory alone",
                 (int)k->pid);
+    else if (ps->runtime_hint.probe == LW_PROBE_NONE && ps->runtime_hint.kind == LW_RUNTIME_NODE)
+        lw_info("Node.js (pid %d) without leakwatch's wrapper: a leak's projection comes from "
+                "resident memory, which also carries V8 sizing its heap; "
+                "AWS_LAMBDA_EXEC_WRAPPER=/opt/leakwatch/wrapper gives V8's own figures",
+                (int)k->pid);
 }
 
 /*
