@@ -306,8 +306,22 @@ static int open_hsperf(struct lw_probes *p, struct slot *s, char *path, size_t c
     return fd;
 }
 
+/* A pid's performance-data file as a log line names it when its exact name is not at hand:
+ * formatted only for such a line, never at a boundary that says nothing. */
+static void hsperf_pattern(char *buf, size_t cap, int32_t pid)
+{
+    snprintf(buf, cap, "%s*/%d", LW_HSPERF_DIR_PREFIX, (int)pid);
+}
+
+static void reject_hsperf(struct lw_probes *p, struct slot *s, const char *why)
+{
+    char path[64];
+    hsperf_pattern(path, sizeof(path), s->pid);
+    reject(p, s, path, why);
+}
+
 /* The counters: found once in the file's first JVM_CHUNK bytes, read at their places after. */
-static bool read_hsperf(struct lw_probes *p, struct slot *s, const char *path)
+static bool read_hsperf(struct lw_probes *p, struct slot *s)
 {
     const char *why = "unreadable";
     size_t want = s->have_layout ? s->layout.end : JVM_CHUNK;
@@ -324,7 +338,7 @@ static bool read_hsperf(struct lw_probes *p, struct slot *s, const char *path)
              * Anything else will not change: said and counted once, then left alone. */
             if (strcmp(why, "not filled in yet") != 0) {
                 s->refused = true;
-                reject(p, s, path, why);
+                reject_hsperf(p, s, why);
             }
             return false;
         }
@@ -335,17 +349,17 @@ static bool read_hsperf(struct lw_probes *p, struct slot *s, const char *path)
         s->have_last = true;
         return true;
     }
-    reject(p, s, path, why);
+    reject_hsperf(p, s, why);
     return false;
 }
 
 static void read_jvm_perfdata(struct lw_probes *p, bool runtime, struct lw_proc_reading *r,
                               struct slot *s)
 {
-    char path[160];
-    snprintf(path, sizeof(path), "%s*/%d", LW_HSPERF_DIR_PREFIX, (int)r->pid);
     if (s->refused)
         return;
+    char path[160]; /* the file's name, once it is opened: for the log line that says so */
+    path[0] = '\0';
     if (s->fd < 0) {
         s->misses++;
         if (s->misses > MISSES_BEFORE_SAYING && s->misses % RETRY_EVERY != 0)
@@ -363,8 +377,10 @@ static void read_jvm_perfdata(struct lw_probes *p, bool runtime, struct lw_proc_
         s->have_layout = false;
         memset(&s->track, 0, sizeof(s->track));
     }
-    if (read_hsperf(p, s, path) && !p->said_on) {
+    if (read_hsperf(p, s) && !p->said_on) {
         p->said_on = true;
+        if (!path[0]) /* opened at an earlier boundary, before the JVM filled the file in */
+            hsperf_pattern(path, sizeof(path), r->pid);
         lw_info("the JVM's heap (pid %d) from its performance data, %s", (int)r->pid, path);
     }
     if (s->refused) {
