@@ -1,3 +1,4 @@
+
 /*
  * The JVM's unified GC log parser on real logs of OpenJDK 17 (Serial and G1, written with the
  * exec wrapper's -Xlog selection): the heap after each collection, young and full told apart,
@@ -17,19 +18,15 @@
 
 #include <leakwatch/gclog.h>
 
+#include "fixture.h"
+
 #define KIB 1024ull
 #define MIB (1024ull * 1024ull)
 
-static char *read_fixture(const char *name, size_t *len)
+static char *gclog_fixture(const char *name, size_t *len)
 {
-    char path[512];
-    snprintf(path, sizeof(path), "%s/gclog/%s", LW_FIXTURES_DIR, name);
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        fail_msg("cannot open fixture %s", path);
     static char buf[65536];
-    *len = fread(buf, 1, sizeof(buf), f);
-    fclose(f);
+    *len = read_fixture("gclog", name, buf, sizeof(buf));
     assert_true(*len > 0 && *len < sizeof(buf));
     return buf;
 }
@@ -92,7 +89,7 @@ static void test_real_logs(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         size_t len;
-        const char *buf = read_fixture(cases[i].file, &len);
+        const char *buf = gclog_fixture(cases[i].file, &len);
         struct lw_gclog g;
         lw_gclog_init(&g);
         assert_int_equal(lw_gclog_feed(&g, buf, len), len);
@@ -107,7 +104,7 @@ static void test_any_split(void **state)
     static const size_t pieces[] = {1, 2, 7, 64, 333, 1000};
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         size_t len;
-        const char *buf = read_fixture(cases[i].file, &len);
+        const char *buf = gclog_fixture(cases[i].file, &len);
         for (size_t p = 0; p < sizeof(pieces) / sizeof(pieces[0]); p++) {
             struct lw_gclog g;
             lw_gclog_init(&g);

@@ -1,3 +1,4 @@
+
 /*
  * The JVM's performance-data file (hsperf.h) on files OpenJDK 17 wrote (Serial, Parallel, G1),
  * checked against what the JDK's own jstat read from the same files (`jstat -snap file://...`,
@@ -18,6 +19,8 @@
 
 #include <leakwatch/hsperf.h>
 
+#include "fixture.h"
+
 static const char *const counter_names[LW_HSPERF_COUNTERS] = {
     "sun.gc.collector.0.invocations",   "sun.gc.collector.0.lastExitTime",
     "sun.gc.collector.1.invocations",   "sun.gc.collector.1.lastExitTime",
@@ -28,23 +31,11 @@ static const char *const counter_names[LW_HSPERF_COUNTERS] = {
     "sun.gc.generation.0.space.0.used",
 };
 
-static size_t read_fixture(const char *name, unsigned char *buf, size_t cap)
-{
-    char path[512];
-    snprintf(path, sizeof(path), "%s/hsperf/%s", LW_FIXTURES_DIR, name);
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        fail_msg("cannot open fixture %s", path);
-    size_t n = fread(buf, 1, cap, f);
-    fclose(f);
-    return n;
-}
-
 /* What jstat read: "name=value" lines. */
 static void jstat_values(const char *name, int64_t want[LW_HSPERF_COUNTERS])
 {
     char text[4096];
-    size_t n = read_fixture(name, (unsigned char *)text, sizeof(text) - 1);
+    size_t n = read_fixture("hsperf", name, (unsigned char *)text, sizeof(text) - 1);
     text[n] = '\0';
     for (int c = 0; c < LW_HSPERF_COUNTERS; c++) {
         char key[96];
@@ -66,7 +57,7 @@ static void test_real_files_read_as_jstat_reads_them(void **state)
         char bin[64], snap[64];
         snprintf(bin, sizeof(bin), "openjdk17-%s.hsperfdata", collectors[i]);
         snprintf(snap, sizeof(snap), "openjdk17-%s.jstat", collectors[i]);
-        size_t n = read_fixture(bin, file_buf, sizeof(file_buf));
+        size_t n = read_fixture("hsperf", bin, file_buf, sizeof(file_buf));
         assert_int_equal(n, 32768);
         struct lw_hsperf_layout l;
         const char *why = NULL;
@@ -84,7 +75,7 @@ static void test_real_files_read_as_jstat_reads_them(void **state)
 static void test_the_heap_of_a_real_serial_file(void **state)
 {
     (void)state;
-    size_t n = read_fixture("openjdk17-serial.hsperfdata", file_buf, sizeof(file_buf));
+    size_t n = read_fixture("hsperf", "openjdk17-serial.hsperfdata", file_buf, sizeof(file_buf));
     struct lw_hsperf_layout l;
     const char *why = NULL;
     assert_int_equal(lw_hsperf_layout_parse(file_buf, n, &l, &why), LW_OK);
@@ -115,7 +106,7 @@ static void test_the_heap_of_a_real_serial_file(void **state)
 static void test_g1_is_refused(void **state)
 {
     (void)state;
-    size_t n = read_fixture("openjdk17-g1.hsperfdata", file_buf, sizeof(file_buf));
+    size_t n = read_fixture("hsperf", "openjdk17-g1.hsperfdata", file_buf, sizeof(file_buf));
     struct lw_hsperf_layout l;
     const char *why = NULL;
     assert_int_equal(lw_hsperf_layout_parse(file_buf, n, &l, &why), LW_ERR_INVALID);
@@ -256,7 +247,7 @@ static void test_broken_files(void **state)
     (void)state;
     struct lw_hsperf_layout l;
     const char *why = NULL;
-    size_t n = read_fixture("openjdk17-serial.hsperfdata", file_buf, sizeof(file_buf));
+    size_t n = read_fixture("hsperf", "openjdk17-serial.hsperfdata", file_buf, sizeof(file_buf));
     assert_int_equal(lw_hsperf_layout_parse(file_buf, n, &l, &why), LW_OK);
     struct lw_hsperf_layout good = l;
     /* every truncation: the counters are found only when all of them are there */
@@ -384,7 +375,7 @@ static void test_maps_line(void **state)
 {
     (void)state;
     char line[256];
-    size_t n = read_fixture("maps-line.txt", (unsigned char *)line, sizeof(line) - 1);
+    size_t n = read_fixture("hsperf", "maps-line.txt", (unsigned char *)line, sizeof(line) - 1);
     while (n > 0 && line[n - 1] == '\n')
         n--;
     line[n] = '\0';

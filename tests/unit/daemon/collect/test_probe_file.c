@@ -16,18 +16,7 @@
 
 #include <leakwatch/probe_file.h>
 
-static size_t read_fixture(const char *name, char *buf, size_t cap)
-{
-    char path[512];
-    snprintf(path, sizeof(path), "%s/probe/%s", LW_FIXTURES_DIR, name);
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        fail_msg("cannot open fixture %s", path);
-    size_t n = fread(buf, 1, cap, f);
-    fclose(f);
-    return n;
-}
-
+#include "fixture.h"
 /* A probe file of the given lines, its end line's checksum computed as a probe would. */
 static size_t make_file(char *buf, size_t cap, const char *lines)
 {
@@ -43,7 +32,7 @@ static void test_node_fixture(void **state)
 {
     (void)state;
     char buf[LW_PROBE_FILE_BYTES];
-    size_t n = read_fixture("node20.probe", buf, sizeof(buf));
+    size_t n = read_fixture("probe", "node20.probe", buf, sizeof(buf));
     assert_int_equal(n, LW_PROBE_FILE_BYTES);
     struct lw_probe_report r;
     const char *why = NULL;
@@ -66,7 +55,7 @@ static void test_python_fixture(void **state)
 {
     (void)state;
     char buf[LW_PROBE_FILE_BYTES];
-    size_t n = read_fixture("python311-tracemalloc.probe", buf, sizeof(buf));
+    size_t n = read_fixture("probe", "python311-tracemalloc.probe", buf, sizeof(buf));
     struct lw_probe_report r;
     assert_int_equal(lw_probe_file_parse(buf, n, &r, NULL), LW_OK);
     assert_int_equal(r.kind, LW_PROBE_PYTHON);
@@ -90,7 +79,7 @@ static void test_every_prefix(void **state)
     static const char *const files[] = {"node20.probe", "python311-tracemalloc.probe"};
     for (size_t f = 0; f < 2; f++) {
         char buf[LW_PROBE_FILE_BYTES];
-        read_fixture(files[f], buf, sizeof(buf));
+        read_fixture("probe", files[f], buf, sizeof(buf));
         size_t text = strnlen(buf, sizeof(buf));
         for (size_t cut = 0; cut < text; cut++) {
             char *copy = calloc(1, LW_PROBE_FILE_BYTES);
@@ -114,7 +103,7 @@ static void test_flipped_byte(void **state)
 {
     (void)state;
     char buf[LW_PROBE_FILE_BYTES];
-    read_fixture("node20.probe", buf, sizeof(buf));
+    read_fixture("probe", "node20.probe", buf, sizeof(buf));
     size_t text = strnlen(buf, sizeof(buf));
     const char *end_line = strstr(buf, "end ");
     assert_non_null(end_line);

@@ -16,17 +16,13 @@
 
 #include <leakwatch/procfs.h>
 
+#include "fixture.h"
+
 #define KB 1024ull
 
 static size_t load(const char *name, char *buf, size_t cap)
 {
-    char path[512];
-    snprintf(path, sizeof(path), "%s/proc/%s", LW_FIXTURES_DIR, name);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        fail_msg("cannot open fixture %s", path);
-    size_t n = fread(buf, 1, cap, f);
-    fclose(f);
+    size_t n = read_fixture("proc", name, buf, cap);
     assert_true(n < cap);
     return n;
 }

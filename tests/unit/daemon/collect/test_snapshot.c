@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "fake_proc.h"
+#include "fixture.h"
 
 #include <leakwatch/procfs.h>
 #include <leakwatch/snapshot.h>
@@ -312,13 +313,9 @@ static void test_more_processes_than_the_cap(void **state)
 /* A fixture file whole; returns its length. */
 static size_t fixture(const char *label, const char *file, char *buf, size_t cap)
 {
-    char path[512];
-    snprintf(path, sizeof(path), "%s/proc/shapes/%s/%s", LW_FIXTURES_DIR, label, file);
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        fail_msg("missing fixture %s", path);
-    size_t n = fread(buf, 1, cap - 1, f);
-    fclose(f);
+    char folder[256];
+    snprintf(folder, sizeof(folder), "proc/shapes/%s", label);
+    size_t n = read_fixture(folder, file, buf, cap - 1);
     buf[n] = '\0';
     return n;
 }

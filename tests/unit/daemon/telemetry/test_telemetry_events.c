@@ -10,6 +10,8 @@
 
 #include <leakwatch/telemetry_events.h>
 
+#include "fixture.h"
+
 #define MAX_EVENTS 16
 
 struct collected {
@@ -24,16 +26,12 @@ static void collect(void *ctx, const struct lw_platform_event *ev)
     c->ev[c->n++] = *ev;
 }
 
-static char *read_fixture(const char *name, size_t *len)
+/* A recorded batch, in a buffer of its own (the parser is given exactly its bytes). */
+static char *telemetry_fixture(const char *name, size_t *len)
 {
-    char path[512];
-    snprintf(path, sizeof(path), "%s/telemetry/%s", LW_FIXTURES_DIR, name);
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
     char *buf = malloc(1 << 16);
     assert_non_null(buf);
-    *len = fread(buf, 1, 1 << 16, f);
-    fclose(f);
+    *len = read_fixture("telemetry", name, buf, 1 << 16);
     return buf;
 }
 
@@ -79,7 +77,7 @@ static void test_parse_table(void **state)
     for (size_t i = 0; i < sizeof(parse_cases) / sizeof(parse_cases[0]); i++) {
         const struct parse_case *pc = &parse_cases[i];
         size_t len;
-        char *body = read_fixture(pc->file, &len);
+        char *body = telemetry_fixture(pc->file, &len);
         struct collected c = {0};
         struct lw_health h = {0};
         print_message("%s\n", pc->file);
@@ -101,7 +99,7 @@ static void test_parse_table(void **state)
 static struct collected parse_file(const char *file)
 {
     size_t len;
-    char *body = read_fixture(file, &len);
+    char *body = telemetry_fixture(file, &len);
     struct collected c = {0};
     struct lw_health h = {0};
     assert_int_equal(lw_telemetry_events_parse(body, len, collect, &c, &h), LW_OK);
