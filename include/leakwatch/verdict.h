@@ -57,7 +57,7 @@ struct lw_verdict {
     int32_t culprit_pid;
     /* assessed on interval records (Managed Instances): per-invocation figures are undefined */
     bool intervals;
-    char reason[256]; /* one sentence a person can read */
+    char reason[384]; /* one sentence a person can read */
 };
 
 /* "learning", "steady", "warming", "leak", "leak-critical". */
