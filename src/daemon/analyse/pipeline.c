@@ -21,6 +21,7 @@
 #include <leakwatch/log.h>
 #include <leakwatch/otlp_config.h>
 #include <leakwatch/out.h>
+#include <leakwatch/pages.h>
 #include <leakwatch/state.h>
 #include <leakwatch/telemetry_events.h>
 #include <leakwatch/text.h>
@@ -365,7 +366,7 @@ static struct lw_exporter *start_exporter(const struct lw_pipeline_config *cfg,
 
 struct lw_pipeline *lw_pipeline_new(const struct lw_pipeline_config *cfg, struct lw_health *health)
 {
-    struct lw_pipeline *p = calloc(1, sizeof(*p));
+    struct lw_pipeline *p = lw_pages_alloc(sizeof(*p));
     if (p == NULL) {
         lw_exporter_free(cfg->exporter);
         return NULL;
@@ -385,7 +386,8 @@ struct lw_pipeline *lw_pipeline_new(const struct lw_pipeline_config *cfg, struct
     p->identity.restorable =
         cfg->config->mode == LW_MODE_SNAPSTART || !cfg->config->initialization_type_set;
     p->intervals_mode = cfg->intervals;
-    lw_intervals_init(&p->intervals, cfg->intervals_seed, cfg->config->interval_ms);
+    if (cfg->intervals) /* else its 12 KiB of slots are never touched */
+        lw_intervals_init(&p->intervals, cfg->intervals_seed, cfg->config->interval_ms);
     p->emf.namespace_ = cfg->config->emf_namespace;
     p->emf.function_name = cfg->config->function_name;
     p->emf.function_version = cfg->config->function_version;
@@ -668,5 +670,5 @@ void lw_pipeline_free(struct lw_pipeline *p)
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->idle);
     pthread_cond_destroy(&p->reported);
-    free(p);
+    lw_pages_free(p, sizeof(*p));
 }

@@ -25,6 +25,7 @@
 #include <leakwatch/trend.h>
 
 #include <leakwatch/median.h>
+#include <leakwatch/pages.h>
 #include <leakwatch/runtime_hints.h>
 #include <leakwatch/timefmt.h>
 
@@ -667,7 +668,7 @@ static bool leak_family(enum lw_verdict_kind k)
 static void reset_state(struct lw_trend *t)
 {
     struct lw_trend_config cfg = t->cfg;
-    memset(t, 0, sizeof(*t));
+    lw_pages_zero(t, sizeof(*t)); /* the process series no process used stay untouched */
     t->cfg = cfg;
     t->current.kind = LW_VERDICT_LEARNING;
     t->current.previous = LW_VERDICT_LEARNING;
@@ -680,7 +681,7 @@ struct lw_trend *lw_trend_new(const struct lw_trend_config *cfg)
     struct lw_trend_config c = cfg ? *cfg : lw_trend_config_default();
     if (!config_valid(&c))
         return NULL;
-    struct lw_trend *t = calloc(1, sizeof(*t));
+    struct lw_trend *t = lw_pages_alloc(sizeof(*t));
     if (!t)
         return NULL;
     t->cfg = c;
@@ -690,7 +691,7 @@ struct lw_trend *lw_trend_new(const struct lw_trend_config *cfg)
 
 void lw_trend_free(struct lw_trend *t)
 {
-    free(t);
+    lw_pages_free(t, sizeof(*t));
 }
 
 void lw_trend_current(const struct lw_trend *t, struct lw_verdict *out)
