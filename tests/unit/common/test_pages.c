@@ -25,6 +25,7 @@
 
 #define PAGES 32
 
+#ifndef CALLOC_BUILD
 /* How many of the n pages at p are resident. */
 static size_t resident(void *p, size_t n)
 {
@@ -35,6 +36,7 @@ static size_t resident(void *p, size_t n)
         r += vec[i] & 1;
     return r;
 }
+#endif
 
 static void test_zeroed_and_untouched(void **state)
 {
