@@ -215,8 +215,10 @@ struct lw_trend {
     bool have_first_env;
     double first_env_rss_bytes; /* the environment's first end reading, warm-up included */
     struct lw_runtime_hint hint;
-    uint32_t crit_streak;         /* consecutive assessments whose late projection is critical */
-    uint64_t projection_wait_seq; /* a leak's projection waits for the heap since (0: not) */
+    uint32_t crit_streak; /* consecutive assessments whose late projection is critical */
+    /* A leak's projection waits for the heap since this invocation (0: not); kept while a raw
+     * assessment flickers out of leak, so that the wait's bound cannot be put off. */
+    uint64_t projection_wait_seq;
     bool have_flag_floor;
     double flag_floor_bytes; /* lowest function reading of the window a leak was found in */
     double last_fn_bytes;
@@ -1054,13 +1056,6 @@ static enum heap_trend heap_points_trend(struct lw_trend *t, struct estimate *e)
     return HEAP_FLAT;
 }
 
-/*
- * The runtime's truth, when its probe reports: which part grows. Said in `part` (empty: no
- * probe series yet, RSS alone decides). A heap or external-memory leak is a leak whatever RSS
- * shows (the heap may still fit in memory the collector had already taken); RSS growth with
- * the heap after collections flat and native memory flat is the collector sizing its heap,
- * never a leak; with native memory growing it stays one, and says where to look.
- */
 /* The probes of the runtimes whose collector sizes its heap in resident memory (V8, HotSpot),
  * and whose heap after collections therefore tells a leak's pace where resident memory cannot. */
 static bool sizes_heap(enum lw_probe_kind probe)
@@ -1068,6 +1063,13 @@ static bool sizes_heap(enum lw_probe_kind probe)
     return probe == LW_PROBE_NODE || probe == LW_PROBE_JVM || probe == LW_PROBE_JVM_PERFDATA;
 }
 
+/*
+ * The runtime's truth, when its probe reports: which part grows. Said in `part` (empty: no
+ * probe series yet, RSS alone decides). A heap or external-memory leak is a leak whatever RSS
+ * shows (the heap may still fit in memory the collector had already taken); RSS growth with
+ * the heap after collections flat and native memory flat is the collector sizing its heap,
+ * never a leak; with native memory growing it stays one, and says where to look.
+ */
 static void runtime_parts(struct lw_trend *t, struct estimate *fn, bool *heap_sizing,
                           bool *in_heap_out, struct estimate *rising, bool *heap_due, char *part,
                           size_t cap)
