@@ -2,6 +2,7 @@
 named by its file, whatever its command line looks like; the runtime is the function whether it
 starts helper children or execs; and a total is reported only from a complete reading (a partly
 gone function gives no invented drop, and the record says it is incomplete)."""
+import json
 import os
 import shutil
 import tempfile
@@ -167,6 +168,12 @@ class PartialReadingTest(ClassificationCase):
         # 1.5 s after its parent died, far past leakwatch's last reading (taken as SHUTDOWN
         # arrives, 300 ms at most after the SIGTERM); the emulator kills it with the sandbox.
         env = self.install(["pyu-ext"])
+        # The extension stays a second after SHUTDOWN, as one flushing its data would, so that
+        # it is there for leakwatch's last reading: exiting at once, it was gone before that
+        # reading under a loaded machine's scheduling, and the record rightly said so.
+        config = json.loads(env["EXT_CONFIG"])
+        config["pyu-ext"]["exit_delay_ms"] = 1000
+        env["EXT_CONFIG"] = json.dumps(config)
         # delay_ms: the handler starts 100 ms into the invocation, as a real runtime does after
         # dispatching, so its allocation is not in the boundary reading itself
         payloads = [{"bytes": MIB, "children": 1, "child_bytes": 2 * MIB, "delay_ms": 100,
