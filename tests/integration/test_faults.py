@@ -205,8 +205,14 @@ class FaultTest(FaultCase):
         recs = {r["RequestId"]: r for r in invocation_records(lines)}
         self.assertEqual(set(recs), {r["request_id"] for r in results})
         rec = recs[oom[0]["request_id"]]
-        self.assertEqual(rec["ErrorType"], "Runtime.OutOfMemory")
         self.assertIn("end-reading", rec["Incomplete"])
+        # The platform's report of the killed invocation joins the record, or, when it came
+        # after the part of SHUTDOWN leakwatch waits for it (at most a second: once in a CI run
+        # on a loaded machine), the record says its telemetry is missing: never a guessed error.
+        if "telemetry" in rec["Incomplete"]:
+            self.assertNotIn("ErrorType", rec)
+        else:
+            self.assertEqual(rec.get("ErrorType"), "Runtime.OutOfMemory", rec)
         # Until the kill, the leak was seen growing.
         before = recs[results[first - 1]["request_id"]]
         self.assertGreater(before["FunctionAnonEndBytes"], (first - 1) * 8 * MIB)
