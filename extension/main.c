@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#ifdef LW_STATIC
+#include <nss.h>
+#endif
 
 #include <leakwatch/boundary.h>
 #include <leakwatch/clock.h>
@@ -250,6 +253,15 @@ int main(int argc, char **argv)
         usage(strcmp(argv[1], "--help") == 0 ? stdout : stderr);
         return strcmp(argv[1], "--help") == 0 ? 0 : 2;
     }
+#ifdef LW_STATIC
+    /*
+     * The layer's static daemon resolves host names (an OTLP endpoint) with glibc's built-in
+     * files and dns services only: a module that the image's nsswitch.conf names (myhostname,
+     * resolve, sss) would be loaded from the image, with a second C library that was never
+     * initialised (docs/layer.md).
+     */
+    __nss_configure_lookup("hosts", "files dns");
+#endif
     lw_signals_install();
     lw_json_arena_install(); /* before any thread uses cJSON */
     static struct daemon d;

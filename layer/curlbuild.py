@@ -22,7 +22,9 @@ The recipe, for one architecture:
    no tests).
 4. Link: libcurl's own objects (internal symbols already hidden) with Debian's libmbedtls.a,
    libmbedx509.a and libmbedcrypto.a into libcurl.so.4, exporting the curl_* functions only;
-   stripped. It needs libz.so.1 and libc.so.6, which the daemon loads anyway.
+   stripped. It needs libz.so.1 and libc.so.6, which the daemon loads anyway. The same objects
+   also go into libcurl.a, which the layer's static daemon links with the same mbedTLS archives
+   (LW_STATIC, docs/layer.md); libcurl.so.4 serves a dynamically linked daemon.
 
 The result is cached under a key of everything that goes into it (source version, arguments,
 compiler, the -dev packages' versions): a second build with the same inputs does not compile
@@ -40,7 +42,7 @@ import time
 import layerlib as L
 
 # Bumped when the recipe changes in a way the key below does not see.
-RECIPE = 1
+RECIPE = 2
 
 # Debian's OpenSSL flavour leaves out the last two patches of the series (debian/rules).
 FLAVOUR_PATCHES = ["90_gnutls.patch", "99_nss.patch"]
@@ -87,12 +89,15 @@ MBEDTLS_ARCHIVES = ["libmbedtls.a", "libmbedx509.a", "libmbedcrypto.a"]
 KEY_PACKAGES = ["libmbedtls-dev", "zlib1g-dev", "libc6-dev"]
 
 SONAME = "libcurl.so.4"
+ARCHIVE = "libcurl.a"
 FIXED_MTIME = 1577836800  # 2020-01-01, as the zip entries
 
 
 class Built:
-    def __init__(self, lib_dir, licenses, seconds, cached):
-        self.lib_dir = lib_dir  # holds libcurl.so.4
+    def __init__(self, arch, lib_dir, licenses, seconds, cached):
+        self.lib_dir = lib_dir  # holds libcurl.so.4 and libcurl.a
+        # libcurl.a and what it needs, in link order (zlib and libc come with the daemon's own)
+        self.static_libs = [os.path.join(lib_dir, ARCHIVE)] + mbedtls_archives(arch)
         self.licenses = licenses  # {file name in licenses/: source path}
         self.seconds = seconds
         self.cached = cached
@@ -108,45 +113,66 @@ def _check(cmd, what, log=None, **kw):
     return r.stdout
 
 
-def _package_version(pkg):
+def package_version(pkg):
     r = L.run(["dpkg-query", "-W", "-f=${Version}", pkg])
     if r.returncode != 0 or not r.stdout.strip():
         raise L.LayerError(f"{pkg} is not installed (tests/install-deps installs it)")
     return r.stdout.strip()
 
 
+def mbedtls_archives(arch):
+    """Debian's static mbedTLS archives for arch, in link order."""
+    archives = [os.path.join(f"/usr/lib/{arch.triplet}", a) for a in MBEDTLS_ARCHIVES]
+    for a in archives:
+        if not os.path.isfile(a):
+            raise L.LayerError(f"{a} missing (libmbedtls-dev:{arch.deb_arch}, "
+                               "tests/install-deps installs it)")
+    return archives
+
+
 def curl_version(arch):
     """The Debian version of curl the daemon is compiled against (libcurl4-openssl-dev)."""
-    return _package_version(f"libcurl4-openssl-dev:{arch.deb_arch}")
+    return package_version(f"libcurl4-openssl-dev:{arch.deb_arch}")
 
 
 def fetch_source(cache, version):
     """Debian's curl source package, downloaded once, unpacked and patched: the source tree."""
+    return fetch_debian_source(os.path.join(cache, "src"), "curl", version, FLAVOUR_PATCHES)
+
+
+def fetch_debian_source(src_dir, package, version, skip=()):
+    """Debian's source package package=version, downloaded once into src_dir, unpacked and
+    patched with its series, less the patches in skip (which must end the series): the source
+    tree. Earlier versions in src_dir are removed."""
     upstream = version.split(":", 1)[-1]
-    src_dir = os.path.join(cache, "src")
-    tree = os.path.join(src_dir, f"curl-{upstream}")
+    tree = os.path.join(src_dir, f"{package}-{upstream}")
     stamp = os.path.join(tree, ".leakwatch-patched")
     if os.path.isfile(stamp):
         return tree
     os.makedirs(src_dir, exist_ok=True)
-    dsc = os.path.join(src_dir, f"curl_{upstream}.dsc")
+    dsc = os.path.join(src_dir, f"{package}_{upstream}.dsc")
     if not os.path.isfile(dsc):
-        L.say(f"download Debian's source package curl={version}")
-        r = L.run(["apt-get", "source", "--download-only", f"curl={version}"], cwd=src_dir)
+        L.say(f"download Debian's source package {package}={version}")
+        r = L.run(["apt-get", "source", "--download-only", f"{package}={version}"], cwd=src_dir)
         if r.returncode != 0 or not os.path.isfile(dsc):
             raise L.LayerError(
-                f"apt-get source curl={version} failed: {r.stderr.strip()[-800:]}\n"
+                f"apt-get source {package}={version} failed: {r.stderr.strip()[-800:]}\n"
                 "It needs a deb-src entry for Debian (tests/install-deps adds one) and the "
-                "installed libcurl4-openssl-dev to be the archive's current version.")
+                "installed -dev package to be the archive's current version.")
     shutil.rmtree(tree, ignore_errors=True)
     # Checks the tarballs against the .dsc (which apt checked against the signed index).
     _check(["dpkg-source", "--skip-patches", "-x", dsc, tree], "dpkg-source -x")
-    with open(os.path.join(tree, "debian", "patches", "series"), encoding="utf-8") as f:
-        series = [ln.split()[0] for ln in f if ln.strip() and not ln.lstrip().startswith("#")]
-    if series[-2:] != FLAVOUR_PATCHES:
-        raise L.LayerError(f"Debian's patch series of curl {version} no longer ends with "
-                           f"{FLAVOUR_PATCHES}: check the recipe in layer/curlbuild.py")
-    for name in series[:-2]:
+    series_file = os.path.join(tree, "debian", "patches", "series")
+    series = []
+    if os.path.isfile(series_file):
+        with open(series_file, encoding="utf-8") as f:
+            series = [ln.split()[0] for ln in f if ln.strip() and not ln.lstrip().startswith("#")]
+    skip = list(skip)
+    if skip and series[-len(skip):] != skip:
+        raise L.LayerError(f"Debian's patch series of {package} {version} no longer ends with "
+                           f"{skip}: check the recipe in layer/curlbuild.py")
+    applied = series[:len(series) - len(skip)]
+    for name in applied:
         _check(["patch", "-p1", "-s", "--no-backup-if-mismatch", "-i",
                 os.path.join("debian", "patches", name)], f"patch {name}", cwd=tree)
     for dirpath, dirnames, files in os.walk(tree):
@@ -154,7 +180,7 @@ def fetch_source(cache, version):
             os.utime(os.path.join(dirpath, name), (FIXED_MTIME, FIXED_MTIME),
                      follow_symlinks=False)
     with open(stamp, "w", encoding="utf-8") as f:
-        f.write(f"{version}\n{' '.join(series[:-2])}\n")
+        f.write(f"{version}\n{' '.join(applied)}\n")
     keep = {os.path.basename(dsc), os.path.basename(tree)} | set(_dsc_files(dsc))
     for name in set(os.listdir(src_dir)) - keep:  # earlier versions' files and trees
         path = os.path.join(src_dir, name)
@@ -183,7 +209,7 @@ def _cache_key(arch, version, tree):
         "recipe": RECIPE, "curl": version, "changelog": changelog, "arch": arch.name,
         "configure": CONFIGURE_ARGS, "cflags": CFLAGS, "cppflags": CPPFLAGS, "ldflags": LDFLAGS,
         "cc": L.run([arch.cc, "--version"]).stdout.splitlines()[:1],
-        "packages": {p: _package_version(f"{p}:{arch.deb_arch}") for p in KEY_PACKAGES},
+        "packages": {p: package_version(f"{p}:{arch.deb_arch}") for p in KEY_PACKAGES},
     }
     return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:16], facts
 
@@ -211,8 +237,9 @@ def _build_locked(arch, cache, jobs):
     key, facts = _cache_key(arch, version, tree)
     out_dir = os.path.join(cache, f"libcurl-{arch.name}-{key}")
     lib = os.path.join(out_dir, SONAME)
-    if os.path.isfile(os.path.join(out_dir, "facts.json")) and os.path.isfile(lib):
-        return Built(out_dir, _licenses(tree), 0.0, True)
+    archive = os.path.join(out_dir, ARCHIVE)
+    if all(os.path.isfile(p) for p in (os.path.join(out_dir, "facts.json"), lib, archive)):
+        return Built(arch, out_dir, _licenses(tree), 0.0, True)
 
     t0 = time.monotonic()
     for stale in os.listdir(cache):  # one build per architecture is kept
@@ -244,11 +271,7 @@ def _build_locked(arch, cache, jobs):
 
     objects = sorted(os.path.join(dp, n) for dp, _, files in os.walk(os.path.join(work, "lib"))
                      for n in files if n.endswith(".o") and os.path.basename(dp) == ".libs")
-    archives = [os.path.join(f"/usr/lib/{arch.triplet}", a) for a in MBEDTLS_ARCHIVES]
-    for a in archives:
-        if not os.path.isfile(a):
-            raise L.LayerError(f"{a} missing (libmbedtls-dev:{arch.deb_arch}, "
-                               "tests/install-deps installs it)")
+    archives = mbedtls_archives(arch)
     script = os.path.join(work, "libcurl.map")
     with open(script, "w", encoding="utf-8") as f:
         f.write("{\n  global: curl_*;\n  local: *;\n};\n")
@@ -260,6 +283,12 @@ def _build_locked(arch, cache, jobs):
            "libcurl link", log)
     _check([arch.strip, "--strip-all", tmp], "libcurl strip", log)
     os.replace(tmp, lib)
+    # The same objects for a static link; ar's deterministic mode (no dates, owners or modes).
+    # ar keeps one member per file name: two objects of one name would lose one.
+    if len({os.path.basename(o) for o in objects}) != len(objects):
+        raise L.LayerError("libcurl objects with the same file name: libcurl.a would lose one")
+    _check([arch.cc.replace("gcc", "ar"), "rcsD", archive + ".tmp", *objects], "libcurl.a", log)
+    os.replace(archive + ".tmp", archive)
     done = time.monotonic()
     facts["seconds"] = {"configure": round(t_make - t_conf, 1), "make": round(t_link - t_make, 1),
                         "link": round(done - t_link, 1)}
@@ -268,4 +297,4 @@ def _build_locked(arch, cache, jobs):
     shutil.rmtree(work, ignore_errors=True)
     L.say(f"[{arch.name}] libcurl built in {done - t0:.0f} s (configure {t_make - t_conf:.0f} s, "
           f"make {t_link - t_make:.0f} s, link {done - t_link:.0f} s)")
-    return Built(out_dir, _licenses(tree), done - t0, False)
+    return Built(arch, out_dir, _licenses(tree), done - t0, False)

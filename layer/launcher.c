@@ -1,5 +1,7 @@
 /*
- * /opt/extensions/leakwatch: the file Lambda executes to start the extension.
+ * /opt/extensions/leakwatch of a layer whose daemon is linked dynamically (build-layer
+ * --libcurl debian): the file Lambda executes to start the extension. The default layer needs
+ * no launcher: its daemon is one static program, and is /opt/extensions/leakwatch itself.
  *
  * The daemon is built on Debian, against a newer C library than Amazon Linux 2 (glibc 2.26) or
  * AL2023 (2.34) has, and it must never pick up the function's libraries either (LD_LIBRARY_PATH

@@ -28,8 +28,9 @@ PROBE_FILES = {
     "leakwatch/probe/python/sitecustomize.py": ("layer/probe/python/sitecustomize.py", 0o644),
 }
 WRAPPER_PATH = "leakwatch/wrapper"
-# Libraries the daemon opens with dlopen() (no DT_NEEDED names them): libcurl, for OTLP export
-# only (src/daemon/export/http.c, LIBCURL_SONAME). The layer carries them and their closure all the same.
+# Libraries a dynamically linked daemon opens with dlopen() (no DT_NEEDED names them): libcurl,
+# for OTLP export only (src/daemon/export/http.c, LIBCURL_NAME). The layer carries them and their
+# closure all the same. The static daemon has libcurl linked in.
 DLOPENED = ("libcurl.so.4",)
 
 # glibc >= 2.33 has `ld.so --argv0`; >= 2.34 carries the "files" and "dns" NSS services inside
@@ -141,6 +142,24 @@ def elf_info(path):
         if m:
             runpath.append(m.group(1))
     return ElfInfo(machine, interpreter, needed, soname, runpath)
+
+
+def is_static_layout(root):
+    """True for the layer of a static daemon, which is extensions/leakwatch itself (no
+    launcher, no leakwatch/bin, no leakwatch/lib); False for a launcher with its bundled daemon
+    and libraries."""
+    return not os.path.exists(os.path.join(root, BIN_PATH))
+
+
+def write_qemu_starter(qemu, daemon, extensions_dir, out_path):
+    """A script at out_path that runs the foreign static daemon under qemu-user (tests only: a
+    foreign execve() needs binfmt_misc, a root-only kernel setting). It names the extensions
+    folder, which the daemon would otherwise take from /proc/self/exe (qemu's own file)."""
+    qemu = shutil.which(qemu) or qemu
+    with open(out_path, "w", encoding="utf-8") as f:
+        f.write(f"#!/bin/sh\nLEAKWATCH_EXTENSIONS_DIR='{extensions_dir}' exec '{qemu}' "
+                f"'{daemon}' \"$@\"\n")
+    os.chmod(out_path, 0o755)
 
 
 def loader_command(arch, root, *args):

@@ -15,14 +15,19 @@ EXTENSION_BIN = os.environ.get("LW_EXTENSION_BIN") or os.path.join(BUILD_DIR, "l
 # When set, the tests install this packaged layer (unzipped as Lambda unzips it at /opt)
 # instead of the bare binary: the same tests then prove the shipped artifact.
 LAYER_ZIP = os.environ.get("LW_LAYER_ZIP")
-# With a layer of another architecture: a launcher for this machine that starts the layer's own
-# loader through qemu-user (qemu cannot follow a foreign launcher's execve without binfmt_misc).
+# With a layer of another architecture, qemu cannot follow a foreign execve without binfmt_misc:
+# - the static daemon (the default layer) is started by a script that runs it through qemu-user,
+#   LW_LAYER_QEMU naming the emulator (layerlib.write_qemu_starter);
+# - a launcher layer gets a launcher for this machine that starts the layer's own loader through
+#   qemu-user (LW_LAYER_LAUNCHER).
+LAYER_QEMU = os.environ.get("LW_LAYER_QEMU")
 LAYER_LAUNCHER = os.environ.get("LW_LAYER_LAUNCHER")
 # Appended, not prepended: the emulator's folder has test modules of the same names as this
 # folder's (test_modes, test_faults), and a test here that imports its sibling must get the sibling.
 sys.path.append(os.path.join(SOURCE_DIR, "tests", "emulator"))
 sys.path.append(os.path.join(SOURCE_DIR, "layer"))
 from lambda_emulator import Emulator  # noqa: E402
+import layerlib  # noqa: E402
 from layerlib import unpack as unpack_layer  # noqa: E402
 
 # The emulator's cgroup sandbox ("auto": where the machine allows it). The sanitizer runs turn it
@@ -86,8 +91,13 @@ class LeakwatchCase(unittest.TestCase):
         os.makedirs(os.path.join(self.opt, "extensions"))
         if LAYER_ZIP:
             unpack_layer(LAYER_ZIP, self.opt)
-            if LAYER_LAUNCHER:
-                shutil.copy2(LAYER_LAUNCHER, os.path.join(self.opt, "extensions", "leakwatch"))
+            ext = os.path.join(self.opt, "extensions", "leakwatch")
+            if LAYER_QEMU and layerlib.is_static_layout(self.opt):
+                daemon = os.path.join(self.tmp, "leakwatch-foreign")
+                shutil.move(ext, daemon)
+                layerlib.write_qemu_starter(LAYER_QEMU, daemon, os.path.dirname(ext), ext)
+            elif LAYER_LAUNCHER:
+                shutil.copy2(LAYER_LAUNCHER, ext)
         else:
             shutil.copy2(EXTENSION_BIN, os.path.join(self.opt, "extensions", "leakwatch"))
         self.log_file = os.path.join(self.tmp, "log")

@@ -7,13 +7,19 @@
  *
  *   curl_probe URL [CA_FILE [PROXY]]
  *
+ * Built with -DCURL_PROBE_LINKED and linked statically with the libcurl.a that layer/curlbuild.py
+ * builds for the layer's static daemon (and the same mbedTLS and zlib archives), it makes the
+ * same requests through libcurl linked in, as that daemon does; "dlopen_ms" is then 0.
+ *
  * Prints one JSON object: libcurl's version, the HTTP status of each request, the time of each
  * step in milliseconds, and VmRSS/RssAnon/RssFile before loading, after loading and after the
  * first request. Exit status 0 when both requests got a 2xx answer, 1 otherwise (the libcurl
  * error text on stderr), 2 on a bad command line.
  */
 #include <curl/curl.h>
+#ifndef CURL_PROBE_LINKED
 #include <dlfcn.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,14 +104,18 @@ static long post(CURL *h, const char *url, const char *ca_file, const char *prox
     return status;
 }
 
-#define LOAD(field, name)                                                                          \
+#ifdef CURL_PROBE_LINKED
+#define LOAD(field, fn) lc.field = fn
+#else
+#define LOAD(field, fn)                                                                            \
     do {                                                                                           \
-        *(void **)(&lc.field) = dlsym(lib, name);                                                  \
+        *(void **)(&lc.field) = dlsym(lib, #fn);                                                   \
         if (lc.field == NULL) {                                                                    \
-            fprintf(stderr, "curl_probe: libcurl.so.4 has no %s\n", name);                         \
+            fprintf(stderr, "curl_probe: libcurl.so.4 has no %s\n", #fn);                          \
             return 1;                                                                              \
         }                                                                                          \
     } while (0)
+#endif
 
 int main(int argc, char **argv)
 {
@@ -119,20 +129,22 @@ int main(int argc, char **argv)
 
     struct mem before = read_mem();
     double t0 = now_ms();
+#ifndef CURL_PROBE_LINKED
     void *lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
     if (lib == NULL) {
         fprintf(stderr, "curl_probe: %s\n", dlerror());
         return 1;
     }
+#endif
     double t_open = now_ms();
-    LOAD(global_init, "curl_global_init");
-    LOAD(version, "curl_version");
-    LOAD(easy_init, "curl_easy_init");
-    LOAD(easy_setopt, "curl_easy_setopt");
-    LOAD(easy_perform, "curl_easy_perform");
-    LOAD(easy_getinfo, "curl_easy_getinfo");
-    LOAD(easy_strerror, "curl_easy_strerror");
-    LOAD(slist_append, "curl_slist_append");
+    LOAD(global_init, curl_global_init);
+    LOAD(version, curl_version);
+    LOAD(easy_init, curl_easy_init);
+    LOAD(easy_setopt, curl_easy_setopt);
+    LOAD(easy_perform, curl_easy_perform);
+    LOAD(easy_getinfo, curl_easy_getinfo);
+    LOAD(easy_strerror, curl_easy_strerror);
+    LOAD(slist_append, curl_slist_append);
     if (lc.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "curl_probe: curl_global_init failed\n");
         return 1;

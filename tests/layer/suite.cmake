@@ -36,33 +36,36 @@ foreach(arch ${LW_LAYER_ARCHES})
                      --function ${CMAKE_BINARY_DIR}/functions/steady --lifecycle require)
     set_tests_properties(layer.check.${arch} PROPERTIES LABELS layer TIMEOUT 900
         FIXTURES_REQUIRED layer_zip_${arch} SKIP_RETURN_CODE 77)
-    # The bundled libcurl's closure, and a real HTTPS POST through it to a local TLS receiver.
+    # The static daemon bundles no library (a launcher layer: the bundled libcurl's closure), and a
+    # real HTTPS POST through the layer's libcurl to a local TLS receiver.
     add_test(NAME layer.https.${arch}
              COMMAND ${Python3_EXECUTABLE} -m unittest -v test_https
              WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/tests/layer)
     set_tests_properties(layer.https.${arch} PROPERTIES LABELS layer TIMEOUT 600
         FIXTURES_REQUIRED layer_zip_${arch}
-        ENVIRONMENT "LW_SOURCE_DIR=${CMAKE_SOURCE_DIR};LW_LAYER_ZIP=${LW_LAYER_DIST}/leakwatch-${PROJECT_VERSION}-${arch}.zip;LW_LAYER_LIBCURL=${LW_LAYER_LIBCURL};PYTHONDONTWRITEBYTECODE=1")
+        ENVIRONMENT "LW_SOURCE_DIR=${CMAKE_SOURCE_DIR};LW_LAYER_ZIP=${LW_LAYER_DIST}/leakwatch-${PROJECT_VERSION}-${arch}.zip;LW_LAYER_LIBCURL=${LW_LAYER_LIBCURL};LW_LAYER_CACHE=${LW_LAYER_CACHE};PYTHONDONTWRITEBYTECODE=1")
 endforeach()
 
-# The integration tests once more, against the packaged x86_64 layer instead of the bare binary.
+# The integration tests once more, against the packaged x86_64 layer instead of the bare binary;
+# test_otlp_export exports through the libcurl linked into the layer's static daemon.
 add_test(NAME layer.integration.x86_64
-         COMMAND ${Python3_EXECUTABLE} -m unittest test_extension test_telemetry_join
+         COMMAND ${Python3_EXECUTABLE} -m unittest test_extension test_telemetry_join test_otlp_export
          WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/tests/integration)
 set_tests_properties(layer.integration.x86_64 PROPERTIES LABELS layer TIMEOUT 900
     FIXTURES_REQUIRED layer_zip_x86_64
     ENVIRONMENT "LW_SOURCE_DIR=${CMAKE_SOURCE_DIR};LW_BUILD_DIR=${CMAKE_BINARY_DIR};LW_LAYER_ZIP=${LW_LAYER_DIST}/leakwatch-${PROJECT_VERSION}-x86_64.zip;PYTHONDONTWRITEBYTECODE=1")
 
 if("arm64" IN_LIST LW_LAYER_ARCHES)
-    # The same tests against the arm64 layer: its daemon, libraries and loader run under
-    # qemu-user, started by a launcher built for this machine (check-layer does the same).
+    # The same tests against the arm64 layer: its static daemon runs under qemu-user, started
+    # by a script (check-layer does the same; with --libcurl debian, a launcher built for this
+    # machine starts the layer's loader through qemu-user).
     set(qemu_launcher ${LW_LAYER_WORK}/launcher-qemu-arm64)
     add_test(NAME layer.integration.arm64
-             COMMAND sh -c "cc -std=c11 -D_GNU_SOURCE -static -Os -DLW_LAUNCHER_EMULATOR='\"${LW_QEMU_AARCH64}\"' -DLW_LAUNCHER_LOADER='\"ld-linux-aarch64.so.1\"' -o ${qemu_launcher} ${CMAKE_SOURCE_DIR}/layer/launcher.c && ${Python3_EXECUTABLE} -m unittest test_extension test_telemetry_join"
+             COMMAND sh -c "cc -std=c11 -D_GNU_SOURCE -static -Os -DLW_LAUNCHER_EMULATOR='\"${LW_QEMU_AARCH64}\"' -DLW_LAUNCHER_LOADER='\"ld-linux-aarch64.so.1\"' -o ${qemu_launcher} ${CMAKE_SOURCE_DIR}/layer/launcher.c && ${Python3_EXECUTABLE} -m unittest test_extension test_telemetry_join test_otlp_export"
              WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/tests/integration)
     set_tests_properties(layer.integration.arm64 PROPERTIES LABELS layer TIMEOUT 900
         FIXTURES_REQUIRED layer_zip_arm64
-        ENVIRONMENT "LW_SOURCE_DIR=${CMAKE_SOURCE_DIR};LW_BUILD_DIR=${CMAKE_BINARY_DIR};LW_LAYER_ZIP=${LW_LAYER_DIST}/leakwatch-${PROJECT_VERSION}-arm64.zip;LW_LAYER_LAUNCHER=${qemu_launcher};PYTHONDONTWRITEBYTECODE=1")
+        ENVIRONMENT "LW_SOURCE_DIR=${CMAKE_SOURCE_DIR};LW_BUILD_DIR=${CMAKE_BINARY_DIR};LW_LAYER_ZIP=${LW_LAYER_DIST}/leakwatch-${PROJECT_VERSION}-arm64.zip;LW_LAYER_QEMU=${LW_QEMU_AARCH64};LW_LAYER_LAUNCHER=${qemu_launcher};PYTHONDONTWRITEBYTECODE=1")
 endif()
 
 add_test(NAME layer.test_layer

@@ -1,8 +1,16 @@
 """The built layer's libcurl: what it links, and a real HTTPS POST through it.
 
 Runs against the zip that build-layer made for the suite (LW_LAYER_ZIP), unpacked as Lambda
-unpacks it. Everything runs with the layer's own loader and library path, without
-/etc/ld.so.cache (layerlib.loader_command), so nothing of the machine's libcurl can stand in:
+unpacks it.
+
+The default layer's daemon is static, with libcurl linked in (LW_STATIC): there
+- the daemon needs no library and the layer bundles none;
+- tests/layer/curl_probe.c, built with CURL_PROBE_LINKED and linked statically with the same
+  libcurl.a, mbedTLS and zlib archives (from the layer cache, LW_LAYER_CACHE), POSTs as below.
+
+A layer with a launcher (--libcurl debian) runs everything with the layer's own loader and
+library path, without /etc/ld.so.cache (layerlib.loader_command), so nothing of the machine's
+libcurl can stand in:
 
 - the closure of leakwatch/lib/libcurl.so.4, as the bundled loader resolves it (`ld.so --list`,
   what `ldd` prints), is libz, libc and the loader, all from the layer; and no library of
@@ -30,11 +38,13 @@ SOURCE_DIR = os.environ.get("LW_SOURCE_DIR") or os.path.dirname(os.path.dirname(
 sys.path.insert(0, os.path.join(SOURCE_DIR, "layer"))
 sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "otlp"))
 sys.path.insert(0, HERE)
+import curlbuild  # noqa: E402
 import layerlib as L  # noqa: E402
 import tlsfixture  # noqa: E402
 from otlp_receiver import OtlpReceiver  # noqa: E402
 
 ZIP = os.environ.get("LW_LAYER_ZIP")
+CACHE = os.environ.get("LW_LAYER_CACHE")
 LIBCURL = os.environ.get("LW_LAYER_LIBCURL", "source")
 
 # Sonames (prefixes) of Debian's libcurl4 closure that OTLP export does not need.
@@ -56,15 +66,24 @@ class BundledLibcurlTest(unittest.TestCase):
         cls.tmp = tempfile.mkdtemp(prefix="lw-https-")
         cls.root = os.path.join(cls.tmp, "opt")
         L.unpack(ZIP, cls.root)
-        machine = L.elf_info(os.path.join(cls.root, L.BIN_PATH)).machine
+        machine = L.elf_info(os.path.join(cls.root, L.EXTENSION_PATH)).machine
         cls.arch = next(a for a in L.ARCHES.values() if a.elf_machine == machine)
         cls.lib = os.path.join(cls.root, L.LIB_DIR)
+        cls.static = L.is_static_layout(cls.root)
         flags = []
         if cls.arch.qemu:
             flags = [f"-I/usr/include/{cls.arch.triplet}"]
+        if cls.static:
+            if not CACHE:
+                raise unittest.SkipTest("LW_LAYER_CACHE not set: the static layer's libcurl.a")
+            curl = curlbuild.build(cls.arch, CACHE, os.cpu_count() or 2)  # the cached build
+            flags += ["-DCURL_PROBE_LINKED", "-static-pie"]
+            libs = [*curl.static_libs, f"/usr/lib/{cls.arch.triplet}/libz.a", "-pthread"]
+        else:
+            libs = []
         cls.probe = os.path.join(cls.tmp, "curl_probe")
         r = run([cls.arch.cc, "-std=c11", "-D_GNU_SOURCE", "-O2", *flags, "-o", cls.probe,
-                 os.path.join(HERE, "curl_probe.c")])
+                 os.path.join(HERE, "curl_probe.c"), *libs])
         if r.returncode != 0:
             raise AssertionError(f"curl_probe build failed: {r.stderr}")
         cls.certs = tlsfixture.Certificates(os.path.join(cls.tmp, "tls"))
@@ -75,12 +94,27 @@ class BundledLibcurlTest(unittest.TestCase):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def post(self, rx, ca_file):
-        return run(L.loader_command(self.arch, self.root, self.probe, rx.url, ca_file),
-                   env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+        if self.static:
+            cmd = ([self.arch.qemu] if self.arch.qemu else []) + [self.probe, rx.url, ca_file]
+        else:
+            cmd = L.loader_command(self.arch, self.root, self.probe, rx.url, ca_file)
+        return run(cmd, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+
+    def test_static_daemon_bundles_no_library(self):
+        if not self.static:
+            self.skipTest("a layer with a launcher bundles its libraries")
+        self.assertFalse(os.path.exists(self.lib))
+        info = L.elf_info(os.path.join(self.root, L.EXTENSION_PATH))
+        self.assertIsNone(info.interpreter)
+        self.assertEqual(info.needed, [])
+        with open(os.path.join(self.root, L.EXTENSION_PATH), "rb") as f:
+            data = f.read()
+        self.assertIn(b"mbedTLS/%u.%u.%u", data)  # libcurl's TLS backend, linked in
+        self.assertNotIn(b"OpenSSL/", data)
 
     def test_libcurl_closure_is_libz_and_libc(self):
-        if LIBCURL != "source":
-            self.skipTest(f"layer built with --libcurl {LIBCURL}: Debian's closure is expected")
+        if LIBCURL != "source" or self.static:
+            self.skipTest("only a launcher layer with the slim libcurl.so.4 bundles that closure")
         r = run(L.loader_command(self.arch, self.root, "--list",
                                  os.path.join(self.lib, "libcurl.so.4")))
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
@@ -101,7 +135,7 @@ class BundledLibcurlTest(unittest.TestCase):
     def test_no_library_of_debians_libcurl_closure(self):
         if LIBCURL != "source":
             self.skipTest(f"layer built with --libcurl {LIBCURL}: Debian's closure is expected")
-        bundled = sorted(os.listdir(self.lib))
+        bundled = sorted(os.listdir(self.lib)) if os.path.isdir(self.lib) else []
         self.assertEqual([n for n in bundled if n.startswith(UNWANTED)], [], bundled)
         with open(os.path.join(self.root, "leakwatch", "licenses", "curl.copyright"),
                   encoding="utf-8") as f:

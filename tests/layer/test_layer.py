@@ -1,4 +1,5 @@
-"""Tests of the layer tooling: the launcher, build-layer's library closure, check-layer's checks.
+"""Tests of the layer tooling: the launcher, build-layer's library closure and its static layout,
+check-layer's checks.
 
 Standard library only. Runs from tests/layer (ctest), needs a C compiler with static glibc
 (libc6-dev); the arm64 cases also need aarch64-linux-gnu-gcc and qemu-aarch64 and are skipped
@@ -134,6 +135,20 @@ def rewrite_zip(src, dst, drop=(), add=(), modes=None):
             zout.writestr(zi, data)
 
 
+class BrokenLayerMixin:
+    def broken(self, **kw):
+        """check-layer's output for self.zip changed as rewrite_zip(**kw) says; it must fail."""
+        dst = os.path.join(self.tmp, f"broken-{self._testMethodName}.zip")
+        rewrite_zip(self.zip, dst, **kw)
+        r = check_layer(dst)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        kept = [ln.split("kept", 1)[1].strip() for ln in r.stdout.splitlines()
+                if ln.strip().startswith("kept")]
+        for d in kept:
+            shutil.rmtree(d, ignore_errors=True)
+        return r.stdout
+
+
 class LauncherTest(unittest.TestCase):
     """The packaged launcher starts the daemon through the bundled loader, as documented."""
 
@@ -198,6 +213,72 @@ class LauncherTest(unittest.TestCase):
         self.assertEqual(got["LEAKWATCH_EXTENSIONS_DIR"], os.path.join(self.opt, "extensions"))
 
 
+@unittest.skipUnless(LIBCURL == "source", "a static daemon's layer needs --libcurl source")
+class StaticLayerTest(unittest.TestCase):
+    """A static daemon is packaged as extensions/leakwatch itself: no launcher, no loader, no
+    library; check-layer accepts it and rejects a broken one."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="lw-static-test-")
+        cls.probe = compile_c("cc", PROBE_C, os.path.join(cls.tmp, "probe"), "-static-pie")
+        cls.zip, cls.build_out = build_layer(cls.tmp, HOST, cls.probe)
+        cls.opt = os.path.join(cls.tmp, "opt")
+        unpack(cls.zip, cls.opt)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    broken = BrokenLayerMixin.broken
+
+    def test_the_daemon_is_the_extension_and_nothing_is_bundled(self):
+        with zipfile.ZipFile(self.zip) as z:
+            names = set(z.namelist())
+        self.assertIn(L.EXTENSION_PATH, names)
+        self.assertFalse([n for n in names if n.startswith((L.BIN_PATH, L.LIB_DIR))], names)
+        for lic in ("curl", "libmbedtls-dev", "cjson", "libc6-dev", "libprotobuf-c-dev",
+                    "zlib1g-dev"):
+            self.assertIn(f"{L.LICENSE_DIR}/{lic}.copyright", names)
+        self.assertIn("no library bundled", self.build_out)
+
+    def test_runs_with_no_environment_and_maps_no_library(self):
+        ext = os.path.join(self.opt, L.EXTENSION_PATH)
+        r = run([ext, "one"], env={})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = json.loads(r.stdout)
+        self.assertEqual(out["argv"], [ext, "one"])
+        self.assertEqual(out["env"], [])
+        self.assertEqual(out["maps"], [])
+
+    def test_check_layer_passes(self):
+        r = check_layer(self.zip)
+        self.assertEqual(r.returncode, 77, r.stdout + r.stderr)  # lifecycle skipped
+        self.assertNotIn("FAIL", r.stdout)
+        self.assertIn("the daemon is extensions/leakwatch itself", r.stdout)
+
+    def test_unstripped_daemon_is_rejected(self):
+        unstripped = compile_c("cc", PROBE_C, os.path.join(self.tmp, "probe-g"), "-g",
+                               "-static-pie")
+        with open(unstripped, "rb") as f:
+            data = f.read()
+        out = self.broken(drop=[L.EXTENSION_PATH], add=[(L.EXTENSION_PATH, data)])
+        self.assertIn("not stripped", out)
+
+    def test_a_bundled_library_is_rejected(self):
+        out = self.broken(add=[(L.LIB_DIR + "/libc.so.6", b"\x7fELF")])
+        self.assertIn("leakwatch/lib in the layer of a static daemon", out)
+
+    def test_dynamic_extension_without_its_daemon_is_rejected(self):
+        dynamic = compile_c("cc", PROBE_C, os.path.join(self.tmp, "probe-dyn"))
+        r = run(["strip", "-o", dynamic + ".s", dynamic])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(dynamic + ".s", "rb") as f:
+            data = f.read()
+        out = self.broken(drop=[L.EXTENSION_PATH], add=[(L.EXTENSION_PATH, data)])
+        self.assertIn("extensions/leakwatch is not static", out)
+
+
 class CheckLayerTest(unittest.TestCase):
     """check-layer accepts a good layer and rejects each kind of broken one."""
 
@@ -211,16 +292,7 @@ class CheckLayerTest(unittest.TestCase):
     def tearDownClass(cls):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
-    def broken(self, **kw):
-        dst = os.path.join(self.tmp, f"broken-{self._testMethodName}.zip")
-        rewrite_zip(self.zip, dst, **kw)
-        r = check_layer(dst)
-        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
-        kept = [ln.split("kept", 1)[1].strip() for ln in r.stdout.splitlines()
-                if ln.strip().startswith("kept")]
-        for d in kept:
-            shutil.rmtree(d, ignore_errors=True)
-        return r.stdout
+    broken = BrokenLayerMixin.broken
 
     def test_good_layer_passes(self):
         r = check_layer(self.zip)

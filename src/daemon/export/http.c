@@ -3,10 +3,14 @@
  * transport, reset before each request: curl_easy_reset keeps the connection cache, so
  * keep-alive connections to a collector are reused across requests.
  *
- * libcurl is opened with dlopen() on the first request, on the thread that makes it (the
- * exporter's), not linked: with its ~35 dependencies it would add 20-30 ms to every cold start
- * and 9 MiB of resident pages to every environment, also where OTLP export is off. The local
- * Lambda APIs use the loopback transport (http_loopback.c).
+ * A dynamically linked daemon opens libcurl with dlopen() on the first request, on the thread
+ * that makes it (the exporter's), and does not link it: with its ~35 dependencies it would add
+ * 20-30 ms to every cold start and 9 MiB of resident pages to every environment, also where OTLP
+ * export is off. The layer's daemon is linked statically (LW_CURL_LINKED, docs/layer.md): the
+ * slim libcurl is part of the binary, whose pages the kernel maps only once an export touches
+ * them, and a static program cannot use a dlopen()ed library that starts threads (libcurl's
+ * resolver), because that library brings a second C library that was never initialised. The
+ * local Lambda APIs use the loopback transport (http_loopback.c).
  */
 #include <leakwatch/http.h>
 
@@ -14,7 +18,9 @@
 #include <leakwatch/log.h>
 
 #include <curl/curl.h>
+#ifndef LW_CURL_LINKED
 #include <dlfcn.h>
+#endif
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +40,7 @@ static const char *const ca_bundles[] = {
     "/etc/ssl/cert.pem",                                 /* Alpine, BSDs */
 };
 
-/* The libcurl functions leakwatch calls, resolved once from the shared library. */
+/* The libcurl functions leakwatch calls: resolved once from the shared library, or linked. */
 static struct {
     CURLcode (*global_init)(long flags);
     const char *(*easy_strerror)(CURLcode);
@@ -54,42 +60,52 @@ static struct {
 
 static pthread_once_t lc_once = PTHREAD_ONCE_INIT;
 
-#define LIBCURL_SONAME "libcurl.so.4"
+#ifdef LW_CURL_LINKED
+#define LIBCURL_NAME "libcurl (linked in)"
+/* The table from the functions linked into the binary; lib and ok are unused. */
+#define LOAD(field, fn) (void)lib, lc.field = fn
+#else
+#define LIBCURL_NAME "libcurl.so.4"
 
 static void *sym(void *lib, const char *name, bool *ok)
 {
     void *f = dlsym(lib, name);
     if (f == NULL && *ok) {
-        snprintf(lc.error, sizeof(lc.error), "%s has no %s", LIBCURL_SONAME, name);
+        snprintf(lc.error, sizeof(lc.error), "%s has no %s", LIBCURL_NAME, name);
         *ok = false;
     }
     return f;
 }
 
 /* Function pointers from dlsym: POSIX guarantees the conversion works. */
-#define LOAD(field, name) *(void **)(&lc.field) = sym(lib, name, &ok)
+#define LOAD(field, fn) *(void **)(&lc.field) = sym(lib, #fn, &ok)
+#endif
 
 static void load_curl(void)
 {
-    void *lib = dlopen(LIBCURL_SONAME, RTLD_NOW | RTLD_LOCAL);
+#ifdef LW_CURL_LINKED
+    void *lib = NULL;
+#else
+    void *lib = dlopen(LIBCURL_NAME, RTLD_NOW | RTLD_LOCAL);
     if (lib == NULL) {
         const char *why = dlerror();
-        snprintf(lc.error, sizeof(lc.error), "cannot load %s: %s", LIBCURL_SONAME,
+        snprintf(lc.error, sizeof(lc.error), "cannot load %s: %s", LIBCURL_NAME,
                  why != NULL ? why : "unknown error");
         return;
     }
+#endif
     bool ok = true;
-    LOAD(global_init, "curl_global_init");
-    LOAD(easy_strerror, "curl_easy_strerror");
-    LOAD(easy_init, "curl_easy_init");
-    LOAD(easy_reset, "curl_easy_reset");
-    LOAD(easy_setopt, "curl_easy_setopt");
-    LOAD(easy_perform, "curl_easy_perform");
-    LOAD(easy_getinfo, "curl_easy_getinfo");
-    LOAD(easy_header, "curl_easy_header");
-    LOAD(easy_cleanup, "curl_easy_cleanup");
-    LOAD(slist_append, "curl_slist_append");
-    LOAD(slist_free_all, "curl_slist_free_all");
+    LOAD(global_init, curl_global_init);
+    LOAD(easy_strerror, curl_easy_strerror);
+    LOAD(easy_init, curl_easy_init);
+    LOAD(easy_reset, curl_easy_reset);
+    LOAD(easy_setopt, curl_easy_setopt);
+    LOAD(easy_perform, curl_easy_perform);
+    LOAD(easy_getinfo, curl_easy_getinfo);
+    LOAD(easy_header, curl_easy_header);
+    LOAD(easy_cleanup, curl_easy_cleanup);
+    LOAD(slist_append, curl_slist_append);
+    LOAD(slist_free_all, curl_slist_free_all);
     if (!ok)
         return; /* the library stays loaded: unloading OpenSSL's dependents is not safe */
     CURLcode rc = lc.global_init(CURL_GLOBAL_DEFAULT);
