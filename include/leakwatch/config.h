@@ -61,7 +61,7 @@ struct lw_config {
     uint32_t warmup_invocations;            /* LEAKWATCH_WARMUP_INVOCATIONS, default 5 */
     uint32_t interval_ms;                   /* LEAKWATCH_INTERVAL_MS, Managed Instances */
     uint32_t restore_warmup_invocations;    /* LEAKWATCH_RESTORE_WARMUP_INVOCATIONS (SnapStart) */
-    char extensions_dir[LW_CONFIG_STR_MAX]; /* LEAKWATCH_EXTENSIONS_DIR (set by the launcher) */
+    char extensions_dir[LW_CONFIG_STR_MAX]; /* LEAKWATCH_EXTENSIONS_DIR (launcher layer) */
     bool state_file;                        /* LEAKWATCH_STATE_FILE, default true */
     char state_path[LW_CONFIG_STR_MAX];     /* $TMPDIR (else /tmp) + "/leakwatch-state" */
     /* runtime insight (docs/runtime-insight.md) */

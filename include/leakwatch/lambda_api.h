@@ -15,7 +15,8 @@
 #include <leakwatch/record.h>
 
 /* The name sent at register. It must equal the file name in /opt/extensions, so it is compiled
- * in: under the layer's loader, argv[0] and /proc/self/exe name the loader, not the extension. */
+ * in: under a launcher layer's loader, argv[0] and /proc/self/exe name the loader, not the
+ * extension. */
 #define LW_EXTENSION_NAME "leakwatch"
 
 #define LW_URL_MAX 512
