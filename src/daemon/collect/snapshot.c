@@ -48,6 +48,7 @@ struct known {
     int clear_fd;    /* /proc/PID/clear_refs for the function and leakwatch, else -1 */
     int clear_errno; /* why clear_refs could not be opened (0: it was, or it is not wanted) */
     int task_fd;     /* /proc/PID/task, kept open, else -1 */
+    bool one_thread; /* the last listing of task_fd found the main thread alone */
 };
 
 /* An open /proc/PID/task/TID/children. */
@@ -301,6 +302,7 @@ static struct known *sight(struct lw_processes *ps, int32_t pid, int32_t parent)
     k->status_fd = status_fd;
     k->clear_fd = -1;
     k->task_fd = -1;
+    k->one_thread = false;
     return k;
 }
 
@@ -578,9 +580,24 @@ static ssize_t read_children(struct lw_processes *ps, int task_fd, int32_t pid, 
     return n;
 }
 
+/*
+ * Whether the process of task_fd has one thread now. The link count of a task folder is 2 plus
+ * the process's threads (procfs counts them at each stat; a test's plain folder has 2 plus its
+ * subfolders). That thread is the main one, whose tid is the pid: the thread group's leader
+ * stays listed until the whole process ends. And it has every child: those of a thread that
+ * ended go to a live thread of the same process.
+ */
+static bool has_one_thread(int task_fd)
+{
+    struct stat st;
+    return fstat(task_fd, &st) == 0 && st.st_nlink == 3;
+}
+
 /* Children of pid over all its threads: a child belongs to the thread that forked it, and
  * Lambda's init (like any multi-threaded parent) forks from several. A known process keeps its
- * task folder and its threads' children files open; others (init) are opened for this pass. */
+ * task folder and its threads' children files open; others (init) are opened for this pass. A
+ * known process that had one thread at its last listing and still has one is not listed again
+ * (one fstat instead of an lseek and two getdents64 calls per boundary). */
 static void children_of(struct lw_processes *ps, int32_t pid, int32_t *out, size_t cap, size_t *n)
 {
     struct known *k = find_known(ps, pid);
@@ -588,7 +605,15 @@ static void children_of(struct lw_processes *ps, int32_t pid, int32_t *out, size
     if (k != NULL) {
         /* opened through the process's own directory at its first sighting, never by path */
         task_fd = k->task_fd;
-        if (task_fd < 0 || lseek(task_fd, 0, SEEK_SET) != 0)
+        if (task_fd < 0)
+            return;
+        if (k->one_thread && has_one_thread(task_fd)) {
+            ssize_t len = read_children(ps, task_fd, pid, pid, true);
+            if (len > 0)
+                *n += lw_procfs_parse_children(ps->buf, (size_t)len, out + *n, cap - *n);
+            return;
+        }
+        if (lseek(task_fd, 0, SEEK_SET) != 0)
             return;
     } else {
         /* init, our parent: its pid cannot be reused while leakwatch lives */
@@ -601,6 +626,7 @@ static void children_of(struct lw_processes *ps, int32_t pid, int32_t *out, size
     /* getdents64 straight into a small buffer: a DIR would allocate 32 KiB per process kept. */
     char dents[2048] __attribute__((aligned(8)));
     size_t tasks = 0;
+    bool main_thread = false;
     ssize_t got;
     while (tasks < MAX_TASKS && (got = getdents64(task_fd, dents, sizeof(dents))) > 0) {
         for (ssize_t off = 0; off < got && tasks < MAX_TASKS;) {
@@ -609,13 +635,16 @@ static void children_of(struct lw_processes *ps, int32_t pid, int32_t *out, size
             if (de->d_name[0] < '0' || de->d_name[0] > '9')
                 continue;
             tasks++;
-            ssize_t len =
-                read_children(ps, task_fd, pid, (int32_t)strtol(de->d_name, NULL, 10), k != NULL);
+            int32_t tid = (int32_t)strtol(de->d_name, NULL, 10);
+            main_thread |= tid == pid;
+            ssize_t len = read_children(ps, task_fd, pid, tid, k != NULL);
             if (len > 0)
                 *n += lw_procfs_parse_children(ps->buf, (size_t)len, out + *n, cap - *n);
         }
     }
-    if (k == NULL)
+    if (k != NULL)
+        k->one_thread = tasks == 1 && main_thread;
+    else
         close(task_fd);
 }
 

@@ -266,6 +266,47 @@ static void test_children_of_every_thread_of_the_runtime(void **state)
     lw_processes_free(ps);
 }
 
+/* A runtime with one thread is not listed again while it keeps one (its task folder's link count
+ * says so); once a second thread appears, the listing finds what that thread forks; when it
+ * ends, its child belongs to the main thread. Nothing is missed and no descriptor is left. */
+static void test_one_thread_runtime_listed_again_when_it_gains_a_thread(void **state)
+{
+    (void)state;
+    struct lw_processes *ps = make();
+    static struct lw_snapshot s;
+    lw_snapshot_take(ps, false, 1, 0, &s); /* 201 listed: one thread */
+    lw_snapshot_take(ps, false, 2, 0, &s); /* not listed: the link count */
+    assert_int_equal(s.n_procs, 5);
+    size_t fds = open_fds();
+
+    /* the main thread forks: read from its kept children file */
+    proc(310, 201, "fork201", CMD("fork201\0"), 100, 50, "");
+    putf("201/task/201/children", "300 310 ");
+    lw_snapshot_take(ps, false, 3, 0, &s);
+    assert_non_null(find(&s, 310));
+
+    /* a second thread starts and forks: the link count changes, so the folder is listed */
+    proc(311, 201, "fork207", CMD("fork207\0"), 100, 50, "");
+    putf("201/task/207/children", "311 ");
+    lw_snapshot_take(ps, false, 4, 0, &s);
+    assert_non_null(find(&s, 311));
+    assert_int_equal(find(&s, 311)->role, LW_ROLE_RUNTIME_CHILD);
+
+    /* the thread ends; its child goes to the main thread, where it is still found */
+    rm_tree("201/task/207");
+    putf("201/task/201/children", "300 310 311 ");
+    lw_snapshot_take(ps, false, 5, 0, &s); /* listed again: one thread */
+    assert_non_null(find(&s, 311));
+    lw_snapshot_take(ps, false, 6, 0, &s); /* not listed */
+    assert_non_null(find(&s, 310));
+    assert_non_null(find(&s, 311));
+    assert_int_equal(s.n_procs, 7);
+    /* 310 and 311 add their status, clear_refs, task folder and main thread's children file;
+     * thread 207's children file is closed */
+    assert_int_equal(open_fds(), fds + 8);
+    lw_processes_free(ps);
+}
+
 /* A process that exits and a new one given the same pid before the next boundary: the new
  * one's children are read from its own files, not from those kept for the old one. */
 static void test_reused_pid_reads_its_own_children(void **state)
@@ -614,6 +655,8 @@ int main(void)
                                         fake_proc_teardown),
         cmocka_unit_test_setup_teardown(test_children_of_every_thread_of_the_runtime, setup,
                                         fake_proc_teardown),
+        cmocka_unit_test_setup_teardown(test_one_thread_runtime_listed_again_when_it_gains_a_thread,
+                                        setup, fake_proc_teardown),
         cmocka_unit_test_setup_teardown(test_reused_pid_reads_its_own_children, setup,
                                         fake_proc_teardown),
         cmocka_unit_test_setup_teardown(test_more_processes_than_the_cap, setup,
