@@ -74,11 +74,11 @@ void lw_alert_hold_apply(struct lw_alert_hold *h, struct lw_verdict *current,
     bool line = false;
     if (leak_family(prev) && !leak_family(cand->kind) && cand->still_growing && !cand->given_back) {
         /* Still growing, only not provably linear right now (a leak that steps): no evidence
-         * either way; the leak stands with the latest figures. */
+         * either way; the leak stands with the latest figures. Those carry no projection, so
+         * the verdict is leak, not leak-critical. */
         h->pending_count = 0;
-        enum lw_verdict_kind keep = prev;
         *current = *cand;
-        current->kind = keep;
+        current->kind = LW_VERDICT_LEAK;
         prefix_reason(current,
                       "the leak stands while memory grows over a longer view; this window: ");
     } else if (leak_family(prev) && !leak_family(cand->kind)) {

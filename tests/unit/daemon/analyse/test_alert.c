@@ -119,7 +119,14 @@ static void test_withdrawal_evidence(void **state)
 
     lw_alert_hold_apply(&h, &cur, &leak);
     assert_true(cur.changed);
-    /* two calm, then growth: the count stands at two, the kind stays leak-critical */
+    /* growth without a leak right now, straight after leak-critical: the leak stands, as leak
+     * (no projection comes with it), and no line is written */
+    lw_alert_hold_apply(&h, &cur, &growing);
+    assert_int_equal(cur.kind, LW_VERDICT_LEAK);
+    assert_false(cur.changed);
+    assert_int_equal(strncmp(cur.reason, "the leak stands while", 21), 0);
+    assert_int_equal(h.alerts, 1);
+    /* two calm, then growth: the count stands at two, the kind stays leak */
     lw_alert_hold_apply(&h, &cur, &calm);
     assert_int_equal(cur.kind, LW_VERDICT_LEAK);
     lw_alert_hold_apply(&h, &cur, &calm);
