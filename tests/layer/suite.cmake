@@ -58,10 +58,13 @@ set_tests_properties(layer.integration.x86_64 PROPERTIES LABELS layer TIMEOUT 90
 if("arm64" IN_LIST LW_LAYER_ARCHES)
     # The same tests against the arm64 layer: its static daemon runs under qemu-user, started
     # by a script (check-layer does the same; with --libcurl debian, a launcher built for this
-    # machine starts the layer's loader through qemu-user).
+    # machine starts the layer's loader through qemu-user). Not test_otlp_export: its timeout
+    # cases time the exporter against the invocations, and under qemu-user that timing is the
+    # emulator's (one CI run: no drop reached an invocation record before SHUTDOWN). The arm64
+    # libcurl.a posts over HTTPS in layer.https.arm64.
     set(qemu_launcher ${LW_LAYER_WORK}/launcher-qemu-arm64)
     add_test(NAME layer.integration.arm64
-             COMMAND sh -c "cc -std=c11 -D_GNU_SOURCE -static -Os -DLW_LAUNCHER_EMULATOR='\"${LW_QEMU_AARCH64}\"' -DLW_LAUNCHER_LOADER='\"ld-linux-aarch64.so.1\"' -o ${qemu_launcher} ${CMAKE_SOURCE_DIR}/layer/launcher.c && ${Python3_EXECUTABLE} -m unittest test_extension test_telemetry_join test_otlp_export"
+             COMMAND sh -c "cc -std=c11 -D_GNU_SOURCE -static -Os -DLW_LAUNCHER_EMULATOR='\"${LW_QEMU_AARCH64}\"' -DLW_LAUNCHER_LOADER='\"ld-linux-aarch64.so.1\"' -o ${qemu_launcher} ${CMAKE_SOURCE_DIR}/layer/launcher.c && ${Python3_EXECUTABLE} -m unittest test_extension test_telemetry_join"
              WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/tests/integration)
     set_tests_properties(layer.integration.arm64 PROPERTIES LABELS layer TIMEOUT 900
         FIXTURES_REQUIRED layer_zip_arm64
