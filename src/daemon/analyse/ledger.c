@@ -7,7 +7,10 @@
 
 /*
  * Four fixed tables, all sized at lw_ledger_new():
- *  - held: a ring of closed records in seq order, waiting for their report or to be taken;
+ *  - held: a ring of closed records in seq order, waiting for their report or to be taken. The
+ *    ring holds slot numbers and a freed slot is the next one used, so that an environment
+ *    whose records wait one invocation or two touches two or three of the slots' pages, not
+ *    every slot's ten kilobytes (leakwatch's own resident memory);
  *  - known: platform halves for request ids leakwatch was told of (an INVOKE, or a
  *    platform.start where ids come from it) whose record is not closed yet;
  *  - quarantine: platform halves for ids not known (yet): an event that overtook its INVOKE, or
@@ -39,12 +42,16 @@ struct emitted {
     bool have_start, have_runtime_done, have_report;
 };
 
+_Static_assert(LW_LEDGER_MAX_PENDING_CAP <= UINT16_MAX + 1, "held slots are numbered in 16 bits");
+
 struct lw_ledger {
     struct lw_ledger_config cfg;
     struct lw_health *health;
 
     struct held *held;
-    size_t held_cap, held_head, held_count;
+    uint16_t *ring;  /* slots in seq order, from held_head */
+    uint16_t *spare; /* free slots, the last freed on top */
+    size_t held_cap, held_head, held_count, spare_count;
 
     struct pending *known;
     struct pending *quarantine;
@@ -86,11 +93,17 @@ struct lw_ledger *lw_ledger_new(const struct lw_ledger_config *cfg, struct lw_he
 
     l->held_cap = l->pending_cap = l->emitted_cap = l->cfg.max_pending;
     l->held = calloc(l->held_cap, sizeof(*l->held));
+    l->ring = calloc(l->held_cap, sizeof(*l->ring));
+    l->spare = calloc(l->held_cap, sizeof(*l->spare));
     l->known = calloc(l->pending_cap, sizeof(*l->known));
     l->quarantine = calloc(l->pending_cap, sizeof(*l->quarantine));
     l->emitted = calloc(l->emitted_cap, sizeof(*l->emitted));
-    if (l->held == NULL || l->known == NULL || l->quarantine == NULL || l->emitted == NULL)
+    if (l->held == NULL || l->ring == NULL || l->spare == NULL || l->known == NULL ||
+        l->quarantine == NULL || l->emitted == NULL)
         goto fail;
+    for (size_t i = 0; i < l->held_cap; i++)
+        l->spare[i] = (uint16_t)(l->held_cap - 1 - i); /* slot 0 on top */
+    l->spare_count = l->held_cap;
     l->drop_allowance = LW_LEDGER_DROPPED_INIT_MAX + LW_LEDGER_DROPPED_PER_INVOKE_MAX;
     return l;
 fail:
@@ -104,6 +117,8 @@ void lw_ledger_free(struct lw_ledger *ledger)
     if (ledger == NULL)
         return;
     free(ledger->held);
+    free(ledger->ring);
+    free(ledger->spare);
     free(ledger->known);
     free(ledger->quarantine);
     free(ledger->emitted);
@@ -183,9 +198,17 @@ static void implausible(struct lw_ledger *l, uint64_t n, const char *what)
     lw_debug("ledger: %llu %s not counted", (unsigned long long)n, what);
 }
 
-static struct held *held_at(struct lw_ledger *l, size_t i)
+static struct held *held_at(const struct lw_ledger *l, size_t i)
 {
-    return &l->held[(l->held_head + i) % l->held_cap];
+    return &l->held[l->ring[(l->held_head + i) % l->held_cap]];
+}
+
+/* The oldest held record leaves the ring; its slot is the next one used. */
+static void release_oldest(struct lw_ledger *l)
+{
+    l->spare[l->spare_count++] = l->ring[l->held_head];
+    l->held_head = (l->held_head + 1) % l->held_cap;
+    l->held_count--;
 }
 
 static struct held *find_held(struct lw_ledger *l, const char *request_id)
@@ -319,9 +342,9 @@ void lw_ledger_add_record(struct lw_ledger *ledger, const struct lw_record *rec)
         struct held *oldest = held_at(l, 0);
         lw_error("ledger: table full, record %llu dropped", (unsigned long long)oldest->rec.seq);
         lw_health_add(l->health, LW_H_LEDGER_EVICTED, 1);
-        l->held_head = (l->held_head + 1) % l->held_cap;
-        l->held_count--;
+        release_oldest(l);
     }
+    l->ring[(l->held_head + l->held_count) % l->held_cap] = l->spare[--l->spare_count];
     struct held *h = held_at(l, l->held_count);
     l->held_count++;
     h->rec = *rec;
@@ -462,8 +485,7 @@ bool lw_ledger_take(struct lw_ledger *ledger, struct lw_record *out)
         return false;
 
     *out = h->rec;
-    l->held_head = (l->held_head + 1) % l->held_cap;
-    l->held_count--;
+    release_oldest(l);
 
     if (l->cfg.telemetry_expected && !out->platform.have_report) {
         out->gaps |= LW_GAP_TELEMETRY;
@@ -497,7 +519,7 @@ void lw_ledger_flush(struct lw_ledger *ledger)
 bool lw_ledger_ready(const struct lw_ledger *ledger)
 {
     const struct lw_ledger *l = ledger;
-    return l->held_count > 0 && is_ready(l, &l->held[l->held_head]);
+    return l->held_count > 0 && is_ready(l, held_at(l, 0));
 }
 
 bool lw_ledger_has_pending(const struct lw_ledger *ledger)

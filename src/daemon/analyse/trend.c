@@ -115,7 +115,6 @@ struct proc_series {
     bool have_first;
     double first_bytes; /* its first reading after the warm-up */
     double last_bytes;  /* its latest reading */
-    struct series s;
 };
 
 /* UNDECIDED: significant growth that is neither clearly slowing nor yet enough to call a leak
@@ -200,7 +199,10 @@ struct lw_trend {
     double old_committed_bytes; /* V8: its old generation's committed size (0: unknown) */
     struct series ext, native;
     enum lw_probe_kind probe;
+    /* A process's name and figures apart from its series: the loops over every slot read only
+     * these few pages, and a slot no process used never becomes resident. */
     struct proc_series procs[LW_MAX_PROCS];
+    struct series proc_data[LW_MAX_PROCS]; /* procs[i]'s series */
     struct pid_track pids[LW_MAX_PROCS];
 
     uint64_t times_ms[RATE_N];
@@ -702,6 +704,11 @@ void lw_trend_current(const struct lw_trend *t, struct lw_verdict *out)
     out->changed = false;
 }
 
+static struct series *series_of(struct lw_trend *t, const struct proc_series *p)
+{
+    return &t->proc_data[p - t->procs];
+}
+
 static struct proc_series *proc_slot(struct lw_trend *t, const char *name, enum lw_proc_role role,
                                      uint64_t seq)
 {
@@ -726,6 +733,7 @@ static struct proc_series *proc_slot(struct lw_trend *t, const char *name, enum 
         slot = oldest;
     }
     memset(slot, 0, sizeof(*slot));
+    memset(series_of(t, slot), 0, sizeof(struct series));
     slot->used = true;
     slot->role = role;
     snprintf(slot->name, sizeof(slot->name), "%.*s", LW_NAME_MAX - 1, name);
@@ -831,7 +839,7 @@ static void push_procs(struct lw_trend *t, const struct lw_record *rec)
             slot->first_bytes = anon;
         }
         slot->last_bytes = anon;
-        series_push(&slot->s, (double)rec->seq, anon, t->cfg.floor_block_invocations);
+        series_push(series_of(t, slot), (double)rec->seq, anon, t->cfg.floor_block_invocations);
     }
 }
 
@@ -1196,11 +1204,11 @@ static bool assess(struct lw_trend *t, struct lw_verdict *v)
             /* its own buffers becoming resident, not a leak, whatever the fit would say: the
              * fit is not made (leakwatch's own pages creep in over its first few hundred
              * invocations, and a full fit at each was its pipeline's largest cost then) */
-            any_valid = any_valid || p->s.raw_n >= t->cfg.min_points;
+            any_valid = any_valid || series_of(t, p)->raw_n >= t->cfg.min_points;
             continue;
         }
         struct estimate e;
-        estimate_series(t, &p->s, &e, false, &other_rules);
+        estimate_series(t, series_of(t, p), &e, false, &other_rules);
         any_valid = any_valid || e.valid;
         if (!e.valid || e.cls == GROWTH_NONE)
             continue;
@@ -1258,7 +1266,7 @@ static bool assess(struct lw_trend *t, struct lw_verdict *v)
             if (n_fn == 1)
                 memset(&e, 0, sizeof(e));
             else
-                estimate_series(t, &p->s, &e, true, &other_rules);
+                estimate_series(t, series_of(t, p), &e, true, &other_rules);
             int rank = e.valid ? 2 : p->role == LW_ROLE_RUNTIME ? 1 : 0;
             if (rank > best_rank || (rank == 2 && best_rank == 2 && e.slope_bytes > best_slope)) {
                 best_rank = rank;

@@ -598,6 +598,15 @@ static bool has_one_thread(int task_fd)
  * task folder and its threads' children files open; others (init) are opened for this pass. A
  * known process that had one thread at its last listing and still has one is not listed again
  * (one fstat instead of an lseek and two getdents64 calls per boundary). */
+/* One thread's children file, read and appended to out. */
+static void add_children(struct lw_processes *ps, int task_fd, int32_t pid, int32_t tid, bool keep,
+                         int32_t *out, size_t cap, size_t *n)
+{
+    ssize_t len = read_children(ps, task_fd, pid, tid, keep);
+    if (len > 0)
+        *n += lw_procfs_parse_children(ps->buf, (size_t)len, out + *n, cap - *n);
+}
+
 static void children_of(struct lw_processes *ps, int32_t pid, int32_t *out, size_t cap, size_t *n)
 {
     struct known *k = find_known(ps, pid);
@@ -608,9 +617,7 @@ static void children_of(struct lw_processes *ps, int32_t pid, int32_t *out, size
         if (task_fd < 0)
             return;
         if (k->one_thread && has_one_thread(task_fd)) {
-            ssize_t len = read_children(ps, task_fd, pid, pid, true);
-            if (len > 0)
-                *n += lw_procfs_parse_children(ps->buf, (size_t)len, out + *n, cap - *n);
+            add_children(ps, task_fd, pid, pid, true, out, cap, n);
             return;
         }
         if (lseek(task_fd, 0, SEEK_SET) != 0)
@@ -637,9 +644,7 @@ static void children_of(struct lw_processes *ps, int32_t pid, int32_t *out, size
             tasks++;
             int32_t tid = (int32_t)strtol(de->d_name, NULL, 10);
             main_thread |= tid == pid;
-            ssize_t len = read_children(ps, task_fd, pid, tid, k != NULL);
-            if (len > 0)
-                *n += lw_procfs_parse_children(ps->buf, (size_t)len, out + *n, cap - *n);
+            add_children(ps, task_fd, pid, tid, k != NULL, out, cap, n);
         }
     }
     if (k != NULL)
