@@ -1,4 +1,5 @@
 #include <leakwatch/boundary.h>
+#include <leakwatch/pages.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +46,7 @@ struct lw_boundary *lw_boundary_new(const struct lw_boundary_config *cfg,
                                     const struct lw_boundary_sink *sink,
                                     const struct lw_clock *clock, struct lw_health *health)
 {
-    struct lw_boundary *b = calloc(1, sizeof(*b));
+    struct lw_boundary *b = lw_pages_alloc(sizeof(*b));
     if (b == NULL)
         return NULL;
     b->cfg = *cfg;
@@ -175,7 +176,7 @@ void lw_boundary_free(struct lw_boundary *b)
         return;
     if (b->sampling)
         b->reader.sampler_stop(b->reader.ctx);
-    free(b);
+    lw_pages_free(b, sizeof(*b));
 }
 
 /* ---- the real reader ------------------------------------------------------------------------ */

@@ -2,6 +2,7 @@
  * The runtime probes' files, read at each boundary (see probes.h for the contract).
  */
 #include <leakwatch/probes.h>
+#include <leakwatch/pages.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -63,12 +64,12 @@ struct lw_probes {
 
 struct lw_probes *lw_probes_new(const char *dir, const char *proc_root, struct lw_health *health)
 {
-    struct lw_probes *p = calloc(1, sizeof(*p));
+    struct lw_probes *p = lw_pages_alloc(sizeof(*p));
     if (p == NULL)
         return NULL;
     p->buf = malloc(JVM_CHUNK);
     if (p->buf == NULL) {
-        free(p);
+        lw_pages_free(p, sizeof(*p));
         return NULL;
     }
     snprintf(p->dir, sizeof(p->dir), "%s", dir ? dir : "");
@@ -97,7 +98,7 @@ void lw_probes_free(struct lw_probes *p)
     if (p->dir_fd >= 0)
         close(p->dir_fd);
     free(p->buf);
-    free(p);
+    lw_pages_free(p, sizeof(*p));
 }
 
 static struct slot *slot_of(struct lw_probes *p, const struct lw_proc_reading *r)

@@ -1,4 +1,5 @@
 #include <leakwatch/snapshot.h>
+#include <leakwatch/pages.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -197,7 +198,7 @@ static void list_extensions(struct lw_processes *ps)
 
 struct lw_processes *lw_processes_new(const struct lw_processes_config *cfg)
 {
-    struct lw_processes *ps = calloc(1, sizeof(*ps));
+    struct lw_processes *ps = lw_pages_alloc(sizeof(*ps));
     if (ps == NULL)
         return NULL;
     snprintf(ps->proc_root, sizeof(ps->proc_root), "%s", cfg->proc_root);
@@ -257,7 +258,7 @@ void lw_processes_free(struct lw_processes *ps)
         if (ps->child_files[i].fd >= 0)
             close(ps->child_files[i].fd);
     lw_probes_free(ps->probes);
-    free(ps);
+    lw_pages_free(ps, sizeof(*ps));
 }
 
 static struct known *find_known(struct lw_processes *ps, int32_t pid)

@@ -13,6 +13,7 @@
  * reopened once, and the request sent again, only when no byte of its response had arrived.
  */
 #include <leakwatch/clock.h>
+#include <leakwatch/pages.h>
 #include <leakwatch/http.h>
 #include <leakwatch/http_wire.h>
 #include <leakwatch/log.h>
@@ -397,12 +398,12 @@ static void loopback_destroy(void *ctx)
     if (t == NULL)
         return;
     disconnect(t);
-    free(t);
+    lw_pages_free(t, sizeof(*t));
 }
 
 enum lw_err lw_http_loopback_transport_init(struct lw_http_transport *tr)
 {
-    struct loopback *t = calloc(1, sizeof(*t));
+    struct loopback *t = lw_pages_alloc(sizeof(*t)); /* its buffers stay untouched until used */
     if (t == NULL)
         return LW_ERR_NOMEM;
     t->fd = -1;
