@@ -1010,6 +1010,8 @@ static int cmp_double(const void *a, const void *b)
  * gc_leak_min_points): V8's third full collection came 240 invocations after a slow leak was
  * called (52 KB per invocation, 512 MB). */
 #define PROJECTION_WAIT_WINDOWS 16
+_Static_assert(GC_POINTS *(GC_POINTS - 1) <= MAX_PAIRS,
+               "the heap's pairs and its later half's pairs fit the scratch together");
 static enum heap_trend heap_points_trend(struct lw_trend *t, struct estimate *e)
 {
     memset(e, 0, sizeof(*e));
@@ -1043,18 +1045,36 @@ static enum heap_trend heap_points_trend(struct lw_trend *t, struct estimate *e)
     }
     /* Growth that fills something up (a cache, a ring of the last N requests) rises as a leak
      * does at first: the points must span as many invocations as RSS needs for a collected
-     * runtime, and the latest step must still keep up with the slope. The step is taken back to
-     * the latest point at least the points' mean spacing before the last: two collections close
-     * together say nothing of the pace (V8 collected twice 16 invocations apart at 355 MB, the
-     * second retaining 0.2 MB more where a 52 KB leak had added 0.8 MB, and the heap read as
-     * flat until the next collection, 286 invocations later). */
+     * runtime, and the recent pace must still keep up with the slope. The recent pace is the
+     * median slope of the pairs of points in the later half of the span, when it holds three:
+     * neither one step between two collections close together (V8 collected twice 16
+     * invocations apart at 355 MB, the second keeping 0.2 MB more where a 52 KB leak had added
+     * 0.8 MB) nor one collection that kept a little more of a plateau (a JVM's heap after its
+     * fill, 43.8 then 48.4 MB) says it. With fewer, the last step, back to the latest point at
+     * least the points' mean spacing before the last. */
     const struct point *b = &t->pts[n - 1];
-    double spacing = (b->x - t->pts[0].x) / (double)(n - 1);
-    uint32_t k = n - 2;
-    while (k > 0 && b->x - t->pts[k].x < spacing)
-        k--;
-    const struct point *a = &t->pts[k];
-    double last_slope = b->x > a->x ? (b->y - a->y) / (b->x - a->x) : 0;
+    double mid = t->pts[0].x + (b->x - t->pts[0].x) / 2;
+    uint32_t first = n - 1;
+    while (first > 0 && t->pts[first - 1].x >= mid)
+        first--;
+    double last_slope;
+    if (n - first >= 3) {
+        double *recent = t->pairs + m; /* after the window's own pairs */
+        size_t r = 0;
+        for (uint32_t i = first; i < n; i++)
+            for (uint32_t j = i + 1; j < n; j++)
+                if (t->pts[j].x > t->pts[i].x)
+                    recent[r++] = (t->pts[j].y - t->pts[i].y) / (t->pts[j].x - t->pts[i].x);
+        qsort(recent, r, sizeof(recent[0]), cmp_double);
+        last_slope = r == 0 ? 0 : r % 2 ? recent[r / 2] : (recent[r / 2 - 1] + recent[r / 2]) / 2;
+    } else {
+        double spacing = (b->x - t->pts[0].x) / (double)(n - 1);
+        uint32_t k = n - 2;
+        while (k > 0 && b->x - t->pts[k].x < spacing)
+            k--;
+        const struct point *a = &t->pts[k];
+        last_slope = b->x > a->x ? (b->y - a->y) / (b->x - a->x) : 0;
+    }
     /* A heap whose ceiling fits the memory limit can exhaust only itself (the runtime's own
      * out-of-memory error, not the environment's): its growth must last FITS_SPAN_FACTOR times
      * as long. What fills and then stops (the last 40 requests' data kept, 4 MB each, in a JVM
