@@ -1010,7 +1010,7 @@ static int cmp_double(const void *a, const void *b)
  * gc_leak_min_points): V8's third full collection came 240 invocations after a slow leak was
  * called (52 KB per invocation, 512 MB). */
 #define PROJECTION_WAIT_WINDOWS 16
-_Static_assert(GC_POINTS *(GC_POINTS - 1) <= MAX_PAIRS,
+_Static_assert((size_t)(GC_POINTS *(GC_POINTS - 1)) <= MAX_PAIRS,
                "the heap's pairs and its later half's pairs fit the scratch together");
 static enum heap_trend heap_points_trend(struct lw_trend *t, struct estimate *e)
 {
@@ -1065,8 +1065,7 @@ static enum heap_trend heap_points_trend(struct lw_trend *t, struct estimate *e)
             for (uint32_t j = i + 1; j < n; j++)
                 if (t->pts[j].x > t->pts[i].x)
                     recent[r++] = (t->pts[j].y - t->pts[i].y) / (t->pts[j].x - t->pts[i].x);
-        qsort(recent, r, sizeof(recent[0]), cmp_double);
-        last_slope = r == 0 ? 0 : r % 2 ? recent[r / 2] : (recent[r / 2 - 1] + recent[r / 2]) / 2;
+        last_slope = r == 0 ? 0 : lw_median(recent, r);
     } else {
         double spacing = (b->x - t->pts[0].x) / (double)(n - 1);
         uint32_t k = n - 2;
