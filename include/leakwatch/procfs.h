@@ -30,6 +30,7 @@ enum lw_status_field {
     LW_STATUS_RSSFILE = 1u << 6,
     LW_STATUS_RSSSHMEM = 1u << 7,
     LW_STATUS_VMHWM = 1u << 8,
+    LW_STATUS_THREADS = 1u << 9,
 };
 
 /* Every memory field: a process whose status has all of these has a full lw_proc_mem. */
@@ -43,6 +44,7 @@ struct lw_status_info {
     int32_t pid;
     int32_t ppid;
     struct lw_proc_mem mem; /* bytes (the file says kB, which means KiB) */
+    int32_t threads;        /* "Threads:", the process's threads now */
 };
 
 /*

@@ -100,7 +100,8 @@ static const struct mem_key mem_keys[] = {
 #undef MEM_KEY
 
 #define STATUS_ALL                                                                                 \
-    (LW_STATUS_NAME | LW_STATUS_STATE | LW_STATUS_PID | LW_STATUS_PPID | LW_STATUS_MEM_ALL)
+    (LW_STATUS_NAME | LW_STATUS_STATE | LW_STATUS_PID | LW_STATUS_PPID | LW_STATUS_MEM_ALL |       \
+     LW_STATUS_THREADS)
 
 static bool has_key(const char *line, size_t line_len, const char *key, size_t key_len)
 {
@@ -114,7 +115,7 @@ static enum lw_err status_line(const char *line, size_t line_len, struct lw_stat
 
     /* Every key read here starts with one of these letters; most of the file's ~55 lines
      * (Sig*, Cap*, Cpus_allowed, ...) are passed over on their first byte. */
-    if (line_len == 0 || !memchr("NSPVR", line[0], 5))
+    if (line_len == 0 || !memchr("NSPVRT", line[0], 6))
         return LW_OK;
 
     if (has_key(line, line_len, "Name:", 5)) {
@@ -145,6 +146,12 @@ static enum lw_err status_line(const char *line, size_t line_len, struct lw_stat
         out->present |= LW_STATUS_PPID;
         return LW_OK;
     }
+    if (has_key(line, line_len, "Threads:", 8)) {
+        if (parse_i32_field(line + 8, end, &out->threads) != LW_OK)
+            return LW_ERR_INVALID;
+        out->present |= LW_STATUS_THREADS;
+        return LW_OK;
+    }
     for (size_t i = 0; i < sizeof(mem_keys) / sizeof(mem_keys[0]); i++) {
         const struct mem_key *k = &mem_keys[i];
         if (k->key[0] != line[0] || !has_key(line, line_len, k->key, k->key_len))
@@ -173,8 +180,8 @@ enum lw_err lw_procfs_parse_status(const char *buf, size_t len, struct lw_status
             return LW_ERR_INVALID;
         }
         p = nl + 1;
-        /* every key read here comes before RssShmem in the kernel's order: the ~30 lines
-         * after it (VmData ... Sig*, Cap*, Cpus_allowed) are not looked at */
+        /* Threads is the last key read here in the kernel's order: the ~25 lines after it
+         * (SigQ ... Sig*, Cap*, Cpus_allowed) are not looked at */
         if (out->present == STATUS_ALL)
             break;
     }

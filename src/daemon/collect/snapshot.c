@@ -50,6 +50,7 @@ struct known {
     int clear_errno; /* why clear_refs could not be opened (0: it was, or it is not wanted) */
     int task_fd;     /* /proc/PID/task, kept open, else -1 */
     bool one_thread; /* the last listing of task_fd found the main thread alone */
+    int32_t threads; /* "Threads:" of this snapshot's reading (read set), else 0: unknown */
 };
 
 /* An open /proc/PID/task/TID/children. */
@@ -582,23 +583,26 @@ static ssize_t read_children(struct lw_processes *ps, int task_fd, int32_t pid, 
 }
 
 /*
- * Whether the process of task_fd has one thread now. The link count of a task folder is 2 plus
- * the process's threads (procfs counts them at each stat; a test's plain folder has 2 plus its
- * subfolders). That thread is the main one, whose tid is the pid: the thread group's leader
- * stays listed until the whole process ends. And it has every child: those of a thread that
- * ended go to a live thread of the same process.
+ * Whether the process of k has one thread now. That thread is the main one, whose tid is the
+ * pid: the thread group's leader stays listed until the whole process ends. And it has every
+ * child: those of a thread that ended go to a live thread of the same process. The status read
+ * at this boundary, microseconds ago, says how many threads there are ("Threads:"), at no cost;
+ * without it, the link count of the task folder does: 2 plus the process's threads (procfs
+ * counts them at each stat; a test's plain folder has 2 plus its subfolders).
  */
-static bool has_one_thread(int task_fd)
+static bool has_one_thread(const struct known *k)
 {
+    if (k->read && k->threads > 0)
+        return k->threads == 1;
     struct stat st;
-    return fstat(task_fd, &st) == 0 && st.st_nlink == 3;
+    return fstat(k->task_fd, &st) == 0 && st.st_nlink == 3;
 }
 
 /* Children of pid over all its threads: a child belongs to the thread that forked it, and
  * Lambda's init (like any multi-threaded parent) forks from several. A known process keeps its
  * task folder and its threads' children files open; others (init) are opened for this pass. A
  * known process that had one thread at its last listing and still has one is not listed again
- * (one fstat instead of an lseek and two getdents64 calls per boundary). */
+ * (no system call instead of an lseek and two getdents64 calls per boundary). */
 /* One thread's children file, read and appended to out. */
 static void add_children(struct lw_processes *ps, int task_fd, int32_t pid, int32_t tid, bool keep,
                          int32_t *out, size_t cap, size_t *n)
@@ -617,7 +621,7 @@ static void children_of(struct lw_processes *ps, int32_t pid, int32_t *out, size
         task_fd = k->task_fd;
         if (task_fd < 0)
             return;
-        if (k->one_thread && has_one_thread(task_fd)) {
+        if (k->one_thread && has_one_thread(k)) {
             add_children(ps, task_fd, pid, pid, true, out, cap, n);
             return;
         }
@@ -815,6 +819,7 @@ static bool read_one(struct lw_processes *ps, struct known *k, bool reset_hwm,
         (st.present & LW_STATUS_VMRSS) == 0)
         return false;
     k->read = true;
+    k->threads = (st.present & LW_STATUS_THREADS) ? st.threads : 0;
     if (out->n_procs >= LW_MAX_PROCS) {
         out->n_procs_dropped++;
         return true;

@@ -36,24 +36,28 @@ struct status_case {
     int32_t pid, ppid;
     uint32_t present;
     uint64_t rss_kb, anon_kb, file_kb, shmem_kb, hwm_kb;
+    int32_t threads;
 };
 
-#define ID_BITS (LW_STATUS_NAME | LW_STATUS_STATE | LW_STATUS_PID | LW_STATUS_PPID)
+#define ID_BITS                                                                                    \
+    (LW_STATUS_NAME | LW_STATUS_STATE | LW_STATUS_PID | LW_STATUS_PPID | LW_STATUS_THREADS)
 
 static const struct status_case status_cases[] = {
-    {"self.status", "cat", 'R', 14850, 14847, ID_BITS | LW_STATUS_MEM_ALL, 1764, 116, 1648, 0,
-     1764},
-    {"init.status", "init", 'S', 1, 0, ID_BITS | LW_STATUS_MEM_ALL, 14160, 7552, 8, 6600, 17672},
+    {"self.status", "cat", 'R', 14850, 14847, ID_BITS | LW_STATUS_MEM_ALL, 1764, 116, 1648, 0, 1764,
+     1},
+    /* Lambda's init has many threads */
+    {"init.status", "init", 'S', 1, 0, ID_BITS | LW_STATUS_MEM_ALL, 14160, 7552, 8, 6600, 17672,
+     13},
     {"python3.status", "python3", 'S', 19632, 19630, ID_BITS | LW_STATUS_MEM_ALL, 59432, 53972,
-     5460, 0, 59432},
+     5460, 0, 59432, 1},
     {"paren.status", "a b) c", 'S', 14905, 14847, ID_BITS | LW_STATUS_MEM_ALL, 1824, 108, 1716, 0,
-     1824},
+     1824, 1},
     /* the kernel escapes the newline and the backslash in status; they stay escaped */
     {"newline.status", "x\\ny) (z\\\\q", 'R', 15056, 15053, ID_BITS | LW_STATUS_MEM_ALL, 13836,
-     7036, 6800, 0, 13836},
+     7036, 6800, 0, 13836, 1},
     /* no mm: no Vm or Rss lines at all */
-    {"kthread.status", "kthreadd", 'S', 2, 0, ID_BITS, 0, 0, 0, 0, 0},
-    {"zombie.status", "python3", 'Z', 14951, 14910, ID_BITS, 0, 0, 0, 0, 0},
+    {"kthread.status", "kthreadd", 'S', 2, 0, ID_BITS, 0, 0, 0, 0, 0, 1},
+    {"zombie.status", "python3", 'Z', 14951, 14910, ID_BITS, 0, 0, 0, 0, 0, 1},
 };
 
 static void check_status(const struct status_case *c, const struct lw_status_info *st)
@@ -68,6 +72,7 @@ static void check_status(const struct status_case *c, const struct lw_status_inf
     assert_int_equal(st->mem.rss_file_bytes, c->file_kb * KB);
     assert_int_equal(st->mem.rss_shmem_bytes, c->shmem_kb * KB);
     assert_int_equal(st->mem.hwm_bytes, c->hwm_kb * KB);
+    assert_int_equal(st->threads, c->threads);
 }
 
 static void test_status_fixtures(void **state)
@@ -120,6 +125,7 @@ static void test_status_every_prefix(void **state)
                 assert_int_equal(st.ppid, full.ppid);
             if (st.present & LW_STATUS_STATE)
                 assert_int_equal(st.state, full.state);
+            assert_int_equal(st.threads, (st.present & LW_STATUS_THREADS) ? full.threads : 0);
             assert_int_equal(st.mem.rss_bytes,
                              (st.present & LW_STATUS_VMRSS) ? full.mem.rss_bytes : 0);
             assert_int_equal(st.mem.rss_anon_bytes,
@@ -182,6 +188,7 @@ static void test_status_corrupted(void **state)
         {"PPid:\t19630", "PPid:\t4294967296"},
         {"Pid:\t19632", "Pid:\t"},
         {"State:\tS (sleeping)", "State:\t?"},
+        {"Threads:\t1", "Threads:\t1x"},
     };
     char buf[8192];
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -307,6 +307,55 @@ static void test_one_thread_runtime_listed_again_when_it_gains_a_thread(void **s
     lw_processes_free(ps);
 }
 
+/* 201's status as the kernel writes it: with its thread count. */
+static void status_201_with_threads(int threads)
+{
+    putf("201/status",
+         "Name:\tbootstrap\nState:\tS (sleeping)\nPid:\t201\nPPid:\t100\nVmHWM:\t50100 kB\n"
+         "VmRSS:\t50000 kB\nRssAnon:\t40000 kB\nRssFile:\t10000 kB\nRssShmem:\t0 kB\n"
+         "Threads:\t%d\n",
+         threads);
+}
+
+/* With "Threads:" in its status (every kernel writes it), the status read at the same boundary
+ * decides whether a one-thread runtime's task folder is listed again, not its link count. The
+ * fake tree can say one thing in the status and another in the folder, which the kernel never
+ * does: that shows which one is used. */
+static void test_thread_count_from_the_status(void **state)
+{
+    (void)state;
+    status_201_with_threads(1);
+    struct lw_processes *ps = make();
+    static struct lw_snapshot s;
+    lw_snapshot_take(ps, false, 1, 0, &s); /* 201 listed: one thread */
+    assert_int_equal(s.n_procs, 5);
+
+    /* a second thread forks, but the status still says one thread: not listed */
+    proc(311, 201, "fork207", CMD("fork207\0"), 100, 50, "");
+    putf("201/task/207/children", "311 ");
+    lw_snapshot_take(ps, false, 2, 0, &s);
+    assert_null(find(&s, 311));
+
+    /* the status says two: listed, and the second thread's child is found */
+    status_201_with_threads(2);
+    lw_snapshot_take(ps, false, 3, 0, &s);
+    assert_non_null(find(&s, 311));
+    assert_int_equal(find(&s, 311)->role, LW_ROLE_RUNTIME_CHILD);
+
+    /* back to one thread, its child moved to the main thread: listed once, then not */
+    rm_tree("201/task/207");
+    putf("201/task/201/children", "300 311 ");
+    status_201_with_threads(1);
+    lw_snapshot_take(ps, false, 4, 0, &s);
+    assert_non_null(find(&s, 311));
+    proc(312, 201, "fork208", CMD("fork208\0"), 100, 50, "");
+    putf("201/task/208/children", "312 ");
+    lw_snapshot_take(ps, false, 5, 0, &s);
+    assert_non_null(find(&s, 311));
+    assert_null(find(&s, 312));
+    lw_processes_free(ps);
+}
+
 /* A process that exits and a new one given the same pid before the next boundary: the new
  * one's children are read from its own files, not from those kept for the old one. */
 static void test_reused_pid_reads_its_own_children(void **state)
@@ -652,6 +701,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_newcomer_after_the_runtime_exited, setup,
                                         fake_proc_teardown),
         cmocka_unit_test_setup_teardown(test_new_children_of_the_runtime, setup,
+                                        fake_proc_teardown),
+        cmocka_unit_test_setup_teardown(test_thread_count_from_the_status, setup,
                                         fake_proc_teardown),
         cmocka_unit_test_setup_teardown(test_children_of_every_thread_of_the_runtime, setup,
                                         fake_proc_teardown),
