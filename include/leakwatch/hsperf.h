@@ -46,6 +46,9 @@ enum lw_hsperf_counter {
     LW_HSPERF_OLD_MAX,        /* sun.gc.generation.1.maxCapacity */
     LW_HSPERF_OLD_SPACES,     /* sun.gc.generation.1.spaces: 1 for Serial and Parallel */
     LW_HSPERF_EDEN_USED,      /* sun.gc.generation.0.space.0.used */
+    LW_HSPERF_EDEN_MAX,       /* sun.gc.generation.0.space.0.maxCapacity */
+    LW_HSPERF_S0_MAX,         /* sun.gc.generation.0.space.1.maxCapacity */
+    LW_HSPERF_S1_MAX,         /* sun.gc.generation.0.space.2.maxCapacity */
     LW_HSPERF_COUNTERS
 };
 

@@ -995,6 +995,11 @@ enum heap_trend { HEAP_UNKNOWN = 0, HEAP_FLAT, HEAP_RISING, HEAP_GROWS };
  * (5 MB on one invocation in ten) gave a slope 40% short from two.
  */
 #define HEAP_MIN_POINTS 3
+/* A projection from the heap's slope waits for one point more: the median of three points'
+ * pairwise slopes is one pair's slope, which a leak's steps falling unevenly between the
+ * collections move by a quarter (a Node.js leak of 5 MB on one invocation in ten: 27.1% and
+ * 28.8% late from three points in two runs, 1.4% and 5.8% from four in two others). */
+#define PROJECTION_MIN_POINTS 4
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -1008,8 +1013,9 @@ static int cmp_double(const void *a, const void *b)
 #define FITS_SPAN_FACTOR 4
 /* How long a leak's projection waits for the heap's points, in leak windows (of
  * gc_leak_min_points): V8's third full collection came 240 invocations after a slow leak was
- * called (52 KB per invocation, 512 MB). */
-#define PROJECTION_WAIT_WINDOWS 16
+ * called (52 KB per invocation, 512 MB), its fourth 428. */
+#define PROJECTION_WAIT_WINDOWS 24
+#define PROJECTION_IMMINENT_WINDOWS 4
 _Static_assert((size_t)(GC_POINTS *(GC_POINTS - 1)) <= MAX_PAIRS,
                "the heap's pairs and its later half's pairs fit the scratch together");
 static enum heap_trend heap_points_trend(struct lw_trend *t, struct estimate *e)
@@ -1139,6 +1145,7 @@ static void runtime_parts(struct lw_trend *t, struct estimate *fn, bool *heap_si
         *fn = *e;
         *heap_sizing = false;
         *in_heap_out = in_heap;
+        *heap_due = in_heap && sizes_heap(t->probe) && t->heap.n < PROJECTION_MIN_POINTS;
         return;
     }
     if (ht == HEAP_RISING)
@@ -1146,8 +1153,8 @@ static void runtime_parts(struct lw_trend *t, struct estimate *fn, bool *heap_si
     /* Too few collections yet for the heap's slope, in a runtime whose resident memory also
      * carries the collector sizing its heap: only the heap's own slope can say when it runs
      * out, unless what grows is outside it. */
-    *heap_due =
-        ht == HEAP_UNKNOWN && sizes_heap(t->probe) && !(native.valid && native.cls == GROWTH_LEAK);
+    *heap_due = (ht == HEAP_UNKNOWN || (ht == HEAP_RISING && t->heap.n < PROJECTION_MIN_POINTS)) &&
+                sizes_heap(t->probe) && !(native.valid && native.cls == GROWTH_LEAK);
     if (ht != HEAP_FLAT)
         return; /* too few collections yet: RSS's own words */
     if (fn->cls != GROWTH_LEAK && fn->cls != GROWTH_UNDECIDED && !*heap_sizing)
@@ -1382,9 +1389,14 @@ static bool assess(struct lw_trend *t, struct lw_verdict *v)
      * for a slope: resident memory's slope also carries the collector sizing its heap (a
      * Node.js leak of 524 KB per invocation grew it 1.7 MB per invocation), so a projection
      * from it would be early by half. The leak stands; when memory runs out waits for the
-     * heap's third point (V8's full collections came 15 to 240 invocations apart), and not
-     * beyond PROJECTION_WAIT_WINDOWS leak windows, after which resident memory projects. */
-    bool waits = heap_due && !driver_proc && t->heap.n < HEAP_MIN_POINTS;
+     * heap's fourth point (V8's full collections came 11 to 240 invocations apart), and not
+     * beyond PROJECTION_WAIT_WINDOWS leak windows, after which resident memory projects; nor
+     * once resident memory's pace, which runs ahead of the heap's, would meet the limit within
+     * PROJECTION_IMMINENT_WINDOWS: a heap that does not report in time (a probe that lost its
+     * callback) must not keep a fast leak from its projection until it has run out. */
+    bool imminent = (double)t->limit_bytes - t->env_rss_bytes <
+                    leak_sum * PROJECTION_IMMINENT_WINDOWS * t->cfg.gc_leak_min_points;
+    bool waits = heap_due && !driver_proc && t->heap.n < PROJECTION_MIN_POINTS && !imminent;
     if (waits && t->projection_wait_seq == 0)
         t->projection_wait_seq = t->last_seq;
     if (!waits)
@@ -1392,10 +1404,16 @@ static bool assess(struct lw_trend *t, struct lw_verdict *v)
     else if (t->last_seq - t->projection_wait_seq <
              (uint64_t)PROJECTION_WAIT_WINDOWS * t->cfg.gc_leak_min_points) {
         t->crit_streak = 0;
-        say(v->reason, sizeof(v->reason),
-            "%s; when memory runs out: after the heap's next collections (%u of %u so far), "
-            "as resident memory also grows with the collector sizing its heap",
-            what, t->heap.n, (unsigned)HEAP_MIN_POINTS);
+        if (t->heap.n < HEAP_MIN_POINTS)
+            say(v->reason, sizeof(v->reason),
+                "%s; when memory runs out: after the heap's next collections (%u of %u so far), "
+                "as resident memory also grows with the collector sizing its heap",
+                what, t->heap.n, (unsigned)PROJECTION_MIN_POINTS);
+        else
+            say(v->reason, sizeof(v->reason),
+                "%s; when memory runs out: after the heap's next collection (%u of %u so far): "
+                "the slope of fewer can be a quarter off",
+                what, t->heap.n, (unsigned)PROJECTION_MIN_POINTS);
         return true;
     }
     /* Out of memory where the environment meets the limit, or earlier where the runtime meets

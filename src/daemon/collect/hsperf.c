@@ -24,6 +24,9 @@ static const char *const names[LW_HSPERF_COUNTERS] = {
     [LW_HSPERF_OLD_MAX] = "sun.gc.generation.1.maxCapacity",
     [LW_HSPERF_OLD_SPACES] = "sun.gc.generation.1.spaces",
     [LW_HSPERF_EDEN_USED] = "sun.gc.generation.0.space.0.used",
+    [LW_HSPERF_EDEN_MAX] = "sun.gc.generation.0.space.0.maxCapacity",
+    [LW_HSPERF_S0_MAX] = "sun.gc.generation.0.space.1.maxCapacity",
+    [LW_HSPERF_S1_MAX] = "sun.gc.generation.0.space.2.maxCapacity",
 };
 
 #define ALL_COUNTERS ((1u << LW_HSPERF_COUNTERS) - 1u)
@@ -284,6 +287,16 @@ void lw_hsperf_heap(struct lw_hsperf_track *track, const int64_t v[LW_HSPERF_COU
     out->resident_bytes =
         (uint64_t)v[LW_HSPERF_YOUNG_CAPACITY] + (uint64_t)v[LW_HSPERF_OLD_CAPACITY];
     out->limit_bytes = (uint64_t)v[LW_HSPERF_YOUNG_MAX] + (uint64_t)v[LW_HSPERF_OLD_MAX];
+    /* Where eden and two equal survivors tile the young generation (Serial's fixed layout), one
+     * survivor is always the empty space the next young collection copies into: what lives
+     * fits in eden, one survivor and the old generation. A JVM with a 436 MiB heap (-Xmx of
+     * 445644k, 14.5 MiB survivors) failed with 420 MiB retained after its last full
+     * collection. Parallel sizes its survivors as it goes (their maximum and eden's exceed the
+     * generation's): its figure stays the whole heap's. */
+    int64_t s_max = v[LW_HSPERF_S1_MAX];
+    if (s_max > 0 && v[LW_HSPERF_S0_MAX] == s_max &&
+        v[LW_HSPERF_EDEN_MAX] + 2 * s_max == v[LW_HSPERF_YOUNG_MAX])
+        out->limit_bytes -= (uint64_t)s_max;
     out->have |= LW_HEAP_RESIDENT;
     if (out->limit_bytes > 0)
         out->have |= LW_HEAP_LIMIT;

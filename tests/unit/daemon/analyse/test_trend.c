@@ -1499,7 +1499,7 @@ static void lambda_node_512_hint(struct lw_runtime_hint *h)
  * limit near invocation 520; but V8 gives that slack back as its old space fills, and fails when
  * what a full collection leaves exceeds the old space: at invocation 946. Full collections come
  * every 18 invocations. The flag comes as early as without the probe; its projection then
- * waits for the heap's third point (invocation 54), and from there every projection is within
+ * waits for the heap's fourth point (invocation 72), and from there every projection is within
  * 10% of that (resident memory's said 43% early).
  */
 static void test_v8_leak_projected_from_its_heap(void **state)
@@ -1551,12 +1551,12 @@ static void test_v8_leak_projected_from_its_heap(void **state)
                 flagged = seq;
             if (leaking && !v.have_projection) {
                 assert_int_equal(v.kind, LW_VERDICT_LEAK); /* never critical without one */
-                assert_non_null(strstr(v.reason, "after the heap's next collections"));
+                assert_non_null(strstr(v.reason, "after the heap's next collection"));
                 waited++;
             }
             if (leaking && v.have_projection && first_projection == 0)
                 first_projection = seq;
-            if (!flagged || !v.have_projection || (!with_probe && seq < 54))
+            if (!flagged || !v.have_projection || (!with_probe && seq < 72))
                 continue;
             double err = fabs((double)seq + v.projected_invocations_to_oom - died) / died;
             worst = err > worst ? err : worst;
@@ -1575,13 +1575,92 @@ static void test_v8_leak_projected_from_its_heap(void **state)
             assert_int_equal(first_projection, flagged); /* nothing to wait for */
             assert_int_equal(waited, 0);
         } else {
-            /* from the flag to the heap's third point, and only until then */
-            assert_true(flagged < 54);
-            assert_int_equal(first_projection, 54);
-            assert_int_equal(waited, 54 - flagged);
+            /* from the flag to the heap's fourth point, and only until then */
+            assert_true(flagged < 72);
+            assert_int_equal(first_projection, 72);
+            assert_int_equal(waited, 72 - flagged);
         }
         lw_trend_free(t);
     }
+}
+
+/* What V8's probe reports: its heap after its last full collection (majors of them so far,
+ * none: nothing yet), that many bytes of old space committed, its resident heap, its limit (the
+ * old space of Lambda's 512 MB flags and 3 x 32 MiB). */
+static void v8_heap(struct lw_runtime_mem *rt, uint32_t majors, double retained, double resident)
+{
+    rt->probe = LW_PROBE_NODE;
+    rt->processes = 1;
+    rt->heap.have = LW_HEAP_RESIDENT | LW_HEAP_LIMIT;
+    if (majors > 0)
+        rt->heap.have |= LW_HEAP_AFTER_GC | LW_HEAP_AFTER_MAJOR | LW_HEAP_OLD_COMMITTED;
+    rt->heap.major_gcs = majors;
+    rt->heap.after_major_bytes = (uint64_t)retained;
+    rt->heap.after_gc_bytes = (uint64_t)retained;
+    rt->heap.old_committed_bytes = (uint64_t)retained;
+    rt->heap.resident_bytes = (uint64_t)resident;
+    rt->heap.limit_bytes = (uint64_t)(557 * MB);
+}
+
+/*
+ * Node.js with its probe on, leaking 5 MB on every tenth invocation (0.5 MB per invocation on
+ * average), 512 MB, Lambda's flags. V8 collects fully at invocations 29, 58 and 61, the last two
+ * either side of a step, then at 79 and every 40 from there; it fails when what it retains
+ * exceeds its old space, at invocation 910. The three first points' median slope is one pair's,
+ * a quarter too steep (0.625 MB), and would project the failure 20% early at invocation 61 (the
+ * heap's points then span a leak window, so the heap already decides the verdict); four points
+ * give 0.51 MB. So the projection waits for the fourth point, and is within 10% from there.
+ */
+static void test_v8_step_leak_projects_from_four_points(void **state)
+{
+    (void)state;
+    struct lw_runtime_hint h;
+    lambda_node_512_hint(&h);
+    const double step = 5 * MB, start = 10 * MB;
+    const double died = 910; /* (461 MB old space - start) / step * 10 */
+    struct lw_trend *t = lw_trend_new(NULL);
+    assert_non_null(t);
+    static struct lw_record rec;
+    struct rng r = {11};
+    struct lw_verdict v;
+    double retained_at_major = 0;
+    uint32_t majors = 0;
+    uint64_t flagged = 0, first_projection = 0, three_points_waited = 0;
+    for (uint64_t seq = 1; seq <= 880; seq++) {
+        double retained = start + step * (double)(seq / 10);
+        double resident = 1.8 * retained;
+        struct gen g = {.limit_mb = 512, .base_bytes = 30 * MB + resident};
+        make_record(&g, "env-v8-steps", seq, &r, &rec);
+        rec.runtime_hint = h;
+        if (seq == 29 || seq == 58 || seq == 61 || (seq >= 79 && (seq - 79) % 40 == 0)) {
+            retained_at_major = retained;
+            majors++;
+        }
+        v8_heap(&rec.runtime, majors, retained_at_major, resident);
+        lw_trend_add(t, &rec, &v);
+        bool leaking = v.kind == LW_VERDICT_LEAK || v.kind == LW_VERDICT_LEAK_CRITICAL;
+        if (leaking && flagged == 0)
+            flagged = seq;
+        if (leaking && !v.have_projection) {
+            assert_int_equal(v.kind, LW_VERDICT_LEAK); /* never critical without one */
+            three_points_waited += strstr(v.reason, "(3 of 4 so far)") != NULL;
+        }
+        if (!leaking || !v.have_projection)
+            continue;
+        if (first_projection == 0)
+            first_projection = seq;
+        double projected = (double)seq + v.projected_invocations_to_oom;
+        if (fabs(projected - died) > 0.10 * died)
+            fail_msg("at %llu: projected %.0f, V8 fails at %.0f: %s", (unsigned long long)seq,
+                     projected, died, v.reason);
+    }
+    print_message("flagged at %llu, first projection at %llu: %s\n", (unsigned long long)flagged,
+                  (unsigned long long)first_projection, v.reason);
+    assert_true(flagged > 0 && flagged < 61);
+    assert_int_equal(first_projection, 79);
+    assert_int_equal(three_points_waited, 79 - 61); /* the heap's third point came at 61 */
+    assert_non_null(strstr(v.reason, "V8 heap grows"));
+    lw_trend_free(t);
 }
 
 /*
@@ -1617,9 +1696,6 @@ static void test_v8_close_collections_keep_a_slow_leak(void **state)
         struct gen g = {.limit_mb = 512, .base_bytes = 40 * MB + resident};
         make_record(&g, "env-v8-close", seq, &r, &rec);
         rec.runtime_hint = h;
-        struct lw_runtime_mem *rt = &rec.runtime;
-        rt->probe = LW_PROBE_NODE;
-        rt->processes = 1;
         if (seq % every == 0) {
             majors++;
             retained_at_major = heap + (double)((int)(majors * 5 % 7) - 3) * 0.1 * MB;
@@ -1627,15 +1703,7 @@ static void test_v8_close_collections_keep_a_slow_leak(void **state)
             majors++;
             retained_at_major += 0.2 * MB;
         }
-        rt->heap.have = LW_HEAP_RESIDENT | LW_HEAP_LIMIT;
-        if (majors > 0)
-            rt->heap.have |= LW_HEAP_AFTER_GC | LW_HEAP_AFTER_MAJOR | LW_HEAP_OLD_COMMITTED;
-        rt->heap.major_gcs = majors;
-        rt->heap.after_major_bytes = (uint64_t)retained_at_major;
-        rt->heap.after_gc_bytes = (uint64_t)retained_at_major;
-        rt->heap.old_committed_bytes = (uint64_t)retained_at_major;
-        rt->heap.resident_bytes = (uint64_t)resident;
-        rt->heap.limit_bytes = (uint64_t)(557 * MB);
+        v8_heap(&rec.runtime, majors, retained_at_major, resident);
         lw_trend_add(t, &rec, &v);
         bool leaking = v.kind == LW_VERDICT_LEAK || v.kind == LW_VERDICT_LEAK_CRITICAL;
         if (leaking && flagged == 0)
@@ -1658,9 +1726,12 @@ static void test_v8_close_collections_keep_a_slow_leak(void **state)
  * The projection waits for the heap only while the heap is what can grow, and not for ever.
  * Node.js with its probe on, resident memory growing 0.2 MB per invocation:
  *  - in V8's heap, whose full collections never report (a probe that lost its callback): the
- *    projection waits 16 leak windows (512 invocations) from the flag, then resident memory
+ *    projection waits 24 leak windows (768 invocations) from the flag, then resident memory
  *    gives it;
- *  - outside the heap (native memory), V8's heap flat: resident memory projects at the flag.
+ *  - outside the heap (native memory), V8's heap flat: resident memory projects at the flag;
+ *  - in V8's heap, never reported, growing 1 MB per invocation: resident memory would meet the
+ *    limit near invocation 420, long before the wait ends; the projection comes once that is
+ *    within 4 leak windows (128 invocations) at resident memory's pace.
  */
 static void test_projection_waits_for_the_heap_within_bounds(void **state)
 {
@@ -1668,15 +1739,17 @@ static void test_projection_waits_for_the_heap_within_bounds(void **state)
     static const char cmd[] = "node\0/var/task/index.js";
     struct lw_runtime_hint h;
     hint_of(cmd, sizeof(cmd), &h);
-    for (int native = 0; native < 2; native++) {
+    for (int run = 0; run < 3; run++) {
+        const int native = run == 1, fast = run == 2;
         struct lw_trend *t = lw_trend_new(NULL);
         assert_non_null(t);
         static struct lw_record rec;
         struct rng r = {21};
         struct lw_verdict v;
-        uint64_t flagged = 0, first_projection = 0;
-        for (uint64_t seq = 1; seq <= 700; seq++) {
-            double growth = 0.2 * MB * (double)seq;
+        uint64_t flagged = 0, first_projection = 0, last = 0;
+        double projected_at_first = 0;
+        for (uint64_t seq = 1; seq <= (fast ? 420 : 900); seq++) {
+            double growth = (fast ? 1.0 : 0.2) * MB * (double)seq;
             struct gen g = {.limit_mb = 512, .base_bytes = 60 * MB + growth};
             make_record(&g, "env-wait", seq, &r, &rec);
             rec.runtime_hint = h;
@@ -1696,19 +1769,27 @@ static void test_projection_waits_for_the_heap_within_bounds(void **state)
             bool leaking = v.kind == LW_VERDICT_LEAK || v.kind == LW_VERDICT_LEAK_CRITICAL;
             if (leaking && flagged == 0)
                 flagged = seq;
-            if (leaking && v.have_projection && first_projection == 0)
+            if (leaking && v.have_projection && first_projection == 0) {
                 first_projection = seq;
+                projected_at_first = (double)seq + v.projected_invocations_to_oom;
+            }
+            last = seq;
         }
         print_message("%s: flagged at %llu, first projection at %llu: %s\n",
-                      native ? "native memory" : "the heap, never reported",
+                      native ? "native memory"
+                      : fast ? "the heap, never reported, a fast leak"
+                             : "the heap, never reported",
                       (unsigned long long)flagged, (unsigned long long)first_projection, v.reason);
         assert_true(flagged > 0 && flagged <= 60);
         if (native)
             assert_int_equal(first_projection, flagged);
-        else /* 512 from the engine's first leak assessment, which the alert hold's two
+        else if (fast) /* ahead of the end, from within 128 invocations of it at RSS's pace */
+            assert_true(first_projection > flagged && first_projection + 60 < last &&
+                        projected_at_first - (double)first_projection <= 4 * 32 + 1);
+        else /* 768 from the engine's first leak assessment, which the alert hold's two
               * confirming ones follow */
-            assert_true(first_projection >= flagged + 16 * 32 - 2 &&
-                        first_projection <= flagged + 16 * 32);
+            assert_true(first_projection >= flagged + 24 * 32 - 2 &&
+                        first_projection <= flagged + 24 * 32);
         assert_true(v.have_projection);
         lw_trend_free(t);
     }
@@ -1741,6 +1822,7 @@ int main(void)
         cmocka_unit_test(test_runtime_probe_parts),
         cmocka_unit_test(test_heap_leak_projected_to_the_heap_capacity),
         cmocka_unit_test(test_v8_leak_projected_from_its_heap),
+        cmocka_unit_test(test_v8_step_leak_projects_from_four_points),
         cmocka_unit_test(test_v8_close_collections_keep_a_slow_leak),
         cmocka_unit_test(test_jvm_plateau_after_a_fill),
         cmocka_unit_test(test_heap_fill_inside_a_fitting_ceiling),

@@ -22,13 +22,22 @@
 #include "fixture.h"
 
 static const char *const counter_names[LW_HSPERF_COUNTERS] = {
-    "sun.gc.collector.0.invocations",   "sun.gc.collector.0.lastExitTime",
-    "sun.gc.collector.1.invocations",   "sun.gc.collector.1.lastExitTime",
-    "sun.gc.generation.0.space.1.used", "sun.gc.generation.0.space.2.used",
-    "sun.gc.generation.1.space.0.used", "sun.gc.generation.0.capacity",
-    "sun.gc.generation.1.capacity",     "sun.gc.generation.0.maxCapacity",
-    "sun.gc.generation.1.maxCapacity",  "sun.gc.generation.1.spaces",
+    "sun.gc.collector.0.invocations",
+    "sun.gc.collector.0.lastExitTime",
+    "sun.gc.collector.1.invocations",
+    "sun.gc.collector.1.lastExitTime",
+    "sun.gc.generation.0.space.1.used",
+    "sun.gc.generation.0.space.2.used",
+    "sun.gc.generation.1.space.0.used",
+    "sun.gc.generation.0.capacity",
+    "sun.gc.generation.1.capacity",
+    "sun.gc.generation.0.maxCapacity",
+    "sun.gc.generation.1.maxCapacity",
+    "sun.gc.generation.1.spaces",
     "sun.gc.generation.0.space.0.used",
+    "sun.gc.generation.0.space.0.maxCapacity",
+    "sun.gc.generation.0.space.1.maxCapacity",
+    "sun.gc.generation.0.space.2.maxCapacity",
 };
 
 /* What jstat read: "name=value" lines. */
@@ -69,6 +78,14 @@ static void test_real_files_read_as_jstat_reads_them(void **state)
         jstat_values(snap, want);
         for (int c = 0; c < LW_HSPERF_COUNTERS; c++)
             assert_int_equal(got[c], want[c]);
+        /* the heap's ceiling: Serial's survivors tile its young generation with eden, and one
+         * of them is always empty; Parallel's maxima exceed the generation (88080384 + 2 x
+         * 29360128 > 89128960), so its ceiling is the whole heap's */
+        struct lw_hsperf_track track = {0};
+        struct lw_heap_mem h;
+        lw_hsperf_heap(&track, got, &h);
+        int64_t heap = want[LW_HSPERF_YOUNG_MAX] + want[LW_HSPERF_OLD_MAX];
+        assert_int_equal(h.limit_bytes, i == 0 ? heap - want[LW_HSPERF_S1_MAX] : heap);
     }
 }
 
@@ -94,8 +111,10 @@ static void test_the_heap_of_a_real_serial_file(void **state)
     assert_int_equal(h.after_gc_bytes, 61631480);
     assert_int_equal(h.major_gcs, 5);
     assert_int_equal(h.minor_gcs, 23);
-    /* -XX:MaxHeapSize=445644k: 436 MiB once HotSpot aligned the generations */
-    assert_int_equal(h.limit_bytes, 152371200 + 304807936);
+    /* -XX:MaxHeapSize=445644k: 436 MiB once HotSpot aligned the generations, less the
+     * survivor space that is always empty (eden 121962496 and two of 15204352 make the young
+     * generation) */
+    assert_int_equal(h.limit_bytes, 152371200 + 304807936 - 15204352);
     assert_int_equal(h.resident_bytes, 51380224 + 102719488);
     /* the first reading of a process cannot tell when its last full collection was */
     struct lw_hsperf_track first = {0};
