@@ -42,6 +42,9 @@ struct lw_gclog {
     uint64_t cur_id;
     uint64_t cur_after_bytes;
     uint64_t cur_capacity_bytes;
+    /* private: "Heap Max Capacity", and Serial's survivor space ("From:" on its DefNew line) */
+    uint64_t max_capacity_bytes;
+    uint64_t survivor_bytes;
     /* private: a line too long, being skipped until its end */
     bool skipping;
 };

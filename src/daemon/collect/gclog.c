@@ -161,12 +161,41 @@ static void collection(struct lw_gclog *g, const char *m, size_t n)
     }
 }
 
+/* The heap's ceiling: its maximum capacity, less the survivor space that Serial always keeps
+ * empty for the next young collection to copy into (what lives fits in eden, the other
+ * survivor and the old generation: see hsperf.c). The survivor's size is the one the last
+ * DefNew line gave: its largest once the young generation has grown to its maximum, and until
+ * then smaller, so the ceiling is never below the true one. */
+static void set_limit(struct lw_gclog *g)
+{
+    if (g->max_capacity_bytes == 0)
+        return;
+    uint64_t s = g->survivor_bytes < g->max_capacity_bytes ? g->survivor_bytes : 0;
+    g->heap.limit_bytes = g->max_capacity_bytes - s;
+    g->heap.have |= LW_HEAP_LIMIT;
+}
+
+/* Serial's young generation: "DefNew: ... Eden: ... From: <after>(<capacity>)->...". */
+static void survivor(struct lw_gclog *g, const char *m, size_t n)
+{
+    static const char key[] = " From: ";
+    const char *at = memmem(m, n, key, sizeof(key) - 1);
+    uint64_t after, capacity;
+    if (at == NULL || !after_and_capacity(at, (size_t)(m + n - at), &after, &capacity) ||
+        capacity == 0)
+        return;
+    g->survivor_bytes = capacity;
+    set_limit(g);
+}
+
 static void generation(struct lw_gclog *g, const char *m, size_t n)
 {
     size_t i = 0;
     uint64_t id;
     if (!gc_id(m, n, &i, &id))
         return;
+    if (starts(m + i, n - i, "DefNew: "))
+        survivor(g, m + i, n - i);
     /* "<Name>: ...": the generation's own sizes come first on its line */
     const char *colon = memchr(m + i, ':', n - i);
     uint64_t after, capacity;
@@ -192,8 +221,8 @@ static void header(struct lw_gclog *g, const char *m, size_t n)
     size_t i = sizeof(key) - 1;
     uint64_t bytes;
     if (size_at(m, n, &i, &bytes) && bytes > 0) {
-        g->heap.limit_bytes = bytes;
-        g->heap.have |= LW_HEAP_LIMIT;
+        g->max_capacity_bytes = bytes;
+        set_limit(g);
     }
 }
 
