@@ -32,18 +32,20 @@ static void check_name(const char *name, size_t cap)
 static bool same_status(const struct lw_status_info *a, const struct lw_status_info *b)
 {
     return a->present == b->present && strcmp(a->name, b->name) == 0 && a->state == b->state &&
-           a->pid == b->pid && a->ppid == b->ppid && memcmp(&a->mem, &b->mem, sizeof(a->mem)) == 0;
+           a->pid == b->pid && a->ppid == b->ppid && a->threads == b->threads &&
+           memcmp(&a->mem, &b->mem, sizeof(a->mem)) == 0;
 }
 
 static void check_status_info(const struct lw_status_info *st)
 {
     check(st->present & LW_STATUS_NAME);
-    check((st->present & ~0x1ffu) == 0);
+    check((st->present & ~0x3ffu) == 0);
     check_name(st->name, sizeof(st->name));
     check((st->present & LW_STATUS_STATE) ? st->state >= 'A' && st->state <= 'Z' : !st->state);
     check(st->pid >= 0 && st->ppid >= 0);
     check((st->present & LW_STATUS_PID) || st->pid == 0);
     check((st->present & LW_STATUS_PPID) || st->ppid == 0);
+    check(st->threads >= 0 && ((st->present & LW_STATUS_THREADS) || st->threads == 0));
     const uint64_t mem[] = {st->mem.rss_bytes, st->mem.rss_anon_bytes, st->mem.rss_file_bytes,
                             st->mem.rss_shmem_bytes, st->mem.hwm_bytes};
     for (size_t i = 0; i < sizeof(mem) / sizeof(mem[0]); i++) {
@@ -71,6 +73,8 @@ static size_t write_status(const struct lw_status_info *st, char *out, size_t ca
         if (st->present & (LW_STATUS_VMRSS << i))
             PUT("%s:\t%8" PRIu64 " kB\n", keys[i], mem[i] / 1024);
     }
+    if (st->present & LW_STATUS_THREADS)
+        PUT("Threads:\t%" PRId32 "\n", st->threads);
 #undef PUT
     check(o < cap);
     return o;
