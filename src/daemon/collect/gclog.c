@@ -163,9 +163,10 @@ static void collection(struct lw_gclog *g, const char *m, size_t n)
 
 /* The heap's ceiling: its maximum capacity, less the survivor space that Serial always keeps
  * empty for the next young collection to copy into (what lives fits in eden, the other
- * survivor and the old generation: see hsperf.c). The survivor's size is the one the last
- * DefNew line gave: its largest once the young generation has grown to its maximum, and until
- * then smaller, so the ceiling is never below the true one. */
+ * survivor and the old generation: see hsperf.c). The survivor's size is the largest a DefNew
+ * line has given: its maximum once the young generation has grown to its own, and until then
+ * smaller (it shrinks again too), so the ceiling only comes down, and never below the true
+ * one. */
 static void set_limit(struct lw_gclog *g)
 {
     if (g->max_capacity_bytes == 0)
@@ -184,8 +185,10 @@ static void survivor(struct lw_gclog *g, const char *m, size_t n)
     if (at == NULL || !after_and_capacity(at, (size_t)(m + n - at), &after, &capacity) ||
         capacity == 0)
         return;
-    g->survivor_bytes = capacity;
-    set_limit(g);
+    if (capacity > g->survivor_bytes) {
+        g->survivor_bytes = capacity;
+        set_limit(g);
+    }
 }
 
 static void generation(struct lw_gclog *g, const char *m, size_t n)

@@ -148,6 +148,35 @@ static void test_young_keeps_retained(void **state)
 }
 
 /* Untrusted bytes: numbers beyond any heap, lines too long, a jump into a line, other tags. */
+/* Serial's ceiling: the heap's maximum less the largest survivor space seen yet. A young
+ * generation that grows from its initial size shows larger survivors, and may shrink again:
+ * the ceiling only comes down. */
+static void test_serial_ceiling_less_the_largest_survivor(void **state)
+{
+    (void)state;
+    static const char *const lines[] = {
+        "[0.1s][gc,init] Heap Max Capacity: 64M\n",
+        "[0.2s][gc,heap] GC(0) DefNew: 2000K(2304K)->200K(2304K) Eden: 2000K(2048K)->0K(2048K) "
+        "From: 0K(256K)->200K(256K)\n",
+        "[0.3s][gc,heap] GC(1) DefNew: 9000K(9216K)->700K(9216K) Eden: 8000K(8192K)->0K(8192K) "
+        "From: 200K(1024K)->700K(1024K)\n",
+        "[0.4s][gc,heap] GC(2) DefNew: 4000K(4608K)->300K(4608K) Eden: 3800K(4096K)->0K(4096K) "
+        "From: 700K(512K)->300K(512K)\n",
+        /* Parallel's young generation says PSYoungGen: no survivor taken from it */
+        "[0.5s][gc,heap] GC(3) PSYoungGen: 4000K(9216K)->300K(9216K) Eden: 3800K(4096K)->0K(4096K) "
+        "From: 700K(4096K)->300K(4096K)\n",
+    };
+    static const uint64_t want[] = {64 * MIB, 64 * MIB - 256 * KIB, 64 * MIB - 1024 * KIB,
+                                    64 * MIB - 1024 * KIB, 64 * MIB - 1024 * KIB};
+    struct lw_gclog g;
+    lw_gclog_init(&g);
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+        assert_int_equal(lw_gclog_feed(&g, lines[i], strlen(lines[i])), strlen(lines[i]));
+        assert_true(g.heap.have & LW_HEAP_LIMIT);
+        assert_int_equal(g.heap.limit_bytes, want[i]);
+    }
+}
+
 static void test_hostile(void **state)
 {
     (void)state;
@@ -190,6 +219,7 @@ int main(void)
         cmocka_unit_test(test_any_split),
         cmocka_unit_test(test_partial_line_waits),
         cmocka_unit_test(test_young_keeps_retained),
+        cmocka_unit_test(test_serial_ceiling_less_the_largest_survivor),
         cmocka_unit_test(test_hostile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
