@@ -161,7 +161,13 @@ class HostileCase(LeakwatchCase):
             self.assertGreater(answer["pipelined"][port], 0, answer)
             self.assertTrue(answer["closed"][port], answer)  # shut out, not waited for
         telemetry = report["telemetry"]["leakwatch"]
-        self.assertEqual((telemetry["failed_posts"], telemetry["dropped_events"]), (0, 0))
+        # what leakwatch said, and the last records, if a delivery failed: a fresh-clone CI run
+        # saw one batch of two events (the last invocation's runtimeDone and report, by their
+        # count) fail once, at shutdown, on a loaded machine
+        said = self.leakwatch_log(lines)[-20:] + [
+            {k: r.get(k) for k in ("Sequence", "Incomplete", "Status")}
+            for r in invocation_records(lines)[-2:]]
+        self.assertEqual((telemetry["failed_posts"], telemetry["dropped_events"]), (0, 0), said)
         self.assert_lambdas_figures(lines, results)
         ext = report["extensions"]["leakwatch"]["shutdown"]
         self.assertEqual((ext["in_time"], ext["killed"], ext["exit_code"]), (True, False, 0),
