@@ -50,6 +50,9 @@ struct lw_verdict {
     /* Memory still grows significantly, but not (yet) in a way that makes a leak (too few
      * readings, a step, an imprecise slope): no evidence that a standing leak is over. */
     bool still_growing;
+    /* With still_growing: a garbage-collected runtime near its limit gave memory back or grew
+     * unevenly, which its collector does as a leak fills the heap: no evidence either way. */
+    bool collector_near_limit;
     char culprit[LW_NAME_MAX]; /* the process that grows, "" when none */
     enum lw_proc_role culprit_role;
     /* Of the processes of that name and role (a runtime's workers share one name), the one

@@ -75,12 +75,16 @@ void lw_alert_hold_apply(struct lw_alert_hold *h, struct lw_verdict *current,
     if (leak_family(prev) && !leak_family(cand->kind) && cand->still_growing && !cand->given_back) {
         /* Still growing, only not provably linear right now (a leak that steps): no evidence
          * either way; the leak stands with the latest figures. Those carry no projection, so
-         * the verdict is leak, not leak-critical. */
+         * the verdict is leak, not leak-critical. (Where the trend engine projects from the
+         * long view instead, its candidate is a leak already and takes the branches below.) */
         h->pending_count = 0;
         *current = *cand;
         current->kind = LW_VERDICT_LEAK;
-        prefix_reason(current,
-                      "the leak stands while memory grows over a longer view; this window: ");
+        prefix_reason(current, cand->collector_near_limit
+                                   ? "the leak stands: near its limit a collector gives memory "
+                                     "back as a leak fills its heap; this window: "
+                                   : "the leak stands while memory grows over a longer view; "
+                                     "this window: ");
     } else if (leak_family(prev) && !leak_family(cand->kind)) {
         /* The growth stopped, or never was a leak. Withdrawn only on sustained evidence;
          * until then the verdict is leak with the latest figures, never leak-critical. */

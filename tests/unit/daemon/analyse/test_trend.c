@@ -593,8 +593,8 @@ static void test_interval_records_speak_of_hours_not_invocations(void **state)
     (void)state;
     struct lw_verdict flagged;
     run_workers(LW_RECORD_INTERVAL, &flagged);
-    /* 256 KiB per 10 s interval: 90 MB per hour */
-    assert_non_null(strstr(flagged.reason, "grows 90 MB per hour"));
+    /* 256 KiB per 10 s interval: 90 MiB per hour */
+    assert_non_null(strstr(flagged.reason, "grows 90.0 MiB per hour"));
     assert_null(strstr(flagged.reason, "invocation"));
     /* Managed Instances publish no lifetime: no recycle horizon, a window to be critical in */
     assert_null(strstr(flagged.reason, "horizon"));
@@ -1181,6 +1181,123 @@ static void test_flattened_never_critical(void **state)
     assert_int_equal(alerts, 2);
     assert_true(withdrawn_at > 60 + 64);
     lw_trend_free(t);
+}
+
+/* g with its leak stopped after invocation stop: memory stays where it got to. */
+static struct gen stopped_after(const struct gen *g, uint64_t stop, uint64_t seq)
+{
+    struct gen cur = *g;
+    if (seq > stop) {
+        cur.leak_bytes = 0;
+        cur.base_bytes = g->base_bytes + g->leak_bytes * (double)stop;
+    }
+    return cur;
+}
+
+/* A new engine, and the hint of a Node.js command line its records carry. */
+static struct lw_trend *node_trend(const char *cmd, size_t len, struct lw_runtime_hint *h)
+{
+    hint_of(cmd, len, h);
+    assert_int_equal(h->kind, LW_RUNTIME_NODE);
+    struct lw_trend *t = lw_trend_new(NULL);
+    assert_non_null(t);
+    return t;
+}
+
+/* The same in a garbage-collected runtime without its own figures (Node.js with 1 GB, its
+ * ceiling not fitting), the leak stopping after 400 invocations. The retained floor over the
+ * long view keeps the leak standing, and says when memory runs out at its pace, only while its
+ * recent half still grows: never critical after the window has flattened, no projection once
+ * that half has flattened too, and one withdrawal. */
+static void test_long_view_lets_a_stopped_leak_go(void **state)
+{
+    (void)state;
+    static const char node[] = "node\0--max-old-space-size=1000\0index.js";
+    struct lw_runtime_hint h;
+    struct lw_trend *t = node_trend(node, sizeof(node), &h);
+    static struct lw_record rec;
+    struct rng r = {21};
+    struct gen g = {
+        .limit_mb = 1024, .base_bytes = 40 * MB, .leak_bytes = 200 * KB, .noise_bytes = 64 * KB};
+    struct lw_verdict v;
+    uint32_t alerts = 0;
+    uint64_t long_view = 0, last_long_view = 0, critical_late = 0, withdrawn_at = 0;
+    const uint64_t stop = 400;
+    for (uint64_t seq = 1; seq <= 2000; seq++) {
+        struct gen cur = stopped_after(&g, stop, seq);
+        make_record(&cur, "env-lv", seq, &r, &rec);
+        rec.runtime_hint = h;
+        lw_trend_add(t, &rec, &v);
+        alerts += v.changed;
+        if (seq > stop + 75 && v.kind == LW_VERDICT_LEAK_CRITICAL)
+            critical_late++;
+        if (strstr(v.reason, "over a longer view: the retained floor")) {
+            long_view++;
+            last_long_view = seq;
+            assert_true(v.have_projection);
+            assert_int_equal(v.kind, LW_VERDICT_LEAK);
+        }
+        if (v.changed && v.kind != LW_VERDICT_LEAK && v.kind != LW_VERDICT_LEAK_CRITICAL)
+            withdrawn_at = seq;
+    }
+    print_message("GC leak stopping at %llu: %llu long-view projections, the last at %llu; "
+                  "critical after %llu: %llu; withdrawn at %llu, %u alerts\n",
+                  (unsigned long long)stop, (unsigned long long)long_view,
+                  (unsigned long long)last_long_view, (unsigned long long)stop + 75,
+                  (unsigned long long)critical_late, (unsigned long long)withdrawn_at, alerts);
+    assert_true(long_view > 0);
+    assert_int_equal(critical_late, 0);
+    assert_true(last_long_view < stop + 8 * LW_TREND_FLOOR_POINTS / 2);
+    assert_int_equal(alerts, 2);
+    assert_true(withdrawn_at > stop);
+    lw_trend_free(t);
+}
+
+/* Near the limit of a collected runtime the give-backs of its collector are no evidence that a
+ * leak stopped, but flat readings are: a Node.js leak of 1 MB per invocation stopping at 80% of
+ * a 512 MB limit is withdrawn, once; the same leak whose memory then falls and regrows every 40
+ * invocations (the collector under pressure) is not. */
+static void test_near_the_limit_only_flat_readings_withdraw(void **state)
+{
+    (void)state;
+    static const char node[] = "node\0--max-old-space-size=461\0index.js";
+    struct lw_runtime_hint h;
+    for (int gives_back = 0; gives_back <= 1; gives_back++) {
+        struct lw_trend *t = node_trend(node, sizeof(node), &h);
+        static struct lw_record rec;
+        struct rng r = {5};
+        struct gen g = {.limit_mb = 512, .base_bytes = 40 * MB, .leak_bytes = 1 * MB};
+        struct lw_verdict v;
+        uint32_t alerts = 0, held = 0;
+        const uint64_t stop = 360;
+        for (uint64_t seq = 1; seq <= 1500; seq++) {
+            struct gen cur = stopped_after(&g, stop, seq);
+            if (seq > stop && gives_back) {
+                /* 20 MB given back, then regrown over 40 invocations */
+                cur.base_bytes -= 20 * MB;
+                cur.saw_period = 40;
+                cur.saw_step_bytes = 0.5 * MB;
+            }
+            make_record(&cur, "env-nl", seq, &r, &rec);
+            rec.runtime_hint = h;
+            lw_trend_add(t, &rec, &v);
+            alerts += v.changed;
+            held += strstr(v.reason, "near its limit a collector gives memory back") != NULL;
+        }
+        print_message("leak stopping at 80%% of the limit%s: %u alerts, %u assessments held, "
+                      "last %s\n",
+                      gives_back ? ", then given back and regrown" : "", alerts, held,
+                      lw_verdict_name(v.kind));
+        if (gives_back) {
+            assert_int_equal(alerts, 1);
+            assert_true(held > 0);
+            assert_true(v.kind == LW_VERDICT_LEAK);
+        } else {
+            assert_int_equal(alerts, 2);
+            assert_true(v.kind != LW_VERDICT_LEAK && v.kind != LW_VERDICT_LEAK_CRITICAL);
+        }
+        lw_trend_free(t);
+    }
 }
 
 /* ---- the runtime's own figures (docs/runtime-insight.md) ------------------------------------- */
@@ -1819,6 +1936,8 @@ int main(void)
         cmocka_unit_test(test_heap_ceiling),
         cmocka_unit_test(test_critical_on_the_pessimistic_end),
         cmocka_unit_test(test_flattened_never_critical),
+        cmocka_unit_test(test_long_view_lets_a_stopped_leak_go),
+        cmocka_unit_test(test_near_the_limit_only_flat_readings_withdraw),
         cmocka_unit_test(test_runtime_probe_parts),
         cmocka_unit_test(test_heap_leak_projected_to_the_heap_capacity),
         cmocka_unit_test(test_v8_leak_projected_from_its_heap),
