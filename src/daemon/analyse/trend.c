@@ -108,6 +108,7 @@ struct series {
     struct point floor[FLOOR_N];
     uint32_t floor_head;
     uint32_t floor_n;
+    uint64_t floor_pushes;  /* block minima ever pushed: the floor changes only with it */
     struct point block_min; /* minimum of the block being filled */
     uint32_t block_n;
     struct mk_cache mk;
@@ -177,6 +178,16 @@ struct gc_points {
     uint64_t last_count; /* the collections counted at the last point */
 };
 
+/* The function's retained floor fitted over the long view: recomputed only when a block
+ * minimum was added (every floor_block_invocations readings), not at every assessment. */
+struct floor_fit {
+    uint64_t at; /* the floor's floor_pushes it was fitted at */
+    uint32_t n;
+    bool grows;    /* significant growth over the whole floor */
+    bool keeps_up; /* its recent half at least DECEL_RATIO as fast as the whole */
+    double slope, slope_lo, tau, span;
+};
+
 /* One process of the function by pid, to tell which of several of one name grows. */
 struct pid_track {
     bool used;
@@ -196,6 +207,7 @@ struct lw_trend {
     uint32_t n_readings; /* function readings after warm-up */
 
     struct series fn;
+    struct floor_fit fn_floor;
     /* The runtime's own figures, from its probe (docs/runtime-insight.md), when there are: the
      * heap retained after collections, the memory outside it that JavaScript objects own
      * (Node.js), and the rest of the function's anonymous memory (native). */
@@ -440,6 +452,7 @@ static void series_push(struct series *s, double x, double y, uint32_t block)
         s->floor_head = (s->floor_head + 1) % FLOOR_N;
         if (s->floor_n < FLOOR_N)
             s->floor_n++;
+        s->floor_pushes++;
         s->block_n = 0;
     }
 }
@@ -644,29 +657,48 @@ static void estimate_series(struct lw_trend *t, struct series *s, struct estimat
         e->cls = GROWTH_LEAK;
 }
 
+/* The function's retained floor fitted (struct floor_fit), from the cache while no block
+ * minimum was added since. */
+static const struct floor_fit *fn_floor_fit(struct lw_trend *t)
+{
+    struct floor_fit *ff = &t->fn_floor;
+    if (ff->at == t->fn.floor_pushes)
+        return ff; /* also before any block: all zero, n = 0 */
+    memset(ff, 0, sizeof(*ff));
+    ff->at = t->fn.floor_pushes;
+    uint32_t n = ring_copy(t->fn.floor, t->fn.floor_head, t->fn.floor_n, FLOOR_N, t->pts);
+    ff->n = n;
+    if (n < t->cfg.leak_min_points)
+        return ff;
+    struct fit f, recent;
+    fit_points(t->pts + n / 2, n - n / 2, t->pairs, t->resid, &recent);
+    /* the whole floor last: its pairwise slopes stay in pairs for Sen's interval */
+    fit_points(t->pts, n, t->pairs, t->resid, &f);
+    ff->grows = significant(&f, t->cfg.min_growth_bytes_per_invocation, Z_MIN);
+    ff->keeps_up = recent.slope >= DECEL_RATIO * f.slope;
+    if (ff->grows)
+        sen_interval(t->pairs, n, &f);
+    ff->slope = f.slope;
+    ff->slope_lo = ff->grows ? f.slope_lo : 0;
+    ff->tau = f.tau;
+    ff->span = f.span;
+    return ff;
+}
+
 /*
  * Whether the retained floor (block minima over the last FLOOR_N blocks, up to 512 invocations)
  * still grows significantly and not slower recently: the long view of a leak that steps. A JVM
  * leaking into its heap shows steps every 25 to 75 invocations as the heap is expanded; a
  * 64-reading window then sees flat stretches that look like a plateau. Used only to keep a
- * standing leak from being withdrawn, never to raise one.
+ * standing leak from being withdrawn, never to raise one. A collector expands its heap in
+ * bursts: a JVM leaking 52 KB per invocation went flat for 100 invocations between two 20 MB
+ * steps. For such a runtime (gc), growth of the floor over the long view is enough; elsewhere
+ * its recent half must keep up too.
  */
-static bool floor_still_grows(struct lw_trend *t, const struct series *s, bool gc)
+static bool floor_still_grows(struct lw_trend *t, bool gc)
 {
-    uint32_t n = ring_copy(s->floor, s->floor_head, s->floor_n, FLOOR_N, t->pts);
-    if (n < t->cfg.leak_min_points)
-        return false;
-    struct fit f, recent;
-    fit_points(t->pts, n, t->pairs, t->resid, &f);
-    if (!significant(&f, t->cfg.min_growth_bytes_per_invocation, Z_MIN))
-        return false;
-    /* A collector expands its heap in bursts: a JVM leaking 52 KB per invocation went flat for
-     * 100 invocations between two 20 MB steps. For such a runtime, growth of the floor over the
-     * long view is enough; elsewhere its recent half must keep up too. */
-    if (gc)
-        return true;
-    fit_points(t->pts + n / 2, n - n / 2, t->pairs, t->resid, &recent);
-    return recent.slope >= DECEL_RATIO * f.slope;
+    const struct floor_fit *ff = fn_floor_fit(t);
+    return ff->n >= t->cfg.leak_min_points && ff->grows && (gc || ff->keeps_up);
 }
 
 /* ---- the engine --------------------------------------------------------------------------- */
@@ -1564,17 +1596,9 @@ static bool long_view(struct lw_trend *t, struct lw_verdict *v)
     double rate = rate_per_minute(t);
     if (rate <= 0)
         return false;
-    uint32_t n = ring_copy(t->fn.floor, t->fn.floor_head, t->fn.floor_n, FLOOR_N, t->pts);
-    if (n < t->cfg.leak_min_points)
+    const struct floor_fit *ff = fn_floor_fit(t);
+    if (ff->n < t->cfg.leak_min_points || !ff->grows || !ff->keeps_up)
         return false;
-    struct fit f, recent;
-    fit_points(t->pts + n / 2, n - n / 2, t->pairs, t->resid, &recent);
-    /* the whole floor last: its pairwise slopes stay in pairs for Sen's interval */
-    fit_points(t->pts, n, t->pairs, t->resid, &f);
-    if (!significant(&f, t->cfg.min_growth_bytes_per_invocation, Z_MIN) ||
-        recent.slope < DECEL_RATIO * f.slope)
-        return false;
-    sen_interval(t->pairs, n, &f);
 
     struct ceiling c;
     runtime_ceiling(t, &c);
@@ -1582,7 +1606,7 @@ static bool long_view(struct lw_trend *t, struct lw_verdict *v)
     if (c.env_bytes > 0 && c.env_bytes < oom_at && t->env_rss_bytes < c.env_bytes)
         oom_at = c.env_bytes;
     double headroom = oom_at > t->env_rss_bytes ? oom_at - t->env_rss_bytes : 0;
-    double slope_lo = f.slope_lo > 0 ? f.slope_lo : 0;
+    double slope_lo = ff->slope_lo > 0 ? ff->slope_lo : 0;
 
     char window[sizeof(v->reason)];
     memcpy(window, v->reason, sizeof(window));
@@ -1590,12 +1614,12 @@ static bool long_view(struct lw_trend *t, struct lw_verdict *v)
     describe(who, sizeof(who), v->culprit, v->culprit_role);
     v->kind = LW_VERDICT_LEAK;
     v->still_growing = true;
-    v->growth_bytes_per_invocation = f.slope;
+    v->growth_bytes_per_invocation = ff->slope;
     v->growth_lower_bytes_per_invocation = slope_lo;
-    v->growth_bytes_per_hour = f.slope * rate * 60;
-    v->confidence = f.tau > 0 ? f.tau : 0;
+    v->growth_bytes_per_hour = ff->slope * rate * 60;
+    v->confidence = ff->tau > 0 ? ff->tau : 0;
     v->have_projection = true;
-    v->projected_invocations_to_oom = headroom / f.slope;
+    v->projected_invocations_to_oom = headroom / ff->slope;
     v->projected_minutes_to_oom = v->projected_invocations_to_oom / rate;
     v->projected_minutes_to_oom_late = slope_lo > 0 ? headroom / slope_lo / rate : INFINITY;
 
@@ -1606,7 +1630,7 @@ static bool long_view(struct lw_trend *t, struct lw_verdict *v)
         fmt_size(hour_lo, sizeof(hour_lo), slope_lo * rate * 60);
         snprintf(growth, sizeof(growth), "%s per hour (at least %s)", hour, hour_lo);
     } else {
-        snprintf(growth, sizeof(growth), "%.0f bytes per invocation (at least %.0f)", f.slope,
+        snprintf(growth, sizeof(growth), "%.0f bytes per invocation (at least %.0f)", ff->slope,
                  slope_lo);
     }
     char mins[32], late[32];
@@ -1618,7 +1642,7 @@ static bool long_view(struct lw_trend *t, struct lw_verdict *v)
         "the leak stands over a longer view: the retained floor of %s grows %s over the last "
         "%.0f %ss; memory runs out in %s%s (at the latest %s), not called critical from the "
         "long view; this window: %s",
-        who, growth, t->pts[n - 1].x - t->pts[0].x, unit_word(t), mins,
+        who, growth, ff->span, unit_word(t), mins,
         sizes ? " at resident memory's pace, heap sizing included" : "", late, window);
     return true;
 }
@@ -1780,7 +1804,7 @@ void lw_trend_add(struct lw_trend *t, const struct lw_record *rec, struct lw_ver
     if (was_leak && t->have_flag_floor && t->last_fn_bytes < t->flag_floor_bytes)
         cand.given_back = true;
     if (was_leak && !leak_family(cand.kind) && !cand.still_growing && !cand.given_back &&
-        floor_still_grows(t, &t->fn, t->hint.kind != LW_RUNTIME_UNKNOWN))
+        floor_still_grows(t, t->hint.kind != LW_RUNTIME_UNKNOWN))
         cand.still_growing = true;
     struct ceiling c;
     runtime_ceiling(t, &c);
