@@ -223,6 +223,7 @@ static void test_quiet_series(void **state)
     static const char *const quiet[] = {
         "node-garbage.csv",
         "java-heap-sizing.csv",
+        "java-garbage.csv",
         "warming-cache-2-MB-halving-every-12.csv",
     };
     for (size_t i = 0; i < sizeof(quiet) / sizeof(quiet[0]); i++) {
@@ -270,9 +271,11 @@ static void test_leak_series(void **state)
         {"java-leak-1-in-10.csv", 810, 60, 0.45},
         {"node-leak-1-in-10.csv", 891, 60, 0.45},
         /* 0.01%: flagged within 600. Node.js's series runs until V8 ran out of heap, giving
-         * memory back twice on the way near its limit; the JVM's covers 3,000 invocations, no
+         * memory back twice on the way near its limit. A leak this slow waits for the long
+         * view (about 170 invocations), in the middle of V8's heap sizing: its projection at the
+         * flag is 80% early (docs/verdict.md). The JVM's covers 3,000 invocations, no
          * out-of-memory within them */
-        {"node-leak-001pct.csv", 7454, 600, 0.45},
+        {"node-leak-001pct.csv", 7454, 600, 0.80},
         {"java-leak-001pct.csv", 0, 600, 0},
     };
     for (size_t i = 0; i < sizeof(leaks) / sizeof(leaks[0]); i++) {
