@@ -982,6 +982,17 @@ static void runtime_ceiling(const struct lw_trend *t, struct ceiling *c)
     c->fits = t->first_env_rss_bytes + CEILING_SLACK * c->heap_bytes <= (double)t->limit_bytes;
 }
 
+/* Where the environment runs out of memory: at the limit, or earlier where it meets the
+ * runtime's heap ceiling, while it is still below that (the runtime then fails with its own
+ * out-of-memory error). */
+static double oom_level(const struct lw_trend *t, const struct ceiling *c)
+{
+    double limit = (double)t->limit_bytes;
+    return c->env_bytes > 0 && c->env_bytes < limit && t->env_rss_bytes < c->env_bytes
+               ? c->env_bytes
+               : limit;
+}
+
 /* "1.0 MiB", "12.5 KiB", "300 bytes": a size or rate the reasons give. */
 static void fmt_size(char *buf, size_t cap, double bytes)
 {
@@ -1508,11 +1519,8 @@ static bool assess(struct lw_trend *t, struct lw_verdict *v)
     }
     /* Out of memory where the environment meets the limit, or earlier where the runtime meets
      * its heap ceiling (the runtime then fails with its own out-of-memory error). */
-    double oom_at = (double)t->limit_bytes;
-    bool at_heap = ceil_.heap_bytes > 0 && ceil_.env_bytes > 0 && ceil_.env_bytes < oom_at &&
-                   t->env_rss_bytes < ceil_.env_bytes;
-    if (at_heap)
-        oom_at = ceil_.env_bytes;
+    double oom_at = oom_level(t, &ceil_);
+    bool at_heap = oom_at < (double)t->limit_bytes;
     double headroom = oom_at - t->env_rss_bytes;
     if (headroom < 0)
         headroom = 0;
@@ -1650,9 +1658,7 @@ static bool long_view(struct lw_trend *t, struct lw_verdict *v)
 
     struct ceiling c;
     runtime_ceiling(t, &c);
-    double oom_at = (double)t->limit_bytes;
-    if (c.env_bytes > 0 && c.env_bytes < oom_at && t->env_rss_bytes < c.env_bytes)
-        oom_at = c.env_bytes;
+    double oom_at = oom_level(t, &c);
     double headroom = oom_at > t->env_rss_bytes ? oom_at - t->env_rss_bytes : 0;
     double slope_lo = ff->slope_lo > 0 ? ff->slope_lo : 0;
 
@@ -1773,10 +1779,7 @@ static bool collector_under_pressure(const struct lw_trend *t, const struct ceil
         return false;
     if (cand->kind != LW_VERDICT_WARMING && !t->fn_floor_mode)
         return false;
-    double oom_at = (double)t->limit_bytes;
-    if (c->env_bytes > 0 && c->env_bytes < oom_at)
-        oom_at = c->env_bytes;
-    return t->env_rss_bytes >= NEAR_LIMIT_SHARE * oom_at;
+    return t->env_rss_bytes >= NEAR_LIMIT_SHARE * oom_level(t, c);
 }
 
 void lw_trend_add(struct lw_trend *t, const struct lw_record *rec, struct lw_verdict *out)
