@@ -49,6 +49,8 @@ enum lw_hsperf_counter {
     LW_HSPERF_EDEN_MAX,       /* sun.gc.generation.0.space.0.maxCapacity */
     LW_HSPERF_S0_MAX,         /* sun.gc.generation.0.space.1.maxCapacity */
     LW_HSPERF_S1_MAX,         /* sun.gc.generation.0.space.2.maxCapacity */
+    LW_HSPERF_TICKS,          /* sun.os.hrt.ticks: when the sampler last ran (ticks) */
+    LW_HSPERF_COLLECTING,     /* sun.gc.cause, a string: 0 when it says "No GC", else 1 */
     LW_HSPERF_COUNTERS
 };
 
@@ -76,6 +78,7 @@ struct lw_hsperf_layout {
     bool little_endian;
     uint32_t have;                       /* bit (1 << counter): found */
     uint32_t offset[LW_HSPERF_COUNTERS]; /* from the file's start */
+    uint32_t cause_len;                  /* sun.gc.cause's bytes at offset[COLLECTING] */
     uint32_t end;                        /* bytes to read to see every counter found */
 };
 
@@ -111,16 +114,21 @@ struct lw_hsperf_track {
 /*
  * The heap figures of one reading (values from lw_hsperf_read), in the terms the GC log gives
  * (record.h: struct lw_heap_mem). HotSpot updates the generations' figures at the end of each
- * collection and eden's also every 50 ms (-XX:PerfDataSamplingInterval) as it fills.
+ * collection and eden's also every 50 ms (-XX:PerfDataSamplingInterval) as it fills. While a
+ * collection is under way (sun.gc.cause names its cause) the counts have moved on and the
+ * figures have not, or only some of them (the exit time is written before the spaces'
+ * figures): such a reading gives no figure after a collection, and the next reading sees the
+ * collection as new.
  *   after_gc      what the last collection left: after a young one, the old generation and
  *                 the survivors (eden is empty then); after a full one, eden too, and only
  *                 when it came since the previous reading (see after_major); else missing
  *   after_major   the same, for the last full collection, known only when it came since the
  *                 previous reading and no young one followed it: eden (where a full collection
- *                 leaves what the old generation cannot take) then holds what it left plus
- *                 what was allocated since, within one invocation; a full collection a young
- *                 one followed before the next reading is missed, never guessed, and the
- *                 figure stays that of the last one seen
+ *                 leaves what the old generation cannot take) counts while its figure is still
+ *                 the collection's own (sun.os.hrt.ticks before the collection's end), or when
+ *                 the old generation as committed now could not have taken it; a full
+ *                 collection a young one followed before the next reading is missed, never
+ *                 guessed, and the figure stays that of the last one seen
  *   resident      both generations' committed capacity
  *   limit         both generations' maximum capacity: the heap's ceiling
  *   major_gcs     the count of the full collection after_major follows; minor_gcs the young ones

@@ -38,9 +38,11 @@ static const char *const counter_names[LW_HSPERF_COUNTERS] = {
     "sun.gc.generation.0.space.0.maxCapacity",
     "sun.gc.generation.0.space.1.maxCapacity",
     "sun.gc.generation.0.space.2.maxCapacity",
+    "sun.os.hrt.ticks",
+    "sun.gc.cause",
 };
 
-/* What jstat read: "name=value" lines. */
+/* What jstat read: "name=value" lines; sun.gc.cause as lw_hsperf_read gives it (0 for "No GC"). */
 static void jstat_values(const char *name, int64_t want[LW_HSPERF_COUNTERS])
 {
     char text[4096];
@@ -52,7 +54,11 @@ static void jstat_values(const char *name, int64_t want[LW_HSPERF_COUNTERS])
         const char *at = strstr(text, key);
         if (at == NULL)
             fail_msg("%s: no %s", name, counter_names[c]);
-        want[c] = strtoll(at + strlen(key), NULL, 10);
+        at += strlen(key);
+        if (c == LW_HSPERF_COLLECTING)
+            want[c] = strncmp(at, "\"No GC\"\n", 8) != 0;
+        else
+            want[c] = strtoll(at, NULL, 10);
     }
 }
 
@@ -104,8 +110,9 @@ static void test_the_heap_of_a_real_serial_file(void **state)
     lw_hsperf_heap(&track, v, &h);
     /* jstat: its last collection was the 5th full one (exit 2810265440 after the young one's
      * 2809208702); it left 61631480 bytes in the old generation and none in the survivors.
-     * Eden's 18567024 bytes came since (the file was copied a while after): the old generation
-     * (102719488 bytes committed) had room for them, so the collection left none there */
+     * HotSpot's sampler ran since (sun.os.hrt.ticks 3004035327), so eden's 18567024 bytes
+     * include what came since; the old generation (102719488 bytes committed) has room for
+     * all of them, so the collection left none there */
     assert_true(h.have & LW_HEAP_AFTER_MAJOR);
     assert_int_equal(h.after_major_bytes, 61631480);
     assert_int_equal(h.after_gc_bytes, 61631480);
@@ -120,6 +127,11 @@ static void test_the_heap_of_a_real_serial_file(void **state)
     struct lw_hsperf_track first = {0};
     lw_hsperf_heap(&first, v, &h);
     assert_false(h.have & (LW_HEAP_AFTER_MAJOR | LW_HEAP_AFTER_GC));
+    /* read before the sampler ran again, eden's figure would be the collection's own */
+    struct lw_hsperf_track early = {.have_prev = true, .prev_full = 4};
+    v[LW_HSPERF_TICKS] = 2810265440 - 1;
+    lw_hsperf_heap(&early, v, &h);
+    assert_int_equal(h.after_major_bytes, 61631480 + 18567024);
 }
 
 static void test_g1_is_refused(void **state)
@@ -188,6 +200,13 @@ static void build(struct built *f, bool little, const char *policy, const int64_
               (uint32_t)strlen(policy) + 1);
     n++;
     for (int c = 0; c < LW_HSPERF_COUNTERS; c++, n++) {
+        if (c == LW_HSPERF_COLLECTING) {
+            /* HotSpot's string counters: a fixed length, the text NUL-padded */
+            char cause[64] = {0};
+            strcpy(cause, v[c] ? "Allocation Failure" : "No GC");
+            add_entry(f, counter_names[c], 'B', cause, sizeof(cause), sizeof(cause));
+            continue;
+        }
         unsigned char data[8];
         struct built tmp = {.little = little};
         put64(&tmp, 0, v[c]);
@@ -206,7 +225,7 @@ static const int64_t sample[LW_HSPERF_COUNTERS] = {
     [LW_HSPERF_OLD_USED] = 70000000,    [LW_HSPERF_YOUNG_CAPACITY] = 50000000,
     [LW_HSPERF_OLD_CAPACITY] = 9000000, [LW_HSPERF_YOUNG_MAX] = 150000000,
     [LW_HSPERF_OLD_MAX] = 300000000,    [LW_HSPERF_OLD_SPACES] = 1,
-    [LW_HSPERF_EDEN_USED] = 5000000,
+    [LW_HSPERF_EDEN_USED] = 5000000,    [LW_HSPERF_TICKS] = 9600,
 };
 
 static struct built file_a, file_b;
@@ -318,11 +337,13 @@ static void test_broken_files(void **state)
     assert_int_equal(v[LW_HSPERF_YOUNG_GCS], 0);
 }
 
+/* A reading of a small heap (30 bytes of old generation committed, one byte in a survivor);
+ * ticks: when HotSpot's sampler last ran, on the clock of the exit times. */
 static void reading(int64_t v[LW_HSPERF_COUNTERS], int64_t young, int64_t young_exit, int64_t full,
-                    int64_t full_exit, int64_t old_used, int64_t eden)
+                    int64_t full_exit, int64_t old_used, int64_t eden, int64_t ticks)
 {
     memcpy(v, sample, sizeof(int64_t) * LW_HSPERF_COUNTERS);
-    v[LW_HSPERF_OLD_CAPACITY] = 30; /* a small old generation: 30 bytes committed */
+    v[LW_HSPERF_OLD_CAPACITY] = 30;
     v[LW_HSPERF_YOUNG_GCS] = young;
     v[LW_HSPERF_YOUNG_EXIT] = young_exit;
     v[LW_HSPERF_FULL_GCS] = full;
@@ -331,6 +352,7 @@ static void reading(int64_t v[LW_HSPERF_COUNTERS], int64_t young, int64_t young_
     v[LW_HSPERF_S0_USED] = 1;
     v[LW_HSPERF_S1_USED] = 0;
     v[LW_HSPERF_EDEN_USED] = eden;
+    v[LW_HSPERF_TICKS] = ticks;
 }
 
 static void test_heap_after_full_collections_only_when_seen(void **state)
@@ -340,47 +362,86 @@ static void test_heap_after_full_collections_only_when_seen(void **state)
     struct lw_heap_mem h;
     int64_t v[LW_HSPERF_COUNTERS];
     /* no collection yet: only the capacities */
-    reading(v, 0, 0, 0, 0, 0, 100);
+    reading(v, 0, 0, 0, 0, 0, 100, 250);
     lw_hsperf_heap(&t, v, &h);
     assert_int_equal(h.have, LW_HEAP_RESIDENT | LW_HEAP_LIMIT);
     /* young collections only: after_gc is the old generation and the survivors */
-    reading(v, 3, 300, 0, 0, 10, 100);
+    reading(v, 3, 300, 0, 0, 10, 100, 350);
     lw_hsperf_heap(&t, v, &h);
     assert_int_equal(h.have, LW_HEAP_AFTER_GC | LW_HEAP_RESIDENT | LW_HEAP_LIMIT);
     assert_int_equal(h.after_gc_bytes, 11);
-    /* a full collection since, the last one: what it left; eden's 7 bytes would have fitted
-     * in the old generation's 30, so they came since */
-    reading(v, 3, 300, 1, 400, 20, 7);
+    /* a full collection since, the last one, the sampler run after it: eden's 7 bytes would
+     * have fitted in the old generation's 30, so the collection left none there */
+    reading(v, 3, 300, 1, 400, 20, 7, 450);
     lw_hsperf_heap(&t, v, &h);
     assert_true(h.have & LW_HEAP_AFTER_MAJOR);
     assert_int_equal(h.after_major_bytes, 21);
     assert_int_equal(h.after_gc_bytes, 21);
     assert_int_equal(h.major_gcs, 1);
     /* read again, nothing collected, eden filling: the figures stay those of the collection */
-    reading(v, 3, 300, 1, 400, 20, 5000);
+    reading(v, 3, 300, 1, 400, 20, 5000, 550);
     lw_hsperf_heap(&t, v, &h);
     assert_int_equal(h.after_major_bytes, 21);
     assert_int_equal(h.after_gc_bytes, 21);
     assert_int_equal(h.major_gcs, 1);
     /* a young one since promoted more: after_gc follows, the full one's figure stays */
-    reading(v, 4, 500, 1, 400, 25, 100);
+    reading(v, 4, 500, 1, 400, 25, 100, 550);
     lw_hsperf_heap(&t, v, &h);
     assert_int_equal(h.after_gc_bytes, 26);
     assert_int_equal(h.after_major_bytes, 21);
     assert_int_equal(h.major_gcs, 1);
     /* a second full one, then a young one, both between two readings: the second full one's
      * figure is missed, not guessed from what the young one left */
-    reading(v, 5, 700, 2, 600, 30, 100);
+    reading(v, 5, 700, 2, 600, 30, 100, 750);
     lw_hsperf_heap(&t, v, &h);
     assert_int_equal(h.after_major_bytes, 21);
     assert_int_equal(h.major_gcs, 1);
     assert_int_equal(h.after_gc_bytes, 31);
-    /* the third, last when read, with the old generation full: what it could not take stayed
-     * in eden, and counts */
-    reading(v, 5, 700, 3, 800, 28, 3);
+    struct lw_hsperf_track before_third = t;
+    /* the third, with the old generation full: eden's 3 bytes count, the sampler run since or
+     * not (what the collection could not move there, or that and what came since) */
+    reading(v, 5, 700, 3, 800, 28, 3, 850);
     lw_hsperf_heap(&t, v, &h);
     assert_int_equal(h.after_major_bytes, 32);
+    assert_int_equal(h.after_gc_bytes, 32);
     assert_int_equal(h.major_gcs, 3);
+    /* the same collection, the old generation grown to 60 bytes after it: eden's 3 bytes would
+     * fit now, not in the 30 committed when it ran. Before the sampler runs, eden's figure is
+     * the collection's own and counts; after, it is taken as what came since (low by 3) */
+    for (int sampled = 0; sampled < 2; sampled++) {
+        struct lw_hsperf_track grown = before_third;
+        reading(v, 5, 700, 3, 800, 28, 3, sampled ? 850 : 790);
+        v[LW_HSPERF_OLD_CAPACITY] = 60;
+        lw_hsperf_heap(&grown, v, &h);
+        assert_int_equal(h.after_major_bytes, sampled ? 29 : 32);
+        assert_int_equal(h.major_gcs, 3);
+    }
+    /* eden's figure as the collection left it counts even where the old generation had room
+     * (Parallel moves a space's survivors whole or not at all) */
+    struct lw_hsperf_track own = before_third;
+    reading(v, 5, 700, 3, 800, 20, 7, 790);
+    lw_hsperf_heap(&own, v, &h);
+    assert_int_equal(h.after_major_bytes, 28);
+    /* a fourth full collection under way when read (its count moved on, its exit time and the
+     * figures not: eden full of garbage): nothing after a collection, the last figure stays,
+     * and the next settled reading takes the collection as new */
+    reading(v, 5, 700, 4, 800, 29, 5000, 950);
+    v[LW_HSPERF_COLLECTING] = 1;
+    lw_hsperf_heap(&t, v, &h);
+    assert_false(h.have & LW_HEAP_AFTER_GC);
+    assert_int_equal(h.after_major_bytes, 32);
+    assert_int_equal(h.major_gcs, 3);
+    /* its exit time written, the figures still those before it: still under way */
+    reading(v, 5, 700, 4, 900, 29, 5000, 950);
+    v[LW_HSPERF_COLLECTING] = 1;
+    lw_hsperf_heap(&t, v, &h);
+    assert_int_equal(h.major_gcs, 3);
+    /* settled: eden's byte would have fitted in the old generation, so it came since */
+    reading(v, 5, 700, 4, 900, 28, 1, 990);
+    lw_hsperf_heap(&t, v, &h);
+    assert_int_equal(h.major_gcs, 4);
+    assert_int_equal(h.after_major_bytes, 29);
+    assert_int_equal(h.after_gc_bytes, 29);
     /* a track that missed the reading before the full collection (a fresh one) says nothing of
      * it: eden may hold anything allocated since */
     struct lw_hsperf_track fresh = {0};
