@@ -67,8 +67,11 @@ static unsigned char file_buf[65536];
 static void test_real_files_read_as_jstat_reads_them(void **state)
 {
     (void)state;
-    static const char *const collectors[] = {"serial", "parallel"};
-    for (size_t i = 0; i < 2; i++) {
+    /* the last two: one JVM (Lambda's flags for 512 MB) read during its 8th full collection
+     * and again once that had ended */
+    static const char *const collectors[] = {"serial", "parallel", "serial-collecting",
+                                             "serial-collected"};
+    for (size_t i = 0; i < sizeof(collectors) / sizeof(collectors[0]); i++) {
         char bin[64], snap[64];
         snprintf(bin, sizeof(bin), "openjdk17-%s.hsperfdata", collectors[i]);
         snprintf(snap, sizeof(snap), "openjdk17-%s.jstat", collectors[i]);
@@ -91,7 +94,8 @@ static void test_real_files_read_as_jstat_reads_them(void **state)
         struct lw_heap_mem h;
         lw_hsperf_heap(&track, got, &h);
         int64_t heap = want[LW_HSPERF_YOUNG_MAX] + want[LW_HSPERF_OLD_MAX];
-        assert_int_equal(h.limit_bytes, i == 0 ? heap - want[LW_HSPERF_S1_MAX] : heap);
+        bool serial = strncmp(collectors[i], "serial", 6) == 0;
+        assert_int_equal(h.limit_bytes, serial ? heap - want[LW_HSPERF_S1_MAX] : heap);
     }
 }
 
@@ -132,6 +136,49 @@ static void test_the_heap_of_a_real_serial_file(void **state)
     v[LW_HSPERF_TICKS] = 2810265440 - 1;
     lw_hsperf_heap(&early, v, &h);
     assert_int_equal(h.after_major_bytes, 61631480 + 18567024);
+}
+
+/* One of a real file's readings (name under tests/fixtures/hsperf), through the track. */
+static void real_reading(const char *name, struct lw_hsperf_track *track, int64_t v[],
+                         struct lw_heap_mem *h)
+{
+    size_t n = read_fixture("hsperf", name, file_buf, sizeof(file_buf));
+    struct lw_hsperf_layout l;
+    const char *why = NULL;
+    assert_int_equal(lw_hsperf_layout_parse(file_buf, n, &l, &why), LW_OK);
+    assert_int_equal(lw_hsperf_read(&l, file_buf, n, v, &why), LW_OK);
+    lw_hsperf_heap(track, v, h);
+}
+
+/*
+ * A JVM with Lambda's flags for 512 MB, leaking 512 KiB among 1 MiB of garbage every 9 ms, its
+ * file copied during its 8th full collection and again once that had ended (what jstat reads
+ * of both is beside them).
+ */
+static void test_a_real_full_collection_under_way_then_ended(void **state)
+{
+    (void)state;
+    struct lw_hsperf_track track = {.have_prev = true, .prev_full = 7};
+    int64_t v[LW_HSPERF_COUNTERS];
+    struct lw_heap_mem h;
+    /* under way: counted (8), its exit time still the 7th's, the figures those before it (eden
+     * 74119800 bytes, the survivor 9963992): nothing after a collection, where the count alone
+     * made the figures before it the collection's */
+    real_reading("openjdk17-serial-collecting.hsperfdata", &track, v, &h);
+    assert_int_equal(v[LW_HSPERF_COLLECTING], 1);
+    assert_int_equal(v[LW_HSPERF_FULL_GCS], 8);
+    assert_false(h.have & (LW_HEAP_AFTER_GC | LW_HEAP_AFTER_MAJOR));
+    assert_int_equal(track.prev_full, 7);
+    /* ended, the sampler not run since (ticks 4959913273, exit 4971448512): the old generation
+     * was full at the 220778496 bytes committed when it ran, 8913168 bytes stayed in eden, and
+     * the old generation was enlarged to 304807936 after. Eden's figure is the collection's
+     * own and counts; by the old generation's room now it would have been left out */
+    real_reading("openjdk17-serial-collected.hsperfdata", &track, v, &h);
+    assert_int_equal(v[LW_HSPERF_COLLECTING], 0);
+    assert_true(h.have & LW_HEAP_AFTER_MAJOR);
+    assert_int_equal(h.major_gcs, 8);
+    assert_int_equal(h.after_major_bytes, 220669304 + 8913168);
+    assert_int_equal(h.after_gc_bytes, 220669304 + 8913168);
 }
 
 static void test_g1_is_refused(void **state)
@@ -502,6 +549,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_real_files_read_as_jstat_reads_them),
         cmocka_unit_test(test_the_heap_of_a_real_serial_file),
+        cmocka_unit_test(test_a_real_full_collection_under_way_then_ended),
         cmocka_unit_test(test_g1_is_refused),
         cmocka_unit_test(test_both_byte_orders),
         cmocka_unit_test(test_collectors_by_name),
