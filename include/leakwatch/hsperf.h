@@ -78,7 +78,6 @@ struct lw_hsperf_layout {
     bool little_endian;
     uint32_t have;                       /* bit (1 << counter): found */
     uint32_t offset[LW_HSPERF_COUNTERS]; /* from the file's start */
-    uint32_t cause_len;                  /* sun.gc.cause's bytes at offset[COLLECTING] */
     uint32_t end;                        /* bytes to read to see every counter found */
 };
 

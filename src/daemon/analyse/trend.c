@@ -1245,7 +1245,7 @@ static void runtime_parts(struct lw_trend *t, struct estimate *fn, bool *heap_si
  * What the heap retains now: each of its last three points moved on to now at the heap's slope,
  * and the median of those. One figure far off its neighbours does not decide it: a JVM's
  * performance data once gave 442 MB after a full collection, its whole heap, between 320 and
- * 326 MB before and after (eden counted as kept when the old generation looked full), and from
+ * 326 MB before and after (most likely read while that collection was under way), and from
  * the last point alone memory "ran out in 0 s" for 100 invocations, 2,200 before it did. With
  * fewer points, the last.
  */

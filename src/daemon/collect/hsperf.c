@@ -203,7 +203,6 @@ enum lw_err lw_hsperf_layout_parse(const unsigned char *buf, size_t len,
                 continue; /* too short to say "No GC" and its NUL: not HotSpot's */
             uint32_t off = (uint32_t)(e - buf) + data_at;
             l.offset[LW_HSPERF_COLLECTING] = off;
-            l.cause_len = n_cause;
             l.have |= 1u << LW_HSPERF_COLLECTING;
             if (off + n_cause > l.end)
                 l.end = off + n_cause;
