@@ -222,6 +222,7 @@ static void test_quiet_series(void **state)
     (void)state;
     static const char *const quiet[] = {
         "node-garbage.csv",
+        "node-garbage-drift.csv",
         "java-heap-sizing.csv",
         "java-garbage.csv",
         "warming-cache-2-MB-halving-every-12.csv",
