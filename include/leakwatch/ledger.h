@@ -7,9 +7,14 @@
  * Why a join with a bounded wait: Lambda produces platform.report for invocation N only after
  * every extension has called Next, and delivers telemetry only while the environment is thawed,
  * so the report of N arrives at the start of N+1 (or during SHUTDOWN), before or after leakwatch
- * closes record N. A record therefore waits for its report until `wait_invocations` newer
- * records have been closed; then it is emitted without it, marked LW_GAP_TELEMETRY. No timer is
- * involved: nothing runs while the environment is frozen.
+ * closes record N; and a batch carries the reports of every invocation that ended within the
+ * subscription's buffering timeout, so at a high invocation rate a report comes several records
+ * later. A record therefore waits for its report until `wait_invocations` newer records have
+ * been closed and one that ended `wait_ms` after it (the buffering timeout and some to spare);
+ * then it is emitted without it, marked LW_GAP_TELEMETRY, or sooner when max_pending records
+ * are held. The wait costs nothing while reports come: a record goes out as soon as it is
+ * joined. No timer is involved: the time is the records' own (end_time_ms), and nothing runs
+ * while the environment is frozen.
  *
  * Why a plausibility filter: the listener's port is reachable by every process in the sandbox
  * (the function runs user input; other vendors' extensions run beside it), and its figures page
@@ -49,7 +54,7 @@
 #include <leakwatch/record.h>
 #include <leakwatch/telemetry_events.h>
 
-#define LW_LEDGER_DEFAULT_MAX_PENDING 16
+#define LW_LEDGER_DEFAULT_MAX_PENDING 32
 #define LW_LEDGER_MAX_PENDING_CAP 1024
 /*
  * The longest init a platform.initReport may report: Lambda Managed Instances allow 15 minutes
@@ -80,6 +85,8 @@ struct lw_ledger_config {
     bool telemetry_expected;
     /* How many newer records a record waits for before it is emitted without its report. */
     unsigned wait_invocations;
+    /* And how much later a newer record must have ended, in ms: 0 for no such wait. */
+    uint64_t wait_ms;
     /*
      * No INVOKE events on this platform (Lambda Managed Instances): a platform.start makes its
      * request id known. The filter is then only as strong as the subscription's secret path.
@@ -89,7 +96,8 @@ struct lw_ledger_config {
     bool ids_from_start;
 };
 
-/* Defaults: max_pending 16, telemetry expected, wait_invocations 1, ids from INVOKE. */
+/* Defaults: max_pending 32, telemetry expected, wait_invocations 1, wait_ms 0, ids from
+ * INVOKE. */
 void lw_ledger_config_init(struct lw_ledger_config *cfg);
 
 struct lw_ledger;
@@ -132,8 +140,9 @@ void lw_ledger_add_event(struct lw_ledger *ledger, const struct lw_platform_even
 /*
  * Copy the next record ready to emit into *out and forget it; false when the oldest held record
  * is not ready yet (or none is held). Strictly in seq order, each record exactly once. A record
- * is ready when its platform.report is in, when telemetry is not expected, when wait_invocations
- * newer records have been added, or after lw_ledger_flush(). A record emitted without its report
+ * is ready when its platform.report is in, when telemetry is not expected, when the wait's newer
+ * records have been added (wait_invocations of them, one wait_ms later), when max_pending records
+ * are held, or after lw_ledger_flush(). A record emitted without its report
  * (while telemetry is expected) gets LW_GAP_TELEMETRY and counts LW_H_RECORDS_INCOMPLETE.
  */
 bool lw_ledger_take(struct lw_ledger *ledger, struct lw_record *out);

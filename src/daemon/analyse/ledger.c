@@ -62,6 +62,8 @@ struct lw_ledger {
     struct emitted *emitted;
     size_t emitted_cap, emitted_next, emitted_count;
 
+    /* the latest end_time_ms of the records added: how far the environment's time has gone */
+    uint64_t newest_end_ms;
     bool have_init_report;
     double init_report_ms;
     /* records the platform can have dropped since its last platform.logsDropped */
@@ -74,6 +76,7 @@ void lw_ledger_config_init(struct lw_ledger_config *cfg)
     cfg->max_pending = LW_LEDGER_DEFAULT_MAX_PENDING;
     cfg->telemetry_expected = true;
     cfg->wait_invocations = 1;
+    cfg->wait_ms = 0;
     cfg->ids_from_start = false;
 }
 
@@ -240,10 +243,19 @@ static struct emitted *find_emitted(struct lw_ledger *l, const char *request_id)
     return NULL;
 }
 
+/* Whether records that ended wait_ms after h have been added: the environment's time, as its
+ * records tell it, has gone past the buffering that could still hold h's report. A record
+ * without an end time does not wait for it. */
+static bool aged(const struct lw_ledger *l, const struct held *h)
+{
+    uint64_t end = h->rec.end_time_ms;
+    return end == 0 || l->newest_end_ms >= end + l->cfg.wait_ms;
+}
+
 static bool is_ready(const struct lw_ledger *l, const struct held *h)
 {
     return h->forced || l->flushed || !l->cfg.telemetry_expected || h->rec.platform.have_report ||
-           h->newer >= l->cfg.wait_invocations;
+           (h->newer >= l->cfg.wait_invocations && aged(l, h));
 }
 
 /* A quarantined id that is never claimed: its events are counted, once, as implausible. */
@@ -349,6 +361,8 @@ void lw_ledger_add_record(struct lw_ledger *ledger, const struct lw_record *rec)
     l->held_count++;
     h->rec = *rec;
     h->newer = 0;
+    if (rec->end_time_ms > l->newest_end_ms)
+        l->newest_end_ms = rec->end_time_ms;
     h->forced = false;
 
     /* The platform half is the ledger's to fill: start from what telemetry has delivered. A

@@ -32,7 +32,10 @@
 _Static_assert(LW_ALERT_LINE_MAX <= LW_EMF_BUFFER_BYTES, "the alert line fits the EMF buffer");
 /* How long one stdout line may wait for the platform to drain the pipe. */
 #define OUT_BUDGET_MS 200
-#define PENDING_RECORDS 16
+/* Records held for their reports, at most: 220 ms of them (the ledger's wait_ms for 100 ms of
+ * Telemetry API buffering) at 145 invocations a second. Beyond, the oldest goes out without its
+ * report, counted. A record is 10 KB, and only the slots ever used at once are touched. */
+#define PENDING_RECORDS 32
 /* Interval records (Managed Instances) waiting to be emitted: one a timer period; more only
  * when stdout stalls, and then the oldest gives way (counted in EmfLinesDropped). */
 #define READY_INTERVALS 4
@@ -401,6 +404,8 @@ struct lw_pipeline *lw_pipeline_new(const struct lw_pipeline_config *cfg, struct
     p->ledger_config.max_pending = PENDING_RECORDS;
     p->ledger_config.telemetry_expected = cfg->telemetry_expected;
     p->ledger_config.wait_invocations = cfg->config->report_wait_invocations;
+    /* a batch holds the reports of every invocation that ended within the buffering timeout */
+    p->ledger_config.wait_ms = 2 * (uint64_t)cfg->config->telemetry_timeout_ms + 20;
     p->ledger_config.ids_from_start = cfg->ids_from_start;
     p->ledger = lw_ledger_new(&p->ledger_config, health);
     p->trend = new_trend(cfg->config, false);

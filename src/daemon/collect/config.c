@@ -254,17 +254,14 @@ void lw_config_load(struct lw_config *cfg, lw_getenv_fn get, void *ctx)
     cfg->telemetry_max_bytes = (uint32_t)load_uint(
         cfg, get, ctx, "LEAKWATCH_TELEMETRY_MAX_BYTES", LW_TELEMETRY_MAX_BYTES_MIN,
         LW_TELEMETRY_MAX_BYTES_MAX, LW_TELEMETRY_MAX_BYTES_MIN);
-    cfg->telemetry_timeout_ms =
-        (uint32_t)load_uint(cfg, get, ctx, "LEAKWATCH_TELEMETRY_TIMEOUT_MS",
-                            LW_TELEMETRY_TIMEOUT_MS_MIN, LW_TELEMETRY_TIMEOUT_MS_MAX,
-                            /* the smallest: platform.start and
-                             * runtimeDone arrive while the invocation
-                             * still runs */
-                            LW_TELEMETRY_TIMEOUT_MS_MIN);
+    cfg->telemetry_timeout_ms = (uint32_t)load_uint(
+        cfg, get, ctx, "LEAKWATCH_TELEMETRY_TIMEOUT_MS", LW_TELEMETRY_TIMEOUT_MS_MIN,
+        LW_TELEMETRY_TIMEOUT_MS_MAX, LW_TELEMETRY_TIMEOUT_MS_DEFAULT);
     /* The platform.report of invocation N is produced after N and delivered at a later thaw,
      * after the buffering timeout: when invocations are shorter than that timeout it can arrive
-     * several invocations later. Waiting costs nothing when the report comes (the record goes
-     * out as soon as it is joined); it only delays a record whose report never comes. */
+     * several invocations later (the ledger then waits for a record that ended twice the
+     * timeout later as well). Waiting costs nothing when the report comes (the record goes out
+     * as soon as it is joined); it only delays a record whose report never comes. */
     cfg->report_wait_invocations =
         (uint32_t)load_uint(cfg, get, ctx, "LEAKWATCH_REPORT_WAIT_INVOCATIONS", 1, 10, 4);
     cfg->recycle_horizon_minutes = load_double(cfg, get, ctx, "LEAKWATCH_RECYCLE_HORIZON_MINUTES",

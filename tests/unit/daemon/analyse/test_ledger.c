@@ -614,6 +614,111 @@ static void test_long_run(void **state)
     lw_ledger_free(l);
 }
 
+/*
+ * Reports delivered in batches, as the Telemetry API does: invocation n ends at n * every_ms,
+ * its report is queued then, and a batch goes out batch_ms after the first report it holds.
+ * Every lost-th report is never delivered (0: none). 400 invocations, wait_invocations 4;
+ * returns how many records went out without their report, and in *max_held the most records
+ * held at once.
+ */
+struct batching {
+    uint64_t every_ms, batch_ms, wait_ms;
+    size_t max_pending;
+    int lost;
+};
+
+static uint64_t batched_reports(const struct batching *b, struct lw_health *h, size_t *max_held)
+{
+    struct lw_ledger_config cfg;
+    lw_ledger_config_init(&cfg);
+    cfg.wait_invocations = 4;
+    cfg.wait_ms = b->wait_ms;
+    cfg.max_pending = b->max_pending;
+    struct lw_ledger *l = lw_ledger_new(&cfg, h);
+    assert_non_null(l);
+    struct lw_record *out = calloc(1, sizeof(*out));
+    assert_non_null(out);
+    uint64_t next = 1;
+    size_t held = 0;
+    *max_held = 0;
+    int queued = 1; /* the first report not delivered yet */
+    for (int n = 1; n <= 400; n++) {
+        uint64_t now = (uint64_t)n * b->every_ms;
+        /* the batch that is due by now, before this invocation's boundary */
+        if (queued < n && (uint64_t)queued * b->every_ms + b->batch_ms <= now) {
+            for (; queued < n; queued++) {
+                if (b->lost == 0 || queued % b->lost != 0)
+                    add_event(l, LW_EV_REPORT, queued, "success");
+            }
+        }
+        char id[32];
+        make_id(id, sizeof(id), n);
+        lw_ledger_expect(l, id);
+        add_event(l, LW_EV_START, n, NULL);
+        add_event(l, LW_EV_RUNTIME_DONE, n, "success");
+        struct lw_record *r = make_record(n);
+        r->end_time_ms = now;
+        lw_ledger_add_record(l, r);
+        free(r);
+        if (++held > *max_held)
+            *max_held = held;
+        while (lw_ledger_take(l, out)) {
+            assert_int_equal(out->seq, next++);
+            held--;
+        }
+    }
+    for (; queued <= 400; queued++) {
+        if (b->lost == 0 || queued % b->lost != 0)
+            add_event(l, LW_EV_REPORT, queued, "success");
+    }
+    lw_ledger_flush(l);
+    while (lw_ledger_take(l, out))
+        assert_int_equal(out->seq, next++);
+    assert_int_equal(next, 401);
+    assert_int_equal(h->c[LW_H_LEDGER_EVICTED], 0);
+    free(out);
+    lw_ledger_free(l);
+    return h->c[LW_H_RECORDS_INCOMPLETE];
+}
+
+/* A record waits for the reports a batch can still hold (wait_ms of the records' own time),
+ * within what the tables hold, and no longer for a report that never comes. */
+static void test_batched_reports(void **state)
+{
+    (void)state;
+    size_t max_held;
+    /* 5 ms invocations, 100 ms batches: 20 records behind. Four records' wait alone loses all
+     * but the newest four reports of each batch (as leakwatch did with 25 ms batches at 800
+     * invocations a second). */
+    struct lw_health h0 = {0};
+    struct batching fast = {.every_ms = 5, .batch_ms = 100, .wait_ms = 0, .max_pending = 32};
+    assert_int_equal(batched_reports(&fast, &h0, &max_held), 320);
+    /* waiting 220 ms of the records' time as well: every record complete */
+    struct lw_health h1 = {0};
+    fast.wait_ms = 220;
+    assert_int_equal(batched_reports(&fast, &h1, &max_held), 0);
+    assert_int_equal(h1.c[LW_H_TELEMETRY_LATE], 0);
+    assert_int_equal(h1.c[LW_H_TELEMETRY_EVENTS_REJECTED], 0);
+    assert_true(max_held >= 20 && max_held <= 22);
+    /* 1 ms invocations: 100 behind, more than the table's 32. The oldest go out without their
+     * report when the table is full, each counted (late while its record is remembered as
+     * taken, refused after), and no more than the table is ever held. */
+    struct lw_health h2 = {0};
+    struct batching flood = {.every_ms = 1, .batch_ms = 100, .wait_ms = 220, .max_pending = 32};
+    uint64_t incomplete = batched_reports(&flood, &h2, &max_held);
+    assert_true(incomplete > 200);
+    assert_int_equal(h2.c[LW_H_TELEMETRY_LATE] + h2.c[LW_H_TELEMETRY_EVENTS_REJECTED], incomplete);
+    assert_true(max_held <= 32);
+    /* one invocation a second, every tenth report lost: each of those 40 goes out after four
+     * newer records, the time long past; the others complete */
+    struct lw_health h3 = {0};
+    struct batching slow = {
+        .every_ms = 1000, .batch_ms = 100, .wait_ms = 220, .max_pending = 32, .lost = 10};
+    assert_int_equal(batched_reports(&slow, &h3, &max_held), 40);
+    assert_int_equal(h3.c[LW_H_TELEMETRY_LATE], 0);
+    assert_true(max_held <= 6);
+}
+
 static void add_init_report(struct lw_ledger *l, const char *phase, double ms)
 {
     struct lw_platform_event ev;
@@ -761,13 +866,10 @@ static void test_ids_from_start(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_arrival_orders),
-        cmocka_unit_test(test_merged_fields),
-        cmocka_unit_test(test_init_duration),
-        cmocka_unit_test(test_ignored_events),
-        cmocka_unit_test(test_long_run),
-        cmocka_unit_test(test_init_report_filter),
-        cmocka_unit_test(test_logs_dropped_filter),
+        cmocka_unit_test(test_arrival_orders),     cmocka_unit_test(test_merged_fields),
+        cmocka_unit_test(test_init_duration),      cmocka_unit_test(test_ignored_events),
+        cmocka_unit_test(test_long_run),           cmocka_unit_test(test_batched_reports),
+        cmocka_unit_test(test_init_report_filter), cmocka_unit_test(test_logs_dropped_filter),
         cmocka_unit_test(test_ids_from_start),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -43,7 +43,7 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.telemetry_port, 4279);
     assert_int_equal(cfg.telemetry_max_items, 1000);
     assert_int_equal(cfg.telemetry_max_bytes, 262144);
-    assert_int_equal(cfg.telemetry_timeout_ms, 25);
+    assert_int_equal(cfg.telemetry_timeout_ms, 100);
     assert_int_equal(cfg.report_wait_invocations, 4);
     assert_true(cfg.recycle_horizon_minutes == 120.0);
     assert_string_equal(cfg.function_name, "unknown");
@@ -132,7 +132,7 @@ static void test_valid_settings(void **state)
                          "LEAKWATCH_TELEMETRY_MAX_BYTES",
                          "1048576",
                          "LEAKWATCH_TELEMETRY_TIMEOUT_MS",
-                         "100",
+                         "250",
                          "LEAKWATCH_RECYCLE_HORIZON_MINUTES",
                          "45.5",
                          NULL};
@@ -149,7 +149,7 @@ static void test_valid_settings(void **state)
     assert_int_equal(cfg.telemetry_port, 4300);
     assert_int_equal(cfg.telemetry_max_items, 10000);
     assert_int_equal(cfg.telemetry_max_bytes, 1048576);
-    assert_int_equal(cfg.telemetry_timeout_ms, 100);
+    assert_int_equal(cfg.telemetry_timeout_ms, 250);
     assert_true(cfg.recycle_horizon_minutes == 45.5);
 }
 
