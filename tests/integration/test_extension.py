@@ -250,7 +250,10 @@ class ExtensionTest(LeakwatchCase):
         leakwatch's, and are not named lw-.)"""
         n = 6
         with self.emulator("steady") as emu:
-            results = [emu.invoke({}) for _ in range(n)]
+            # 40 ms each: the Telemetry API's 100 ms batches come while the environment is
+            # thawed, so records go out before SHUTDOWN (a burst of 1 ms invocations, frozen
+            # between them, gets its reports only at SHUTDOWN, as on Lambda)
+            results = [emu.invoke({"sleep_ms": 40}) for _ in range(n)]
             early = invocation_records(emu.log_lines)
             self.assertTrue(early, "no record before SHUTDOWN")
             pid = process(early[0], "self")[0]["Pid"]
