@@ -699,13 +699,17 @@ static const struct floor_fit *fn_floor_fit(struct lw_trend *t)
  * 64-reading window then sees flat stretches that look like a plateau. Used only to keep a
  * standing leak from being withdrawn, never to raise one. A collector expands its heap in
  * bursts: a JVM leaking 52 KB per invocation went flat for 100 invocations between two 20 MB
- * steps. For such a runtime (gc), growth of the floor over the long view is enough; elsewhere
- * its recent half must keep up too.
+ * steps. For such a runtime (gc), growth of the floor over the long view is enough, at a pace
+ * clear of its drift (the low end of the slope at GC_FLOOR_SHARE of the limit: a leak that
+ * stopped while memory drifted up 4 KB per invocation stood to the end before); elsewhere its
+ * recent half must keep up too.
  */
 static bool floor_still_grows(struct lw_trend *t, bool gc)
 {
     const struct floor_fit *ff = fn_floor_fit(t);
-    return ff->n >= t->cfg.leak_min_points && ff->grows && (gc || ff->keeps_up);
+    if (ff->n < t->cfg.leak_min_points || !ff->grows)
+        return false;
+    return gc ? ff->slope_lo >= GC_FLOOR_SHARE * (double)t->limit_bytes : ff->keeps_up;
 }
 
 /* ---- the engine --------------------------------------------------------------------------- */

@@ -1256,6 +1256,49 @@ static void test_long_view_lets_a_stopped_leak_go(void **state)
     lw_trend_free(t);
 }
 
+/* The same leak, whose memory after it stops drifts up 4 KB per invocation, a fifth of the
+ * runtime's drift floor at 1 GB (0.002% of the limit, 21 KB): the long view's floor grows
+ * significantly at that pace, but in a collected runtime that is no leak, and it no longer
+ * holds one standing. Before, it projected an out-of-memory to the end, 1,600 invocations after
+ * the leak stopped, and the alert was never withdrawn. */
+static void test_long_view_needs_more_than_a_collector_drift(void **state)
+{
+    (void)state;
+    static const char node[] = "node\0--max-old-space-size=1000\0index.js";
+    struct lw_runtime_hint h;
+    struct lw_trend *t = node_trend(node, sizeof(node), &h);
+    static struct lw_record rec;
+    struct rng r = {21};
+    struct gen g = {
+        .limit_mb = 1024, .base_bytes = 40 * MB, .leak_bytes = 200 * KB, .noise_bytes = 64 * KB};
+    struct lw_verdict v;
+    uint32_t alerts = 0;
+    uint64_t last_long_view = 0, withdrawn_at = 0;
+    const uint64_t stop = 400;
+    for (uint64_t seq = 1; seq <= 2000; seq++) {
+        struct gen cur = stopped_after(&g, stop, seq);
+        if (seq > stop)
+            cur.base_bytes += 4 * KB * (double)(seq - stop);
+        make_record(&cur, "env-drift", seq, &r, &rec);
+        rec.runtime_hint = h;
+        lw_trend_add(t, &rec, &v);
+        alerts += v.changed;
+        if (strstr(v.reason, "over a longer view: the retained floor"))
+            last_long_view = seq;
+        if (v.changed && v.kind != LW_VERDICT_LEAK && v.kind != LW_VERDICT_LEAK_CRITICAL)
+            withdrawn_at = seq;
+    }
+    print_message("last: %s %s\n", lw_verdict_name(v.kind), v.reason);
+    print_message("GC leak stopping at %llu, then a 4 KB drift: the last long-view projection at "
+                  "%llu; withdrawn at %llu, %u alerts\n",
+                  (unsigned long long)stop, (unsigned long long)last_long_view,
+                  (unsigned long long)withdrawn_at, alerts);
+    assert_true(last_long_view < stop + 8 * LW_TREND_FLOOR_POINTS / 2);
+    assert_int_equal(alerts, 2);
+    assert_true(withdrawn_at > stop);
+    lw_trend_free(t);
+}
+
 /* Near the limit of a collected runtime the give-backs of its collector are no evidence that a
  * leak stopped, but flat readings are: a Node.js leak of 1 MB per invocation stopping at 80% of
  * a 512 MB limit is withdrawn, once; the same leak whose memory then falls and regrows every 40
@@ -2065,6 +2108,7 @@ int main(void)
         cmocka_unit_test(test_critical_on_the_pessimistic_end),
         cmocka_unit_test(test_flattened_never_critical),
         cmocka_unit_test(test_long_view_lets_a_stopped_leak_go),
+        cmocka_unit_test(test_long_view_needs_more_than_a_collector_drift),
         cmocka_unit_test(test_near_the_limit_only_flat_readings_withdraw),
         cmocka_unit_test(test_slow_leak_waits_for_the_long_view_unless_near),
         cmocka_unit_test(test_runtime_probe_parts),
