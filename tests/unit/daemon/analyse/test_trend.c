@@ -1207,14 +1207,18 @@ static struct lw_trend *node_trend(const char *cmd, size_t len, struct lw_runtim
     return t;
 }
 
-/* The same in a garbage-collected runtime without its own figures (Node.js with 1 GB, its
- * ceiling not fitting), the leak stopping after 400 invocations. The retained floor over the
- * long view keeps the leak standing, and says when memory runs out at its pace, only while its
- * recent half still grows: never critical after the window has flattened, no projection once
- * that half has flattened too, and one withdrawal. */
-static void test_long_view_lets_a_stopped_leak_go(void **state)
+/* What a GC leak that stops does to the long view: Node.js with 1 GB (its ceiling not fitting),
+ * no figures of its own, 200 KB per invocation until invocation 400, then drift_bytes per
+ * invocation, 2,000 invocations. */
+struct stopped_run {
+    uint32_t alerts;
+    uint64_t long_view, last_long_view, critical_late, withdrawn_at;
+};
+
+#define STOP_AT 400u
+
+static void run_stopped_leak(double drift_bytes, struct stopped_run *out)
 {
-    (void)state;
     static const char node[] = "node\0--max-old-space-size=1000\0index.js";
     struct lw_runtime_hint h;
     struct lw_trend *t = node_trend(node, sizeof(node), &h);
@@ -1223,37 +1227,49 @@ static void test_long_view_lets_a_stopped_leak_go(void **state)
     struct gen g = {
         .limit_mb = 1024, .base_bytes = 40 * MB, .leak_bytes = 200 * KB, .noise_bytes = 64 * KB};
     struct lw_verdict v;
-    uint32_t alerts = 0;
-    uint64_t long_view = 0, last_long_view = 0, critical_late = 0, withdrawn_at = 0;
-    const uint64_t stop = 400;
+    memset(out, 0, sizeof(*out));
     for (uint64_t seq = 1; seq <= 2000; seq++) {
-        struct gen cur = stopped_after(&g, stop, seq);
+        struct gen cur = stopped_after(&g, STOP_AT, seq);
+        if (seq > STOP_AT)
+            cur.base_bytes += drift_bytes * (double)(seq - STOP_AT);
         make_record(&cur, "env-lv", seq, &r, &rec);
         rec.runtime_hint = h;
         lw_trend_add(t, &rec, &v);
-        alerts += v.changed;
-        if (seq > stop + 75 && v.kind == LW_VERDICT_LEAK_CRITICAL)
-            critical_late++;
+        out->alerts += v.changed;
+        if (seq > STOP_AT + 75 && v.kind == LW_VERDICT_LEAK_CRITICAL)
+            out->critical_late++;
         if (strstr(v.reason, "over a longer view: the retained floor")) {
-            long_view++;
-            last_long_view = seq;
+            out->long_view++;
+            out->last_long_view = seq;
             assert_true(v.have_projection);
             assert_int_equal(v.kind, LW_VERDICT_LEAK);
         }
         if (v.changed && v.kind != LW_VERDICT_LEAK && v.kind != LW_VERDICT_LEAK_CRITICAL)
-            withdrawn_at = seq;
+            out->withdrawn_at = seq;
     }
-    print_message("GC leak stopping at %llu: %llu long-view projections, the last at %llu; "
-                  "critical after %llu: %llu; withdrawn at %llu, %u alerts\n",
-                  (unsigned long long)stop, (unsigned long long)long_view,
-                  (unsigned long long)last_long_view, (unsigned long long)stop + 75,
-                  (unsigned long long)critical_late, (unsigned long long)withdrawn_at, alerts);
-    assert_true(long_view > 0);
-    assert_int_equal(critical_late, 0);
-    assert_true(last_long_view < stop + 8 * LW_TREND_FLOOR_POINTS / 2);
-    assert_int_equal(alerts, 2);
-    assert_true(withdrawn_at > stop);
+    print_message("GC leak stopping at %u, then %.0f bytes per invocation: %llu long-view "
+                  "projections, the last at %llu; critical after %u: %llu; withdrawn at %llu, "
+                  "%u alerts; last: %s\n",
+                  STOP_AT, drift_bytes, (unsigned long long)out->long_view,
+                  (unsigned long long)out->last_long_view, STOP_AT + 75,
+                  (unsigned long long)out->critical_late, (unsigned long long)out->withdrawn_at,
+                  out->alerts, v.reason);
     lw_trend_free(t);
+}
+
+/* The retained floor over the long view keeps the stopped leak standing, and says when memory
+ * runs out at its pace, only while its recent half still grows: never critical after the window
+ * has flattened, no projection once that half has flattened too, and one withdrawal. */
+static void test_long_view_lets_a_stopped_leak_go(void **state)
+{
+    (void)state;
+    struct stopped_run run;
+    run_stopped_leak(0, &run);
+    assert_true(run.long_view > 0);
+    assert_int_equal(run.critical_late, 0);
+    assert_true(run.last_long_view < STOP_AT + 8 * LW_TREND_FLOOR_POINTS / 2);
+    assert_int_equal(run.alerts, 2);
+    assert_true(run.withdrawn_at > STOP_AT);
 }
 
 /* The same leak, whose memory after it stops drifts up 4 KB per invocation, a fifth of the
@@ -1264,39 +1280,12 @@ static void test_long_view_lets_a_stopped_leak_go(void **state)
 static void test_long_view_needs_more_than_a_collector_drift(void **state)
 {
     (void)state;
-    static const char node[] = "node\0--max-old-space-size=1000\0index.js";
-    struct lw_runtime_hint h;
-    struct lw_trend *t = node_trend(node, sizeof(node), &h);
-    static struct lw_record rec;
-    struct rng r = {21};
-    struct gen g = {
-        .limit_mb = 1024, .base_bytes = 40 * MB, .leak_bytes = 200 * KB, .noise_bytes = 64 * KB};
-    struct lw_verdict v;
-    uint32_t alerts = 0;
-    uint64_t last_long_view = 0, withdrawn_at = 0;
-    const uint64_t stop = 400;
-    for (uint64_t seq = 1; seq <= 2000; seq++) {
-        struct gen cur = stopped_after(&g, stop, seq);
-        if (seq > stop)
-            cur.base_bytes += 4 * KB * (double)(seq - stop);
-        make_record(&cur, "env-drift", seq, &r, &rec);
-        rec.runtime_hint = h;
-        lw_trend_add(t, &rec, &v);
-        alerts += v.changed;
-        if (strstr(v.reason, "over a longer view: the retained floor"))
-            last_long_view = seq;
-        if (v.changed && v.kind != LW_VERDICT_LEAK && v.kind != LW_VERDICT_LEAK_CRITICAL)
-            withdrawn_at = seq;
-    }
-    print_message("last: %s %s\n", lw_verdict_name(v.kind), v.reason);
-    print_message("GC leak stopping at %llu, then a 4 KB drift: the last long-view projection at "
-                  "%llu; withdrawn at %llu, %u alerts\n",
-                  (unsigned long long)stop, (unsigned long long)last_long_view,
-                  (unsigned long long)withdrawn_at, alerts);
-    assert_true(last_long_view < stop + 8 * LW_TREND_FLOOR_POINTS / 2);
-    assert_int_equal(alerts, 2);
-    assert_true(withdrawn_at > stop);
-    lw_trend_free(t);
+    struct stopped_run run;
+    run_stopped_leak(4 * KB, &run);
+    assert_int_equal(run.critical_late, 0);
+    assert_true(run.last_long_view < STOP_AT + 8 * LW_TREND_FLOOR_POINTS / 2);
+    assert_int_equal(run.alerts, 2);
+    assert_true(run.withdrawn_at > STOP_AT);
 }
 
 /* Near the limit of a collected runtime the give-backs of its collector are no evidence that a
