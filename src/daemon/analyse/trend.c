@@ -692,6 +692,13 @@ static const struct floor_fit *fn_floor_fit(struct lw_trend *t)
     return ff;
 }
 
+/* Whether the floor's growth is clear of a collected runtime's drift: the low end of its slope
+ * at GC_FLOOR_SHARE of the limit per invocation, as a window's must be. */
+static bool floor_outpaces_drift(const struct lw_trend *t, const struct floor_fit *ff)
+{
+    return ff->slope_lo >= GC_FLOOR_SHARE * (double)t->limit_bytes;
+}
+
 /*
  * Whether the retained floor (block minima over the last FLOOR_N blocks, up to 512 invocations)
  * still grows significantly and not slower recently: the long view of a leak that steps. A JVM
@@ -700,16 +707,15 @@ static const struct floor_fit *fn_floor_fit(struct lw_trend *t)
  * standing leak from being withdrawn, never to raise one. A collector expands its heap in
  * bursts: a JVM leaking 52 KB per invocation went flat for 100 invocations between two 20 MB
  * steps. For such a runtime (gc), growth of the floor over the long view is enough, at a pace
- * clear of its drift (the low end of the slope at GC_FLOOR_SHARE of the limit: a leak that
- * stopped while memory drifted up 4 KB per invocation stood to the end before); elsewhere its
- * recent half must keep up too.
+ * clear of its drift (floor_outpaces_drift: a leak that stopped while memory drifted up 4 KB per
+ * invocation stood to the end before); elsewhere its recent half must keep up too.
  */
 static bool floor_still_grows(struct lw_trend *t, bool gc)
 {
     const struct floor_fit *ff = fn_floor_fit(t);
     if (ff->n < t->cfg.leak_min_points || !ff->grows)
         return false;
-    return gc ? ff->slope_lo >= GC_FLOOR_SHARE * (double)t->limit_bytes : ff->keeps_up;
+    return gc ? floor_outpaces_drift(t, ff) : ff->keeps_up;
 }
 
 /* ---- the engine --------------------------------------------------------------------------- */
@@ -1270,8 +1276,8 @@ static double retained_now(const struct lw_trend *t, double slope)
 
 /*
  * Whether the retained floor over the long view shows a leak in its own right: growing
- * significantly, its recent half keeping up and, in a collected runtime (gc), the low end of
- * its slope clear of the runtime's drift, as a window's must be. Without that floor a Node.js
+ * significantly, its recent half keeping up and, in a collected runtime (gc), clear of the
+ * runtime's drift (floor_outpaces_drift). Without that floor a Node.js
  * function keeping nothing raised a leak-critical alert at invocation 1,255 (withdrawn at
  * 1,644; tests/fixtures/series/node-garbage-drift.csv): one window's slope just cleared the
  * floor, and the long view "grew significantly" at 1.9 KB per invocation, a fifth of it.
@@ -1280,7 +1286,7 @@ static bool floor_shows_leak(struct lw_trend *t, const struct floor_fit *ff, boo
 {
     if (ff->n < t->cfg.leak_min_points || !ff->grows || !ff->keeps_up)
         return false;
-    return !gc || ff->slope_lo >= GC_FLOOR_SHARE * (double)t->limit_bytes;
+    return !gc || floor_outpaces_drift(t, ff);
 }
 
 /* Whether a leak slower than SLOW_LEAK_SHARE of the limit per invocation still waits for the
