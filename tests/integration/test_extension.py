@@ -137,7 +137,9 @@ class ExtensionTest(LeakwatchCase):
         os.makedirs(probe)
         cfg = {"otel-like": {"telemetry": {"types": ["platform", "extension"]}}}
         env = {"EXT_PROBE_DIR": probe, "EXT_CONFIG": json.dumps(cfg)}
-        self.run_function("steady", [{}] * 8, env=env)
+        # 40 ms each, so that leakwatch's lines go out (with the 100 ms batches of reports they
+        # wait for) while the other subscriber is still there to receive them
+        self.run_function("steady", [{"sleep_ms": 40}] * 8, env=env)
         seen = []
         with open(os.path.join(probe, "otel-like.jsonl")) as f:
             for line in f:
