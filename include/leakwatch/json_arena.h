@@ -24,7 +24,11 @@ struct lw_json_arena {
     size_t used;
     size_t high;             /* the most used in one scope */
     uint64_t fallback_bytes; /* requested but not fitting: served by malloc */
+    bool spilled;            /* this scope has served something from malloc */
+    uint64_t walks_skipped;  /* trees lw_json_delete left to the scope's end */
 };
+
+struct cJSON;
 
 /* Makes cJSON allocate through the arena hooks. Once per process, before any thread uses
  * cJSON; calling it again changes nothing. */
@@ -38,5 +42,11 @@ void lw_json_arena_clean_up(struct lw_json_arena *a);
 /* This thread's cJSON allocations come from a until lw_json_arena_leave(a). */
 void lw_json_arena_enter(struct lw_json_arena *a);
 void lw_json_arena_leave(struct lw_json_arena *a);
+
+/* cJSON_Delete, without its walk when there is nothing to free: a tree whose root is in the
+ * current scope's arena, in a scope that has served nothing from malloc, is all the arena's, and
+ * leaving the scope takes it back (a Telemetry API batch's tree: about 15,000 instructions of
+ * walking per invocation). Anything else is deleted node by node. */
+void lw_json_delete(struct cJSON *root);
 
 #endif

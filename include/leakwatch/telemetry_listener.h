@@ -60,6 +60,11 @@ struct lw_telemetry_listener_config {
      */
     uint32_t unproven_timeout_ms;
     uint32_t stall_timeout_ms;
+    /* TCP_DEFER_ACCEPT, in seconds: a connection is accepted once its first bytes are in (one
+     * wake-up per batch, not a connect and then a read), and one that has sent nothing stays
+     * in the kernel's queue that long before it is handed over to be judged as any other.
+     * 0 → 1 s; a negative value: off, connections accepted at the handshake. */
+    int defer_accept_s;
     const struct lw_clock *clock; /* NULL: the system clock */
     /* No thread of its own: the caller serves it with lw_telemetry_listener_serve_until(),
      * until lw_telemetry_listener_start_thread() gives it one. */

@@ -51,6 +51,7 @@ static void *arena_malloc(size_t n)
             return p;
         }
         a->fallback_bytes += n;
+        a->spilled = true;
     }
     return malloc(n);
 }
@@ -92,6 +93,7 @@ void lw_json_arena_clean_up(struct lw_json_arena *a)
 void lw_json_arena_enter(struct lw_json_arena *a)
 {
     a->used = 0;
+    a->spilled = false;
     if (a->buf != NULL)
         POISON(a->buf, a->cap);
     current = a;
@@ -105,4 +107,14 @@ void lw_json_arena_leave(struct lw_json_arena *a)
     if (a->buf != NULL)
         POISON(a->buf, a->cap);
     a->used = 0;
+}
+
+void lw_json_delete(cJSON *root)
+{
+    struct lw_json_arena *a = current;
+    if (root != NULL && a != NULL && !a->spilled && owns(a, root)) {
+        a->walks_skipped++;
+        return;
+    }
+    cJSON_Delete(root);
 }

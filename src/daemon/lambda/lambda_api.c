@@ -1,5 +1,6 @@
 #include <leakwatch/lambda_api.h>
 
+#include <leakwatch/json_arena.h>
 #include <leakwatch/json_field.h>
 #include <leakwatch/limits.h>
 #include <leakwatch/text.h>
@@ -254,6 +255,6 @@ enum lw_err lw_lambda_parse_event(const char *body, size_t len, struct lw_lambda
             out->shutdown_reason = LW_SHUTDOWN_FAILURE;
     }
 out:
-    cJSON_Delete(root);
+    lw_json_delete(root);
     return err;
 }

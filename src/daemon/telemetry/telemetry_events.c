@@ -1,5 +1,6 @@
 #include <leakwatch/telemetry_events.h>
 
+#include <leakwatch/json_arena.h>
 #include <leakwatch/json_field.h>
 #include <leakwatch/timefmt.h>
 
@@ -231,6 +232,6 @@ enum lw_err lw_telemetry_events_parse(const char *body, size_t len,
         on_event(ctx, &ev);
     }
 out:
-    cJSON_Delete(root);
+    lw_json_delete(root);
     return err;
 }

@@ -57,6 +57,7 @@
 #define STALL_TIMEOUT_MS 10000
 #define SEND_BUFFER_BYTES 4096 /* the kernel doubles it, and keeps at least 4.5 KiB */
 #define FREEZE_SLACK_MS 1000
+#define DEFER_ACCEPT_S 1 /* lw_telemetry_listener_config.defer_accept_s */
 #define HOSTS_MAX_BYTES (64 * 1024)
 #define HOSTS_PATH "/etc/hosts"
 #define JOIN_GRACE_MS 10
@@ -814,6 +815,15 @@ static enum lw_err open_socket(struct lw_telemetry_listener *l,
         lw_error("telemetry listener: listen: %s", strerror(errno));
         return LW_ERR_IO;
     }
+    /* A connection becomes acceptable when its first bytes arrive, not at its handshake: the
+     * platform connects and sends at once, and without this the connect and the request often
+     * came as two wake-ups, an accept and a read that found nothing (on a function's CPU quota,
+     * each one counts). A peer that connects and sends nothing never takes a connection slot.
+     * Where the kernel refuses it, connections are accepted at the handshake. */
+    int defer_s = cfg->defer_accept_s == 0 ? DEFER_ACCEPT_S : cfg->defer_accept_s;
+    if (defer_s > 0 &&
+        setsockopt(l->listen_fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_s, sizeof(defer_s)) != 0)
+        lw_debug("telemetry listener: TCP_DEFER_ACCEPT: %s", strerror(errno));
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
     if (getsockname(l->listen_fd, (struct sockaddr *)&ss, &sl) != 0) {

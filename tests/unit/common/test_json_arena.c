@@ -33,14 +33,21 @@ static void check_doc(const cJSON *root)
     assert_true(cJSON_GetObjectItemCaseSensitive(m, "durationMs")->valuedouble == 101.51);
 }
 
+/* DOC parsed (in the current scope, if any) and checked. */
+static cJSON *parsed_doc(void)
+{
+    cJSON *root = cJSON_ParseWithLength(DOC, sizeof(DOC) - 1);
+    check_doc(root);
+    return root;
+}
+
 static void test_scope_allocates_from_arena(void **state)
 {
     (void)state;
     struct lw_json_arena a;
     assert_true(lw_json_arena_init(&a, 16 * 1024));
     lw_json_arena_enter(&a);
-    cJSON *root = cJSON_ParseWithLength(DOC, sizeof(DOC) - 1);
-    check_doc(root);
+    cJSON *root = parsed_doc();
     size_t used = a.used;
     assert_true(used > 0);
     assert_int_equal(a.fallback_bytes, 0);
@@ -53,8 +60,7 @@ static void test_scope_allocates_from_arena(void **state)
 
     /* the next scope starts from the beginning of the buffer: the same document fits again */
     lw_json_arena_enter(&a);
-    root = cJSON_ParseWithLength(DOC, sizeof(DOC) - 1);
-    check_doc(root);
+    root = parsed_doc();
     assert_int_equal(a.used, used);
     cJSON_Delete(root);
     lw_json_arena_leave(&a);
@@ -66,8 +72,7 @@ static void test_outside_scope_uses_malloc(void **state)
     (void)state;
     struct lw_json_arena a;
     assert_true(lw_json_arena_init(&a, 16 * 1024));
-    cJSON *root = cJSON_ParseWithLength(DOC, sizeof(DOC) - 1);
-    check_doc(root);
+    cJSON *root = parsed_doc();
     assert_int_equal(a.used, 0);
     assert_int_equal(a.high, 0);
     cJSON_Delete(root);
@@ -127,11 +132,54 @@ static void test_empty_arena(void **state)
     struct lw_json_arena a;
     assert_false(lw_json_arena_init(&a, 0));
     lw_json_arena_enter(&a);
-    cJSON *root = cJSON_ParseWithLength(DOC, sizeof(DOC) - 1);
-    check_doc(root);
+    cJSON *root = parsed_doc();
     assert_int_equal(a.used, 0);
     assert_true(a.fallback_bytes > 0);
     cJSON_Delete(root);
+    lw_json_arena_leave(&a);
+    lw_json_arena_clean_up(&a);
+}
+
+/* lw_json_delete leaves a tree that is all the arena's to the scope's end, and deletes one that
+ * is not: made outside the scope, or in a scope that spilled to malloc (LeakSanitizer, in the
+ * sanitizer builds, reports what it would fail to free). */
+static void test_delete_skips_only_arena_trees(void **state)
+{
+    (void)state;
+    struct lw_json_arena a;
+    assert_true(lw_json_arena_init(&a, 16 * 1024));
+    lw_json_arena_enter(&a);
+    cJSON *root = parsed_doc();
+    assert_false(a.spilled);
+    lw_json_delete(root);
+    assert_int_equal(a.walks_skipped, 1);
+    lw_json_delete(NULL);
+    assert_int_equal(a.walks_skipped, 1);
+    /* a tree from before the scope is not the arena's */
+    lw_json_arena_leave(&a);
+    cJSON *outside = cJSON_ParseWithLength(DOC, sizeof(DOC) - 1);
+    lw_json_arena_enter(&a);
+    lw_json_delete(outside);
+    assert_int_equal(a.walks_skipped, 1);
+    lw_json_arena_leave(&a);
+    /* outside any scope: deleted */
+    outside = cJSON_ParseWithLength(DOC, sizeof(DOC) - 1);
+    lw_json_delete(outside);
+    assert_int_equal(a.walks_skipped, 1);
+    lw_json_arena_clean_up(&a);
+
+    /* a scope that spilled: its root is the arena's, some of its nodes are malloc's */
+    assert_true(lw_json_arena_init(&a, 256));
+    lw_json_arena_enter(&a);
+    root = parsed_doc();
+    assert_true(a.spilled);
+    assert_true(a.used > 0);
+    lw_json_delete(root);
+    assert_int_equal(a.walks_skipped, 0);
+    lw_json_arena_leave(&a);
+    /* the next scope starts unspilled */
+    lw_json_arena_enter(&a);
+    assert_false(a.spilled);
     lw_json_arena_leave(&a);
     lw_json_arena_clean_up(&a);
 }
@@ -174,6 +222,7 @@ int main(void)
         cmocka_unit_test(test_outside_scope_uses_malloc),
         cmocka_unit_test(test_overflow_falls_back_to_malloc),
         cmocka_unit_test(test_empty_arena),
+        cmocka_unit_test(test_delete_skips_only_arena_trees),
         cmocka_unit_test(test_scope_is_per_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -63,6 +63,10 @@ static uint64_t counter(struct fixture *f, enum lw_health_counter which)
 /* A listener on 127.0.0.1 at path "/" (the HTTP mechanics), or as cfg says. */
 static struct fixture *start_with(struct lw_telemetry_listener_config *cfg)
 {
+    /* What these tests check is the listener's own handling of peers, silent ones included;
+     * the kernel's deferral of the accept (on by default) has its own test, which sets it. */
+    if (cfg->defer_accept_s == 0)
+        cfg->defer_accept_s = -1;
     struct fixture *f = calloc(1, sizeof(*f));
     assert_non_null(f);
     pthread_mutex_init(&f->sink.mu, NULL);
@@ -766,6 +770,49 @@ static void test_a_request_line_to_the_secret_path_keeps_its_slot(void **state)
 }
 
 /*
+ * With the accept deferred to a connection's first bytes (the default), peers that connect and
+ * say nothing wait in the kernel: a crowd of them takes no slot and pushes nobody out, and the
+ * batch behind them is answered. The control, without it: the same crowd is accepted, fills
+ * the slots and is pushed out.
+ */
+static void test_silent_peers_wait_outside(void **state)
+{
+    (void)state;
+    for (int defer = 0; defer < 2; defer++) {
+        struct lw_telemetry_listener_config cfg;
+        lw_telemetry_listener_config_init(&cfg);
+        cfg.bind_address = "127.0.0.1";
+        cfg.port = 0;
+        cfg.path = "/";
+        /* far longer than the test: the silent ones are never handed over within it */
+        cfg.defer_accept_s = defer ? 60 : -1;
+        struct fixture *f = start_with(&cfg);
+        /* fewer than the listen backlog (16): the kernel keeps them all */
+        enum { CROWD = LW_TELEMETRY_MAX_CONNECTIONS + 4 };
+        int silent[CROWD];
+        for (int i = 0; i < CROWD; i++)
+            silent[i] = connect_to(f->port);
+        char resp[512];
+        int platform = connect_to(f->port);
+        post(platform, "[]", "");
+        assert_int_equal(read_status(platform, resp, sizeof(resp)), 200);
+        assert_int_equal(sink_count(&f->sink), 1);
+        if (defer) {
+            assert_int_equal(counter(f, LW_H_TELEMETRY_CONNECTIONS_DROPPED), 0);
+            assert_false(closed_now(silent[0]));
+        } else {
+            assert_true(counter(f, LW_H_TELEMETRY_CONNECTIONS_DROPPED) >=
+                        CROWD - LW_TELEMETRY_MAX_CONNECTIONS);
+            assert_true(peer_closed(silent[0]));
+        }
+        for (int i = 0; i < CROWD; i++)
+            close(silent[i]);
+        close(platform);
+        stop(f);
+    }
+}
+
+/*
  * A stranger gets unproven_timeout_ms of listener time; a jump of the clock far beyond what
  * poll() was asked to wait is a freeze of the environment, and counts against nobody.
  */
@@ -1000,6 +1047,7 @@ int main(void)
         cmocka_unit_test(test_request_budget),
         cmocka_unit_test(test_strangers_never_push_out_the_platform),
         cmocka_unit_test(test_a_request_line_to_the_secret_path_keeps_its_slot),
+        cmocka_unit_test(test_silent_peers_wait_outside),
         cmocka_unit_test(test_unproven_timeout_and_freezes),
         cmocka_unit_test(test_stalled_request),
         cmocka_unit_test(test_bind_address_from_hosts),
