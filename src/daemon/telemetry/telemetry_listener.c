@@ -818,8 +818,9 @@ static enum lw_err open_socket(struct lw_telemetry_listener *l,
     /* A connection becomes acceptable when its first bytes arrive, not at its handshake: the
      * platform connects and sends at once, and without this the connect and the request often
      * came as two wake-ups, an accept and a read that found nothing (on a function's CPU quota,
-     * each one counts). A peer that connects and sends nothing never takes a connection slot.
-     * Where the kernel refuses it, connections are accepted at the handshake. */
+     * each one counts). A peer that connects and sends nothing takes no connection slot while
+     * it is silent; after defer_s the kernel hands it over, to be judged as any other. Where
+     * the kernel refuses the option, connections are accepted at the handshake. */
     int defer_s = cfg->defer_accept_s == 0 ? DEFER_ACCEPT_S : cfg->defer_accept_s;
     if (defer_s > 0 &&
         setsockopt(l->listen_fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_s, sizeof(defer_s)) != 0)
